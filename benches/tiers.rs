@@ -1,0 +1,30 @@
+//! Simulated requests per wall-clock second on the SimPy peer model (`scenarios/tiers.toml`:
+//! 3 tiers x 4 replicas x 8 async workers, exp(1 ms), 0.5 ms hops, round robin, 70% load), and on
+//! the blog scenario. Compare with `python3 ../shared/peers/simpy_tiers.py 200000` run in the
+//! same sitting (see the README).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use meshsim::scenario::{load_file, Override};
+use meshsim::sim::{NullRecorder, Simulation};
+use std::path::Path;
+
+fn load(file: &str, duration: &str) -> meshsim::model::Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+    let overrides = [Override { key: "scenario.duration".into(), value: duration.into() }];
+    load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+fn bench_scenarios(c: &mut Criterion) {
+    let mut group = c.benchmark_group("requests");
+    group.sample_size(10);
+    for (file, duration) in [("tiers.toml", "10s"), ("blog.toml", "20s")] {
+        let model = load(file, duration);
+        let (result, _) = Simulation::run(&model, NullRecorder);
+        group.throughput(Throughput::Elements(result.offered));
+        group.bench_function(file, |b| b.iter(|| Simulation::run(&model, NullRecorder).0.offered));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_scenarios);
+criterion_main!(benches);

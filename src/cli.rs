@@ -1,0 +1,142 @@
+//! The command line: `meshsim run`, `meshsim validate`. Thin: parse, build, run, export.
+
+use crate::report::{self, FileRecorder, OutputFiles, Summary};
+use crate::scenario::{self, Override};
+use crate::sim::Simulation;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// meshsim: a deterministic discrete-event simulator of microservice systems.
+///
+/// Describe services, network, registry, balancers, resilience policies, load and faults in a
+/// TOML scenario file; meshsim replays it and reports latency and availability. The same file and
+/// seed always give the same bytes out.
+#[derive(Debug, Parser)]
+#[command(name = "meshsim", version, about, long_about = None, arg_required_else_help = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write summary.json, timeseries.csv and events.csv.
+    ///
+    /// Example: meshsim run scenarios/blog.toml --set policy.balancer=p2c --out reports/blog-p2c
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Output folder [default: reports/<scenario name>/].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Root seed, overriding [scenario] seed.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Override one value of the file, e.g. policy.balancer=p2c, service.article.workers=64,
+        /// workload.readers.rate=2000, fault.0.at=10s (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a scenario file and list every problem with its line and column.
+    Validate {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Override one value of the file before checking (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+/// Exit status: the scenario or the arguments are invalid.
+pub const EXIT_INVALID: u8 = 2;
+/// Exit status: the run failed (e.g. the report could not be written).
+pub const EXIT_FAILED: u8 = 1;
+
+/// Runs the command line; returns the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { scenario, out, seed, overrides, quiet } => {
+            run(&scenario, out.as_deref(), seed, &overrides, quiet)
+        }
+        Command::Validate { scenario, overrides } => validate(&scenario, &overrides),
+    }
+}
+
+/// Parses `--set` arguments (and `--seed`) into overrides.
+fn parse_overrides(raw: &[String], seed: Option<u64>) -> Result<Vec<Override>, String> {
+    let mut overrides = raw.iter().map(|arg| Override::parse(arg)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(seed) = seed {
+        overrides.push(Override { key: "scenario.seed".into(), value: seed.to_string() });
+    }
+    Ok(overrides)
+}
+
+fn load(path: &Path, raw: &[String], seed: Option<u64>) -> Result<crate::model::Model, ExitCode> {
+    let overrides = parse_overrides(raw, seed).map_err(|message| {
+        eprintln!("error: --set: {message}");
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    scenario::load_file(path, &overrides).map_err(|errors| {
+        for error in &errors.0 {
+            eprintln!("error: {error}");
+        }
+        ExitCode::from(EXIT_INVALID)
+    })
+}
+
+fn validate(path: &Path, raw: &[String]) -> ExitCode {
+    match load(path, raw, None) {
+        Ok(model) => {
+            println!(
+                "{}: ok ({} services, {} endpoints, {} workloads, {} faults)",
+                path.display(),
+                model.services.len(),
+                model.endpoints.len(),
+                model.workloads.len(),
+                model.faults.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn run(path: &Path, out: Option<&Path>, seed: Option<u64>, raw: &[String], quiet: bool) -> ExitCode {
+    let model = match load(path, raw, seed) {
+        Ok(model) => model,
+        Err(code) => return code,
+    };
+    let dir = out.map_or_else(|| Path::new("reports").join(&model.name), Path::to_path_buf);
+    match run_to_folder(&model, &dir) {
+        Ok(summary) => {
+            if !quiet {
+                print!("{}", report::render_terminal(&summary));
+                println!("  report        {}", dir.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: writing the report to {}: {error}", dir.display());
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// Runs `model` and writes its report into `dir` (atomically: all files or none).
+pub fn run_to_folder(model: &crate::model::Model, dir: &Path) -> std::io::Result<Summary> {
+    let mut files = OutputFiles::new(dir)?;
+    let recorder = FileRecorder::new(&mut files)?;
+    let (result, recorder) = Simulation::run(model, recorder);
+    recorder.finish()?;
+    let summary = Summary::new(model, &result);
+    files.write("summary.json", summary.to_json().as_bytes())?;
+    files.commit()?;
+    Ok(summary)
+}

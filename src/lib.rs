@@ -1,0 +1,13 @@
+//! meshsim: a deterministic discrete-event simulator of microservice systems.
+//!
+//! The crate is layered: [`engine`] is a generic discrete-event core that knows nothing of
+//! services; [`model`] describes a system (services, network, policies, workloads, faults) and
+//! knows nothing of files; [`scenario`] turns a TOML file into a validated [`model::Model`];
+//! [`sim`] runs a model on the engine; [`report`] turns results into files.
+
+pub mod cli;
+pub mod engine;
+pub mod model;
+pub mod report;
+pub mod scenario;
+pub mod sim;

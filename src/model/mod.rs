@@ -1,0 +1,64 @@
+//! The validated description of a system and its load: what the simulator runs. Nothing here
+//! knows about files; [`crate::scenario`] builds a [`Model`] from one.
+
+pub mod balancer;
+pub mod distribution;
+pub mod fault;
+pub mod network;
+pub mod policy;
+pub mod service;
+pub mod workload;
+
+pub use balancer::BalancerState;
+pub use distribution::Dist;
+pub use fault::{Fault, FaultKind, ReplicaRef};
+pub use network::Network;
+pub use policy::{BalancerKind, CallPolicy, Jitter, Outcome, RetryPolicy};
+pub use service::{Call, Concurrency, Endpoint, EndpointId, Service, ServiceId, Step};
+pub use workload::{Arrival, RateChange, Workload};
+
+/// How clients learn which replicas exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryModel {
+    /// Every client sees exactly the live (not crashed) replicas at every instant.
+    Oracle,
+    /// Every client sees every configured replica forever.
+    Static,
+}
+
+/// A complete, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Scenario name (default output folder `reports/<name>/`).
+    pub name: String,
+    /// Root seed of every random stream.
+    pub seed: u64,
+    /// Load is offered during `[0, duration)`, nanoseconds.
+    pub duration: u64,
+    /// Requests arriving before this time are not measured, nanoseconds.
+    pub warmup: u64,
+    /// Width of a `timeseries.csv` window, nanoseconds.
+    pub window: u64,
+    /// Zone names; replicas and workloads refer to them by index.
+    pub zones: Vec<String>,
+    /// The network.
+    pub network: Network,
+    /// The registry.
+    pub registry: RegistryModel,
+    /// Services, in file order.
+    pub services: Vec<Service>,
+    /// Endpoints of all services.
+    pub endpoints: Vec<Endpoint>,
+    /// Workloads, in file order.
+    pub workloads: Vec<Workload>,
+    /// Faults, in file order.
+    pub faults: Vec<Fault>,
+}
+
+impl Model {
+    /// `service/endpoint` for reports.
+    pub fn endpoint_label(&self, endpoint: EndpointId) -> String {
+        let ep = &self.endpoints[endpoint];
+        format!("{}/{}", self.services[ep.service].name, ep.name)
+    }
+}

@@ -1,0 +1,80 @@
+//! Services, their endpoints and the calls each endpoint makes downstream.
+
+use super::distribution::Dist;
+use super::policy::CallPolicy;
+
+/// Index of a service in [`super::Model::services`].
+pub type ServiceId = usize;
+/// Index of an endpoint in [`super::Model::endpoints`] (global over all services).
+pub type EndpointId = usize;
+
+/// How a replica's workers are held while a request waits on its downstream calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// A worker is held for the whole request, downstream calls included (thread per request).
+    Threads,
+    /// A worker is held only while computing; waiting on downstream calls holds none.
+    Async,
+}
+
+/// A service: a pool of identical replicas.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Unique name, as written in the scenario.
+    pub name: String,
+    /// Number of replicas at the start of the run.
+    pub replicas: usize,
+    /// Zone index (into [`super::Model::zones`]) of each replica, spread round-robin.
+    pub replica_zones: Vec<usize>,
+    /// Relative weight of each replica for `weighted_round_robin` (all 1 unless given).
+    pub replica_weights: Vec<u32>,
+    /// Concurrent requests one replica serves.
+    pub workers: u32,
+    /// How workers are held.
+    pub concurrency: Concurrency,
+    /// FIFO waiting room per replica; `None` is unbounded.
+    pub queue_capacity: Option<u32>,
+    /// Endpoints of this service (indices into [`super::Model::endpoints`]); the first is the one a
+    /// bare service name refers to.
+    pub endpoints: Vec<EndpointId>,
+    /// Policy of calls made TO this service (the scenario's `[policy]` merged with the service's own).
+    pub policy: CallPolicy,
+}
+
+/// One endpoint: compute, then run the call steps in order, then respond.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The service it belongs to.
+    pub service: ServiceId,
+    /// Endpoint name (`default` when the service declares none).
+    pub name: String,
+    /// Compute time before the calls, nanoseconds.
+    pub service_time: Dist,
+    /// Steps run one after another; a step's calls run in parallel.
+    pub steps: Vec<Step>,
+}
+
+impl Endpoint {
+    /// Number of calls over all steps (each call's position in this order is its call index).
+    pub fn call_count(&self) -> usize {
+        self.steps.iter().map(|step| step.calls.len()).sum()
+    }
+}
+
+/// A group of calls issued together; the step ends when all of them have ended.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The calls of this step (one for a sequential step, several for a parallel fan-out).
+    pub calls: Vec<Call>,
+}
+
+/// One downstream call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The endpoint called.
+    pub target: EndpointId,
+    /// Probability that the call is made at all, in [0, 1].
+    pub probability: f64,
+    /// Whether the caller tolerates this call's failure.
+    pub optional: bool,
+}

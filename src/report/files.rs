@@ -1,0 +1,136 @@
+//! The report folder: files streamed under temporary names, renamed into place on success.
+
+use crate::engine::time::{nanos_to_millis, nanos_to_seconds};
+use crate::model::Outcome;
+use crate::sim::{EventRecord, Recorder, WindowRow};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Files being written into one report folder.
+#[derive(Debug)]
+pub struct OutputFiles {
+    dir: PathBuf,
+    /// (temporary path, final path) of every file written so far.
+    pending: Vec<(PathBuf, PathBuf)>,
+}
+
+impl OutputFiles {
+    /// Prepares `dir` (created if missing).
+    pub fn new(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        Ok(OutputFiles { dir: dir.to_path_buf(), pending: Vec::new() })
+    }
+
+    /// Creates `name` under a temporary name; it appears under `name` at [`OutputFiles::commit`].
+    pub fn create(&mut self, name: &str) -> io::Result<BufWriter<File>> {
+        let temporary = self.dir.join(format!(".{name}.partial"));
+        let file = File::create(&temporary)?;
+        self.pending.push((temporary, self.dir.join(name)));
+        Ok(BufWriter::with_capacity(1 << 16, file))
+    }
+
+    /// Writes a whole file.
+    pub fn write(&mut self, name: &str, contents: &[u8]) -> io::Result<()> {
+        let mut writer = self.create(name)?;
+        writer.write_all(contents)?;
+        writer.flush()
+    }
+
+    /// Renames every file into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        for (temporary, target) in std::mem::take(&mut self.pending) {
+            fs::rename(&temporary, &target)?;
+        }
+        Ok(())
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for OutputFiles {
+    /// Files not committed are removed: a failed run leaves no partial report.
+    fn drop(&mut self) {
+        for (temporary, _) in &self.pending {
+            let _ = fs::remove_file(temporary);
+        }
+    }
+}
+
+/// Streams `timeseries.csv` and `events.csv` rows as the run produces them.
+pub struct FileRecorder {
+    timeseries: csv::Writer<BufWriter<File>>,
+    events: csv::Writer<BufWriter<File>>,
+    /// First write error, reported at the end (a recorder cannot fail mid-run).
+    error: Option<io::Error>,
+}
+
+impl FileRecorder {
+    /// Creates both files in `files`, with their header rows.
+    pub fn new(files: &mut OutputFiles) -> io::Result<Self> {
+        let mut timeseries = csv::Writer::from_writer(files.create("timeseries.csv")?);
+        let mut header = vec!["time_s", "window_s", "service", "arrivals", "succeeded"];
+        header.extend(Outcome::FAILURES.iter().map(|o| o.name()));
+        header.extend(["p50_ms", "p99_ms", "in_flight", "busy_workers", "queue_length", "retries"]);
+        timeseries.write_record(&header)?;
+        let mut events = csv::Writer::from_writer(files.create("events.csv")?);
+        events.write_record(["time_s", "kind", "subject", "detail"])?;
+        Ok(FileRecorder { timeseries, events, error: None })
+    }
+
+    /// Flushes both files; returns the first error met while writing.
+    pub fn finish(mut self) -> io::Result<()> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.timeseries.flush()?;
+        self.events.flush()
+    }
+
+    fn keep_error(&mut self, result: csv::Result<()>) {
+        if let Err(error) = result {
+            self.error.get_or_insert(io::Error::other(error));
+        }
+    }
+}
+
+impl Recorder for FileRecorder {
+    fn window(&mut self, row: &WindowRow<'_>) {
+        let counters = row.counters;
+        let mut fields: Vec<String> = vec![
+            format_seconds(row.start),
+            format_seconds(row.end - row.start),
+            row.service.to_string(),
+            counters.arrivals.to_string(),
+            counters.succeeded.to_string(),
+        ];
+        fields.extend(Outcome::FAILURES.iter().map(|&o| counters.try_outcomes.get(o).to_string()));
+        fields.push(format!("{:.3}", nanos_to_millis(counters.latency.quantile_nanos(0.5) as f64)));
+        fields.push(format!("{:.3}", nanos_to_millis(counters.latency.quantile_nanos(0.99) as f64)));
+        fields.push(row.in_flight.to_string());
+        fields.push(row.busy_workers.to_string());
+        fields.push(row.queue_length.to_string());
+        fields.push(counters.retries.to_string());
+        let result = self.timeseries.write_record(&fields);
+        self.keep_error(result);
+    }
+
+    fn event(&mut self, record: &EventRecord) {
+        let result = self.events.write_record([
+            format_seconds(record.time).as_str(),
+            record.kind,
+            &record.subject,
+            &record.detail,
+        ]);
+        self.keep_error(result);
+    }
+}
+
+/// Nanoseconds as seconds with nanosecond precision and no trailing zeros.
+fn format_seconds(nanos: u64) -> String {
+    let text = format!("{:.9}", nanos_to_seconds(nanos));
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}

@@ -1,0 +1,225 @@
+//! From the file's tree to a [`Model`]: reads every section, resolves names, runs the whole-model
+//! checks, and produces the model only when no problem was found.
+
+use super::calls::Directory;
+use super::context::Ctx;
+use super::extras::{check_compare, check_slo};
+use super::faults::{read_faults, Targets};
+use super::fields::PLANNED;
+use super::graph::report_cycles;
+use super::policy::{read_policy, PolicyPatch};
+use super::raw::Node;
+use super::services::{build_services, read_services, DEFAULT_ZONE};
+use super::workloads::read_workloads;
+use crate::model::{Dist, Model, Network, RegistryModel};
+
+const TOP_KEYS: [&str; 9] = [
+    "scenario", "network", "registry", "policy", "service", "workload", "fault", "slo", "compare",
+];
+const SCENARIO_KEYS: [&str; 5] = ["name", "seed", "duration", "warmup", "window"];
+const NETWORK_KEYS: [&str; 2] = ["latency", "cross_zone_latency"];
+/// Keys of the eureka and consul registry models (recognised, not supported yet).
+const REGISTRY_MODEL_KEYS: [&str; 7] = [
+    "heartbeat",
+    "ttl",
+    "eviction_interval",
+    "client_refresh",
+    "self_preservation",
+    "check_interval",
+    "deregister_after",
+];
+const REGISTRIES: [(&str, RegistryModel); 2] = [
+    ("oracle", RegistryModel::Oracle),
+    ("static", RegistryModel::Static),
+];
+const UNSUPPORTED_REGISTRIES: [&str; 2] = ["eureka", "consul"];
+
+/// Default timeseries window: 1 s.
+const DEFAULT_WINDOW: u64 = 1_000_000_000;
+
+/// `[scenario]`.
+struct Header {
+    name: String,
+    seed: u64,
+    duration: u64,
+    warmup: u64,
+    window: u64,
+}
+
+/// Reads the whole file; `None` when any problem was reported.
+pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
+    let top = ctx.table(root, "the top level", &TOP_KEYS)?;
+    let header = match top.get("scenario") {
+        Some(node) => read_header(ctx, node),
+        None => {
+            ctx.error_at(
+                0,
+                "missing [scenario] table: a scenario needs at least a name and a duration",
+            );
+            None
+        }
+    };
+    let network = top
+        .get("network")
+        .map_or_else(Network::default, |n| read_network(ctx, n));
+    let registry = top
+        .get("registry")
+        .map_or(RegistryModel::Oracle, |n| read_registry(ctx, n));
+    let global = top
+        .get("policy")
+        .map_or_else(PolicyPatch::default, |n| read_policy(ctx, n, "[policy]"));
+    // Resolved once on its own so that its problems are reported even without services.
+    global.resolve(ctx);
+
+    let drafts = read_services(ctx, top.get("service"));
+    let mut zones: Vec<String> = Vec::new();
+    for draft in &drafts {
+        for zone in &draft.zones {
+            if !zones.contains(zone) {
+                zones.push(zone.clone());
+            }
+        }
+    }
+    if zones.is_empty() {
+        zones.push(DEFAULT_ZONE.to_string());
+    }
+    let mut directory = Directory::default();
+    let endpoint_ids: Vec<_> = drafts
+        .iter()
+        .map(|d| {
+            let names: Vec<String> = d.endpoints.iter().map(|e| e.name.clone()).collect();
+            directory.add(&d.name, &names)
+        })
+        .collect();
+    let built = build_services(ctx, &drafts, &endpoint_ids, &directory, &zones, &global);
+    let labels: Vec<String> = built
+        .endpoints
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                built
+                    .services
+                    .get(e.service)
+                    .map_or("?", |s| s.name.as_str()),
+                e.name
+            )
+        })
+        .collect();
+    report_cycles(ctx, &built.call_sites, &labels);
+
+    let workloads = read_workloads(ctx, top.get("workload"), &directory, &zones);
+    let targets = Targets {
+        services: &built.services,
+        directory: &directory,
+        zones: &zones,
+    };
+    let faults = read_faults(ctx, top.get("fault"), &targets);
+    if let Some(n) = top.get("slo") {
+        check_slo(ctx, n);
+    }
+    if let Some(n) = top.get("compare") {
+        check_compare(ctx, n);
+    }
+
+    let header = header?;
+    if ctx.error_count() > 0 {
+        return None;
+    }
+    Some(Model {
+        name: header.name,
+        seed: header.seed,
+        duration: header.duration,
+        warmup: header.warmup,
+        window: header.window,
+        zones,
+        network,
+        registry,
+        services: built.services,
+        endpoints: built.endpoints,
+        workloads,
+        faults,
+    })
+}
+
+fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
+    let fields = ctx.table(node, "[scenario]", &SCENARIO_KEYS)?;
+    let name = ctx
+        .required(&fields, "name")
+        .and_then(|n| ctx.name(n, "scenario name"))
+        .map(str::to_string);
+    let seed = match fields.get("seed") {
+        Some(n) => ctx.integer(n, "seed", 0, i64::MAX).map(|s| s as u64),
+        None => Some(1),
+    };
+    let duration = ctx
+        .required(&fields, "duration")
+        .and_then(|n| ctx.positive_duration(n, "duration"));
+    let warmup = match fields.get("warmup") {
+        Some(n) => {
+            let warmup = ctx.duration(n, "warmup");
+            if let (Some(w), Some(d)) = (warmup, duration) {
+                if w >= d {
+                    ctx.error(
+                        n,
+                        "warmup must be shorter than duration (no request would be measured)",
+                    );
+                }
+            }
+            warmup
+        }
+        None => Some(0),
+    };
+    let window = match fields.get("window") {
+        Some(n) => ctx.positive_duration(n, "window"),
+        None => Some(DEFAULT_WINDOW),
+    };
+    Some(Header {
+        name: name?,
+        seed: seed?,
+        duration: duration?,
+        warmup: warmup?,
+        window: window?,
+    })
+}
+
+fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
+    let Some(fields) = ctx.table(node, "[network]", &NETWORK_KEYS) else {
+        return Network::default();
+    };
+    let latency = fields.get("latency").and_then(|n| ctx.dist(n, "latency"));
+    let cross = fields
+        .get("cross_zone_latency")
+        .and_then(|n| ctx.dist(n, "cross_zone_latency"));
+    let latency = latency.unwrap_or(Dist::Const(0.0));
+    let cross_zone_latency = cross.unwrap_or_else(|| latency.clone());
+    Network {
+        latency,
+        cross_zone_latency,
+    }
+}
+
+fn read_registry(ctx: &mut Ctx<'_>, node: &Node) -> RegistryModel {
+    let mut known = vec!["model"];
+    known.extend(REGISTRY_MODEL_KEYS);
+    let Some(fields) = ctx.table(node, "[registry]", &known) else {
+        return RegistryModel::Oracle;
+    };
+    let model_node = fields.get("model");
+    let model = model_node
+        .and_then(|n| ctx.choice(n, "registry model", &REGISTRIES, &UNSUPPORTED_REGISTRIES));
+    let refused_model = model_node
+        .and_then(Node::as_str)
+        .is_some_and(|m| UNSUPPORTED_REGISTRIES.contains(&m));
+    if !refused_model {
+        for key in REGISTRY_MODEL_KEYS {
+            if let Some(entry) = fields.entry(key) {
+                ctx.error_at(
+                    entry.key_span.start,
+                    format!("\"{key}\" (a eureka/consul registry setting) {PLANNED}"),
+                );
+            }
+        }
+    }
+    model.unwrap_or(RegistryModel::Oracle)
+}

@@ -1,0 +1,80 @@
+//! The state shared while a scenario is read: the text (to turn byte offsets into lines and
+//! columns), the folder relative paths start from, and the problems found so far.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::error::{line_column, ScenarioError, ScenarioErrors};
+use super::raw::Node;
+
+/// Reading state; every reader reports into it and carries on, so that all problems are found.
+pub(crate) struct Ctx<'t> {
+    file: String,
+    text: &'t str,
+    base_dir: &'t Path,
+    errors: Vec<ScenarioError>,
+}
+
+impl<'t> Ctx<'t> {
+    /// A context for `text`, labelled `file` in messages; relative paths in the file (empirical
+    /// distributions) start from `base_dir`.
+    pub fn new(file: &str, text: &'t str, base_dir: &'t Path) -> Self {
+        Ctx {
+            file: file.to_string(),
+            text,
+            base_dir,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The folder relative paths start from.
+    pub fn base_dir(&self) -> &'t Path {
+        self.base_dir
+    }
+
+    /// Records a problem at a byte offset of the text.
+    pub fn error_at(&mut self, offset: usize, message: impl Into<String>) {
+        let (line, column) = line_column(self.text, offset);
+        self.errors.push(ScenarioError {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    /// Records a problem at the start of a value.
+    pub fn error(&mut self, node: &Node, message: impl Into<String>) {
+        self.error_at(node.pos(), message);
+    }
+
+    /// The line (1-based) of a byte offset, for messages like "first defined on line 4".
+    pub fn line_of(&self, offset: usize) -> usize {
+        line_column(self.text, offset).0
+    }
+
+    /// Number of problems recorded so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// The value if no problem was recorded, else every problem, ordered by position (problems
+    /// without a position first) with exact duplicates removed.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ScenarioErrors> {
+        let mut errors = self.errors;
+        match value {
+            Some(value) if errors.is_empty() => return Ok(value),
+            _ => {}
+        }
+        if errors.is_empty() {
+            errors.push(ScenarioError::without_position(
+                &self.file,
+                "invalid scenario",
+            ));
+        }
+        errors.sort_by_key(|e| (e.line, e.column));
+        let mut seen = HashSet::new();
+        errors.retain(|e| seen.insert(e.clone()));
+        Err(ScenarioErrors(errors))
+    }
+}

@@ -1,0 +1,338 @@
+//! Typed reads of values (tables with known keys, strings, numbers, durations, distributions),
+//! each reporting a positioned problem and returning `None` when the value is unusable.
+
+use super::context::Ctx;
+use super::dist::{bare_number_message, parse_dist};
+use super::duration::{parse_duration, BARE_NUMBER};
+use super::raw::{Entry, Node, Value};
+use super::suggest::{closest, did_you_mean};
+use crate::model::Dist;
+
+/// The suffix of every "not supported yet" message.
+pub(crate) const PLANNED: &str = "is not supported yet (planned: service governance)";
+
+/// A table whose unknown keys have been reported.
+pub(crate) struct Fields<'n> {
+    /// The table value.
+    pub node: &'n Node,
+    entries: &'n [Entry],
+    what: String,
+}
+
+impl<'n> Fields<'n> {
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entry(key).map(|e| &e.node)
+    }
+
+    /// The entry of `key` (with the key's position), if present.
+    pub fn entry(&self, key: &str) -> Option<&'n Entry> {
+        self.entries.iter().find(|e| e.key == key)
+    }
+
+    /// Every entry, in file order.
+    pub fn entries(&self) -> &'n [Entry] {
+        self.entries
+    }
+
+    /// How the table is named in messages, e.g. `[[service]]`.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl Ctx<'_> {
+    /// Reads a table whose keys must be among `known`; unknown keys are reported (with a
+    /// suggestion when one known key is close). `what` names the table in messages.
+    pub fn table<'n>(&mut self, node: &'n Node, what: &str, known: &[&str]) -> Option<Fields<'n>> {
+        let Value::Table(entries) = &node.value else {
+            self.error(
+                node,
+                format!("{what} must be a table, found {}", node.kind()),
+            );
+            return None;
+        };
+        for entry in entries {
+            if known.contains(&entry.key.as_str()) {
+                continue;
+            }
+            let message = match closest(&entry.key, known.iter().copied()) {
+                Some(close) => {
+                    format!(
+                        "unknown key \"{}\" in {what}: did you mean \"{close}\"?",
+                        entry.key
+                    )
+                }
+                None => format!(
+                    "unknown key \"{}\" in {what}: expected one of {}",
+                    entry.key,
+                    known.join(", ")
+                ),
+            };
+            self.error_at(entry.key_span.start, message);
+        }
+        Some(Fields {
+            node,
+            entries,
+            what: what.to_string(),
+        })
+    }
+
+    /// The value of a required key; reports it missing at the table's start.
+    pub fn required<'n>(&mut self, fields: &Fields<'n>, key: &str) -> Option<&'n Node> {
+        let found = fields.get(key);
+        if found.is_none() {
+            let what = fields.what().to_string();
+            self.error(fields.node, format!("missing key \"{key}\" in {what}"));
+        }
+        found
+    }
+
+    /// Reports the entry of `key` (if present) as not supported yet.
+    pub fn unsupported_key(&mut self, fields: &Fields<'_>, key: &str) {
+        if let Some(entry) = fields.entry(key) {
+            self.error_at(entry.key_span.start, format!("\"{key}\" {PLANNED}"));
+        }
+    }
+
+    /// A string.
+    pub fn string<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
+        let found = node.as_str();
+        if found.is_none() {
+            self.error(
+                node,
+                format!("{what} must be a string, found {}", node.kind()),
+            );
+        }
+        found
+    }
+
+    /// A name: a non-empty string without `/`, `#` or surrounding spaces.
+    pub fn name<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
+        let name = self.string(node, what)?;
+        if name.is_empty() {
+            self.error(node, format!("{what} must not be empty"));
+            return None;
+        }
+        if name.trim() != name || name.contains(['/', '#']) {
+            self.error(
+                node,
+                format!("{what} \"{name}\" must not contain '/', '#' or surrounding spaces"),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// An integer in `[min, max]`.
+    pub fn integer(&mut self, node: &Node, what: &str, min: i64, max: i64) -> Option<i64> {
+        let value = match &node.value {
+            Value::Integer(value) => *value,
+            _ => {
+                let hint = quoted_number_hint(node);
+                self.error(
+                    node,
+                    format!("{what} must be an integer, found {}{hint}", node.kind()),
+                );
+                return None;
+            }
+        };
+        if value < min {
+            self.error(
+                node,
+                format!("{what} must be at least {min}, found {value}"),
+            );
+            return None;
+        }
+        if value > max {
+            self.error(node, format!("{what} must be at most {max}, found {value}"));
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A finite number (integer or float).
+    pub fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
+        match &node.value {
+            Value::Integer(value) => Some(*value as f64),
+            Value::Float(value) if value.is_finite() => Some(*value),
+            Value::Float(_) => {
+                self.error(node, format!("{what} must be a finite number"));
+                None
+            }
+            _ => {
+                let hint = quoted_number_hint(node);
+                self.error(
+                    node,
+                    format!("{what} must be a number, found {}{hint}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A number in `[0, 1]`.
+    pub fn fraction(&mut self, node: &Node, what: &str) -> Option<f64> {
+        let value = self.number(node, what)?;
+        if !(0.0..=1.0).contains(&value) {
+            self.error(
+                node,
+                format!("{what} must be between 0 and 1, found {value}"),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A number greater than zero.
+    pub fn positive(&mut self, node: &Node, what: &str) -> Option<f64> {
+        let value = self.number(node, what)?;
+        if value <= 0.0 {
+            self.error(
+                node,
+                format!("{what} must be greater than 0, found {value}"),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A boolean.
+    pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match &node.value {
+            Value::Boolean(value) => Some(*value),
+            _ => {
+                self.error(
+                    node,
+                    format!("{what} must be true or false, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    /// An array.
+    pub fn array<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+        match &node.value {
+            Value::Array(items) => Some(items),
+            _ => {
+                self.error(
+                    node,
+                    format!("{what} must be an array, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration string with a unit, nanoseconds.
+    pub fn duration(&mut self, node: &Node, what: &str) -> Option<u64> {
+        match &node.value {
+            Value::String { text, .. } => match parse_duration(text) {
+                Ok(ns) => Some(ns),
+                Err(error) => {
+                    self.error_at(
+                        node.pos_in(error.offset),
+                        format!("{what}: {}", error.message),
+                    );
+                    None
+                }
+            },
+            Value::Integer(_) | Value::Float(_) => {
+                self.error(node, format!("{what}: {BARE_NUMBER}"));
+                None
+            }
+            _ => {
+                self.error(
+                    node,
+                    format!(
+                        "{what} must be a duration string like \"250ms\", found {}",
+                        node.kind()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration that must be greater than zero, nanoseconds.
+    pub fn positive_duration(&mut self, node: &Node, what: &str) -> Option<u64> {
+        let ns = self.duration(node, what)?;
+        if ns == 0 {
+            self.error(node, format!("{what} must be longer than 0"));
+            return None;
+        }
+        Some(ns)
+    }
+
+    /// A distribution string (see [`super::dist`]).
+    pub fn dist(&mut self, node: &Node, what: &str) -> Option<Dist> {
+        match &node.value {
+            Value::String { text, .. } => match parse_dist(text, self.base_dir()) {
+                Ok(dist) => Some(dist),
+                Err(error) => {
+                    self.error_at(
+                        node.pos_in(error.offset),
+                        format!("{what}: {}", error.message),
+                    );
+                    None
+                }
+            },
+            Value::Integer(_) | Value::Float(_) => {
+                self.error(node, format!("{what}: {}", bare_number_message()));
+                None
+            }
+            _ => {
+                self.error(
+                    node,
+                    format!(
+                        "{what} must be a distribution string like \"exp(2ms)\", found {}",
+                        node.kind()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// One of a fixed set of string values; `unsupported` values are recognised but refused as
+    /// not supported yet.
+    pub fn choice<T: Copy>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        options: &[(&str, T)],
+        unsupported: &[&str],
+    ) -> Option<T> {
+        let value = self.string(node, what)?;
+        if let Some((_, choice)) = options.iter().find(|(name, _)| *name == value) {
+            return Some(*choice);
+        }
+        if unsupported.contains(&value) {
+            self.error(node, format!("{what} \"{value}\" {PLANNED}"));
+            return None;
+        }
+        let names: Vec<&str> = options
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(unsupported.iter().copied())
+            .collect();
+        self.error(
+            node,
+            format!(
+                "unknown {what} \"{value}\": expected one of {}{}",
+                names.join(", "),
+                did_you_mean(value, names.iter().copied())
+            ),
+        );
+        None
+    }
+}
+
+/// ` (write it without quotes)` when a string holds a number.
+fn quoted_number_hint(node: &Node) -> &'static str {
+    match node.as_str() {
+        Some(text) if text.trim().parse::<f64>().is_ok() => " (write the number without quotes)",
+        _ => "",
+    }
+}

@@ -1,0 +1,242 @@
+//! `--set key=value` overrides, applied to the file's text before it is read.
+//!
+//! The key is a dotted TOML key. Inside an array of tables (`[[service]]`, `[[workload]]`,
+//! `[[fault]]`, `[[service.endpoint]]`) the next segment picks an element, by index
+//! (`fault.0.at`) or by its `name` (`service.article.workers`); inside an inline array
+//! (`schedule`) by index. The value is read as a TOML value (integer, float, boolean, array,
+//! inline table, quoted string) when it is one, else taken as a string, so `policy.balancer=p2c`
+//! and `scenario.duration=30s` work. Missing tables are created.
+
+use toml_edit::{DocumentMut, Item, Key, Table, TableLike, Value};
+
+use super::suggest::did_you_mean;
+
+/// Keys that hold arrays of tables: a missing one cannot be created by naming an element.
+const ARRAYS_OF_TABLES: [&str; 4] = ["service", "workload", "fault", "endpoint"];
+
+/// A `--set key=value` override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Dotted key, e.g. `service.article.workers`.
+    pub key: String,
+    /// The value as written on the command line, e.g. `64` or `30s`.
+    pub value: String,
+}
+
+impl Override {
+    /// Parses `key=value`, splitting at the first `=`; both sides are trimmed and the key must not
+    /// be empty.
+    pub fn parse(arg: &str) -> Result<Override, String> {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(format!(
+                "expected key=value, like policy.balancer=p2c; found \"{arg}\""
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("missing key before '=' in \"{arg}\""));
+        }
+        Ok(Override {
+            key: key.to_string(),
+            value: value.trim().to_string(),
+        })
+    }
+}
+
+/// Applies the overrides to `text` and returns the edited text, or one message per override
+/// that could not be applied. Text that is not valid TOML is returned unchanged (its syntax
+/// error is reported when it is read).
+pub(crate) fn apply(text: &str, overrides: &[Override]) -> Result<String, Vec<String>> {
+    let Ok(mut document) = text.parse::<DocumentMut>() else {
+        return Ok(text.to_string());
+    };
+    let mut problems = Vec::new();
+    for o in overrides {
+        if let Err(message) = apply_one(&mut document, o) {
+            problems.push(format!("--set {}={}: {message}", o.key, o.value));
+        }
+    }
+    if problems.is_empty() {
+        Ok(document.to_string())
+    } else {
+        Err(problems)
+    }
+}
+
+fn apply_one(document: &mut DocumentMut, o: &Override) -> Result<(), String> {
+    let path: Vec<String> = Key::parse(&o.key)
+        .map_err(|_| {
+            format!(
+                "\"{}\" is not a dotted key like service.article.workers",
+                o.key
+            )
+        })?
+        .iter()
+        .map(|k| k.get().to_string())
+        .collect();
+    let value = parse_value(&o.value);
+    set_in_table(document.as_table_mut(), &path, value, "")
+}
+
+/// The value as TOML if it parses as a TOML value, else as a string.
+fn parse_value(text: &str) -> Value {
+    match text.parse::<Value>() {
+        Ok(mut value) => {
+            value.decor_mut().clear();
+            value
+        }
+        Err(_) => Value::from(text),
+    }
+}
+
+fn join(prefix: &str, segment: &str) -> String {
+    if prefix.is_empty() {
+        segment.to_string()
+    } else {
+        format!("{prefix}.{segment}")
+    }
+}
+
+fn set_in_table(
+    table: &mut dyn TableLike,
+    path: &[String],
+    value: Value,
+    prefix: &str,
+) -> Result<(), String> {
+    let Some((head, rest)) = path.split_first() else {
+        return Err("empty key".to_string());
+    };
+    let here = join(prefix, head);
+    if rest.is_empty() {
+        table.insert(head, Item::Value(value));
+        return Ok(());
+    }
+    if !table.contains_key(head) {
+        if ARRAYS_OF_TABLES.contains(&head.as_str()) {
+            return Err(format!(
+                "there is no [[{here}]] to pick \"{}\" from",
+                rest[0]
+            ));
+        }
+        table.insert(head, Item::Table(Table::new()));
+    }
+    match table.get_mut(head) {
+        Some(item) => set_in_item(item, rest, value, &here),
+        None => Err(format!("cannot create {here}")),
+    }
+}
+
+fn set_in_item(item: &mut Item, path: &[String], value: Value, prefix: &str) -> Result<(), String> {
+    let Some((head, rest)) = path.split_first() else {
+        return Err("empty key".to_string());
+    };
+    match item {
+        Item::ArrayOfTables(array) => {
+            let names: Vec<String> = array
+                .iter()
+                .filter_map(|t| t.get("name").and_then(Item::as_str).map(str::to_string))
+                .collect();
+            let index = match head.parse::<usize>() {
+                Ok(index) if index < array.len() => index,
+                Ok(index) => {
+                    return Err(format!(
+                        "[[{prefix}]] has {} element(s); index {index} is out of range",
+                        array.len()
+                    ))
+                }
+                Err(_) => names.iter().position(|n| n == head).ok_or_else(|| {
+                    format!(
+                        "no [[{prefix}]] named \"{head}\"{}",
+                        did_you_mean(head, names.iter().map(String::as_str))
+                    )
+                })?,
+            };
+            if rest.is_empty() {
+                return Err(format!("cannot replace a whole [[{prefix}]]; set one of its keys, like {prefix}.{head}.name"));
+            }
+            let here = join(prefix, head);
+            match array.get_mut(index) {
+                Some(table) => set_in_table(table, rest, value, &here),
+                None => Err(format!("no element {index} in [[{prefix}]]")),
+            }
+        }
+        Item::Value(Value::Array(array)) => {
+            let index = match head.parse::<usize>() {
+                Ok(index) if index < array.len() => index,
+                _ => {
+                    return Err(format!(
+                        "{prefix} has {} element(s); \"{head}\" is not an index among them",
+                        array.len()
+                    ))
+                }
+            };
+            let here = join(prefix, head);
+            let Some(element) = array.get_mut(index) else {
+                return Err(format!("no element {index} in {prefix}"));
+            };
+            if rest.is_empty() {
+                *element = value;
+                return Ok(());
+            }
+            match element {
+                Value::InlineTable(table) => set_in_table(table, rest, value, &here),
+                _ => Err(format!("{here} is not a table")),
+            }
+        }
+        other => match other.as_table_like_mut() {
+            Some(table) => set_in_table(table, path, value, prefix),
+            None => Err(format!("{prefix} is not a table")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str, arg: &str) -> Result<String, Vec<String>> {
+        let o = Override::parse(arg).map_err(|e| vec![e])?;
+        apply(text, &[o])
+    }
+
+    #[test]
+    fn parse_splits_at_the_first_equals() {
+        let o = Override::parse("a.b=c=d").expect("parses");
+        assert_eq!((o.key.as_str(), o.value.as_str()), ("a.b", "c=d"));
+        assert!(Override::parse("nothing").is_err());
+        assert!(Override::parse("=x").is_err());
+    }
+
+    #[test]
+    fn values_are_toml_when_they_parse_else_strings() {
+        let text = "[scenario]\nname = \"x\"\n";
+        let edited = set(text, "scenario.seed=7").expect("applies");
+        assert!(edited.contains("seed = 7"), "{edited}");
+        let edited = set(text, "scenario.duration=30s").expect("applies");
+        assert!(edited.contains("duration = \"30s\""), "{edited}");
+        let edited = set(text, "policy.balancer=p2c").expect("applies");
+        assert!(
+            edited.contains("[policy]") && edited.contains("balancer = \"p2c\""),
+            "{edited}"
+        );
+    }
+
+    #[test]
+    fn arrays_of_tables_by_index_or_name() {
+        let text = "[[service]]\nname = \"a\"\n[[service]]\nname = \"b\"\nworkers = 2\n[[fault]]\nat = \"1s\"\n";
+        let edited = set(text, "service.b.workers=64").expect("applies");
+        assert!(edited.contains("workers = 64"), "{edited}");
+        let edited = set(text, "fault.0.at=2s").expect("applies");
+        assert!(edited.contains("at = \"2s\""), "{edited}");
+        let error = set(text, "service.c.workers=1").expect_err("unknown name");
+        assert!(error[0].contains("no [[service]] named \"c\""), "{error:?}");
+        assert!(set(text, "fault.3.at=1s").is_err());
+        assert!(set(text, "workload.x.rate=1").is_err());
+        assert!(set(text, "service.a=1").is_err());
+    }
+
+    #[test]
+    fn invalid_toml_is_left_alone() {
+        assert_eq!(set("a = ", "b=1"), Ok("a = ".to_string()));
+    }
+}

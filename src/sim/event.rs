@@ -1,0 +1,79 @@
+//! Every event of the simulation, in one place. Small and `Copy`: the event queue holds them by
+//! value and allocates nothing per event.
+
+use crate::model::Outcome;
+
+/// Something that happens at an instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    /// An open-loop workload's next request arrives at the edge.
+    WorkloadArrival {
+        /// Workload index.
+        workload: u32,
+    },
+    /// A closed-loop user finishes thinking and sends a request.
+    UserWakes {
+        /// Workload index.
+        workload: u32,
+        /// User index.
+        user: u32,
+    },
+    /// A try's request reaches its replica.
+    TryArrives {
+        /// Job slot.
+        job: u32,
+        /// Job generation.
+        generation: u32,
+    },
+    /// A job's compute (service time) ends.
+    ComputeDone {
+        /// Job slot.
+        job: u32,
+        /// Job generation.
+        generation: u32,
+    },
+    /// A try's response (or refusal) reaches its caller.
+    TryResponse {
+        /// Call slot.
+        call: u32,
+        /// Call generation.
+        generation: u32,
+        /// Try number within the call.
+        try_number: u32,
+        /// What the response says.
+        outcome: Outcome,
+    },
+    /// A try's own timeout.
+    PerTryTimeout {
+        /// Call slot.
+        call: u32,
+        /// Call generation.
+        generation: u32,
+        /// Try number within the call.
+        try_number: u32,
+    },
+    /// A call's whole-call timeout.
+    CallTimeout {
+        /// Call slot.
+        call: u32,
+        /// Call generation.
+        generation: u32,
+    },
+    /// A call's backoff is over: send the next try.
+    RetryDue {
+        /// Call slot.
+        call: u32,
+        /// Call generation.
+        generation: u32,
+    },
+    /// A fault begins.
+    FaultStarts {
+        /// Fault index.
+        fault: u32,
+    },
+    /// A fault ends.
+    FaultEnds {
+        /// Fault index.
+        fault: u32,
+    },
+}

@@ -1,0 +1,112 @@
+//! Faults taking effect and ending.
+
+use super::replica::Health;
+use super::{Event, EventRecord, Recorder, Simulation, NONE};
+use crate::engine::EventQueue;
+use crate::model::{FaultKind, Outcome};
+
+impl<R: Recorder> Simulation<'_, R> {
+    pub(super) fn on_fault_starts(&mut self, fault: usize, now: u64, queue: &mut EventQueue<Event>) {
+        let spec = &self.model.faults[fault];
+        self.record_fault(now, "fault_start", fault);
+        if let FaultKind::Partition { .. } = spec.kind {
+            self.active_partitions.push(fault as u32);
+            return;
+        }
+        for target in &spec.replicas {
+            let slot = (self.first_replica[target.service] + target.index as u32) as usize;
+            let replica = &mut self.replicas[slot];
+            match &spec.kind {
+                FaultKind::Crash => {
+                    replica.health = Health::Crashed;
+                    self.drop_all_jobs(slot, Some(Outcome::Refused), now, queue);
+                    if self.views_follow_health() {
+                        self.views[target.service].retain(|&index| index != target.index as u32);
+                    }
+                }
+                FaultKind::Hang => {
+                    replica.health = Health::Hung;
+                    self.drop_all_jobs(slot, None, now, queue);
+                }
+                FaultKind::Slow { factor } => replica.slow_factor *= factor,
+                FaultKind::Errors { rate } => replica.error_rate = *rate,
+                FaultKind::Latency { add } => replica.extra_latency += add,
+                FaultKind::Partition { .. } => {}
+            }
+        }
+    }
+
+    pub(super) fn on_fault_ends(&mut self, fault: usize, now: u64) {
+        let spec = &self.model.faults[fault];
+        self.record_fault(now, "fault_end", fault);
+        if let FaultKind::Partition { .. } = spec.kind {
+            self.active_partitions.retain(|&active| active as usize != fault);
+            return;
+        }
+        for target in &spec.replicas {
+            let slot = (self.first_replica[target.service] + target.index as u32) as usize;
+            let replica = &mut self.replicas[slot];
+            match &spec.kind {
+                FaultKind::Crash | FaultKind::Hang => {
+                    let was_crashed = replica.health == Health::Crashed;
+                    replica.health = Health::Up;
+                    let view = &mut self.views[target.service];
+                    let index = target.index as u32;
+                    if was_crashed && self.model.registry == crate::model::RegistryModel::Oracle {
+                        if let Err(position) = view.binary_search(&index) {
+                            view.insert(position, index);
+                        }
+                    }
+                }
+                FaultKind::Slow { factor } => replica.slow_factor /= factor,
+                FaultKind::Errors { .. } => replica.error_rate = 0.0,
+                FaultKind::Latency { add } => replica.extra_latency = replica.extra_latency.saturating_sub(*add),
+                FaultKind::Partition { .. } => {}
+            }
+        }
+    }
+
+    /// Every job the replica holds is lost; with `answer`, each caller is told so.
+    fn drop_all_jobs(&mut self, replica_slot: usize, answer: Option<Outcome>, now: u64, queue: &mut EventQueue<Event>) {
+        let measured = self.measured;
+        let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
+        for &job in &jobs {
+            if let Some(outcome) = answer {
+                self.respond(job, outcome, now, queue);
+            }
+            self.jobs.remove(job);
+        }
+        let replica = &mut self.replicas[replica_slot];
+        replica.jobs = jobs;
+        replica.jobs.clear();
+        replica.queue.clear();
+        let busy = replica.busy_workers as i32;
+        replica.change_busy(now, -busy, measured);
+    }
+
+    /// Whether a partition in force separates the two zones.
+    pub(super) fn partitioned(&self, zone_a: u32, zone_b: u32) -> bool {
+        if zone_a == NONE || zone_a == zone_b || self.active_partitions.is_empty() {
+            return false;
+        }
+        let (a, b) = (zone_a as usize, zone_b as usize);
+        self.active_partitions.iter().any(|&fault| match &self.model.faults[fault as usize].kind {
+            FaultKind::Partition { side_a, side_b } => {
+                (side_a.contains(&a) && side_b.contains(&b)) || (side_a.contains(&b) && side_b.contains(&a))
+            }
+            _ => false,
+        })
+    }
+
+    fn record_fault(&mut self, now: u64, kind: &'static str, fault: usize) {
+        let spec = &self.model.faults[fault];
+        let detail = match &spec.kind {
+            FaultKind::Slow { factor } => format!("slow factor={factor}"),
+            FaultKind::Errors { rate } => format!("errors rate={rate}"),
+            FaultKind::Latency { add } => format!("latency add={}ms", *add as f64 / 1e6),
+            other => other.name().to_string(),
+        };
+        let record = EventRecord { time: now, kind, subject: spec.target_label.clone(), detail };
+        self.recorder.event(&record);
+    }
+}

@@ -1,0 +1,525 @@
+//! The request life cycle: arrivals at the edge, calls and their tries, jobs at replicas.
+
+use super::request::{CallPhase, CallState, Job, Parent};
+use super::{Event, Recorder, Simulation, NONE};
+use crate::engine::{derive_key, EventQueue, StreamKind};
+use crate::model::{Arrival, Jitter, Outcome};
+use rand::Rng;
+use rand_distr::{Distribution, Exp1};
+
+/// Identity root of end-to-end requests (keeps their keys apart from other derived keys).
+const REQUEST_ROOT: u64 = 0x6d65_7368_7369_6d00;
+
+/// What a call needs to start.
+struct CallStart {
+    parent: Parent,
+    optional: bool,
+    client: u32,
+    caller_zone: u32,
+    caller_replica: u32,
+    endpoint: u32,
+    key: u64,
+    measured: bool,
+}
+
+impl<R: Recorder> Simulation<'_, R> {
+    // ----- the edge -------------------------------------------------------------------------
+
+    pub(super) fn schedule_next_arrival(&mut self, workload: usize, queue: &mut EventQueue<Event>) {
+        let runtime = &mut self.workloads[workload];
+        let work = match self.model.workloads[workload].arrival {
+            Arrival::Poisson => Exp1.sample(&mut runtime.rng),
+            _ => 1.0,
+        };
+        let Some(clock) = runtime.clock.as_mut() else { return };
+        if let Some(at) = clock.advance(work).filter(|&at| at < self.model.duration) {
+            queue.push(at, Event::WorkloadArrival { workload: workload as u32 });
+        }
+    }
+
+    pub(super) fn on_workload_arrival(&mut self, workload: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let runtime = &mut self.workloads[workload as usize];
+        let request_number = runtime.requests_sent;
+        runtime.requests_sent += 1;
+        self.start_request(workload, 0, request_number, now, queue);
+        self.schedule_next_arrival(workload as usize, queue);
+    }
+
+    pub(super) fn on_user_wakes(&mut self, workload: u32, user: u32, now: u64, queue: &mut EventQueue<Event>) {
+        if now >= self.model.duration {
+            return;
+        }
+        let counter = &mut self.workloads[workload as usize].users[user as usize].1;
+        let request_number = *counter;
+        *counter += 1;
+        self.start_request(workload, user, request_number, now, queue);
+    }
+
+    /// An end-to-end request enters the system.
+    fn start_request(&mut self, workload: u32, user: u32, number: u64, now: u64, queue: &mut EventQueue<Event>) {
+        let spec = &self.model.workloads[workload as usize];
+        let key = derive_key(derive_key(derive_key(REQUEST_ROOT, u64::from(workload)), u64::from(user)), number);
+        let measured = now >= self.measured.0 && now < self.measured.1;
+        if measured {
+            self.offered += 1;
+            self.measured_in_flight += 1;
+        }
+        let start = CallStart {
+            parent: Parent::Edge { workload, user },
+            optional: false,
+            client: self.edge_client[workload as usize],
+            caller_zone: spec.zone.map_or(NONE, |zone| zone as u32),
+            caller_replica: NONE,
+            endpoint: spec.target as u32,
+            key,
+            measured,
+        };
+        self.start_call(start, now, queue);
+    }
+
+    /// An end-to-end request has ended.
+    #[allow(clippy::too_many_arguments)]
+    fn end_request(&mut self, workload: u32, user: u32, measured: bool, started: u64, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+        if measured {
+            self.outcomes.add(outcome);
+            if outcome == Outcome::Succeeded {
+                self.latency.record(now - started);
+            }
+            self.measured_in_flight -= 1;
+        }
+        if let Arrival::Closed { think_time, .. } = &self.model.workloads[workload as usize].arrival {
+            let rng = &mut self.workloads[workload as usize].users[user as usize].0;
+            let wake = now + think_time.sample(rng);
+            if wake < self.model.duration {
+                queue.push(wake, Event::UserWakes { workload, user });
+            }
+        }
+    }
+
+    // ----- calls and tries (the client side) ------------------------------------------------
+
+    fn start_call(&mut self, start: CallStart, now: u64, queue: &mut EventQueue<Event>) {
+        let service = self.model.endpoints[start.endpoint as usize].service;
+        let timeout = self.model.services[service].policy.timeout;
+        let call = CallState {
+            generation: 0,
+            parent: start.parent,
+            optional: start.optional,
+            client: start.client,
+            caller_zone: start.caller_zone,
+            caller_replica: start.caller_replica,
+            endpoint: start.endpoint,
+            service: service as u32,
+            key: start.key,
+            tries: 0,
+            replica_in_flight: NONE,
+            phase: CallPhase::AwaitingResponse,
+            started: now,
+            deadline: now.saturating_add(timeout),
+            measured: start.measured,
+        };
+        let (slot, generation) = self.calls.insert(call);
+        let lane = self.lanes.call_timeout[service];
+        queue.push_in_lane(lane, now.saturating_add(timeout), Event::CallTimeout { call: slot, generation });
+        self.send_try(slot, now, queue);
+    }
+
+    /// Sends the call's next try: balance, draw the try's work, put it on the wire.
+    fn send_try(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let call = self.calls.at_mut(slot);
+        let try_number = call.tries;
+        call.tries += 1;
+        call.phase = CallPhase::AwaitingResponse;
+        let (generation, service, deadline) = (call.generation, call.service as usize, call.deadline);
+        let policy = &self.model.services[service].policy;
+        if let Some(per_try) = policy.retries.per_try_timeout {
+            if now.saturating_add(per_try) < deadline {
+                let event = Event::PerTryTimeout { call: slot, generation, try_number };
+                queue.push_in_lane(self.lanes.per_try_timeout[service], now + per_try, event);
+            }
+        }
+        let weights = &self.model.services[service].replica_weights;
+        let balancer = &mut self.balancers[call.client as usize];
+        let Some(index) = balancer.pick(policy.balancer, &self.views[service], weights) else {
+            // No replica in view: "no healthy upstream", refused at once (as an event, so that a
+            // call never ends inside the step that starts it).
+            let event = Event::TryResponse { call: slot, generation, try_number, outcome: Outcome::Refused };
+            queue.push(now, event);
+            return;
+        };
+        balancer.on_send(index);
+        call.replica_in_flight = index;
+        let replica_slot = self.first_replica[service] + index;
+        let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
+        let (job, request_hop) = self.draw_try(slot, try_number, replica_slot, now);
+        let replica_zone = self.replicas[replica_slot as usize].zone;
+        if self.partitioned(caller_zone, replica_zone) {
+            return; // dropped on the wire: the caller will time out
+        }
+        let arrival = now + request_hop + self.extra_latency(caller_replica, replica_slot);
+        let (job_slot, job_generation) = self.jobs.insert(job);
+        queue.push_in_lane(self.lanes.hops, arrival, Event::TryArrives { job: job_slot, generation: job_generation });
+    }
+
+    /// The try's own work, from the stream of its identity: service time, error draw, call coins,
+    /// then the two network hops (work first, so that where the try goes never shifts its work).
+    /// Returns the job and the request hop's latency, nanoseconds.
+    fn draw_try(&mut self, call_slot: u32, try_number: u32, replica_slot: u32, now: u64) -> (Job, u64) {
+        let call = self.calls.at(call_slot);
+        let key = derive_key(call.key, u64::from(try_number));
+        self.streams.rekey(&mut self.work_rng, StreamKind::Work, key);
+        let endpoint = &self.model.endpoints[call.endpoint as usize];
+        let service_time = endpoint.service_time.sample(&mut self.work_rng);
+        let error_draw: f64 = self.work_rng.random();
+        let mut call_mask = 0u64;
+        for (index, downstream) in endpoint.steps.iter().flat_map(|step| &step.calls).enumerate() {
+            if downstream.probability >= 1.0 || self.work_rng.random::<f64>() < downstream.probability {
+                call_mask |= 1 << index;
+            }
+        }
+        let replica_zone = self.replicas[replica_slot as usize].zone;
+        let network = &self.model.network;
+        let dist = if call.caller_zone == NONE {
+            &network.latency
+        } else {
+            network.between(call.caller_zone as usize, replica_zone as usize)
+        };
+        let request_hop = dist.sample(&mut self.work_rng);
+        let response_hop = dist.sample(&mut self.work_rng);
+        let job = Job {
+            generation: 0,
+            replica: replica_slot,
+            endpoint: call.endpoint,
+            call: call_slot,
+            call_generation: call.generation,
+            try_number,
+            key,
+            arrived: now,
+            service_time,
+            error_draw,
+            call_mask,
+            response_hop,
+            step: 0,
+            pending_calls: 0,
+            failed_required: false,
+            holds_worker: false,
+            position: 0,
+            measured: false,
+        };
+        (job, request_hop)
+    }
+
+    pub(super) fn on_try_response(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        try_number: u32,
+        outcome: Outcome,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        if self.is_current_try(slot, generation, try_number) {
+            self.end_try(slot, outcome, now, queue);
+        }
+    }
+
+    pub(super) fn on_per_try_timeout(&mut self, slot: u32, generation: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
+        if self.is_current_try(slot, generation, try_number) {
+            self.end_try(slot, Outcome::Timeout, now, queue);
+        }
+    }
+
+    pub(super) fn on_call_timeout(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let Some(call) = self.calls.get(slot, generation) else { return };
+        if call.phase == CallPhase::AwaitingResponse {
+            self.abandon_try(slot, Outcome::Timeout);
+        }
+        self.complete_call(slot, Outcome::Timeout, now, queue);
+    }
+
+    pub(super) fn on_retry_due(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let Some(call) = self.calls.get(slot, generation) else { return };
+        if call.phase != CallPhase::BackingOff {
+            return;
+        }
+        let service = call.service as usize;
+        if call.measured {
+            self.service_totals[service].retries += 1;
+        }
+        self.windows[service].retries += 1;
+        self.send_try(slot, now, queue);
+    }
+
+    /// Whether `try_number` is the try the call is waiting on.
+    fn is_current_try(&self, slot: u32, generation: u32, try_number: u32) -> bool {
+        self.calls.get(slot, generation).is_some_and(|call| {
+            call.phase == CallPhase::AwaitingResponse && call.tries == try_number + 1
+        })
+    }
+
+    /// The try in flight ends from the client's side: counted, no longer outstanding.
+    fn abandon_try(&mut self, slot: u32, outcome: Outcome) {
+        let call = self.calls.at_mut(slot);
+        if call.replica_in_flight != NONE {
+            self.balancers[call.client as usize].on_end(call.replica_in_flight);
+            call.replica_in_flight = NONE;
+        }
+        let service = call.service as usize;
+        if call.measured {
+            self.service_totals[service].try_outcomes.add(outcome);
+        }
+        self.windows[service].try_outcomes.add(outcome);
+    }
+
+    /// A try has ended with `outcome`: retry it, or end the call.
+    fn end_try(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+        self.abandon_try(slot, outcome);
+        let call = self.calls.at(slot);
+        let retries = &self.model.services[call.service as usize].policy.retries;
+        let retries_used = call.tries - 1;
+        let retry = outcome != Outcome::Succeeded
+            && retries_used < retries.max_retries
+            && retries.retry_on[outcome.index()]
+            && now < call.deadline
+            && self.parent_alive(call.parent);
+        if !retry {
+            self.complete_call(slot, outcome, now, queue);
+            return;
+        }
+        let base = retries.backoff;
+        let cap = base.saturating_mul(1u64 << retries_used.min(32)).min(retries.max_backoff);
+        let rng = self.balancers[call.client as usize].rng();
+        let wait = match retries.jitter {
+            Jitter::Full => rng.random_range(0..=cap),
+            Jitter::Equal => cap / 2 + rng.random_range(0..=cap / 2),
+            Jitter::None => cap,
+        };
+        let call = self.calls.at_mut(slot);
+        call.phase = CallPhase::BackingOff;
+        queue.push(now + wait, Event::RetryDue { call: slot, generation: call.generation });
+    }
+
+    fn parent_alive(&self, parent: Parent) -> bool {
+        match parent {
+            Parent::Job { job, generation } => self.jobs.get(job, generation).is_some(),
+            Parent::Edge { .. } => true,
+        }
+    }
+
+    /// The call has ended with `outcome`: free it and tell whoever waits.
+    fn complete_call(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+        let call = self.calls.at(slot);
+        let (parent, optional, measured, started) = (call.parent, call.optional, call.measured, call.started);
+        self.calls.remove(slot);
+        match parent {
+            Parent::Edge { workload, user } => self.end_request(workload, user, measured, started, outcome, now, queue),
+            Parent::Job { job, generation } => {
+                let Some(parent) = self.jobs.get_mut(job, generation) else { return };
+                parent.pending_calls -= 1;
+                if outcome != Outcome::Succeeded && !optional {
+                    parent.failed_required = true;
+                }
+                if parent.pending_calls == 0 {
+                    parent.step += 1;
+                    self.advance_steps(job, now, queue);
+                }
+            }
+        }
+    }
+
+    // ----- jobs (the server side) -----------------------------------------------------------
+
+    pub(super) fn on_try_arrives(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let Some(job) = self.jobs.get(slot, generation) else { return };
+        let replica_slot = job.replica as usize;
+        match self.replicas[replica_slot].health {
+            super::replica::Health::Crashed => {
+                self.respond(slot, Outcome::Refused, now, queue);
+                self.jobs.remove(slot);
+                return;
+            }
+            super::replica::Health::Hung => {
+                self.jobs.remove(slot); // accepted, never answered
+                return;
+            }
+            super::replica::Health::Up => {}
+        }
+        let measured = now >= self.measured.0 && now < self.measured.1;
+        let service = self.replicas[replica_slot].service as usize;
+        self.windows[service].arrivals += 1;
+        if measured {
+            self.service_totals[service].requests += 1;
+        }
+        let replica = &mut self.replicas[replica_slot];
+        if !replica.has_free_worker() && !replica.queue_has_room() {
+            self.respond(slot, Outcome::Rejected, now, queue);
+            self.jobs.remove(slot);
+            return;
+        }
+        let job = self.jobs.at_mut(slot);
+        job.arrived = now;
+        job.measured = measured;
+        job.position = replica.jobs.len() as u32;
+        replica.jobs.push(slot);
+        if replica.has_free_worker() {
+            self.start_compute(slot, now, queue);
+        } else {
+            replica.queue.push_back(slot);
+        }
+    }
+
+    /// The job takes a worker and computes for its (possibly slowed) service time.
+    fn start_compute(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let measured = self.measured;
+        let job = self.jobs.at_mut(slot);
+        let replica = &mut self.replicas[job.replica as usize];
+        replica.change_busy(now, 1, measured);
+        job.holds_worker = true;
+        if replica.slow_factor != 1.0 {
+            job.service_time = (job.service_time as f64 * replica.slow_factor).round() as u64;
+        }
+        queue.push(now + job.service_time, Event::ComputeDone { job: slot, generation: job.generation });
+    }
+
+    /// The job gives its worker back; the next queued job takes it.
+    fn release_worker(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let measured = self.measured;
+        let job = self.jobs.at_mut(slot);
+        if !job.holds_worker {
+            return;
+        }
+        job.holds_worker = false;
+        let replica = &mut self.replicas[job.replica as usize];
+        replica.change_busy(now, -1, measured);
+        if let Some(next) = replica.queue.pop_front() {
+            self.start_compute(next, now, queue);
+        }
+    }
+
+    pub(super) fn on_compute_done(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let Some(job) = self.jobs.get(slot, generation) else { return };
+        let replica = &self.replicas[job.replica as usize];
+        let service = replica.service as usize;
+        if job.measured && !self.is_current_try(job.call, job.call_generation, job.try_number) {
+            self.service_totals[service].wasted_nanos += job.service_time;
+        }
+        if job.error_draw < replica.error_rate {
+            self.finish_job(slot, Outcome::Error, now, queue);
+            return;
+        }
+        if self.model.services[service].concurrency == crate::model::Concurrency::Async {
+            self.release_worker(slot, now, queue);
+        }
+        self.advance_steps(slot, now, queue);
+    }
+
+    /// Runs the job's steps from the current one: issues the next step's calls, or responds when
+    /// no step is left (or a required call has failed).
+    fn advance_steps(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        loop {
+            let job = self.jobs.at(slot);
+            let endpoint = &self.model.endpoints[job.endpoint as usize];
+            if job.failed_required {
+                self.finish_job(slot, Outcome::Error, now, queue);
+                return;
+            }
+            let step_index = job.step as usize;
+            let Some(step) = endpoint.steps.get(step_index) else {
+                self.finish_job(slot, Outcome::Succeeded, now, queue);
+                return;
+            };
+            let first_call = self.step_first_call[job.endpoint as usize][step_index];
+            let mask = job.call_mask >> first_call;
+            let enabled = (0..step.calls.len()).filter(|&i| mask & (1 << i) != 0).count() as u32;
+            if enabled == 0 {
+                self.jobs.at_mut(slot).step += 1;
+                continue;
+            }
+            self.jobs.at_mut(slot).pending_calls = enabled;
+            self.issue_step_calls(slot, now, queue);
+            return;
+        }
+    }
+
+    /// Starts every enabled call of the job's current step.
+    fn issue_step_calls(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let job = self.jobs.at(slot);
+        let (endpoint_index, step_index) = (job.endpoint as usize, job.step as usize);
+        let first_call = self.step_first_call[endpoint_index][step_index] as usize;
+        let step_len = self.model.endpoints[endpoint_index].steps[step_index].calls.len();
+        for offset in 0..step_len {
+            let job = self.jobs.at(slot);
+            let call_index = first_call + offset;
+            if job.call_mask & (1 << call_index) == 0 {
+                continue;
+            }
+            let call = &self.model.endpoints[endpoint_index].steps[step_index].calls[offset];
+            let replica = &self.replicas[job.replica as usize];
+            let client_offset = self.call_client_offset[endpoint_index][call_index];
+            let start = CallStart {
+                parent: Parent::Job { job: slot, generation: job.generation },
+                optional: call.optional,
+                client: self.client_base[job.replica as usize] + client_offset,
+                caller_zone: replica.zone,
+                caller_replica: job.replica,
+                endpoint: call.target as u32,
+                key: derive_key(job.key, call_index as u64),
+                measured: job.measured,
+            };
+            self.start_call(start, now, queue);
+        }
+    }
+
+    /// The job is done: free its worker and slot, record it, send the response.
+    fn finish_job(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+        self.release_worker(slot, now, queue);
+        let job = self.jobs.at(slot);
+        let (replica_slot, position, measured, arrived) = (job.replica as usize, job.position as usize, job.measured, job.arrived);
+        let replica = &mut self.replicas[replica_slot];
+        replica.jobs.swap_remove(position);
+        if let Some(&moved) = replica.jobs.get(position) {
+            self.jobs.at_mut(moved).position = position as u32;
+        }
+        if outcome == Outcome::Succeeded {
+            let service = replica.service as usize;
+            let latency = now - arrived;
+            let window = &mut self.windows[service];
+            window.succeeded += 1;
+            window.latency.record(latency);
+            if measured {
+                let totals = &mut self.service_totals[service];
+                totals.succeeded += 1;
+                totals.latency.record(latency);
+            }
+        }
+        self.respond(slot, outcome, now, queue);
+        self.jobs.remove(slot);
+    }
+
+    /// Puts the job's response on the wire, unless nobody waits for it or a partition drops it.
+    pub(super) fn respond(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+        let job = self.jobs.at(slot);
+        if !self.is_current_try(job.call, job.call_generation, job.try_number) {
+            return; // the caller gave up: the response would be ignored
+        }
+        let call = self.calls.at(job.call);
+        let replica_zone = self.replicas[job.replica as usize].zone;
+        if self.partitioned(call.caller_zone, replica_zone) {
+            return;
+        }
+        let arrival = now + job.response_hop + self.extra_latency(call.caller_replica, job.replica);
+        let event = Event::TryResponse {
+            call: job.call,
+            generation: job.call_generation,
+            try_number: job.try_number,
+            outcome,
+        };
+        queue.push_in_lane(self.lanes.hops, arrival, event);
+    }
+
+    /// Extra one-way latency from `latency` faults on either end, nanoseconds.
+    fn extra_latency(&self, caller_replica: u32, replica: u32) -> u64 {
+        let caller = if caller_replica == NONE { 0 } else { self.replicas[caller_replica as usize].extra_latency };
+        caller + self.replicas[replica as usize].extra_latency
+    }
+}

@@ -1,0 +1,378 @@
+//! The simulator: runs a [`Model`] on the [`crate::engine`], producing a [`RunResult`] and streams
+//! of window rows and events for a [`Recorder`].
+//!
+//! The life of a request: a workload (or a job's call step) starts a *call*; the caller's
+//! balancer picks a replica from its view and sends a *try*; the try travels the network and
+//! becomes a *job* at the replica (worker, else queue, else `rejected`); the job computes, runs its
+//! call steps, and responds; the response travels back. Timeouts, retries with backoff, and faults
+//! cut into that flow. Every draw of a try's work comes from a stream keyed by the try's identity.
+
+mod arena;
+pub mod arrivals;
+mod event;
+mod faults;
+mod flow;
+mod replica;
+mod request;
+pub mod stats;
+mod windows;
+
+#[cfg(test)]
+mod tests;
+
+pub use event::Event;
+pub use stats::{
+    EventRecord, LatencyStats, MemoryRecorder, NullRecorder, OutcomeCounts, Recorder,
+    ServiceTotals, WindowCounters, WindowRow,
+};
+
+use crate::engine::{self, derive_key, EventQueue, Lane, Process, RekeyableStream, StreamFactory, StreamKind};
+use crate::model::{Arrival, BalancerState, Model, RegistryModel};
+use arena::Arena;
+use arrivals::RateClock;
+use rand_chacha::ChaCha8Rng;
+use replica::Replica;
+use request::{CallState, Job};
+use std::collections::BTreeMap;
+
+/// `caller_zone` / `caller_replica` / `replica_in_flight` value meaning "none".
+const NONE: u32 = u32::MAX;
+
+/// The figures of one finished run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// End-to-end requests arriving in the measured interval.
+    pub offered: u64,
+    /// How the measured end-to-end requests ended.
+    pub outcomes: OutcomeCounts,
+    /// End-to-end latency of the measured requests that succeeded, nanoseconds.
+    pub latency: LatencyStats,
+    /// Per service, in model order.
+    pub services: Vec<ServiceTotals>,
+    /// Events the engine handled.
+    pub events_handled: u64,
+    /// Simulated time at which the run ended, nanoseconds.
+    pub end_time: u64,
+}
+
+impl RunResult {
+    /// Succeeded over offered (1 when nothing was offered).
+    pub fn availability(&self) -> f64 {
+        if self.offered == 0 {
+            1.0
+        } else {
+            self.outcomes.get(crate::model::Outcome::Succeeded) as f64 / self.offered as f64
+        }
+    }
+}
+
+/// Runtime state of one workload.
+#[derive(Debug)]
+struct WorkloadRuntime {
+    /// Open loop: maps drawn work to arrival times.
+    clock: Option<RateClock>,
+    /// Open loop: the inter-arrival stream.
+    rng: ChaCha8Rng,
+    /// Open loop: requests sent so far.
+    requests_sent: u64,
+    /// Closed loop: each user's think-time stream and request count.
+    users: Vec<(ChaCha8Rng, u64)>,
+}
+
+/// FIFO lanes of the event queue, by the fixed delay their events follow.
+#[derive(Debug)]
+struct Lanes {
+    /// Network hops.
+    hops: Lane,
+    /// Whole-call timeouts, per called service.
+    call_timeout: Vec<Lane>,
+    /// Per-try timeouts, per called service.
+    per_try_timeout: Vec<Lane>,
+}
+
+/// A model being simulated.
+pub struct Simulation<'m, R: Recorder> {
+    model: &'m Model,
+    streams: StreamFactory,
+    recorder: R,
+    /// Every replica of every service, service by service.
+    replicas: Vec<Replica>,
+    /// Slot of each service's replica 0 in `replicas`.
+    first_replica: Vec<u32>,
+    /// Per service: the replica indices clients see, in view order.
+    views: Vec<Vec<u32>>,
+    /// Balancer state of every (caller, called service) client.
+    balancers: Vec<BalancerState>,
+    /// Per replica slot: index of its first client in `balancers`.
+    client_base: Vec<u32>,
+    /// Per workload: its client in `balancers`.
+    edge_client: Vec<u32>,
+    /// Per endpoint, per call index: offset of the called service among the caller's clients.
+    call_client_offset: Vec<Vec<u32>>,
+    /// Per endpoint, per step: index of the step's first call.
+    step_first_call: Vec<Vec<u32>>,
+    calls: Arena<CallState>,
+    jobs: Arena<Job>,
+    /// Scratch stream, re-keyed for every try's work.
+    work_rng: RekeyableStream,
+    workloads: Vec<WorkloadRuntime>,
+    lanes: Lanes,
+    /// Measured interval `[warmup, duration)`, nanoseconds.
+    measured: (u64, u64),
+    /// Measured end-to-end requests not yet ended.
+    measured_in_flight: u64,
+    /// Partition faults in force (fault indices).
+    active_partitions: Vec<u32>,
+    offered: u64,
+    outcomes: OutcomeCounts,
+    latency: LatencyStats,
+    service_totals: Vec<ServiceTotals>,
+    windows: Vec<WindowCounters>,
+    window_start: u64,
+}
+
+impl<'m, R: Recorder> Simulation<'m, R> {
+    /// Prepares a run of `model` whose rows and events go to `recorder`.
+    pub fn new(model: &'m Model, recorder: R, queue: &mut EventQueue<Event>) -> Self {
+        let streams = StreamFactory::new(model.seed);
+        let (replicas, first_replica) = build_replicas(model);
+        let views = model.services.iter().map(|s| (0..s.replicas as u32).collect()).collect();
+        let downstream = downstream_services(model);
+        let mut balancers = Vec::new();
+        let mut client_base = Vec::with_capacity(replicas.len());
+        for (slot, replica) in replicas.iter().enumerate() {
+            client_base.push(balancers.len() as u32);
+            for &target in &downstream[replica.service as usize] {
+                let identity = derive_key(slot as u64, target as u64);
+                let rng = streams.stream(StreamKind::Client, identity);
+                balancers.push(BalancerState::new(model.services[target].replicas, rng));
+            }
+        }
+        let mut edge_client = Vec::new();
+        for (index, workload) in model.workloads.iter().enumerate() {
+            edge_client.push(balancers.len() as u32);
+            let service = model.endpoints[workload.target].service;
+            let rng = streams.stream(StreamKind::Client, derive_key(u64::MAX, index as u64));
+            balancers.push(BalancerState::new(model.services[service].replicas, rng));
+        }
+        let (call_client_offset, step_first_call) = call_tables(model, &downstream);
+        let lanes = build_lanes(model, queue);
+        let workloads = build_workloads(model, &streams);
+        Simulation {
+            model,
+            work_rng: streams.rekeyable(StreamKind::Work, 0),
+            streams,
+            recorder,
+            replicas,
+            first_replica,
+            views,
+            balancers,
+            client_base,
+            edge_client,
+            call_client_offset,
+            step_first_call,
+            calls: Arena::default(),
+            jobs: Arena::default(),
+            workloads,
+            lanes,
+            measured: (model.warmup, model.duration),
+            measured_in_flight: 0,
+            active_partitions: Vec::new(),
+            offered: 0,
+            outcomes: OutcomeCounts::default(),
+            latency: LatencyStats::default(),
+            service_totals: vec![ServiceTotals::default(); model.services.len()],
+            windows: vec![WindowCounters::default(); model.services.len()],
+            window_start: 0,
+        }
+    }
+
+    /// Schedules the first arrivals and the faults.
+    fn prime(&mut self, queue: &mut EventQueue<Event>) {
+        for index in 0..self.model.workloads.len() {
+            match &self.model.workloads[index].arrival {
+                Arrival::Closed { users, think_time } => {
+                    for user in 0..*users {
+                        let rng = &mut self.workloads[index].users[user as usize].0;
+                        let at = think_time.sample(rng);
+                        queue.push(at, Event::UserWakes { workload: index as u32, user });
+                    }
+                }
+                Arrival::Poisson | Arrival::Constant => self.schedule_next_arrival(index, queue),
+            }
+        }
+        for (index, fault) in self.model.faults.iter().enumerate() {
+            queue.push(fault.at, Event::FaultStarts { fault: index as u32 });
+            if let Some(until) = fault.until.filter(|&until| until > fault.at) {
+                queue.push(until, Event::FaultEnds { fault: index as u32 });
+            }
+        }
+    }
+
+    /// Runs to the end: load offered during `[0, duration)`, then until every measured request has
+    /// ended. Returns the figures and the recorder.
+    pub fn run(model: &'m Model, recorder: R) -> (RunResult, R) {
+        let mut queue = EventQueue::new();
+        let mut simulation = Simulation::new(model, recorder, &mut queue);
+        simulation.prime(&mut queue);
+        let longest_timeout = model.services.iter().map(|s| s.policy.timeout).max().unwrap_or(0);
+        let bound = model.duration.saturating_add(longest_timeout).saturating_add(1);
+        let stats = engine::run(&mut simulation, &mut queue, bound);
+        simulation.finish(stats.end_time.max(model.duration), stats.events)
+    }
+
+    fn finish(mut self, end_time: u64, events_handled: u64) -> (RunResult, R) {
+        self.advance_windows(end_time, true);
+        for replica in &mut self.replicas {
+            replica.integrate_busy(end_time, self.measured);
+            self.service_totals[replica.service as usize].busy_worker_nanos +=
+                replica.busy_worker_nanos;
+        }
+        let result = RunResult {
+            offered: self.offered,
+            outcomes: self.outcomes,
+            latency: self.latency,
+            services: self.service_totals,
+            events_handled,
+            end_time,
+        };
+        (result, self.recorder)
+    }
+
+    /// Whether the registry hides crashed replicas from clients.
+    fn views_follow_health(&self) -> bool {
+        self.model.registry == RegistryModel::Oracle
+    }
+}
+
+impl<R: Recorder> Process for Simulation<'_, R> {
+    type Event = Event;
+
+    fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
+        if now >= self.window_start + self.model.window {
+            self.advance_windows(now, false);
+        }
+        match event {
+            Event::WorkloadArrival { workload } => self.on_workload_arrival(workload, now, queue),
+            Event::UserWakes { workload, user } => self.on_user_wakes(workload, user, now, queue),
+            Event::TryArrives { job, generation } => self.on_try_arrives(job, generation, now, queue),
+            Event::ComputeDone { job, generation } => self.on_compute_done(job, generation, now, queue),
+            Event::TryResponse { call, generation, try_number, outcome } => {
+                self.on_try_response(call, generation, try_number, outcome, now, queue)
+            }
+            Event::PerTryTimeout { call, generation, try_number } => {
+                self.on_per_try_timeout(call, generation, try_number, now, queue)
+            }
+            Event::CallTimeout { call, generation } => self.on_call_timeout(call, generation, now, queue),
+            Event::RetryDue { call, generation } => self.on_retry_due(call, generation, now, queue),
+            Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, now, queue),
+            Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, now),
+        }
+    }
+
+    fn finished(&self, now: u64) -> bool {
+        now >= self.model.duration && self.measured_in_flight == 0
+    }
+}
+
+/// Replicas of every service, and the slot of each service's first replica.
+fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
+    let mut replicas = Vec::new();
+    let mut first_replica = Vec::new();
+    for (service_index, service) in model.services.iter().enumerate() {
+        first_replica.push(replicas.len() as u32);
+        for index in 0..service.replicas {
+            replicas.push(Replica::new(
+                service_index as u32,
+                service.replica_zones[index] as u32,
+                service.workers,
+                service.queue_capacity,
+            ));
+        }
+    }
+    (replicas, first_replica)
+}
+
+/// Per service: the distinct services its endpoints call, in first-call order.
+fn downstream_services(model: &Model) -> Vec<Vec<usize>> {
+    let mut downstream = vec![Vec::new(); model.services.len()];
+    for endpoint in &model.endpoints {
+        for call in endpoint.steps.iter().flat_map(|step| &step.calls) {
+            let target = model.endpoints[call.target].service;
+            let list: &mut Vec<usize> = &mut downstream[endpoint.service];
+            if !list.contains(&target) {
+                list.push(target);
+            }
+        }
+    }
+    downstream
+}
+
+/// Per endpoint: each call's client offset, and each step's first call index.
+fn call_tables(model: &Model, downstream: &[Vec<usize>]) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+    let mut offsets = Vec::with_capacity(model.endpoints.len());
+    let mut firsts = Vec::with_capacity(model.endpoints.len());
+    for endpoint in &model.endpoints {
+        let services = &downstream[endpoint.service];
+        let mut endpoint_offsets = Vec::new();
+        let mut step_firsts = Vec::new();
+        for step in &endpoint.steps {
+            step_firsts.push(endpoint_offsets.len() as u32);
+            for call in &step.calls {
+                let target = model.endpoints[call.target].service;
+                let offset = services.iter().position(|&s| s == target).unwrap_or(0);
+                endpoint_offsets.push(offset as u32);
+            }
+        }
+        offsets.push(endpoint_offsets);
+        firsts.push(step_firsts);
+    }
+    (offsets, firsts)
+}
+
+/// A FIFO lane per distinct fixed delay: one for hops, one per distinct timeout value.
+fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> Lanes {
+    let hops = queue.add_lane();
+    let mut by_delay: BTreeMap<u64, Lane> = BTreeMap::new();
+    let mut lane_for = |delay: u64, queue: &mut EventQueue<Event>| {
+        *by_delay.entry(delay).or_insert_with(|| queue.add_lane())
+    };
+    let mut call_timeout = Vec::new();
+    let mut per_try_timeout = Vec::new();
+    for service in &model.services {
+        call_timeout.push(lane_for(service.policy.timeout, queue));
+        let per_try = service.policy.retries.per_try_timeout.unwrap_or(service.policy.timeout);
+        per_try_timeout.push(lane_for(per_try, queue));
+    }
+    Lanes { hops, call_timeout, per_try_timeout }
+}
+
+fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntime> {
+    model
+        .workloads
+        .iter()
+        .enumerate()
+        .map(|(index, workload)| {
+            let identity = derive_key(index as u64, u64::MAX);
+            let users = match &workload.arrival {
+                Arrival::Closed { users, .. } => (0..u64::from(*users))
+                    .map(|user| {
+                        let key = derive_key(index as u64, user);
+                        (streams.stream(StreamKind::Arrivals, key), 0)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let clock = match workload.arrival {
+                Arrival::Closed { .. } => None,
+                _ => Some(RateClock::new(workload, model.duration)),
+            };
+            WorkloadRuntime {
+                clock,
+                rng: streams.stream(StreamKind::Arrivals, identity),
+                requests_sent: 0,
+                users,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,92 @@
+//! A replica's runtime state: workers, FIFO queue, the jobs it holds, and the faults upon it.
+
+use std::collections::VecDeque;
+
+/// Whether a replica answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Serving.
+    Up,
+    /// Crashed: connections are refused.
+    Crashed,
+    /// Hung: connections are accepted and never answered.
+    Hung,
+}
+
+/// One replica of a service.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// Service index.
+    pub service: u32,
+    /// Zone index.
+    pub zone: u32,
+    /// Whether it answers.
+    pub health: Health,
+    /// Workers in use.
+    pub busy_workers: u32,
+    /// Workers it has.
+    pub workers: u32,
+    /// Jobs waiting for a worker, first come first served.
+    pub queue: VecDeque<u32>,
+    /// Waiting room size (`None`: unbounded).
+    pub queue_capacity: Option<u32>,
+    /// Every job present (queued, computing or waiting on calls), for crash and hang.
+    pub jobs: Vec<u32>,
+    /// Multiplier of service times (1 unless a `slow` fault is on).
+    pub slow_factor: f64,
+    /// Fraction of requests failing with `error` (0 unless an `errors` fault is on).
+    pub error_rate: f64,
+    /// Extra one-way latency on messages to and from it, nanoseconds.
+    pub extra_latency: u64,
+    /// Time of the last change of `busy_workers`, nanoseconds.
+    busy_since: u64,
+    /// Worker-nanoseconds busy within the measured interval.
+    pub busy_worker_nanos: f64,
+}
+
+impl Replica {
+    /// A healthy idle replica.
+    pub fn new(service: u32, zone: u32, workers: u32, queue_capacity: Option<u32>) -> Self {
+        Replica {
+            service,
+            zone,
+            health: Health::Up,
+            busy_workers: 0,
+            workers,
+            queue: VecDeque::new(),
+            queue_capacity,
+            jobs: Vec::new(),
+            slow_factor: 1.0,
+            error_rate: 0.0,
+            extra_latency: 0,
+            busy_since: 0,
+            busy_worker_nanos: 0.0,
+        }
+    }
+
+    /// Whether a worker is free.
+    pub fn has_free_worker(&self) -> bool {
+        self.busy_workers < self.workers
+    }
+
+    /// Whether the waiting room has room for one more.
+    pub fn queue_has_room(&self) -> bool {
+        self.queue_capacity.is_none_or(|capacity| (self.queue.len() as u64) < u64::from(capacity))
+    }
+
+    /// Changes the busy-worker count at `now`, integrating busy time over `[from, to)`.
+    pub fn change_busy(&mut self, now: u64, delta: i32, measured: (u64, u64)) {
+        self.integrate_busy(now, measured);
+        self.busy_workers = self.busy_workers.saturating_add_signed(delta);
+    }
+
+    /// Adds the busy worker-time since the last change, clipped to `measured`, and restarts there.
+    pub fn integrate_busy(&mut self, now: u64, (from, to): (u64, u64)) {
+        let start = self.busy_since.max(from);
+        let end = now.min(to);
+        if end > start {
+            self.busy_worker_nanos += f64::from(self.busy_workers) * (end - start) as f64;
+        }
+        self.busy_since = now;
+    }
+}

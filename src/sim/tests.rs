@@ -1,0 +1,74 @@
+//! Unit checks of the simulator on hand-built models (end-to-end checks of scenario files live in
+//! `tests/`).
+
+use super::{MemoryRecorder, NullRecorder, Simulation};
+use crate::engine::time::{MILLISECOND, SECOND};
+use crate::model::*;
+
+/// One service of `replicas` x `workers` behind a Poisson workload at `rate` per second.
+pub(crate) fn single_service(rate: f64, replicas: usize, workers: u32, service_time: Dist) -> Model {
+    Model {
+        name: "unit".into(),
+        seed: 1,
+        duration: 200 * SECOND,
+        warmup: 10 * SECOND,
+        window: SECOND,
+        zones: vec!["default".into()],
+        network: Network::default(),
+        registry: RegistryModel::Oracle,
+        services: vec![Service {
+            name: "server".into(),
+            replicas,
+            replica_zones: vec![0; replicas],
+            replica_weights: vec![1; replicas],
+            workers,
+            concurrency: Concurrency::Threads,
+            queue_capacity: None,
+            endpoints: vec![0],
+            policy: CallPolicy::default(),
+        }],
+        endpoints: vec![Endpoint { service: 0, name: "default".into(), service_time, steps: vec![] }],
+        workloads: vec![Workload {
+            name: "load".into(),
+            target: 0,
+            arrival: Arrival::Poisson,
+            rate,
+            schedule: vec![],
+            zone: None,
+        }],
+        faults: vec![],
+    }
+}
+
+#[test]
+fn mm1_mean_sojourn_is_near_theory() {
+    // lambda = 500/s, mu = 1000/s: mean sojourn 1 / (mu - lambda) = 2 ms.
+    let model = single_service(500.0, 1, 1, Dist::Exp { mean: MILLISECOND as f64 });
+    let (result, _) = Simulation::run(&model, NullRecorder);
+    let mean_ms = result.latency.mean_nanos() / 1e6;
+    assert_eq!(result.offered, result.outcomes.total());
+    assert!((mean_ms - 2.0).abs() < 0.1, "mean {mean_ms} ms");
+}
+
+#[test]
+fn crash_refuses_only_while_it_lasts_under_a_static_registry() {
+    let mut model = single_service(200.0, 2, 4, Dist::Exp { mean: MILLISECOND as f64 });
+    model.registry = RegistryModel::Static;
+    model.faults.push(Fault {
+        at: 50 * SECOND,
+        until: Some(80 * SECOND),
+        kind: FaultKind::Crash,
+        target_label: "server#0".into(),
+        replicas: vec![ReplicaRef { service: 0, index: 0 }],
+    });
+    let (result, recorder) = Simulation::run(&model, MemoryRecorder::default());
+    let refused = result.outcomes.get(Outcome::Refused);
+    // Round robin sends half of the 30 s of load to the crashed replica.
+    let expected = 200.0 * 30.0 / 2.0;
+    assert!((refused as f64 - expected).abs() < expected * 0.1, "refused {refused}");
+    for (start, _, _, _, outcomes, _) in &recorder.windows {
+        let during = *start >= 50 * SECOND && *start < 80 * SECOND;
+        assert_eq!(outcomes.get(Outcome::Refused) > 0, during, "window at {start}");
+    }
+    assert_eq!(recorder.events.len(), 2);
+}

@@ -1,0 +1,69 @@
+//! Helpers shared by the end-to-end tests.
+
+#![allow(dead_code)]
+
+use meshsim::model::Model;
+use meshsim::scenario::{self, Override};
+use meshsim::sim::{MemoryRecorder, NullRecorder, RunResult, Simulation};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file under `scenarios/`.
+pub fn scenario_path(relative: &str) -> PathBuf {
+    root().join("scenarios").join(relative)
+}
+
+/// Loads a scenario under `scenarios/` with `key=value` overrides; panics with the errors.
+pub fn load(relative: &str, overrides: &[&str]) -> Model {
+    let overrides: Vec<Override> =
+        overrides.iter().map(|text| Override::parse(text).expect("override syntax")).collect();
+    scenario::load_file(&scenario_path(relative), &overrides)
+        .unwrap_or_else(|errors| panic!("{relative} does not load:\n{errors}"))
+}
+
+/// Runs a model, keeping no rows.
+pub fn run(model: &Model) -> RunResult {
+    Simulation::run(model, NullRecorder).0
+}
+
+/// Runs a model, keeping window rows and events in memory.
+pub fn run_recorded(model: &Model) -> (RunResult, MemoryRecorder) {
+    Simulation::run(model, MemoryRecorder::default())
+}
+
+/// Runs the `meshsim` binary with `args`.
+pub fn meshsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the meshsim binary runs")
+}
+
+/// A fresh empty folder under the system's temporary folder.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meshsim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path
+}
+
+/// Mean, and half-width of a 95% normal-theory interval, of `values`.
+pub fn mean_and_half_width(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, 1.96 * (variance / n).sqrt())
+}

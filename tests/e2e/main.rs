@@ -1,0 +1,10 @@
+//! End-to-end tests: real scenario files through the library and the `meshsim` binary.
+//! One test binary with modules, so the crate links once.
+
+mod common;
+
+mod balancers;
+mod cli;
+mod determinism;
+mod faults;
+mod queueing;
