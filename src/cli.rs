@@ -94,14 +94,14 @@ fn load(path: &Path, raw: &[String], seed: Option<u64>) -> Result<crate::model::
 fn validate(path: &Path, raw: &[String]) -> ExitCode {
     match load(path, raw, None) {
         Ok(model) => {
-            println!(
-                "{}: ok ({} services, {} endpoints, {} workloads, {} faults)",
+            say(&format!(
+                "{}: ok ({} services, {} endpoints, {} workloads, {} faults)\n",
                 path.display(),
                 model.services.len(),
                 model.endpoints.len(),
                 model.workloads.len(),
                 model.faults.len()
-            );
+            ));
             ExitCode::SUCCESS
         }
         Err(code) => code,
@@ -117,8 +117,8 @@ fn run(path: &Path, out: Option<&Path>, seed: Option<u64>, raw: &[String], quiet
     match run_to_folder(&model, &dir) {
         Ok(summary) => {
             if !quiet {
-                print!("{}", report::render_terminal(&summary));
-                println!("  report        {}", dir.display());
+                say(&report::render_terminal(&summary));
+                say(&format!("  report        {}\n", dir.display()));
             }
             ExitCode::SUCCESS
         }
@@ -127,6 +127,12 @@ fn run(path: &Path, out: Option<&Path>, seed: Option<u64>, raw: &[String], quiet
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// Prints to standard output; a closed pipe (`meshsim run ... | head`) is not an error.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
 /// Runs `model` and writes its report into `dir` (atomically: all files or none).

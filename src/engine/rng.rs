@@ -53,15 +53,13 @@ impl StreamFactory {
         StreamFactory { seed: bytes }
     }
 
-    /// The ChaCha key of the stream for `kind` and `identity`: the root key with the identity
-    /// mixed into every word.
+    /// The ChaCha key of the stream for `kind` and `identity`: the root key with the mixed
+    /// identity folded into its first word (ChaCha's output under any key change is unrelated).
+    #[inline]
     fn key_for(&self, kind: StreamKind, identity: u64) -> [u8; 32] {
-        let stream = derive_key(kind as u64, identity);
         let mut key = self.seed;
-        for (index, chunk) in key.chunks_mut(8).enumerate() {
-            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
-            chunk.copy_from_slice(&(word ^ derive_key(stream, index as u64)).to_le_bytes());
-        }
+        let first = u64::from_le_bytes(key[..8].try_into().expect("8 bytes"));
+        key[..8].copy_from_slice(&(first ^ derive_key(kind as u64, identity)).to_le_bytes());
         key
     }
 

@@ -60,8 +60,11 @@ impl BalancerState {
         let chosen = match kind {
             BalancerKind::Random => view[self.rng.random_range(0..view.len())],
             BalancerKind::RoundRobin => {
-                let replica = view[self.round_robin_next % view.len()];
-                self.round_robin_next = self.round_robin_next.wrapping_add(1);
+                if self.round_robin_next >= view.len() {
+                    self.round_robin_next = 0; // the view shrank, or a cycle ended
+                }
+                let replica = view[self.round_robin_next];
+                self.round_robin_next += 1;
                 replica
             }
             BalancerKind::WeightedRoundRobin => self.pick_weighted(view, weights),

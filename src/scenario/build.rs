@@ -148,8 +148,12 @@ fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
         .required(&fields, "name")
         .and_then(|n| ctx.name(n, "scenario name"))
         .map(str::to_string);
+    // TOML integers stop at i64::MAX; a larger u64 seed may be written as a string of digits.
     let seed = match fields.get("seed") {
-        Some(n) => ctx.integer(n, "seed", 0, i64::MAX).map(|s| s as u64),
+        Some(n) => match n.as_str().map(|s| s.trim().parse::<u64>()) {
+            Some(Ok(seed)) => Some(seed),
+            _ => ctx.integer(n, "seed", 0, i64::MAX).map(|s| s as u64),
+        },
         None => Some(1),
     };
     let duration = ctx

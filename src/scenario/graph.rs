@@ -68,7 +68,7 @@ fn cycle_through(graph: &DiGraphMap<EndpointId, ()>, component: &[EndpointId]) -
         next.sort_unstable();
         for m in next {
             if m == start {
-                return fix_order(start, node, &parent);
+                return path_back_to_start(start, node, &parent);
             }
             if visited.insert(m) {
                 parent.insert(m, node);
@@ -80,7 +80,7 @@ fn cycle_through(graph: &DiGraphMap<EndpointId, ()>, component: &[EndpointId]) -
 }
 
 /// The path `start -> ... -> last -> start` from BFS parents.
-fn fix_order(
+fn path_back_to_start(
     start: EndpointId,
     last: EndpointId,
     parent: &HashMap<EndpointId, EndpointId>,

@@ -116,6 +116,88 @@ latency = { p99 = "200ms" }
 replications = 5
 "#;
 
+/// The spec's example exactly as written (it uses governance features and calls services it does
+/// not define).
+const SPEC_VERBATIM: &str = r#"[scenario]
+name = "blog"            # used for the default output folder reports/<name>/
+seed = 42                # same seed + same file = byte-identical outputs
+duration = "120s"        # load is offered during [0, duration)
+warmup = "10s"           # requests arriving before warmup are not measured
+
+[network]
+latency = "const(0.25ms)"                       # one-way, same zone
+cross_zone_latency = "lognormal(median=1ms, p99=4ms)"
+
+[registry]
+model = "eureka"         # oracle | static | eureka | consul
+# eureka defaults: heartbeat = "30s", ttl = "90s", eviction_interval = "60s",
+#                  client_refresh = "30s", self_preservation = 0.85
+# consul defaults: check_interval = "10s", deregister_after = "1m", client_refresh = "0s" (blocking queries)
+
+[policy]                 # defaults for every call; a service's [service.policy] overrides for calls TO it
+balancer = "round_robin" # random | round_robin | weighted_round_robin | least_request | p2c | peak_ewma | ring_hash | maglev
+timeout = "1s"           # whole call, all tries
+retries = { max = 2, per_try_timeout = "300ms", backoff = "25ms", max_backoff = "250ms", jitter = "full", budget = 0.2, on = ["timeout", "refused", "error", "rejected"] }
+circuit_breaker = { failure_rate = 0.5, window = "10s", min_calls = 20, open_for = "5s", half_open_calls = 3 }
+outlier_detection = { consecutive_errors = 5, interval = "10s", base_ejection = "30s", max_ejection = 0.1 }
+health_check = { interval = "5s", timeout = "1s", unhealthy = 3, healthy = 2 }
+hedge = { after = "50ms", max = 1 }
+deadline_propagation = false
+
+[[service]]
+name = "gateway"
+replicas = 2
+zones = ["a", "b"]        # replicas are spread round-robin over zones
+workers = 256             # concurrent requests one replica serves
+concurrency = "threads"   # threads: a worker is held for the whole request, downstream calls included
+                          # async: a worker is held only while computing; waiting on calls holds none
+queue = 1000              # FIFO waiting room per replica; full = the request is rejected at once; omit for unbounded
+service_time = "exp(0.2ms)"   # compute before the calls
+calls = ["user/auth", ["article/view", { to = "comment/list", p = 0.5 }]]
+# calls is a list of steps run in order; a step is one call ("service" or "service/endpoint",
+# or a table with to, p (probability), optional = true (failure is tolerated)), or a list of calls run in parallel.
+
+[[service]]
+name = "article"
+replicas = 3
+workers = 32
+service_time = "lognormal(median=2ms, p99=20ms)"
+  [[service.endpoint]]     # optional; a service without endpoints has one, named "default"
+  name = "view"
+  service_time = "exp(2ms)"
+  calls = ["user/get"]
+  [service.autoscale]
+  min = 2
+  max = 20
+  target_utilization = 0.6
+  sync = "15s"
+  startup = "30s"
+  scale_down_stabilization = "5m"
+
+[[workload]]
+name = "readers"
+target = "gateway"         # entry endpoint, "service" or "service/endpoint"
+arrival = "poisson"        # poisson | constant | closed (with users and think_time)
+rate = 900                 # requests per second from t = 0
+schedule = [ { at = "60s", rate = 3000, ramp = "10s" }, { at = "90s", rate = 900 } ]
+
+[[fault]]
+at = "30s"
+for = "60s"               # omit: until the end
+kind = "crash"            # crash | hang | slow | errors | latency | partition | registry_outage
+target = "article#0"      # "svc#i" one replica, "svc#0..2" a range, "svc" all, "zone:a" a zone
+# slow: factor = 10        errors: rate = 0.5        latency: add = "100ms"
+# partition: between = ["zone:a", "zone:b"]
+
+[slo]
+availability = 0.999
+latency = { p99 = "200ms" }
+
+[compare]                 # what `meshsim compare` varies when no --vary is given
+"policy.balancer" = ["round_robin", "least_request", "p2c", "peak_ewma"]
+replications = 5
+"#;
+
 /// The governance part of the spec's example, each piece of which must be refused.
 const GOVERNANCE: &str = r#"
 [registry]
@@ -543,19 +625,14 @@ fn governance_is_not_supported_yet() {
 
 #[test]
 fn spec_example_verbatim_only_fails_on_unsupported_features_and_missing_services() {
-    let spec = std::fs::read_to_string("/work/shared/spec/scenario.md").ok();
-    let Some(spec) = spec else { return };
-    let Some(start) = spec.find("```toml\n") else {
-        return;
-    };
-    let body = &spec[start + 8..];
-    let Some(end) = body.find("```") else { return };
-    let errors = errors(&body[..end]);
+    let errors = errors(SPEC_VERBATIM);
     for error in &errors {
         let expected = error.message.contains("not supported yet")
             || error.message.contains("unknown service");
         assert!(expected, "unexpected error {error}");
     }
+    // registry, budget, 4 governance tables, autoscale; user/auth, comment/list, user/get.
+    assert_eq!(errors.len(), 10, "{errors:#?}");
 }
 
 #[test]
@@ -581,6 +658,9 @@ fn overrides_take_effect() {
     );
     assert_eq!(model.services[0].workers, 64);
     assert_eq!(model.duration, 30_000_000_000);
+    let overrides = set(&["scenario.seed=18446744073709551615"]);
+    let model = load_str(BASE, LABEL, Path::new("."), &overrides).expect("valid");
+    assert_eq!(model.seed, u64::MAX);
 
     let model = load_str(
         SPEC_EXAMPLE,

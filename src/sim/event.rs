@@ -43,21 +43,10 @@ pub enum Event {
         /// What the response says.
         outcome: Outcome,
     },
-    /// A try's own timeout.
-    PerTryTimeout {
-        /// Call slot.
-        call: u32,
-        /// Call generation.
-        generation: u32,
-        /// Try number within the call.
-        try_number: u32,
-    },
-    /// A call's whole-call timeout.
-    CallTimeout {
-        /// Call slot.
-        call: u32,
-        /// Call generation.
-        generation: u32,
+    /// The earliest timeout of a deadline queue is due.
+    DeadlineSweep {
+        /// Deadline queue index.
+        queue: u32,
     },
     /// A call's backoff is over: send the next try.
     RetryDue {

@@ -85,8 +85,13 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Whether a partition in force separates the two zones.
+    #[inline]
     pub(super) fn partitioned(&self, zone_a: u32, zone_b: u32) -> bool {
-        if zone_a == NONE || zone_a == zone_b || self.active_partitions.is_empty() {
+        !self.active_partitions.is_empty() && self.partition_separates(zone_a, zone_b)
+    }
+
+    fn partition_separates(&self, zone_a: u32, zone_b: u32) -> bool {
+        if zone_a == NONE || zone_a == zone_b {
             return false;
         }
         let (a, b) = (zone_a as usize, zone_b as usize);

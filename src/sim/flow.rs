@@ -1,5 +1,6 @@
 //! The request life cycle: arrivals at the edge, calls and their tries, jobs at replicas.
 
+use super::deadlines::{Deadline, WHOLE_CALL};
 use super::request::{CallPhase, CallState, Job, Parent};
 use super::{Event, Recorder, Simulation, NONE};
 use crate::engine::{derive_key, EventQueue, StreamKind};
@@ -119,8 +120,8 @@ impl<R: Recorder> Simulation<'_, R> {
             measured: start.measured,
         };
         let (slot, generation) = self.calls.insert(call);
-        let lane = self.lanes.call_timeout[service];
-        queue.push_in_lane(lane, now.saturating_add(timeout), Event::CallTimeout { call: slot, generation });
+        let deadline = Deadline { at: now.saturating_add(timeout), call: slot, generation, try_number: WHOLE_CALL };
+        self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
         self.send_try(slot, now, queue);
     }
 
@@ -130,16 +131,16 @@ impl<R: Recorder> Simulation<'_, R> {
         let try_number = call.tries;
         call.tries += 1;
         call.phase = CallPhase::AwaitingResponse;
-        let (generation, service, deadline) = (call.generation, call.service as usize, call.deadline);
+        let (generation, service, deadline, client) = (call.generation, call.service as usize, call.deadline, call.client);
         let policy = &self.model.services[service].policy;
         if let Some(per_try) = policy.retries.per_try_timeout {
             if now.saturating_add(per_try) < deadline {
-                let event = Event::PerTryTimeout { call: slot, generation, try_number };
-                queue.push_in_lane(self.lanes.per_try_timeout[service], now + per_try, event);
+                let deadline = Deadline { at: now + per_try, call: slot, generation, try_number };
+                self.arm_deadline(self.lanes.per_try_timeout[service], deadline, queue);
             }
         }
         let weights = &self.model.services[service].replica_weights;
-        let balancer = &mut self.balancers[call.client as usize];
+        let balancer = &mut self.balancers[client as usize];
         let Some(index) = balancer.pick(policy.balancer, &self.views[service], weights) else {
             // No replica in view: "no healthy upstream", refused at once (as an event, so that a
             // call never ends inside the step that starts it).
@@ -148,6 +149,7 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         };
         balancer.on_send(index);
+        let call = self.calls.at_mut(slot);
         call.replica_in_flight = index;
         let replica_slot = self.first_replica[service] + index;
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
@@ -223,13 +225,41 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    pub(super) fn on_per_try_timeout(&mut self, slot: u32, generation: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
+    fn arm_deadline(&mut self, index: u32, deadline: Deadline, queue: &mut EventQueue<Event>) {
+        if self.deadlines[index as usize].arm(deadline) {
+            queue.push(deadline.at, Event::DeadlineSweep { queue: index });
+        }
+    }
+
+    /// Fires the due timeouts of deadline queue `index` and schedules its next sweep.
+    pub(super) fn on_deadline_sweep(&mut self, index: usize, now: u64, queue: &mut EventQueue<Event>) {
+        while let Some(due) = self.deadlines[index].pop_due(now) {
+            if due.try_number == WHOLE_CALL {
+                self.on_call_timeout(due.call, due.generation, now, queue);
+            } else {
+                self.on_per_try_timeout(due.call, due.generation, due.try_number, now, queue);
+            }
+        }
+        let calls = &self.calls;
+        let next = self.deadlines[index].next_sweep(|deadline| {
+            let call = calls.get(deadline.call, deadline.generation);
+            match deadline.try_number {
+                WHOLE_CALL => call.is_some(),
+                try_number => call.is_some_and(|call| call.tries == try_number + 1 && call.phase == CallPhase::AwaitingResponse),
+            }
+        });
+        if let Some(at) = next {
+            queue.push(at, Event::DeadlineSweep { queue: index as u32 });
+        }
+    }
+
+    fn on_per_try_timeout(&mut self, slot: u32, generation: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
         if self.is_current_try(slot, generation, try_number) {
             self.end_try(slot, Outcome::Timeout, now, queue);
         }
     }
 
-    pub(super) fn on_call_timeout(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
+    fn on_call_timeout(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
         let Some(call) = self.calls.get(slot, generation) else { return };
         if call.phase == CallPhase::AwaitingResponse {
             self.abandon_try(slot, Outcome::Timeout);

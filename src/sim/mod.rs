@@ -9,6 +9,7 @@
 
 mod arena;
 pub mod arrivals;
+mod deadlines;
 mod event;
 mod faults;
 mod flow;
@@ -30,6 +31,7 @@ use crate::engine::{self, derive_key, EventQueue, Lane, Process, RekeyableStream
 use crate::model::{Arrival, BalancerState, Model, RegistryModel};
 use arena::Arena;
 use arrivals::RateClock;
+use deadlines::DeadlineQueue;
 use rand_chacha::ChaCha8Rng;
 use replica::Replica;
 use request::{CallState, Job};
@@ -79,15 +81,15 @@ struct WorkloadRuntime {
     users: Vec<(ChaCha8Rng, u64)>,
 }
 
-/// FIFO lanes of the event queue, by the fixed delay their events follow.
+/// FIFO lanes and deadline queues, by the fixed delay their events follow.
 #[derive(Debug)]
 struct Lanes {
     /// Network hops.
     hops: Lane,
-    /// Whole-call timeouts, per called service.
-    call_timeout: Vec<Lane>,
-    /// Per-try timeouts, per called service.
-    per_try_timeout: Vec<Lane>,
+    /// Whole-call timeouts: deadline queue index per called service.
+    call_timeout: Vec<u32>,
+    /// Per-try timeouts: deadline queue index per called service.
+    per_try_timeout: Vec<u32>,
 }
 
 /// A model being simulated.
@@ -117,6 +119,8 @@ pub struct Simulation<'m, R: Recorder> {
     work_rng: RekeyableStream,
     workloads: Vec<WorkloadRuntime>,
     lanes: Lanes,
+    /// Armed timeouts, one queue per distinct delay.
+    deadlines: Vec<DeadlineQueue>,
     /// Measured interval `[warmup, duration)`, nanoseconds.
     measured: (u64, u64),
     /// Measured end-to-end requests not yet ended.
@@ -156,7 +160,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             balancers.push(BalancerState::new(model.services[service].replicas, rng));
         }
         let (call_client_offset, step_first_call) = call_tables(model, &downstream);
-        let lanes = build_lanes(model, queue);
+        let (lanes, deadline_queues) = build_lanes(model, queue);
         let workloads = build_workloads(model, &streams);
         Simulation {
             model,
@@ -175,6 +179,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             jobs: Arena::default(),
             workloads,
             lanes,
+            deadlines: (0..deadline_queues).map(|_| DeadlineQueue::default()).collect(),
             measured: (model.warmup, model.duration),
             measured_in_flight: 0,
             active_partitions: Vec::new(),
@@ -260,10 +265,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
             Event::TryResponse { call, generation, try_number, outcome } => {
                 self.on_try_response(call, generation, try_number, outcome, now, queue)
             }
-            Event::PerTryTimeout { call, generation, try_number } => {
-                self.on_per_try_timeout(call, generation, try_number, now, queue)
-            }
-            Event::CallTimeout { call, generation } => self.on_call_timeout(call, generation, now, queue),
+            Event::DeadlineSweep { queue: index } => self.on_deadline_sweep(index as usize, now, queue),
             Event::RetryDue { call, generation } => self.on_retry_due(call, generation, now, queue),
             Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, now, queue),
             Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, now),
@@ -330,21 +332,22 @@ fn call_tables(model: &Model, downstream: &[Vec<usize>]) -> (Vec<Vec<u32>>, Vec<
     (offsets, firsts)
 }
 
-/// A FIFO lane per distinct fixed delay: one for hops, one per distinct timeout value.
-fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> Lanes {
+/// The hop lane, and a deadline queue per distinct timeout value (returns their count).
+fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
     let hops = queue.add_lane();
-    let mut by_delay: BTreeMap<u64, Lane> = BTreeMap::new();
-    let mut lane_for = |delay: u64, queue: &mut EventQueue<Event>| {
-        *by_delay.entry(delay).or_insert_with(|| queue.add_lane())
+    let mut by_delay: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut index_for = |delay: u64| {
+        let next = by_delay.len() as u32;
+        *by_delay.entry(delay).or_insert(next)
     };
     let mut call_timeout = Vec::new();
     let mut per_try_timeout = Vec::new();
     for service in &model.services {
-        call_timeout.push(lane_for(service.policy.timeout, queue));
+        call_timeout.push(index_for(service.policy.timeout));
         let per_try = service.policy.retries.per_try_timeout.unwrap_or(service.policy.timeout);
-        per_try_timeout.push(lane_for(per_try, queue));
+        per_try_timeout.push(index_for(per_try));
     }
-    Lanes { hops, call_timeout, per_try_timeout }
+    (Lanes { hops, call_timeout, per_try_timeout }, by_delay.len())
 }
 
 fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntime> {

@@ -1,0 +1,88 @@
+//! Timeouts kept outside the event queue.
+//!
+//! Every call arms a timeout, and nearly every call ends before it fires. Pushed as events, the
+//! stale timeouts would make up a third of all events. Instead, the timeouts of one fixed delay
+//! (one policy's timeout) sit in a FIFO — in deadline order, since they are armed in time order —
+//! and one sweep event is pending per FIFO, at its earliest deadline. A sweep fires what is due
+//! and discards the stale entries at the front without the engine's overhead.
+
+use std::collections::VecDeque;
+
+/// Marks a whole-call timeout in [`Deadline::try_number`].
+pub const WHOLE_CALL: u32 = u32::MAX;
+
+/// One armed timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    /// When it fires, nanoseconds.
+    pub at: u64,
+    /// Call slot.
+    pub call: u32,
+    /// Call generation.
+    pub generation: u32,
+    /// The try it concerns, or [`WHOLE_CALL`].
+    pub try_number: u32,
+}
+
+/// The armed timeouts of one fixed delay, in deadline order.
+#[derive(Debug, Default)]
+pub struct DeadlineQueue {
+    entries: VecDeque<Deadline>,
+    /// Whether a sweep event is pending.
+    pub sweep_pending: bool,
+}
+
+impl DeadlineQueue {
+    /// Arms a timeout. Returns true when a sweep must be scheduled at `deadline.at`.
+    pub fn arm(&mut self, deadline: Deadline) -> bool {
+        debug_assert!(self.entries.back().is_none_or(|last| last.at <= deadline.at));
+        self.entries.push_back(deadline);
+        let schedule = !self.sweep_pending;
+        self.sweep_pending = true;
+        schedule
+    }
+
+    /// Takes the earliest timeout if it is due at `now`.
+    pub fn pop_due(&mut self, now: u64) -> Option<Deadline> {
+        if self.entries.front().is_some_and(|first| first.at <= now) {
+            self.entries.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Drops stale timeouts from the front; returns when the next sweep is due, if any (and
+    /// notes whether a sweep is pending accordingly).
+    pub fn next_sweep(&mut self, mut is_live: impl FnMut(&Deadline) -> bool) -> Option<u64> {
+        while self.entries.front().is_some_and(|first| !is_live(first)) {
+            self.entries.pop_front();
+        }
+        let next = self.entries.front().map(|first| first.at);
+        self.sweep_pending = next.is_some();
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(time: u64, call: u32) -> Deadline {
+        Deadline { at: time, call, generation: 0, try_number: WHOLE_CALL }
+    }
+
+    #[test]
+    fn sweeps_fire_due_entries_and_skip_stale_ones() {
+        let mut queue = DeadlineQueue::default();
+        assert!(queue.arm(at(10, 1)));
+        assert!(!queue.arm(at(20, 2)), "one sweep pending at a time");
+        assert!(!queue.arm(at(30, 3)));
+        assert_eq!(queue.pop_due(10), Some(at(10, 1)));
+        assert_eq!(queue.pop_due(10), None);
+        // Call 2 ended before its timeout: the next sweep is for call 3.
+        assert_eq!(queue.next_sweep(|deadline| deadline.call != 2), Some(30));
+        assert_eq!(queue.pop_due(30), Some(at(30, 3)));
+        assert_eq!(queue.next_sweep(|_| true), None);
+        assert!(queue.arm(at(40, 4)), "an idle queue schedules a sweep again");
+    }
+}
