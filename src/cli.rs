@@ -43,6 +43,40 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Compare variants of a scenario over replications, with confidence intervals.
+    ///
+    /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
+    Compare {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// An axis of variants, KEY=V1,V2,... (repeatable: several make a cross product);
+        /// without one, the file's [compare] table.
+        #[arg(long, value_name = "KEY=V1,V2,...")]
+        vary: Vec<String>,
+        /// Replications per variant [default: the file's [compare] replications, else 5].
+        #[arg(long, short = 'r', value_name = "R")]
+        replications: Option<u32>,
+        /// Output folder [default: reports/<scenario name>-compare/].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Root seed, overriding [scenario] seed.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Override one value of the file for every variant (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Worker threads [default: all cores]; results do not depend on it.
+        #[arg(long, short = 'j', value_name = "N")]
+        threads: Option<usize>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Re-render the plots and report.html of a run folder from its CSV files, without re-running.
+    Plot {
+        /// A folder written by `meshsim run` (or `meshsim compare`).
+        dir: PathBuf,
+    },
     /// Check a scenario file and list every problem with its line and column.
     Validate {
         /// The scenario file (TOML).
@@ -65,6 +99,19 @@ pub fn main() -> ExitCode {
         Command::Run { scenario, out, seed, overrides, quiet } => {
             run(&scenario, out.as_deref(), seed, &overrides, quiet)
         }
+        Command::Compare { scenario, vary, replications, out, seed, overrides, threads, quiet } => {
+            crate::compare::command(crate::compare::CompareArgs {
+                scenario,
+                vary,
+                replications,
+                out,
+                seed,
+                overrides,
+                threads,
+                quiet,
+            })
+        }
+        Command::Plot { dir } => report::plot_command(&dir),
         Command::Validate { scenario, overrides } => validate(&scenario, &overrides),
     }
 }
@@ -143,6 +190,7 @@ pub fn run_to_folder(model: &crate::model::Model, dir: &Path) -> std::io::Result
     recorder.finish()?;
     let summary = Summary::new(model, &result);
     files.write("summary.json", summary.to_json().as_bytes())?;
+    files.write("latency.csv", report::latency_quantiles_csv(&result.latency).as_bytes())?;
     files.commit()?;
     Ok(summary)
 }

@@ -6,6 +6,7 @@
 //! [`sim`] runs a model on the engine; [`report`] turns results into files.
 
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod model;
 pub mod report;

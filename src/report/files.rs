@@ -2,7 +2,7 @@
 
 use crate::engine::time::{nanos_to_millis, nanos_to_seconds};
 use crate::model::Outcome;
-use crate::sim::{EventRecord, Recorder, WindowRow};
+use crate::sim::{EventRecord, Recorder, ReplicaRow, WindowRow};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -60,9 +60,10 @@ impl Drop for OutputFiles {
     }
 }
 
-/// Streams `timeseries.csv` and `events.csv` rows as the run produces them.
+/// Streams `timeseries.csv`, `replicas.csv` and `events.csv` rows as the run produces them.
 pub struct FileRecorder {
     timeseries: csv::Writer<BufWriter<File>>,
+    replicas: csv::Writer<BufWriter<File>>,
     events: csv::Writer<BufWriter<File>>,
     /// First write error, reported at the end (a recorder cannot fail mid-run).
     error: Option<io::Error>,
@@ -76,9 +77,14 @@ impl FileRecorder {
         header.extend(Outcome::FAILURES.iter().map(|o| o.name()));
         header.extend(["p50_ms", "p99_ms", "in_flight", "busy_workers", "queue_length", "retries"]);
         timeseries.write_record(&header)?;
+        let mut replicas = csv::Writer::from_writer(files.create("replicas.csv")?);
+        replicas.write_record([
+            "time_s", "service", "replica", "zone", "arrivals", "busy_workers", "in_flight",
+            "queue_length", "health",
+        ])?;
         let mut events = csv::Writer::from_writer(files.create("events.csv")?);
         events.write_record(["time_s", "kind", "subject", "detail"])?;
-        Ok(FileRecorder { timeseries, events, error: None })
+        Ok(FileRecorder { timeseries, replicas, events, error: None })
     }
 
     /// Flushes both files; returns the first error met while writing.
@@ -87,6 +93,7 @@ impl FileRecorder {
             return Err(error);
         }
         self.timeseries.flush()?;
+        self.replicas.flush()?;
         self.events.flush()
     }
 
@@ -118,6 +125,21 @@ impl Recorder for FileRecorder {
         self.keep_error(result);
     }
 
+    fn replica_window(&mut self, row: &ReplicaRow<'_>) {
+        let result = self.replicas.write_record([
+            format_seconds(row.start).as_str(),
+            row.service,
+            &row.replica.to_string(),
+            row.zone,
+            &row.arrivals.to_string(),
+            &row.busy_workers.to_string(),
+            &row.in_flight.to_string(),
+            &row.queue_length.to_string(),
+            row.health,
+        ]);
+        self.keep_error(result);
+    }
+
     fn event(&mut self, record: &EventRecord) {
         let result = self.events.write_record([
             format_seconds(record.time).as_str(),
@@ -127,6 +149,24 @@ impl Recorder for FileRecorder {
         ]);
         self.keep_error(result);
     }
+}
+
+/// `latency.csv`: the end-to-end latency distribution of the succeeded measured requests, as
+/// quantiles (0 to 1 in steps of 0.001, then the 0.9999 and 0.99999 tails) with their latency in
+/// milliseconds — enough to draw a CDF without keeping every request.
+pub fn latency_quantiles_csv(latency: &crate::sim::LatencyStats) -> String {
+    let mut text = String::from("quantile,latency_ms\n");
+    if latency.count() == 0 {
+        return text;
+    }
+    let steps = (0..=1000).map(|step| f64::from(step) / 1000.0).chain([0.9999, 0.99999]);
+    let mut quantiles: Vec<f64> = steps.collect();
+    quantiles.sort_by(f64::total_cmp);
+    for quantile in quantiles {
+        let nanos = latency.quantile_nanos(quantile) as f64;
+        text.push_str(&format!("{quantile},{:.6}\n", nanos_to_millis(nanos)));
+    }
+    text
 }
 
 /// Nanoseconds as seconds with nanosecond precision and no trailing zeros.

@@ -6,6 +6,12 @@ mod files;
 mod summary;
 mod terminal;
 
-pub use files::{FileRecorder, OutputFiles};
+pub use files::{latency_quantiles_csv, FileRecorder, OutputFiles};
 pub use summary::Summary;
 pub use terminal::render as render_terminal;
+
+/// Runs `meshsim plot DIR`; returns the exit status. (Being built: see the reports issue.)
+pub fn plot_command(_dir: &std::path::Path) -> std::process::ExitCode {
+    eprintln!("error: meshsim plot is not built yet");
+    std::process::ExitCode::from(crate::cli::EXIT_INVALID)
+}

@@ -65,6 +65,8 @@ impl<R: Recorder> Simulation<'_, R> {
             self.offered += 1;
             self.measured_in_flight += 1;
         }
+        self.edge_window.arrivals += 1;
+        self.edge_in_flight += 1;
         let start = CallStart {
             parent: Parent::Edge { workload, user },
             optional: false,
@@ -81,6 +83,13 @@ impl<R: Recorder> Simulation<'_, R> {
     /// An end-to-end request has ended.
     #[allow(clippy::too_many_arguments)]
     fn end_request(&mut self, workload: u32, user: u32, measured: bool, started: u64, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+        self.edge_in_flight -= 1;
+        if outcome == Outcome::Succeeded {
+            self.edge_window.succeeded += 1;
+            self.edge_window.latency.record(now - started);
+        } else {
+            self.edge_window.try_outcomes.add(outcome);
+        }
         if measured {
             self.outcomes.add(outcome);
             if outcome == Outcome::Succeeded {
@@ -377,6 +386,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let measured = now >= self.measured.0 && now < self.measured.1;
         let service = self.replicas[replica_slot].service as usize;
         self.windows[service].arrivals += 1;
+        self.replicas[replica_slot].window_arrivals += 1;
         if measured {
             self.service_totals[service].requests += 1;
         }

@@ -23,7 +23,7 @@ mod tests;
 
 pub use event::Event;
 pub use stats::{
-    EventRecord, LatencyStats, MemoryRecorder, NullRecorder, OutcomeCounts, Recorder,
+    EventRecord, ReplicaRow, EDGE_ROW, LatencyStats, MemoryRecorder, NullRecorder, OutcomeCounts, Recorder,
     ServiceTotals, WindowCounters, WindowRow,
 };
 
@@ -132,6 +132,10 @@ pub struct Simulation<'m, R: Recorder> {
     latency: LatencyStats,
     service_totals: Vec<ServiceTotals>,
     windows: Vec<WindowCounters>,
+    /// End-to-end counters of the current window (requests entering and ending at the edge).
+    edge_window: WindowCounters,
+    /// End-to-end requests under way (measured or not).
+    edge_in_flight: u64,
     window_start: u64,
 }
 
@@ -188,6 +192,8 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             latency: LatencyStats::default(),
             service_totals: vec![ServiceTotals::default(); model.services.len()],
             windows: vec![WindowCounters::default(); model.services.len()],
+            edge_window: WindowCounters::default(),
+            edge_in_flight: 0,
             window_start: 0,
         }
     }
@@ -286,6 +292,7 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
         for index in 0..service.replicas {
             replicas.push(Replica::new(
                 service_index as u32,
+                index as u32,
                 service.replica_zones[index] as u32,
                 service.workers,
                 service.queue_capacity,

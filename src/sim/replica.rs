@@ -13,6 +13,17 @@ pub enum Health {
     Hung,
 }
 
+impl Health {
+    /// Lower-case name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Crashed => "crashed",
+            Health::Hung => "hung",
+        }
+    }
+}
+
 /// One replica of a service.
 #[derive(Debug, Clone)]
 pub struct Replica {
@@ -42,11 +53,15 @@ pub struct Replica {
     busy_since: u64,
     /// Worker-nanoseconds busy within the measured interval.
     pub busy_worker_nanos: f64,
+    /// Tries that reached it in the current window.
+    pub window_arrivals: u64,
+    /// Index within its service.
+    pub index: u32,
 }
 
 impl Replica {
     /// A healthy idle replica.
-    pub fn new(service: u32, zone: u32, workers: u32, queue_capacity: Option<u32>) -> Self {
+    pub fn new(service: u32, index: u32, zone: u32, workers: u32, queue_capacity: Option<u32>) -> Self {
         Replica {
             service,
             zone,
@@ -61,6 +76,8 @@ impl Replica {
             extra_latency: 0,
             busy_since: 0,
             busy_worker_nanos: 0.0,
+            window_arrivals: 0,
+            index,
         }
     }
 

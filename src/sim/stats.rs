@@ -120,7 +120,9 @@ pub struct ServiceTotals {
     pub wasted_nanos: u64,
 }
 
-/// What happened at one service in one window: the source of a `timeseries.csv` row.
+/// What happened at one service in one window: the source of a `timeseries.csv` row. For the
+/// end-to-end row: requests entering the system, and those ending in the window by outcome (all
+/// failures are counted in `try_outcomes`; `succeeded` and `latency` count successes).
 #[derive(Debug, Clone, Default)]
 pub struct WindowCounters {
     /// Tries that reached a replica.
@@ -146,14 +148,17 @@ impl WindowCounters {
     }
 }
 
-/// One row of `timeseries.csv`: one service in one window.
+/// The `service` of the end-to-end rows of `timeseries.csv` (requests as the workloads see them).
+pub const EDGE_ROW: &str = "(end-to-end)";
+
+/// One row of `timeseries.csv`: one service (or [`EDGE_ROW`]) in one window.
 #[derive(Debug, Clone)]
 pub struct WindowRow<'a> {
     /// Window start, nanoseconds.
     pub start: u64,
     /// Window end, nanoseconds.
     pub end: u64,
-    /// Service name.
+    /// Service name, or [`EDGE_ROW`].
     pub service: &'a str,
     /// Counters of the window.
     pub counters: &'a WindowCounters,
@@ -163,6 +168,29 @@ pub struct WindowRow<'a> {
     pub busy_workers: u64,
     /// Queued requests at the window's end.
     pub queue_length: u64,
+}
+
+/// One replica in one window: the source of a `replicas.csv` row (per-replica load).
+#[derive(Debug, Clone)]
+pub struct ReplicaRow<'a> {
+    /// Window start, nanoseconds.
+    pub start: u64,
+    /// Service name.
+    pub service: &'a str,
+    /// Replica index within the service.
+    pub replica: u32,
+    /// Zone name.
+    pub zone: &'a str,
+    /// Tries that reached it in the window.
+    pub arrivals: u64,
+    /// Busy workers at the window's end.
+    pub busy_workers: u32,
+    /// Requests present at the window's end (in service or queued).
+    pub in_flight: u64,
+    /// Queued requests at the window's end.
+    pub queue_length: u64,
+    /// `up`, `crashed` or `hung` at the window's end.
+    pub health: &'static str,
 }
 
 /// One row of `events.csv`.
@@ -182,6 +210,8 @@ pub struct EventRecord {
 pub trait Recorder {
     /// One service's row at the end of a window.
     fn window(&mut self, row: &WindowRow<'_>);
+    /// One replica's row at the end of a window.
+    fn replica_window(&mut self, _row: &ReplicaRow<'_>) {}
     /// One event (fault or governance action).
     fn event(&mut self, record: &EventRecord);
 }

@@ -72,3 +72,21 @@ fn crash_refuses_only_while_it_lasts_under_a_static_registry() {
     }
     assert_eq!(recorder.events.len(), 2);
 }
+
+#[test]
+fn end_to_end_window_rows_account_for_every_request() {
+    // With no warm-up every request is measured: the window rows' arrivals add up to the offered
+    // requests, and their endings (succeeded plus failures) to the same number.
+    let mut model = single_service(300.0, 1, 1, Dist::Exp { mean: 2.0 * MILLISECOND as f64 });
+    model.warmup = 0;
+    model.duration = 20 * SECOND;
+    model.services[0].queue_capacity = Some(2);
+    let (result, recorder) = Simulation::run(&model, MemoryRecorder::default());
+    let edge: Vec<_> = recorder.windows.iter().filter(|row| row.1 == super::EDGE_ROW).collect();
+    let arrivals: u64 = edge.iter().map(|row| row.2).sum();
+    let ended: u64 = edge.iter().map(|row| row.3 + row.4.failed()).sum();
+    assert_eq!(arrivals, result.offered);
+    assert_eq!(ended, result.offered);
+    assert!(result.outcomes.get(Outcome::Rejected) > 0, "rho = 0.6 with K = 3 rejects some");
+    assert_eq!(edge.last().map(|row| row.5), Some(0), "nothing in flight at the end");
+}

@@ -1,6 +1,6 @@
 //! Per-window rows for `timeseries.csv`, emitted as simulated time passes them.
 
-use super::{Recorder, Simulation, WindowRow};
+use super::{Recorder, ReplicaRow, Simulation, WindowRow, EDGE_ROW};
 
 impl<R: Recorder> Simulation<'_, R> {
     /// Emits every window that ends at or before `now`; with `flush_partial`, also the window
@@ -12,10 +12,23 @@ impl<R: Recorder> Simulation<'_, R> {
             for (service, spec) in self.model.services.iter().enumerate() {
                 let (mut in_flight, mut busy, mut queued) = (0u64, 0u64, 0u64);
                 let first = self.first_replica[service] as usize;
-                for replica in &self.replicas[first..first + spec.replicas] {
+                for replica in &mut self.replicas[first..first + spec.replicas] {
                     in_flight += replica.jobs.len() as u64;
                     busy += u64::from(replica.busy_workers);
                     queued += replica.queue.len() as u64;
+                    let row = ReplicaRow {
+                        start: self.window_start,
+                        service: &spec.name,
+                        replica: replica.index,
+                        zone: &self.model.zones[replica.zone as usize],
+                        arrivals: replica.window_arrivals,
+                        busy_workers: replica.busy_workers,
+                        in_flight: replica.jobs.len() as u64,
+                        queue_length: replica.queue.len() as u64,
+                        health: replica.health.name(),
+                    };
+                    self.recorder.replica_window(&row);
+                    replica.window_arrivals = 0;
                 }
                 let row = WindowRow {
                     start: self.window_start,
@@ -29,6 +42,17 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.recorder.window(&row);
                 self.windows[service].reset();
             }
+            let edge = WindowRow {
+                start: self.window_start,
+                end,
+                service: EDGE_ROW,
+                counters: &self.edge_window,
+                in_flight: self.edge_in_flight,
+                busy_workers: 0,
+                queue_length: 0,
+            };
+            self.recorder.window(&edge);
+            self.edge_window.reset();
             self.window_start = end;
         }
     }

@@ -21,8 +21,12 @@ const SECOND: u64 = 1_000_000_000;
 fn load_text(name: &str, text: &str, overrides: &[&str]) -> Model {
     let dir = temp_dir(&format!("balancers-{name}"));
     let path = write_file(&dir, "scenario.toml", text.as_bytes());
-    let overrides: Vec<Override> = overrides.iter().map(|o| Override::parse(o).expect("override")).collect();
-    let model = scenario::load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{name} does not load:\n{errors}"));
+    let overrides: Vec<Override> = overrides
+        .iter()
+        .map(|o| Override::parse(o).expect("override"))
+        .collect();
+    let model =
+        scenario::load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{name} does not load:\n{errors}"));
     let _ = std::fs::remove_dir_all(&dir);
     model
 }
@@ -68,18 +72,30 @@ rate = {rate}
     text
 }
 
-/// Per replica: (tries sent to it, all tries) during its probe slot, from the window rows.
+/// Per replica: (tries sent to it, all tries) during its probe slot, from the pool's window rows.
 fn probe_counts(model: &Model) -> Vec<(u64, u64)> {
     let (result, recorder) = Simulation::run(model, MemoryRecorder::default());
-    assert_eq!(result.outcomes.failed(), result.outcomes.get(Outcome::Error), "only probe errors");
+    assert_eq!(
+        result.outcomes.failed(),
+        result.outcomes.get(Outcome::Error),
+        "only probe errors"
+    );
     model
         .faults
         .iter()
         .map(|fault| {
             let until = fault.until.expect("probe slots end");
-            assert!(fault.at % model.window == 0 && until % model.window == 0, "slots are whole windows");
-            let during = recorder.windows.iter().filter(|row| row.0 >= fault.at && row.0 < until);
-            during.fold((0, 0), |(errors, total), row| (errors + row.4.get(Outcome::Error), total + row.4.total()))
+            assert!(
+                fault.at % model.window == 0 && until % model.window == 0,
+                "slots are whole windows"
+            );
+            let during = recorder
+                .windows
+                .iter()
+                .filter(|row| row.1 == "pool" && row.0 >= fault.at && row.0 < until);
+            during.fold((0, 0), |(errors, total), row| {
+                (errors + row.4.get(Outcome::Error), total + row.4.total())
+            })
         })
         .collect()
 }
@@ -96,20 +112,30 @@ fn round_robin_spreads_tries_evenly() {
     // tries straddling a slot's edges (a try sent just before its replica's slot and failing in
     // it, an answer still on the wire at the end): a handful out of ~10,000 per slot.
     for (replica, share) in shares(&counts).into_iter().enumerate() {
-        assert!((share - 0.25).abs() <= 0.003, "replica {replica}: share {share:.4}, expected 0.25");
+        assert!(
+            (share - 0.25).abs() <= 0.003,
+            "replica {replica}: share {share:.4}, expected 0.25"
+        );
     }
 }
 
 #[test]
 fn weighted_round_robin_follows_the_weights() {
     for weights in [&[3u32, 1][..], &[1, 2, 3, 4][..]] {
-        let model = load_text("wrr", &rotating_probe("weighted_round_robin", weights.len(), Some(weights), 2000.0), &[]);
+        let model = load_text(
+            "wrr",
+            &rotating_probe("weighted_round_robin", weights.len(), Some(weights), 2000.0),
+            &[],
+        );
         assert_eq!(model.services[0].replica_weights, weights);
         let total: u32 = weights.iter().sum();
         // Smooth weighted round robin is exact over every `total` picks.
         for (replica, share) in shares(&probe_counts(&model)).into_iter().enumerate() {
             let expected = f64::from(weights[replica]) / f64::from(total);
-            assert!((share - expected).abs() <= 0.003, "weights {weights:?}, replica {replica}: share {share:.4}, expected {expected}");
+            assert!(
+                (share - expected).abs() <= 0.003,
+                "weights {weights:?}, replica {replica}: share {share:.4}, expected {expected}"
+            );
         }
     }
 
@@ -151,7 +177,10 @@ rate = {rate}
     let expected = 0.75 * rate;
     // Errors ~ Binomial(3/4 n, r): sd of the fraction sqrt(3/4 r (1 - r) / n) ~ 0.0029.
     let tolerance = 5.0 * (0.75 * rate * (1.0 - rate) / n).sqrt();
-    assert!((fraction - expected).abs() <= tolerance, "errors {fraction:.4}, expected {expected} +- {tolerance:.4}");
+    assert!(
+        (fraction - expected).abs() <= tolerance,
+        "errors {fraction:.4}, expected {expected} +- {tolerance:.4}"
+    );
 }
 
 #[test]
@@ -166,7 +195,11 @@ fn random_spreads_tries_about_uniformly() {
         let expected = total as f64 * p;
         let sd = (total as f64 * p * (1.0 - p)).sqrt();
         let share = hits as f64 / total as f64;
-        assert!((hits as f64 - expected).abs() <= 5.0 * sd, "replica {replica}: share {share:.4}, expected {p} (sd {:.4})", sd / total as f64);
+        assert!(
+            (hits as f64 - expected).abs() <= 5.0 * sd,
+            "replica {replica}: share {share:.4}, expected {p} (sd {:.4})",
+            sd / total as f64
+        );
         chi_square += (hits as f64 - expected).powi(2) / (sd * sd);
     }
     // Four independent slots: the sum of squared z-scores is chi-square with 4 degrees of
@@ -185,7 +218,10 @@ fn least_request_breaks_ties_by_view_order() {
     assert!(matches!(model.workloads[0].arrival, meshsim::model::Arrival::Constant));
     let counts = probe_counts(&model);
     assert_eq!(counts[0].0, counts[0].1, "replica 0 gets every try: {counts:?}");
-    assert!(counts[1..].iter().all(|&(hits, total)| hits == 0 && total > 0), "{counts:?}");
+    assert!(
+        counts[1..].iter().all(|&(hits, total)| hits == 0 && total > 0),
+        "{counts:?}"
+    );
 }
 
 fn run(model: &Model) -> RunResult {
@@ -255,8 +291,17 @@ fn least_request_and_p2c_beat_random_on_a_loaded_pool() {
     // least request (join the shortest queue, this client sees every request) lower still. The
     // margin demanded: half of random's theoretical mean.
     let margin = random_theory_ms / 2.0;
-    assert!(p2c < margin, "p2c mean {p2c:.3} ms, not below {margin:.3} ms (random {random:.3} ms)");
-    assert!(least_request < margin, "least_request mean {least_request:.3} ms, not below {margin:.3} ms (random {random:.3} ms)");
+    assert!(
+        p2c < margin,
+        "p2c mean {p2c:.3} ms, not below {margin:.3} ms (random {random:.3} ms)"
+    );
+    assert!(
+        least_request < margin,
+        "least_request mean {least_request:.3} ms, not below {margin:.3} ms (random {random:.3} ms)"
+    );
     // Joining the shortest of all queues beats the shorter of two.
-    assert!(least_request < p2c, "least_request {least_request:.3} ms vs p2c {p2c:.3} ms");
+    assert!(
+        least_request < p2c,
+        "least_request {least_request:.3} ms vs p2c {p2c:.3} ms"
+    );
 }

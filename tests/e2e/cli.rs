@@ -45,7 +45,10 @@ target = "back#0"
 "#;
 
 fn text(output: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 fn arg(path: &Path) -> &str {
@@ -63,7 +66,10 @@ fn run_into(dir: &Path, file: &Path, extra: &[&str]) -> (Output, PathBuf) {
 /// 1-based line and column (in characters) of `offset` bytes into the first occurrence of
 /// `needle` in `text`.
 fn position_of(text: &str, needle: &str, offset: usize) -> (usize, usize) {
-    let at = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in the test file")) + offset;
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the test file"))
+        + offset;
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
     let column = before[before.rfind('\n').map_or(0, |p| p + 1)..].chars().count() + 1;
@@ -74,7 +80,10 @@ fn position_of(text: &str, needle: &str, offset: usize) -> (usize, usize) {
 fn assert_rejected(output: &Output, out: &Path) -> String {
     let (stdout, stderr) = text(output);
     assert_eq!(output.status.code(), Some(2), "exit status; stderr:\n{stderr}");
-    assert!(!stderr.contains("panicked") && !stdout.contains("panicked"), "panic:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stdout.contains("panicked"),
+        "panic:\n{stderr}"
+    );
     assert!(!stderr.trim().is_empty(), "no message on stderr");
     assert!(!out.join("summary.json").exists(), "a summary was written");
     assert!(!out.exists(), "the report folder {} was created", out.display());
@@ -95,17 +104,24 @@ fn assert_rejected_at(test: &str, name: &str, text: &str, line: usize, columns: 
         .unwrap_or_else(|| panic!("no message at {prefix} in:\n{stderr}"));
     let (column, rest) = message.split_once(':').expect("FILE:LINE:COLUMN: message");
     let column: usize = column.parse().unwrap_or_else(|_| panic!("column in {message:?}"));
-    assert!(columns.contains(&column), "column {column}, expected one of {columns:?}:\n{stderr}");
+    assert!(
+        columns.contains(&column),
+        "column {column}, expected one of {columns:?}:\n{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     rest.trim().to_string()
 }
 
 fn json_at<'v>(value: &'v Value, path: &str) -> &'v Value {
-    path.split('.').fold(value, |node, key| node.get(key).unwrap_or_else(|| panic!("summary.json lacks {path}")))
+    path.split('.').fold(value, |node, key| {
+        node.get(key).unwrap_or_else(|| panic!("summary.json lacks {path}"))
+    })
 }
 
 fn number_at(value: &Value, path: &str) -> f64 {
-    json_at(value, path).as_f64().unwrap_or_else(|| panic!("{path} is not a number"))
+    json_at(value, path)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number"))
 }
 
 // ----- a good run ---------------------------------------------------------------------------
@@ -140,7 +156,14 @@ fn run_writes_summary_timeseries_and_events() {
     paths.extend(outcome_paths.iter().map(String::as_str));
     let mut service_paths = Vec::new();
     for service in ["front", "back"] {
-        for key in ["requests", "succeeded", "utilization", "latency_ms.mean", "latency_ms.p50", "latency_ms.p99"] {
+        for key in [
+            "requests",
+            "succeeded",
+            "utilization",
+            "latency_ms.mean",
+            "latency_ms.p50",
+            "latency_ms.p99",
+        ] {
             service_paths.push(format!("services.{service}.{key}"));
         }
     }
@@ -166,8 +189,18 @@ fn run_writes_summary_timeseries_and_events() {
     let mut lines = timeseries.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
     for column in [
-        "arrivals", "succeeded", "timeout", "refused", "error", "rejected", "p50_ms", "p99_ms", "in_flight",
-        "busy_workers", "queue_length", "retries",
+        "arrivals",
+        "succeeded",
+        "timeout",
+        "refused",
+        "error",
+        "rejected",
+        "p50_ms",
+        "p99_ms",
+        "in_flight",
+        "busy_workers",
+        "queue_length",
+        "retries",
     ] {
         assert!(header.contains(&column), "timeseries.csv lacks {column}: {header:?}");
     }
@@ -177,7 +210,10 @@ fn run_writes_summary_timeseries_and_events() {
     assert!(rows.len() >= 8, "{} rows", rows.len());
     let service_column = header.iter().position(|&c| c == "service").expect("a service column");
     for service in ["front", "back"] {
-        assert!(rows.iter().any(|r| r[service_column] == service), "no rows for {service}");
+        assert!(
+            rows.iter().any(|r| r[service_column] == service),
+            "no rows for {service}"
+        );
     }
 
     // events.csv: the fault's start and end with their times.
@@ -225,7 +261,11 @@ fn validate_accepts_a_good_file() {
     assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
     assert!(stdout.contains("ok"), "{stdout}");
     // And rejects a bad one with status 2 and a position.
-    let bad = write_file(&dir, "bad.toml", GOOD.replace("replicas = 2", "replicas = 0").as_bytes());
+    let bad = write_file(
+        &dir,
+        "bad.toml",
+        GOOD.replace("replicas = 2", "replicas = 0").as_bytes(),
+    );
     let output = meshsim(&["validate", arg(&bad)]);
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
@@ -267,7 +307,10 @@ fn unknown_key_is_reported_with_a_suggestion() {
     let bad = GOOD.replacen("workers = 8", "wokers = 8", 1);
     let (line, column) = position_of(&bad, "wokers", 0);
     let message = assert_rejected_at("cli-unknown-key", "unknown.toml", &bad, line, &[column]);
-    assert!(message.contains("wokers") && message.contains("did you mean") && message.contains("workers"), "{message}");
+    assert!(
+        message.contains("wokers") && message.contains("did you mean") && message.contains("workers"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -310,10 +353,15 @@ fn call_cycle_is_refused() {
     let stderr = assert_rejected(&output, &out);
     let sites = [position_of(&bad, "\"back\"]", 0), position_of(&bad, "\"front\"]", 0)];
     let found = sites.iter().any(|&(line, column)| {
-        [column, column + 1].iter().any(|c| stderr.contains(&format!("{}:{line}:{c}: ", file.display())))
+        [column, column + 1]
+            .iter()
+            .any(|c| stderr.contains(&format!("{}:{line}:{c}: ", file.display())))
     });
     assert!(found, "no message at either call of the cycle {sites:?}:\n{stderr}");
-    assert!(stderr.contains("cycle") && stderr.contains("front") && stderr.contains("back"), "{stderr}");
+    assert!(
+        stderr.contains("cycle") && stderr.contains("front") && stderr.contains("back"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -343,7 +391,12 @@ fn binary_file_is_refused_without_panic() {
     let cases: [(&str, &[u8]); 3] = [
         ("nul.toml", b"[scenario]\nname = \"x\0y\"\nduration = \"1s\"\n"),
         ("latin1.toml", b"[scenario]\nname = \"caf\xe9\"\nduration = \"1s\"\n"),
-        ("noise.bin", &[0x7f, b'E', b'L', b'F', 0, 0, 0xff, 0xfe, 0x00, 0x01, 0x80, 0x9c, b'\n', 0xc3]),
+        (
+            "noise.bin",
+            &[
+                0x7f, b'E', b'L', b'F', 0, 0, 0xff, 0xfe, 0x00, 0x01, 0x80, 0x9c, b'\n', 0xc3,
+            ],
+        ),
     ];
     for (name, bytes) in cases {
         let file = write_file(&dir, name, bytes);

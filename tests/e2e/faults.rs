@@ -16,7 +16,11 @@ type Row = (u64, String, u64, u64, OutcomeCounts, u64);
 
 /// Index of the service called `name`.
 fn service_index(model: &Model, name: &str) -> usize {
-    model.services.iter().position(|s| s.name == name).unwrap_or_else(|| panic!("no service {name}"))
+    model
+        .services
+        .iter()
+        .position(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no service {name}"))
 }
 
 /// The window rows of one service, in time order.
@@ -28,7 +32,10 @@ fn rows<'a>(recorder: &'a MemoryRecorder, service: &str) -> Vec<&'a Row> {
 
 /// Sum over the rows whose window starts in `[from, to)` of `count(outcomes)`.
 fn sum_between(rows: &[&Row], from: u64, to: u64, count: impl Fn(&OutcomeCounts) -> u64) -> u64 {
-    rows.iter().filter(|row| row.0 >= from && row.0 < to).map(|row| count(&row.4)).sum()
+    rows.iter()
+        .filter(|row| row.0 >= from && row.0 < to)
+        .map(|row| count(&row.4))
+        .sum()
 }
 
 /// The fault's start and end, checked to lie on window boundaries (so that "windows during the
@@ -59,7 +66,12 @@ fn secs(nanos: u64) -> f64 {
 fn assert_only_failure(result: &RunResult, allowed: Outcome) {
     for outcome in Outcome::FAILURES {
         if outcome != allowed {
-            assert_eq!(result.outcomes.get(outcome), 0, "unexpected {} failures", outcome.name());
+            assert_eq!(
+                result.outcomes.get(outcome),
+                0,
+                "unexpected {} failures",
+                outcome.name()
+            );
         }
     }
 }
@@ -83,23 +95,45 @@ fn crash_with_static_registry_refuses_the_replicas_share_only_while_it_lasts() {
     for row in &rows {
         let (start, counts) = (row.0, &row.4);
         if start + window <= at {
-            assert_eq!(refused(counts), 0, "refusal before the crash, window at {}s", secs(start));
+            assert_eq!(
+                refused(counts),
+                0,
+                "refusal before the crash, window at {}s",
+                secs(start)
+            );
         } else if start >= at && start + window <= until {
             // Round robin is exact; the only slack is tries straddling the window's edges.
             let fraction = refused(counts) as f64 / counts.total() as f64;
-            assert!((fraction - share).abs() <= 0.02, "window {}s: refused {fraction:.4}, expected {share}", secs(start));
+            assert!(
+                (fraction - share).abs() <= 0.02,
+                "window {}s: refused {fraction:.4}, expected {share}",
+                secs(start)
+            );
         } else if start >= until && start < until + window {
             // Only tries refused before the end whose answer is still on the wire (expected
             // rate x share x one hop = 1000 x 1/4 x 0.25 ms ~ 0.06).
-            assert!(refused(counts) <= 3, "window {}s after the restart: {} refused", secs(start), refused(counts));
+            assert!(
+                refused(counts) <= 3,
+                "window {}s after the restart: {} refused",
+                secs(start),
+                refused(counts)
+            );
         } else {
-            assert_eq!(refused(counts), 0, "refusal after the restart, window at {}s", secs(start));
+            assert_eq!(
+                refused(counts),
+                0,
+                "refusal after the restart, window at {}s",
+                secs(start)
+            );
         }
     }
     let during_refused = sum_between(&rows, at, until, refused);
     let during_tries = sum_between(&rows, at, until, OutcomeCounts::total);
     let fraction = during_refused as f64 / during_tries as f64;
-    assert!((fraction - share).abs() <= 0.005, "refused {fraction:.4} of {during_tries} tries during the crash, expected {share}");
+    assert!(
+        (fraction - share).abs() <= 0.005,
+        "refused {fraction:.4} of {during_tries} tries during the crash, expected {share}"
+    );
 
     // End to end: only refusals, exactly those the windows counted (one try per request, the
     // fault inside the measured interval), about share x rate x fault length.
@@ -109,11 +143,24 @@ fn crash_with_static_registry_refuses_the_replicas_share_only_while_it_lasts() {
     let expected = share * offered_rate(&model) * secs(until - at);
     let observed = all_refused as f64;
     // Poisson count of the fault's arrivals: sd = share x sqrt(rate x length) = 25; 5% ~ 5 sd.
-    assert!((observed - expected).abs() <= 0.05 * expected, "refused {observed}, expected {expected:.0}");
+    assert!(
+        (observed - expected).abs() <= 0.05 * expected,
+        "refused {observed}, expected {expected:.0}"
+    );
 
     // The fault is in events.csv's source, at its times.
-    let events: Vec<_> = recorder.events.iter().map(|e| (e.time, e.kind, e.subject.as_str(), e.detail.as_str())).collect();
-    assert_eq!(events, [(at, "fault_start", "api#1", "crash"), (until, "fault_end", "api#1", "crash")]);
+    let events: Vec<_> = recorder
+        .events
+        .iter()
+        .map(|e| (e.time, e.kind, e.subject.as_str(), e.detail.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (at, "fault_start", "api#1", "crash"),
+            (until, "fault_end", "api#1", "crash")
+        ]
+    );
 }
 
 #[test]
@@ -137,8 +184,14 @@ fn crash_with_oracle_registry_refuses_only_what_the_replica_held() {
     let expected_held = offered_rate(&model) / replicas * (service_ms + hop_ms) / 1000.0;
     assert!(expected_held < 0.5, "test premise: few jobs held ({expected_held})");
     let refused = result.outcomes.get(Outcome::Refused);
-    assert!(refused <= 5, "oracle: {refused} refused, expected about {expected_held:.2}");
-    assert!(refused * 100 <= static_refused, "oracle {refused} vs static {static_refused}: not far fewer");
+    assert!(
+        refused <= 5,
+        "oracle: {refused} refused, expected about {expected_held:.2}"
+    );
+    assert!(
+        refused * 100 <= static_refused,
+        "oracle {refused} vs static {static_refused}: not far fewer"
+    );
     assert_only_failure(&result, Outcome::Refused);
     assert_eq!(result.outcomes.get(Outcome::Succeeded) + refused, result.offered);
     // Whatever was refused was refused at the crash, in its window.
@@ -169,12 +222,22 @@ fn hang_times_out_the_replicas_share_only_during_the_fault() {
         if start + window <= at || start >= until + timeout {
             // A try to the hung replica times out `timeout` after it was sent: nothing before the
             // hang, nothing later than `timeout` after it ends.
-            assert_eq!(timeouts(counts), 0, "timeout outside the hang, window at {}s", secs(start));
+            assert_eq!(
+                timeouts(counts),
+                0,
+                "timeout outside the hang, window at {}s",
+                secs(start)
+            );
         } else if start >= at + timeout && start + window <= until {
-            // Timeouts seen here are tries sent `timeout` earlier, while hung: still 1/N of all
-            // tries, up to the Poisson wobble between the two shifted intervals (~0.01).
+            // Timeouts seen here are the hung replica's tries of a 1 s interval shifted back by
+            // `timeout`: still 1/N of all tries, up to the Poisson wobble of the two 100 ms
+            // slices where the intervals differ: sqrt(2 x 100) x 1/4 x 3/4 / 1000 ~ 0.003 (sd).
             let fraction = timeouts(counts) as f64 / counts.total() as f64;
-            assert!((fraction - share).abs() <= 0.03, "window {}s: timeouts {fraction:.4}, expected {share}", secs(start));
+            assert!(
+                (fraction - share).abs() <= 0.03,
+                "window {}s: timeouts {fraction:.4}, expected {share}",
+                secs(start)
+            );
         }
     }
     assert_only_failure(&result, Outcome::Timeout);
@@ -183,9 +246,16 @@ fn hang_times_out_the_replicas_share_only_during_the_fault() {
     let expected = share * offered_rate(&model) * secs(until - at);
     let observed = all_timeouts as f64;
     // Poisson count of the hang's arrivals: sd 1% of the expectation; 5% ~ 5 sd.
-    assert!((observed - expected).abs() <= 0.05 * expected, "timeouts {observed}, expected {expected:.0}");
+    assert!(
+        (observed - expected).abs() <= 0.05 * expected,
+        "timeouts {observed}, expected {expected:.0}"
+    );
     // No success ever waited on the hung replica.
-    assert!(result.latency.max_nanos() < timeout, "a success took {} ms", ms(result.latency.max_nanos() as f64));
+    assert!(
+        result.latency.max_nanos() < timeout,
+        "a success took {} ms",
+        ms(result.latency.max_nanos() as f64)
+    );
 }
 
 // ----- slow --------------------------------------------------------------------------------
@@ -193,8 +263,13 @@ fn hang_times_out_the_replicas_share_only_during_the_fault() {
 #[test]
 fn slow_raises_latency_by_the_factor_on_the_slow_replicas_share() {
     let model = load("validation/faults/slow.toml", &[]);
-    let FaultKind::Slow { factor } = model.faults[0].kind else { panic!("not a slow fault") };
-    assert!(model.faults[0].at <= model.warmup && model.faults[0].until.is_none(), "whole measured run");
+    let FaultKind::Slow { factor } = model.faults[0].kind else {
+        panic!("not a slow fault")
+    };
+    assert!(
+        model.faults[0].at <= model.warmup && model.faults[0].until.is_none(),
+        "whole measured run"
+    );
     let mut baseline = model.clone();
     baseline.faults.clear();
     let api = service_index(&model, "api");
@@ -214,11 +289,17 @@ fn slow_raises_latency_by_the_factor_on_the_slow_replicas_share() {
     );
     // Busy time grows by the same factor, so does the utilization.
     let busy_ratio = slow.services[api].busy_worker_nanos / base.services[api].busy_worker_nanos;
-    assert!((busy_ratio / expected_ratio - 1.0).abs() <= 0.05, "busy time x{busy_ratio:.3}, expected x{expected_ratio:.3}");
+    assert!(
+        (busy_ratio / expected_ratio - 1.0).abs() <= 0.05,
+        "busy time x{busy_ratio:.3}, expected x{expected_ratio:.3}"
+    );
     // End to end, the network hops are unchanged: the mean shifts by what the service's did.
     let service_shift = slow.services[api].latency.mean_nanos() - base.services[api].latency.mean_nanos();
     let e2e_shift = slow.latency.mean_nanos() - base.latency.mean_nanos();
-    assert!((e2e_shift / service_shift - 1.0).abs() <= 0.02, "end-to-end shift {e2e_shift} ns vs service shift {service_shift} ns");
+    assert!(
+        (e2e_shift / service_shift - 1.0).abs() <= 0.02,
+        "end-to-end shift {e2e_shift} ns vs service shift {service_shift} ns"
+    );
     assert_eq!(slow.outcomes.failed(), 0);
     assert_eq!(base.outcomes.failed(), 0);
 }
@@ -228,7 +309,9 @@ fn slow_raises_latency_by_the_factor_on_the_slow_replicas_share() {
 #[test]
 fn errors_fail_rate_times_share_of_the_load_only_during_the_fault() {
     let model = load("validation/faults/errors.toml", &[]);
-    let FaultKind::Errors { rate } = model.faults[0].kind else { panic!("not an errors fault") };
+    let FaultKind::Errors { rate } = model.faults[0].kind else {
+        panic!("not an errors fault")
+    };
     let (at, until) = fault_interval(&model);
     let window = model.window;
     let share = 1.0 / model.services[service_index(&model, "api")].replicas as f64;
@@ -246,7 +329,12 @@ fn errors_fail_rate_times_share_of_the_load_only_during_the_fault() {
             assert_eq!(errors(counts), 0, "error outside the fault, window at {}s", secs(start));
         } else if start >= until {
             // Only answers computed before the end and still on the wire (~0.06 expected).
-            assert!(errors(counts) <= 3, "window {}s after the fault: {} errors", secs(start), errors(counts));
+            assert!(
+                errors(counts) <= 3,
+                "window {}s after the fault: {} errors",
+                secs(start),
+                errors(counts)
+            );
         } else {
             let fraction = errors(counts) as f64 / counts.total() as f64;
             let tolerance = five_sd(counts.total());
@@ -275,8 +363,13 @@ fn errors_fail_rate_times_share_of_the_load_only_during_the_fault() {
 #[test]
 fn latency_adds_twice_the_delay_on_the_replicas_share() {
     let model = load("validation/faults/latency.toml", &[]);
-    let FaultKind::Latency { add } = model.faults[0].kind else { panic!("not a latency fault") };
-    assert!(model.faults[0].at <= model.warmup && model.faults[0].until.is_none(), "whole measured run");
+    let FaultKind::Latency { add } = model.faults[0].kind else {
+        panic!("not a latency fault")
+    };
+    assert!(
+        model.faults[0].at <= model.warmup && model.faults[0].until.is_none(),
+        "whole measured run"
+    );
     let mut baseline = model.clone();
     baseline.faults.clear();
     let api = service_index(&model, "api");
@@ -300,8 +393,16 @@ fn latency_adds_twice_the_delay_on_the_replicas_share() {
     assert!((service_ratio - 1.0).abs() <= 0.01, "service mean x{service_ratio:.4}");
     // A quarter of the requests carry the delay: the median does not, the 90th percentile does.
     assert!(share < 0.5 && share > 0.1, "test premise");
-    assert!(delayed.latency.quantile_nanos(0.5) < add, "p50 {} ms", ms(delayed.latency.quantile_nanos(0.5) as f64));
-    assert!(delayed.latency.quantile_nanos(0.9) > 2 * add, "p90 {} ms", ms(delayed.latency.quantile_nanos(0.9) as f64));
+    assert!(
+        delayed.latency.quantile_nanos(0.5) < add,
+        "p50 {} ms",
+        ms(delayed.latency.quantile_nanos(0.5) as f64)
+    );
+    assert!(
+        delayed.latency.quantile_nanos(0.9) > 2 * add,
+        "p90 {} ms",
+        ms(delayed.latency.quantile_nanos(0.9) as f64)
+    );
     assert_eq!(delayed.outcomes.failed(), 0);
 }
 
@@ -310,7 +411,9 @@ fn latency_adds_twice_the_delay_on_the_replicas_share() {
 #[test]
 fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
     let model = load("validation/faults/partition.toml", &[]);
-    let FaultKind::Partition { side_a, side_b } = &model.faults[0].kind else { panic!("not a partition") };
+    let FaultKind::Partition { side_a, side_b } = &model.faults[0].kind else {
+        panic!("not a partition")
+    };
     let (at, until) = fault_interval(&model);
     let window = model.window;
     let (front, back) = (service_index(&model, "front"), service_index(&model, "back"));
@@ -320,9 +423,15 @@ fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
     // The caller's calls to back replicas on the far side of the cut are dropped.
     let back_zones = &model.services[back].replica_zones;
     let share = back_zones.iter().filter(|z| cut_side.contains(z)).count() as f64 / back_zones.len() as f64;
-    assert!(share > 0.0 && share < 1.0, "test premise: the cut separates some back replicas");
+    assert!(
+        share > 0.0 && share < 1.0,
+        "test premise: the cut separates some back replicas"
+    );
     let back_timeout = model.services[back].policy.timeout;
-    assert!(back_timeout < model.services[front].policy.timeout, "test premise: front outlives its call");
+    assert!(
+        back_timeout < model.services[front].policy.timeout,
+        "test premise: front outlives its call"
+    );
 
     let (result, recorder) = run_recorded(&model);
     let front_rows = rows(&recorder, "front");
@@ -331,14 +440,34 @@ fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
     for row in &rows {
         let (start, counts) = (row.0, &row.4);
         if start + window <= at || start >= until + back_timeout {
-            assert_eq!(timeouts(counts), 0, "timeout outside the partition, window at {}s", secs(start));
+            assert_eq!(
+                timeouts(counts),
+                0,
+                "timeout outside the partition, window at {}s",
+                secs(start)
+            );
         } else if start >= at + back_timeout && start + window <= until {
             // Round robin sends exactly `share` of the calls across the cut; they time out
-            // `back_timeout` later (Poisson wobble between the shifted intervals ~0.01).
+            // `back_timeout` later, so a window's timeouts are the tries of a 1 s interval
+            // shifted back by 100 ms. The two intervals differ by two 100 ms slices of Poisson
+            // arrivals (~50 calls each at 500/s): the fraction wobbles by sqrt(100) x share /
+            // 500 ~ 0.01 (sd); 0.05 is 5 sd.
             let fraction = timeouts(counts) as f64 / counts.total() as f64;
-            assert!((fraction - share).abs() <= 0.03, "window {}s: timeouts {fraction:.4}, expected {share}", secs(start));
+            assert!(
+                (fraction - share).abs() <= 0.05,
+                "window {}s: timeouts {fraction:.4}, expected {share}",
+                secs(start)
+            );
         }
     }
+    // Over the whole fault the shifted slices cancel but at the two ends: ~0.001 (sd); 0.01.
+    let (from, to) = (at + back_timeout.div_ceil(window) * window, until);
+    let fraction =
+        sum_between(&rows, from, to, timeouts) as f64 / sum_between(&rows, from, to, OutcomeCounts::total) as f64;
+    assert!(
+        (fraction - share).abs() <= 0.01,
+        "timeouts {fraction:.4} during the partition, expected {share}"
+    );
     // Nothing else fails at back; the edge has no zone, so front is never cut off.
     for row in &rows {
         assert_eq!(row.4.failed(), timeouts(&row.4), "window {}s", secs(row.0));
@@ -348,11 +477,17 @@ fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
     }
     // End to end: each timed-out call makes front answer `error` (a required call failed).
     assert_only_failure(&result, Outcome::Error);
-    assert_eq!(result.outcomes.get(Outcome::Error), result.services[back].try_outcomes.get(Outcome::Timeout));
+    assert_eq!(
+        result.outcomes.get(Outcome::Error),
+        result.services[back].try_outcomes.get(Outcome::Timeout)
+    );
     let expected = share * offered_rate(&model) * secs(until - at);
     let observed = result.outcomes.get(Outcome::Error) as f64;
     // Poisson count of the partition's arrivals: sd = share x sqrt(5000) ~ 1.4%; 7% ~ 5 sd.
-    assert!((observed - expected).abs() <= 0.07 * expected, "errors {observed}, expected {expected:.0}");
+    assert!(
+        (observed - expected).abs() <= 0.07 * expected,
+        "errors {observed}, expected {expected:.0}"
+    );
 }
 
 // ----- retries -----------------------------------------------------------------------------
@@ -361,7 +496,9 @@ fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
 fn retries_raise_availability_above_the_no_retry_level() {
     let model = load("validation/faults/retries.toml", &[]);
     let without = load("validation/faults/retries.toml", &["policy.retries.max=0"]);
-    let FaultKind::Errors { rate: r } = model.faults[0].kind else { panic!("not an errors fault") };
+    let FaultKind::Errors { rate: r } = model.faults[0].kind else {
+        panic!("not an errors fault")
+    };
     let api = service_index(&model, "api");
     assert_eq!(model.services[api].replicas, 2);
     assert_eq!(model.registry, meshsim::model::RegistryModel::Static);
@@ -377,7 +514,11 @@ fn retries_raise_availability_above_the_no_retry_level() {
     let n0 = no_retries.offered as f64;
     let f0 = no_retries.outcomes.failed() as f64 / n0;
     let sd0 = (0.5 * r * (1.0 - r) / n0).sqrt();
-    assert!((f0 - r / 2.0).abs() <= 5.0 * sd0, "no retries: failed {f0:.4}, expected {}", r / 2.0);
+    assert!(
+        (f0 - r / 2.0).abs() <= 5.0 * sd0,
+        "no retries: failed {f0:.4}, expected {}",
+        r / 2.0
+    );
 
     // With up to 2 retries a request fails only if all three tries fail, and only tries landing
     // on the bad replica can fail. Worst case, every retry lands there: P(fail) <= 1/2 x r^3.
@@ -391,8 +532,14 @@ fn retries_raise_availability_above_the_no_retry_level() {
     let bound = r.powi(3) / 2.0;
     let estimate = r.powi(3) / 8.0;
     let sd = (bound / n).sqrt();
-    assert!(f <= bound + 5.0 * sd, "with retries: failed {f:.4} above the worst case {bound:.4}");
-    assert!(f >= 0.5 * estimate && f <= 1.5 * estimate, "with retries: failed {f:.4}, estimate {estimate:.4}");
+    assert!(
+        f <= bound + 5.0 * sd,
+        "with retries: failed {f:.4} above the worst case {bound:.4}"
+    );
+    assert!(
+        f >= 0.5 * estimate && f <= 1.5 * estimate,
+        "with retries: failed {f:.4}, estimate {estimate:.4}"
+    );
     assert!(f < f0 / 4.0, "retries barely help: {f:.4} vs {f0:.4}");
     assert!(with_retries.availability() > no_retries.availability() + 0.2);
     assert_only_failure(&with_retries, Outcome::Error);
@@ -401,6 +548,9 @@ fn retries_raise_availability_above_the_no_retry_level() {
     // n x r/2 x r when every second try lands on the bad replica).
     let retries = with_retries.services[api].retries as f64;
     let (low, high) = (n * r / 2.0, n * r / 2.0 * (1.0 + r));
-    assert!(retries >= 0.95 * low && retries <= 1.05 * high, "retries {retries}, expected in [{low:.0}, {high:.0}]");
+    assert!(
+        retries >= 0.95 * low && retries <= 1.05 * high,
+        "retries {retries}, expected in [{low:.0}, {high:.0}]"
+    );
     assert_eq!(no_retries.services[api].retries, 0);
 }

@@ -47,7 +47,10 @@ const Z_99: f64 = 2.326_347_874_040_840_8;
 
 /// First seed of the replications (`$MESHSIM_QUEUEING_SEED_BASE`, default 1).
 fn seed_base() -> u64 {
-    std::env::var("MESHSIM_QUEUEING_SEED_BASE").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+    std::env::var("MESHSIM_QUEUEING_SEED_BASE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
 }
 
 /// One replication's figures.
@@ -89,7 +92,11 @@ fn replicate(file: &str, overrides: &[&str]) -> Vec<Replication> {
             assert_eq!(model.seed, seed, "the seed override took effect");
             let result = common::run(&model);
             let summary = Summary::new(&model, &result);
-            Replication { model, result, summary }
+            Replication {
+                model,
+                result,
+                summary,
+            }
         })
         .collect();
     let requests: u64 = runs.iter().map(|r| r.result.offered).sum();
@@ -131,8 +138,14 @@ fn assert_single_server(model: &Model, rate: f64, workers: u32, queue: Option<u3
     assert_eq!(service.workers, workers);
     assert_eq!(service.queue_capacity, queue);
     assert!(model.network.latency.is_const() && model.network.latency.mean() == 0.0);
-    assert!(service.policy.timeout >= 3_600_000_000_000, "the timeout never interferes");
-    assert!(matches!(model.workloads[0].arrival, meshsim::model::Arrival::Poisson));
+    assert!(
+        service.policy.timeout >= 3_600_000_000_000,
+        "the timeout never interferes"
+    );
+    assert!(matches!(
+        model.workloads[0].arrival,
+        meshsim::model::Arrival::Poisson
+    ));
     assert!(model.workloads[0].schedule.is_empty());
     assert_eq!(model.workloads[0].rate, rate);
     assert!(model.faults.is_empty());
@@ -141,7 +154,13 @@ fn assert_single_server(model: &Model, rate: f64, workers: u32, queue: Option<u3
 /// No request failed.
 fn assert_all_succeeded(runs: &[Replication]) {
     for run in runs {
-        assert_eq!(run.result.outcomes.failed(), 0, "seed {}: {:?}", run.model.seed, run.result.outcomes);
+        assert_eq!(
+            run.result.outcomes.failed(),
+            0,
+            "seed {}: {:?}",
+            run.model.seed,
+            run.result.outcomes
+        );
         assert!(run.result.offered > 0);
     }
 }
@@ -159,15 +178,34 @@ fn mm1_sojourn_mean_and_percentiles_match_theory() {
     let runs = replicate("validation/mm1.toml", &[]);
     for run in &runs {
         assert_single_server(&run.model, LAMBDA, 1, None);
-        assert_eq!(run.model.endpoints[0].service_time, Dist::Exp { mean: 1e9 / MU });
+        assert_eq!(
+            run.model.endpoints[0].service_time,
+            Dist::Exp { mean: 1e9 / MU }
+        );
     }
     assert_all_succeeded(&runs);
     // The sojourn time is exponential with rate mu - lambda.
     let rate = MU - LAMBDA;
-    assert_within("M/M/1 mean sojourn (s)", &collect(&runs, Replication::mean), 1.0 / rate);
-    assert_within("M/M/1 p50 sojourn (s)", &collect(&runs, |r| r.quantile(0.5)), 2f64.ln() / rate);
-    assert_within("M/M/1 p99 sojourn (s)", &collect(&runs, |r| r.quantile(0.99)), -(0.01f64.ln()) / rate);
-    assert_within("M/M/1 utilization", &collect(&runs, Replication::utilization), LAMBDA / MU);
+    assert_within(
+        "M/M/1 mean sojourn (s)",
+        &collect(&runs, Replication::mean),
+        1.0 / rate,
+    );
+    assert_within(
+        "M/M/1 p50 sojourn (s)",
+        &collect(&runs, |r| r.quantile(0.5)),
+        2f64.ln() / rate,
+    );
+    assert_within(
+        "M/M/1 p99 sojourn (s)",
+        &collect(&runs, |r| r.quantile(0.99)),
+        -(0.01f64.ln()) / rate,
+    );
+    assert_within(
+        "M/M/1 utilization",
+        &collect(&runs, Replication::utilization),
+        LAMBDA / MU,
+    );
 }
 
 // ----- M/M/c ------------------------------------------------------------------------------------
@@ -192,7 +230,10 @@ fn erlang_c(c: u32, a: f64) -> f64 {
 fn mmc_sojourn_quantile(c: u32, lambda: f64, mu: f64, q: f64) -> f64 {
     let wait = erlang_c(c, lambda / mu);
     let theta = f64::from(c) * mu - lambda;
-    assert!((theta - mu).abs() > 1e-9 * mu, "the formula needs theta != mu");
+    assert!(
+        (theta - mu).abs() > 1e-9 * mu,
+        "the formula needs theta != mu"
+    );
     let survival = |t: f64| {
         (1.0 - wait) * (-mu * t).exp()
             + wait * (theta * (-mu * t).exp() - mu * (-theta * t).exp()) / (theta - mu)
@@ -230,16 +271,31 @@ fn mmc_sojourn_mean_and_p99_match_erlang_c() {
     let runs = replicate("validation/mmc.toml", &[]);
     for run in &runs {
         assert_single_server(&run.model, LAMBDA, C, None);
-        assert_eq!(run.model.endpoints[0].service_time, Dist::Exp { mean: 1e9 / MU });
+        assert_eq!(
+            run.model.endpoints[0].service_time,
+            Dist::Exp { mean: 1e9 / MU }
+        );
     }
     assert_all_succeeded(&runs);
     let a = LAMBDA / MU;
     let wait = erlang_c(C, a);
     let mean = wait / (f64::from(C) * MU - LAMBDA) + 1.0 / MU;
-    assert_within("M/M/c mean sojourn (s)", &collect(&runs, Replication::mean), mean);
+    assert_within(
+        "M/M/c mean sojourn (s)",
+        &collect(&runs, Replication::mean),
+        mean,
+    );
     let p99 = mmc_sojourn_quantile(C, LAMBDA, MU, 0.99);
-    assert_within("M/M/c p99 sojourn (s)", &collect(&runs, |r| r.quantile(0.99)), p99);
-    assert_within("M/M/c utilization", &collect(&runs, Replication::utilization), a / f64::from(C));
+    assert_within(
+        "M/M/c p99 sojourn (s)",
+        &collect(&runs, |r| r.quantile(0.99)),
+        p99,
+    );
+    assert_within(
+        "M/M/c utilization",
+        &collect(&runs, Replication::utilization),
+        a / f64::from(C),
+    );
 }
 
 // ----- M/M/1/K ----------------------------------------------------------------------------------
@@ -251,19 +307,39 @@ fn check_mm1k(lambda: f64, overrides: &[&str]) {
     let runs = replicate("validation/mm1k.toml", overrides);
     for run in &runs {
         assert_single_server(&run.model, lambda, 1, Some(K as u32 - 1));
-        assert_eq!(run.model.endpoints[0].service_time, Dist::Exp { mean: 1e9 / MU });
+        assert_eq!(
+            run.model.endpoints[0].service_time,
+            Dist::Exp { mean: 1e9 / MU }
+        );
         let outcomes = &run.result.outcomes;
-        assert_eq!(outcomes.failed(), outcomes.get(Outcome::Rejected), "only rejections fail");
+        assert_eq!(
+            outcomes.failed(),
+            outcomes.get(Outcome::Rejected),
+            "only rejections fail"
+        );
         assert!(outcomes.get(Outcome::Rejected) > 0);
     }
     let rho = lambda / MU;
     let blocking = (1.0 - rho) * rho.powi(K) / (1.0 - rho.powi(K + 1));
-    let in_system = rho / (1.0 - rho) - f64::from(K + 1) * rho.powi(K + 1) / (1.0 - rho.powi(K + 1));
+    let in_system =
+        rho / (1.0 - rho) - f64::from(K + 1) * rho.powi(K + 1) / (1.0 - rho.powi(K + 1));
     let sojourn = in_system / (lambda * (1.0 - blocking));
     let label = format!("M/M/1/{K} rho {rho}");
-    assert_within(&format!("{label} blocking"), &collect(&runs, Replication::blocking), blocking);
-    assert_within(&format!("{label} mean sojourn (s)"), &collect(&runs, Replication::mean), sojourn);
-    assert_within(&format!("{label} utilization"), &collect(&runs, Replication::utilization), rho * (1.0 - blocking));
+    assert_within(
+        &format!("{label} blocking"),
+        &collect(&runs, Replication::blocking),
+        blocking,
+    );
+    assert_within(
+        &format!("{label} mean sojourn (s)"),
+        &collect(&runs, Replication::mean),
+        sojourn,
+    );
+    assert_within(
+        &format!("{label} utilization"),
+        &collect(&runs, Replication::utilization),
+        rho * (1.0 - blocking),
+    );
 }
 
 #[test]
@@ -290,14 +366,35 @@ fn mg1_lognormal_mean_sojourn_matches_pollaczek_khinchine() {
     let runs = replicate("validation/mg1_lognormal.toml", &[]);
     for run in &runs {
         assert_single_server(&run.model, LAMBDA, 1, None);
-        let Dist::LogNormal { mu, sigma: model_sigma } = run.model.endpoints[0].service_time else {
-            panic!("lognormal service time expected: {:?}", run.model.endpoints[0].service_time);
+        let Dist::LogNormal {
+            mu,
+            sigma: model_sigma,
+        } = run.model.endpoints[0].service_time
+        else {
+            panic!(
+                "lognormal service time expected: {:?}",
+                run.model.endpoints[0].service_time
+            );
         };
-        assert!((mu - (MEDIAN * 1e9).ln()).abs() < 1e-12, "mu of ln(nanoseconds): {mu}");
-        assert!((model_sigma - sigma).abs() < 1e-12, "sigma {model_sigma} vs {sigma}");
+        assert!(
+            (mu - (MEDIAN * 1e9).ln()).abs() < 1e-12,
+            "mu of ln(nanoseconds): {mu}"
+        );
+        assert!(
+            (model_sigma - sigma).abs() < 1e-12,
+            "sigma {model_sigma} vs {sigma}"
+        );
     }
     assert_all_succeeded(&runs);
     let sojourn = LAMBDA * second_moment / (2.0 * (1.0 - rho)) + mean_service;
-    assert_within("M/G/1 mean sojourn (s)", &collect(&runs, Replication::mean), sojourn);
-    assert_within("M/G/1 utilization", &collect(&runs, Replication::utilization), rho);
+    assert_within(
+        "M/G/1 mean sojourn (s)",
+        &collect(&runs, Replication::mean),
+        sojourn,
+    );
+    assert_within(
+        "M/G/1 utilization",
+        &collect(&runs, Replication::utilization),
+        rho,
+    );
 }
