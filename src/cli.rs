@@ -1,6 +1,6 @@
 //! The command line: `meshsim run`, `meshsim validate`. Thin: parse, build, run, export.
 
-use crate::report::{self, FileRecorder, OutputFiles, Summary};
+use crate::report::{self, EdgeRecorder, FileRecorder, OutputFiles, Summary};
 use crate::scenario::{self, Override};
 use crate::sim::Simulation;
 use clap::{Parser, Subcommand};
@@ -44,6 +44,10 @@ pub enum Command {
         quiet: bool,
     },
     /// Compare variants of a scenario over replications, with confidence intervals.
+    ///
+    /// Replication r of every variant runs with the same seed (common random numbers), so the
+    /// differences to the baseline (the first variant) are paired. Writes comparison.json,
+    /// comparison.csv, comparison.md, replications.csv and latency-<variant>.csv.
     ///
     /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
     Compare {
@@ -117,7 +121,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Parses `--set` arguments (and `--seed`) into overrides.
-fn parse_overrides(raw: &[String], seed: Option<u64>) -> Result<Vec<Override>, String> {
+pub(crate) fn parse_overrides(raw: &[String], seed: Option<u64>) -> Result<Vec<Override>, String> {
     let mut overrides = raw.iter().map(|arg| Override::parse(arg)).collect::<Result<Vec<_>, _>>()?;
     if let Some(seed) = seed {
         overrides.push(Override { key: "scenario.seed".into(), value: seed.to_string() });
@@ -161,7 +165,10 @@ fn run(path: &Path, out: Option<&Path>, seed: Option<u64>, raw: &[String], quiet
         Err(code) => return code,
     };
     let dir = out.map_or_else(|| Path::new("reports").join(&model.name), Path::to_path_buf);
-    match run_to_folder(&model, &dir) {
+    let progress = report::Progress::simulation(model.duration as f64 / 1e9, report::progress::wanted(quiet));
+    let written = run_to_folder_with_progress(&model, &dir, &progress);
+    progress.finish();
+    match written {
         Ok(summary) => {
             if !quiet {
                 say(&report::render_terminal(&summary));
@@ -184,13 +191,25 @@ fn say(text: &str) {
 
 /// Runs `model` and writes its report into `dir` (atomically: all files or none).
 pub fn run_to_folder(model: &crate::model::Model, dir: &Path) -> std::io::Result<Summary> {
+    run_to_folder_with_progress(model, dir, &report::Progress::hidden())
+}
+
+/// [`run_to_folder`], moving `progress` along simulated time.
+pub fn run_to_folder_with_progress(
+    model: &crate::model::Model,
+    dir: &Path,
+    progress: &report::Progress,
+) -> std::io::Result<Summary> {
     let mut files = OutputFiles::new(dir)?;
-    let recorder = FileRecorder::new(&mut files)?;
+    let recorder = EdgeRecorder::for_model(report::ProgressRecorder::new(FileRecorder::new(&mut files)?, progress), model);
     let (result, recorder) = Simulation::run(model, recorder);
-    recorder.finish()?;
-    let summary = Summary::new(model, &result);
+    let (recorder, edge_windows) = recorder.into_parts();
+    recorder.into_inner().finish()?;
+    let mut summary = Summary::new(model, &result);
+    summary.slo = model.slo.as_ref().map(|slo| report::slo::evaluate(model, slo, &result, &edge_windows));
     files.write("summary.json", summary.to_json().as_bytes())?;
     files.write("latency.csv", report::latency_quantiles_csv(&result.latency).as_bytes())?;
+    report::render_run(&mut files)?;
     files.commit()?;
     Ok(summary)
 }

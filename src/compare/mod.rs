@@ -1,8 +1,33 @@
-//! `meshsim compare`: variants x replications with common random numbers, and the statistics
-//! that compare them. (Being built: see the reports issue.)
+//! `meshsim compare`: variants × replications with common random numbers, and the statistics
+//! that compare them.
+//!
+//! Layout: [`grid`] turns `--vary` (or `[compare]`) into variants; [`replicate`] runs every
+//! variant's replications in parallel (rayon) with shared seeds; [`stats`] holds the Student-t
+//! intervals and paired differences; [`summarize`] makes a [`results::Comparison`] (the serde
+//! types of `comparison.json`); [`export`] writes it as CSV, Markdown and a terminal table.
+//!
+//! Library use: [`plan`] loads and checks every variant (nothing runs yet), [`execute`] runs
+//! them on the current rayon pool, [`write_report`] writes the folder.
 
-use std::path::PathBuf;
+pub mod export;
+pub mod grid;
+pub mod replicate;
+pub mod results;
+pub mod stats;
+pub mod summarize;
+
+use crate::model::Model;
+use crate::report::{latency_quantiles_csv, OutputFiles};
+use crate::scenario::{self, Override};
+use crate::sim::LatencyStats;
+use grid::{Axis, Variant};
+use replicate::Progress;
+use results::Comparison;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Replications per variant when neither `--replications` nor `[compare] replications` says.
+pub const DEFAULT_REPLICATIONS: u32 = 5;
 
 /// The arguments of `meshsim compare`, as the command line gives them.
 #[derive(Debug, Clone)]
@@ -25,8 +50,150 @@ pub struct CompareArgs {
     pub quiet: bool,
 }
 
+/// Everything checked and loaded, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The scenario as the user's `--set` leave it (before any variant's settings).
+    pub base: Model,
+    /// The axes varied.
+    pub axes: Vec<Axis>,
+    /// The variants, the baseline first, each with its loaded model.
+    pub variants: Vec<(Variant, Model)>,
+    /// Replications per variant (at least 1).
+    pub replications: u32,
+}
+
+/// A finished comparison: the figures, and each variant's end-to-end latency distribution from
+/// replication 0 (for `latency-<slug>.csv`).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The comparison (`comparison.json`).
+    pub comparison: Comparison,
+    /// Per variant, in order: replication 0's end-to-end latency.
+    pub latency: Vec<LatencyStats>,
+}
+
+/// Loads the scenario at `path` with the user's `overrides`, works out the axes (from `vary`, or
+/// the file's `[compare]`) and the replications (`replications`, else `[compare]`, else 5), and
+/// loads every variant (the file with the user's overrides, then the variant's). Every problem
+/// is returned as a message line; nothing has run.
+pub fn plan(
+    path: &Path,
+    vary: &[String],
+    replications: Option<u32>,
+    overrides: &[Override],
+) -> Result<Plan, Vec<String>> {
+    let base = scenario::load_file(path, overrides)
+        .map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let axes = grid::axes(vary, base.compare.as_ref()).map_err(|message| vec![message])?;
+    let replications = replications
+        .or_else(|| base.compare.as_ref().and_then(|c| c.replications))
+        .unwrap_or(DEFAULT_REPLICATIONS);
+    if replications == 0 {
+        return Err(vec!["--replications must be at least 1".to_string()]);
+    }
+    let mut problems = Vec::new();
+    let mut variants = Vec::new();
+    for variant in grid::variants(&axes) {
+        let mut all = overrides.to_vec();
+        all.extend(variant.overrides());
+        match scenario::load_file(path, &all) {
+            Ok(model) => variants.push((variant, model)),
+            Err(errors) => {
+                for error in &errors.0 {
+                    problems.push(format!("variant {}: {error}", variant.name));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(Plan { base, axes, variants, replications })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Runs every replication of every variant of `plan` on the current rayon pool (wrap the call
+/// in `ThreadPool::install` to choose the threads), calling `on_finished` after each one (from
+/// the thread that ran it, in any order: the hook for a progress bar). The outcome does not
+/// depend on the number of threads.
+pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome {
+    let models: Vec<Model> = plan.variants.iter().map(|(_, model)| model.clone()).collect();
+    let mut runs = replicate::run_grid(&models, plan.replications, on_finished);
+    let latency = runs.iter_mut().map(|runs| runs[0].latency.take().unwrap_or_default()).collect();
+    let variants: Vec<Variant> = plan.variants.iter().map(|(variant, _)| variant.clone()).collect();
+    let header = summarize::Header {
+        scenario: &plan.base.name,
+        seed: plan.variants[0].1.seed,
+        replications: plan.replications,
+        axes: &plan.axes,
+    };
+    Outcome { comparison: summarize::summarize(header, &variants, &runs), latency }
+}
+
+/// Writes `comparison.json`, `comparison.csv`, `comparison.md`, `replications.csv` and a
+/// `latency-<slug>.csv` per variant into `dir`, atomically (all files or none).
+pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
+    let comparison = &outcome.comparison;
+    let mut files = OutputFiles::new(dir)?;
+    files.write("comparison.json", comparison.to_json().as_bytes())?;
+    files.write("comparison.csv", export::comparison_csv(comparison).as_bytes())?;
+    files.write("comparison.md", export::comparison_md(comparison).as_bytes())?;
+    files.write("replications.csv", export::replications_csv(comparison).as_bytes())?;
+    for (variant, latency) in comparison.variants.iter().zip(&outcome.latency) {
+        files.write(&variant.latency_file, latency_quantiles_csv(latency).as_bytes())?;
+    }
+    files.commit()
+}
+
+/// The hook called after each replication. Progress display belongs here (a progress bar when
+/// standard error is a terminal and `--quiet` is off); for now it does nothing.
+fn progress_hook(_quiet: bool) -> Box<dyn Fn(Progress) + Sync> {
+    Box::new(|_progress: Progress| {})
+}
+
 /// Runs `meshsim compare`; returns the exit status.
-pub fn command(_args: CompareArgs) -> ExitCode {
-    eprintln!("error: meshsim compare is not built yet");
-    ExitCode::from(crate::cli::EXIT_INVALID)
+pub fn command(args: CompareArgs) -> ExitCode {
+    let invalid = |lines: &[String]| {
+        for line in lines {
+            eprintln!("error: {line}");
+        }
+        ExitCode::from(crate::cli::EXIT_INVALID)
+    };
+    let overrides = match crate::cli::parse_overrides(&args.overrides, args.seed) {
+        Ok(overrides) => overrides,
+        Err(message) => return invalid(&[format!("--set: {message}")]),
+    };
+    let plan = match plan(&args.scenario, &args.vary, args.replications, &overrides) {
+        Ok(plan) => plan,
+        Err(problems) => return invalid(&problems),
+    };
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build() {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!("error: cannot start the worker threads: {error}");
+            return ExitCode::from(crate::cli::EXIT_FAILED);
+        }
+    };
+    let hook = progress_hook(args.quiet);
+    let outcome = pool.install(|| execute(&plan, hook.as_ref()));
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(format!("{}-compare", plan.base.name)));
+    if let Err(error) = write_report(&outcome, &dir) {
+        eprintln!("error: writing the comparison to {}: {error}", dir.display());
+        return ExitCode::from(crate::cli::EXIT_FAILED);
+    }
+    if !args.quiet {
+        say(&export::render_terminal(&outcome.comparison));
+        say(&format!("  report        {}\n", dir.display()));
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints to standard output; a closed pipe is not an error.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }

@@ -5,6 +5,7 @@ pub mod balancer;
 pub mod distribution;
 pub mod fault;
 pub mod network;
+pub mod objectives;
 pub mod policy;
 pub mod service;
 pub mod workload;
@@ -13,6 +14,7 @@ pub use balancer::BalancerState;
 pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
+pub use objectives::{CompareSpec, Slo};
 pub use policy::{BalancerKind, CallPolicy, Jitter, Outcome, RetryPolicy};
 pub use service::{Call, Concurrency, Endpoint, EndpointId, Service, ServiceId, Step};
 pub use workload::{Arrival, RateChange, Workload};
@@ -53,6 +55,10 @@ pub struct Model {
     pub workloads: Vec<Workload>,
     /// Faults, in file order.
     pub faults: Vec<Fault>,
+    /// Service-level objectives (`[slo]`), if given.
+    pub slo: Option<Slo>,
+    /// What `meshsim compare` varies by default (`[compare]`), if given.
+    pub compare: Option<CompareSpec>,
 }
 
 impl Model {

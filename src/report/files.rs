@@ -37,6 +37,18 @@ impl OutputFiles {
         writer.flush()
     }
 
+    /// Reads back `name`: the file written so far under its temporary name, else the folder's
+    /// file of that name; `None` if there is neither.
+    pub fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        let target = self.dir.join(name);
+        let path = self.pending.iter().rev().find(|(_, t)| *t == target).map_or(target.clone(), |(p, _)| p.clone());
+        match fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Renames every file into place.
     pub fn commit(mut self) -> io::Result<()> {
         for (temporary, target) in std::mem::take(&mut self.pending) {

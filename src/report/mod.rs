@@ -3,15 +3,20 @@
 //! when the run has succeeded, so a report folder never holds a half-written file.
 
 mod files;
+pub mod html;
+pub mod plots;
+pub mod progress;
+mod render;
+pub mod rundata;
+pub mod slo;
 mod summary;
 mod terminal;
 
 pub use files::{latency_quantiles_csv, FileRecorder, OutputFiles};
+pub use progress::{Progress, ProgressRecorder};
+pub use render::{plot_command, render_comparison, render_comparison_files, render_run};
+pub use rundata::RunData;
+pub use slo::{EdgeRecorder, EdgeWindow, SloReport};
 pub use summary::Summary;
 pub use terminal::render as render_terminal;
 
-/// Runs `meshsim plot DIR`; returns the exit status. (Being built: see the reports issue.)
-pub fn plot_command(_dir: &std::path::Path) -> std::process::ExitCode {
-    eprintln!("error: meshsim plot is not built yet");
-    std::process::ExitCode::from(crate::cli::EXIT_INVALID)
-}

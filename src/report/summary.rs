@@ -31,6 +31,9 @@ pub struct Summary {
     pub goodput: f64,
     /// Events the engine handled (deterministic: a measure of the run's size).
     pub events: u64,
+    /// The run judged against the scenario's `[slo]` (only when it has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<super::SloReport>,
 }
 
 /// Counts of end-to-end requests.
@@ -191,6 +194,7 @@ impl Summary {
             offered_rate: result.offered as f64 / measured_seconds,
             goodput: succeeded as f64 / measured_seconds,
             events: result.events_handled,
+            slo: None,
         }
     }
 

@@ -40,6 +40,9 @@ pub fn render(summary: &Summary) -> String {
         "  latency (ms)  mean {:.3}  p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
         latency.mean, latency.p50, latency.p90, latency.p99, latency.p999, latency.max
     );
+    if let Some(slo) = &summary.slo {
+        text.push_str(&super::slo::render_terminal(slo));
+    }
     let _ = writeln!(text, "  {:<20} {:>10} {:>10} {:>9} {:>10} {:>10}", "service", "requests", "succeeded", "util", "p50 ms", "p99 ms");
     for (name, service) in &summary.services {
         let _ = writeln!(

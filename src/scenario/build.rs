@@ -3,7 +3,7 @@
 
 use super::calls::Directory;
 use super::context::Ctx;
-use super::extras::{check_compare, check_slo};
+use super::extras::{read_compare, read_slo};
 use super::faults::{read_faults, Targets};
 use super::fields::PLANNED;
 use super::graph::report_cycles;
@@ -115,12 +115,8 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
         zones: &zones,
     };
     let faults = read_faults(ctx, top.get("fault"), &targets);
-    if let Some(n) = top.get("slo") {
-        check_slo(ctx, n);
-    }
-    if let Some(n) = top.get("compare") {
-        check_compare(ctx, n);
-    }
+    let slo = top.get("slo").and_then(|n| read_slo(ctx, n));
+    let compare = top.get("compare").and_then(|n| read_compare(ctx, n));
 
     let header = header?;
     if ctx.error_count() > 0 {
@@ -139,6 +135,8 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
         endpoints: built.endpoints,
         workloads,
         faults,
+        slo,
+        compare,
     })
 }
 

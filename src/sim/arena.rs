@@ -9,19 +9,17 @@ pub trait Generational {
     fn set_generation(&mut self, generation: u32);
 }
 
-/// Slots of `T`, with a free list.
+/// Slots of `T`, with a free list. Freeing a slot bumps its generation at once, so a handle is
+/// valid exactly when its generation matches the slot's (no separate liveness flag to load).
 #[derive(Debug)]
 pub struct Arena<T> {
     slots: Vec<T>,
-    /// Generation each slot will carry on its next use; bumped on every free.
-    next_generation: Vec<u32>,
-    live: Vec<bool>,
     free: Vec<u32>,
 }
 
 impl<T: Generational> Default for Arena<T> {
     fn default() -> Self {
-        Arena { slots: Vec::new(), next_generation: Vec::new(), live: Vec::new(), free: Vec::new() }
+        Arena { slots: Vec::new(), free: Vec::new() }
     }
 }
 
@@ -30,59 +28,48 @@ impl<T: Generational> Arena<T> {
     pub fn insert(&mut self, mut value: T) -> (u32, u32) {
         match self.free.pop() {
             Some(index) => {
-                let generation = self.next_generation[index as usize];
+                let generation = self.slots[index as usize].generation();
                 value.set_generation(generation);
                 self.slots[index as usize] = value;
-                self.live[index as usize] = true;
                 (index, generation)
             }
             None => {
                 value.set_generation(0);
                 self.slots.push(value);
-                self.next_generation.push(0);
-                self.live.push(true);
                 ((self.slots.len() - 1) as u32, 0)
             }
         }
     }
 
     /// The value in `index` if it is live and still of `generation`.
+    #[inline]
     pub fn get(&self, index: u32, generation: u32) -> Option<&T> {
-        let i = index as usize;
-        (self.live.get(i) == Some(&true) && self.slots[i].generation() == generation)
-            .then(|| &self.slots[i])
+        self.slots.get(index as usize).filter(|slot| slot.generation() == generation)
     }
 
     /// Mutable access to the value in `index` if it is live and still of `generation`.
+    #[inline]
     pub fn get_mut(&mut self, index: u32, generation: u32) -> Option<&mut T> {
-        let i = index as usize;
-        if self.live.get(i) == Some(&true) && self.slots[i].generation() == generation {
-            Some(&mut self.slots[i])
-        } else {
-            None
-        }
+        self.slots.get_mut(index as usize).filter(|slot| slot.generation() == generation)
     }
 
-    /// The live value in `index` whatever its generation. Panics on a free slot (a logic error).
+    /// The live value in `index`. Only for handles known to be live (a logic error otherwise).
+    #[inline]
     pub fn at(&self, index: u32) -> &T {
-        debug_assert!(self.live[index as usize]);
         &self.slots[index as usize]
     }
 
     /// Mutable access to the live value in `index`.
+    #[inline]
     pub fn at_mut(&mut self, index: u32) -> &mut T {
-        debug_assert!(self.live[index as usize]);
         &mut self.slots[index as usize]
     }
 
-    /// Frees slot `index`; handles to it become stale.
+    /// Frees slot `index`; every handle to it becomes stale. Freeing twice is a logic error.
     pub fn remove(&mut self, index: u32) {
-        let i = index as usize;
-        if self.live[i] {
-            self.live[i] = false;
-            self.next_generation[i] = self.slots[i].generation().wrapping_add(1);
-            self.free.push(index);
-        }
+        let slot = &mut self.slots[index as usize];
+        slot.set_generation(slot.generation().wrapping_add(1));
+        self.free.push(index);
     }
 }
 

@@ -17,26 +17,56 @@ impl<R: Recorder> Simulation<'_, R> {
             let slot = (self.first_replica[target.service] + target.index as u32) as usize;
             let replica = &mut self.replicas[slot];
             match &spec.kind {
-                FaultKind::Crash => {
-                    replica.health = Health::Crashed;
-                    self.drop_all_jobs(slot, Some(Outcome::Refused), now, queue);
-                    if self.views_follow_health() {
-                        self.views[target.service].retain(|&index| index != target.index as u32);
-                    }
+                FaultKind::Crash => replica.crash_faults += 1,
+                FaultKind::Hang => replica.hang_faults += 1,
+                FaultKind::Slow { factor } => {
+                    replica.slow_fault_factors.push(*factor);
+                    replica.combine_slow_factors();
                 }
-                FaultKind::Hang => {
-                    replica.health = Health::Hung;
-                    self.drop_all_jobs(slot, None, now, queue);
+                FaultKind::Errors { rate } => {
+                    replica.error_fault_rates.push(*rate);
+                    replica.combine_error_rates();
                 }
-                FaultKind::Slow { factor } => replica.slow_factor *= factor,
-                FaultKind::Errors { rate } => replica.error_rate = *rate,
                 FaultKind::Latency { add } => replica.extra_latency += add,
                 FaultKind::Partition { .. } => {}
+            }
+            self.apply_health(slot, now, queue);
+        }
+    }
+
+    /// Brings the replica's health in line with the crash and hang faults in force: a replica
+    /// that goes down loses what it holds (answered `refused` on a crash, never on a hang); the
+    /// oracle registry's view follows crashes.
+    fn apply_health(&mut self, slot: usize, now: u64, queue: &mut EventQueue<Event>) {
+        let replica = &mut self.replicas[slot];
+        let (before, after) = (replica.health, replica.health_from_faults());
+        if before == after {
+            return;
+        }
+        replica.health = after;
+        if after != Health::Hung {
+            replica.hung_accepted = 0; // what it swallowed is never answered
+        }
+        match after {
+            Health::Crashed => self.drop_all_jobs(slot, Some(Outcome::Refused), now, queue),
+            Health::Hung => self.drop_all_jobs(slot, None, now, queue),
+            Health::Up => {}
+        }
+        if self.views_follow_health() && (before == Health::Crashed) != (after == Health::Crashed) {
+            let replica = &self.replicas[slot];
+            let (service, index) = (replica.service as usize, replica.index);
+            let view = &mut self.views[service];
+            match (after == Health::Crashed, view.binary_search(&index)) {
+                (true, Ok(position)) => {
+                    view.remove(position);
+                }
+                (false, Err(position)) => view.insert(position, index),
+                _ => {}
             }
         }
     }
 
-    pub(super) fn on_fault_ends(&mut self, fault: usize, now: u64) {
+    pub(super) fn on_fault_ends(&mut self, fault: usize, now: u64, queue: &mut EventQueue<Event>) {
         let spec = &self.model.faults[fault];
         self.record_fault(now, "fault_end", fault);
         if let FaultKind::Partition { .. } = spec.kind {
@@ -47,22 +77,24 @@ impl<R: Recorder> Simulation<'_, R> {
             let slot = (self.first_replica[target.service] + target.index as u32) as usize;
             let replica = &mut self.replicas[slot];
             match &spec.kind {
-                FaultKind::Crash | FaultKind::Hang => {
-                    let was_crashed = replica.health == Health::Crashed;
-                    replica.health = Health::Up;
-                    let view = &mut self.views[target.service];
-                    let index = target.index as u32;
-                    if was_crashed && self.model.registry == crate::model::RegistryModel::Oracle {
-                        if let Err(position) = view.binary_search(&index) {
-                            view.insert(position, index);
-                        }
+                FaultKind::Crash => replica.crash_faults = replica.crash_faults.saturating_sub(1),
+                FaultKind::Hang => replica.hang_faults = replica.hang_faults.saturating_sub(1),
+                FaultKind::Slow { factor } => {
+                    if let Some(position) = replica.slow_fault_factors.iter().position(|f| f == factor) {
+                        replica.slow_fault_factors.remove(position);
                     }
+                    replica.combine_slow_factors();
                 }
-                FaultKind::Slow { factor } => replica.slow_factor /= factor,
-                FaultKind::Errors { .. } => replica.error_rate = 0.0,
+                FaultKind::Errors { rate } => {
+                    if let Some(position) = replica.error_fault_rates.iter().position(|r| r == rate) {
+                        replica.error_fault_rates.remove(position);
+                    }
+                    replica.combine_error_rates();
+                }
                 FaultKind::Latency { add } => replica.extra_latency = replica.extra_latency.saturating_sub(*add),
                 FaultKind::Partition { .. } => {}
             }
+            self.apply_health(slot, now, queue);
         }
     }
 

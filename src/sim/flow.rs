@@ -205,6 +205,7 @@ impl<R: Recorder> Simulation<'_, R> {
             call_generation: call.generation,
             try_number,
             key,
+            caller_zone: call.caller_zone,
             arrived: now,
             service_time,
             error_draw,
@@ -229,9 +230,17 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        if self.is_current_try(slot, generation, try_number) {
-            self.end_try(slot, outcome, now, queue);
+        if !self.is_current_try(slot, generation, try_number) {
+            return;
         }
+        let call = self.calls.at(slot);
+        if call.replica_in_flight != NONE && !self.active_partitions.is_empty() {
+            let replica = self.first_replica[call.service as usize] + call.replica_in_flight;
+            if self.partitioned(call.caller_zone, self.replicas[replica as usize].zone) {
+                return; // a partition began while the response was on the wire
+            }
+        }
+        self.end_try(slot, outcome, now, queue);
     }
 
     fn arm_deadline(&mut self, index: u32, deadline: Deadline, queue: &mut EventQueue<Event>) {
@@ -371,17 +380,14 @@ impl<R: Recorder> Simulation<'_, R> {
     pub(super) fn on_try_arrives(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
         let Some(job) = self.jobs.get(slot, generation) else { return };
         let replica_slot = job.replica as usize;
-        match self.replicas[replica_slot].health {
-            super::replica::Health::Crashed => {
-                self.respond(slot, Outcome::Refused, now, queue);
-                self.jobs.remove(slot);
-                return;
-            }
-            super::replica::Health::Hung => {
-                self.jobs.remove(slot); // accepted, never answered
-                return;
-            }
-            super::replica::Health::Up => {}
+        if self.partitioned(job.caller_zone, self.replicas[replica_slot].zone) {
+            self.jobs.remove(slot); // a partition began while the request was on the wire
+            return;
+        }
+        if self.replicas[replica_slot].health == super::replica::Health::Crashed {
+            self.respond(slot, Outcome::Refused, now, queue);
+            self.jobs.remove(slot);
+            return;
         }
         let measured = now >= self.measured.0 && now < self.measured.1;
         let service = self.replicas[replica_slot].service as usize;
@@ -389,6 +395,11 @@ impl<R: Recorder> Simulation<'_, R> {
         self.replicas[replica_slot].window_arrivals += 1;
         if measured {
             self.service_totals[service].requests += 1;
+        }
+        if self.replicas[replica_slot].health == super::replica::Health::Hung {
+            self.replicas[replica_slot].hung_accepted += 1; // accepted, never answered
+            self.jobs.remove(slot);
+            return;
         }
         let replica = &mut self.replicas[replica_slot];
         if !replica.has_free_worker() && !replica.queue_has_room() {

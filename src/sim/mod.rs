@@ -274,7 +274,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
             Event::DeadlineSweep { queue: index } => self.on_deadline_sweep(index as usize, now, queue),
             Event::RetryDue { call, generation } => self.on_retry_due(call, generation, now, queue),
             Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, now, queue),
-            Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, now),
+            Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, now, queue),
         }
     }
 

@@ -47,6 +47,18 @@ pub struct Replica {
     pub slow_factor: f64,
     /// Fraction of requests failing with `error` (0 unless an `errors` fault is on).
     pub error_rate: f64,
+    /// Crash faults in force on it (overlapping faults nest: it is up again when all have ended).
+    pub crash_faults: u32,
+    /// Hang faults in force on it.
+    pub hang_faults: u32,
+    /// Factors of the `slow` faults in force on it; `slow_factor` is their product (exactly 1
+    /// when none is in force, so an ended fault leaves no rounding behind).
+    pub slow_fault_factors: Vec<f64>,
+    /// Rates of the `errors` faults in force on it; `error_rate` combines them as independent
+    /// causes, `1 - prod(1 - rate)`.
+    pub error_fault_rates: Vec<f64>,
+    /// Requests accepted while hung (never answered), since the hang began.
+    pub hung_accepted: u64,
     /// Extra one-way latency on messages to and from it, nanoseconds.
     pub extra_latency: u64,
     /// Time of the last change of `busy_workers`, nanoseconds.
@@ -73,12 +85,44 @@ impl Replica {
             jobs: Vec::new(),
             slow_factor: 1.0,
             error_rate: 0.0,
+            crash_faults: 0,
+            hang_faults: 0,
+            error_fault_rates: Vec::new(),
+            slow_fault_factors: Vec::new(),
+            hung_accepted: 0,
             extra_latency: 0,
             busy_since: 0,
             busy_worker_nanos: 0.0,
             window_arrivals: 0,
             index,
         }
+    }
+
+    /// Health from the faults in force: a crash wins over a hang.
+    pub fn health_from_faults(&self) -> Health {
+        if self.crash_faults > 0 {
+            Health::Crashed
+        } else if self.hang_faults > 0 {
+            Health::Hung
+        } else {
+            Health::Up
+        }
+    }
+
+    /// Recomputes `error_rate` from the `errors` faults in force.
+    pub fn combine_error_rates(&mut self) {
+        let survive: f64 = self.error_fault_rates.iter().map(|rate| 1.0 - rate).product();
+        self.error_rate = 1.0 - survive;
+    }
+
+    /// Recomputes `slow_factor` from the `slow` faults in force.
+    pub fn combine_slow_factors(&mut self) {
+        self.slow_factor = self.slow_fault_factors.iter().product();
+    }
+
+    /// Requests present, for gauges: jobs held, plus what a hung replica swallowed.
+    pub fn present(&self) -> u64 {
+        self.jobs.len() as u64 + self.hung_accepted
     }
 
     /// Whether a worker is free.

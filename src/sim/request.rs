@@ -91,6 +91,8 @@ pub struct Job {
     pub try_number: u32,
     /// Identity of this try: the key of its child calls derives from it.
     pub key: u64,
+    /// Zone of the caller (for partitions at delivery).
+    pub caller_zone: u32,
     /// Arrival at the replica, nanoseconds.
     pub arrived: u64,
     /// Drawn compute time before any slow-down, nanoseconds.

@@ -37,6 +37,8 @@ pub(crate) fn single_service(rate: f64, replicas: usize, workers: u32, service_t
             zone: None,
         }],
         faults: vec![],
+        slo: None,
+        compare: None,
     }
 }
 

@@ -13,7 +13,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 let (mut in_flight, mut busy, mut queued) = (0u64, 0u64, 0u64);
                 let first = self.first_replica[service] as usize;
                 for replica in &mut self.replicas[first..first + spec.replicas] {
-                    in_flight += replica.jobs.len() as u64;
+                    in_flight += replica.present();
                     busy += u64::from(replica.busy_workers);
                     queued += replica.queue.len() as u64;
                     let row = ReplicaRow {
@@ -23,7 +23,7 @@ impl<R: Recorder> Simulation<'_, R> {
                         zone: &self.model.zones[replica.zone as usize],
                         arrivals: replica.window_arrivals,
                         busy_workers: replica.busy_workers,
-                        in_flight: replica.jobs.len() as u64,
+                        in_flight: replica.present(),
                         queue_length: replica.queue.len() as u64,
                         health: replica.health.name(),
                     };

@@ -148,10 +148,11 @@ fn crash_with_static_registry_refuses_the_replicas_share_only_while_it_lasts() {
         "refused {observed}, expected {expected:.0}"
     );
 
-    // The fault is in events.csv's source, at its times.
+    // The fault is in events.csv's source, at its times (whatever else is listed there).
     let events: Vec<_> = recorder
         .events
         .iter()
+        .filter(|e| e.kind.starts_with("fault_"))
         .map(|e| (e.time, e.kind, e.subject.as_str(), e.detail.as_str()))
         .collect();
     assert_eq!(
@@ -553,4 +554,46 @@ fn retries_raise_availability_above_the_no_retry_level() {
         "retries {retries}, expected in [{low:.0}, {high:.0}]"
     );
     assert_eq!(no_retries.services[api].retries, 0);
+}
+
+// ----- overlapping faults ------------------------------------------------------------------
+
+#[test]
+fn overlapping_faults_on_one_replica_each_last_their_own_interval() {
+    // api#0 crashed over [10 s, 20 s), the whole service over [13 s, 16 s); errors 0.5 on api#1
+    // over [10 s, 20 s) and 0.1 more over [12 s, 13 s). Round robin over two replicas under a
+    // static registry gives each replica half of the tries (exactly, to within one try).
+    let model = load("validation/faults/overlap.toml", &[]);
+    let (_, recorder) = run_recorded(&model);
+    let api = rows(&recorder, "api");
+    let second = 1_000_000_000u64;
+    let fraction = |from: u64, to: u64, outcome: Outcome| {
+        let hits = sum_between(&api, from * second, to * second, |o| o.get(outcome)) as f64;
+        let tries = sum_between(&api, from * second, to * second, |o| o.total()) as f64;
+        hits / tries
+    };
+    // Refusals are deterministic shares: +-0.02 covers the one-try rounding per window and the
+    // tries on the wire at the edges.
+    for (from, to, expected) in [(10, 13, 0.5), (13, 16, 1.0), (16, 20, 0.5), (21, 25, 0.0)] {
+        let refused = fraction(from, to, Outcome::Refused);
+        assert!(
+            (refused - expected).abs() < 0.02,
+            "refused {refused:.4} in [{from}s, {to}s), expected {expected}"
+        );
+    }
+    // Errors: half the tries go to api#1; its rate is 0.5, or 1 - (1 - 0.5)(1 - 0.1) = 0.55
+    // while both faults are on; none while it is crashed. Binomial tolerance: about 5 sd of the
+    // fraction over the interval's ~1000 tries per second.
+    let combined = 1.0 - (1.0 - 0.5) * (1.0 - 0.1);
+    for (from, to, expected) in
+        [(10, 12, 0.25), (12, 13, 0.5 * combined), (13, 16, 0.0), (16, 20, 0.25), (21, 25, 0.0)]
+    {
+        let tries = 1000.0 * (to - from) as f64;
+        let tolerance = 5.0 * (expected * (1.0 - expected) / tries).sqrt() + 0.002;
+        let errors = fraction(from, to, Outcome::Error);
+        assert!(
+            (errors - expected).abs() < tolerance,
+            "errors {errors:.4} in [{from}s, {to}s), expected {expected:.4} +- {tolerance:.4}"
+        );
+    }
 }

@@ -5,6 +5,8 @@ mod common;
 
 mod balancers;
 mod cli;
+mod compare;
 mod determinism;
 mod faults;
 mod queueing;
+mod report;

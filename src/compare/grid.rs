@@ -1,0 +1,233 @@
+//! The grid of variants: axes from `--vary key=v1,v2,...` (or the file's `[compare]` table), and
+//! their cross product, each variant a list of `--set` overrides.
+
+use crate::model::CompareSpec;
+use crate::scenario::Override;
+
+/// One axis: a dotted key and the values to try, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Axis {
+    /// Dotted key, as `--set` takes it.
+    pub key: String,
+    /// Values, each as written after `key=` in a `--set`.
+    pub values: Vec<String>,
+}
+
+/// One point of the grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// `key=value, key=value` (or `baseline` when nothing varies).
+    pub name: String,
+    /// A file-name-safe, unique short name: the values joined by `-` (`p2c`, `p2c-64`).
+    pub slug: String,
+    /// (key, value) per axis, in axis order.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Variant {
+    /// The variant's settings as `--set` overrides.
+    pub fn overrides(&self) -> Vec<Override> {
+        self.settings
+            .iter()
+            .map(|(key, value)| Override { key: key.clone(), value: value.clone() })
+            .collect()
+    }
+
+    /// The values alone, `p2c, 64` (a short label for tables).
+    pub fn values_label(&self) -> String {
+        if self.settings.is_empty() {
+            return self.name.clone();
+        }
+        self.settings.iter().map(|(_, value)| value.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Parses `key=v1,v2,...`. Values are split at commas outside quotes, brackets and braces, so
+/// `retries={ max = 2, backoff = "10ms" },{ max = 0 }` has two values; each is trimmed and must
+/// not be empty.
+pub fn parse_vary(arg: &str) -> Result<Axis, String> {
+    let Some((key, values)) = arg.split_once('=') else {
+        return Err(format!("--vary {arg}: expected key=v1,v2,..., like policy.balancer=round_robin,p2c"));
+    };
+    let key = key.trim();
+    if key.is_empty() || toml_edit::Key::parse(key).is_err() {
+        return Err(format!("--vary {arg}: \"{key}\" is not a dotted key like policy.balancer"));
+    }
+    let values = split_values(values);
+    if let Some(position) = values.iter().position(String::is_empty) {
+        return Err(format!("--vary {arg}: value {} is empty", position + 1));
+    }
+    Ok(Axis { key: key.to_string(), values })
+}
+
+/// Splits at top-level commas (outside quoted strings, `[...]` and `{...}`), trimming each part.
+fn split_values(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth -= 1,
+                ',' if depth <= 0 => {
+                    parts.push(current.trim().to_string());
+                    current.clear();
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        current.push(c);
+    }
+    parts.push(current.trim().to_string());
+    parts
+}
+
+/// The axes to vary: the `--vary` arguments when there are any, else the `[compare]` table's
+/// (none at all gives a single variant: the scenario as written). A key may be varied once.
+pub fn axes(vary: &[String], spec: Option<&CompareSpec>) -> Result<Vec<Axis>, String> {
+    let axes: Vec<Axis> = if vary.is_empty() {
+        spec.map(|spec| {
+            spec.axes
+                .iter()
+                .map(|(key, values)| Axis { key: key.clone(), values: values.clone() })
+                .collect()
+        })
+        .unwrap_or_default()
+    } else {
+        vary.iter().map(|arg| parse_vary(arg)).collect::<Result<_, _>>()?
+    };
+    for (index, axis) in axes.iter().enumerate() {
+        if axes[..index].iter().any(|other| other.key == axis.key) {
+            return Err(format!("{} is varied twice; give all its values in one --vary", axis.key));
+        }
+    }
+    Ok(axes)
+}
+
+/// The cross product of `axes`, the first axis varying slowest; the first variant (every axis
+/// at its first value) is the baseline.
+pub fn variants(axes: &[Axis]) -> Vec<Variant> {
+    let mut grid: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for axis in axes {
+        grid = grid
+            .into_iter()
+            .flat_map(|settings| {
+                axis.values.iter().map(move |value| {
+                    let mut next = settings.clone();
+                    next.push((axis.key.clone(), value.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    let mut taken: Vec<String> = Vec::new();
+    grid.into_iter()
+        .map(|settings| {
+            let name = if settings.is_empty() {
+                "baseline".to_string()
+            } else {
+                settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+            };
+            let base = if settings.is_empty() {
+                "baseline".to_string()
+            } else {
+                settings.iter().map(|(_, v)| slug_part(v)).collect::<Vec<_>>().join("-")
+            };
+            let mut slug = base.clone();
+            let mut copy = 1;
+            while taken.contains(&slug) {
+                copy += 1;
+                slug = format!("{base}-{copy}");
+            }
+            taken.push(slug.clone());
+            Variant { name, slug, settings }
+        })
+        .collect()
+}
+
+/// A value reduced to letters, digits, `.` and `_` (others become `_`); `v` if nothing is left.
+fn slug_part(value: &str) -> String {
+    let text: String = value
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+        .collect();
+    let text = text.trim_matches(|c| c == '_' || c == '.').to_string();
+    if text.is_empty() {
+        "v".to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vary_splits_at_top_level_commas() {
+        let axis = parse_vary("policy.balancer = round_robin, p2c").expect("parses");
+        assert_eq!(axis.key, "policy.balancer");
+        assert_eq!(axis.values, ["round_robin", "p2c"]);
+        let axis = parse_vary(r#"policy.retries={ max = 2, on = ["a", "b"] },{ max = 0 },"x,y""#)
+            .expect("parses");
+        assert_eq!(axis.values, [r#"{ max = 2, on = ["a", "b"] }"#, "{ max = 0 }", r#""x,y""#]);
+        assert!(parse_vary("policy.balancer").is_err());
+        assert!(parse_vary("=p2c").is_err());
+        assert!(parse_vary("policy.balancer=p2c,,random").is_err());
+        assert!(parse_vary("policy.balancer=").is_err());
+    }
+
+    #[test]
+    fn cross_product_first_axis_slowest_with_unique_slugs() {
+        let axes = axes(
+            &["policy.balancer=round_robin,p2c".into(), "service.api.workers=4,8".into()],
+            None,
+        )
+        .expect("valid");
+        let grid = variants(&axes);
+        let names: Vec<&str> = grid.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "policy.balancer=round_robin, service.api.workers=4",
+                "policy.balancer=round_robin, service.api.workers=8",
+                "policy.balancer=p2c, service.api.workers=4",
+                "policy.balancer=p2c, service.api.workers=8",
+            ]
+        );
+        assert_eq!(grid[3].slug, "p2c-8");
+        assert_eq!(grid[3].values_label(), "p2c, 8");
+        let same = variants(&[parse_vary("policy.balancer=p2c,p2c,\"p2c\"").expect("parses")]);
+        let slugs: Vec<&str> = same.iter().map(|v| v.slug.as_str()).collect();
+        assert_eq!(slugs, ["p2c", "p2c-2", "p2c-3"]);
+    }
+
+    #[test]
+    fn compare_table_when_no_vary_and_no_twice() {
+        let spec = CompareSpec {
+            axes: vec![("policy.balancer".into(), vec!["random".into(), "p2c".into()])],
+            replications: Some(3),
+        };
+        let from_file = axes(&[], Some(&spec)).expect("valid");
+        assert_eq!(from_file[0].values, ["random", "p2c"]);
+        let from_cli = axes(&["policy.timeout=1s,2s".into()], Some(&spec)).expect("valid");
+        assert_eq!(from_cli[0].key, "policy.timeout");
+        assert_eq!(variants(&[]).len(), 1);
+        assert_eq!(variants(&[])[0].slug, "baseline");
+        assert!(axes(&["a.b=1".into(), "a.b=2".into()], None).is_err());
+    }
+}

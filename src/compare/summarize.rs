@@ -1,0 +1,152 @@
+//! From the replications of every variant to a [`Comparison`]: means, intervals, paired
+//! differences to the baseline, SLO verdicts. Sequential and in a fixed order, so the numbers are
+//! the same bits whatever ran the replications.
+
+use super::grid::{Axis, Variant};
+use super::replicate::{ReplicationRun, METRICS};
+use super::results::{
+    AxisResult, Comparison, FaultSummary, MetricInfo, MetricResult, ReplicationResult, Setting,
+    Stat, VariantResult, VariantSlo,
+};
+use super::stats::{Estimate, CONFIDENCE};
+use std::collections::BTreeMap;
+
+/// What the comparison is of, besides its runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Header<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// The baseline's scenario seed.
+    pub seed: u64,
+    /// Replications per variant.
+    pub replications: u32,
+    /// The axes.
+    pub axes: &'a [Axis],
+}
+
+/// The comparison of `variants`, whose replications are `runs` (same order; the first variant
+/// is the baseline; every variant has the same number of replications, at least one).
+pub fn summarize(header: Header<'_>, variants: &[Variant], runs: &[Vec<ReplicationRun>]) -> Comparison {
+    let baseline = &runs[0];
+    let variants = variants
+        .iter()
+        .zip(runs)
+        .enumerate()
+        .map(|(index, (variant, runs))| VariantResult {
+            name: variant.name.clone(),
+            slug: variant.slug.clone(),
+            baseline: index == 0,
+            overrides: variant
+                .settings
+                .iter()
+                .map(|(key, value)| Setting { key: key.clone(), value: value.clone() })
+                .collect(),
+            latency_file: latency_file_name(&variant.slug),
+            metrics: metric_results(runs, baseline),
+            slo: variant_slo(runs),
+            replications: runs.iter().map(replication_result).collect(),
+        })
+        .collect();
+    Comparison {
+        scenario: header.scenario.to_string(),
+        seed: header.seed,
+        replications: header.replications,
+        confidence: CONFIDENCE,
+        axes: header
+            .axes
+            .iter()
+            .map(|axis| AxisResult { key: axis.key.clone(), values: axis.values.clone() })
+            .collect(),
+        metrics: METRICS
+            .iter()
+            .map(|m| MetricInfo {
+                name: m.name.to_string(),
+                unit: m.unit.to_string(),
+                better: if m.higher_is_better { "higher" } else { "lower" }.to_string(),
+                description: m.description.to_string(),
+            })
+            .collect(),
+        variants,
+    }
+}
+
+/// `latency-<slug>.csv`.
+pub fn latency_file_name(slug: &str) -> String {
+    format!("latency-{slug}.csv")
+}
+
+fn metric_results(runs: &[ReplicationRun], baseline: &[ReplicationRun]) -> BTreeMap<String, MetricResult> {
+    METRICS
+        .iter()
+        .enumerate()
+        .map(|(m, metric)| {
+            let samples: Vec<f64> = runs.iter().map(|r| r.values[m]).collect();
+            let base: Vec<f64> = baseline.iter().map(|r| r.values[m]).collect();
+            let estimate = Estimate::of(&samples, CONFIDENCE);
+            let diff = Estimate::paired(&samples, &base, CONFIDENCE);
+            let result = MetricResult {
+                mean: estimate.mean,
+                ci_low: estimate.low,
+                ci_high: estimate.high,
+                diff_mean: diff.mean,
+                diff_ci_low: diff.low,
+                diff_ci_high: diff.high,
+                significant: diff.excludes_zero(),
+            };
+            (metric.name.to_string(), result)
+        })
+        .collect()
+}
+
+fn stat(samples: &[f64]) -> Option<Stat> {
+    if samples.is_empty() {
+        return None;
+    }
+    let estimate = Estimate::of(samples, CONFIDENCE);
+    Some(Stat { n: samples.len() as u32, mean: estimate.mean, ci_low: estimate.low, ci_high: estimate.high })
+}
+
+fn variant_slo(runs: &[ReplicationRun]) -> Option<VariantSlo> {
+    let reports: Vec<_> = runs.iter().map(|r| r.slo.as_ref()).collect::<Option<Vec<_>>>()?;
+    let first = reports.first()?;
+    let replications_met = reports.iter().filter(|r| r.met).count() as u32;
+    let budgets: Option<Vec<f64>> =
+        reports.iter().map(|r| r.availability.as_ref().and_then(|a| a.error_budget_burned)).collect();
+    let faults = (0..first.faults.len())
+        .map(|index| {
+            let impacts: Vec<_> = reports.iter().map(|r| &r.faults[index]).collect();
+            let detect: Vec<f64> = impacts.iter().filter_map(|f| f.time_to_detect_s).collect();
+            let recover: Vec<f64> =
+                impacts.iter().filter(|f| f.recovered).filter_map(|f| f.time_to_recover_s).collect();
+            FaultSummary {
+                fault: index,
+                kind: impacts[0].kind.clone(),
+                target: impacts[0].target.clone(),
+                detected: impacts.iter().filter(|f| f.detected).count() as u32,
+                time_to_detect_s: stat(&detect),
+                recovery_from_s: impacts[0].recovery_from_s,
+                ends: impacts[0].until_s == Some(impacts[0].recovery_from_s),
+                recovered: recover.len() as u32,
+                did_not_recover: (impacts.len() - recover.len()) as u32,
+                time_to_recover_s: stat(&recover),
+            }
+        })
+        .collect();
+    Some(VariantSlo {
+        met: replications_met as usize == reports.len(),
+        replications_met,
+        error_budget_burned: budgets.as_deref().and_then(stat),
+        faults,
+    })
+}
+
+fn replication_result(run: &ReplicationRun) -> ReplicationResult {
+    ReplicationResult {
+        index: run.index,
+        seed: run.seed,
+        offered: run.offered,
+        succeeded: run.succeeded,
+        metrics: METRICS.iter().zip(run.values).map(|(m, v)| (m.name.to_string(), v)).collect(),
+        slo: run.slo.clone(),
+    }
+}

@@ -1,0 +1,572 @@
+//! `report.html`: one self-contained page per run (and per comparison). Styles are inline, plots
+//! are inline SVG, there is no script, and a Content-Security-Policy forbids the page from
+//! loading anything: it opens the same with or without a network. Every string that comes from
+//! the scenario (names of services, faults, variants) is escaped.
+
+use super::plots::Rendered;
+use super::rundata::{EventRow, RunData};
+use std::fmt::Write;
+
+/// At most this many rows of `events.csv` are listed (the rest are counted).
+pub const MAX_EVENTS: usize = 500;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light; }
+body { font-family: "DejaVu Sans", Verdana, system-ui, sans-serif; color: #212121; background: #fff;
+       margin: 0 auto; max-width: 1060px; padding: 24px 28px 60px; line-height: 1.45; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e0e0e0; }
+p.meta { color: #555; margin: 0 0 12px; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; margin: 14px 0; }
+.figure { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; }
+.figure .value { font-size: 21px; font-weight: bold; }
+.figure .name { font-size: 12.5px; color: #555; }
+table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
+th { background: #f4f4f4; font-weight: bold; }
+th:first-child, td:first-child, td.text, th.text { text-align: left; }
+tbody tr:nth-child(even) { background: #fafafa; }
+figure { margin: 18px 0 26px; }
+figure svg { width: 100%; height: auto; display: block; border: 1px solid #e4e4e4; }
+figcaption { font-size: 13px; color: #444; margin-top: 5px; }
+.met { color: #006d4f; font-weight: bold; }
+.missed { color: #b33c00; font-weight: bold; }
+.note { color: #555; font-size: 13px; }
+code { font-size: 12.5px; background: #f4f4f4; padding: 1px 4px; border-radius: 3px; }
+nav a { margin-right: 14px; }
+a { color: #005a8c; }
+"#;
+
+/// Opens a page: doctype, head with the policy and styles, body.
+pub fn page_start(out: &mut String, title: &str) {
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n",
+    );
+    out.push_str("<link rel=\"icon\" href=\"data:,\">\n");
+    let _ = writeln!(out, "<title>{}</title>", escape(title));
+    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
+}
+
+/// Closes a page.
+pub fn page_end(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Written by meshsim {}. Re-render the plots and this page from the folder's CSV files with <code>meshsim plot DIR</code>.</p>\n</body>\n</html>",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// An SVG plot made fit to be inlined in HTML (no namespace declaration: HTML parsing puts
+/// `<svg>` in the SVG namespace by itself).
+pub fn inline_svg(svg: &str) -> String {
+    svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
+}
+
+/// A plot as a `<figure>`, with its caption and links to its files.
+pub fn figure(out: &mut String, plot: &Rendered, caption: &str) {
+    let _ = writeln!(out, "<figure id=\"plot-{}\">", plot.name);
+    out.push_str(&inline_svg(&plot.svg));
+    let _ = writeln!(
+        out,
+        "<figcaption>{} Files: <a href=\"{name}.svg\">{name}.svg</a>, <a href=\"{name}.png\">{name}.png</a>.</figcaption>\n</figure>",
+        escape(caption),
+        name = plot.name
+    );
+}
+
+/// An integer with thousands separators.
+pub fn count(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (index, c) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number with `decimals` decimals.
+pub fn number(value: f64, decimals: usize) -> String {
+    if value.is_finite() {
+        format!("{value:.decimals$}")
+    } else {
+        "–".to_string()
+    }
+}
+
+/// A fraction as a percentage with four decimals.
+pub fn percent(value: f64) -> String {
+    if value.is_finite() {
+        format!("{:.4}%", value * 100.0)
+    } else {
+        "–".to_string()
+    }
+}
+
+fn tile(out: &mut String, value: &str, name: &str) {
+    let _ = writeln!(
+        out,
+        "<div class=\"figure\"><div class=\"value\">{}</div><div class=\"name\">{}</div></div>",
+        escape(value),
+        escape(name)
+    );
+}
+
+/// Captions of the run plots, by file stem.
+fn run_caption(name: &str) -> &'static str {
+    match name {
+        "latency" => "End-to-end latency of the requests that succeeded, per window: median and 99th percentile. Shaded bands are faults (labelled with their kind and target); the grey band is the warm-up, not measured.",
+        "availability" => "Top: the share of the requests ending in each window that succeeded. Bottom: requests offered, succeeded and failed per second.",
+        "replicas" => "Each row is a replica; colour is its share of its service's tries in that window relative to an even split (1 = fair share, darker = fewer). Hatched cells: the replica was crashed or hung.",
+        "cdf" => "Left: the fraction of succeeded requests at or below each latency. Right: the tail, latency by percentile.",
+        _ => "",
+    }
+}
+
+/// `report.html` of a run.
+pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
+    let summary = &data.summary;
+    let mut out = String::with_capacity(1 << 20);
+    page_start(&mut out, &format!("meshsim report: {}", summary.scenario));
+    let _ = writeln!(out, "<h1>{}</h1>", escape(&summary.scenario));
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">seed {} · load offered for {} s, measured from {} s (warm-up before) · {} engine events</p>",
+        summary.seed,
+        number(summary.duration_s, 3).trim_end_matches('0').trim_end_matches('.'),
+        number(summary.warmup_s, 3).trim_end_matches('0').trim_end_matches('.'),
+        count(summary.events)
+    );
+    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a><a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>\n");
+
+    out.push_str("<h2 id=\"summary\">Summary</h2>\n<div class=\"figures\">\n");
+    let requests = &summary.requests;
+    tile(&mut out, &count(requests.offered), "requests offered (measured)");
+    tile(&mut out, &format!("{}/s", number(summary.offered_rate, 1)), "offered rate");
+    tile(&mut out, &percent(summary.availability), "availability (succeeded / offered)");
+    tile(&mut out, &count(requests.failed), "requests failed");
+    tile(&mut out, &format!("{}/s", number(summary.goodput, 1)), "goodput (succeeded per second)");
+    let latency = &summary.latency_ms;
+    for (value, name) in [
+        (latency.p50, "p50 latency"),
+        (latency.p90, "p90 latency"),
+        (latency.p99, "p99 latency"),
+        (latency.p999, "p99.9 latency"),
+        (latency.mean, "mean latency"),
+        (latency.max, "max latency"),
+    ] {
+        tile(&mut out, &format!("{} ms", number(value, 3)), name);
+    }
+    out.push_str("</div>\n");
+    if requests.failed > 0 {
+        out.push_str("<table><thead><tr><th class=\"text\">failed requests by outcome</th><th>requests</th><th>share of offered</th></tr></thead><tbody>\n");
+        for (outcome, &n) in &requests.outcomes {
+            if n > 0 {
+                let share = if requests.offered > 0 { n as f64 / requests.offered as f64 } else { 0.0 };
+                let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(outcome), count(n), percent(share));
+            }
+        }
+        out.push_str("</tbody></table>\n");
+    }
+
+    out.push_str("<h2 id=\"slo\">Service-level objectives</h2>\n");
+    match data.summary_json.get("slo") {
+        Some(slo) if !slo.is_null() => out.push_str(&slo_section(slo)),
+        _ => out.push_str("<p class=\"note\">The scenario sets no objectives (<code>[slo]</code>).</p>\n"),
+    }
+
+    out.push_str("<h2 id=\"plots\">Plots</h2>\n");
+    for plot in plots {
+        figure(&mut out, plot, run_caption(plot.name));
+    }
+
+    out.push_str("<h2 id=\"services\">Services</h2>\n");
+    out.push_str("<p class=\"note\">Tries that reached a replica, and how the tries sent to each service ended as its callers saw them. Latency: from arrival at a replica to the response leaving it (succeeded tries).</p>\n");
+    out.push_str("<table><thead><tr><th class=\"text\">service</th><th>tries</th><th>succeeded</th><th>timeout</th><th>refused</th><th>error</th><th>rejected</th><th>retries</th><th>utilization</th><th>p50 ms</th><th>p99 ms</th><th>mean ms</th><th>wasted work ms</th></tr></thead><tbody>\n");
+    for (name, service) in &summary.services {
+        let tries = |key: &str| count(service.tries.get(key).copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            count(service.requests),
+            count(service.succeeded),
+            tries("timeout"),
+            tries("refused"),
+            tries("error"),
+            tries("rejected"),
+            count(service.retries),
+            number(service.utilization * 100.0, 1),
+            number(service.latency_ms.p50, 3),
+            number(service.latency_ms.p99, 3),
+            number(service.latency_ms.mean, 3),
+            number(service.wasted_work_ms, 1),
+        );
+    }
+    out.push_str("</tbody></table>\n");
+
+    out.push_str("<h2 id=\"timeline\">Event timeline</h2>\n");
+    event_timeline(&mut out, &data.events);
+    page_end(&mut out);
+    out
+}
+
+/// The events of `events.csv`, as a table (faults with their durations).
+fn event_timeline(out: &mut String, events: &[EventRow]) {
+    if events.is_empty() {
+        out.push_str("<p class=\"note\">No events: the scenario has no faults.</p>\n");
+        return;
+    }
+    let spans = super::rundata::fault_spans(events);
+    if !spans.is_empty() {
+        out.push_str("<table><thead><tr><th class=\"text\">fault</th><th class=\"text\">target</th><th>from (s)</th><th>to (s)</th><th>lasting (s)</th></tr></thead><tbody>\n");
+        for span in &spans {
+            let (to, lasting) = match span.end_s {
+                Some(end) => (trim(end), trim(end - span.start_s)),
+                None => ("end of run".to_string(), "–".to_string()),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&span.detail),
+                escape(&span.subject),
+                trim(span.start_s),
+                escape(&to),
+                escape(&lasting)
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("<table><thead><tr><th>time (s)</th><th class=\"text\">event</th><th class=\"text\">subject</th><th class=\"text\">detail</th></tr></thead><tbody>\n");
+    for event in events.iter().take(MAX_EVENTS) {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
+            trim(event.time_s),
+            escape(&event.kind),
+            escape(&event.subject),
+            escape(&event.detail)
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    if events.len() > MAX_EVENTS {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">{} more events in <code>events.csv</code>.</p>",
+            count((events.len() - MAX_EVENTS) as u64)
+        );
+    }
+}
+
+/// Seconds without trailing zeros.
+fn trim(seconds: f64) -> String {
+    let text = format!("{seconds:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The `slo` section of `summary.json`: a verdict line, then the objectives as a table.
+/// Understands objects whose entries have `target`/`actual`/`met`-like fields, and shows any
+/// other shape as a plain key–value table, so it renders whatever the verdicts hold.
+pub fn slo_section(slo: &serde_json::Value) -> String {
+    let mut out = String::new();
+    if let Some(met) = find_bool(slo, &["met", "pass", "passed", "ok"]) {
+        let _ = writeln!(
+            out,
+            "<p class=\"{}\">{}</p>",
+            if met { "met" } else { "missed" },
+            if met { "✓ every objective met" } else { "✗ some objective missed" }
+        );
+    }
+    out.push_str(&json_table(slo));
+    out
+}
+
+fn find_bool(value: &serde_json::Value, keys: &[&str]) -> Option<bool> {
+    keys.iter().find_map(|key| value.get(key).and_then(|v| v.as_bool()))
+}
+
+/// A JSON value as HTML: objects as key–value tables (nested ones inline), arrays of objects
+/// as tables with a column per key, booleans as met/missed marks.
+pub fn json_table(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut out = String::from("<table><tbody>\n");
+            for (key, item) in map {
+                let _ = writeln!(out, "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td></tr>", escape(key), json_cell(item));
+            }
+            out.push_str("</tbody></table>\n");
+            out
+        }
+        Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+            let mut columns: Vec<String> = Vec::new();
+            for item in items {
+                for key in item.as_object().into_iter().flat_map(|m| m.keys()) {
+                    if !columns.contains(key) {
+                        columns.push(key.clone());
+                    }
+                }
+            }
+            let mut out = String::from("<table><thead><tr>");
+            for column in &columns {
+                let _ = write!(out, "<th class=\"text\">{}</th>", escape(column));
+            }
+            out.push_str("</tr></thead><tbody>\n");
+            for item in items {
+                out.push_str("<tr>");
+                for column in &columns {
+                    let _ = write!(out, "<td class=\"text\">{}</td>", item.get(column).map(json_cell).unwrap_or_default());
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</tbody></table>\n");
+            out
+        }
+        other => format!("<p>{}</p>\n", json_cell(other)),
+    }
+}
+
+fn json_cell(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "–".to_string(),
+        Value::Bool(true) => "<span class=\"met\">✓ yes</span>".to_string(),
+        Value::Bool(false) => "<span class=\"missed\">✗ no</span>".to_string(),
+        Value::Number(n) => escape(&n.to_string()),
+        Value::String(s) => escape(s),
+        Value::Array(_) | Value::Object(_) => json_table(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn json_renders_as_escaped_tables() {
+        let value = serde_json::json!({"met": false, "objectives": [{"name": "<p99>", "met": true}]});
+        let html = slo_section(&value);
+        assert!(html.contains("some objective missed"));
+        assert!(html.contains("&lt;p99&gt;"));
+        assert!(!html.contains("<p99>"));
+    }
+}
+
+/// Captions of the comparison plots, by file stem.
+fn comparison_caption(name: &str) -> &'static str {
+    match name {
+        "comparison" => "Each panel is one metric: a marker per variant at its mean over the replications, whiskers spanning the confidence interval of the mean. Variants are numbered as in the tables.",
+        "cdf" => "Left: the fraction of succeeded requests at or below each latency, per variant (first replication). Right: the tail, latency by percentile.",
+        _ => "",
+    }
+}
+
+/// `report.html` of a comparison.
+pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots: &[Rendered]) -> String {
+    use super::render::{display_unit, metric_title, variant_label};
+    let mut out = String::with_capacity(1 << 20);
+    page_start(&mut out, &format!("meshsim comparison: {}", comparison.scenario));
+    let _ = writeln!(out, "<h1>{}: comparison</h1>", escape(&comparison.scenario));
+    let axes: Vec<String> = comparison
+        .axes
+        .iter()
+        .map(|axis| format!("<code>{}</code> ∈ {{{}}}", escape(&axis.key), escape(&axis.values.join(", "))))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">seed {} · {} replications per variant (replication <i>i</i> offers the same work in every variant) · {}% confidence intervals{}</p>",
+        comparison.seed,
+        comparison.replications,
+        number(comparison.confidence * 100.0, 0),
+        if axes.is_empty() { String::new() } else { format!(" · varying {}", axes.join(" × ")) }
+    );
+    out.push_str("<nav><a href=\"#variants\">Variants</a><a href=\"#metrics\">Metrics</a><a href=\"#slo\">Objectives</a><a href=\"#plots\">Plots</a><a href=\"#replications\">Replications</a></nav>\n");
+
+    out.push_str("<h2 id=\"variants\">Variants</h2>\n<table><thead><tr><th class=\"text\">#</th><th class=\"text\">variant</th><th class=\"text\">settings</th><th class=\"text\">latency quantiles</th></tr></thead><tbody>\n");
+    for (index, variant) in comparison.variants.iter().enumerate() {
+        let settings: Vec<String> =
+            variant.overrides.iter().map(|s| format!("<code>{}={}</code>", escape(&s.key), escape(&s.value))).collect();
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
+            index + 1,
+            escape(&variant_label(comparison, index)),
+            if variant.baseline { " <b>(baseline)</b>" } else { "" },
+            if settings.is_empty() { "the scenario as written".to_string() } else { settings.join(" ") },
+            escape(&variant.latency_file)
+        );
+    }
+    out.push_str("</tbody></table>\n");
+
+    out.push_str("<h2 id=\"metrics\">Metrics</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Each cell: the mean over the replications and its {}% confidence interval; below it, the paired difference to the baseline (Δ, replication by replication). <b>▲ better</b> / <b>▼ worse</b> marks a difference whose interval excludes zero (significant); “no significant difference” otherwise.</p>",
+        number(comparison.confidence * 100.0, 0)
+    );
+    out.push_str("<div style=\"overflow-x:auto\"><table><thead><tr><th class=\"text\">metric</th>");
+    for index in 0..comparison.variants.len() {
+        let _ = write!(out, "<th>{} {}</th>", index + 1, escape(&variant_label(comparison, index)));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for metric in &comparison.metrics {
+        let (unit, scale) = display_unit(&metric.unit);
+        let decimals = if unit == "%" { 3 } else { 3 };
+        let _ = write!(
+            out,
+            "<tr><td class=\"text\" title=\"{}\">{} <span class=\"note\">({}, {} is better)</span></td>",
+            escape(&metric.description),
+            escape(&metric_title(&metric.name)),
+            escape(&unit),
+            escape(&metric.better)
+        );
+        for variant in &comparison.variants {
+            let Some(result) = variant.metrics.get(&metric.name) else {
+                out.push_str("<td>–</td>");
+                continue;
+            };
+            let interval = match (result.ci_low, result.ci_high) {
+                (Some(low), Some(high)) => {
+                    format!("[{}, {}]", number(low * scale, decimals), number(high * scale, decimals))
+                }
+                _ => "(one replication: no interval)".to_string(),
+            };
+            let difference = if variant.baseline {
+                "baseline".to_string()
+            } else if result.significant {
+                let improved = match metric.better.as_str() {
+                    "lower" => result.diff_mean < 0.0,
+                    _ => result.diff_mean > 0.0,
+                };
+                format!(
+                    "<span class=\"{}\">{} Δ {}{}</span>",
+                    if improved { "met" } else { "missed" },
+                    if improved { "▲ better" } else { "▼ worse" },
+                    if result.diff_mean >= 0.0 { "+" } else { "" },
+                    number(result.diff_mean * scale, decimals)
+                )
+            } else {
+                format!(
+                    "Δ {}{} <span class=\"note\">no significant difference</span>",
+                    if result.diff_mean >= 0.0 { "+" } else { "" },
+                    number(result.diff_mean * scale, decimals)
+                )
+            };
+            let _ = write!(
+                out,
+                "<td><b>{}</b><br><span class=\"note\">{}</span><br>{}</td>",
+                number(result.mean * scale, decimals),
+                escape(&interval),
+                difference
+            );
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n");
+
+    out.push_str("<h2 id=\"slo\">Service-level objectives</h2>\n");
+    if comparison.variants.iter().all(|v| v.slo.is_none()) {
+        out.push_str("<p class=\"note\">The scenario sets no objectives (<code>[slo]</code>).</p>\n");
+    } else {
+        out.push_str("<table><thead><tr><th class=\"text\">variant</th><th class=\"text\">verdict</th><th>replications meeting every target</th><th>error budget burned (mean)</th><th class=\"text\">faults: detected / recovered (mean times)</th></tr></thead><tbody>\n");
+        for (index, variant) in comparison.variants.iter().enumerate() {
+            let Some(slo) = &variant.slo else { continue };
+            let budget = slo
+                .error_budget_burned
+                .map_or("–".to_string(), |stat| format!("{}%", number(stat.mean * 100.0, 1)));
+            let faults: Vec<String> = slo
+                .faults
+                .iter()
+                .map(|fault| {
+                    let detect = fault.time_to_detect_s.map_or(String::new(), |s| format!(" in {} s", number(s.mean, 2)));
+                    let recover = fault.time_to_recover_s.map_or(String::new(), |s| format!(" after {} s", number(s.mean, 2)));
+                    format!(
+                        "{} {}: detected {}/{}{}, recovered {}/{}{}",
+                        escape(&fault.kind),
+                        escape(&fault.target),
+                        fault.detected,
+                        comparison.replications,
+                        detect,
+                        fault.recovered,
+                        comparison.replications,
+                        recover
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"text\">{} {}</td><td class=\"text\">{}</td><td>{} / {}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+                index + 1,
+                escape(&variant_label(comparison, index)),
+                if slo.met { "<span class=\"met\">✓ met</span>" } else { "<span class=\"missed\">✗ missed</span>" },
+                slo.replications_met,
+                comparison.replications,
+                budget,
+                if faults.is_empty() { "–".to_string() } else { faults.join("<br>") }
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+
+    out.push_str("<h2 id=\"plots\">Plots</h2>\n");
+    for plot in plots {
+        figure(&mut out, plot, comparison_caption(plot.name));
+    }
+
+    out.push_str("<h2 id=\"replications\">Replications</h2>\n<details><summary>Every replication's figures</summary>\n");
+    out.push_str("<table><thead><tr><th class=\"text\">variant</th><th>replication</th><th>seed</th><th>offered</th><th>succeeded</th>");
+    for metric in &comparison.metrics {
+        let _ = write!(out, "<th>{}</th>", escape(&metric_title(&metric.name)));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for (index, variant) in comparison.variants.iter().enumerate() {
+        for replication in &variant.replications {
+            let _ = write!(
+                out,
+                "<tr><td class=\"text\">{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                index + 1,
+                escape(&variant_label(comparison, index)),
+                replication.index,
+                replication.seed,
+                count(replication.offered),
+                count(replication.succeeded)
+            );
+            for metric in &comparison.metrics {
+                let (_, scale) = display_unit(&metric.unit);
+                let value = replication.metrics.get(&metric.name).map_or("–".to_string(), |v| number(v * scale, 3));
+                let _ = write!(out, "<td>{value}</td>");
+            }
+            out.push_str("</tr>\n");
+        }
+    }
+    out.push_str("</tbody></table></details>\n");
+    page_end(&mut out);
+    out
+}

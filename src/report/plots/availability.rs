@@ -1,0 +1,183 @@
+//! `availability.svg/png`: per window, the share of ending requests that succeeded (top) and the
+//! throughput — offered, succeeded and failed requests per second (bottom); faults shaded.
+
+use super::style::{self, Key, Line, ValueAxis};
+use super::{Figure, PlotResult};
+use crate::report::rundata::{FaultSpan, RunData};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// One end-to-end window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    middle: f64,
+    /// Succeeded / ended, when some request ended in the window.
+    availability: Option<f64>,
+    offered: f64,
+    succeeded: f64,
+    failed: f64,
+}
+
+/// The availability-and-throughput plot of one run.
+pub struct AvailabilityPlot {
+    scenario: String,
+    seed: u64,
+    window_s: f64,
+    warmup_s: f64,
+    end_s: f64,
+    windows: Vec<Window>,
+    faults: Vec<FaultSpan>,
+    objective: Option<f64>,
+}
+
+impl AvailabilityPlot {
+    /// From a run's data.
+    pub fn new(data: &RunData) -> Self {
+        let mut window_s: f64 = 0.0;
+        let windows = data
+            .edge_windows()
+            .map(|row| {
+                window_s = window_s.max(row.window_s);
+                let width = if row.window_s > 0.0 { row.window_s } else { 1.0 };
+                let ended = row.succeeded + row.failed();
+                Window {
+                    middle: row.time_s + row.window_s / 2.0,
+                    availability: (ended > 0).then(|| row.succeeded as f64 / ended as f64),
+                    offered: row.arrivals as f64 / width,
+                    succeeded: row.succeeded as f64 / width,
+                    failed: row.failed() as f64 / width,
+                }
+            })
+            .collect();
+        AvailabilityPlot {
+            scenario: data.summary.scenario.clone(),
+            seed: data.summary.seed,
+            window_s,
+            warmup_s: data.summary.warmup_s,
+            end_s: data.end_s(),
+            windows,
+            faults: data.fault_spans(),
+            objective: availability_objective(&data.summary_json),
+        }
+    }
+}
+
+/// The availability objective of `summary.json`'s `slo` section (a number in [0, 1], or an
+/// object with `target`), if any.
+pub fn availability_objective(summary: &serde_json::Value) -> Option<f64> {
+    let value = summary.get("slo")?.get("availability")?;
+    value.as_f64().or_else(|| value.get("target").and_then(|v| v.as_f64()))
+}
+
+/// The lower end of the availability axis (percent): a round value below the lowest point.
+fn availability_floor(lowest_percent: f64) -> f64 {
+    [99.9, 99.5, 99.0, 98.0, 95.0, 90.0, 80.0, 50.0, 0.0]
+        .into_iter()
+        .find(|floor| *floor <= lowest_percent - (100.0 - floor) * 0.05)
+        .unwrap_or(0.0)
+}
+
+impl Figure for AvailabilityPlot {
+    fn name(&self) -> &'static str {
+        "availability"
+    }
+
+    fn title(&self) -> String {
+        "Availability and throughput over time".to_string()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+        let availability = style::series(0);
+        let offered = style::SeriesStyle { marker: style::Marker::None, ..style::series(3) };
+        let offered = style::SeriesStyle { dash: style::DASHES[4], ..offered };
+        let succeeded = style::series(2);
+        let failed = style::series(1);
+        let objective = style::SeriesStyle { marker: style::Marker::None, width: 1, ..style::series(3) };
+        let mut keys = vec![
+            Key::Series("availability".into(), availability),
+            Key::Series("offered".into(), offered),
+            Key::Series("succeeded".into(), succeeded),
+            Key::Series("failed".into(), failed),
+        ];
+        if self.objective.is_some() {
+            keys.push(Key::Series("availability objective".into(), objective));
+        }
+        if !self.faults.is_empty() {
+            keys.push(Key::Area("fault".into(), style::fault_fill()));
+        }
+        if self.warmup_s > 0.0 {
+            keys.push(Key::Area("warm-up (not measured)".into(), style::warmup_fill()));
+        }
+        let subtitle = format!(
+            "{} – seed {} – end-to-end requests per {} s window: availability = succeeded / ended",
+            self.scenario,
+            self.seed,
+            style::format_number(self.window_s)
+        );
+        let area = style::header(root, &self.title(), &subtitle, &keys)?;
+        let (_, height) = area.dim_in_pixel();
+        let (top, bottom) = area.split_vertically(height * 47 / 100);
+
+        // Availability, percent.
+        let lowest = self
+            .windows
+            .iter()
+            .filter_map(|w| w.availability)
+            .chain(self.objective)
+            .fold(1.0f64, f64::min);
+        let floor = availability_floor(lowest * 100.0);
+        let y = ValueAxis::exact(floor, 100.0 + (100.0 - floor) * 0.04);
+        let x = ValueAxis::exact(0.0, self.end_s);
+        let percent = |v: &f64| format!("{}%", style::format_number(*v));
+        let mut chart = style::chart(&top, x.clone(), y, "", "availability (%)", Some(&percent))?;
+        style::shade_warmup(&mut chart, self.warmup_s)?;
+        style::shade_faults(root, &mut chart, &self.faults, self.end_s, true)?;
+        if let Some(target) = self.objective {
+            let x_range = chart.x_range();
+            chart.draw_series(std::iter::once(Line::new(
+                vec![(x_range.start, target * 100.0), (x_range.end, target * 100.0)],
+                objective,
+            )))?;
+        }
+        let mut run: Vec<(f64, f64)> = Vec::new();
+        for window in &self.windows {
+            match window.availability {
+                Some(value) => run.push((window.middle, (value * 100.0).max(floor))),
+                None => {
+                    if !run.is_empty() {
+                        chart.draw_series(std::iter::once(Line::new(std::mem::take(&mut run), availability)))?;
+                    }
+                }
+            }
+        }
+        if !run.is_empty() {
+            chart.draw_series(std::iter::once(Line::new(run, availability)))?;
+        }
+
+        // Throughput, requests per second.
+        let highest = self.windows.iter().map(|w| w.offered.max(w.succeeded).max(w.failed)).fold(0.0, f64::max);
+        let y = ValueAxis::from_zero(highest);
+        let mut chart = style::chart(&bottom, x, y, "simulated time (s)", "requests / s", None)?;
+        style::shade_warmup(&mut chart, self.warmup_s)?;
+        style::shade_faults(root, &mut chart, &self.faults, self.end_s, false)?;
+        for (series, pick) in [
+            (offered, (|w: &Window| w.offered) as fn(&Window) -> f64),
+            (succeeded, |w: &Window| w.succeeded),
+            (failed, |w: &Window| w.failed),
+        ] {
+            let points: Vec<(f64, f64)> = self.windows.iter().map(|w| (w.middle, pick(w))).collect();
+            chart.draw_series(std::iter::once(Line::new(points, series)))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_availability_axis_starts_at_a_round_value_below_the_data() {
+        assert_eq!(super::availability_floor(99.95), 99.5);
+        assert_eq!(super::availability_floor(99.14), 98.0);
+        assert_eq!(super::availability_floor(40.0), 0.0);
+    }
+}

@@ -1,0 +1,173 @@
+//! `comparison.svg/png`: one small panel per metric; in each, every variant's mean across its
+//! replications as a marker with its 95% confidence interval as a whisker. Variants keep the
+//! same colour and marker in every panel (and in `cdf`).
+
+use super::style::{self, Key, ValueAxis, INK, MUTED};
+use super::{Figure, PlotResult};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// One metric across the variants.
+#[derive(Debug, Clone)]
+pub struct MetricPanel {
+    /// Panel title, e.g. `p99 latency`.
+    pub title: String,
+    /// Unit for the axis, e.g. `ms` (empty for none).
+    pub unit: String,
+    /// `Some(true)`: lower is better; `Some(false)`: higher is better.
+    pub lower_is_better: Option<bool>,
+    /// Per variant (in legend order): (mean, CI low, CI high); `None` when not measured.
+    pub values: Vec<Option<(f64, f64, f64)>>,
+}
+
+/// The comparison chart.
+pub struct ComparisonPlot {
+    subtitle: String,
+    variants: Vec<String>,
+    panels: Vec<MetricPanel>,
+}
+
+impl ComparisonPlot {
+    /// A chart of `panels` over `variants` (labels, in order).
+    pub fn new(subtitle: String, variants: Vec<String>, panels: Vec<MetricPanel>) -> Self {
+        ComparisonPlot { subtitle, variants, panels }
+    }
+}
+
+/// The axis of one panel: the intervals with a margin, from zero when the values are near it.
+fn panel_axis(panel: &MetricPanel) -> ValueAxis {
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(mean, lo, hi) in panel.values.iter().flatten() {
+        for v in [mean, lo, hi] {
+            if v.is_finite() {
+                low = low.min(v);
+                high = high.max(v);
+            }
+        }
+    }
+    if !low.is_finite() {
+        return ValueAxis::nice(0.0, 1.0);
+    }
+    let pad = ((high - low) * 0.15).max(high.abs() * 1e-3).max(1e-9);
+    let low = if low >= 0.0 && low - pad <= (high - low) { 0.0 } else { low - pad };
+    ValueAxis::nice(low, high + pad)
+}
+
+impl Figure for ComparisonPlot {
+    fn name(&self) -> &'static str {
+        "comparison"
+    }
+
+    fn title(&self) -> String {
+        "Variants compared: mean and 95% confidence interval per metric".to_string()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+        let keys: Vec<Key> = self
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(index, label)| {
+                let series = style::SeriesStyle { dash: &[], ..style::series(index) };
+                Key::Series(format!("{} {label}", index + 1), series)
+            })
+            .collect();
+        let area = style::header(root, &self.title(), &self.subtitle, &keys)?;
+        if self.panels.is_empty() {
+            root.draw_text("no metrics", &style::text(16, MUTED), (40, 120))?;
+            return Ok(());
+        }
+        let columns = self.panels.len().min(3);
+        let rows = self.panels.len().div_ceil(columns);
+        let cells = area.split_evenly((rows, columns));
+        let count = self.variants.len();
+        for (panel, cell) in self.panels.iter().zip(&cells) {
+            let mut heading = panel.title.clone();
+            if !panel.unit.is_empty() {
+                heading.push_str(&format!(" ({})", panel.unit));
+            }
+            let hint = match panel.lower_is_better {
+                Some(true) => "lower is better",
+                Some(false) => "higher is better",
+                None => "",
+            };
+            cell.draw_text(&heading, &style::bold(13, INK), (14, 4))?;
+            if !hint.is_empty() {
+                let (w, _) = cell.estimate_text_size(&heading, &style::bold(13, INK))?;
+                cell.draw_text(hint, &style::text(11, MUTED), (14 + w as i32 + 8, 6))?;
+            }
+            let plot_area = cell.split_vertically(22).1;
+            let x = ValueAxis::exact(-0.6, count as f64 - 0.4);
+            let y = panel_axis(panel);
+            let labels = |v: &f64| {
+                let index = v.round();
+                if (v - index).abs() < 1e-6 && index >= 0.0 && (index as usize) < count {
+                    format!("{}", index as usize + 1)
+                } else {
+                    String::new()
+                }
+            };
+            let mut chart = ChartBuilder::on(&plot_area)
+                .margin_left(4)
+                .margin_right(14)
+                .margin_bottom(6)
+                .x_label_area_size(22)
+                .y_label_area_size(62)
+                .build_cartesian_2d(x, y)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .bold_line_style(style::GRID.stroke_width(1))
+                .light_line_style(style::GRID_LIGHT.stroke_width(1))
+                .axis_style(MUTED.stroke_width(1))
+                .label_style(style::text(11, INK))
+                .x_labels(count.clamp(2, 12))
+                .y_labels(5)
+                .x_label_formatter(&labels)
+                .draw()?;
+            for (index, value) in panel.values.iter().enumerate() {
+                let Some((mean, low, high)) = *value else { continue };
+                let series = style::series(index);
+                let at = index as f64;
+                let (x, y_mean) = chart.backend_coord(&(at, mean));
+                let (_, y_low) = chart.backend_coord(&(at, low));
+                let (_, y_high) = chart.backend_coord(&(at, high));
+                let whisker = ShapeStyle::from(&series.color).stroke_width(2);
+                root.draw(&PathElement::new(vec![(x, y_low), (x, y_high)], whisker))?;
+                for y in [y_low, y_high] {
+                    root.draw(&PathElement::new(vec![(x - 7, y), (x + 7, y)], whisker))?;
+                }
+                root.draw(&MarkerAt { at: (x, y_mean), series })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A variant's marker at a pixel position.
+struct MarkerAt {
+    at: (i32, i32),
+    series: style::SeriesStyle,
+}
+
+impl<'a> plotters::element::PointCollection<'a, (i32, i32)> for &'a MarkerAt {
+    type Point = &'a (i32, i32);
+    type IntoIter = std::iter::Once<&'a (i32, i32)>;
+    fn point_iter(self) -> Self::IntoIter {
+        std::iter::once(&self.at)
+    }
+}
+
+impl<DB: DrawingBackend> plotters::element::Drawable<DB> for MarkerAt {
+    fn draw<I: Iterator<Item = (i32, i32)>>(
+        &self,
+        mut points: I,
+        backend: &mut DB,
+        _: (u32, u32),
+    ) -> Result<(), plotters_backend::DrawingErrorKind<DB::ErrorType>> {
+        match points.next() {
+            Some(at) => style::draw_marker(backend, at, self.series.marker, self.series.color, 6),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! `replicas.svg/png`: per-replica load over time as a heatmap. One row per replica of the
+//! busiest services, one column per window (windows are merged past [`MAX_COLUMNS`]); a cell's
+//! colour is the replica's share of its service's tries in that column, relative to an even
+//! split (1 = its fair share), on a colour scale whose lightness rises with the value, so it
+//! reads in grayscale too. Cells where the replica was crashed or hung are hatched.
+
+use super::style::{self, INK, MUTED};
+use super::{Figure, PlotResult};
+use crate::report::rundata::{FaultSpan, RunData};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+
+/// At most this many services are shown (the busiest).
+pub const MAX_SERVICES: usize = 6;
+/// At most this many replicas of one service are shown (the first ones).
+pub const MAX_REPLICAS: usize = 12;
+/// At most this many time columns.
+pub const MAX_COLUMNS: usize = 150;
+/// Shares are drawn from 0 to this (higher values get the top colour).
+const SHARE_MAX: f64 = 2.0;
+/// Colour levels (cells of equal level next to each other are drawn as one rectangle).
+const LEVELS: usize = 33;
+/// The colour of a column in which the service received nothing.
+const NO_LOAD: RGBColor = RGBColor(236, 236, 236);
+
+/// One heatmap row.
+#[derive(Debug, Clone)]
+struct Row {
+    label: String,
+    /// Per column: colour level (`None`: the service received nothing) and whether the replica
+    /// was crashed or hung at some window end in the column.
+    cells: Vec<(Option<usize>, bool)>,
+}
+
+/// A service's group of rows.
+#[derive(Debug, Clone)]
+struct Group {
+    service: String,
+    /// Mean tries per second per replica over the run.
+    per_replica_rate: f64,
+    hidden_replicas: usize,
+    rows: Vec<Row>,
+}
+
+/// The per-replica load plot of one run.
+pub struct ReplicaPlot {
+    scenario: String,
+    seed: u64,
+    /// Column boundaries, seconds (one more than the columns).
+    edges: Vec<f64>,
+    groups: Vec<Group>,
+    hidden_services: usize,
+    faults: Vec<FaultSpan>,
+}
+
+impl ReplicaPlot {
+    /// From a run's data.
+    pub fn new(data: &RunData) -> Self {
+        // Windows of the load period only: the few requests still under way after it would
+        // make the last column's shares noise.
+        let load_end = data.summary.duration_s;
+        let rows_in_load = data.replicas.iter().filter(|r| load_end <= 0.0 || r.time_s < load_end);
+        let mut times: Vec<f64> = rows_in_load.clone().map(|r| r.time_s).collect();
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        let window_s = data.windows.first().map_or(1.0, |w| w.window_s).max(1e-9);
+        let per_column = times.len().div_ceil(MAX_COLUMNS).max(1);
+        let columns = times.len().div_ceil(per_column);
+        let mut edges: Vec<f64> = (0..columns).map(|c| times[c * per_column]).collect();
+        if let Some(last) = times.last() {
+            edges.push(last + window_s);
+        }
+        let column_of = |time: f64| -> usize {
+            let index = times.partition_point(|t| *t < time);
+            index / per_column
+        };
+
+        // Sums per (service, replica, column) and per (service, column).
+        let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut replica_counts: BTreeMap<&str, u32> = BTreeMap::new();
+        let mut cells: BTreeMap<(&str, u32), Vec<(u64, bool)>> = BTreeMap::new();
+        let mut service_columns: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for row in rows_in_load {
+            let service = row.service.as_str();
+            *totals.entry(service).or_default() += row.arrivals;
+            let count = replica_counts.entry(service).or_default();
+            *count = (*count).max(row.replica + 1);
+            let column = column_of(row.time_s);
+            let cell = &mut cells.entry((service, row.replica)).or_insert_with(|| vec![(0, false); columns])[column];
+            cell.0 += row.arrivals;
+            cell.1 |= row.health != "up" && !row.health.is_empty();
+            service_columns.entry(service).or_insert_with(|| vec![0; columns])[column] += row.arrivals;
+        }
+        let mut ranked: Vec<(&str, u64)> = totals.iter().map(|(s, t)| (*s, *t)).collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let hidden_services = ranked.len().saturating_sub(MAX_SERVICES);
+        let span = edges.last().copied().unwrap_or(0.0) - edges.first().copied().unwrap_or(0.0);
+        let groups = ranked
+            .iter()
+            .take(MAX_SERVICES)
+            .map(|(service, total)| {
+                let replicas = replica_counts[service];
+                let shown = (replicas as usize).min(MAX_REPLICAS);
+                let rows = (0..shown as u32)
+                    .map(|replica| {
+                        let empty = vec![(0, false); columns];
+                        let own = cells.get(&(*service, replica)).unwrap_or(&empty);
+                        let cells = own
+                            .iter()
+                            .zip(&service_columns[service])
+                            .map(|(&(arrivals, unhealthy), &service_total)| {
+                                let level = (service_total > 0).then(|| {
+                                    let share = arrivals as f64 * f64::from(replicas) / service_total as f64;
+                                    ((share / SHARE_MAX).clamp(0.0, 1.0) * (LEVELS - 1) as f64).round() as usize
+                                });
+                                (level, unhealthy)
+                            })
+                            .collect();
+                        Row { label: format!("{service}#{replica}"), cells }
+                    })
+                    .collect();
+                Group {
+                    service: service.to_string(),
+                    per_replica_rate: if span > 0.0 { *total as f64 / f64::from(replicas) / span } else { 0.0 },
+                    hidden_replicas: replicas as usize - shown,
+                    rows,
+                }
+            })
+            .collect();
+        ReplicaPlot {
+            scenario: data.summary.scenario.clone(),
+            seed: data.summary.seed,
+            edges,
+            groups,
+            hidden_services,
+            faults: data.fault_spans(),
+        }
+    }
+
+    fn row_count(&self) -> usize {
+        self.groups.iter().map(|g| g.rows.len()).sum()
+    }
+}
+
+/// The colour of a level.
+fn level_color(level: Option<usize>) -> RGBColor {
+    match level {
+        Some(level) => ViridisRGB::get_color(level as f64 / (LEVELS - 1) as f64),
+        None => NO_LOAD,
+    }
+}
+
+impl Figure for ReplicaPlot {
+    fn name(&self) -> &'static str {
+        "replicas"
+    }
+
+    fn title(&self) -> String {
+        "Per-replica load over time (share of the service's tries)".to_string()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+        let mut subtitle = format!(
+            "{} – seed {} – colour: a replica's tries relative to an even split of its service's (1 = fair share); hatched: crashed or hung",
+            self.scenario, self.seed
+        );
+        if self.hidden_services > 0 {
+            let plural = if self.hidden_services == 1 { "service" } else { "services" };
+            subtitle.push_str(&format!(" – {} quieter {plural} not shown", self.hidden_services));
+        }
+        let area = style::header(root, &self.title(), &subtitle, &[])?;
+        let rows = self.row_count();
+        if rows == 0 || self.edges.len() < 2 {
+            root.draw_text("no replica rows (replicas.csv is empty)", &style::text(16, MUTED), (40, 120))?;
+            return Ok(());
+        }
+        let (start, end) = (self.edges[0], *self.edges.last().unwrap_or(&1.0));
+        let x = style::ValueAxis::exact(start, end);
+        let y = style::ValueAxis::exact(0.0, rows as f64);
+        let label_rows = self.faults.len().min(2) as u32;
+        let mut chart = ChartBuilder::on(&area)
+            .margin_left(10)
+            .margin_right(120)
+            .margin_top(4 + label_rows * 18)
+            .margin_bottom(4)
+            .x_label_area_size(44)
+            .y_label_area_size(190)
+            .build_cartesian_2d(x, y)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_x_mesh()
+            .y_labels(0)
+            .axis_style(MUTED.stroke_width(1))
+            .label_style(style::text(12, INK))
+            .axis_desc_style(style::text(13, INK))
+            .x_labels(10)
+            .x_desc("simulated time (s)")
+            .draw()?;
+
+        // Cells, merged along each row where the colour does not change.
+        let mut index = 0usize;
+        let mut hatches: Vec<(f64, f64, f64)> = Vec::new();
+        for group in &self.groups {
+            for row in &group.rows {
+                let top = (rows - index) as f64;
+                let bottom = top - 1.0;
+                let mut column = 0;
+                while column < row.cells.len() {
+                    let level = row.cells[column].0;
+                    let mut last = column;
+                    while last + 1 < row.cells.len() && row.cells[last + 1].0 == level {
+                        last += 1;
+                    }
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(self.edges[column], bottom), (self.edges[last + 1], top)],
+                        level_color(level).filled(),
+                    )))?;
+                    column = last + 1;
+                }
+                let mut column = 0;
+                while column < row.cells.len() {
+                    if row.cells[column].1 {
+                        let mut last = column;
+                        while last + 1 < row.cells.len() && row.cells[last + 1].1 {
+                            last += 1;
+                        }
+                        hatches.push((self.edges[column], self.edges[last + 1], bottom));
+                        column = last + 1;
+                    } else {
+                        column += 1;
+                    }
+                }
+                index += 1;
+            }
+        }
+        // Hatching: white diagonal strokes over unhealthy spans, 7 px apart.
+        for (from, to, bottom) in hatches {
+            let (x0, y1) = chart.backend_coord(&(from, bottom));
+            let (x1, y0) = chart.backend_coord(&(to, bottom + 1.0));
+            let height = y1 - y0;
+            let mut x = x0 - height;
+            while x < x1 {
+                let (a, b) = ((x.max(x0), y1 - (x.max(x0) - x)), ((x + height).min(x1), y1 - ((x + height).min(x1) - x)));
+                root.draw(&PathElement::new(vec![a, b], WHITE.stroke_width(2)))?;
+                root.draw(&PathElement::new(vec![(a.0 + 2, a.1), (b.0 + 2, b.1)], INK.mix(0.6).stroke_width(1)))?;
+                x += 7;
+            }
+        }
+
+        // Row labels and service separators.
+        let (x_pixels, _) = chart.plotting_area().get_pixel_range();
+        let label_style = style::text(11, INK);
+        let group_style = style::bold(12, INK);
+        let mut index = 0usize;
+        for group in &self.groups {
+            let top = (rows - index) as f64;
+            let (_, y_top) = chart.backend_coord(&(start, top));
+            let (_, y_bottom) = chart.backend_coord(&(start, top - group.rows.len() as f64));
+            root.draw(&PathElement::new(vec![(x_pixels.start - 186, y_top), (x_pixels.end, y_top)], WHITE.stroke_width(2)))?;
+            root.draw(&PathElement::new(vec![(x_pixels.start - 186, y_top), (x_pixels.start, y_top)], MUTED.stroke_width(1)))?;
+            let mut name = group.service.clone();
+            if group.hidden_replicas > 0 {
+                name.push_str(&format!(" (+{})", group.hidden_replicas));
+            }
+            let rate = format!("{}/s per replica", style::format_number(group.per_replica_rate.round()));
+            let middle = (y_top + y_bottom) / 2;
+            let row_height = (y_bottom - y_top) / group.rows.len().max(1) as i32;
+            if group.rows.len() >= 2 && row_height * group.rows.len() as i32 >= 30 {
+                root.draw_text(&name, &group_style, (x_pixels.start - 184, middle - 14))?;
+                root.draw_text(&rate, &style::text(11, MUTED), (x_pixels.start - 184, middle + 1))?;
+            } else {
+                root.draw_text(&name, &group_style, (x_pixels.start - 184, middle - 7))?;
+            }
+            for (offset, row) in group.rows.iter().enumerate() {
+                if row_height >= 10 || offset % 2 == 0 {
+                    let replica = row.label.rsplit('#').next().unwrap_or("");
+                    let (_, y) = chart.backend_coord(&(start, top - offset as f64 - 0.5));
+                    let text = format!("#{replica}");
+                    let (w, h) = root.estimate_text_size(&text, &label_style)?;
+                    root.draw_text(&text, &label_style, (x_pixels.start - 6 - w as i32, y - h as i32 / 2))?;
+                }
+            }
+            index += group.rows.len();
+        }
+
+        // Fault boundaries and labels above the cells.
+        let (_, y_pixels) = chart.plotting_area().get_pixel_range();
+        let mut row_ends: Vec<i32> = Vec::new();
+        for span in &self.faults {
+            let from = span.start_s.clamp(start, end);
+            let to = span.end_s.unwrap_or(end).clamp(start, end);
+            let (a, _) = chart.backend_coord(&(from, 0.0));
+            let (b, _) = chart.backend_coord(&(to, 0.0));
+            for x in [a, b] {
+                root.draw(&PathElement::new(vec![(x, y_pixels.start - 3), (x, y_pixels.end)], INK.stroke_width(1)))?;
+            }
+            let label = span.label();
+            let label_style = style::text(12, INK);
+            let (w, _) = root.estimate_text_size(&label, &label_style)?;
+            let x = (a + 3).min(x_pixels.end - w as i32);
+            let row = row_ends.iter().position(|e| *e < x).unwrap_or_else(|| {
+                row_ends.push(i32::MIN);
+                row_ends.len() - 1
+            });
+            row_ends[row] = x + w as i32 + 8;
+            let y = y_pixels.start - 18 * (label_rows as i32 - row.min(label_rows as usize - 1) as i32) - 2;
+            root.draw_text(&label, &label_style, (x, y))?;
+        }
+
+        // Colour scale.
+        let bar_x = x_pixels.end + 26;
+        let (bar_top, bar_bottom) = (y_pixels.start + 10, y_pixels.end - 10);
+        let steps = LEVELS as i32;
+        let step_height = ((bar_bottom - bar_top) as f64 / steps as f64).max(1.0);
+        for level in 0..LEVELS {
+            let y0 = bar_bottom - ((level + 1) as f64 * step_height).round() as i32;
+            let y1 = bar_bottom - (level as f64 * step_height).round() as i32;
+            root.draw(&Rectangle::new([(bar_x, y0), (bar_x + 16, y1)], level_color(Some(level)).filled()))?;
+        }
+        let bar_end = bar_bottom - (LEVELS as f64 * step_height).round() as i32;
+        root.draw(&Rectangle::new([(bar_x, bar_end), (bar_x + 16, bar_bottom)], MUTED.stroke_width(1)))?;
+        for (value, label) in [(0.0, "0"), (0.5, "0.5"), (1.0, "1 fair"), (1.5, "1.5"), (2.0, "≥ 2")] {
+            let y = bar_bottom - ((value / SHARE_MAX) * (bar_bottom - bar_end) as f64).round() as i32;
+            root.draw(&PathElement::new(vec![(bar_x + 16, y), (bar_x + 20, y)], MUTED.stroke_width(1)))?;
+            root.draw_text(label, &style::text(11, INK), (bar_x + 23, y - 6))?;
+        }
+        root.draw(&Rectangle::new([(bar_x, bar_bottom + 14), (bar_x + 16, bar_bottom + 26)], NO_LOAD.filled()))?;
+        root.draw_text("no tries", &style::text(11, INK), (bar_x + 23, bar_bottom + 14))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! Plots and `report.html` written into a folder: after `meshsim run` and `meshsim compare`
+//! (before their files are renamed into place, so a failure leaves no partial report), and by
+//! `meshsim plot DIR` from the folder's files alone.
+
+use super::html;
+use super::plots::{self, cdf, comparison, Rendered};
+use super::rundata::{self, LoadError, RunData};
+use super::OutputFiles;
+use crate::compare::results::Comparison;
+use std::io;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Writes the plots and `report.html` of the run whose files `files` holds (read back from
+/// their temporary names: call it after the CSV files and `summary.json` are written, before
+/// [`OutputFiles::commit`]).
+pub fn render_run(files: &mut OutputFiles) -> io::Result<()> {
+    let data = RunData::read_with(|name| files.read(name))?;
+    write_run(&data, files)
+}
+
+fn write_plots(plots: &[Rendered], files: &mut OutputFiles) -> io::Result<()> {
+    for plot in plots {
+        files.write(&format!("{}.svg", plot.name), plot.svg.as_bytes())?;
+        files.write(&format!("{}.png", plot.name), &plot.png)?;
+    }
+    Ok(())
+}
+
+fn write_run(data: &RunData, files: &mut OutputFiles) -> io::Result<()> {
+    let plots = plots::run_plots(data)?;
+    write_plots(&plots, files)?;
+    files.write("report.html", html::run_report(data, &plots).as_bytes())
+}
+
+/// Writes `cdf` and `comparison` plots and `report.html` of the comparison whose files `files`
+/// holds (`comparison.json` and the `latency-<slug>.csv` files, written so far or already in
+/// the folder); call it before [`OutputFiles::commit`].
+pub fn render_comparison_files(files: &mut OutputFiles) -> io::Result<()> {
+    let text = files.read("comparison.json")?.ok_or_else(|| io::Error::other("comparison.json is missing"))?;
+    let comparison: Comparison =
+        serde_json::from_slice(&text).map_err(|e| io::Error::other(format!("comparison.json: {e}")))?;
+    let mut distributions = Vec::new();
+    for (index, variant) in comparison.variants.iter().enumerate() {
+        let quantiles = match files.read(&variant.latency_file)? {
+            Some(bytes) => rundata::parse_quantiles(&bytes)
+                .map_err(|e| io::Error::other(format!("{}: {e}", variant.latency_file)))?,
+            None => Vec::new(),
+        };
+        distributions.push(cdf::Distribution { label: variant_label(&comparison, index), quantiles });
+    }
+    let plots = comparison_plots(&comparison, distributions)?;
+    write_plots(&plots, files)?;
+    files.write("report.html", html::comparison_report(&comparison, &plots).as_bytes())
+}
+
+/// Re-renders the plots and `report.html` of the comparison folder `dir` from its files.
+pub fn render_comparison(dir: &Path) -> io::Result<()> {
+    let mut files = OutputFiles::new(dir)?;
+    render_comparison_files(&mut files)?;
+    files.commit()
+}
+
+/// A short label for variant `index`: the values that make it (`p2c`, `p2c, 64`), or its name.
+pub fn variant_label(comparison: &Comparison, index: usize) -> String {
+    let variant = &comparison.variants[index];
+    if variant.overrides.is_empty() {
+        return variant.name.clone();
+    }
+    variant.overrides.iter().map(|s| s.value.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A readable title for a metric key: `latency_p99_ms` -> `p99 latency`.
+pub fn metric_title(name: &str) -> String {
+    match name {
+        "availability" => "availability".into(),
+        "latency_mean_ms" => "mean latency".into(),
+        "latency_p50_ms" => "p50 latency".into(),
+        "latency_p90_ms" => "p90 latency".into(),
+        "latency_p99_ms" => "p99 latency".into(),
+        "latency_p999_ms" => "p99.9 latency".into(),
+        "goodput" => "goodput".into(),
+        "retries_per_request" => "retries per request".into(),
+        "wasted_work_ms" => "wasted work".into(),
+        "replica_seconds" => "replica time".into(),
+        other => other.trim_end_matches("_ms").replace('_', " "),
+    }
+}
+
+/// The display unit and scale of a metric unit: fractions are shown as percentages.
+pub fn display_unit(unit: &str) -> (String, f64) {
+    match unit {
+        "fraction" => ("%".into(), 100.0),
+        other => (other.to_string(), 1.0),
+    }
+}
+
+fn comparison_plots(comparison: &Comparison, distributions: Vec<cdf::Distribution>) -> io::Result<Vec<Rendered>> {
+    let subtitle = format!(
+        "{} – {} replications per variant, common random numbers – {}% confidence intervals",
+        comparison.scenario,
+        comparison.replications,
+        html::number(comparison.confidence * 100.0, 0)
+    );
+    let labels: Vec<String> = (0..comparison.variants.len()).map(|i| variant_label(comparison, i)).collect();
+    let panels = comparison
+        .metrics
+        .iter()
+        .map(|metric| {
+            let (unit, scale) = display_unit(&metric.unit);
+            comparison::MetricPanel {
+                title: metric_title(&metric.name),
+                unit,
+                lower_is_better: match metric.better.as_str() {
+                    "lower" => Some(true),
+                    "higher" => Some(false),
+                    _ => None,
+                },
+                values: comparison
+                    .variants
+                    .iter()
+                    .map(|variant| {
+                        variant.metrics.get(&metric.name).map(|m| {
+                            (
+                                m.mean * scale,
+                                m.ci_low.unwrap_or(m.mean) * scale,
+                                m.ci_high.unwrap_or(m.mean) * scale,
+                            )
+                        })
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let chart = comparison::ComparisonPlot::new(subtitle.clone(), labels, panels);
+    let cdf_subtitle = format!("{} – each variant's first replication, succeeded measured requests", comparison.scenario);
+    let mut plots = vec![plots::render(&chart)?];
+    if distributions.iter().any(|d| !d.quantiles.is_empty()) {
+        plots.push(plots::render(&cdf::CdfPlot::new(cdf_subtitle, distributions))?);
+    }
+    Ok(plots)
+}
+
+/// Runs `meshsim plot DIR`: re-renders the plots and `report.html` of a run (or comparison)
+/// folder from its files. Exit status 2 when `dir` is not such a folder, 1 when writing fails.
+pub fn plot_command(dir: &Path) -> ExitCode {
+    let failed = |error: io::Error| {
+        eprintln!("error: writing the plots to {}: {error}", dir.display());
+        ExitCode::from(crate::cli::EXIT_FAILED)
+    };
+    if !dir.is_dir() {
+        eprintln!("error: {} is not a folder (expected a folder written by `meshsim run` or `meshsim compare`)", dir.display());
+        return ExitCode::from(crate::cli::EXIT_INVALID);
+    }
+    if dir.join("comparison.json").is_file() {
+        return match render_comparison(dir) {
+            Ok(()) => {
+                println!("plots and report.html written to {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => failed(error),
+        };
+    }
+    let data = match RunData::load(dir) {
+        Ok(data) => data,
+        Err(LoadError::Missing(file)) => {
+            eprintln!(
+                "error: {} is not a run folder: it has no {file} (write one with `meshsim run SCENARIO --out {}`)",
+                dir.display(),
+                dir.display()
+            );
+            return ExitCode::from(crate::cli::EXIT_INVALID);
+        }
+        Err(error) => {
+            eprintln!("error: {} is not a readable run folder: {error}", dir.display());
+            return ExitCode::from(crate::cli::EXIT_INVALID);
+        }
+    };
+    let result = OutputFiles::new(dir).and_then(|mut files| {
+        write_run(&data, &mut files)?;
+        files.commit()
+    });
+    match result {
+        Ok(()) => {
+            println!("plots and report.html written to {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => failed(error),
+    }
+}
