@@ -143,13 +143,14 @@ pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
     for (variant, latency) in comparison.variants.iter().zip(&outcome.latency) {
         files.write(&variant.latency_file, latency_quantiles_csv(latency).as_bytes())?;
     }
+    crate::report::render_comparison_files(&mut files)?;
     files.commit()
 }
 
-/// The hook called after each replication. Progress display belongs here (a progress bar when
-/// standard error is a terminal and `--quiet` is off); for now it does nothing.
-fn progress_hook(_quiet: bool) -> Box<dyn Fn(Progress) + Sync> {
-    Box::new(|_progress: Progress| {})
+/// The progress bar over every replication (on a terminal, without `--quiet`, past a second).
+fn progress_bar(plan: &Plan, quiet: bool) -> crate::report::Progress {
+    let total = plan.variants.len() as u64 * u64::from(plan.replications);
+    crate::report::Progress::replications(total, crate::report::progress::wanted(quiet))
 }
 
 /// Runs `meshsim compare`; returns the exit status.
@@ -175,8 +176,9 @@ pub fn command(args: CompareArgs) -> ExitCode {
             return ExitCode::from(crate::cli::EXIT_FAILED);
         }
     };
-    let hook = progress_hook(args.quiet);
-    let outcome = pool.install(|| execute(&plan, hook.as_ref()));
+    let bar = progress_bar(&plan, args.quiet);
+    let outcome = pool.install(|| execute(&plan, &|_: Progress| bar.inc()));
+    bar.finish();
     let dir = args
         .out
         .clone()

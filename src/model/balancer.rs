@@ -15,7 +15,24 @@ pub struct BalancerState {
     weighted_scores: Vec<i64>,
     /// This client's own random stream (balancer draws, retry jitter).
     rng: ChaCha8Rng,
+    /// Peak EWMA: per replica index, the cost (nanoseconds) and when it was last updated.
+    ewma: Vec<(f64, u64)>,
+    /// Per replica index, whether this client has ejected it (outlier detection).
+    excluded: Vec<bool>,
+    excluded_count: usize,
+    /// The view less the excluded replicas, rebuilt when either changes.
+    filtered: Vec<u32>,
+    /// Version of the view `filtered` was built from (`u64::MAX`: stale).
+    filtered_from: u64,
 }
+
+/// Peak EWMA's decay time, nanoseconds (Finagle and Linkerd: 10 s).
+pub const PEAK_EWMA_DECAY: f64 = 10e9;
+/// Peak EWMA's cost of a replica with no history, nanoseconds (Linkerd's default RTT: 30 ms).
+pub const PEAK_EWMA_DEFAULT_RTT: f64 = 30e6;
+/// Envoy's healthy panic threshold: when fewer than this fraction of the view is left after
+/// ejections, the client balances over the whole view.
+pub const PANIC_THRESHOLD: f64 = 0.5;
 
 impl BalancerState {
     /// A fresh state for a service of `replicas` replicas, drawing from `rng`.
@@ -25,6 +42,11 @@ impl BalancerState {
             outstanding_requests: vec![0; replicas],
             weighted_scores: vec![0; replicas],
             rng,
+            ewma: Vec::new(),
+            excluded: Vec::new(),
+            excluded_count: 0,
+            filtered: Vec::new(),
+            filtered_from: u64::MAX,
         }
     }
 
@@ -49,9 +71,75 @@ impl BalancerState {
         *count = count.saturating_sub(1);
     }
 
-    /// Picks a replica from `view` (replica indices in view order); `weights` are indexed by
-    /// replica index. `None` when the view is empty.
-    pub fn pick(&mut self, kind: BalancerKind, view: &[u32], weights: &[u32]) -> Option<u32> {
+    /// Excludes `replica` from this client's picks (ejected) or lets it back.
+    pub fn set_excluded(&mut self, replica: u32, excluded: bool) {
+        if self.excluded.is_empty() {
+            self.excluded = vec![false; self.outstanding_requests.len()];
+        }
+        let slot = &mut self.excluded[replica as usize];
+        if *slot != excluded {
+            *slot = excluded;
+            if excluded {
+                self.excluded_count += 1;
+            } else {
+                self.excluded_count -= 1;
+            }
+            self.filtered_from = u64::MAX;
+        }
+    }
+
+    /// Feeds peak EWMA a round trip of `rtt` nanoseconds to `replica`, ended at `now`.
+    pub fn observe_rtt(&mut self, replica: u32, rtt: u64, now: u64) {
+        let (cost, stamp) = self.ewma_entry(replica, now);
+        let rtt = rtt as f64;
+        let updated = if rtt > cost {
+            rtt // peak-sensitive: a slow response counts at once
+        } else {
+            let weight = (-((now - stamp) as f64) / PEAK_EWMA_DECAY).exp();
+            cost * weight + rtt * (1.0 - weight)
+        };
+        self.ewma[replica as usize] = (updated, now);
+    }
+
+    /// The current cost of `replica` (decayed to `now`) and its last update time.
+    fn ewma_entry(&mut self, replica: u32, now: u64) -> (f64, u64) {
+        if self.ewma.is_empty() {
+            self.ewma = vec![(PEAK_EWMA_DEFAULT_RTT, now); self.outstanding_requests.len()];
+        }
+        let (cost, stamp) = self.ewma[replica as usize];
+        let stamp = stamp.min(now);
+        (cost, stamp)
+    }
+
+    /// Peak EWMA's load of `replica` at `now`: decayed cost x (outstanding + 1).
+    fn ewma_load(&mut self, replica: u32, now: u64) -> f64 {
+        let (cost, stamp) = self.ewma_entry(replica, now);
+        let decayed = cost * (-((now - stamp) as f64) / PEAK_EWMA_DECAY).exp();
+        decayed * f64::from(self.outstanding(replica) + 1)
+    }
+
+    /// Picks a replica from `view` (replica indices in view order, of version `view_version`:
+    /// any change of the view must change it) at `now`; `weights` are indexed by replica index.
+    /// Replicas this client has excluded are skipped. `None` when the view is empty.
+    pub fn pick(&mut self, kind: BalancerKind, view: &[u32], view_version: u64, weights: &[u32], now: u64) -> Option<u32> {
+        if self.excluded_count == 0 {
+            return self.pick_from(kind, view, weights, now);
+        }
+        if self.filtered_from != view_version {
+            self.filtered.clear();
+            let excluded = &self.excluded;
+            self.filtered.extend(view.iter().copied().filter(|&r| !excluded[r as usize]));
+            self.filtered_from = view_version;
+        }
+        // Envoy's panic threshold: with too few left, balance over the whole view.
+        let filtered = std::mem::take(&mut self.filtered);
+        let panic = filtered.is_empty() || (filtered.len() as f64) < PANIC_THRESHOLD * view.len() as f64;
+        let chosen = self.pick_from(kind, if panic { view } else { &filtered }, weights, now);
+        self.filtered = filtered;
+        chosen
+    }
+
+    fn pick_from(&mut self, kind: BalancerKind, view: &[u32], weights: &[u32], now: u64) -> Option<u32> {
         match view.len() {
             0 => return None,
             1 => return Some(view[0]),
@@ -80,6 +168,19 @@ impl BalancerState {
                 }
                 let (a, b) = (view[first], view[second]);
                 if self.outstanding(b) < self.outstanding(a) {
+                    b
+                } else {
+                    a
+                }
+            }
+            BalancerKind::PeakEwma => {
+                let first = self.rng.random_range(0..view.len());
+                let mut second = self.rng.random_range(0..view.len() - 1);
+                if second >= first {
+                    second += 1;
+                }
+                let (a, b) = (view[first], view[second]);
+                if self.ewma_load(b, now) < self.ewma_load(a, now) {
                     b
                 } else {
                     a
@@ -124,7 +225,7 @@ mod tests {
     fn round_robin_cycles_through_the_view() {
         let mut balancer = state(3);
         let picks: Vec<_> = (0..6)
-            .map(|_| balancer.pick(BalancerKind::RoundRobin, &[0, 1, 2], &[1, 1, 1]).unwrap())
+            .map(|_| balancer.pick(BalancerKind::RoundRobin, &[0, 1, 2], 0, &[1, 1, 1], 0).unwrap())
             .collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
     }
@@ -133,7 +234,7 @@ mod tests {
     fn weighted_round_robin_serves_in_proportion_and_interleaves() {
         let mut balancer = state(3);
         let picks: Vec<_> = (0..7)
-            .map(|_| balancer.pick(BalancerKind::WeightedRoundRobin, &[0, 1, 2], &[5, 1, 1]).unwrap())
+            .map(|_| balancer.pick(BalancerKind::WeightedRoundRobin, &[0, 1, 2], 0, &[5, 1, 1], 0).unwrap())
             .collect();
         assert_eq!(picks.iter().filter(|&&r| r == 0).count(), 5);
         assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0], "nginx's smooth sequence for weights 5,1,1");
@@ -144,9 +245,9 @@ mod tests {
         let mut balancer = state(3);
         balancer.on_send(0);
         balancer.on_send(2);
-        assert_eq!(balancer.pick(BalancerKind::LeastRequest, &[0, 1, 2], &[1; 3]), Some(1));
+        assert_eq!(balancer.pick(BalancerKind::LeastRequest, &[0, 1, 2], 0, &[1; 3], 0), Some(1));
         balancer.on_send(1);
-        assert_eq!(balancer.pick(BalancerKind::LeastRequest, &[2, 0, 1], &[1; 3]), Some(2));
+        assert_eq!(balancer.pick(BalancerKind::LeastRequest, &[2, 0, 1], 0, &[1; 3], 0), Some(2));
     }
 
     #[test]
@@ -156,7 +257,7 @@ mod tests {
             balancer.on_send(1);
         }
         for _ in 0..1000 {
-            assert_ne!(balancer.pick(BalancerKind::PowerOfTwoChoices, &[0, 1, 2], &[1; 3]), Some(1));
+            assert_ne!(balancer.pick(BalancerKind::PowerOfTwoChoices, &[0, 1, 2], 0, &[1; 3], 0), Some(1));
         }
     }
 
@@ -165,7 +266,7 @@ mod tests {
         let mut balancer = state(4);
         let mut counts = [0u32; 4];
         for _ in 0..40_000 {
-            counts[balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], &[1; 4]).unwrap() as usize] += 1;
+            counts[balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0).unwrap() as usize] += 1;
         }
         // Binomial sd = sqrt(40000 * 0.25 * 0.75) ~ 87; 5 sd = 433.
         assert!(counts.iter().all(|&c| (c as i64 - 10_000).abs() < 433), "{counts:?}");
@@ -173,6 +274,44 @@ mod tests {
 
     #[test]
     fn empty_view_picks_nothing() {
-        assert_eq!(state(2).pick(BalancerKind::Random, &[], &[1, 1]), None);
+        assert_eq!(state(2).pick(BalancerKind::Random, &[], 0, &[1, 1], 0), None);
+    }
+}
+
+#[cfg(test)]
+mod governance_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn ejected_replicas_are_skipped_until_the_panic_threshold() {
+        let mut balancer = BalancerState::new(4, ChaCha8Rng::seed_from_u64(1));
+        balancer.set_excluded(1, true);
+        for _ in 0..100 {
+            let pick = balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0);
+            assert_ne!(pick, Some(1));
+        }
+        // Three of four ejected: 1 left < 50% of 4, so the whole view is used again.
+        balancer.set_excluded(2, true);
+        balancer.set_excluded(3, true);
+        let picks: Vec<_> =
+            (0..200).map(|_| balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0)).collect();
+        assert!(picks.contains(&Some(3)), "panic mode balances over all");
+    }
+
+    #[test]
+    fn peak_ewma_avoids_a_replica_after_one_slow_round_trip_and_forgives_it_slowly() {
+        let mut balancer = BalancerState::new(2, ChaCha8Rng::seed_from_u64(2));
+        balancer.observe_rtt(0, 1_000_000, 1_000_000_000);
+        balancer.observe_rtt(1, 500_000_000, 1_000_000_000); // one 500 ms answer: cost jumps
+        for _ in 0..50 {
+            assert_eq!(balancer.pick(BalancerKind::PeakEwma, &[0, 1], 0, &[1; 2], 1_000_000_000), Some(0));
+        }
+        // Fast answers pull the cost down by the weight exp(-dt / 10 s): after 10 s one fast
+        // answer leaves 500 ms * e^-1 + 1 ms * (1 - e^-1).
+        balancer.observe_rtt(1, 1_000_000, 11_000_000_000);
+        let (cost, _) = balancer.ewma[1];
+        let expected = 500e6 * (-1f64).exp() + 1e6 * (1.0 - (-1f64).exp());
+        assert!((cost - expected).abs() < 1.0, "{cost} vs {expected}");
     }
 }

@@ -7,6 +7,7 @@ pub mod fault;
 pub mod network;
 pub mod objectives;
 pub mod policy;
+pub mod resilience;
 pub mod service;
 pub mod workload;
 
@@ -15,7 +16,11 @@ pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
 pub use objectives::{CompareSpec, Slo};
-pub use policy::{BalancerKind, CallPolicy, Jitter, Outcome, RetryPolicy};
+pub use policy::{
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, OutlierPolicy, Outcome,
+    RetryBudget, RetryPolicy,
+};
+pub use resilience::{BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState};
 pub use service::{Call, Concurrency, Endpoint, EndpointId, Service, ServiceId, Step};
 pub use workload::{Arrival, RateChange, Workload};
 

@@ -13,6 +13,9 @@ pub enum BalancerKind {
     LeastRequest,
     /// Two distinct replicas at random; the one with fewer outstanding requests from this client.
     PowerOfTwoChoices,
+    /// Finagle/Linkerd peak EWMA: two distinct replicas at random; the lower of
+    /// `cost x (outstanding + 1)`, where cost is a peak-sensitive moving average of round trips.
+    PeakEwma,
 }
 
 impl BalancerKind {
@@ -24,6 +27,7 @@ impl BalancerKind {
             BalancerKind::WeightedRoundRobin => "weighted_round_robin",
             BalancerKind::LeastRequest => "least_request",
             BalancerKind::PowerOfTwoChoices => "p2c",
+            BalancerKind::PeakEwma => "peak_ewma",
         }
     }
 }
@@ -108,6 +112,69 @@ pub struct RetryPolicy {
     pub jitter: Jitter,
     /// Outcomes that are retried (indexed by [`Outcome::index`]).
     pub retry_on: [bool; 6],
+    /// Finagle-style retry budget; `None`: retries are limited by `max_retries` only.
+    pub budget: Option<RetryBudget>,
+}
+
+/// A Finagle-style retry budget: a token bucket per client whose deposits expire. Every call
+/// deposits 1; every retry withdraws `1 / ratio`; a reserve allows `min_per_second` retries per
+/// second whatever the traffic. So retries stay under `ratio` of calls (plus the reserve).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryBudget {
+    /// Retries allowed per call, e.g. 0.2.
+    pub ratio: f64,
+    /// How long a deposit counts, nanoseconds (Finagle: 10 s).
+    pub ttl: u64,
+    /// Retries per second always allowed (Finagle: 10).
+    pub min_per_second: f64,
+}
+
+/// A resilience4j-style circuit breaker, per client and called service. It records the outcome
+/// of every try; once `min_calls` are recorded in the sliding window and the failure (or slow
+/// call) rate reaches its threshold, it opens: tries fail at once with `circuit_open` for
+/// `open_for`. The first try after that half-opens it: `half_open_calls` tries are let through
+/// and decide, by the same thresholds, whether it closes or opens again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CircuitBreakerPolicy {
+    /// Failure rate that opens it, in (0, 1] (resilience4j: 0.5).
+    pub failure_rate: f64,
+    /// Slow-call rate that opens it, in (0, 1] (resilience4j: 1.0).
+    pub slow_call_rate: f64,
+    /// A try longer than this is slow, nanoseconds (resilience4j: 60 s).
+    pub slow_call_duration: u64,
+    /// The sliding window.
+    pub window: BreakerWindow,
+    /// Tries recorded before the rates are judged (resilience4j: 100).
+    pub min_calls: u32,
+    /// How long it stays open, nanoseconds (resilience4j: 60 s).
+    pub open_for: u64,
+    /// Tries let through when half-open (resilience4j: 10).
+    pub half_open_calls: u32,
+}
+
+/// The sliding window of a circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerWindow {
+    /// The last N tries.
+    Calls(u32),
+    /// The tries of the last span, nanoseconds (kept in one-second buckets, as resilience4j).
+    Time(u64),
+}
+
+/// Envoy-style passive outlier detection, per client and called service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutlierPolicy {
+    /// Consecutive failed tries (error, timeout, refused, rejected) that eject a replica
+    /// (Envoy: 5).
+    pub consecutive_errors: u32,
+    /// Period of the un-ejection and decay sweep, nanoseconds (Envoy: 10 s).
+    pub interval: u64,
+    /// Ejection time per ejection so far, nanoseconds (Envoy: 30 s).
+    pub base_ejection: u64,
+    /// Cap on the ejection time, nanoseconds (Envoy: 300 s).
+    pub max_ejection_time: u64,
+    /// Largest fraction of the replicas ejected at once; one can always be (Envoy: 0.1).
+    pub max_ejection: f64,
 }
 
 impl Default for RetryPolicy {
@@ -121,6 +188,7 @@ impl Default for RetryPolicy {
             max_backoff: 250_000_000,
             jitter: Jitter::Full,
             retry_on: [false, true, true, true, true, false],
+            budget: None,
         }
     }
 }
@@ -134,6 +202,13 @@ pub struct CallPolicy {
     pub timeout: u64,
     /// Retries.
     pub retries: RetryPolicy,
+    /// Circuit breaker, if any.
+    pub circuit_breaker: Option<CircuitBreakerPolicy>,
+    /// Outlier detection, if any.
+    pub outlier_detection: Option<OutlierPolicy>,
+    /// Whether the called server drops queued work whose caller has given up and starts no
+    /// downstream call past the caller's deadline (which its own calls inherit).
+    pub deadline_propagation: bool,
 }
 
 impl Default for CallPolicy {
@@ -143,6 +218,9 @@ impl Default for CallPolicy {
             balancer: BalancerKind::RoundRobin,
             timeout: 15_000_000_000,
             retries: RetryPolicy::default(),
+            circuit_breaker: None,
+            outlier_detection: None,
+            deadline_propagation: false,
         }
     }
 }

@@ -284,20 +284,82 @@ fn trim(seconds: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// The `slo` section of `summary.json`: a verdict line, then the objectives as a table.
-/// Understands objects whose entries have `target`/`actual`/`met`-like fields, and shows any
-/// other shape as a plain key–value table, so it renders whatever the verdicts hold.
+/// The `slo` section of `summary.json`: the verdict, each target against the run, and how each
+/// fault showed and recovered. A section of another shape is shown as a plain table.
 pub fn slo_section(slo: &serde_json::Value) -> String {
+    let Ok(report) = serde_json::from_value::<crate::report::SloReport>(slo.clone()) else {
+        let mut out = String::new();
+        if let Some(met) = find_bool(slo, &["met"]) {
+            let _ = writeln!(out, "<p class=\"{0}\">{1}</p>", if met { "met" } else { "missed" }, if met { "✓ every objective met" } else { "✗ some objective missed" });
+        }
+        out.push_str(&json_table(slo));
+        return out;
+    };
     let mut out = String::new();
-    if let Some(met) = find_bool(slo, &["met", "pass", "passed", "ok"]) {
+    let _ = writeln!(
+        out,
+        "<p class=\"{}\">{}</p>",
+        if report.met { "met" } else { "missed" },
+        if report.met { "✓ Every objective met over the measured requests." } else { "✗ Some objective missed over the measured requests." }
+    );
+    out.push_str("<table><thead><tr><th class=\"text\">objective</th><th>target</th><th>this run</th><th class=\"text\">verdict</th></tr></thead><tbody>\n");
+    let verdict = |met: bool| if met { "<span class=\"met\">✓ met</span>" } else { "<span class=\"missed\">✗ missed</span>" };
+    if let Some(a) = &report.availability {
+        let budget = match a.error_budget_burned {
+            Some(burned) => format!("error budget burned: {}%", number(burned * 100.0, 1)),
+            None => "error budget exhausted".to_string(),
+        };
         let _ = writeln!(
             out,
-            "<p class=\"{}\">{}</p>",
-            if met { "met" } else { "missed" },
-            if met { "✓ every objective met" } else { "✗ some objective missed" }
+            "<tr><td class=\"text\">availability ({})</td><td>≥ {}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+            budget,
+            percent(a.target),
+            percent(a.actual),
+            verdict(a.met)
         );
     }
-    out.push_str(&json_table(slo));
+    for l in &report.latency {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\">{} latency</td><td>≤ {} ms</td><td>{} ms</td><td class=\"text\">{}</td></tr>",
+            escape(&l.percentile),
+            number(l.target_ms, 3),
+            number(l.actual_ms, 3),
+            verdict(l.met)
+        );
+    }
+    out.push_str("</tbody></table>\n");
+    if !report.faults.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Per fault, from the end-to-end windows ({} s): detected = the first window after its start holding a failure or a latency above target; recovered = the first of {} consecutive windows meeting every objective, counted from the fault's end (or its start, for a fault lasting to the end of the load).</p>",
+            number(report.window_s, 3).trim_end_matches('0').trim_end_matches('.'),
+            report.recovery_windows
+        );
+        out.push_str("<table><thead><tr><th class=\"text\">fault</th><th class=\"text\">target</th><th>from (s)</th><th>until (s)</th><th class=\"text\">detected</th><th class=\"text\">recovered</th></tr></thead><tbody>\n");
+        for f in &report.faults {
+            let detected = match f.time_to_detect_s {
+                Some(seconds) if f.detected => format!("after {} s", trim(seconds)),
+                _ => "not detected".to_string(),
+            };
+            let recovered = match f.time_to_recover_s {
+                Some(seconds) if f.recovered => format!("<span class=\"met\">after {} s</span>", trim(seconds)),
+                _ => "<span class=\"missed\">did not recover</span>".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"text\">{} {}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
+                f.fault,
+                escape(&f.kind),
+                escape(&f.target),
+                trim(f.at_s),
+                f.until_s.map_or("end".to_string(), trim),
+                escape(&detected),
+                recovered
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
     out
 }
 
@@ -373,7 +435,7 @@ mod tests {
     fn json_renders_as_escaped_tables() {
         let value = serde_json::json!({"met": false, "objectives": [{"name": "<p99>", "met": true}]});
         let html = slo_section(&value);
-        assert!(html.contains("some objective missed"));
+        assert!(html.contains("some objective missed"), "{html}");
         assert!(html.contains("&lt;p99&gt;"));
         assert!(!html.contains("<p99>"));
     }

@@ -47,7 +47,7 @@ pub fn render_comparison_files(files: &mut OutputFiles) -> io::Result<()> {
                 .map_err(|e| io::Error::other(format!("{}: {e}", variant.latency_file)))?,
             None => Vec::new(),
         };
-        distributions.push(cdf::Distribution { label: variant_label(&comparison, index), quantiles });
+        distributions.push(cdf::Distribution { label: format!("{} {}", index + 1, variant_label(&comparison, index)), quantiles });
     }
     let plots = comparison_plots(&comparison, distributions)?;
     write_plots(&plots, files)?;
@@ -110,6 +110,12 @@ fn comparison_plots(comparison: &Comparison, distributions: Vec<cdf::Distributio
             let (unit, scale) = display_unit(&metric.unit);
             comparison::MetricPanel {
                 title: metric_title(&metric.name),
+                percent: unit == "%",
+                significant: comparison
+                    .variants
+                    .iter()
+                    .map(|v| v.metrics.get(&metric.name).is_some_and(|m| m.significant))
+                    .collect(),
                 unit,
                 lower_is_better: match metric.better.as_str() {
                     "lower" => Some(true),

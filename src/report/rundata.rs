@@ -319,9 +319,18 @@ impl RunData {
         fault_spans(&self.events)
     }
 
-    /// The end of the last window, seconds (at least the load's duration).
+    /// The end of the time axis, seconds: the load's duration, or the end of the last
+    /// end-to-end window in which requests were still under way or ending, if later. (The run
+    /// itself may go on with empty windows until the longest timeout could have expired.)
     pub fn end_s(&self) -> f64 {
-        self.windows.iter().map(WindowRecord::end_s).fold(self.summary.duration_s, f64::max)
+        let active = |row: &&WindowRecord| row.arrivals > 0 || row.succeeded > 0 || row.failed() > 0 || row.in_flight > 0;
+        let mut edge = self.edge_windows().peekable();
+        let end = if edge.peek().is_some() {
+            edge.filter(active).map(WindowRecord::end_s).fold(0.0, f64::max)
+        } else {
+            self.windows.iter().filter(active).map(WindowRecord::end_s).fold(0.0, f64::max)
+        };
+        end.max(self.summary.duration_s)
     }
 }
 

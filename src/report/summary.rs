@@ -124,6 +124,8 @@ pub struct ServiceSummary {
     pub retries: u64,
     /// Compute time spent on tries whose caller had already given up, milliseconds.
     pub wasted_work_ms: f64,
+    /// Queued tries dropped unserved because their caller had given up (deadline propagation).
+    pub expired: u64,
 }
 
 /// A service's latency, milliseconds.
@@ -173,6 +175,7 @@ impl Summary {
                     },
                     retries: totals.retries,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
+                    expired: totals.expired,
                 };
                 (service.name.clone(), summary)
             })

@@ -6,9 +6,11 @@
 
 use super::context::Ctx;
 use super::duration::format_ns;
-use super::fields::PLANNED;
 use super::raw::Node;
-use crate::model::{BalancerKind, CallPolicy, Jitter, Outcome, RetryPolicy};
+use crate::model::{
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, OutlierPolicy, Outcome,
+    RetryBudget, RetryPolicy,
+};
 
 const POLICY_KEYS: [&str; 8] = [
     "balancer",
@@ -20,11 +22,22 @@ const POLICY_KEYS: [&str; 8] = [
     "hedge",
     "deadline_propagation",
 ];
-const GOVERNANCE_KEYS: [&str; 4] = [
-    "circuit_breaker",
-    "outlier_detection",
-    "health_check",
-    "hedge",
+const GOVERNANCE_KEYS: [&str; 2] = ["health_check", "hedge"];
+const BREAKER_KEYS: [&str; 7] = [
+    "failure_rate",
+    "slow_call_rate",
+    "slow_call_duration",
+    "window",
+    "min_calls",
+    "open_for",
+    "half_open_calls",
+];
+const OUTLIER_KEYS: [&str; 5] = [
+    "consecutive_errors",
+    "interval",
+    "base_ejection",
+    "max_ejection_time",
+    "max_ejection",
 ];
 const RETRY_KEYS: [&str; 7] = [
     "max",
@@ -36,14 +49,15 @@ const RETRY_KEYS: [&str; 7] = [
     "budget",
 ];
 
-const BALANCERS: [(&str, BalancerKind); 5] = [
+const BALANCERS: [(&str, BalancerKind); 6] = [
     ("random", BalancerKind::Random),
     ("round_robin", BalancerKind::RoundRobin),
     ("weighted_round_robin", BalancerKind::WeightedRoundRobin),
     ("least_request", BalancerKind::LeastRequest),
     ("p2c", BalancerKind::PowerOfTwoChoices),
+    ("peak_ewma", BalancerKind::PeakEwma),
 ];
-const UNSUPPORTED_BALANCERS: [&str; 3] = ["peak_ewma", "ring_hash", "maglev"];
+const UNSUPPORTED_BALANCERS: [&str; 2] = ["ring_hash", "maglev"];
 
 const JITTERS: [(&str, Jitter); 3] = [
     ("full", Jitter::Full),
@@ -69,6 +83,9 @@ pub(crate) struct PolicyPatch {
     balancer: Option<BalancerKind>,
     timeout: Option<u64>,
     retries: Option<RetriesPatch>,
+    circuit_breaker: Option<CircuitBreakerPolicy>,
+    outlier_detection: Option<OutlierPolicy>,
+    deadline_propagation: Option<bool>,
 }
 
 /// The keys one `retries` table sets.
@@ -80,6 +97,7 @@ struct RetriesPatch {
     max_backoff: At<u64>,
     jitter: Option<Jitter>,
     on: Option<[bool; 6]>,
+    budget: Option<f64>,
 }
 
 impl PolicyPatch {
@@ -93,6 +111,7 @@ impl PolicyPatch {
                 max_backoff: top.max_backoff.or(bottom.max_backoff),
                 jitter: top.jitter.or(bottom.jitter),
                 on: top.on.or(bottom.on),
+                budget: top.budget.or(bottom.budget),
             }),
             (top, bottom) => top.clone().or_else(|| bottom.clone()),
         };
@@ -100,6 +119,12 @@ impl PolicyPatch {
             balancer: self.balancer.or(base.balancer),
             timeout: self.timeout.or(base.timeout),
             retries,
+            circuit_breaker: self.circuit_breaker.clone().or_else(|| base.circuit_breaker.clone()),
+            outlier_detection: self
+                .outlier_detection
+                .clone()
+                .or_else(|| base.outlier_detection.clone()),
+            deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
         }
     }
 
@@ -123,6 +148,11 @@ impl PolicyPatch {
             if let Some(on) = patch.on {
                 retries.retry_on = on;
             }
+            retries.budget = patch.budget.map(|ratio| RetryBudget {
+                ratio,
+                ttl: 10_000_000_000,
+                min_per_second: 10.0,
+            });
             if retries.backoff > retries.max_backoff {
                 let offset = patch
                     .backoff
@@ -142,6 +172,9 @@ impl PolicyPatch {
             balancer: self.balancer.unwrap_or(defaults.balancer),
             timeout: self.timeout.unwrap_or(defaults.timeout),
             retries,
+            circuit_breaker: self.circuit_breaker.clone(),
+            outlier_detection: self.outlier_detection.clone(),
+            deadline_propagation: self.deadline_propagation.unwrap_or(false),
         }
     }
 }
@@ -156,9 +189,13 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         ctx.unsupported_key(&fields, key);
     }
     if let Some(node) = fields.get("deadline_propagation") {
-        if ctx.boolean(node, "deadline_propagation") == Some(true) {
-            ctx.error(node, format!("deadline_propagation = true {PLANNED}"));
-        }
+        patch.deadline_propagation = ctx.boolean(node, "deadline_propagation");
+    }
+    if let Some(node) = fields.get("circuit_breaker") {
+        patch.circuit_breaker = read_circuit_breaker(ctx, node);
+    }
+    if let Some(node) = fields.get("outlier_detection") {
+        patch.outlier_detection = read_outlier_detection(ctx, node);
     }
     if let Some(node) = fields.get("balancer") {
         patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &UNSUPPORTED_BALANCERS);
@@ -174,8 +211,10 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
 
 fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
     let fields = ctx.table(node, "retries", &RETRY_KEYS)?;
-    ctx.unsupported_key(&fields, "budget");
     let mut patch = RetriesPatch::default();
+    if let Some(node) = fields.get("budget") {
+        patch.budget = ctx.fraction(node, "retries budget");
+    }
     if let Some(node) = fields.get("max") {
         patch.max = ctx
             .integer(node, "retries max", 0, i64::from(u32::MAX))
@@ -205,4 +244,86 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
         }
     }
     Some(patch)
+}
+
+/// Reads `circuit_breaker = { ... }`; unset keys take resilience4j's defaults. `window` is a
+/// number of calls (count-based) or a duration (time-based).
+fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreakerPolicy> {
+    let fields = ctx.table(node, "circuit_breaker", &BREAKER_KEYS)?;
+    let mut policy = CircuitBreakerPolicy {
+        failure_rate: 0.5,
+        slow_call_rate: 1.0,
+        slow_call_duration: 60_000_000_000,
+        window: BreakerWindow::Calls(100),
+        min_calls: 100,
+        open_for: 60_000_000_000,
+        half_open_calls: 10,
+    };
+    let errors_before = ctx.error_count();
+    if let Some(node) = fields.get("failure_rate") {
+        policy.failure_rate = ctx.fraction(node, "failure_rate").unwrap_or(policy.failure_rate);
+    }
+    if let Some(node) = fields.get("slow_call_rate") {
+        policy.slow_call_rate = ctx.fraction(node, "slow_call_rate").unwrap_or(1.0);
+    }
+    if let Some(node) = fields.get("slow_call_duration") {
+        policy.slow_call_duration =
+            ctx.positive_duration(node, "slow_call_duration").unwrap_or(policy.slow_call_duration);
+    }
+    if let Some(node) = fields.get("window") {
+        policy.window = match node.value {
+            super::raw::Value::Integer(_) => ctx
+                .integer(node, "window", 1, 1_000_000)
+                .map_or(policy.window, |calls| BreakerWindow::Calls(calls as u32)),
+            _ => ctx
+                .positive_duration(node, "window")
+                .map_or(policy.window, BreakerWindow::Time),
+        };
+    }
+    if let Some(node) = fields.get("min_calls") {
+        policy.min_calls =
+            ctx.integer(node, "min_calls", 1, 1_000_000).map_or(policy.min_calls, |v| v as u32);
+    }
+    if let Some(node) = fields.get("open_for") {
+        policy.open_for = ctx.positive_duration(node, "open_for").unwrap_or(policy.open_for);
+    }
+    if let Some(node) = fields.get("half_open_calls") {
+        policy.half_open_calls = ctx
+            .integer(node, "half_open_calls", 1, 1_000_000)
+            .map_or(policy.half_open_calls, |v| v as u32);
+    }
+    (ctx.error_count() == errors_before).then_some(policy)
+}
+
+/// Reads `outlier_detection = { ... }`; unset keys take Envoy's defaults.
+fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolicy> {
+    let fields = ctx.table(node, "outlier_detection", &OUTLIER_KEYS)?;
+    let mut policy = OutlierPolicy {
+        consecutive_errors: 5,
+        interval: 10_000_000_000,
+        base_ejection: 30_000_000_000,
+        max_ejection_time: 300_000_000_000,
+        max_ejection: 0.1,
+    };
+    let errors_before = ctx.error_count();
+    if let Some(node) = fields.get("consecutive_errors") {
+        policy.consecutive_errors = ctx
+            .integer(node, "consecutive_errors", 1, 1_000_000)
+            .map_or(policy.consecutive_errors, |v| v as u32);
+    }
+    if let Some(node) = fields.get("interval") {
+        policy.interval = ctx.positive_duration(node, "interval").unwrap_or(policy.interval);
+    }
+    if let Some(node) = fields.get("base_ejection") {
+        policy.base_ejection =
+            ctx.positive_duration(node, "base_ejection").unwrap_or(policy.base_ejection);
+    }
+    if let Some(node) = fields.get("max_ejection_time") {
+        policy.max_ejection_time =
+            ctx.positive_duration(node, "max_ejection_time").unwrap_or(policy.max_ejection_time);
+    }
+    if let Some(node) = fields.get("max_ejection") {
+        policy.max_ejection = ctx.fraction(node, "max_ejection").unwrap_or(policy.max_ejection);
+    }
+    (ctx.error_count() == errors_before).then_some(policy)
 }

@@ -55,6 +55,11 @@ pub enum Event {
         /// Call generation.
         generation: u32,
     },
+    /// A client's outlier detector runs its interval sweep.
+    OutlierSweep {
+        /// Client index.
+        client: u32,
+    },
     /// A fault begins.
     FaultStarts {
         /// Fault index.

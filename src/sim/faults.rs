@@ -56,6 +56,7 @@ impl<R: Recorder> Simulation<'_, R> {
             let replica = &self.replicas[slot];
             let (service, index) = (replica.service as usize, replica.index);
             let view = &mut self.views[service];
+            self.view_versions[service] += 1;
             match (after == Health::Crashed, view.binary_search(&index)) {
                 (true, Ok(position)) => {
                     view.remove(position);

@@ -21,6 +21,8 @@ struct CallStart {
     endpoint: u32,
     key: u64,
     measured: bool,
+    /// A deadline propagated from the parent job (`u64::MAX`: none), nanoseconds.
+    inherited_deadline: u64,
 }
 
 impl<R: Recorder> Simulation<'_, R> {
@@ -76,6 +78,7 @@ impl<R: Recorder> Simulation<'_, R> {
             endpoint: spec.target as u32,
             key,
             measured,
+            inherited_deadline: u64::MAX,
         };
         self.start_call(start, now, queue);
     }
@@ -125,11 +128,14 @@ impl<R: Recorder> Simulation<'_, R> {
             replica_in_flight: NONE,
             phase: CallPhase::AwaitingResponse,
             started: now,
-            deadline: now.saturating_add(timeout),
+            try_started: now,
+            deadline: now.saturating_add(timeout).min(start.inherited_deadline),
             measured: start.measured,
         };
+        let call_deadline = call.deadline;
+        self.budget_deposit(start.client, now);
         let (slot, generation) = self.calls.insert(call);
-        let deadline = Deadline { at: now.saturating_add(timeout), call: slot, generation, try_number: WHOLE_CALL };
+        let deadline = Deadline { at: call_deadline, call: slot, generation, try_number: WHOLE_CALL };
         self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
         self.send_try(slot, now, queue);
     }
@@ -148,9 +154,16 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.arm_deadline(self.lanes.per_try_timeout[service], deadline, queue);
             }
         }
+        if !self.breaker_admits(client, service, now) {
+            let event = Event::TryResponse { call: slot, generation, try_number, outcome: Outcome::CircuitOpen };
+            queue.push(now, event);
+            return;
+        }
+        let policy = &self.model.services[service].policy;
         let weights = &self.model.services[service].replica_weights;
         let balancer = &mut self.balancers[client as usize];
-        let Some(index) = balancer.pick(policy.balancer, &self.views[service], weights) else {
+        let view_version = self.view_versions[service];
+        let Some(index) = balancer.pick(policy.balancer, &self.views[service], view_version, weights, now) else {
             // No replica in view: "no healthy upstream", refused at once (as an event, so that a
             // call never ends inside the step that starts it).
             let event = Event::TryResponse { call: slot, generation, try_number, outcome: Outcome::Refused };
@@ -160,6 +173,7 @@ impl<R: Recorder> Simulation<'_, R> {
         balancer.on_send(index);
         let call = self.calls.at_mut(slot);
         call.replica_in_flight = index;
+        call.try_started = now;
         let replica_slot = self.first_replica[service] + index;
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
         let (job, request_hop) = self.draw_try(slot, try_number, replica_slot, now);
@@ -205,6 +219,12 @@ impl<R: Recorder> Simulation<'_, R> {
             call_generation: call.generation,
             try_number,
             key,
+            deadline: if self.model.services[call.service as usize].policy.deadline_propagation {
+                let per_try = self.model.services[call.service as usize].policy.retries.per_try_timeout;
+                per_try.map_or(call.deadline, |timeout| call.deadline.min(now.saturating_add(timeout)))
+            } else {
+                u64::MAX
+            },
             caller_zone: call.caller_zone,
             arrived: now,
             service_time,
@@ -280,7 +300,7 @@ impl<R: Recorder> Simulation<'_, R> {
     fn on_call_timeout(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
         let Some(call) = self.calls.get(slot, generation) else { return };
         if call.phase == CallPhase::AwaitingResponse {
-            self.abandon_try(slot, Outcome::Timeout);
+            self.abandon_try(slot, Outcome::Timeout, now);
         }
         self.complete_call(slot, Outcome::Timeout, now, queue);
     }
@@ -306,13 +326,16 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// The try in flight ends from the client's side: counted, no longer outstanding.
-    fn abandon_try(&mut self, slot: u32, outcome: Outcome) {
+    fn abandon_try(&mut self, slot: u32, outcome: Outcome, now: u64) {
         let call = self.calls.at_mut(slot);
-        if call.replica_in_flight != NONE {
-            self.balancers[call.client as usize].on_end(call.replica_in_flight);
+        let (client, service, replica) = (call.client, call.service as usize, call.replica_in_flight);
+        if replica != NONE {
+            self.balancers[client as usize].on_end(replica);
             call.replica_in_flight = NONE;
+            let rtt = now - call.try_started;
+            self.observe_try_end(client, service, replica, outcome, rtt, now);
         }
-        let service = call.service as usize;
+        let call = self.calls.at(slot);
         if call.measured {
             self.service_totals[service].try_outcomes.add(outcome);
         }
@@ -321,22 +344,25 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// A try has ended with `outcome`: retry it, or end the call.
     fn end_try(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
-        self.abandon_try(slot, outcome);
+        self.abandon_try(slot, outcome, now);
         let call = self.calls.at(slot);
-        let retries = &self.model.services[call.service as usize].policy.retries;
+        let (client, service) = (call.client, call.service as usize);
+        let retries = &self.model.services[service].policy.retries;
         let retries_used = call.tries - 1;
         let retry = outcome != Outcome::Succeeded
             && retries_used < retries.max_retries
             && retries.retry_on[outcome.index()]
             && now < call.deadline
-            && self.parent_alive(call.parent);
+            && self.parent_alive(call.parent)
+            && self.budget_allows_retry(client, now);
         if !retry {
             self.complete_call(slot, outcome, now, queue);
             return;
         }
+        let retries = &self.model.services[service].policy.retries;
         let base = retries.backoff;
         let cap = base.saturating_mul(1u64 << retries_used.min(32)).min(retries.max_backoff);
-        let rng = self.balancers[call.client as usize].rng();
+        let rng = self.balancers[client as usize].rng();
         let wait = match retries.jitter {
             Jitter::Full => rng.random_range(0..=cap),
             Jitter::Equal => cap / 2 + rng.random_range(0..=cap / 2),
@@ -412,10 +438,33 @@ impl<R: Recorder> Simulation<'_, R> {
         job.measured = measured;
         job.position = replica.jobs.len() as u32;
         replica.jobs.push(slot);
-        if replica.has_free_worker() {
-            self.start_compute(slot, now, queue);
-        } else {
+        if !replica.has_free_worker() {
             replica.queue.push_back(slot);
+        } else if self.jobs.at(slot).deadline <= now {
+            self.drop_expired(slot);
+        } else {
+            self.start_compute(slot, now, queue);
+        }
+    }
+
+    /// Deadline propagation: the caller has given up on this queued job; it is dropped unserved.
+    fn drop_expired(&mut self, slot: u32) {
+        let job = self.jobs.at(slot);
+        let (replica_slot, position, measured) = (job.replica as usize, job.position as usize, job.measured);
+        self.remove_from_replica(replica_slot, position);
+        if measured {
+            let service = self.replicas[replica_slot].service as usize;
+            self.service_totals[service].expired += 1;
+        }
+        self.jobs.remove(slot);
+    }
+
+    /// Takes the job at `position` off its replica's list of jobs present.
+    fn remove_from_replica(&mut self, replica_slot: usize, position: usize) {
+        let replica = &mut self.replicas[replica_slot];
+        replica.jobs.swap_remove(position);
+        if let Some(&moved) = replica.jobs.get(position) {
+            self.jobs.at_mut(moved).position = position as u32;
         }
     }
 
@@ -440,10 +489,15 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         }
         job.holds_worker = false;
-        let replica = &mut self.replicas[job.replica as usize];
-        replica.change_busy(now, -1, measured);
-        if let Some(next) = replica.queue.pop_front() {
+        let replica_slot = job.replica as usize;
+        self.replicas[replica_slot].change_busy(now, -1, measured);
+        while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
+            if self.jobs.at(next).deadline <= now {
+                self.drop_expired(next);
+                continue;
+            }
             self.start_compute(next, now, queue);
+            break;
         }
     }
 
@@ -479,6 +533,11 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.finish_job(slot, Outcome::Succeeded, now, queue);
                 return;
             };
+            if job.deadline <= now {
+                // Deadline propagation: no downstream call past the caller's deadline.
+                self.finish_job(slot, Outcome::Timeout, now, queue);
+                return;
+            }
             let first_call = self.step_first_call[job.endpoint as usize][step_index];
             let mask = job.call_mask >> first_call;
             let enabled = (0..step.calls.len()).filter(|&i| mask & (1 << i) != 0).count() as u32;
@@ -516,6 +575,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 endpoint: call.target as u32,
                 key: derive_key(job.key, call_index as u64),
                 measured: job.measured,
+                inherited_deadline: job.deadline,
             };
             self.start_call(start, now, queue);
         }
@@ -526,13 +586,9 @@ impl<R: Recorder> Simulation<'_, R> {
         self.release_worker(slot, now, queue);
         let job = self.jobs.at(slot);
         let (replica_slot, position, measured, arrived) = (job.replica as usize, job.position as usize, job.measured, job.arrived);
-        let replica = &mut self.replicas[replica_slot];
-        replica.jobs.swap_remove(position);
-        if let Some(&moved) = replica.jobs.get(position) {
-            self.jobs.at_mut(moved).position = position as u32;
-        }
+        self.remove_from_replica(replica_slot, position);
         if outcome == Outcome::Succeeded {
-            let service = replica.service as usize;
+            let service = self.replicas[replica_slot].service as usize;
             let latency = now - arrived;
             let window = &mut self.windows[service];
             window.succeeded += 1;

@@ -13,6 +13,7 @@ mod deadlines;
 mod event;
 mod faults;
 mod flow;
+mod guards;
 mod replica;
 mod request;
 pub mod stats;
@@ -103,12 +104,22 @@ pub struct Simulation<'m, R: Recorder> {
     first_replica: Vec<u32>,
     /// Per service: the replica indices clients see, in view order.
     views: Vec<Vec<u32>>,
+    /// Per service: bumped on every change of its view.
+    view_versions: Vec<u64>,
     /// Balancer state of every (caller, called service) client.
     balancers: Vec<BalancerState>,
     /// Per replica slot: index of its first client in `balancers`.
     client_base: Vec<u32>,
     /// Per workload: its client in `balancers`.
     edge_client: Vec<u32>,
+    /// Per client: breaker, outlier detector, retry budget (where configured).
+    guards: Vec<guards::ClientGuards>,
+    /// Per client: the service it calls.
+    client_service: Vec<u32>,
+    /// Per client: who it is, for events (`gateway#0`, `workload:readers`).
+    client_names: Vec<String>,
+    /// Scratch list reused by sweeps.
+    scratch_replicas: Vec<u32>,
     /// Per endpoint, per call index: offset of the called service among the caller's clients.
     call_client_offset: Vec<Vec<u32>>,
     /// Per endpoint, per step: index of the step's first call.
@@ -147,6 +158,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let views = model.services.iter().map(|s| (0..s.replicas as u32).collect()).collect();
         let downstream = downstream_services(model);
         let mut balancers = Vec::new();
+        let mut clients = Clients::default();
         let mut client_base = Vec::with_capacity(replicas.len());
         for (slot, replica) in replicas.iter().enumerate() {
             client_base.push(balancers.len() as u32);
@@ -154,6 +166,8 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 let identity = derive_key(slot as u64, target as u64);
                 let rng = streams.stream(StreamKind::Client, identity);
                 balancers.push(BalancerState::new(model.services[target].replicas, rng));
+                let name = format!("{}#{}", model.services[replica.service as usize].name, replica.index);
+                clients.add(model, target, name);
             }
         }
         let mut edge_client = Vec::new();
@@ -162,6 +176,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             let service = model.endpoints[workload.target].service;
             let rng = streams.stream(StreamKind::Client, derive_key(u64::MAX, index as u64));
             balancers.push(BalancerState::new(model.services[service].replicas, rng));
+            clients.add(model, service, format!("workload:{}", workload.name));
         }
         let (call_client_offset, step_first_call) = call_tables(model, &downstream);
         let (lanes, deadline_queues) = build_lanes(model, queue);
@@ -174,7 +189,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             replicas,
             first_replica,
             views,
+            view_versions: vec![0; model.services.len()],
             balancers,
+            guards: clients.guards,
+            client_service: clients.service,
+            client_names: clients.names,
+            scratch_replicas: Vec::new(),
             client_base,
             edge_client,
             call_client_offset,
@@ -210,6 +230,13 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                     }
                 }
                 Arrival::Poisson | Arrival::Constant => self.schedule_next_arrival(index, queue),
+            }
+        }
+        for (client, guards) in self.guards.iter().enumerate() {
+            if guards.outlier.is_some() {
+                let service = self.client_service[client] as usize;
+                let interval = self.model.services[service].policy.outlier_detection.as_ref().map_or(u64::MAX, |p| p.interval);
+                queue.push(interval, Event::OutlierSweep { client: client as u32 });
             }
         }
         for (index, fault) in self.model.faults.iter().enumerate() {
@@ -273,6 +300,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
             }
             Event::DeadlineSweep { queue: index } => self.on_deadline_sweep(index as usize, now, queue),
             Event::RetryDue { call, generation } => self.on_retry_due(call, generation, now, queue),
+            Event::OutlierSweep { client } => self.on_outlier_sweep(client, now, queue),
             Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, now, queue),
             Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, now, queue),
         }
@@ -280,6 +308,29 @@ impl<R: Recorder> Process for Simulation<'_, R> {
 
     fn finished(&self, now: u64) -> bool {
         now >= self.model.duration && self.measured_in_flight == 0
+    }
+}
+
+/// Per-client tables built alongside the balancers.
+#[derive(Default)]
+struct Clients {
+    guards: Vec<guards::ClientGuards>,
+    service: Vec<u32>,
+    names: Vec<String>,
+}
+
+impl Clients {
+    /// Adds the client `name` of `service`, with the governance state its policy asks for.
+    fn add(&mut self, model: &Model, service: usize, name: String) {
+        let spec = &model.services[service];
+        let policy = &spec.policy;
+        self.guards.push(guards::ClientGuards {
+            breaker: policy.circuit_breaker.as_ref().map(crate::model::CircuitBreaker::new),
+            outlier: policy.outlier_detection.as_ref().map(|_| crate::model::OutlierDetector::new(spec.replicas)),
+            budget: policy.retries.budget.as_ref().map(crate::model::RetryBudgetState::new),
+        });
+        self.service.push(service as u32);
+        self.names.push(name);
     }
 }
 

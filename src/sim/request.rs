@@ -59,6 +59,8 @@ pub struct CallState {
     pub phase: CallPhase,
     /// When the call started, nanoseconds.
     pub started: u64,
+    /// When the try in flight was sent, nanoseconds.
+    pub try_started: u64,
     /// When the whole call times out, nanoseconds.
     pub deadline: u64,
     /// Whether the end-to-end request this call belongs to is measured.
@@ -91,6 +93,8 @@ pub struct Job {
     pub try_number: u32,
     /// Identity of this try: the key of its child calls derives from it.
     pub key: u64,
+    /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
+    pub deadline: u64,
     /// Zone of the caller (for partitions at delivery).
     pub caller_zone: u32,
     /// Arrival at the replica, nanoseconds.

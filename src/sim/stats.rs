@@ -124,6 +124,9 @@ pub struct ServiceTotals {
     pub busy_worker_nanos: f64,
     /// Compute nanoseconds spent on tries whose caller had already given up (wasted work).
     pub wasted_nanos: u64,
+    /// Queued tries dropped unserved because their caller's deadline had passed (deadline
+    /// propagation).
+    pub expired: u64,
 }
 
 /// What happened at one service in one window: the source of a `timeseries.csv` row. Window

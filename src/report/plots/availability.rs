@@ -129,9 +129,11 @@ impl Figure for AvailabilityPlot {
         let y = ValueAxis::exact(floor, 100.0 + (100.0 - floor) * 0.04);
         let x = ValueAxis::exact(0.0, self.end_s);
         let percent = |v: &f64| format!("{}%", style::format_number(*v));
-        let mut chart = style::chart(&top, x.clone(), y, "", "availability (%)", Some(&percent))?;
+        let space = style::fault_label_space(root, &top, &self.faults, &x)?;
+        let mut chart = style::chart(&top, x.clone(), y, "", "availability (%)", Some(&percent), space)?;
         style::shade_warmup(&mut chart, self.warmup_s)?;
-        style::shade_faults(root, &mut chart, &self.faults, self.end_s, true)?;
+        style::shade_faults(&mut chart, &self.faults, self.end_s)?;
+        style::label_faults(root, &chart, &self.faults, space)?;
         if let Some(target) = self.objective {
             let x_range = chart.x_range();
             chart.draw_series(std::iter::once(Line::new(
@@ -157,9 +159,9 @@ impl Figure for AvailabilityPlot {
         // Throughput, requests per second.
         let highest = self.windows.iter().map(|w| w.offered.max(w.succeeded).max(w.failed)).fold(0.0, f64::max);
         let y = ValueAxis::from_zero(highest);
-        let mut chart = style::chart(&bottom, x, y, "simulated time (s)", "requests / s", None)?;
+        let mut chart = style::chart(&bottom, x, y, "simulated time (s)", "requests / s", None, 6)?;
         style::shade_warmup(&mut chart, self.warmup_s)?;
-        style::shade_faults(root, &mut chart, &self.faults, self.end_s, false)?;
+        style::shade_faults(&mut chart, &self.faults, self.end_s)?;
         for (series, pick) in [
             (offered, (|w: &Window| w.offered) as fn(&Window) -> f64),
             (succeeded, |w: &Window| w.succeeded),
@@ -176,8 +178,8 @@ impl Figure for AvailabilityPlot {
 mod tests {
     #[test]
     fn the_availability_axis_starts_at_a_round_value_below_the_data() {
-        assert_eq!(super::availability_floor(99.95), 99.5);
-        assert_eq!(super::availability_floor(99.14), 98.0);
+        assert_eq!(super::availability_floor(99.95), 99.9);
+        assert_eq!(super::availability_floor(99.14), 99.0);
         assert_eq!(super::availability_floor(40.0), 0.0);
     }
 }

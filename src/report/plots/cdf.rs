@@ -74,6 +74,7 @@ impl Figure for CdfPlot {
             x_desc,
             "fraction of succeeded requests ≤ latency",
             Some(&fraction),
+            0,
         )?;
         for (index, distribution) in self.distributions.iter().enumerate() {
             let low = latency_axis_low(&latency_axis);
@@ -116,7 +117,7 @@ fn tail_chart<'a, DB: DrawingBackend>(
     let y_desc = if y.is_log() { "latency (ms, log scale)" } else { "latency (ms)" };
     let mut chart = ChartBuilder::on(area)
         .margin_left(6)
-        .margin_right(22)
+        .margin_right(34)
         .margin_top(4)
         .margin_bottom(4)
         .x_label_area_size(44)

@@ -18,6 +18,10 @@ pub struct MetricPanel {
     pub lower_is_better: Option<bool>,
     /// Per variant (in legend order): (mean, CI low, CI high); `None` when not measured.
     pub values: Vec<Option<(f64, f64, f64)>>,
+    /// Per variant: its difference to the baseline (the first variant) is significant.
+    pub significant: Vec<bool>,
+    /// The values are percentages (the axis stops at 100).
+    pub percent: bool,
 }
 
 /// The comparison chart.
@@ -45,12 +49,16 @@ fn panel_axis(panel: &MetricPanel) -> ValueAxis {
             }
         }
     }
-    if !low.is_finite() {
+    if !low.is_finite() || (low.abs() < 1e-12 && high.abs() < 1e-12) {
         return ValueAxis::nice(0.0, 1.0);
     }
-    let pad = ((high - low) * 0.15).max(high.abs() * 1e-3).max(1e-9);
+    let pad = ((high - low) * 0.15).max(high.abs().max(low.abs()) * 0.02);
     let low = if low >= 0.0 && low - pad <= (high - low) { 0.0 } else { low - pad };
-    ValueAxis::nice(low, high + pad)
+    let mut high = high + pad;
+    if panel.percent && high > 100.0 {
+        high = 100.0_f64.max(low + 1e-6);
+    }
+    ValueAxis::nice(low, high)
 }
 
 impl Figure for ComparisonPlot {
@@ -72,7 +80,11 @@ impl Figure for ComparisonPlot {
                 Key::Series(format!("{} {label}", index + 1), series)
             })
             .collect();
-        let area = style::header(root, &self.title(), &self.subtitle, &keys)?;
+        let mut subtitle = self.subtitle.clone();
+        if self.panels.iter().any(|p| p.significant.iter().skip(1).any(|s| *s)) {
+            subtitle.push_str(" – * differs significantly from variant 1 (paired)");
+        }
+        let area = style::header(root, &self.title(), &subtitle, &keys)?;
         if self.panels.is_empty() {
             root.draw_text("no metrics", &style::text(16, MUTED), (40, 120))?;
             return Ok(());
@@ -97,7 +109,7 @@ impl Figure for ComparisonPlot {
                 cell.draw_text(hint, &style::text(11, MUTED), (14 + w as i32 + 8, 6))?;
             }
             let plot_area = cell.split_vertically(22).1;
-            let x = ValueAxis::exact(-0.6, count as f64 - 0.4);
+            let x = ValueAxis::categories(count);
             let y = panel_axis(panel);
             let labels = |v: &f64| {
                 let index = v.round();
@@ -121,7 +133,7 @@ impl Figure for ComparisonPlot {
                 .light_line_style(style::GRID_LIGHT.stroke_width(1))
                 .axis_style(MUTED.stroke_width(1))
                 .label_style(style::text(11, INK))
-                .x_labels(count.clamp(2, 12))
+                .x_labels(12)
                 .y_labels(5)
                 .x_label_formatter(&labels)
                 .draw()?;
@@ -138,6 +150,9 @@ impl Figure for ComparisonPlot {
                     root.draw(&PathElement::new(vec![(x - 7, y), (x + 7, y)], whisker))?;
                 }
                 root.draw(&MarkerAt { at: (x, y_mean), series })?;
+                if panel.significant.get(index).copied().unwrap_or(false) && index > 0 {
+                    root.draw_text("*", &style::bold(16, INK), (x + 9, y_high.min(y_mean - 6) - 4))?;
+                }
             }
         }
         Ok(())

@@ -61,27 +61,19 @@ impl LatencyPlot {
     }
 }
 
-/// Latency objectives of `summary.json`'s `slo` section, when it has the shape
-/// `slo.latency_ms.<pNN>` or `slo.latency.<pNN>` with a number (ms) or `{"target": ms}`.
+/// The p50 and p99 latency objectives of `summary.json`'s `slo` section (the percentiles this
+/// plot draws), as (percentile, ms).
 pub fn latency_objectives(summary: &serde_json::Value) -> Vec<(String, f64)> {
-    let Some(slo) = summary.get("slo") else {
+    let Some(report) = summary.get("slo").and_then(|slo| serde_json::from_value::<crate::report::SloReport>(slo.clone()).ok())
+    else {
         return Vec::new();
     };
-    let mut found = Vec::new();
-    for key in ["latency_ms", "latency"] {
-        if let Some(map) = slo.get(key).and_then(|v| v.as_object()) {
-            for (label, value) in map {
-                let target = value
-                    .as_f64()
-                    .or_else(|| value.get("target_ms").and_then(|v| v.as_f64()))
-                    .or_else(|| value.get("target").and_then(|v| v.as_f64()));
-                if let Some(target) = target {
-                    found.push((label.clone(), target));
-                }
-            }
-        }
-    }
-    found
+    report
+        .latency
+        .iter()
+        .filter(|l| l.percentile == "p50" || l.percentile == "p99")
+        .map(|l| (l.percentile.clone(), l.target_ms))
+        .collect()
 }
 
 impl Figure for LatencyPlot {
@@ -104,24 +96,33 @@ impl Figure for LatencyPlot {
             keys.push(Key::Area("warm-up (not measured)".into(), style::warmup_fill()));
         }
         let objective = style::SeriesStyle { marker: style::Marker::None, width: 1, ..style::series(3) };
-        for (label, _) in &self.objectives {
-            keys.push(Key::Series(format!("objective {label}"), objective));
+        // An objective far above the data would flatten it: it is then only named.
+        let highest = self.points.iter().map(|p| p.2).fold(0.0, f64::max);
+        let (shown, off_scale): (Vec<_>, Vec<_>) =
+            self.objectives.iter().partition(|(_, target)| *target <= highest * 1.5 || highest == 0.0);
+        for (label, target) in &shown {
+            keys.push(Key::Series(format!("{label} objective ({} ms)", style::format_number(*target)), objective));
         }
-        let subtitle = format!(
+        let mut subtitle = format!(
             "{} – seed {} – succeeded requests ending in each {} s window",
             self.scenario,
             self.seed,
             style::format_number(self.window_s)
         );
+        for (label, target) in &off_scale {
+            subtitle.push_str(&format!(" – {label} objective {} ms (above the scale)", style::format_number(*target)));
+        }
         let area = style::header(root, &self.title(), &subtitle, &keys)?;
-        let values = self.points.iter().flat_map(|p| [p.1, p.2]).chain(self.objectives.iter().map(|o| o.1));
+        let values = self.points.iter().flat_map(|p| [p.1, p.2]).chain(shown.iter().map(|o| o.1));
         let y = style::ValueAxis::latency(values);
         let y_desc = if y.is_log() { "latency (ms, log scale)" } else { "latency (ms)" };
         let x = style::ValueAxis::exact(0.0, self.end_s);
-        let mut chart = style::chart(&area, x, y, "simulated time (s)", y_desc, None)?;
+        let space = style::fault_label_space(root, &area, &self.faults, &x)?;
+        let mut chart = style::chart(&area, x, y, "simulated time (s)", y_desc, None, space)?;
         style::shade_warmup(&mut chart, self.warmup_s)?;
-        style::shade_faults(root, &mut chart, &self.faults, self.end_s, true)?;
-        for (_, target) in &self.objectives {
+        style::shade_faults(&mut chart, &self.faults, self.end_s)?;
+        style::label_faults(root, &chart, &self.faults, space)?;
+        for (_, target) in &shown {
             let x_range = chart.x_range();
             chart.draw_series(std::iter::once(Line::new(
                 vec![(x_range.start, *target), (x_range.end, *target)],

@@ -178,11 +178,12 @@ impl Figure for ReplicaPlot {
         let (start, end) = (self.edges[0], *self.edges.last().unwrap_or(&1.0));
         let x = style::ValueAxis::exact(start, end);
         let y = style::ValueAxis::exact(0.0, rows as f64);
-        let label_rows = self.faults.len().min(2) as u32;
+        let (width, _) = area.dim_in_pixel();
+        let space = style::fault_label_space_between(root, &self.faults, &x, 200..width as i32 - 120)?;
         let mut chart = ChartBuilder::on(&area)
             .margin_left(10)
             .margin_right(120)
-            .margin_top(4 + label_rows * 18)
+            .margin_top(4 + space)
             .margin_bottom(4)
             .x_label_area_size(44)
             .y_label_area_size(190)
@@ -285,29 +286,17 @@ impl Figure for ReplicaPlot {
             index += group.rows.len();
         }
 
-        // Fault boundaries and labels above the cells.
+        // Fault boundaries, and labels above the cells.
         let (_, y_pixels) = chart.plotting_area().get_pixel_range();
-        let mut row_ends: Vec<i32> = Vec::new();
         for span in &self.faults {
-            let from = span.start_s.clamp(start, end);
-            let to = span.end_s.unwrap_or(end).clamp(start, end);
-            let (a, _) = chart.backend_coord(&(from, 0.0));
-            let (b, _) = chart.backend_coord(&(to, 0.0));
-            for x in [a, b] {
-                root.draw(&PathElement::new(vec![(x, y_pixels.start - 3), (x, y_pixels.end)], INK.stroke_width(1)))?;
+            for time in [Some(span.start_s), span.end_s].into_iter().flatten() {
+                if time > start && time < end {
+                    let (x, _) = chart.backend_coord(&(time, 0.0));
+                    root.draw(&PathElement::new(vec![(x, y_pixels.start), (x, y_pixels.end)], INK.stroke_width(1)))?;
+                }
             }
-            let label = span.label();
-            let label_style = style::text(12, INK);
-            let (w, _) = root.estimate_text_size(&label, &label_style)?;
-            let x = (a + 3).min(x_pixels.end - w as i32);
-            let row = row_ends.iter().position(|e| *e < x).unwrap_or_else(|| {
-                row_ends.push(i32::MIN);
-                row_ends.len() - 1
-            });
-            row_ends[row] = x + w as i32 + 8;
-            let y = y_pixels.start - 18 * (label_rows as i32 - row.min(label_rows as usize - 1) as i32) - 2;
-            root.draw_text(&label, &label_style, (x, y))?;
         }
+        style::label_faults(root, &chart, &self.faults, space)?;
 
         // Colour scale.
         let bar_x = x_pixels.end + 26;

@@ -349,6 +349,8 @@ pub struct ValueAxis {
     low: f64,
     high: f64,
     log: bool,
+    /// `Some(n)`: a category axis, ticks only at 0, 1, ..., n - 1.
+    categories: Option<usize>,
 }
 
 /// A 1, 2 or 5 times a power of ten, at least `rough`.
@@ -374,14 +376,19 @@ impl ValueAxis {
     /// Exactly `[low, high]` (a time axis).
     pub fn exact(low: f64, high: f64) -> Self {
         let high = if high > low { high } else { low + 1.0 };
-        ValueAxis { low, high, log: false }
+        ValueAxis { low, high, log: false, categories: None }
     }
 
     /// `[low, high]` widened to whole ticks (about six of them).
     pub fn nice(low: f64, high: f64) -> Self {
         let high = if high > low { high } else { low + 1.0 };
         let step = nice_step((high - low) / 6.0);
-        ValueAxis { low: (low / step).floor() * step, high: (high / step).ceil() * step, log: false }
+        ValueAxis { low: (low / step).floor() * step, high: (high / step).ceil() * step, log: false, categories: None }
+    }
+
+    /// Categories `0..count` (half a category of room on each side), ticked at each one.
+    pub fn categories(count: usize) -> Self {
+        ValueAxis { low: -0.6, high: count.max(1) as f64 - 0.4, log: false, categories: Some(count) }
     }
 
     /// `[0, high]` widened to a whole tick, with room above the highest value.
@@ -401,7 +408,7 @@ impl ValueAxis {
             let power = 10f64.powf(v.log10().floor());
             [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|c| *c >= v * (1.0 - 1e-9)).unwrap_or(power * 10.0)
         };
-        ValueAxis { low: down(low), high: up(high), log: true }
+        ValueAxis { low: down(low), high: up(high), log: true, categories: None }
     }
 
     /// Latency values: logarithmic when they span more than a factor of `20`, else linear from 0.
@@ -494,6 +501,13 @@ impl Ranged for ValueAxis {
         }
         let light = hint.weight().allow_light_points();
         let count = hint.bold_points().clamp(2, 12);
+        if let Some(categories) = self.categories {
+            if light {
+                return Vec::new();
+            }
+            let every = categories.div_ceil(count.max(1)).max(1);
+            return (0..categories).step_by(every).map(|c| c as f64).collect();
+        }
         if self.log {
             self.log_points(count, light)
         } else {
@@ -526,6 +540,15 @@ pub fn format_number(value: f64) -> String {
     }
 }
 
+/// Left margin of a [`chart`], pixels.
+const CHART_LEFT: u32 = 10;
+/// Right margin of a [`chart`], pixels.
+const CHART_RIGHT: u32 = 22;
+/// Width of a [`chart`]'s y label area, pixels.
+const CHART_Y_LABELS: u32 = 72;
+/// Height of a row of fault labels, pixels.
+pub const LABEL_ROW: u32 = 17;
+
 /// A chart with two value axes.
 pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<ValueAxis, ValueAxis>>;
 
@@ -540,14 +563,15 @@ pub fn chart<'a, DB: DrawingBackend>(
     x_desc: &str,
     y_desc: &str,
     y_format: Option<&dyn Fn(&f64) -> String>,
+    top: u32,
 ) -> PlotResult<Chart<'a, DB>> {
     let mut chart = ChartBuilder::on(area)
-        .margin_left(10)
-        .margin_right(22)
-        .margin_top(4)
+        .margin_left(CHART_LEFT)
+        .margin_right(CHART_RIGHT)
+        .margin_top(4 + top)
         .margin_bottom(4)
         .x_label_area_size(if x_desc.is_empty() { 24 } else { 44 })
-        .y_label_area_size(72)
+        .y_label_area_size(CHART_Y_LABELS)
         .build_cartesian_2d(x, y)?;
     let label_style = text(12, INK);
     let mut mesh = chart.configure_mesh();
@@ -588,15 +612,8 @@ pub fn shade_warmup<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, warmup_s: f64
     Ok(())
 }
 
-/// Shades each fault's time span on `chart` and, with `labels`, names it at the top of the plot
-/// area, stacking labels that would overlap. Spans without an end run to `end_s`.
-pub fn shade_faults<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    chart: &mut Chart<'_, DB>,
-    spans: &[FaultSpan],
-    end_s: f64,
-    labels: bool,
-) -> PlotResult {
+/// Shades each fault's time span on `chart`; spans without an end run to `end_s`.
+pub fn shade_faults<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, spans: &[FaultSpan], end_s: f64) -> PlotResult {
     let y = chart.y_range();
     let x_range = chart.x_range();
     let edge = ShapeStyle::from(&PALETTE[1].mix(0.7)).stroke_width(1);
@@ -611,44 +628,97 @@ pub fn shade_faults<DB: DrawingBackend>(
             chart.draw_series(std::iter::once(PathElement::new(vec![(x, y.start), (x, y.end)], edge)))?;
         }
     }
-    if labels {
-        label_spans(root, chart, spans)?;
-    }
     Ok(())
 }
 
-/// Writes each span's label at the top of the plot area, on the first row where it fits.
-fn label_spans<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    chart: &Chart<'_, DB>,
-    spans: &[FaultSpan],
-) -> PlotResult {
-    let style = text(12, INK);
-    let (x_pixels, y_pixels) = chart.plotting_area().get_pixel_range();
-    let x_range = chart.x_range();
+/// Gives each label (left pixel, width) the first row where it does not overlap the label
+/// before it; returns the rows.
+pub fn label_rows(labels: &[(i32, i32)]) -> Vec<usize> {
     let mut row_ends: Vec<i32> = Vec::new();
-    for span in spans {
-        if span.start_s > x_range.end {
-            continue;
-        }
-        let label = span.label();
-        let (width, height) = root.estimate_text_size(&label, &style)?;
-        let (x, _) = chart.backend_coord(&(span.start_s.max(x_range.start), 0.0));
-        let x = (x + 4).min(x_pixels.end - width as i32 - 4).max(x_pixels.start + 2);
-        let row = match row_ends.iter().position(|end| *end < x) {
-            Some(row) => row,
-            None => {
+    labels
+        .iter()
+        .map(|&(x, width)| {
+            let row = row_ends.iter().position(|end| *end < x).unwrap_or_else(|| {
                 row_ends.push(i32::MIN);
                 row_ends.len() - 1
-            }
-        };
-        row_ends[row] = x + width as i32 + 8;
-        let y = y_pixels.start + 4 + row as i32 * (height as i32 + 6);
-        root.draw(&Rectangle::new(
-            [(x - 2, y - 1), (x + width as i32 + 2, y + height as i32 + 3)],
-            WHITE.mix(0.85).filled(),
-        ))?;
-        root.draw_text(&label, &style, (x, y))?;
+            });
+            row_ends[row] = x + width + 8;
+            row
+        })
+        .collect()
+}
+
+/// The height to reserve above a [`chart`] on `area` over the time range `x` for the labels of
+/// `spans` (see [`label_faults`]).
+pub fn fault_label_space<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
+    spans: &[FaultSpan],
+    x: &ValueAxis,
+) -> PlotResult<u32> {
+    let (width, _) = area.dim_in_pixel();
+    let left = (CHART_LEFT + CHART_Y_LABELS) as i32;
+    fault_label_space_between(root, spans, x, left..width as i32 - CHART_RIGHT as i32)
+}
+
+/// [`fault_label_space`] for a plot area spanning the pixel columns `pixels` of its area.
+pub fn fault_label_space_between<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spans: &[FaultSpan],
+    x: &ValueAxis,
+    pixels: Range<i32>,
+) -> PlotResult<u32> {
+    if spans.is_empty() {
+        return Ok(0);
+    }
+    let (left, right) = (pixels.start, pixels.end);
+    let labels = fault_label_boxes(root, spans, x.range(), |t| {
+        left + (f64::from(right - left) * (t - x.range().start) / (x.range().end - x.range().start)).round() as i32
+    }, left..right)?;
+    let rows = label_rows(&labels).into_iter().max().map_or(0, |r| r + 1);
+    Ok(rows as u32 * LABEL_ROW + 2)
+}
+
+/// (left pixel, width) of each span's label, given where a time falls in pixels.
+fn fault_label_boxes<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spans: &[FaultSpan],
+    x_range: Range<f64>,
+    pixel: impl Fn(f64) -> i32,
+    pixels: Range<i32>,
+) -> PlotResult<Vec<(i32, i32)>> {
+    let style = text(12, INK);
+    spans
+        .iter()
+        .map(|span| {
+            let (width, _) = root.estimate_text_size(&span.label(), &style)?;
+            let x = pixel(span.start_s.clamp(x_range.start, x_range.end));
+            Ok(((x + 3).min(pixels.end - width as i32).max(pixels.start), width as i32))
+        })
+        .collect()
+}
+
+/// Writes each span's label ("crash article#0") in the `space` pixels reserved above the plot
+/// area of `chart` (see [`fault_label_space`]), from its start, stacking labels that overlap.
+pub fn label_faults<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    spans: &[FaultSpan],
+    space: u32,
+) -> PlotResult {
+    if spans.is_empty() || space == 0 {
+        return Ok(());
+    }
+    let (x_pixels, y_pixels) = chart.plotting_area().get_pixel_range();
+    let y_any = chart.y_range().start;
+    let boxes = fault_label_boxes(root, spans, chart.x_range(), |t| chart.backend_coord(&(t, y_any)).0, x_pixels)?;
+    let rows = ((space.saturating_sub(2)) / LABEL_ROW).max(1) as usize;
+    let style = text(12, INK);
+    for ((span, &(x, _)), row) in spans.iter().zip(&boxes).zip(label_rows(&boxes)) {
+        let row = row.min(rows - 1);
+        // Row 0 right above the plot area, later rows above it.
+        let y = y_pixels.start - 2 - (row as i32 + 1) * LABEL_ROW as i32;
+        root.draw_text(&span.label(), &style, (x, y))?;
     }
     Ok(())
 }
