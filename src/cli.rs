@@ -169,9 +169,10 @@ fn run(path: &Path, out: Option<&Path>, seed: Option<u64>, raw: &[String], quiet
     let written = run_to_folder_with_progress(&model, &dir, &progress);
     progress.finish();
     match written {
-        Ok(summary) => {
+        Ok((summary, simulation_wall)) => {
             if !quiet {
                 say(&report::render_terminal(&summary));
+                say(&engine_line(&summary, simulation_wall));
                 say(&format!("  report        {}\n", dir.display()));
             }
             ExitCode::SUCCESS
@@ -191,18 +192,33 @@ fn say(text: &str) {
 
 /// Runs `model` and writes its report into `dir` (atomically: all files or none).
 pub fn run_to_folder(model: &crate::model::Model, dir: &Path) -> std::io::Result<Summary> {
-    run_to_folder_with_progress(model, dir, &report::Progress::hidden())
+    run_to_folder_with_progress(model, dir, &report::Progress::hidden()).map(|(summary, _)| summary)
 }
 
-/// [`run_to_folder`], moving `progress` along simulated time.
+/// How fast the simulation itself ran (wall-clock: printed, never written to a report file).
+fn engine_line(summary: &Summary, wall: std::time::Duration) -> String {
+    let seconds = wall.as_secs_f64().max(1e-9);
+    format!(
+        "  engine        {} events in {:.3} s wall: {:.2} M events/s, {:.0} measured requests/s\n",
+        summary.events,
+        seconds,
+        summary.events as f64 / seconds / 1e6,
+        summary.requests.offered as f64 / seconds
+    )
+}
+
+/// [`run_to_folder`], moving `progress` along simulated time; also returns the wall-clock time the
+/// simulation itself took (reports and plots excluded).
 pub fn run_to_folder_with_progress(
     model: &crate::model::Model,
     dir: &Path,
     progress: &report::Progress,
-) -> std::io::Result<Summary> {
+) -> std::io::Result<(Summary, std::time::Duration)> {
     let mut files = OutputFiles::new(dir)?;
     let recorder = EdgeRecorder::for_model(report::ProgressRecorder::new(FileRecorder::new(&mut files)?, progress), model);
+    let started = std::time::Instant::now();
     let (result, recorder) = Simulation::run(model, recorder);
+    let simulation_wall = started.elapsed();
     let (recorder, edge_windows) = recorder.into_parts();
     recorder.into_inner().finish()?;
     let mut summary = Summary::new(model, &result);
@@ -211,5 +227,5 @@ pub fn run_to_folder_with_progress(
     files.write("latency.csv", report::latency_quantiles_csv(&result.latency).as_bytes())?;
     report::render_run(&mut files)?;
     files.commit()?;
-    Ok(summary)
+    Ok((summary, simulation_wall))
 }

@@ -132,7 +132,8 @@ pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome 
 }
 
 /// Writes `comparison.json`, `comparison.csv`, `comparison.md`, `replications.csv` and a
-/// `latency-<slug>.csv` per variant into `dir`, atomically (all files or none).
+/// `latency-<slug>.csv` per variant into `dir`, with the plots and `report.html`
+/// ([`crate::report::render_comparison_files`]), atomically (all files or none).
 pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
     let comparison = &outcome.comparison;
     let mut files = OutputFiles::new(dir)?;

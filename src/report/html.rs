@@ -97,7 +97,7 @@ pub fn count(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (index, c) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -420,27 +420,6 @@ fn json_cell(value: &serde_json::Value) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_covers_markup_and_quotes() {
-        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(count(1234567), "1,234,567");
-        assert_eq!(count(12), "12");
-    }
-
-    #[test]
-    fn json_renders_as_escaped_tables() {
-        let value = serde_json::json!({"met": false, "objectives": [{"name": "<p99>", "met": true}]});
-        let html = slo_section(&value);
-        assert!(html.contains("some objective missed"), "{html}");
-        assert!(html.contains("&lt;p99&gt;"));
-        assert!(!html.contains("<p99>"));
-    }
-}
-
 /// Captions of the comparison plots, by file stem.
 fn comparison_caption(name: &str) -> &'static str {
     match name {
@@ -500,7 +479,7 @@ pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots
     out.push_str("</tr></thead><tbody>\n");
     for metric in &comparison.metrics {
         let (unit, scale) = display_unit(&metric.unit);
-        let decimals = if unit == "%" { 3 } else { 3 };
+        let decimals = 3;
         let _ = write!(
             out,
             "<tr><td class=\"text\" title=\"{}\">{} <span class=\"note\">({}, {} is better)</span></td>",
@@ -631,4 +610,25 @@ pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots
     out.push_str("</tbody></table></details>\n");
     page_end(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn json_renders_as_escaped_tables() {
+        let value = serde_json::json!({"met": false, "objectives": [{"name": "<p99>", "met": true}]});
+        let html = slo_section(&value);
+        assert!(html.contains("some objective missed"), "{html}");
+        assert!(html.contains("&lt;p99&gt;"));
+        assert!(!html.contains("<p99>"));
+    }
 }

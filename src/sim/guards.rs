@@ -26,7 +26,8 @@ fn is_failure(outcome: Outcome) -> bool {
 impl<R: Recorder> Simulation<'_, R> {
     /// The circuit breaker's verdict on sending a try now: false when it refuses.
     pub(super) fn breaker_admits(&mut self, client: u32, service: usize, now: u64) -> bool {
-        let Some(breaker) = self.guards[client as usize].breaker.as_mut() else { return true };
+        let Some(guards) = self.guards[client as usize].as_deref_mut() else { return true };
+        let Some(breaker) = guards.breaker.as_mut() else { return true };
         let policy = self.model.services[service].policy.circuit_breaker.as_ref().expect("breaker has a policy");
         match breaker.try_acquire(policy, now) {
             Ok(None) => true,
@@ -40,13 +41,22 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Feeds a try's end to the client's balancer (peak EWMA), breaker and outlier detector.
+    #[inline]
     pub(super) fn observe_try_end(&mut self, client: u32, service: usize, replica: u32, outcome: Outcome, rtt: u64, now: u64) {
         let policy = &self.model.services[service].policy;
         if policy.balancer == BalancerKind::PeakEwma {
             self.balancers[client as usize].observe_rtt(replica, rtt, now);
         }
+        if self.guards[client as usize].is_some() {
+            self.guard_try_end(client, service, replica, outcome, rtt, now);
+        }
+    }
+
+    /// [`Simulation::observe_try_end`] for a client with governance state.
+    fn guard_try_end(&mut self, client: u32, service: usize, replica: u32, outcome: Outcome, rtt: u64, now: u64) {
+        let policy = &self.model.services[service].policy;
         let failed = is_failure(outcome);
-        let guards = &mut self.guards[client as usize];
+        let Some(guards) = self.guards[client as usize].as_deref_mut() else { return };
         if let (Some(breaker), Some(breaker_policy)) = (guards.breaker.as_mut(), policy.circuit_breaker.as_ref()) {
             if outcome != Outcome::CircuitOpen {
                 let slow = rtt > breaker_policy.slow_call_duration;
@@ -59,7 +69,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 }
             }
         }
-        let guards = &mut self.guards[client as usize];
+        let Some(guards) = self.guards[client as usize].as_deref_mut() else { return };
         if let (Some(detector), Some(outlier_policy)) = (guards.outlier.as_mut(), policy.outlier_detection.as_ref()) {
             if let Some(time) = detector.record(outlier_policy, replica, failed) {
                 detector.eject(replica, now + time);
@@ -71,15 +81,18 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// A call starts: it deposits into the retry budget.
+    #[inline]
     pub(super) fn budget_deposit(&mut self, client: u32, now: u64) {
-        if let Some(budget) = self.guards[client as usize].budget.as_mut() {
+        if let Some(budget) = self.guards[client as usize].as_deref_mut().and_then(|g| g.budget.as_mut()) {
             budget.deposit(now);
         }
     }
 
     /// Whether the retry budget allows one more retry now.
     pub(super) fn budget_allows_retry(&mut self, client: u32, now: u64) -> bool {
-        let Some(budget) = self.guards[client as usize].budget.as_mut() else { return true };
+        let Some(budget) = self.guards[client as usize].as_deref_mut().and_then(|g| g.budget.as_mut()) else {
+            return true;
+        };
         let allowed = budget.try_withdraw(now);
         if allowed == budget.exhausted {
             budget.exhausted = !allowed;
@@ -96,7 +109,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let interval = policy.interval;
         let mut returned = std::mem::take(&mut self.scratch_replicas);
         returned.clear();
-        if let Some(detector) = self.guards[client as usize].outlier.as_mut() {
+        if let Some(detector) = self.guards[client as usize].as_deref_mut().and_then(|g| g.outlier.as_mut()) {
             detector.sweep(now, &mut returned);
         }
         for &replica in &returned {

@@ -112,8 +112,9 @@ pub struct Simulation<'m, R: Recorder> {
     client_base: Vec<u32>,
     /// Per workload: its client in `balancers`.
     edge_client: Vec<u32>,
-    /// Per client: breaker, outlier detector, retry budget (where configured).
-    guards: Vec<guards::ClientGuards>,
+    /// Per client: breaker, outlier detector, retry budget (`None` where nothing is configured,
+    /// so the hot path pays one pointer check).
+    guards: Vec<Option<Box<guards::ClientGuards>>>,
     /// Per client: the service it calls.
     client_service: Vec<u32>,
     /// Per client: who it is, for events (`gateway#0`, `workload:readers`).
@@ -233,7 +234,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             }
         }
         for (client, guards) in self.guards.iter().enumerate() {
-            if guards.outlier.is_some() {
+            if guards.as_ref().is_some_and(|g| g.outlier.is_some()) {
                 let service = self.client_service[client] as usize;
                 let interval = self.model.services[service].policy.outlier_detection.as_ref().map_or(u64::MAX, |p| p.interval);
                 queue.push(interval, Event::OutlierSweep { client: client as u32 });
@@ -314,7 +315,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
 /// Per-client tables built alongside the balancers.
 #[derive(Default)]
 struct Clients {
-    guards: Vec<guards::ClientGuards>,
+    guards: Vec<Option<Box<guards::ClientGuards>>>,
     service: Vec<u32>,
     names: Vec<String>,
 }
@@ -324,11 +325,13 @@ impl Clients {
     fn add(&mut self, model: &Model, service: usize, name: String) {
         let spec = &model.services[service];
         let policy = &spec.policy;
-        self.guards.push(guards::ClientGuards {
+        let guards = guards::ClientGuards {
             breaker: policy.circuit_breaker.as_ref().map(crate::model::CircuitBreaker::new),
             outlier: policy.outlier_detection.as_ref().map(|_| crate::model::OutlierDetector::new(spec.replicas)),
             budget: policy.retries.budget.as_ref().map(crate::model::RetryBudgetState::new),
-        });
+        };
+        let configured = guards.breaker.is_some() || guards.outlier.is_some() || guards.budget.is_some();
+        self.guards.push(configured.then(|| Box::new(guards)));
         self.service.push(service as u32);
         self.names.push(name);
     }

@@ -8,5 +8,6 @@ mod cli;
 mod compare;
 mod determinism;
 mod faults;
+mod governance;
 mod queueing;
 mod report;

