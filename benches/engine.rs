@@ -21,7 +21,7 @@ impl Process for Timers {
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
         self.fired += 1;
-        if timer % 2 == 0 {
+        if timer.is_multiple_of(2) {
             queue.push(now + 1 + self.state % 1_000_000, timer);
         } else {
             queue.push_in_lane(self.lane, now + 500_000, timer);

@@ -74,6 +74,18 @@ pub struct BreakerTransition {
     pub calls: u32,
 }
 
+/// A breaker's answer to a try.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Admission {
+    /// The try may go.
+    Pass,
+    /// The try may go; the breaker has just half-opened.
+    PassAfter(BreakerTransition),
+    /// The breaker is open (or half-open with every probe out): the try fails with
+    /// `circuit_open`.
+    Refuse,
+}
+
 impl CircuitBreaker {
     /// A closed breaker with an empty window.
     pub fn new(policy: &CircuitBreakerPolicy) -> Self {
@@ -89,22 +101,21 @@ impl CircuitBreaker {
         self.state
     }
 
-    /// Asks to send a try at `now`: `Ok` with a transition if the breaker half-opened, `Err` when
-    /// it is open (or half-open with every probe out).
-    pub fn try_acquire(&mut self, policy: &CircuitBreakerPolicy, now: u64) -> Result<Option<BreakerTransition>, ()> {
+    /// Asks to send a try at `now`.
+    pub fn try_acquire(&mut self, policy: &CircuitBreakerPolicy, now: u64) -> Admission {
         match &mut self.state {
-            BreakerState::Closed => Ok(None),
-            BreakerState::Open { until } if now < *until => Err(()),
+            BreakerState::Closed => Admission::Pass,
+            BreakerState::Open { until } if now < *until => Admission::Refuse,
             BreakerState::Open { .. } => {
                 self.state = BreakerState::HalfOpen { permitted: 1, recorded: 0, failures: 0, slow: 0 };
-                Ok(Some(BreakerTransition { from: "open", to: "half_open", failure_rate: 0.0, calls: 0 }))
+                Admission::PassAfter(BreakerTransition { from: "open", to: "half_open", failure_rate: 0.0, calls: 0 })
             }
             BreakerState::HalfOpen { permitted, .. } => {
                 if *permitted < policy.half_open_calls {
                     *permitted += 1;
-                    Ok(None)
+                    Admission::Pass
                 } else {
-                    Err(())
+                    Admission::Refuse
                 }
             }
         }
@@ -379,11 +390,11 @@ mod tests {
         // The 4th call, a failure: 2 of 4 = 50% = the threshold: opens.
         let opened = breaker.record(&policy, 10, true, false).expect("opens");
         assert_eq!((opened.to, opened.calls, opened.failure_rate), ("open", 4, 0.5));
-        assert_eq!(breaker.try_acquire(&policy, 500), Err(()));
+        assert_eq!(breaker.try_acquire(&policy, 500), Admission::Refuse);
         // After open_for, the first try half-opens it; two probes pass, the third waits.
-        assert!(breaker.try_acquire(&policy, 1010).unwrap().is_some());
-        assert_eq!(breaker.try_acquire(&policy, 1011), Ok(None));
-        assert_eq!(breaker.try_acquire(&policy, 1012), Err(()));
+        assert!(matches!(breaker.try_acquire(&policy, 1010), Admission::PassAfter(_)));
+        assert_eq!(breaker.try_acquire(&policy, 1011), Admission::Pass);
+        assert_eq!(breaker.try_acquire(&policy, 1012), Admission::Refuse);
         // Both probes succeed: closed again, with an empty window.
         assert_eq!(breaker.record(&policy, 1020, false, false), None);
         assert_eq!(breaker.record(&policy, 1021, false, false).unwrap().to, "closed");
@@ -400,8 +411,8 @@ mod tests {
         }
         assert_eq!(breaker.record(&policy, 0, true, false), None, "1 of the last 4 failed");
         assert!(breaker.record(&policy, 0, true, false).is_some(), "2 of the last 4 failed");
-        assert!(breaker.try_acquire(&policy, 2000).unwrap().is_some());
-        assert!(breaker.try_acquire(&policy, 2000).is_ok());
+        assert!(matches!(breaker.try_acquire(&policy, 2000), Admission::PassAfter(_)));
+        assert_eq!(breaker.try_acquire(&policy, 2000), Admission::Pass);
         assert_eq!(breaker.record(&policy, 2001, true, false), None);
         assert_eq!(breaker.record(&policy, 2002, false, false).unwrap().to, "open", "1 of 2 probes failed");
     }

@@ -4,6 +4,7 @@
 
 use super::{Event, EventRecord, Recorder, Simulation};
 use crate::engine::EventQueue;
+use crate::model::resilience::Admission;
 use crate::model::{BalancerKind, CircuitBreaker, Outcome, OutlierDetector, RetryBudgetState};
 
 /// The governance state one client keeps about one called service.
@@ -30,13 +31,13 @@ impl<R: Recorder> Simulation<'_, R> {
         let Some(breaker) = guards.breaker.as_mut() else { return true };
         let policy = self.model.services[service].policy.circuit_breaker.as_ref().expect("breaker has a policy");
         match breaker.try_acquire(policy, now) {
-            Ok(None) => true,
-            Ok(Some(transition)) => {
+            Admission::Pass => true,
+            Admission::PassAfter(transition) => {
                 let detail = format!("{} -> {}", transition.from, transition.to);
                 self.record_event(now, "circuit_breaker", client, None, detail);
                 true
             }
-            Err(()) => false,
+            Admission::Refuse => false,
         }
     }
 
