@@ -39,17 +39,26 @@ fn bench_engine(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events));
     group.sample_size(10);
     for population in [1_000u32, 100_000] {
-        group.bench_with_input(BenchmarkId::new("events", population), &population, |b, &population| {
-            b.iter(|| {
-                let mut queue = EventQueue::new();
-                let lane = queue.add_lane();
-                for timer in 0..population {
-                    queue.push(u64::from(timer), timer);
-                }
-                let mut timers = Timers { state: 0x9e37_79b9_7f4a_7c15, lane, fired: 0, limit: events };
-                engine::run(&mut timers, &mut queue, u64::MAX).events
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("events", population),
+            &population,
+            |b, &population| {
+                b.iter(|| {
+                    let mut queue = EventQueue::new();
+                    let lane = queue.add_lane();
+                    for timer in 0..population {
+                        queue.push(u64::from(timer), timer);
+                    }
+                    let mut timers = Timers {
+                        state: 0x9e37_79b9_7f4a_7c15,
+                        lane,
+                        fired: 0,
+                        limit: events,
+                    };
+                    engine::run(&mut timers, &mut queue, u64::MAX).events
+                })
+            },
+        );
     }
     group.finish();
 }

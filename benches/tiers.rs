@@ -9,8 +9,13 @@ use meshsim::sim::{NullRecorder, Simulation};
 use std::path::Path;
 
 fn load(file: &str, duration: &str) -> meshsim::model::Model {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
-    let overrides = [Override { key: "scenario.duration".into(), value: duration.into() }];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let overrides = [Override {
+        key: "scenario.duration".into(),
+        value: duration.into(),
+    }];
     load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{errors}"))
 }
 
@@ -21,7 +26,9 @@ fn bench_scenarios(c: &mut Criterion) {
         let model = load(file, duration);
         let (result, _) = Simulation::run(&model, NullRecorder);
         group.throughput(Throughput::Elements(result.offered));
-        group.bench_function(file, |b| b.iter(|| Simulation::run(&model, NullRecorder).0.offered));
+        group.bench_function(file, |b| {
+            b.iter(|| Simulation::run(&model, NullRecorder).0.offered)
+        });
     }
     group.finish();
 }

@@ -100,31 +100,51 @@ pub const EXIT_FAILED: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario, out, seed, overrides, quiet } => {
-            run(&scenario, out.as_deref(), seed, &overrides, quiet)
-        }
-        Command::Compare { scenario, vary, replications, out, seed, overrides, threads, quiet } => {
-            crate::compare::command(crate::compare::CompareArgs {
-                scenario,
-                vary,
-                replications,
-                out,
-                seed,
-                overrides,
-                threads,
-                quiet,
-            })
-        }
+        Command::Run {
+            scenario,
+            out,
+            seed,
+            overrides,
+            quiet,
+        } => run(&scenario, out.as_deref(), seed, &overrides, quiet),
+        Command::Compare {
+            scenario,
+            vary,
+            replications,
+            out,
+            seed,
+            overrides,
+            threads,
+            quiet,
+        } => crate::compare::command(crate::compare::CompareArgs {
+            scenario,
+            vary,
+            replications,
+            out,
+            seed,
+            overrides,
+            threads,
+            quiet,
+        }),
         Command::Plot { dir } => report::plot_command(&dir),
-        Command::Validate { scenario, overrides } => validate(&scenario, &overrides),
+        Command::Validate {
+            scenario,
+            overrides,
+        } => validate(&scenario, &overrides),
     }
 }
 
 /// Parses `--set` arguments (and `--seed`) into overrides.
 pub(crate) fn parse_overrides(raw: &[String], seed: Option<u64>) -> Result<Vec<Override>, String> {
-    let mut overrides = raw.iter().map(|arg| Override::parse(arg)).collect::<Result<Vec<_>, _>>()?;
+    let mut overrides = raw
+        .iter()
+        .map(|arg| Override::parse(arg))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(seed) = seed {
-        overrides.push(Override { key: "scenario.seed".into(), value: seed.to_string() });
+        overrides.push(Override {
+            key: "scenario.seed".into(),
+            value: seed.to_string(),
+        });
     }
     Ok(overrides)
 }
@@ -159,13 +179,20 @@ fn validate(path: &Path, raw: &[String]) -> ExitCode {
     }
 }
 
-fn run(path: &Path, out: Option<&Path>, seed: Option<u64>, raw: &[String], quiet: bool) -> ExitCode {
+fn run(
+    path: &Path,
+    out: Option<&Path>,
+    seed: Option<u64>,
+    raw: &[String],
+    quiet: bool,
+) -> ExitCode {
     let model = match load(path, raw, seed) {
         Ok(model) => model,
         Err(code) => return code,
     };
     let dir = out.map_or_else(|| Path::new("reports").join(&model.name), Path::to_path_buf);
-    let progress = report::Progress::simulation(model.duration as f64 / 1e9, report::progress::wanted(quiet));
+    let progress =
+        report::Progress::simulation(model.duration as f64 / 1e9, report::progress::wanted(quiet));
     let written = run_to_folder_with_progress(&model, &dir, &progress);
     progress.finish();
     match written {
@@ -215,16 +242,25 @@ pub fn run_to_folder_with_progress(
     progress: &report::Progress,
 ) -> std::io::Result<(Summary, std::time::Duration)> {
     let mut files = OutputFiles::new(dir)?;
-    let recorder = EdgeRecorder::for_model(report::ProgressRecorder::new(FileRecorder::new(&mut files)?, progress), model);
+    let recorder = EdgeRecorder::for_model(
+        report::ProgressRecorder::new(FileRecorder::new(&mut files)?, progress),
+        model,
+    );
     let started = std::time::Instant::now();
     let (result, recorder) = Simulation::run(model, recorder);
     let simulation_wall = started.elapsed();
     let (recorder, edge_windows) = recorder.into_parts();
     recorder.into_inner().finish()?;
     let mut summary = Summary::new(model, &result);
-    summary.slo = model.slo.as_ref().map(|slo| report::slo::evaluate(model, slo, &result, &edge_windows));
+    summary.slo = model
+        .slo
+        .as_ref()
+        .map(|slo| report::slo::evaluate(model, slo, &result, &edge_windows));
     files.write("summary.json", summary.to_json().as_bytes())?;
-    files.write("latency.csv", report::latency_quantiles_csv(&result.latency).as_bytes())?;
+    files.write(
+        "latency.csv",
+        report::latency_quantiles_csv(&result.latency).as_bytes(),
+    )?;
     report::render_run(&mut files)?;
     files.commit()?;
     Ok((summary, simulation_wall))

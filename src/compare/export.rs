@@ -15,8 +15,18 @@ pub fn comparison_csv(comparison: &Comparison) -> String {
     let mut header: Vec<String> = vec!["variant".into(), "slug".into(), "baseline".into()];
     header.extend(comparison.axes.iter().map(|axis| axis.key.clone()));
     header.extend(
-        ["metric", "unit", "mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high", "significant"]
-            .map(String::from),
+        [
+            "metric",
+            "unit",
+            "mean",
+            "ci_low",
+            "ci_high",
+            "diff_mean",
+            "diff_ci_low",
+            "diff_ci_high",
+            "significant",
+        ]
+        .map(String::from),
     );
     let _ = writer.write_record(&header);
     for variant in &comparison.variants {
@@ -24,8 +34,11 @@ pub fn comparison_csv(comparison: &Comparison) -> String {
             let Some(result) = variant.metrics.get(&metric.name) else {
                 continue;
             };
-            let mut row: Vec<String> =
-                vec![variant.name.clone(), variant.slug.clone(), variant.baseline.to_string()];
+            let mut row: Vec<String> = vec![
+                variant.name.clone(),
+                variant.slug.clone(),
+                variant.baseline.to_string(),
+            ];
             row.extend(variant.overrides.iter().map(|s| s.value.clone()));
             row.extend([
                 metric.name.clone(),
@@ -48,8 +61,16 @@ pub fn comparison_csv(comparison: &Comparison) -> String {
 /// succeeded requests, every metric, and whether it met the SLO (empty without `[slo]`).
 pub fn replications_csv(comparison: &Comparison) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> =
-        ["variant", "slug", "replication", "seed", "offered", "succeeded"].map(String::from).to_vec();
+    let mut header: Vec<String> = [
+        "variant",
+        "slug",
+        "replication",
+        "seed",
+        "offered",
+        "succeeded",
+    ]
+    .map(String::from)
+    .to_vec();
     header.extend(comparison.metrics.iter().map(|m| m.name.clone()));
     header.push("slo_met".into());
     let _ = writer.write_record(&header);
@@ -63,13 +84,18 @@ pub fn replications_csv(comparison: &Comparison) -> String {
                 replication.offered.to_string(),
                 replication.succeeded.to_string(),
             ];
-            row.extend(
-                comparison
+            row.extend(comparison.metrics.iter().map(|m| {
+                replication
                     .metrics
-                    .iter()
-                    .map(|m| replication.metrics.get(&m.name).map_or_else(String::new, f64::to_string)),
+                    .get(&m.name)
+                    .map_or_else(String::new, f64::to_string)
+            }));
+            row.push(
+                replication
+                    .slo
+                    .as_ref()
+                    .map_or_else(String::new, |s| s.met.to_string()),
             );
-            row.push(replication.slo.as_ref().map_or_else(String::new, |s| s.met.to_string()));
             let _ = writer.write_record(&row);
         }
     }
@@ -119,7 +145,11 @@ fn interval_cell(mean: f64, half_width: Option<f64>, sign: bool) -> String {
         }
         None => (format!("{mean:.3}"), None),
     };
-    let mean_text = if sign && !mean_text.starts_with('-') { format!("+{mean_text}") } else { mean_text };
+    let mean_text = if sign && !mean_text.starts_with('-') {
+        format!("+{mean_text}")
+    } else {
+        mean_text
+    };
     match half_text {
         Some(h) => format!("{mean_text} ± {h}"),
         None => mean_text,
@@ -128,7 +158,11 @@ fn interval_cell(mean: f64, half_width: Option<f64>, sign: bool) -> String {
 
 /// `mean ± half-width`, scaled.
 fn mean_cell(result: &MetricResult, scale: f64) -> String {
-    interval_cell(result.mean * scale, half(result.ci_low, result.ci_high).map(|h| h * scale), false)
+    interval_cell(
+        result.mean * scale,
+        half(result.ci_low, result.ci_high).map(|h| h * scale),
+        false,
+    )
 }
 
 /// `+diff ± half-width`, scaled; `None` for the baseline.
@@ -145,7 +179,12 @@ fn short_label(variant: &VariantResult) -> String {
     if variant.overrides.is_empty() {
         variant.name.clone()
     } else {
-        variant.overrides.iter().map(|s| s.value.as_str()).collect::<Vec<_>>().join(", ")
+        variant
+            .overrides
+            .iter()
+            .map(|s| s.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -189,7 +228,13 @@ pub fn render_terminal(comparison: &Comparison) -> String {
             means.push(mean_cell(result, scale));
             diffs.push(
                 diff_cell(variant, result, scale)
-                    .map(|cell| if result.significant { format!("{cell} *") } else { format!("{cell}  ") })
+                    .map(|cell| {
+                        if result.significant {
+                            format!("{cell} *")
+                        } else {
+                            format!("{cell}  ")
+                        }
+                    })
                     .unwrap_or_default(),
             );
         }
@@ -199,8 +244,9 @@ pub fn render_terminal(comparison: &Comparison) -> String {
         }
     }
     let columns = rows[0].len();
-    let widths: Vec<usize> =
-        (0..columns).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut text = String::new();
     let _ = writeln!(text, "{}: {}", comparison.scenario, headline(comparison));
     if !comparison.axes.is_empty() {
@@ -220,11 +266,19 @@ pub fn render_terminal(comparison: &Comparison) -> String {
         let _ = writeln!(text, "{}", line.trim_end());
     }
     if comparison.variants.len() > 1 {
-        let _ = writeln!(text, "  * significant: the difference's interval excludes 0");
+        let _ = writeln!(
+            text,
+            "  * significant: the difference's interval excludes 0"
+        );
     }
     for variant in &comparison.variants {
         if let Some(slo) = &variant.slo {
-            let _ = writeln!(text, "  slo {}: {}", column_title(variant), slo_text(variant, slo));
+            let _ = writeln!(
+                text,
+                "  slo {}: {}",
+                column_title(variant),
+                slo_text(variant, slo)
+            );
         }
     }
     text
@@ -241,12 +295,19 @@ fn slo_text(variant: &VariantResult, slo: &super::results::VariantSlo) -> String
         parts.push(format!("error budget burned {:.1}%", budget.mean * 100.0));
     }
     for fault in &slo.faults {
-        let detect = fault
-            .time_to_detect_s
-            .map_or_else(|| "not detected".to_string(), |s| format!("detected after {} s", short(s.mean)));
-        let since = if fault.ends { "after it ended" } else { "after it started" };
+        let detect = fault.time_to_detect_s.map_or_else(
+            || "not detected".to_string(),
+            |s| format!("detected after {} s", short(s.mean)),
+        );
+        let since = if fault.ends {
+            "after it ended"
+        } else {
+            "after it started"
+        };
         let recover = match fault.time_to_recover_s {
-            Some(s) if fault.did_not_recover == 0 => format!("recovered {} s {since}", short(s.mean)),
+            Some(s) if fault.did_not_recover == 0 => {
+                format!("recovered {} s {since}", short(s.mean))
+            }
             Some(s) => format!(
                 "recovered {} s {since} in {} replication(s), did not recover in {}",
                 short(s.mean),
@@ -255,7 +316,10 @@ fn slo_text(variant: &VariantResult, slo: &super::results::VariantSlo) -> String
             ),
             None => "did not recover".to_string(),
         };
-        parts.push(format!("fault {} {} {}: {detect}, {recover}", fault.fault, fault.kind, fault.target));
+        parts.push(format!(
+            "fault {} {} {}: {detect}, {recover}",
+            fault.fault, fault.kind, fault.target
+        ));
     }
     parts.join("; ")
 }
@@ -273,19 +337,35 @@ pub fn comparison_md(comparison: &Comparison) -> String {
     let _ = writeln!(text, "## Comparison: {}\n", comparison.scenario);
     let _ = write!(text, "{}", headline(comparison));
     if !comparison.axes.is_empty() {
-        let keys: Vec<String> = comparison.axes.iter().map(|a| format!("`{}`", a.key)).collect();
+        let keys: Vec<String> = comparison
+            .axes
+            .iter()
+            .map(|a| format!("`{}`", a.key))
+            .collect();
         let _ = write!(text, ". Varied: {}", keys.join(", "));
     }
     let _ = writeln!(text, ".\n");
     let titles: Vec<String> = comparison.variants.iter().map(column_title).collect();
-    let _ = writeln!(text, "| metric | {} |", titles.iter().map(|t| escape(t)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(
+        text,
+        "| metric | {} |",
+        titles
+            .iter()
+            .map(|t| escape(t))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     let _ = writeln!(text, "| --- |{}", " ---: |".repeat(titles.len()));
     for metric in &comparison.metrics {
         let (label, scale) = display(&metric.name);
         let cells: Vec<String> = comparison
             .variants
             .iter()
-            .map(|v| v.metrics.get(&metric.name).map_or_else(String::new, |r| mean_cell(r, scale)))
+            .map(|v| {
+                v.metrics
+                    .get(&metric.name)
+                    .map_or_else(String::new, |r| mean_cell(r, scale))
+            })
             .collect();
         let _ = writeln!(text, "| {label} | {} |", cells.join(" | "));
     }
@@ -299,7 +379,11 @@ pub fn comparison_md(comparison: &Comparison) -> String {
         let _ = writeln!(
             text,
             "| metric | {} |",
-            others.iter().map(|v| escape(&column_title(v))).collect::<Vec<_>>().join(" | ")
+            others
+                .iter()
+                .map(|v| escape(&column_title(v)))
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
         let _ = writeln!(text, "| --- |{}", " ---: |".repeat(others.len()));
         for metric in &comparison.metrics {
@@ -311,7 +395,11 @@ pub fn comparison_md(comparison: &Comparison) -> String {
                         .get(&metric.name)
                         .and_then(|r| {
                             let cell = diff_cell(v, r, scale)?;
-                            Some(if r.significant { format!("**{cell}**") } else { cell })
+                            Some(if r.significant {
+                                format!("**{cell}**")
+                            } else {
+                                cell
+                            })
                         })
                         .unwrap_or_default()
                 })
@@ -323,7 +411,12 @@ pub fn comparison_md(comparison: &Comparison) -> String {
         let _ = writeln!(text, "\nService-level objectives:\n");
         for variant in &comparison.variants {
             if let Some(slo) = &variant.slo {
-                let _ = writeln!(text, "- {}: {}", escape(&column_title(variant)), slo_text(variant, slo));
+                let _ = writeln!(
+                    text,
+                    "- {}: {}",
+                    escape(&column_title(variant)),
+                    slo_text(variant, slo)
+                );
             }
         }
     }
@@ -370,7 +463,10 @@ mod tests {
             slo: None,
             replications: vec![],
         };
-        assert_eq!(diff_cell(&variant, &result, 100.0).as_deref(), Some("+0.0890 ± 0.0080"));
+        assert_eq!(
+            diff_cell(&variant, &result, 100.0).as_deref(),
+            Some("+0.0890 ± 0.0080")
+        );
         assert_eq!(interval_cell(112.0, Some(0.0), false), "112 ± 0");
         assert_eq!(interval_cell(0.0, Some(0.0), true), "+0 ± 0");
         assert_eq!(interval_cell(-1.5, None, true), "-1.500");

@@ -29,7 +29,10 @@ impl Variant {
     pub fn overrides(&self) -> Vec<Override> {
         self.settings
             .iter()
-            .map(|(key, value)| Override { key: key.clone(), value: value.clone() })
+            .map(|(key, value)| Override {
+                key: key.clone(),
+                value: value.clone(),
+            })
             .collect()
     }
 
@@ -38,7 +41,11 @@ impl Variant {
         if self.settings.is_empty() {
             return self.name.clone();
         }
-        self.settings.iter().map(|(_, value)| value.as_str()).collect::<Vec<_>>().join(", ")
+        self.settings
+            .iter()
+            .map(|(_, value)| value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -47,17 +54,24 @@ impl Variant {
 /// not be empty.
 pub fn parse_vary(arg: &str) -> Result<Axis, String> {
     let Some((key, values)) = arg.split_once('=') else {
-        return Err(format!("--vary {arg}: expected key=v1,v2,..., like policy.balancer=round_robin,p2c"));
+        return Err(format!(
+            "--vary {arg}: expected key=v1,v2,..., like policy.balancer=round_robin,p2c"
+        ));
     };
     let key = key.trim();
     if key.is_empty() || toml_edit::Key::parse(key).is_err() {
-        return Err(format!("--vary {arg}: \"{key}\" is not a dotted key like policy.balancer"));
+        return Err(format!(
+            "--vary {arg}: \"{key}\" is not a dotted key like policy.balancer"
+        ));
     }
     let values = split_values(values);
     if let Some(position) = values.iter().position(String::is_empty) {
         return Err(format!("--vary {arg}: value {} is empty", position + 1));
     }
-    Ok(Axis { key: key.to_string(), values })
+    Ok(Axis {
+        key: key.to_string(),
+        values,
+    })
 }
 
 /// Splits at top-level commas (outside quoted strings, `[...]` and `{...}`), trimming each part.
@@ -103,16 +117,24 @@ pub fn axes(vary: &[String], spec: Option<&CompareSpec>) -> Result<Vec<Axis>, St
         spec.map(|spec| {
             spec.axes
                 .iter()
-                .map(|(key, values)| Axis { key: key.clone(), values: values.clone() })
+                .map(|(key, values)| Axis {
+                    key: key.clone(),
+                    values: values.clone(),
+                })
                 .collect()
         })
         .unwrap_or_default()
     } else {
-        vary.iter().map(|arg| parse_vary(arg)).collect::<Result<_, _>>()?
+        vary.iter()
+            .map(|arg| parse_vary(arg))
+            .collect::<Result<_, _>>()?
     };
     for (index, axis) in axes.iter().enumerate() {
         if axes[..index].iter().any(|other| other.key == axis.key) {
-            return Err(format!("{} is varied twice; give all its values in one --vary", axis.key));
+            return Err(format!(
+                "{} is varied twice; give all its values in one --vary",
+                axis.key
+            ));
         }
     }
     Ok(axes)
@@ -140,12 +162,20 @@ pub fn variants(axes: &[Axis]) -> Vec<Variant> {
             let name = if settings.is_empty() {
                 "baseline".to_string()
             } else {
-                settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                settings
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             let base = if settings.is_empty() {
                 "baseline".to_string()
             } else {
-                settings.iter().map(|(_, v)| slug_part(v)).collect::<Vec<_>>().join("-")
+                settings
+                    .iter()
+                    .map(|(_, v)| slug_part(v))
+                    .collect::<Vec<_>>()
+                    .join("-")
             };
             let mut slug = base.clone();
             let mut copy = 1;
@@ -154,7 +184,11 @@ pub fn variants(axes: &[Axis]) -> Vec<Variant> {
                 slug = format!("{base}-{copy}");
             }
             taken.push(slug.clone());
-            Variant { name, slug, settings }
+            Variant {
+                name,
+                slug,
+                settings,
+            }
         })
         .collect()
 }
@@ -163,7 +197,13 @@ pub fn variants(axes: &[Axis]) -> Vec<Variant> {
 fn slug_part(value: &str) -> String {
     let text: String = value
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let text = text.trim_matches(|c| c == '_' || c == '.').to_string();
     if text.is_empty() {
@@ -184,7 +224,10 @@ mod tests {
         assert_eq!(axis.values, ["round_robin", "p2c"]);
         let axis = parse_vary(r#"policy.retries={ max = 2, on = ["a", "b"] },{ max = 0 },"x,y""#)
             .expect("parses");
-        assert_eq!(axis.values, [r#"{ max = 2, on = ["a", "b"] }"#, "{ max = 0 }", r#""x,y""#]);
+        assert_eq!(
+            axis.values,
+            [r#"{ max = 2, on = ["a", "b"] }"#, "{ max = 0 }", r#""x,y""#]
+        );
         assert!(parse_vary("policy.balancer").is_err());
         assert!(parse_vary("=p2c").is_err());
         assert!(parse_vary("policy.balancer=p2c,,random").is_err());
@@ -194,7 +237,10 @@ mod tests {
     #[test]
     fn cross_product_first_axis_slowest_with_unique_slugs() {
         let axes = axes(
-            &["policy.balancer=round_robin,p2c".into(), "service.api.workers=4,8".into()],
+            &[
+                "policy.balancer=round_robin,p2c".into(),
+                "service.api.workers=4,8".into(),
+            ],
             None,
         )
         .expect("valid");
@@ -219,7 +265,10 @@ mod tests {
     #[test]
     fn compare_table_when_no_vary_and_no_twice() {
         let spec = CompareSpec {
-            axes: vec![("policy.balancer".into(), vec!["random".into(), "p2c".into()])],
+            axes: vec![(
+                "policy.balancer".into(),
+                vec!["random".into(), "p2c".into()],
+            )],
             replications: Some(3),
         };
         let from_file = axes(&[], Some(&spec)).expect("valid");

@@ -107,7 +107,12 @@ pub fn plan(
         }
     }
     if problems.is_empty() {
-        Ok(Plan { base, axes, variants, replications })
+        Ok(Plan {
+            base,
+            axes,
+            variants,
+            replications,
+        })
     } else {
         Err(problems)
     }
@@ -118,17 +123,31 @@ pub fn plan(
 /// the thread that ran it, in any order: the hook for a progress bar). The outcome does not
 /// depend on the number of threads.
 pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome {
-    let models: Vec<Model> = plan.variants.iter().map(|(_, model)| model.clone()).collect();
+    let models: Vec<Model> = plan
+        .variants
+        .iter()
+        .map(|(_, model)| model.clone())
+        .collect();
     let mut runs = replicate::run_grid(&models, plan.replications, on_finished);
-    let latency = runs.iter_mut().map(|runs| runs[0].latency.take().unwrap_or_default()).collect();
-    let variants: Vec<Variant> = plan.variants.iter().map(|(variant, _)| variant.clone()).collect();
+    let latency = runs
+        .iter_mut()
+        .map(|runs| runs[0].latency.take().unwrap_or_default())
+        .collect();
+    let variants: Vec<Variant> = plan
+        .variants
+        .iter()
+        .map(|(variant, _)| variant.clone())
+        .collect();
     let header = summarize::Header {
         scenario: &plan.base.name,
         seed: plan.variants[0].1.seed,
         replications: plan.replications,
         axes: &plan.axes,
     };
-    Outcome { comparison: summarize::summarize(header, &variants, &runs), latency }
+    Outcome {
+        comparison: summarize::summarize(header, &variants, &runs),
+        latency,
+    }
 }
 
 /// Writes `comparison.json`, `comparison.csv`, `comparison.md`, `replications.csv` and a
@@ -138,11 +157,23 @@ pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
     let comparison = &outcome.comparison;
     let mut files = OutputFiles::new(dir)?;
     files.write("comparison.json", comparison.to_json().as_bytes())?;
-    files.write("comparison.csv", export::comparison_csv(comparison).as_bytes())?;
-    files.write("comparison.md", export::comparison_md(comparison).as_bytes())?;
-    files.write("replications.csv", export::replications_csv(comparison).as_bytes())?;
+    files.write(
+        "comparison.csv",
+        export::comparison_csv(comparison).as_bytes(),
+    )?;
+    files.write(
+        "comparison.md",
+        export::comparison_md(comparison).as_bytes(),
+    )?;
+    files.write(
+        "replications.csv",
+        export::replications_csv(comparison).as_bytes(),
+    )?;
     for (variant, latency) in comparison.variants.iter().zip(&outcome.latency) {
-        files.write(&variant.latency_file, latency_quantiles_csv(latency).as_bytes())?;
+        files.write(
+            &variant.latency_file,
+            latency_quantiles_csv(latency).as_bytes(),
+        )?;
     }
     crate::report::render_comparison_files(&mut files)?;
     files.commit()
@@ -170,7 +201,10 @@ pub fn command(args: CompareArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(problems) => return invalid(&problems),
     };
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build() {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+    {
         Ok(pool) => pool,
         Err(error) => {
             eprintln!("error: cannot start the worker threads: {error}");
@@ -185,7 +219,10 @@ pub fn command(args: CompareArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(|| Path::new("reports").join(format!("{}-compare", plan.base.name)));
     if let Err(error) = write_report(&outcome, &dir) {
-        eprintln!("error: writing the comparison to {}: {error}", dir.display());
+        eprintln!(
+            "error: writing the comparison to {}: {error}",
+            dir.display()
+        );
         return ExitCode::from(crate::cli::EXIT_FAILED);
     }
     if !args.quiet {

@@ -135,7 +135,10 @@ pub fn run_replication(model: &Model, index: u32, keep_latency: bool) -> Replica
     let recorder = EdgeRecorder::for_model(NullRecorder, &model);
     let (result, recorder) = Simulation::run(&model, recorder);
     let (_, windows) = recorder.into_parts();
-    let slo = model.slo.as_ref().map(|slo| slo::evaluate(&model, slo, &result, &windows));
+    let slo = model
+        .slo
+        .as_ref()
+        .map(|slo| slo::evaluate(&model, slo, &result, &windows));
     ReplicationRun {
         index,
         seed: model.seed,
@@ -162,7 +165,11 @@ pub fn metric_values(model: &Model, result: &RunResult) -> [f64; METRICS.len()] 
         quantile(0.99),
         quantile(0.999),
         result.outcomes.get(Outcome::Succeeded) as f64 / measured_seconds,
-        if result.offered == 0 { 0.0 } else { retries as f64 / result.offered as f64 },
+        if result.offered == 0 {
+            0.0
+        } else {
+            retries as f64 / result.offered as f64
+        },
         nanos_to_millis(wasted as f64),
         replicas as f64 * measured_seconds,
     ]
@@ -191,14 +198,20 @@ pub fn run_grid(
 ) -> Vec<Vec<ReplicationRun>> {
     let total = models.len() * replications as usize;
     let finished = AtomicUsize::new(0);
-    let tasks: Vec<(usize, u32)> =
-        (0..models.len()).flat_map(|v| (0..replications).map(move |r| (v, r))).collect();
+    let tasks: Vec<(usize, u32)> = (0..models.len())
+        .flat_map(|v| (0..replications).map(move |r| (v, r)))
+        .collect();
     let runs: Vec<ReplicationRun> = tasks
         .into_par_iter()
         .map(|(variant, replication)| {
             let run = run_replication(&models[variant], replication, replication == 0);
             let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-            on_finished(Progress { variant, replication, finished: done, total });
+            on_finished(Progress {
+                variant,
+                replication,
+                finished: done,
+                total,
+            });
             run
         })
         .collect();

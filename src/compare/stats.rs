@@ -32,22 +32,39 @@ impl Estimate {
         if samples.iter().all(|&x| x == samples[0]) {
             let mean = samples[0];
             let bound = (n > 1).then_some(mean);
-            return Estimate { mean, low: bound, high: bound };
+            return Estimate {
+                mean,
+                low: bound,
+                high: bound,
+            };
         }
         let mean = samples.iter().sum::<f64>() / n as f64;
         if n == 1 {
-            return Estimate { mean, low: None, high: None };
+            return Estimate {
+                mean,
+                low: None,
+                high: None,
+            };
         }
-        let variance = samples.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+        let variance =
+            samples.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
         let quantile = student_t_quantile(0.5 + confidence / 2.0, (n - 1) as u32);
         let half_width = quantile * (variance / n as f64).sqrt();
-        Estimate { mean, low: Some(mean - half_width), high: Some(mean + half_width) }
+        Estimate {
+            mean,
+            low: Some(mean - half_width),
+            high: Some(mean + half_width),
+        }
     }
 
     /// The mean of `samples[i] − baseline[i]` with its interval (the slices pair up by index and
     /// must have the same, non-zero, length).
     pub fn paired(samples: &[f64], baseline: &[f64], confidence: f64) -> Estimate {
-        assert_eq!(samples.len(), baseline.len(), "paired samples come in pairs");
+        assert_eq!(
+            samples.len(),
+            baseline.len(),
+            "paired samples come in pairs"
+        );
         let differences: Vec<f64> = samples.iter().zip(baseline).map(|(x, b)| x - b).collect();
         Estimate::of(&differences, confidence)
     }
@@ -155,7 +172,10 @@ mod tests {
         ];
         for (p, df, expected) in table {
             let t = student_t_quantile(p, df);
-            assert!((t - expected).abs() < 1e-8, "t({p}, {df}) = {t}, expected {expected}");
+            assert!(
+                (t - expected).abs() < 1e-8,
+                "t({p}, {df}) = {t}, expected {expected}"
+            );
             assert!((student_t_quantile(1.0 - p, df) + expected).abs() < 1e-8);
         }
         // Many degrees of freedom: close to the normal quantile 1.959964.
@@ -170,7 +190,10 @@ mod tests {
         let estimate = Estimate::of(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], 0.95);
         assert_eq!(estimate.mean, 5.0);
         let half = estimate.half_width().expect("an interval");
-        assert!((half - 2.364_624_252 * (32.0_f64 / 7.0 / 8.0).sqrt()).abs() < 1e-9, "{half}");
+        assert!(
+            (half - 2.364_624_252 * (32.0_f64 / 7.0 / 8.0).sqrt()).abs() < 1e-9,
+            "{half}"
+        );
         assert!((half - 1.787_488).abs() < 1e-6, "{half}");
         // 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653: [2 - 2.484138, 2 + 2.484138].
         let estimate = Estimate::of(&[1.0, 2.0, 3.0], 0.95);
@@ -184,7 +207,10 @@ mod tests {
         assert_eq!((one.mean, one.low, one.high), (3.5, None, None));
         assert!(!one.excludes_zero());
         let constant = Estimate::of(&[0.1, 0.1, 0.1], 0.95);
-        assert_eq!((constant.mean, constant.low, constant.high), (0.1, Some(0.1), Some(0.1)));
+        assert_eq!(
+            (constant.mean, constant.low, constant.high),
+            (0.1, Some(0.1), Some(0.1))
+        );
         assert!(constant.excludes_zero());
     }
 
@@ -193,7 +219,10 @@ mod tests {
         let baseline = [10.0, 12.0, 11.0, 15.0];
         // Identical: exactly zero, zero width, not significant.
         let same = Estimate::paired(&baseline, &baseline, 0.95);
-        assert_eq!((same.mean, same.low, same.high), (0.0, Some(0.0), Some(0.0)));
+        assert_eq!(
+            (same.mean, same.low, same.high),
+            (0.0, Some(0.0), Some(0.0))
+        );
         assert!(!same.excludes_zero());
         // Shifted by 1 with a little noise: differences 1.1, 0.9, 1.0, 1.0 (mean 1, s = 0.08165),
         // half-width t(0.975, 3) · 0.08165 / 2 = 0.129920: significant.

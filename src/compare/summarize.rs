@@ -26,7 +26,11 @@ pub struct Header<'a> {
 
 /// The comparison of `variants`, whose replications are `runs` (same order; the first variant
 /// is the baseline; every variant has the same number of replications, at least one).
-pub fn summarize(header: Header<'_>, variants: &[Variant], runs: &[Vec<ReplicationRun>]) -> Comparison {
+pub fn summarize(
+    header: Header<'_>,
+    variants: &[Variant],
+    runs: &[Vec<ReplicationRun>],
+) -> Comparison {
     let baseline = &runs[0];
     let variants = variants
         .iter()
@@ -39,7 +43,10 @@ pub fn summarize(header: Header<'_>, variants: &[Variant], runs: &[Vec<Replicati
             overrides: variant
                 .settings
                 .iter()
-                .map(|(key, value)| Setting { key: key.clone(), value: value.clone() })
+                .map(|(key, value)| Setting {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
                 .collect(),
             latency_file: latency_file_name(&variant.slug),
             metrics: metric_results(runs, baseline),
@@ -55,14 +62,22 @@ pub fn summarize(header: Header<'_>, variants: &[Variant], runs: &[Vec<Replicati
         axes: header
             .axes
             .iter()
-            .map(|axis| AxisResult { key: axis.key.clone(), values: axis.values.clone() })
+            .map(|axis| AxisResult {
+                key: axis.key.clone(),
+                values: axis.values.clone(),
+            })
             .collect(),
         metrics: METRICS
             .iter()
             .map(|m| MetricInfo {
                 name: m.name.to_string(),
                 unit: m.unit.to_string(),
-                better: if m.higher_is_better { "higher" } else { "lower" }.to_string(),
+                better: if m.higher_is_better {
+                    "higher"
+                } else {
+                    "lower"
+                }
+                .to_string(),
                 description: m.description.to_string(),
             })
             .collect(),
@@ -75,7 +90,10 @@ pub fn latency_file_name(slug: &str) -> String {
     format!("latency-{slug}.csv")
 }
 
-fn metric_results(runs: &[ReplicationRun], baseline: &[ReplicationRun]) -> BTreeMap<String, MetricResult> {
+fn metric_results(
+    runs: &[ReplicationRun],
+    baseline: &[ReplicationRun],
+) -> BTreeMap<String, MetricResult> {
     METRICS
         .iter()
         .enumerate()
@@ -103,21 +121,34 @@ fn stat(samples: &[f64]) -> Option<Stat> {
         return None;
     }
     let estimate = Estimate::of(samples, CONFIDENCE);
-    Some(Stat { n: samples.len() as u32, mean: estimate.mean, ci_low: estimate.low, ci_high: estimate.high })
+    Some(Stat {
+        n: samples.len() as u32,
+        mean: estimate.mean,
+        ci_low: estimate.low,
+        ci_high: estimate.high,
+    })
 }
 
 fn variant_slo(runs: &[ReplicationRun]) -> Option<VariantSlo> {
-    let reports: Vec<_> = runs.iter().map(|r| r.slo.as_ref()).collect::<Option<Vec<_>>>()?;
+    let reports: Vec<_> = runs
+        .iter()
+        .map(|r| r.slo.as_ref())
+        .collect::<Option<Vec<_>>>()?;
     let first = reports.first()?;
     let replications_met = reports.iter().filter(|r| r.met).count() as u32;
-    let budgets: Option<Vec<f64>> =
-        reports.iter().map(|r| r.availability.as_ref().and_then(|a| a.error_budget_burned)).collect();
+    let budgets: Option<Vec<f64>> = reports
+        .iter()
+        .map(|r| r.availability.as_ref().and_then(|a| a.error_budget_burned))
+        .collect();
     let faults = (0..first.faults.len())
         .map(|index| {
             let impacts: Vec<_> = reports.iter().map(|r| &r.faults[index]).collect();
             let detect: Vec<f64> = impacts.iter().filter_map(|f| f.time_to_detect_s).collect();
-            let recover: Vec<f64> =
-                impacts.iter().filter(|f| f.recovered).filter_map(|f| f.time_to_recover_s).collect();
+            let recover: Vec<f64> = impacts
+                .iter()
+                .filter(|f| f.recovered)
+                .filter_map(|f| f.time_to_recover_s)
+                .collect();
             FaultSummary {
                 fault: index,
                 kind: impacts[0].kind.clone(),
@@ -146,7 +177,11 @@ fn replication_result(run: &ReplicationRun) -> ReplicationResult {
         seed: run.seed,
         offered: run.offered,
         succeeded: run.succeeded,
-        metrics: METRICS.iter().zip(run.values).map(|(m, v)| (m.name.to_string(), v)).collect(),
+        metrics: METRICS
+            .iter()
+            .zip(run.values)
+            .map(|(m, v)| (m.name.to_string(), v))
+            .collect(),
         slo: run.slo.clone(),
     }
 }

@@ -44,22 +44,38 @@ pub struct RunStats {
 
 /// Pops and handles events in order until the process is finished, no event is left, or the
 /// next event lies beyond `time_bound` (nanoseconds).
-pub fn run<P: Process>(process: &mut P, queue: &mut EventQueue<P::Event>, time_bound: u64) -> RunStats {
+pub fn run<P: Process>(
+    process: &mut P,
+    queue: &mut EventQueue<P::Event>,
+    time_bound: u64,
+) -> RunStats {
     let mut events = 0u64;
     let mut now = 0u64;
     loop {
         let Some(next) = queue.pop() else {
-            return RunStats { events, end_time: now, stop: Stop::Drained };
+            return RunStats {
+                events,
+                end_time: now,
+                stop: Stop::Drained,
+            };
         };
         if next.time > time_bound {
-            return RunStats { events, end_time: now, stop: Stop::TimeBound };
+            return RunStats {
+                events,
+                end_time: now,
+                stop: Stop::TimeBound,
+            };
         }
         debug_assert!(next.time >= now, "time went backwards");
         now = next.time;
         process.handle(now, next.event, queue);
         events += 1;
         if process.finished(now) {
-            return RunStats { events, end_time: now, stop: Stop::Finished };
+            return RunStats {
+                events,
+                end_time: now,
+                stop: Stop::Finished,
+            };
         }
     }
 }

@@ -65,7 +65,11 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     /// An empty queue without lanes.
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(1024), lanes: Vec::new(), next_sequence: 0 }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(1024),
+            lanes: Vec::new(),
+            next_sequence: 0,
+        }
     }
 
     /// Adds a FIFO lane for events that are usually pushed in time order.
@@ -94,7 +98,11 @@ impl<E> EventQueue<E> {
     fn stamp(&mut self, time: u64, event: E) -> Scheduled<E> {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        Scheduled { time, sequence, event }
+        Scheduled {
+            time,
+            sequence,
+            event,
+        }
     }
 
     /// Removes and returns the earliest event (ties: the one scheduled first).
@@ -118,7 +126,11 @@ impl<E> EventQueue<E> {
     /// The time of the earliest event, nanoseconds.
     pub fn peek_time(&self) -> Option<u64> {
         let heap_time = self.heap.peek().map(|s| s.time);
-        self.lanes.iter().filter_map(|fifo| fifo.front().map(|s| s.time)).chain(heap_time).min()
+        self.lanes
+            .iter()
+            .filter_map(|fifo| fifo.front().map(|s| s.time))
+            .chain(heap_time)
+            .min()
     }
 
     /// Number of pending events.
@@ -149,7 +161,14 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| queue.pop().map(|s| s.event)).collect();
         assert_eq!(
             order,
-            ["heap-1", "heap-5a", "lane-5b", "heap-5c", "lane-6-falls-back-to-heap", "lane-7"]
+            [
+                "heap-1",
+                "heap-5a",
+                "lane-5b",
+                "heap-5c",
+                "lane-6-falls-back-to-heap",
+                "lane-7"
+            ]
         );
     }
 
@@ -162,7 +181,9 @@ mod tests {
         let mut state = 12345u64;
         let mut now = 0u64;
         for sequence in 0..10_000u64 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let time = now + (state >> 40) % 1000;
             match (state >> 20) % 3 {
                 0 => queue.push(time, sequence),

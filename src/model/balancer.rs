@@ -121,25 +121,40 @@ impl BalancerState {
     /// Picks a replica from `view` (replica indices in view order, of version `view_version`:
     /// any change of the view must change it) at `now`; `weights` are indexed by replica index.
     /// Replicas this client has excluded are skipped. `None` when the view is empty.
-    pub fn pick(&mut self, kind: BalancerKind, view: &[u32], view_version: u64, weights: &[u32], now: u64) -> Option<u32> {
+    pub fn pick(
+        &mut self,
+        kind: BalancerKind,
+        view: &[u32],
+        view_version: u64,
+        weights: &[u32],
+        now: u64,
+    ) -> Option<u32> {
         if self.excluded_count == 0 {
             return self.pick_from(kind, view, weights, now);
         }
         if self.filtered_from != view_version {
             self.filtered.clear();
             let excluded = &self.excluded;
-            self.filtered.extend(view.iter().copied().filter(|&r| !excluded[r as usize]));
+            self.filtered
+                .extend(view.iter().copied().filter(|&r| !excluded[r as usize]));
             self.filtered_from = view_version;
         }
         // Envoy's panic threshold: with too few left, balance over the whole view.
         let filtered = std::mem::take(&mut self.filtered);
-        let panic = filtered.is_empty() || (filtered.len() as f64) < PANIC_THRESHOLD * view.len() as f64;
+        let panic =
+            filtered.is_empty() || (filtered.len() as f64) < PANIC_THRESHOLD * view.len() as f64;
         let chosen = self.pick_from(kind, if panic { view } else { &filtered }, weights, now);
         self.filtered = filtered;
         chosen
     }
 
-    fn pick_from(&mut self, kind: BalancerKind, view: &[u32], weights: &[u32], now: u64) -> Option<u32> {
+    fn pick_from(
+        &mut self,
+        kind: BalancerKind,
+        view: &[u32],
+        weights: &[u32],
+        now: u64,
+    ) -> Option<u32> {
         match view.len() {
             0 => return None,
             1 => return Some(view[0]),
@@ -225,7 +240,11 @@ mod tests {
     fn round_robin_cycles_through_the_view() {
         let mut balancer = state(3);
         let picks: Vec<_> = (0..6)
-            .map(|_| balancer.pick(BalancerKind::RoundRobin, &[0, 1, 2], 0, &[1, 1, 1], 0).unwrap())
+            .map(|_| {
+                balancer
+                    .pick(BalancerKind::RoundRobin, &[0, 1, 2], 0, &[1, 1, 1], 0)
+                    .unwrap()
+            })
             .collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
     }
@@ -234,10 +253,24 @@ mod tests {
     fn weighted_round_robin_serves_in_proportion_and_interleaves() {
         let mut balancer = state(3);
         let picks: Vec<_> = (0..7)
-            .map(|_| balancer.pick(BalancerKind::WeightedRoundRobin, &[0, 1, 2], 0, &[5, 1, 1], 0).unwrap())
+            .map(|_| {
+                balancer
+                    .pick(
+                        BalancerKind::WeightedRoundRobin,
+                        &[0, 1, 2],
+                        0,
+                        &[5, 1, 1],
+                        0,
+                    )
+                    .unwrap()
+            })
             .collect();
         assert_eq!(picks.iter().filter(|&&r| r == 0).count(), 5);
-        assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0], "nginx's smooth sequence for weights 5,1,1");
+        assert_eq!(
+            picks,
+            [0, 0, 1, 0, 2, 0, 0],
+            "nginx's smooth sequence for weights 5,1,1"
+        );
     }
 
     #[test]
@@ -245,9 +278,15 @@ mod tests {
         let mut balancer = state(3);
         balancer.on_send(0);
         balancer.on_send(2);
-        assert_eq!(balancer.pick(BalancerKind::LeastRequest, &[0, 1, 2], 0, &[1; 3], 0), Some(1));
+        assert_eq!(
+            balancer.pick(BalancerKind::LeastRequest, &[0, 1, 2], 0, &[1; 3], 0),
+            Some(1)
+        );
         balancer.on_send(1);
-        assert_eq!(balancer.pick(BalancerKind::LeastRequest, &[2, 0, 1], 0, &[1; 3], 0), Some(2));
+        assert_eq!(
+            balancer.pick(BalancerKind::LeastRequest, &[2, 0, 1], 0, &[1; 3], 0),
+            Some(2)
+        );
     }
 
     #[test]
@@ -257,7 +296,10 @@ mod tests {
             balancer.on_send(1);
         }
         for _ in 0..1000 {
-            assert_ne!(balancer.pick(BalancerKind::PowerOfTwoChoices, &[0, 1, 2], 0, &[1; 3], 0), Some(1));
+            assert_ne!(
+                balancer.pick(BalancerKind::PowerOfTwoChoices, &[0, 1, 2], 0, &[1; 3], 0),
+                Some(1)
+            );
         }
     }
 
@@ -266,15 +308,23 @@ mod tests {
         let mut balancer = state(4);
         let mut counts = [0u32; 4];
         for _ in 0..40_000 {
-            counts[balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0).unwrap() as usize] += 1;
+            counts[balancer
+                .pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0)
+                .unwrap() as usize] += 1;
         }
         // Binomial sd = sqrt(40000 * 0.25 * 0.75) ~ 87; 5 sd = 433.
-        assert!(counts.iter().all(|&c| (c as i64 - 10_000).abs() < 433), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (c as i64 - 10_000).abs() < 433),
+            "{counts:?}"
+        );
     }
 
     #[test]
     fn empty_view_picks_nothing() {
-        assert_eq!(state(2).pick(BalancerKind::Random, &[], 0, &[1, 1], 0), None);
+        assert_eq!(
+            state(2).pick(BalancerKind::Random, &[], 0, &[1, 1], 0),
+            None
+        );
     }
 }
 
@@ -294,8 +344,9 @@ mod governance_tests {
         // Three of four ejected: 1 left < 50% of 4, so the whole view is used again.
         balancer.set_excluded(2, true);
         balancer.set_excluded(3, true);
-        let picks: Vec<_> =
-            (0..200).map(|_| balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0)).collect();
+        let picks: Vec<_> = (0..200)
+            .map(|_| balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0))
+            .collect();
         assert!(picks.contains(&Some(3)), "panic mode balances over all");
     }
 
@@ -305,7 +356,10 @@ mod governance_tests {
         balancer.observe_rtt(0, 1_000_000, 1_000_000_000);
         balancer.observe_rtt(1, 500_000_000, 1_000_000_000); // one 500 ms answer: cost jumps
         for _ in 0..50 {
-            assert_eq!(balancer.pick(BalancerKind::PeakEwma, &[0, 1], 0, &[1; 2], 1_000_000_000), Some(0));
+            assert_eq!(
+                balancer.pick(BalancerKind::PeakEwma, &[0, 1], 0, &[1; 2], 1_000_000_000),
+                Some(0)
+            );
         }
         // Fast answers pull the cost down by the weight exp(-dt / 10 s): after 10 s one fast
         // answer leaves 500 ms * e^-1 + 1 ms * (1 - e^-1).

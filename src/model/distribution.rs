@@ -30,7 +30,10 @@ impl Dist {
     /// (`median < p99`). `mu = ln(median)`, `sigma = ln(p99 / median) / z_0.99`.
     pub fn lognormal_from_median_p99(median: f64, p99: f64) -> Dist {
         const Z_99: f64 = 2.326_347_874_040_841;
-        Dist::LogNormal { mu: median.ln(), sigma: (p99 / median).ln() / Z_99 }
+        Dist::LogNormal {
+            mu: median.ln(),
+            sigma: (p99 / median).ln() / Z_99,
+        }
     }
 
     /// Draws one duration, nanoseconds, rounded to the nearest whole nanosecond.
@@ -76,7 +79,9 @@ impl Dist {
                     }
                     pick -= weight;
                 }
-                components.last().map_or(0.0, |(_, last)| last.sample_f64(rng))
+                components
+                    .last()
+                    .map_or(0.0, |(_, last)| last.sample_f64(rng))
             }
             Dist::Empirical(samples) => {
                 if samples.is_empty() {
@@ -136,7 +141,10 @@ impl Dist {
                 if samples.is_empty() {
                     0.0
                 } else {
-                    samples.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>()
+                    samples
+                        .iter()
+                        .map(|&s| (s as f64) * (s as f64))
+                        .sum::<f64>()
                         / samples.len() as f64
                 }
             }
@@ -157,24 +165,39 @@ mod tests {
 
     fn sample_mean(dist: &Dist, draws: usize) -> f64 {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        (0..draws).map(|_| dist.sample(&mut rng) as f64).sum::<f64>() / draws as f64
+        (0..draws)
+            .map(|_| dist.sample(&mut rng) as f64)
+            .sum::<f64>()
+            / draws as f64
     }
 
     #[test]
     fn sample_means_match_closed_form_means() {
         let cases = [
             Dist::Exp { mean: 1e6 },
-            Dist::Uniform { low: 1e6, high: 3e6 },
+            Dist::Uniform {
+                low: 1e6,
+                high: 3e6,
+            },
             Dist::lognormal_from_median_p99(5e6, 50e6),
             Dist::Normal { mean: 5e6, sd: 1e6 },
-            Dist::Pareto { scale: 1e6, shape: 3.5 },
-            Dist::Mix(vec![(0.9, Dist::Exp { mean: 1e6 }), (0.1, Dist::Exp { mean: 20e6 })]),
+            Dist::Pareto {
+                scale: 1e6,
+                shape: 3.5,
+            },
+            Dist::Mix(vec![
+                (0.9, Dist::Exp { mean: 1e6 }),
+                (0.1, Dist::Exp { mean: 20e6 }),
+            ]),
         ];
         for dist in &cases {
             let mean = sample_mean(dist, 400_000);
             let expected = dist.mean();
             // Standard error of the mean is below 1% for these shapes at 400k draws; 3% is ~5 sigma.
-            assert!((mean - expected).abs() / expected < 0.03, "{dist:?}: {mean} vs {expected}");
+            assert!(
+                (mean - expected).abs() / expected < 0.03,
+                "{dist:?}: {mean} vs {expected}"
+            );
         }
     }
 

@@ -17,10 +17,12 @@ pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
 pub use objectives::{CompareSpec, Slo};
 pub use policy::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, OutlierPolicy, Outcome,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
     RetryBudget, RetryPolicy,
 };
-pub use resilience::{BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState};
+pub use resilience::{
+    BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState,
+};
 pub use service::{Call, Concurrency, Endpoint, EndpointId, Service, ServiceId, Step};
 pub use workload::{Arrival, RateChange, Workload};
 

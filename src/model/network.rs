@@ -14,7 +14,10 @@ pub struct Network {
 impl Default for Network {
     /// Zero latency everywhere.
     fn default() -> Self {
-        Network { latency: Dist::Const(0.0), cross_zone_latency: Dist::Const(0.0) }
+        Network {
+            latency: Dist::Const(0.0),
+            cross_zone_latency: Dist::Const(0.0),
+        }
     }
 }
 

@@ -91,9 +91,18 @@ impl CircuitBreaker {
     pub fn new(policy: &CircuitBreakerPolicy) -> Self {
         let (ring, buckets) = match policy.window {
             BreakerWindow::Calls(n) => (vec![0; n as usize], Vec::new()),
-            BreakerWindow::Time(span) => (Vec::new(), vec![(u64::MAX, 0, 0, 0); span.div_ceil(BUCKET) as usize]),
+            BreakerWindow::Time(span) => (
+                Vec::new(),
+                vec![(u64::MAX, 0, 0, 0); span.div_ceil(BUCKET) as usize],
+            ),
         };
-        CircuitBreaker { state: BreakerState::Closed, counts: WindowCounts::default(), ring, ring_next: 0, buckets }
+        CircuitBreaker {
+            state: BreakerState::Closed,
+            counts: WindowCounts::default(),
+            ring,
+            ring_next: 0,
+            buckets,
+        }
     }
 
     /// The current state.
@@ -107,8 +116,18 @@ impl CircuitBreaker {
             BreakerState::Closed => Admission::Pass,
             BreakerState::Open { until } if now < *until => Admission::Refuse,
             BreakerState::Open { .. } => {
-                self.state = BreakerState::HalfOpen { permitted: 1, recorded: 0, failures: 0, slow: 0 };
-                Admission::PassAfter(BreakerTransition { from: "open", to: "half_open", failure_rate: 0.0, calls: 0 })
+                self.state = BreakerState::HalfOpen {
+                    permitted: 1,
+                    recorded: 0,
+                    failures: 0,
+                    slow: 0,
+                };
+                Admission::PassAfter(BreakerTransition {
+                    from: "open",
+                    to: "half_open",
+                    failure_rate: 0.0,
+                    calls: 0,
+                })
             }
             BreakerState::HalfOpen { permitted, .. } => {
                 if *permitted < policy.half_open_calls {
@@ -122,27 +141,50 @@ impl CircuitBreaker {
     }
 
     /// Records a try's end at `now`; returns the transition it caused, if any.
-    pub fn record(&mut self, policy: &CircuitBreakerPolicy, now: u64, failed: bool, slow: bool) -> Option<BreakerTransition> {
+    pub fn record(
+        &mut self,
+        policy: &CircuitBreakerPolicy,
+        now: u64,
+        failed: bool,
+        slow: bool,
+    ) -> Option<BreakerTransition> {
         match &mut self.state {
             BreakerState::Open { .. } => None, // a late answer to a try sent before it opened
-            BreakerState::HalfOpen { recorded, failures, slow: slow_count, .. } => {
+            BreakerState::HalfOpen {
+                recorded,
+                failures,
+                slow: slow_count,
+                ..
+            } => {
                 *recorded += 1;
                 *failures += u32::from(failed);
                 *slow_count += u32::from(slow);
                 if *recorded < policy.half_open_calls {
                     return None;
                 }
-                let (calls, failure_rate, slow_rate) = (*recorded, rate(*failures, *recorded), rate(*slow_count, *recorded));
-                let reopen = failure_rate >= policy.failure_rate || slow_rate >= policy.slow_call_rate;
+                let (calls, failure_rate, slow_rate) = (
+                    *recorded,
+                    rate(*failures, *recorded),
+                    rate(*slow_count, *recorded),
+                );
+                let reopen =
+                    failure_rate >= policy.failure_rate || slow_rate >= policy.slow_call_rate;
                 self.reset_window();
                 let to = if reopen {
-                    self.state = BreakerState::Open { until: now + policy.open_for };
+                    self.state = BreakerState::Open {
+                        until: now + policy.open_for,
+                    };
                     "open"
                 } else {
                     self.state = BreakerState::Closed;
                     "closed"
                 };
-                Some(BreakerTransition { from: "half_open", to, failure_rate, calls })
+                Some(BreakerTransition {
+                    from: "half_open",
+                    to,
+                    failure_rate,
+                    calls,
+                })
             }
             BreakerState::Closed => {
                 self.push(policy, now, failed, slow);
@@ -150,12 +192,22 @@ impl CircuitBreaker {
                 if counts.total < policy.min_calls {
                     return None;
                 }
-                let (failure_rate, slow_rate) = (rate(counts.failed, counts.total), rate(counts.slow, counts.total));
+                let (failure_rate, slow_rate) = (
+                    rate(counts.failed, counts.total),
+                    rate(counts.slow, counts.total),
+                );
                 if failure_rate >= policy.failure_rate || slow_rate >= policy.slow_call_rate {
                     let calls = counts.total;
                     self.reset_window();
-                    self.state = BreakerState::Open { until: now + policy.open_for };
-                    return Some(BreakerTransition { from: "closed", to: "open", failure_rate, calls });
+                    self.state = BreakerState::Open {
+                        until: now + policy.open_for,
+                    };
+                    return Some(BreakerTransition {
+                        from: "closed",
+                        to: "open",
+                        failure_rate,
+                        calls,
+                    });
                 }
                 None
             }
@@ -206,7 +258,9 @@ impl CircuitBreaker {
         self.counts = WindowCounts::default();
         self.ring.iter_mut().for_each(|flags| *flags = 0);
         self.ring_next = 0;
-        self.buckets.iter_mut().for_each(|bucket| *bucket = (u64::MAX, 0, 0, 0));
+        self.buckets
+            .iter_mut()
+            .for_each(|bucket| *bucket = (u64::MAX, 0, 0, 0));
     }
 }
 
@@ -259,7 +313,9 @@ impl OutlierDetector {
             return None;
         }
         self.consecutive[index] += 1;
-        if self.consecutive[index] < policy.consecutive_errors || self.ejected_until[index].is_some() {
+        if self.consecutive[index] < policy.consecutive_errors
+            || self.ejected_until[index].is_some()
+        {
             return None;
         }
         let total = self.consecutive.len() as f64;
@@ -320,7 +376,13 @@ impl RetryBudgetState {
         let withdrawal = (DEPOSIT as f64 / budget.ratio.max(1e-9)).round() as i64;
         let seconds = budget.ttl.div_ceil(BUCKET).max(1);
         let reserve = (budget.min_per_second * seconds as f64 * withdrawal as f64).round() as i64;
-        RetryBudgetState { buckets: vec![(u64::MAX, 0); seconds as usize], balance: 0, reserve, withdrawal, exhausted: false }
+        RetryBudgetState {
+            buckets: vec![(u64::MAX, 0); seconds as usize],
+            balance: 0,
+            reserve,
+            withdrawal,
+            exhausted: false,
+        }
     }
 
     /// A call starts: one deposit.
@@ -389,15 +451,24 @@ mod tests {
         }
         // The 4th call, a failure: 2 of 4 = 50% = the threshold: opens.
         let opened = breaker.record(&policy, 10, true, false).expect("opens");
-        assert_eq!((opened.to, opened.calls, opened.failure_rate), ("open", 4, 0.5));
+        assert_eq!(
+            (opened.to, opened.calls, opened.failure_rate),
+            ("open", 4, 0.5)
+        );
         assert_eq!(breaker.try_acquire(&policy, 500), Admission::Refuse);
         // After open_for, the first try half-opens it; two probes pass, the third waits.
-        assert!(matches!(breaker.try_acquire(&policy, 1010), Admission::PassAfter(_)));
+        assert!(matches!(
+            breaker.try_acquire(&policy, 1010),
+            Admission::PassAfter(_)
+        ));
         assert_eq!(breaker.try_acquire(&policy, 1011), Admission::Pass);
         assert_eq!(breaker.try_acquire(&policy, 1012), Admission::Refuse);
         // Both probes succeed: closed again, with an empty window.
         assert_eq!(breaker.record(&policy, 1020, false, false), None);
-        assert_eq!(breaker.record(&policy, 1021, false, false).unwrap().to, "closed");
+        assert_eq!(
+            breaker.record(&policy, 1021, false, false).unwrap().to,
+            "closed"
+        );
         assert_eq!(breaker.state(), BreakerState::Closed);
     }
 
@@ -409,12 +480,26 @@ mod tests {
         for failed in [true, false, false, false, false] {
             assert_eq!(breaker.record(&policy, 0, failed, false), None);
         }
-        assert_eq!(breaker.record(&policy, 0, true, false), None, "1 of the last 4 failed");
-        assert!(breaker.record(&policy, 0, true, false).is_some(), "2 of the last 4 failed");
-        assert!(matches!(breaker.try_acquire(&policy, 2000), Admission::PassAfter(_)));
+        assert_eq!(
+            breaker.record(&policy, 0, true, false),
+            None,
+            "1 of the last 4 failed"
+        );
+        assert!(
+            breaker.record(&policy, 0, true, false).is_some(),
+            "2 of the last 4 failed"
+        );
+        assert!(matches!(
+            breaker.try_acquire(&policy, 2000),
+            Admission::PassAfter(_)
+        ));
         assert_eq!(breaker.try_acquire(&policy, 2000), Admission::Pass);
         assert_eq!(breaker.record(&policy, 2001, true, false), None);
-        assert_eq!(breaker.record(&policy, 2002, false, false).unwrap().to, "open", "1 of 2 probes failed");
+        assert_eq!(
+            breaker.record(&policy, 2002, false, false).unwrap().to,
+            "open",
+            "1 of 2 probes failed"
+        );
     }
 
     #[test]
@@ -422,13 +507,21 @@ mod tests {
         let policy = breaker_policy(BreakerWindow::Time(2 * BUCKET));
         let mut breaker = CircuitBreaker::new(&policy);
         for _ in 0..3 {
-            assert_eq!(breaker.record(&policy, 0, true, false), None, "below min_calls");
+            assert_eq!(
+                breaker.record(&policy, 0, true, false),
+                None,
+                "below min_calls"
+            );
         }
         // Two seconds later those three failures are out of the window.
         for _ in 0..3 {
             assert_eq!(breaker.record(&policy, 2 * BUCKET, false, false), None);
         }
-        assert_eq!(breaker.record(&policy, 2 * BUCKET, true, false), None, "1 of 4 in the window");
+        assert_eq!(
+            breaker.record(&policy, 2 * BUCKET, true, false),
+            None,
+            "1 of 4 in the window"
+        );
     }
 
     #[test]
@@ -442,7 +535,11 @@ mod tests {
         };
         let mut detector = OutlierDetector::new(4);
         assert_eq!(detector.record(&policy, 0, true), None);
-        assert_eq!(detector.record(&policy, 0, false), None, "a success resets the count");
+        assert_eq!(
+            detector.record(&policy, 0, false),
+            None,
+            "a success resets the count"
+        );
         assert_eq!(detector.record(&policy, 0, true), None);
         assert_eq!(detector.record(&policy, 0, true), None);
         assert_eq!(detector.record(&policy, 0, true), Some(100));
@@ -476,7 +573,11 @@ mod tests {
 
     #[test]
     fn retry_budget_caps_retries_at_its_ratio_plus_the_reserve() {
-        let budget = RetryBudget { ratio: 0.2, ttl: 10 * BUCKET, min_per_second: 0.0 };
+        let budget = RetryBudget {
+            ratio: 0.2,
+            ttl: 10 * BUCKET,
+            min_per_second: 0.0,
+        };
         let mut state = RetryBudgetState::new(&budget);
         for _ in 0..100 {
             state.deposit(0);
@@ -485,8 +586,16 @@ mod tests {
         assert_eq!(allowed, 20, "20% of 100 calls");
         // Deposits expire after the ttl: nothing left to withdraw later.
         assert!(!state.try_withdraw(11 * BUCKET));
-        let with_reserve = RetryBudget { ratio: 0.2, ttl: 10 * BUCKET, min_per_second: 1.0 };
+        let with_reserve = RetryBudget {
+            ratio: 0.2,
+            ttl: 10 * BUCKET,
+            min_per_second: 1.0,
+        };
         let mut reserved = RetryBudgetState::new(&with_reserve);
-        assert_eq!((0..100).filter(|_| reserved.try_withdraw(0)).count(), 10, "1/s over 10 s");
+        assert_eq!(
+            (0..100).filter(|_| reserved.try_withdraw(0)).count(),
+            10,
+            "1/s over 10 s"
+        );
     }
 }

@@ -19,7 +19,10 @@ impl OutputFiles {
     /// Prepares `dir` (created if missing).
     pub fn new(dir: &Path) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
-        Ok(OutputFiles { dir: dir.to_path_buf(), pending: Vec::new() })
+        Ok(OutputFiles {
+            dir: dir.to_path_buf(),
+            pending: Vec::new(),
+        })
     }
 
     /// Creates `name` under a temporary name; it appears under `name` at [`OutputFiles::commit`].
@@ -41,7 +44,12 @@ impl OutputFiles {
     /// file of that name; `None` if there is neither.
     pub fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
         let target = self.dir.join(name);
-        let path = self.pending.iter().rev().find(|(_, t)| *t == target).map_or(target.clone(), |(p, _)| p.clone());
+        let path = self
+            .pending
+            .iter()
+            .rev()
+            .find(|(_, t)| *t == target)
+            .map_or(target.clone(), |(p, _)| p.clone());
         match fs::read(path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -87,16 +95,35 @@ impl FileRecorder {
         let mut timeseries = csv::Writer::from_writer(files.create("timeseries.csv")?);
         let mut header = vec!["time_s", "window_s", "service", "arrivals", "succeeded"];
         header.extend(Outcome::FAILURES.iter().map(|o| o.name()));
-        header.extend(["p50_ms", "p99_ms", "in_flight", "busy_workers", "queue_length", "retries"]);
+        header.extend([
+            "p50_ms",
+            "p99_ms",
+            "in_flight",
+            "busy_workers",
+            "queue_length",
+            "retries",
+        ]);
         timeseries.write_record(&header)?;
         let mut replicas = csv::Writer::from_writer(files.create("replicas.csv")?);
         replicas.write_record([
-            "time_s", "service", "replica", "zone", "arrivals", "busy_workers", "in_flight",
-            "queue_length", "health",
+            "time_s",
+            "service",
+            "replica",
+            "zone",
+            "arrivals",
+            "busy_workers",
+            "in_flight",
+            "queue_length",
+            "health",
         ])?;
         let mut events = csv::Writer::from_writer(files.create("events.csv")?);
         events.write_record(["time_s", "kind", "subject", "detail"])?;
-        Ok(FileRecorder { timeseries, replicas, events, error: None })
+        Ok(FileRecorder {
+            timeseries,
+            replicas,
+            events,
+            error: None,
+        })
     }
 
     /// Flushes both files; returns the first error met while writing.
@@ -126,9 +153,19 @@ impl Recorder for FileRecorder {
             counters.arrivals.to_string(),
             counters.succeeded.to_string(),
         ];
-        fields.extend(Outcome::FAILURES.iter().map(|&o| counters.try_outcomes.get(o).to_string()));
-        fields.push(format!("{:.3}", nanos_to_millis(counters.latency.quantile_nanos(0.5) as f64)));
-        fields.push(format!("{:.3}", nanos_to_millis(counters.latency.quantile_nanos(0.99) as f64)));
+        fields.extend(
+            Outcome::FAILURES
+                .iter()
+                .map(|&o| counters.try_outcomes.get(o).to_string()),
+        );
+        fields.push(format!(
+            "{:.3}",
+            nanos_to_millis(counters.latency.quantile_nanos(0.5) as f64)
+        ));
+        fields.push(format!(
+            "{:.3}",
+            nanos_to_millis(counters.latency.quantile_nanos(0.99) as f64)
+        ));
         fields.push(row.in_flight.to_string());
         fields.push(row.busy_workers.to_string());
         fields.push(row.queue_length.to_string());
@@ -171,7 +208,9 @@ pub fn latency_quantiles_csv(latency: &crate::sim::LatencyStats) -> String {
     if latency.count() == 0 {
         return text;
     }
-    let steps = (0..=1000).map(|step| f64::from(step) / 1000.0).chain([0.9999, 0.99999]);
+    let steps = (0..=1000)
+        .map(|step| f64::from(step) / 1000.0)
+        .chain([0.9999, 0.99999]);
     let mut quantiles: Vec<f64> = steps.collect();
     quantiles.sort_by(f64::total_cmp);
     for quantile in quantiles {

@@ -161,11 +161,27 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
 
     out.push_str("<h2 id=\"summary\">Summary</h2>\n<div class=\"figures\">\n");
     let requests = &summary.requests;
-    tile(&mut out, &count(requests.offered), "requests offered (measured)");
-    tile(&mut out, &format!("{}/s", number(summary.offered_rate, 1)), "offered rate");
-    tile(&mut out, &percent(summary.availability), "availability (succeeded / offered)");
+    tile(
+        &mut out,
+        &count(requests.offered),
+        "requests offered (measured)",
+    );
+    tile(
+        &mut out,
+        &format!("{}/s", number(summary.offered_rate, 1)),
+        "offered rate",
+    );
+    tile(
+        &mut out,
+        &percent(summary.availability),
+        "availability (succeeded / offered)",
+    );
     tile(&mut out, &count(requests.failed), "requests failed");
-    tile(&mut out, &format!("{}/s", number(summary.goodput, 1)), "goodput (succeeded per second)");
+    tile(
+        &mut out,
+        &format!("{}/s", number(summary.goodput, 1)),
+        "goodput (succeeded per second)",
+    );
     let latency = &summary.latency_ms;
     for (value, name) in [
         (latency.p50, "p50 latency"),
@@ -182,8 +198,18 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
         out.push_str("<table><thead><tr><th class=\"text\">failed requests by outcome</th><th>requests</th><th>share of offered</th></tr></thead><tbody>\n");
         for (outcome, &n) in &requests.outcomes {
             if n > 0 {
-                let share = if requests.offered > 0 { n as f64 / requests.offered as f64 } else { 0.0 };
-                let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(outcome), count(n), percent(share));
+                let share = if requests.offered > 0 {
+                    n as f64 / requests.offered as f64
+                } else {
+                    0.0
+                };
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(outcome),
+                    count(n),
+                    percent(share)
+                );
             }
         }
         out.push_str("</tbody></table>\n");
@@ -192,7 +218,9 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
     out.push_str("<h2 id=\"slo\">Service-level objectives</h2>\n");
     match data.summary_json.get("slo") {
         Some(slo) if !slo.is_null() => out.push_str(&slo_section(slo)),
-        _ => out.push_str("<p class=\"note\">The scenario sets no objectives (<code>[slo]</code>).</p>\n"),
+        _ => out.push_str(
+            "<p class=\"note\">The scenario sets no objectives (<code>[slo]</code>).</p>\n",
+        ),
     }
 
     out.push_str("<h2 id=\"plots\">Plots</h2>\n");
@@ -290,7 +318,16 @@ pub fn slo_section(slo: &serde_json::Value) -> String {
     let Ok(report) = serde_json::from_value::<crate::report::SloReport>(slo.clone()) else {
         let mut out = String::new();
         if let Some(met) = find_bool(slo, &["met"]) {
-            let _ = writeln!(out, "<p class=\"{0}\">{1}</p>", if met { "met" } else { "missed" }, if met { "✓ every objective met" } else { "✗ some objective missed" });
+            let _ = writeln!(
+                out,
+                "<p class=\"{0}\">{1}</p>",
+                if met { "met" } else { "missed" },
+                if met {
+                    "✓ every objective met"
+                } else {
+                    "✗ some objective missed"
+                }
+            );
         }
         out.push_str(&json_table(slo));
         return out;
@@ -300,10 +337,20 @@ pub fn slo_section(slo: &serde_json::Value) -> String {
         out,
         "<p class=\"{}\">{}</p>",
         if report.met { "met" } else { "missed" },
-        if report.met { "✓ Every objective met over the measured requests." } else { "✗ Some objective missed over the measured requests." }
+        if report.met {
+            "✓ Every objective met over the measured requests."
+        } else {
+            "✗ Some objective missed over the measured requests."
+        }
     );
     out.push_str("<table><thead><tr><th class=\"text\">objective</th><th>target</th><th>this run</th><th class=\"text\">verdict</th></tr></thead><tbody>\n");
-    let verdict = |met: bool| if met { "<span class=\"met\">✓ met</span>" } else { "<span class=\"missed\">✗ missed</span>" };
+    let verdict = |met: bool| {
+        if met {
+            "<span class=\"met\">✓ met</span>"
+        } else {
+            "<span class=\"missed\">✗ missed</span>"
+        }
+    };
     if let Some(a) = &report.availability {
         let budget = match a.error_budget_burned {
             Some(burned) => format!("error budget burned: {}%", number(burned * 100.0, 1)),
@@ -343,7 +390,9 @@ pub fn slo_section(slo: &serde_json::Value) -> String {
                 _ => "not detected".to_string(),
             };
             let recovered = match f.time_to_recover_s {
-                Some(seconds) if f.recovered => format!("<span class=\"met\">after {} s</span>", trim(seconds)),
+                Some(seconds) if f.recovered => {
+                    format!("<span class=\"met\">after {} s</span>", trim(seconds))
+                }
                 _ => "<span class=\"missed\">did not recover</span>".to_string(),
             };
             let _ = writeln!(
@@ -364,7 +413,8 @@ pub fn slo_section(slo: &serde_json::Value) -> String {
 }
 
 fn find_bool(value: &serde_json::Value, keys: &[&str]) -> Option<bool> {
-    keys.iter().find_map(|key| value.get(key).and_then(|v| v.as_bool()))
+    keys.iter()
+        .find_map(|key| value.get(key).and_then(|v| v.as_bool()))
 }
 
 /// A JSON value as HTML: objects as key–value tables (nested ones inline), arrays of objects
@@ -375,7 +425,12 @@ pub fn json_table(value: &serde_json::Value) -> String {
         Value::Object(map) => {
             let mut out = String::from("<table><tbody>\n");
             for (key, item) in map {
-                let _ = writeln!(out, "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td></tr>", escape(key), json_cell(item));
+                let _ = writeln!(
+                    out,
+                    "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td></tr>",
+                    escape(key),
+                    json_cell(item)
+                );
             }
             out.push_str("</tbody></table>\n");
             out
@@ -397,7 +452,11 @@ pub fn json_table(value: &serde_json::Value) -> String {
             for item in items {
                 out.push_str("<tr>");
                 for column in &columns {
-                    let _ = write!(out, "<td class=\"text\">{}</td>", item.get(column).map(json_cell).unwrap_or_default());
+                    let _ = write!(
+                        out,
+                        "<td class=\"text\">{}</td>",
+                        item.get(column).map(json_cell).unwrap_or_default()
+                    );
                 }
                 out.push_str("</tr>\n");
             }
@@ -430,15 +489,27 @@ fn comparison_caption(name: &str) -> &'static str {
 }
 
 /// `report.html` of a comparison.
-pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots: &[Rendered]) -> String {
+pub fn comparison_report(
+    comparison: &crate::compare::results::Comparison,
+    plots: &[Rendered],
+) -> String {
     use super::render::{display_unit, metric_title, variant_label};
     let mut out = String::with_capacity(1 << 20);
-    page_start(&mut out, &format!("meshsim comparison: {}", comparison.scenario));
+    page_start(
+        &mut out,
+        &format!("meshsim comparison: {}", comparison.scenario),
+    );
     let _ = writeln!(out, "<h1>{}: comparison</h1>", escape(&comparison.scenario));
     let axes: Vec<String> = comparison
         .axes
         .iter()
-        .map(|axis| format!("<code>{}</code> ∈ {{{}}}", escape(&axis.key), escape(&axis.values.join(", "))))
+        .map(|axis| {
+            format!(
+                "<code>{}</code> ∈ {{{}}}",
+                escape(&axis.key),
+                escape(&axis.values.join(", "))
+            )
+        })
         .collect();
     let _ = writeln!(
         out,
@@ -452,8 +523,11 @@ pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots
 
     out.push_str("<h2 id=\"variants\">Variants</h2>\n<table><thead><tr><th class=\"text\">#</th><th class=\"text\">variant</th><th class=\"text\">settings</th><th class=\"text\">latency quantiles</th></tr></thead><tbody>\n");
     for (index, variant) in comparison.variants.iter().enumerate() {
-        let settings: Vec<String> =
-            variant.overrides.iter().map(|s| format!("<code>{}={}</code>", escape(&s.key), escape(&s.value))).collect();
+        let settings: Vec<String> = variant
+            .overrides
+            .iter()
+            .map(|s| format!("<code>{}={}</code>", escape(&s.key), escape(&s.value)))
+            .collect();
         let _ = writeln!(
             out,
             "<tr><td class=\"text\">{}</td><td class=\"text\">{}{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
@@ -474,7 +548,12 @@ pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots
     );
     out.push_str("<div style=\"overflow-x:auto\"><table><thead><tr><th class=\"text\">metric</th>");
     for index in 0..comparison.variants.len() {
-        let _ = write!(out, "<th>{} {}</th>", index + 1, escape(&variant_label(comparison, index)));
+        let _ = write!(
+            out,
+            "<th>{} {}</th>",
+            index + 1,
+            escape(&variant_label(comparison, index))
+        );
     }
     out.push_str("</tr></thead><tbody>\n");
     for metric in &comparison.metrics {
@@ -495,7 +574,11 @@ pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots
             };
             let interval = match (result.ci_low, result.ci_high) {
                 (Some(low), Some(high)) => {
-                    format!("[{}, {}]", number(low * scale, decimals), number(high * scale, decimals))
+                    format!(
+                        "[{}, {}]",
+                        number(low * scale, decimals),
+                        number(high * scale, decimals)
+                    )
                 }
                 _ => "(one replication: no interval)".to_string(),
             };
@@ -534,20 +617,26 @@ pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots
 
     out.push_str("<h2 id=\"slo\">Service-level objectives</h2>\n");
     if comparison.variants.iter().all(|v| v.slo.is_none()) {
-        out.push_str("<p class=\"note\">The scenario sets no objectives (<code>[slo]</code>).</p>\n");
+        out.push_str(
+            "<p class=\"note\">The scenario sets no objectives (<code>[slo]</code>).</p>\n",
+        );
     } else {
         out.push_str("<table><thead><tr><th class=\"text\">variant</th><th class=\"text\">verdict</th><th>replications meeting every target</th><th>error budget burned (mean)</th><th class=\"text\">faults: detected / recovered (mean times)</th></tr></thead><tbody>\n");
         for (index, variant) in comparison.variants.iter().enumerate() {
             let Some(slo) = &variant.slo else { continue };
-            let budget = slo
-                .error_budget_burned
-                .map_or("–".to_string(), |stat| format!("{}%", number(stat.mean * 100.0, 1)));
+            let budget = slo.error_budget_burned.map_or("–".to_string(), |stat| {
+                format!("{}%", number(stat.mean * 100.0, 1))
+            });
             let faults: Vec<String> = slo
                 .faults
                 .iter()
                 .map(|fault| {
-                    let detect = fault.time_to_detect_s.map_or(String::new(), |s| format!(" in {} s", number(s.mean, 2)));
-                    let recover = fault.time_to_recover_s.map_or(String::new(), |s| format!(" after {} s", number(s.mean, 2)));
+                    let detect = fault
+                        .time_to_detect_s
+                        .map_or(String::new(), |s| format!(" in {} s", number(s.mean, 2)));
+                    let recover = fault
+                        .time_to_recover_s
+                        .map_or(String::new(), |s| format!(" after {} s", number(s.mean, 2)));
                     format!(
                         "{} {}: detected {}/{}{}, recovered {}/{}{}",
                         escape(&fault.kind),
@@ -601,7 +690,10 @@ pub fn comparison_report(comparison: &crate::compare::results::Comparison, plots
             );
             for metric in &comparison.metrics {
                 let (_, scale) = display_unit(&metric.unit);
-                let value = replication.metrics.get(&metric.name).map_or("–".to_string(), |v| number(v * scale, 3));
+                let value = replication
+                    .metrics
+                    .get(&metric.name)
+                    .map_or("–".to_string(), |v| number(v * scale, 3));
                 let _ = write!(out, "<td>{value}</td>");
             }
             out.push_str("</tr>\n");
@@ -618,14 +710,18 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup_and_quotes() {
-        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
     }
 
     #[test]
     fn json_renders_as_escaped_tables() {
-        let value = serde_json::json!({"met": false, "objectives": [{"name": "<p99>", "met": true}]});
+        let value =
+            serde_json::json!({"met": false, "objectives": [{"name": "<p99>", "met": true}]});
         let html = slo_section(&value);
         assert!(html.contains("some objective missed"), "{html}");
         assert!(html.contains("&lt;p99&gt;"));

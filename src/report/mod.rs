@@ -19,4 +19,3 @@ pub use rundata::RunData;
 pub use slo::{EdgeRecorder, EdgeWindow, SloReport};
 pub use summary::Summary;
 pub use terminal::render as render_terminal;
-

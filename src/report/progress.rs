@@ -31,7 +31,11 @@ pub struct Progress {
 impl Progress {
     /// A bar that is never drawn.
     pub fn hidden() -> Self {
-        Progress { bar: ProgressBar::hidden(), done: None, watcher: None }
+        Progress {
+            bar: ProgressBar::hidden(),
+            done: None,
+            watcher: None,
+        }
     }
 
     /// A bar over `length` units drawn with `style`, if `enabled`.
@@ -39,7 +43,8 @@ impl Progress {
         if !enabled {
             return Progress::hidden();
         }
-        let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::hidden()).with_style(style);
+        let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::hidden())
+            .with_style(style);
         let (done, wait) = mpsc::channel::<()>();
         let shown = bar.clone();
         let watcher = std::thread::Builder::new()
@@ -52,7 +57,11 @@ impl Progress {
                 }
             })
             .ok();
-        Progress { bar, done: Some(done), watcher }
+        Progress {
+            bar,
+            done: Some(done),
+            watcher,
+        }
     }
 
     /// A bar over a run's simulated time, `duration_s` seconds of load.
@@ -117,7 +126,11 @@ impl Drop for Progress {
 impl Clone for Progress {
     /// A handle on the same bar (for worker threads); only the original stops it.
     fn clone(&self) -> Self {
-        Progress { bar: self.bar.clone(), done: None, watcher: None }
+        Progress {
+            bar: self.bar.clone(),
+            done: None,
+            watcher: None,
+        }
     }
 }
 
@@ -131,7 +144,11 @@ pub struct ProgressRecorder<'a, R> {
 impl<'a, R> ProgressRecorder<'a, R> {
     /// Wraps `inner`.
     pub fn new(inner: R, progress: &'a Progress) -> Self {
-        ProgressRecorder { inner, progress, last_end: 0 }
+        ProgressRecorder {
+            inner,
+            progress,
+            last_end: 0,
+        }
     }
 
     /// The wrapped recorder.

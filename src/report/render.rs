@@ -37,9 +37,11 @@ fn write_run(data: &RunData, files: &mut OutputFiles) -> io::Result<()> {
 /// holds (`comparison.json` and the `latency-<slug>.csv` files, written so far or already in
 /// the folder); call it before [`OutputFiles::commit`].
 pub fn render_comparison_files(files: &mut OutputFiles) -> io::Result<()> {
-    let text = files.read("comparison.json")?.ok_or_else(|| io::Error::other("comparison.json is missing"))?;
-    let comparison: Comparison =
-        serde_json::from_slice(&text).map_err(|e| io::Error::other(format!("comparison.json: {e}")))?;
+    let text = files
+        .read("comparison.json")?
+        .ok_or_else(|| io::Error::other("comparison.json is missing"))?;
+    let comparison: Comparison = serde_json::from_slice(&text)
+        .map_err(|e| io::Error::other(format!("comparison.json: {e}")))?;
     let mut distributions = Vec::new();
     for (index, variant) in comparison.variants.iter().enumerate() {
         let quantiles = match files.read(&variant.latency_file)? {
@@ -47,11 +49,17 @@ pub fn render_comparison_files(files: &mut OutputFiles) -> io::Result<()> {
                 .map_err(|e| io::Error::other(format!("{}: {e}", variant.latency_file)))?,
             None => Vec::new(),
         };
-        distributions.push(cdf::Distribution { label: format!("{} {}", index + 1, variant_label(&comparison, index)), quantiles });
+        distributions.push(cdf::Distribution {
+            label: format!("{} {}", index + 1, variant_label(&comparison, index)),
+            quantiles,
+        });
     }
     let plots = comparison_plots(&comparison, distributions)?;
     write_plots(&plots, files)?;
-    files.write("report.html", html::comparison_report(&comparison, &plots).as_bytes())
+    files.write(
+        "report.html",
+        html::comparison_report(&comparison, &plots).as_bytes(),
+    )
 }
 
 /// Re-renders the plots and `report.html` of the comparison folder `dir` from its files.
@@ -67,7 +75,12 @@ pub fn variant_label(comparison: &Comparison, index: usize) -> String {
     if variant.overrides.is_empty() {
         return variant.name.clone();
     }
-    variant.overrides.iter().map(|s| s.value.as_str()).collect::<Vec<_>>().join(", ")
+    variant
+        .overrides
+        .iter()
+        .map(|s| s.value.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A readable title for a metric key: `latency_p99_ms` -> `p99 latency`.
@@ -95,14 +108,19 @@ pub fn display_unit(unit: &str) -> (String, f64) {
     }
 }
 
-fn comparison_plots(comparison: &Comparison, distributions: Vec<cdf::Distribution>) -> io::Result<Vec<Rendered>> {
+fn comparison_plots(
+    comparison: &Comparison,
+    distributions: Vec<cdf::Distribution>,
+) -> io::Result<Vec<Rendered>> {
     let subtitle = format!(
         "{} – {} replications per variant, common random numbers – {}% confidence intervals",
         comparison.scenario,
         comparison.replications,
         html::number(comparison.confidence * 100.0, 0)
     );
-    let labels: Vec<String> = (0..comparison.variants.len()).map(|i| variant_label(comparison, i)).collect();
+    let labels: Vec<String> = (0..comparison.variants.len())
+        .map(|i| variant_label(comparison, i))
+        .collect();
     let panels = comparison
         .metrics
         .iter()
@@ -139,10 +157,16 @@ fn comparison_plots(comparison: &Comparison, distributions: Vec<cdf::Distributio
         })
         .collect();
     let chart = comparison::ComparisonPlot::new(subtitle.clone(), labels, panels);
-    let cdf_subtitle = format!("{} – each variant's first replication, succeeded measured requests", comparison.scenario);
+    let cdf_subtitle = format!(
+        "{} – each variant's first replication, succeeded measured requests",
+        comparison.scenario
+    );
     let mut plots = vec![plots::render(&chart)?];
     if distributions.iter().any(|d| !d.quantiles.is_empty()) {
-        plots.push(plots::render(&cdf::CdfPlot::new(cdf_subtitle, distributions))?);
+        plots.push(plots::render(&cdf::CdfPlot::new(
+            cdf_subtitle,
+            distributions,
+        ))?);
     }
     Ok(plots)
 }
@@ -178,7 +202,10 @@ pub fn plot_command(dir: &Path) -> ExitCode {
             return ExitCode::from(crate::cli::EXIT_INVALID);
         }
         Err(error) => {
-            eprintln!("error: {} is not a readable run folder: {error}", dir.display());
+            eprintln!(
+                "error: {} is not a readable run folder: {error}",
+                dir.display()
+            );
             return ExitCode::from(crate::cli::EXIT_INVALID);
         }
     };

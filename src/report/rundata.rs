@@ -283,14 +283,22 @@ impl RunData {
         mut read: impl FnMut(&str) -> io::Result<Option<Vec<u8>>>,
     ) -> Result<RunData, LoadError> {
         let mut get = |file: &'static str| -> Result<Option<Vec<u8>>, LoadError> {
-            read(file).map_err(|error| LoadError::Invalid { file, message: error.to_string() })
+            read(file).map_err(|error| LoadError::Invalid {
+                file,
+                message: error.to_string(),
+            })
         };
         let summary_bytes = get("summary.json")?.ok_or(LoadError::Missing("summary.json"))?;
-        let invalid = |file: &'static str| move |error: String| LoadError::Invalid { file, message: error };
-        let summary_json: serde_json::Value =
-            serde_json::from_slice(&summary_bytes).map_err(|e| invalid("summary.json")(e.to_string()))?;
-        let summary: SummaryData =
-            serde_json::from_value(summary_json.clone()).map_err(|e| invalid("summary.json")(e.to_string()))?;
+        let invalid = |file: &'static str| {
+            move |error: String| LoadError::Invalid {
+                file,
+                message: error,
+            }
+        };
+        let summary_json: serde_json::Value = serde_json::from_slice(&summary_bytes)
+            .map_err(|e| invalid("summary.json")(e.to_string()))?;
+        let summary: SummaryData = serde_json::from_value(summary_json.clone())
+            .map_err(|e| invalid("summary.json")(e.to_string()))?;
         let windows_bytes = get("timeseries.csv")?.ok_or(LoadError::Missing("timeseries.csv"))?;
         let windows = parse_csv(&windows_bytes).map_err(invalid("timeseries.csv"))?;
         let replicas = match get("replicas.csv")? {
@@ -305,7 +313,14 @@ impl RunData {
             Some(bytes) => parse_quantiles(&bytes).map_err(invalid("latency.csv"))?,
             None => Vec::new(),
         };
-        Ok(RunData { summary, summary_json, windows, replicas, events, latency })
+        Ok(RunData {
+            summary,
+            summary_json,
+            windows,
+            replicas,
+            events,
+            latency,
+        })
     }
 
     /// The end-to-end rows, in time order.
@@ -323,12 +338,20 @@ impl RunData {
     /// end-to-end window in which requests were still under way or ending, if later. (The run
     /// itself may go on with empty windows until the longest timeout could have expired.)
     pub fn end_s(&self) -> f64 {
-        let active = |row: &&WindowRecord| row.arrivals > 0 || row.succeeded > 0 || row.failed() > 0 || row.in_flight > 0;
+        let active = |row: &&WindowRecord| {
+            row.arrivals > 0 || row.succeeded > 0 || row.failed() > 0 || row.in_flight > 0
+        };
         let mut edge = self.edge_windows().peekable();
         let end = if edge.peek().is_some() {
-            edge.filter(active).map(WindowRecord::end_s).fold(0.0, f64::max)
+            edge.filter(active)
+                .map(WindowRecord::end_s)
+                .fold(0.0, f64::max)
         } else {
-            self.windows.iter().filter(active).map(WindowRecord::end_s).fold(0.0, f64::max)
+            self.windows
+                .iter()
+                .filter(active)
+                .map(WindowRecord::end_s)
+                .fold(0.0, f64::max)
         };
         end.max(self.summary.duration_s)
     }
@@ -347,7 +370,9 @@ pub fn fault_spans(events: &[EventRow]) -> Vec<FaultSpan> {
             }),
             "fault_end" => {
                 let open = spans.iter_mut().find(|span| {
-                    span.end_s.is_none() && span.subject == event.subject && span.detail == event.detail
+                    span.end_s.is_none()
+                        && span.subject == event.subject
+                        && span.detail == event.detail
                 });
                 if let Some(span) = open {
                     span.end_s = Some(event.time_s);
@@ -361,8 +386,13 @@ pub fn fault_spans(events: &[EventRow]) -> Vec<FaultSpan> {
 
 /// Parses a CSV file with a header row into records, by column name.
 pub fn parse_csv<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, String> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    reader.deserialize().collect::<Result<Vec<T>, _>>().map_err(|error| error.to_string())
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    reader
+        .deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(|error| error.to_string())
 }
 
 /// Parses a `quantile,latency_ms` file (`latency.csv`, a comparison's `latency-<slug>.csv`).
@@ -373,7 +403,10 @@ pub fn parse_quantiles(bytes: &[u8]) -> Result<Vec<(f64, f64)>, String> {
         latency_ms: f64,
     }
     let rows: Vec<Row> = parse_csv(bytes)?;
-    Ok(rows.into_iter().map(|row| (row.quantile, row.latency_ms)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.quantile, row.latency_ms))
+        .collect())
 }
 
 #[cfg(test)]
@@ -403,7 +436,8 @@ mod tests {
 
     #[test]
     fn unknown_columns_are_ignored_and_missing_files_named() {
-        let csv = b"time_s,window_s,service,arrivals,succeeded,new_column\n0,1,(end-to-end),5,4,9\n";
+        let csv =
+            b"time_s,window_s,service,arrivals,succeeded,new_column\n0,1,(end-to-end),5,4,9\n";
         let rows: Vec<WindowRecord> = parse_csv(csv).unwrap();
         assert_eq!(rows[0].arrivals, 5);
         let error = RunData::read_with(|_| Ok(None)).unwrap_err();

@@ -55,7 +55,10 @@ pub struct EdgeWindow {
 impl EdgeWindow {
     /// The kept latency at `quantile`, nanoseconds.
     fn latency_at(&self, quantile: f64) -> Option<u64> {
-        self.latency.iter().find(|(q, _)| *q == quantile).map(|&(_, nanos)| nanos)
+        self.latency
+            .iter()
+            .find(|(q, _)| *q == quantile)
+            .map(|&(_, nanos)| nanos)
     }
 }
 
@@ -71,7 +74,11 @@ pub struct EdgeRecorder<R> {
 impl<R: Recorder> EdgeRecorder<R> {
     /// Keeps the latency of each window at `quantiles`.
     pub fn new(inner: R, quantiles: Vec<f64>) -> Self {
-        EdgeRecorder { inner, quantiles, windows: Vec::new() }
+        EdgeRecorder {
+            inner,
+            quantiles,
+            windows: Vec::new(),
+        }
     }
 
     /// Keeps the quantiles `model`'s `[slo]` has targets for, and always p99.
@@ -235,7 +242,12 @@ pub fn evaluate(model: &Model, slo: &Slo, result: &RunResult, windows: &[EdgeWin
         } else {
             None
         };
-        AvailabilityVerdict { target, actual, met: actual >= target, error_budget_burned }
+        AvailabilityVerdict {
+            target,
+            actual,
+            met: actual >= target,
+            error_budget_burned,
+        }
     });
     let latency: Vec<LatencyVerdict> = slo
         .latency
@@ -260,7 +272,11 @@ pub fn evaluate(model: &Model, slo: &Slo, result: &RunResult, windows: &[EdgeWin
                 .iter()
                 .find(|w| w.end > fault.at && shows_failure(slo, w));
             let lasts = fault.until.is_none_or(|until| until >= model.duration);
-            let from = if lasts { fault.at } else { fault.until.unwrap_or(fault.at) };
+            let from = if lasts {
+                fault.at
+            } else {
+                fault.until.unwrap_or(fault.at)
+            };
             let recovered_at = recovery_start(slo, windows, from, model.duration);
             FaultImpact {
                 fault: index,
@@ -313,8 +329,10 @@ fn window_meets(slo: &Slo, window: &EdgeWindow) -> bool {
 /// Start of the first run of [`RECOVERY_WINDOWS`] consecutive windows meeting the SLO among the
 /// windows starting at or after `from` and ending by `load_end`.
 fn recovery_start(slo: &Slo, windows: &[EdgeWindow], from: u64, load_end: u64) -> Option<u64> {
-    let candidates: Vec<&EdgeWindow> =
-        windows.iter().filter(|w| w.start >= from && w.end <= load_end).collect();
+    let candidates: Vec<&EdgeWindow> = windows
+        .iter()
+        .filter(|w| w.start >= from && w.end <= load_end)
+        .collect();
     let needed = RECOVERY_WINDOWS.min(candidates.len());
     if needed == 0 {
         return None;
@@ -422,11 +440,21 @@ mod tests {
         }
         let mut latency = LatencyStats::default();
         latency.record(5_000_000);
-        RunResult { offered, outcomes, latency, services: vec![], events_handled: 0, end_time: 0 }
+        RunResult {
+            offered,
+            outcomes,
+            latency,
+            services: vec![],
+            events_handled: 0,
+            end_time: 0,
+        }
     }
 
     fn slo() -> Slo {
-        Slo { availability: Some(0.99), latency: vec![(0.99, 100_000_000)] }
+        Slo {
+            availability: Some(0.99),
+            latency: vec![(0.99, 100_000_000)],
+        }
     }
 
     /// 20 windows: failures in 5..8 (crash from 5 s to 8 s), then one bad window at 9.
@@ -453,9 +481,15 @@ mod tests {
         assert!(report.met);
         let report = evaluate(&model, &slo(), &result(1000, 20), &windows());
         assert!(!report.met);
-        let strict = Slo { availability: Some(1.0), latency: vec![] };
+        let strict = Slo {
+            availability: Some(1.0),
+            latency: vec![],
+        };
         let report = evaluate(&model, &strict, &result(10, 1), &windows());
-        assert_eq!(report.availability.expect("target").error_budget_burned, None);
+        assert_eq!(
+            report.availability.expect("target").error_budget_burned,
+            None
+        );
     }
 
     #[test]
@@ -473,14 +507,24 @@ mod tests {
         // Never ends and never shows: masked from the start.
         let masked = &report.faults[2];
         assert!(!masked.detected);
-        assert_eq!((masked.recovery_from_s, masked.time_to_recover_s), (12.0, Some(0.0)));
+        assert_eq!(
+            (masked.recovery_from_s, masked.time_to_recover_s),
+            (12.0, Some(0.0))
+        );
     }
 
     #[test]
     fn a_fault_that_never_ends_and_keeps_failing_does_not_recover() {
         let model = model_with(vec![(5, None), (5, Some(30))]);
-        let bad: Vec<EdgeWindow> =
-            (0..20).map(|s| if s >= 5 { window(s, 75, 25, 10) } else { window(s, 100, 0, 10) }).collect();
+        let bad: Vec<EdgeWindow> = (0..20)
+            .map(|s| {
+                if s >= 5 {
+                    window(s, 75, 25, 10)
+                } else {
+                    window(s, 100, 0, 10)
+                }
+            })
+            .collect();
         let report = evaluate(&model, &slo(), &result(1000, 0), &bad);
         for fault in &report.faults {
             assert!(fault.detected);
@@ -490,8 +534,15 @@ mod tests {
         }
         // Two windows left after the end, both good: they are enough.
         let model = model_with(vec![(5, Some(18))]);
-        let late: Vec<EdgeWindow> =
-            (0..20).map(|s| if (5..18).contains(&s) { window(s, 75, 25, 10) } else { window(s, 100, 0, 10) }).collect();
+        let late: Vec<EdgeWindow> = (0..20)
+            .map(|s| {
+                if (5..18).contains(&s) {
+                    window(s, 75, 25, 10)
+                } else {
+                    window(s, 100, 0, 10)
+                }
+            })
+            .collect();
         let report = evaluate(&model, &slo(), &result(1000, 0), &late);
         assert_eq!(report.faults[0].time_to_recover_s, Some(0.0));
     }

@@ -159,11 +159,17 @@ impl Summary {
             .iter()
             .zip(&result.services)
             .map(|(service, totals)| {
-                let capacity = service.replicas as f64 * f64::from(service.workers) * (model.duration - model.warmup) as f64;
+                let capacity = service.replicas as f64
+                    * f64::from(service.workers)
+                    * (model.duration - model.warmup) as f64;
                 let summary = ServiceSummary {
                     requests: totals.requests,
                     succeeded: totals.succeeded,
-                    utilization: if capacity > 0.0 { totals.busy_worker_nanos / capacity } else { 0.0 },
+                    utilization: if capacity > 0.0 {
+                        totals.busy_worker_nanos / capacity
+                    } else {
+                        0.0
+                    },
                     latency_ms: ServiceLatency {
                         mean: nanos_to_millis(totals.latency.mean_nanos()),
                         p50: nanos_to_millis(totals.latency.quantile_nanos(0.5) as f64),

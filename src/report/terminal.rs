@@ -30,8 +30,11 @@ pub fn render(summary: &Summary) -> String {
             ("rejected", outcomes.rejected),
             ("circuit_open", outcomes.circuit_open),
         ];
-        let parts: Vec<String> =
-            kinds.iter().filter(|(_, n)| *n > 0).map(|(name, n)| format!("{name} {n}")).collect();
+        let parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
         let _ = writeln!(text, "  failures      {}", parts.join(", "));
     }
     let latency = &summary.latency_ms;
@@ -43,7 +46,11 @@ pub fn render(summary: &Summary) -> String {
     if let Some(slo) = &summary.slo {
         text.push_str(&super::slo::render_terminal(slo));
     }
-    let _ = writeln!(text, "  {:<20} {:>10} {:>10} {:>9} {:>10} {:>10}", "service", "requests", "succeeded", "util", "p50 ms", "p99 ms");
+    let _ = writeln!(
+        text,
+        "  {:<20} {:>10} {:>10} {:>9} {:>10} {:>10}",
+        "service", "requests", "succeeded", "util", "p50 ms", "p99 ms"
+    );
     for (name, service) in &summary.services {
         let _ = writeln!(
             text,

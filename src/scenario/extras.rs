@@ -13,7 +13,9 @@ const PERCENTILES: [&str; 4] = ["p50", "p90", "p99", "p999"];
 pub(crate) fn read_slo(ctx: &mut Ctx<'_>, node: &Node) -> Option<Slo> {
     let fields = ctx.table(node, "[slo]", &SLO_KEYS)?;
     let before = ctx.error_count();
-    let availability = fields.get("availability").and_then(|n| ctx.fraction(n, "availability"));
+    let availability = fields
+        .get("availability")
+        .and_then(|n| ctx.fraction(n, "availability"));
     let mut latency = Vec::new();
     if let Some(n) = fields.get("latency") {
         if let Some(table) = ctx.table(n, "slo latency", &PERCENTILES) {
@@ -28,7 +30,10 @@ pub(crate) fn read_slo(ctx: &mut Ctx<'_>, node: &Node) -> Option<Slo> {
         }
     }
     latency.sort_by(|a, b| a.0.total_cmp(&b.0));
-    (ctx.error_count() == before).then_some(Slo { availability, latency })
+    (ctx.error_count() == before).then_some(Slo {
+        availability,
+        latency,
+    })
 }
 
 /// Reads `[compare]`: `replications` a positive integer, every other key a dotted key (as
@@ -36,7 +41,10 @@ pub(crate) fn read_slo(ctx: &mut Ctx<'_>, node: &Node) -> Option<Slo> {
 /// reported.
 pub(crate) fn read_compare(ctx: &mut Ctx<'_>, node: &Node) -> Option<CompareSpec> {
     let Value::Table(entries) = &node.value else {
-        ctx.error(node, format!("[compare] must be a table, found {}", node.kind()));
+        ctx.error(
+            node,
+            format!("[compare] must be a table, found {}", node.kind()),
+        );
         return None;
     };
     let before = ctx.error_count();
@@ -62,7 +70,10 @@ pub(crate) fn read_compare(ctx: &mut Ctx<'_>, node: &Node) -> Option<CompareSpec
             continue;
         };
         if values.is_empty() {
-            ctx.error(&entry.node, format!("compare \"{}\" needs at least one value", entry.key));
+            ctx.error(
+                &entry.node,
+                format!("compare \"{}\" needs at least one value", entry.key),
+            );
             continue;
         }
         let mut texts = Vec::with_capacity(values.len());
@@ -71,7 +82,11 @@ pub(crate) fn read_compare(ctx: &mut Ctx<'_>, node: &Node) -> Option<CompareSpec
                 Some(text) => texts.push(text),
                 None => ctx.error(
                     value,
-                    format!("compare \"{}\": {} is not a value a scenario can hold", entry.key, value.kind()),
+                    format!(
+                        "compare \"{}\": {} is not a value a scenario can hold",
+                        entry.key,
+                        value.kind()
+                    ),
                 ),
             }
         }
@@ -129,16 +144,21 @@ mod tests {
         [[workload]]\nname = \"load\"\ntarget = \"api\"\nrate = 10\n";
 
     fn load(extra: &str) -> Result<Model, String> {
-        load_str(&format!("{BASE}{extra}"), "x.toml", Path::new("."), &[]).map_err(|e| e.to_string())
+        load_str(&format!("{BASE}{extra}"), "x.toml", Path::new("."), &[])
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn slo_is_read_with_sorted_quantiles() {
-        let model = load("[slo]\navailability = 0.999\nlatency = { p999 = \"1s\", p50 = \"10ms\" }\n")
-            .expect("valid");
+        let model =
+            load("[slo]\navailability = 0.999\nlatency = { p999 = \"1s\", p50 = \"10ms\" }\n")
+                .expect("valid");
         assert_eq!(
             model.slo,
-            Some(Slo { availability: Some(0.999), latency: vec![(0.5, 10_000_000), (0.999, 1_000_000_000)] })
+            Some(Slo {
+                availability: Some(0.999),
+                latency: vec![(0.5, 10_000_000), (0.999, 1_000_000_000)]
+            })
         );
         assert_eq!(load("").expect("valid").slo, None);
         assert!(load("[slo]\navailability = 2\n").is_err());
@@ -158,16 +178,23 @@ mod tests {
             spec,
             CompareSpec {
                 axes: vec![
-                    ("policy.balancer".into(), vec!["round_robin".into(), "p2c".into()]),
+                    (
+                        "policy.balancer".into(),
+                        vec!["round_robin".into(), "p2c".into()]
+                    ),
                     ("service.api.workers".into(), vec!["1".into(), "2".into()]),
-                    ("policy.timeout".into(), vec!["1s".into(), "\"true\"".into()]),
+                    (
+                        "policy.timeout".into(),
+                        vec!["1s".into(), "\"true\"".into()]
+                    ),
                     ("scenario.warmup".into(), vec!["\" 1s\"".into()]),
                 ],
                 replications: Some(4),
             }
         );
         // Each text, fed back as --set, sets the same value.
-        let o = Override::parse(&format!("service.api.workers={}", spec.axes[1].1[1])).expect("parses");
+        let o =
+            Override::parse(&format!("service.api.workers={}", spec.axes[1].1[1])).expect("parses");
         let model = load_str(BASE, "x.toml", Path::new("."), &[o]).expect("valid");
         assert_eq!(model.services[0].workers, 2);
         assert!(load("[compare]\n\"policy.balancer\" = []\n").is_err());

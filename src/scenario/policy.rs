@@ -8,7 +8,7 @@ use super::context::Ctx;
 use super::duration::format_ns;
 use super::raw::Node;
 use crate::model::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, OutlierPolicy, Outcome,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
     RetryBudget, RetryPolicy,
 };
 
@@ -119,7 +119,10 @@ impl PolicyPatch {
             balancer: self.balancer.or(base.balancer),
             timeout: self.timeout.or(base.timeout),
             retries,
-            circuit_breaker: self.circuit_breaker.clone().or_else(|| base.circuit_breaker.clone()),
+            circuit_breaker: self
+                .circuit_breaker
+                .clone()
+                .or_else(|| base.circuit_breaker.clone()),
             outlier_detection: self
                 .outlier_detection
                 .clone()
@@ -261,14 +264,17 @@ fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreaker
     };
     let errors_before = ctx.error_count();
     if let Some(node) = fields.get("failure_rate") {
-        policy.failure_rate = ctx.fraction(node, "failure_rate").unwrap_or(policy.failure_rate);
+        policy.failure_rate = ctx
+            .fraction(node, "failure_rate")
+            .unwrap_or(policy.failure_rate);
     }
     if let Some(node) = fields.get("slow_call_rate") {
         policy.slow_call_rate = ctx.fraction(node, "slow_call_rate").unwrap_or(1.0);
     }
     if let Some(node) = fields.get("slow_call_duration") {
-        policy.slow_call_duration =
-            ctx.positive_duration(node, "slow_call_duration").unwrap_or(policy.slow_call_duration);
+        policy.slow_call_duration = ctx
+            .positive_duration(node, "slow_call_duration")
+            .unwrap_or(policy.slow_call_duration);
     }
     if let Some(node) = fields.get("window") {
         policy.window = match node.value {
@@ -281,11 +287,14 @@ fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreaker
         };
     }
     if let Some(node) = fields.get("min_calls") {
-        policy.min_calls =
-            ctx.integer(node, "min_calls", 1, 1_000_000).map_or(policy.min_calls, |v| v as u32);
+        policy.min_calls = ctx
+            .integer(node, "min_calls", 1, 1_000_000)
+            .map_or(policy.min_calls, |v| v as u32);
     }
     if let Some(node) = fields.get("open_for") {
-        policy.open_for = ctx.positive_duration(node, "open_for").unwrap_or(policy.open_for);
+        policy.open_for = ctx
+            .positive_duration(node, "open_for")
+            .unwrap_or(policy.open_for);
     }
     if let Some(node) = fields.get("half_open_calls") {
         policy.half_open_calls = ctx
@@ -312,18 +321,24 @@ fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolic
             .map_or(policy.consecutive_errors, |v| v as u32);
     }
     if let Some(node) = fields.get("interval") {
-        policy.interval = ctx.positive_duration(node, "interval").unwrap_or(policy.interval);
+        policy.interval = ctx
+            .positive_duration(node, "interval")
+            .unwrap_or(policy.interval);
     }
     if let Some(node) = fields.get("base_ejection") {
-        policy.base_ejection =
-            ctx.positive_duration(node, "base_ejection").unwrap_or(policy.base_ejection);
+        policy.base_ejection = ctx
+            .positive_duration(node, "base_ejection")
+            .unwrap_or(policy.base_ejection);
     }
     if let Some(node) = fields.get("max_ejection_time") {
-        policy.max_ejection_time =
-            ctx.positive_duration(node, "max_ejection_time").unwrap_or(policy.max_ejection_time);
+        policy.max_ejection_time = ctx
+            .positive_duration(node, "max_ejection_time")
+            .unwrap_or(policy.max_ejection_time);
     }
     if let Some(node) = fields.get("max_ejection") {
-        policy.max_ejection = ctx.fraction(node, "max_ejection").unwrap_or(policy.max_ejection);
+        policy.max_ejection = ctx
+            .fraction(node, "max_ejection")
+            .unwrap_or(policy.max_ejection);
     }
     (ctx.error_count() == errors_before).then_some(policy)
 }

@@ -19,7 +19,10 @@ pub struct Arena<T> {
 
 impl<T: Generational> Default for Arena<T> {
     fn default() -> Self {
-        Arena { slots: Vec::new(), free: Vec::new() }
+        Arena {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
     }
 }
 
@@ -44,13 +47,17 @@ impl<T: Generational> Arena<T> {
     /// The value in `index` if it is live and still of `generation`.
     #[inline]
     pub fn get(&self, index: u32, generation: u32) -> Option<&T> {
-        self.slots.get(index as usize).filter(|slot| slot.generation() == generation)
+        self.slots
+            .get(index as usize)
+            .filter(|slot| slot.generation() == generation)
     }
 
     /// Mutable access to the value in `index` if it is live and still of `generation`.
     #[inline]
     pub fn get_mut(&mut self, index: u32, generation: u32) -> Option<&mut T> {
-        self.slots.get_mut(index as usize).filter(|slot| slot.generation() == generation)
+        self.slots
+            .get_mut(index as usize)
+            .filter(|slot| slot.generation() == generation)
     }
 
     /// The live value in `index`. Only for handles known to be live (a logic error otherwise).
@@ -94,9 +101,15 @@ mod tests {
     #[test]
     fn stale_handles_are_refused_after_reuse() {
         let mut arena = Arena::default();
-        let (a, gen_a) = arena.insert(Item { value: 1, ..Item::default() });
+        let (a, gen_a) = arena.insert(Item {
+            value: 1,
+            ..Item::default()
+        });
         arena.remove(a);
-        let (b, gen_b) = arena.insert(Item { value: 2, ..Item::default() });
+        let (b, gen_b) = arena.insert(Item {
+            value: 2,
+            ..Item::default()
+        });
         assert_eq!(a, b, "slot reused");
         assert_ne!(gen_a, gen_b);
         assert!(arena.get(a, gen_a).is_none());

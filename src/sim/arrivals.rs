@@ -55,7 +55,11 @@ impl RateClock {
                 rate_end: rate_end.max(0.0),
             });
         }
-        RateClock { pieces, now: 0.0, piece: 0 }
+        RateClock {
+            pieces,
+            now: 0.0,
+            piece: 0,
+        }
     }
 
     /// Advances until the rate's integral from the current time reaches `work` arrivals, and
@@ -63,7 +67,11 @@ impl RateClock {
     pub fn advance(&mut self, mut work: f64) -> Option<u64> {
         while let Some(piece) = self.pieces.get(self.piece).copied() {
             let span = piece.end - piece.start;
-            let slope = if span > 0.0 { (piece.rate_end - piece.rate_start) / span } else { 0.0 };
+            let slope = if span > 0.0 {
+                (piece.rate_end - piece.rate_start) / span
+            } else {
+                0.0
+            };
             let rate_now = piece.rate_start + slope * (self.now - piece.start);
             let remaining = piece.end - self.now;
             // Arrivals available in the rest of this piece (rate is per second, time in ns).
@@ -93,7 +101,14 @@ mod tests {
     use crate::model::{Arrival, RateChange};
 
     fn workload(rate: f64, schedule: Vec<RateChange>) -> Workload {
-        Workload { name: "w".into(), target: 0, arrival: Arrival::Constant, rate, schedule, zone: None }
+        Workload {
+            name: "w".into(),
+            target: 0,
+            arrival: Arrival::Constant,
+            rate,
+            schedule,
+            zone: None,
+        }
     }
 
     #[test]
@@ -107,7 +122,11 @@ mod tests {
     fn arrivals_follow_a_step_and_a_ramp() {
         // 100/s for 1 s, then a ramp from 100/s to 300/s over 1 s, then 300/s for 1 s:
         // 100 + 200 + 300 = 600 arrivals in 3 s (integral of the rate).
-        let change = RateChange { at: SECOND, rate: 300.0, ramp: SECOND };
+        let change = RateChange {
+            at: SECOND,
+            rate: 300.0,
+            ramp: SECOND,
+        };
         let mut clock = RateClock::new(&workload(100.0, vec![change]), 3 * SECOND);
         let mut count = 0;
         while clock.advance(1.0).is_some() {
@@ -118,7 +137,11 @@ mod tests {
 
     #[test]
     fn no_arrivals_past_the_horizon_or_at_zero_rate() {
-        let stop = RateChange { at: SECOND / 2, rate: 0.0, ramp: 0 };
+        let stop = RateChange {
+            at: SECOND / 2,
+            rate: 0.0,
+            ramp: 0,
+        };
         let mut clock = RateClock::new(&workload(10.0, vec![stop]), 10 * SECOND);
         let mut count = 0;
         while clock.advance(1.0).is_some() {

@@ -35,7 +35,10 @@ pub struct DeadlineQueue {
 impl DeadlineQueue {
     /// Arms a timeout. Returns true when a sweep must be scheduled at `deadline.at`.
     pub fn arm(&mut self, deadline: Deadline) -> bool {
-        debug_assert!(self.entries.back().is_none_or(|last| last.at <= deadline.at));
+        debug_assert!(self
+            .entries
+            .back()
+            .is_none_or(|last| last.at <= deadline.at));
         self.entries.push_back(deadline);
         let schedule = !self.sweep_pending;
         self.sweep_pending = true;
@@ -68,7 +71,12 @@ mod tests {
     use super::*;
 
     fn at(time: u64, call: u32) -> Deadline {
-        Deadline { at: time, call, generation: 0, try_number: WHOLE_CALL }
+        Deadline {
+            at: time,
+            call,
+            generation: 0,
+            try_number: WHOLE_CALL,
+        }
     }
 
     #[test]
@@ -83,6 +91,9 @@ mod tests {
         assert_eq!(queue.next_sweep(|deadline| deadline.call != 2), Some(30));
         assert_eq!(queue.pop_due(30), Some(at(30, 3)));
         assert_eq!(queue.next_sweep(|_| true), None);
-        assert!(queue.arm(at(40, 4)), "an idle queue schedules a sweep again");
+        assert!(
+            queue.arm(at(40, 4)),
+            "an idle queue schedules a sweep again"
+        );
     }
 }

@@ -6,7 +6,12 @@ use crate::engine::EventQueue;
 use crate::model::{FaultKind, Outcome};
 
 impl<R: Recorder> Simulation<'_, R> {
-    pub(super) fn on_fault_starts(&mut self, fault: usize, now: u64, queue: &mut EventQueue<Event>) {
+    pub(super) fn on_fault_starts(
+        &mut self,
+        fault: usize,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         let spec = &self.model.faults[fault];
         self.record_fault(now, "fault_start", fault);
         if let FaultKind::Partition { .. } = spec.kind {
@@ -71,7 +76,8 @@ impl<R: Recorder> Simulation<'_, R> {
         let spec = &self.model.faults[fault];
         self.record_fault(now, "fault_end", fault);
         if let FaultKind::Partition { .. } = spec.kind {
-            self.active_partitions.retain(|&active| active as usize != fault);
+            self.active_partitions
+                .retain(|&active| active as usize != fault);
             return;
         }
         for target in &spec.replicas {
@@ -81,18 +87,23 @@ impl<R: Recorder> Simulation<'_, R> {
                 FaultKind::Crash => replica.crash_faults = replica.crash_faults.saturating_sub(1),
                 FaultKind::Hang => replica.hang_faults = replica.hang_faults.saturating_sub(1),
                 FaultKind::Slow { factor } => {
-                    if let Some(position) = replica.slow_fault_factors.iter().position(|f| f == factor) {
+                    if let Some(position) =
+                        replica.slow_fault_factors.iter().position(|f| f == factor)
+                    {
                         replica.slow_fault_factors.remove(position);
                     }
                     replica.combine_slow_factors();
                 }
                 FaultKind::Errors { rate } => {
-                    if let Some(position) = replica.error_fault_rates.iter().position(|r| r == rate) {
+                    if let Some(position) = replica.error_fault_rates.iter().position(|r| r == rate)
+                    {
                         replica.error_fault_rates.remove(position);
                     }
                     replica.combine_error_rates();
                 }
-                FaultKind::Latency { add } => replica.extra_latency = replica.extra_latency.saturating_sub(*add),
+                FaultKind::Latency { add } => {
+                    replica.extra_latency = replica.extra_latency.saturating_sub(*add)
+                }
                 FaultKind::Partition { .. } => {}
             }
             self.apply_health(slot, now, queue);
@@ -100,7 +111,13 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Every job the replica holds is lost; with `answer`, each caller is told so.
-    fn drop_all_jobs(&mut self, replica_slot: usize, answer: Option<Outcome>, now: u64, queue: &mut EventQueue<Event>) {
+    fn drop_all_jobs(
+        &mut self,
+        replica_slot: usize,
+        answer: Option<Outcome>,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         let measured = self.measured;
         let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
         for &job in &jobs {
@@ -128,12 +145,15 @@ impl<R: Recorder> Simulation<'_, R> {
             return false;
         }
         let (a, b) = (zone_a as usize, zone_b as usize);
-        self.active_partitions.iter().any(|&fault| match &self.model.faults[fault as usize].kind {
-            FaultKind::Partition { side_a, side_b } => {
-                (side_a.contains(&a) && side_b.contains(&b)) || (side_a.contains(&b) && side_b.contains(&a))
-            }
-            _ => false,
-        })
+        self.active_partitions
+            .iter()
+            .any(|&fault| match &self.model.faults[fault as usize].kind {
+                FaultKind::Partition { side_a, side_b } => {
+                    (side_a.contains(&a) && side_b.contains(&b))
+                        || (side_a.contains(&b) && side_b.contains(&a))
+                }
+                _ => false,
+            })
     }
 
     fn record_fault(&mut self, now: u64, kind: &'static str, fault: usize) {
@@ -144,7 +164,12 @@ impl<R: Recorder> Simulation<'_, R> {
             FaultKind::Latency { add } => format!("latency add={}ms", *add as f64 / 1e6),
             other => other.name().to_string(),
         };
-        let record = EventRecord { time: now, kind, subject: spec.target_label.clone(), detail };
+        let record = EventRecord {
+            time: now,
+            kind,
+            subject: spec.target_label.clone(),
+            detail,
+        };
         self.recorder.event(&record);
     }
 }

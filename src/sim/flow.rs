@@ -34,13 +34,25 @@ impl<R: Recorder> Simulation<'_, R> {
             Arrival::Poisson => Exp1.sample(&mut runtime.rng),
             _ => 1.0,
         };
-        let Some(clock) = runtime.clock.as_mut() else { return };
+        let Some(clock) = runtime.clock.as_mut() else {
+            return;
+        };
         if let Some(at) = clock.advance(work).filter(|&at| at < self.model.duration) {
-            queue.push(at, Event::WorkloadArrival { workload: workload as u32 });
+            queue.push(
+                at,
+                Event::WorkloadArrival {
+                    workload: workload as u32,
+                },
+            );
         }
     }
 
-    pub(super) fn on_workload_arrival(&mut self, workload: u32, now: u64, queue: &mut EventQueue<Event>) {
+    pub(super) fn on_workload_arrival(
+        &mut self,
+        workload: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         let runtime = &mut self.workloads[workload as usize];
         let request_number = runtime.requests_sent;
         runtime.requests_sent += 1;
@@ -48,7 +60,13 @@ impl<R: Recorder> Simulation<'_, R> {
         self.schedule_next_arrival(workload as usize, queue);
     }
 
-    pub(super) fn on_user_wakes(&mut self, workload: u32, user: u32, now: u64, queue: &mut EventQueue<Event>) {
+    pub(super) fn on_user_wakes(
+        &mut self,
+        workload: u32,
+        user: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         if now >= self.model.duration {
             return;
         }
@@ -59,9 +77,22 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// An end-to-end request enters the system.
-    fn start_request(&mut self, workload: u32, user: u32, number: u64, now: u64, queue: &mut EventQueue<Event>) {
+    fn start_request(
+        &mut self,
+        workload: u32,
+        user: u32,
+        number: u64,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         let spec = &self.model.workloads[workload as usize];
-        let key = derive_key(derive_key(derive_key(REQUEST_ROOT, u64::from(workload)), u64::from(user)), number);
+        let key = derive_key(
+            derive_key(
+                derive_key(REQUEST_ROOT, u64::from(workload)),
+                u64::from(user),
+            ),
+            number,
+        );
         let measured = now >= self.measured.0 && now < self.measured.1;
         if measured {
             self.offered += 1;
@@ -85,7 +116,16 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// An end-to-end request has ended.
     #[allow(clippy::too_many_arguments)]
-    fn end_request(&mut self, workload: u32, user: u32, measured: bool, started: u64, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+    fn end_request(
+        &mut self,
+        workload: u32,
+        user: u32,
+        measured: bool,
+        started: u64,
+        outcome: Outcome,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         self.edge_in_flight -= 1;
         if outcome == Outcome::Succeeded {
             self.edge_window.succeeded += 1;
@@ -100,7 +140,8 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             self.measured_in_flight -= 1;
         }
-        if let Arrival::Closed { think_time, .. } = &self.model.workloads[workload as usize].arrival {
+        if let Arrival::Closed { think_time, .. } = &self.model.workloads[workload as usize].arrival
+        {
             let rng = &mut self.workloads[workload as usize].users[user as usize].0;
             let wake = now + think_time.sample(rng);
             if wake < self.model.duration {
@@ -135,7 +176,12 @@ impl<R: Recorder> Simulation<'_, R> {
         let call_deadline = call.deadline;
         self.budget_deposit(start.client, now);
         let (slot, generation) = self.calls.insert(call);
-        let deadline = Deadline { at: call_deadline, call: slot, generation, try_number: WHOLE_CALL };
+        let deadline = Deadline {
+            at: call_deadline,
+            call: slot,
+            generation,
+            try_number: WHOLE_CALL,
+        };
         self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
         self.send_try(slot, now, queue);
     }
@@ -146,16 +192,31 @@ impl<R: Recorder> Simulation<'_, R> {
         let try_number = call.tries;
         call.tries += 1;
         call.phase = CallPhase::AwaitingResponse;
-        let (generation, service, deadline, client) = (call.generation, call.service as usize, call.deadline, call.client);
+        let (generation, service, deadline, client) = (
+            call.generation,
+            call.service as usize,
+            call.deadline,
+            call.client,
+        );
         let policy = &self.model.services[service].policy;
         if let Some(per_try) = policy.retries.per_try_timeout {
             if now.saturating_add(per_try) < deadline {
-                let deadline = Deadline { at: now + per_try, call: slot, generation, try_number };
+                let deadline = Deadline {
+                    at: now + per_try,
+                    call: slot,
+                    generation,
+                    try_number,
+                };
                 self.arm_deadline(self.lanes.per_try_timeout[service], deadline, queue);
             }
         }
         if !self.breaker_admits(client, service, now) {
-            let event = Event::TryResponse { call: slot, generation, try_number, outcome: Outcome::CircuitOpen };
+            let event = Event::TryResponse {
+                call: slot,
+                generation,
+                try_number,
+                outcome: Outcome::CircuitOpen,
+            };
             queue.push(now, event);
             return;
         }
@@ -163,10 +224,21 @@ impl<R: Recorder> Simulation<'_, R> {
         let weights = &self.model.services[service].replica_weights;
         let balancer = &mut self.balancers[client as usize];
         let view_version = self.view_versions[service];
-        let Some(index) = balancer.pick(policy.balancer, &self.views[service], view_version, weights, now) else {
+        let Some(index) = balancer.pick(
+            policy.balancer,
+            &self.views[service],
+            view_version,
+            weights,
+            now,
+        ) else {
             // No replica in view: "no healthy upstream", refused at once (as an event, so that a
             // call never ends inside the step that starts it).
-            let event = Event::TryResponse { call: slot, generation, try_number, outcome: Outcome::Refused };
+            let event = Event::TryResponse {
+                call: slot,
+                generation,
+                try_number,
+                outcome: Outcome::Refused,
+            };
             queue.push(now, event);
             return;
         };
@@ -183,22 +255,43 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         let arrival = now + request_hop + self.extra_latency(caller_replica, replica_slot);
         let (job_slot, job_generation) = self.jobs.insert(job);
-        queue.push_in_lane(self.lanes.hops, arrival, Event::TryArrives { job: job_slot, generation: job_generation });
+        queue.push_in_lane(
+            self.lanes.hops,
+            arrival,
+            Event::TryArrives {
+                job: job_slot,
+                generation: job_generation,
+            },
+        );
     }
 
     /// The try's own work, from the stream of its identity: service time, error draw, call coins,
     /// then the two network hops (work first, so that where the try goes never shifts its work).
     /// Returns the job and the request hop's latency, nanoseconds.
-    fn draw_try(&mut self, call_slot: u32, try_number: u32, replica_slot: u32, now: u64) -> (Job, u64) {
+    fn draw_try(
+        &mut self,
+        call_slot: u32,
+        try_number: u32,
+        replica_slot: u32,
+        now: u64,
+    ) -> (Job, u64) {
         let call = self.calls.at(call_slot);
         let key = derive_key(call.key, u64::from(try_number));
-        self.streams.rekey(&mut self.work_rng, StreamKind::Work, key);
+        self.streams
+            .rekey(&mut self.work_rng, StreamKind::Work, key);
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service_time = endpoint.service_time.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
         let mut call_mask = 0u64;
-        for (index, downstream) in endpoint.steps.iter().flat_map(|step| &step.calls).enumerate() {
-            if downstream.probability >= 1.0 || self.work_rng.random::<f64>() < downstream.probability {
+        for (index, downstream) in endpoint
+            .steps
+            .iter()
+            .flat_map(|step| &step.calls)
+            .enumerate()
+        {
+            if downstream.probability >= 1.0
+                || self.work_rng.random::<f64>() < downstream.probability
+            {
                 call_mask |= 1 << index;
             }
         }
@@ -219,9 +312,17 @@ impl<R: Recorder> Simulation<'_, R> {
             call_generation: call.generation,
             try_number,
             key,
-            deadline: if self.model.services[call.service as usize].policy.deadline_propagation {
-                let per_try = self.model.services[call.service as usize].policy.retries.per_try_timeout;
-                per_try.map_or(call.deadline, |timeout| call.deadline.min(now.saturating_add(timeout)))
+            deadline: if self.model.services[call.service as usize]
+                .policy
+                .deadline_propagation
+            {
+                let per_try = self.model.services[call.service as usize]
+                    .policy
+                    .retries
+                    .per_try_timeout;
+                per_try.map_or(call.deadline, |timeout| {
+                    call.deadline.min(now.saturating_add(timeout))
+                })
             } else {
                 u64::MAX
             },
@@ -270,7 +371,12 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Fires the due timeouts of deadline queue `index` and schedules its next sweep.
-    pub(super) fn on_deadline_sweep(&mut self, index: usize, now: u64, queue: &mut EventQueue<Event>) {
+    pub(super) fn on_deadline_sweep(
+        &mut self,
+        index: usize,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         while let Some(due) = self.deadlines[index].pop_due(now) {
             if due.try_number == WHOLE_CALL {
                 self.on_call_timeout(due.call, due.generation, now, queue);
@@ -283,30 +389,60 @@ impl<R: Recorder> Simulation<'_, R> {
             let call = calls.get(deadline.call, deadline.generation);
             match deadline.try_number {
                 WHOLE_CALL => call.is_some(),
-                try_number => call.is_some_and(|call| call.tries == try_number + 1 && call.phase == CallPhase::AwaitingResponse),
+                try_number => call.is_some_and(|call| {
+                    call.tries == try_number + 1 && call.phase == CallPhase::AwaitingResponse
+                }),
             }
         });
         if let Some(at) = next {
-            queue.push(at, Event::DeadlineSweep { queue: index as u32 });
+            queue.push(
+                at,
+                Event::DeadlineSweep {
+                    queue: index as u32,
+                },
+            );
         }
     }
 
-    fn on_per_try_timeout(&mut self, slot: u32, generation: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
+    fn on_per_try_timeout(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        try_number: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         if self.is_current_try(slot, generation, try_number) {
             self.end_try(slot, Outcome::Timeout, now, queue);
         }
     }
 
-    fn on_call_timeout(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let Some(call) = self.calls.get(slot, generation) else { return };
+    fn on_call_timeout(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let Some(call) = self.calls.get(slot, generation) else {
+            return;
+        };
         if call.phase == CallPhase::AwaitingResponse {
             self.abandon_try(slot, Outcome::Timeout, now);
         }
         self.complete_call(slot, Outcome::Timeout, now, queue);
     }
 
-    pub(super) fn on_retry_due(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let Some(call) = self.calls.get(slot, generation) else { return };
+    pub(super) fn on_retry_due(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let Some(call) = self.calls.get(slot, generation) else {
+            return;
+        };
         if call.phase != CallPhase::BackingOff {
             return;
         }
@@ -328,7 +464,8 @@ impl<R: Recorder> Simulation<'_, R> {
     /// The try in flight ends from the client's side: counted, no longer outstanding.
     fn abandon_try(&mut self, slot: u32, outcome: Outcome, now: u64) {
         let call = self.calls.at_mut(slot);
-        let (client, service, replica) = (call.client, call.service as usize, call.replica_in_flight);
+        let (client, service, replica) =
+            (call.client, call.service as usize, call.replica_in_flight);
         if replica != NONE {
             self.balancers[client as usize].on_end(replica);
             call.replica_in_flight = NONE;
@@ -361,7 +498,9 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         let retries = &self.model.services[service].policy.retries;
         let base = retries.backoff;
-        let cap = base.saturating_mul(1u64 << retries_used.min(32)).min(retries.max_backoff);
+        let cap = base
+            .saturating_mul(1u64 << retries_used.min(32))
+            .min(retries.max_backoff);
         let rng = self.balancers[client as usize].rng();
         let wait = match retries.jitter {
             Jitter::Full => rng.random_range(0..=cap),
@@ -370,7 +509,13 @@ impl<R: Recorder> Simulation<'_, R> {
         };
         let call = self.calls.at_mut(slot);
         call.phase = CallPhase::BackingOff;
-        queue.push(now + wait, Event::RetryDue { call: slot, generation: call.generation });
+        queue.push(
+            now + wait,
+            Event::RetryDue {
+                call: slot,
+                generation: call.generation,
+            },
+        );
     }
 
     fn parent_alive(&self, parent: Parent) -> bool {
@@ -381,14 +526,25 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// The call has ended with `outcome`: free it and tell whoever waits.
-    fn complete_call(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+    fn complete_call(
+        &mut self,
+        slot: u32,
+        outcome: Outcome,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         let call = self.calls.at(slot);
-        let (parent, optional, measured, started) = (call.parent, call.optional, call.measured, call.started);
+        let (parent, optional, measured, started) =
+            (call.parent, call.optional, call.measured, call.started);
         self.calls.remove(slot);
         match parent {
-            Parent::Edge { workload, user } => self.end_request(workload, user, measured, started, outcome, now, queue),
+            Parent::Edge { workload, user } => {
+                self.end_request(workload, user, measured, started, outcome, now, queue)
+            }
             Parent::Job { job, generation } => {
-                let Some(parent) = self.jobs.get_mut(job, generation) else { return };
+                let Some(parent) = self.jobs.get_mut(job, generation) else {
+                    return;
+                };
                 parent.pending_calls -= 1;
                 if outcome != Outcome::Succeeded && !optional {
                     parent.failed_required = true;
@@ -403,8 +559,16 @@ impl<R: Recorder> Simulation<'_, R> {
 
     // ----- jobs (the server side) -----------------------------------------------------------
 
-    pub(super) fn on_try_arrives(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let Some(job) = self.jobs.get(slot, generation) else { return };
+    pub(super) fn on_try_arrives(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let Some(job) = self.jobs.get(slot, generation) else {
+            return;
+        };
         let replica_slot = job.replica as usize;
         if self.partitioned(job.caller_zone, self.replicas[replica_slot].zone) {
             self.jobs.remove(slot); // a partition began while the request was on the wire
@@ -450,7 +614,8 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Deadline propagation: the caller has given up on this queued job; it is dropped unserved.
     fn drop_expired(&mut self, slot: u32) {
         let job = self.jobs.at(slot);
-        let (replica_slot, position, measured) = (job.replica as usize, job.position as usize, job.measured);
+        let (replica_slot, position, measured) =
+            (job.replica as usize, job.position as usize, job.measured);
         self.remove_from_replica(replica_slot, position);
         if measured {
             let service = self.replicas[replica_slot].service as usize;
@@ -478,7 +643,13 @@ impl<R: Recorder> Simulation<'_, R> {
         if replica.slow_factor != 1.0 {
             job.service_time = (job.service_time as f64 * replica.slow_factor).round() as u64;
         }
-        queue.push(now + job.service_time, Event::ComputeDone { job: slot, generation: job.generation });
+        queue.push(
+            now + job.service_time,
+            Event::ComputeDone {
+                job: slot,
+                generation: job.generation,
+            },
+        );
     }
 
     /// The job gives its worker back; the next queued job takes it.
@@ -501,8 +672,16 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    pub(super) fn on_compute_done(&mut self, slot: u32, generation: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let Some(job) = self.jobs.get(slot, generation) else { return };
+    pub(super) fn on_compute_done(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let Some(job) = self.jobs.get(slot, generation) else {
+            return;
+        };
         let replica = &self.replicas[job.replica as usize];
         let service = replica.service as usize;
         if job.measured && !self.is_current_try(job.call, job.call_generation, job.try_number) {
@@ -540,7 +719,9 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             let first_call = self.step_first_call[job.endpoint as usize][step_index];
             let mask = job.call_mask >> first_call;
-            let enabled = (0..step.calls.len()).filter(|&i| mask & (1 << i) != 0).count() as u32;
+            let enabled = (0..step.calls.len())
+                .filter(|&i| mask & (1 << i) != 0)
+                .count() as u32;
             if enabled == 0 {
                 self.jobs.at_mut(slot).step += 1;
                 continue;
@@ -556,7 +737,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let job = self.jobs.at(slot);
         let (endpoint_index, step_index) = (job.endpoint as usize, job.step as usize);
         let first_call = self.step_first_call[endpoint_index][step_index] as usize;
-        let step_len = self.model.endpoints[endpoint_index].steps[step_index].calls.len();
+        let step_len = self.model.endpoints[endpoint_index].steps[step_index]
+            .calls
+            .len();
         for offset in 0..step_len {
             let job = self.jobs.at(slot);
             let call_index = first_call + offset;
@@ -567,7 +750,10 @@ impl<R: Recorder> Simulation<'_, R> {
             let replica = &self.replicas[job.replica as usize];
             let client_offset = self.call_client_offset[endpoint_index][call_index];
             let start = CallStart {
-                parent: Parent::Job { job: slot, generation: job.generation },
+                parent: Parent::Job {
+                    job: slot,
+                    generation: job.generation,
+                },
                 optional: call.optional,
                 client: self.client_base[job.replica as usize] + client_offset,
                 caller_zone: replica.zone,
@@ -585,7 +771,12 @@ impl<R: Recorder> Simulation<'_, R> {
     fn finish_job(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
         self.release_worker(slot, now, queue);
         let job = self.jobs.at(slot);
-        let (replica_slot, position, measured, arrived) = (job.replica as usize, job.position as usize, job.measured, job.arrived);
+        let (replica_slot, position, measured, arrived) = (
+            job.replica as usize,
+            job.position as usize,
+            job.measured,
+            job.arrived,
+        );
         self.remove_from_replica(replica_slot, position);
         if outcome == Outcome::Succeeded {
             let service = self.replicas[replica_slot].service as usize;
@@ -604,7 +795,13 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Puts the job's response on the wire, unless nobody waits for it or a partition drops it.
-    pub(super) fn respond(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
+    pub(super) fn respond(
+        &mut self,
+        slot: u32,
+        outcome: Outcome,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         let job = self.jobs.at(slot);
         if !self.is_current_try(job.call, job.call_generation, job.try_number) {
             return; // the caller gave up: the response would be ignored
@@ -626,7 +823,11 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Extra one-way latency from `latency` faults on either end, nanoseconds.
     fn extra_latency(&self, caller_replica: u32, replica: u32) -> u64 {
-        let caller = if caller_replica == NONE { 0 } else { self.replicas[caller_replica as usize].extra_latency };
+        let caller = if caller_replica == NONE {
+            0
+        } else {
+            self.replicas[caller_replica as usize].extra_latency
+        };
         caller + self.replicas[replica as usize].extra_latency
     }
 }

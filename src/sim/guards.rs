@@ -21,15 +21,26 @@ pub struct ClientGuards {
 /// Whether an outcome counts as a failure for breakers and outlier detection (Envoy counts
 /// local-origin failures, timeouts and refused connections, as 5xx by default).
 fn is_failure(outcome: Outcome) -> bool {
-    matches!(outcome, Outcome::Timeout | Outcome::Refused | Outcome::Error | Outcome::Rejected)
+    matches!(
+        outcome,
+        Outcome::Timeout | Outcome::Refused | Outcome::Error | Outcome::Rejected
+    )
 }
 
 impl<R: Recorder> Simulation<'_, R> {
     /// The circuit breaker's verdict on sending a try now: false when it refuses.
     pub(super) fn breaker_admits(&mut self, client: u32, service: usize, now: u64) -> bool {
-        let Some(guards) = self.guards[client as usize].as_deref_mut() else { return true };
-        let Some(breaker) = guards.breaker.as_mut() else { return true };
-        let policy = self.model.services[service].policy.circuit_breaker.as_ref().expect("breaker has a policy");
+        let Some(guards) = self.guards[client as usize].as_deref_mut() else {
+            return true;
+        };
+        let Some(breaker) = guards.breaker.as_mut() else {
+            return true;
+        };
+        let policy = self.model.services[service]
+            .policy
+            .circuit_breaker
+            .as_ref()
+            .expect("breaker has a policy");
         match breaker.try_acquire(policy, now) {
             Admission::Pass => true,
             Admission::PassAfter(transition) => {
@@ -43,7 +54,15 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Feeds a try's end to the client's balancer (peak EWMA), breaker and outlier detector.
     #[inline]
-    pub(super) fn observe_try_end(&mut self, client: u32, service: usize, replica: u32, outcome: Outcome, rtt: u64, now: u64) {
+    pub(super) fn observe_try_end(
+        &mut self,
+        client: u32,
+        service: usize,
+        replica: u32,
+        outcome: Outcome,
+        rtt: u64,
+        now: u64,
+    ) {
         let policy = &self.model.services[service].policy;
         if policy.balancer == BalancerKind::PeakEwma {
             self.balancers[client as usize].observe_rtt(replica, rtt, now);
@@ -54,11 +73,23 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// [`Simulation::observe_try_end`] for a client with governance state.
-    fn guard_try_end(&mut self, client: u32, service: usize, replica: u32, outcome: Outcome, rtt: u64, now: u64) {
+    fn guard_try_end(
+        &mut self,
+        client: u32,
+        service: usize,
+        replica: u32,
+        outcome: Outcome,
+        rtt: u64,
+        now: u64,
+    ) {
         let policy = &self.model.services[service].policy;
         let failed = is_failure(outcome);
-        let Some(guards) = self.guards[client as usize].as_deref_mut() else { return };
-        if let (Some(breaker), Some(breaker_policy)) = (guards.breaker.as_mut(), policy.circuit_breaker.as_ref()) {
+        let Some(guards) = self.guards[client as usize].as_deref_mut() else {
+            return;
+        };
+        if let (Some(breaker), Some(breaker_policy)) =
+            (guards.breaker.as_mut(), policy.circuit_breaker.as_ref())
+        {
             if outcome != Outcome::CircuitOpen {
                 let slow = rtt > breaker_policy.slow_call_duration;
                 if let Some(transition) = breaker.record(breaker_policy, now, failed, slow) {
@@ -70,12 +101,20 @@ impl<R: Recorder> Simulation<'_, R> {
                 }
             }
         }
-        let Some(guards) = self.guards[client as usize].as_deref_mut() else { return };
-        if let (Some(detector), Some(outlier_policy)) = (guards.outlier.as_mut(), policy.outlier_detection.as_ref()) {
+        let Some(guards) = self.guards[client as usize].as_deref_mut() else {
+            return;
+        };
+        if let (Some(detector), Some(outlier_policy)) =
+            (guards.outlier.as_mut(), policy.outlier_detection.as_ref())
+        {
             if let Some(time) = detector.record(outlier_policy, replica, failed) {
                 detector.eject(replica, now + time);
                 self.balancers[client as usize].set_excluded(replica, true);
-                let detail = format!("for {}s after {} consecutive failures", time as f64 / 1e9, outlier_policy.consecutive_errors);
+                let detail = format!(
+                    "for {}s after {} consecutive failures",
+                    time as f64 / 1e9,
+                    outlier_policy.consecutive_errors
+                );
                 self.record_event(now, "ejection", client, Some(replica), detail);
             }
         }
@@ -84,33 +123,57 @@ impl<R: Recorder> Simulation<'_, R> {
     /// A call starts: it deposits into the retry budget.
     #[inline]
     pub(super) fn budget_deposit(&mut self, client: u32, now: u64) {
-        if let Some(budget) = self.guards[client as usize].as_deref_mut().and_then(|g| g.budget.as_mut()) {
+        if let Some(budget) = self.guards[client as usize]
+            .as_deref_mut()
+            .and_then(|g| g.budget.as_mut())
+        {
             budget.deposit(now);
         }
     }
 
     /// Whether the retry budget allows one more retry now.
     pub(super) fn budget_allows_retry(&mut self, client: u32, now: u64) -> bool {
-        let Some(budget) = self.guards[client as usize].as_deref_mut().and_then(|g| g.budget.as_mut()) else {
+        let Some(budget) = self.guards[client as usize]
+            .as_deref_mut()
+            .and_then(|g| g.budget.as_mut())
+        else {
             return true;
         };
         let allowed = budget.try_withdraw(now);
         if allowed == budget.exhausted {
             budget.exhausted = !allowed;
-            let kind = if allowed { "retry_budget_recovered" } else { "retry_budget_exhausted" };
+            let kind = if allowed {
+                "retry_budget_recovered"
+            } else {
+                "retry_budget_exhausted"
+            };
             self.record_event(now, kind, client, None, String::new());
         }
         allowed
     }
 
     /// The outlier detector's interval sweep: ejected replicas whose time is over come back.
-    pub(super) fn on_outlier_sweep(&mut self, client: u32, now: u64, queue: &mut EventQueue<Event>) {
+    pub(super) fn on_outlier_sweep(
+        &mut self,
+        client: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
         let service = self.client_service[client as usize] as usize;
-        let Some(policy) = self.model.services[service].policy.outlier_detection.as_ref() else { return };
+        let Some(policy) = self.model.services[service]
+            .policy
+            .outlier_detection
+            .as_ref()
+        else {
+            return;
+        };
         let interval = policy.interval;
         let mut returned = std::mem::take(&mut self.scratch_replicas);
         returned.clear();
-        if let Some(detector) = self.guards[client as usize].as_deref_mut().and_then(|g| g.outlier.as_mut()) {
+        if let Some(detector) = self.guards[client as usize]
+            .as_deref_mut()
+            .and_then(|g| g.outlier.as_mut())
+        {
             detector.sweep(now, &mut returned);
         }
         for &replica in &returned {
@@ -124,13 +187,25 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Records a governance event about `client` (and one replica of its service).
-    pub(super) fn record_event(&mut self, now: u64, kind: &'static str, client: u32, replica: Option<u32>, detail: String) {
+    pub(super) fn record_event(
+        &mut self,
+        now: u64,
+        kind: &'static str,
+        client: u32,
+        replica: Option<u32>,
+        detail: String,
+    ) {
         let service = self.client_service[client as usize] as usize;
         let target = match replica {
             Some(index) => format!("{}#{index}", self.model.services[service].name),
             None => self.model.services[service].name.clone(),
         };
         let subject = format!("{} -> {target}", self.client_names[client as usize]);
-        self.recorder.event(&EventRecord { time: now, kind, subject, detail });
+        self.recorder.event(&EventRecord {
+            time: now,
+            kind,
+            subject,
+            detail,
+        });
     }
 }

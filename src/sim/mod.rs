@@ -24,11 +24,13 @@ mod tests;
 
 pub use event::Event;
 pub use stats::{
-    EventRecord, ReplicaRow, EDGE_ROW, LatencyStats, MemoryRecorder, NullRecorder, OutcomeCounts, Recorder,
-    ServiceTotals, WindowCounters, WindowRow,
+    EventRecord, LatencyStats, MemoryRecorder, NullRecorder, OutcomeCounts, Recorder, ReplicaRow,
+    ServiceTotals, WindowCounters, WindowRow, EDGE_ROW,
 };
 
-use crate::engine::{self, derive_key, EventQueue, Lane, Process, RekeyableStream, StreamFactory, StreamKind};
+use crate::engine::{
+    self, derive_key, EventQueue, Lane, Process, RekeyableStream, StreamFactory, StreamKind,
+};
 use crate::model::{Arrival, BalancerState, Model, RegistryModel};
 use arena::Arena;
 use arrivals::RateClock;
@@ -156,7 +158,11 @@ impl<'m, R: Recorder> Simulation<'m, R> {
     pub fn new(model: &'m Model, recorder: R, queue: &mut EventQueue<Event>) -> Self {
         let streams = StreamFactory::new(model.seed);
         let (replicas, first_replica) = build_replicas(model);
-        let views = model.services.iter().map(|s| (0..s.replicas as u32).collect()).collect();
+        let views = model
+            .services
+            .iter()
+            .map(|s| (0..s.replicas as u32).collect())
+            .collect();
         let downstream = downstream_services(model);
         let mut balancers = Vec::new();
         let mut clients = Clients::default();
@@ -167,7 +173,10 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 let identity = derive_key(slot as u64, target as u64);
                 let rng = streams.stream(StreamKind::Client, identity);
                 balancers.push(BalancerState::new(model.services[target].replicas, rng));
-                let name = format!("{}#{}", model.services[replica.service as usize].name, replica.index);
+                let name = format!(
+                    "{}#{}",
+                    model.services[replica.service as usize].name, replica.index
+                );
                 clients.add(model, target, name);
             }
         }
@@ -204,7 +213,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             jobs: Arena::default(),
             workloads,
             lanes,
-            deadlines: (0..deadline_queues).map(|_| DeadlineQueue::default()).collect(),
+            deadlines: (0..deadline_queues)
+                .map(|_| DeadlineQueue::default())
+                .collect(),
             measured: (model.warmup, model.duration),
             measured_in_flight: 0,
             active_partitions: Vec::new(),
@@ -227,7 +238,13 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                     for user in 0..*users {
                         let rng = &mut self.workloads[index].users[user as usize].0;
                         let at = think_time.sample(rng);
-                        queue.push(at, Event::UserWakes { workload: index as u32, user });
+                        queue.push(
+                            at,
+                            Event::UserWakes {
+                                workload: index as u32,
+                                user,
+                            },
+                        );
                     }
                 }
                 Arrival::Poisson | Arrival::Constant => self.schedule_next_arrival(index, queue),
@@ -236,14 +253,33 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         for (client, guards) in self.guards.iter().enumerate() {
             if guards.as_ref().is_some_and(|g| g.outlier.is_some()) {
                 let service = self.client_service[client] as usize;
-                let interval = self.model.services[service].policy.outlier_detection.as_ref().map_or(u64::MAX, |p| p.interval);
-                queue.push(interval, Event::OutlierSweep { client: client as u32 });
+                let interval = self.model.services[service]
+                    .policy
+                    .outlier_detection
+                    .as_ref()
+                    .map_or(u64::MAX, |p| p.interval);
+                queue.push(
+                    interval,
+                    Event::OutlierSweep {
+                        client: client as u32,
+                    },
+                );
             }
         }
         for (index, fault) in self.model.faults.iter().enumerate() {
-            queue.push(fault.at, Event::FaultStarts { fault: index as u32 });
+            queue.push(
+                fault.at,
+                Event::FaultStarts {
+                    fault: index as u32,
+                },
+            );
             if let Some(until) = fault.until.filter(|&until| until > fault.at) {
-                queue.push(until, Event::FaultEnds { fault: index as u32 });
+                queue.push(
+                    until,
+                    Event::FaultEnds {
+                        fault: index as u32,
+                    },
+                );
             }
         }
     }
@@ -254,8 +290,16 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let mut queue = EventQueue::new();
         let mut simulation = Simulation::new(model, recorder, &mut queue);
         simulation.prime(&mut queue);
-        let longest_timeout = model.services.iter().map(|s| s.policy.timeout).max().unwrap_or(0);
-        let bound = model.duration.saturating_add(longest_timeout).saturating_add(1);
+        let longest_timeout = model
+            .services
+            .iter()
+            .map(|s| s.policy.timeout)
+            .max()
+            .unwrap_or(0);
+        let bound = model
+            .duration
+            .saturating_add(longest_timeout)
+            .saturating_add(1);
         let stats = engine::run(&mut simulation, &mut queue, bound);
         simulation.finish(stats.end_time.max(model.duration), stats.events)
     }
@@ -294,12 +338,21 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         match event {
             Event::WorkloadArrival { workload } => self.on_workload_arrival(workload, now, queue),
             Event::UserWakes { workload, user } => self.on_user_wakes(workload, user, now, queue),
-            Event::TryArrives { job, generation } => self.on_try_arrives(job, generation, now, queue),
-            Event::ComputeDone { job, generation } => self.on_compute_done(job, generation, now, queue),
-            Event::TryResponse { call, generation, try_number, outcome } => {
-                self.on_try_response(call, generation, try_number, outcome, now, queue)
+            Event::TryArrives { job, generation } => {
+                self.on_try_arrives(job, generation, now, queue)
             }
-            Event::DeadlineSweep { queue: index } => self.on_deadline_sweep(index as usize, now, queue),
+            Event::ComputeDone { job, generation } => {
+                self.on_compute_done(job, generation, now, queue)
+            }
+            Event::TryResponse {
+                call,
+                generation,
+                try_number,
+                outcome,
+            } => self.on_try_response(call, generation, try_number, outcome, now, queue),
+            Event::DeadlineSweep { queue: index } => {
+                self.on_deadline_sweep(index as usize, now, queue)
+            }
             Event::RetryDue { call, generation } => self.on_retry_due(call, generation, now, queue),
             Event::OutlierSweep { client } => self.on_outlier_sweep(client, now, queue),
             Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, now, queue),
@@ -326,11 +379,22 @@ impl Clients {
         let spec = &model.services[service];
         let policy = &spec.policy;
         let guards = guards::ClientGuards {
-            breaker: policy.circuit_breaker.as_ref().map(crate::model::CircuitBreaker::new),
-            outlier: policy.outlier_detection.as_ref().map(|_| crate::model::OutlierDetector::new(spec.replicas)),
-            budget: policy.retries.budget.as_ref().map(crate::model::RetryBudgetState::new),
+            breaker: policy
+                .circuit_breaker
+                .as_ref()
+                .map(crate::model::CircuitBreaker::new),
+            outlier: policy
+                .outlier_detection
+                .as_ref()
+                .map(|_| crate::model::OutlierDetector::new(spec.replicas)),
+            budget: policy
+                .retries
+                .budget
+                .as_ref()
+                .map(crate::model::RetryBudgetState::new),
         };
-        let configured = guards.breaker.is_some() || guards.outlier.is_some() || guards.budget.is_some();
+        let configured =
+            guards.breaker.is_some() || guards.outlier.is_some() || guards.budget.is_some();
         self.guards.push(configured.then(|| Box::new(guards)));
         self.service.push(service as u32);
         self.names.push(name);
@@ -405,10 +469,21 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
     let mut per_try_timeout = Vec::new();
     for service in &model.services {
         call_timeout.push(index_for(service.policy.timeout));
-        let per_try = service.policy.retries.per_try_timeout.unwrap_or(service.policy.timeout);
+        let per_try = service
+            .policy
+            .retries
+            .per_try_timeout
+            .unwrap_or(service.policy.timeout);
         per_try_timeout.push(index_for(per_try));
     }
-    (Lanes { hops, call_timeout, per_try_timeout }, by_delay.len())
+    (
+        Lanes {
+            hops,
+            call_timeout,
+            per_try_timeout,
+        },
+        by_delay.len(),
+    )
 }
 
 fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntime> {

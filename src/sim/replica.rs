@@ -73,7 +73,13 @@ pub struct Replica {
 
 impl Replica {
     /// A healthy idle replica.
-    pub fn new(service: u32, index: u32, zone: u32, workers: u32, queue_capacity: Option<u32>) -> Self {
+    pub fn new(
+        service: u32,
+        index: u32,
+        zone: u32,
+        workers: u32,
+        queue_capacity: Option<u32>,
+    ) -> Self {
         Replica {
             service,
             zone,
@@ -111,7 +117,11 @@ impl Replica {
 
     /// Recomputes `error_rate` from the `errors` faults in force.
     pub fn combine_error_rates(&mut self) {
-        let survive: f64 = self.error_fault_rates.iter().map(|rate| 1.0 - rate).product();
+        let survive: f64 = self
+            .error_fault_rates
+            .iter()
+            .map(|rate| 1.0 - rate)
+            .product();
         self.error_rate = 1.0 - survive;
     }
 
@@ -132,7 +142,8 @@ impl Replica {
 
     /// Whether the waiting room has room for one more.
     pub fn queue_has_room(&self) -> bool {
-        self.queue_capacity.is_none_or(|capacity| (self.queue.len() as u64) < u64::from(capacity))
+        self.queue_capacity
+            .is_none_or(|capacity| (self.queue.len() as u64) < u64::from(capacity))
     }
 
     /// Changes the busy-worker count at `now`, integrating busy time over `[from, to)`.

@@ -6,7 +6,12 @@ use crate::engine::time::{MILLISECOND, SECOND};
 use crate::model::*;
 
 /// One service of `replicas` x `workers` behind a Poisson workload at `rate` per second.
-pub(crate) fn single_service(rate: f64, replicas: usize, workers: u32, service_time: Dist) -> Model {
+pub(crate) fn single_service(
+    rate: f64,
+    replicas: usize,
+    workers: u32,
+    service_time: Dist,
+) -> Model {
     Model {
         name: "unit".into(),
         seed: 1,
@@ -27,7 +32,12 @@ pub(crate) fn single_service(rate: f64, replicas: usize, workers: u32, service_t
             endpoints: vec![0],
             policy: CallPolicy::default(),
         }],
-        endpoints: vec![Endpoint { service: 0, name: "default".into(), service_time, steps: vec![] }],
+        endpoints: vec![Endpoint {
+            service: 0,
+            name: "default".into(),
+            service_time,
+            steps: vec![],
+        }],
         workloads: vec![Workload {
             name: "load".into(),
             target: 0,
@@ -45,7 +55,14 @@ pub(crate) fn single_service(rate: f64, replicas: usize, workers: u32, service_t
 #[test]
 fn mm1_mean_sojourn_is_near_theory() {
     // lambda = 500/s, mu = 1000/s: mean sojourn 1 / (mu - lambda) = 2 ms.
-    let model = single_service(500.0, 1, 1, Dist::Exp { mean: MILLISECOND as f64 });
+    let model = single_service(
+        500.0,
+        1,
+        1,
+        Dist::Exp {
+            mean: MILLISECOND as f64,
+        },
+    );
     let (result, _) = Simulation::run(&model, NullRecorder);
     let mean_ms = result.latency.mean_nanos() / 1e6;
     assert_eq!(result.offered, result.outcomes.total());
@@ -54,23 +71,40 @@ fn mm1_mean_sojourn_is_near_theory() {
 
 #[test]
 fn crash_refuses_only_while_it_lasts_under_a_static_registry() {
-    let mut model = single_service(200.0, 2, 4, Dist::Exp { mean: MILLISECOND as f64 });
+    let mut model = single_service(
+        200.0,
+        2,
+        4,
+        Dist::Exp {
+            mean: MILLISECOND as f64,
+        },
+    );
     model.registry = RegistryModel::Static;
     model.faults.push(Fault {
         at: 50 * SECOND,
         until: Some(80 * SECOND),
         kind: FaultKind::Crash,
         target_label: "server#0".into(),
-        replicas: vec![ReplicaRef { service: 0, index: 0 }],
+        replicas: vec![ReplicaRef {
+            service: 0,
+            index: 0,
+        }],
     });
     let (result, recorder) = Simulation::run(&model, MemoryRecorder::default());
     let refused = result.outcomes.get(Outcome::Refused);
     // Round robin sends half of the 30 s of load to the crashed replica.
     let expected = 200.0 * 30.0 / 2.0;
-    assert!((refused as f64 - expected).abs() < expected * 0.1, "refused {refused}");
+    assert!(
+        (refused as f64 - expected).abs() < expected * 0.1,
+        "refused {refused}"
+    );
     for (start, _, _, _, outcomes, _) in &recorder.windows {
         let during = *start >= 50 * SECOND && *start < 80 * SECOND;
-        assert_eq!(outcomes.get(Outcome::Refused) > 0, during, "window at {start}");
+        assert_eq!(
+            outcomes.get(Outcome::Refused) > 0,
+            during,
+            "window at {start}"
+        );
     }
     assert_eq!(recorder.events.len(), 2);
 }
@@ -79,16 +113,34 @@ fn crash_refuses_only_while_it_lasts_under_a_static_registry() {
 fn end_to_end_window_rows_account_for_every_request() {
     // With no warm-up every request is measured: the window rows' arrivals add up to the offered
     // requests, and their endings (succeeded plus failures) to the same number.
-    let mut model = single_service(300.0, 1, 1, Dist::Exp { mean: 2.0 * MILLISECOND as f64 });
+    let mut model = single_service(
+        300.0,
+        1,
+        1,
+        Dist::Exp {
+            mean: 2.0 * MILLISECOND as f64,
+        },
+    );
     model.warmup = 0;
     model.duration = 20 * SECOND;
     model.services[0].queue_capacity = Some(2);
     let (result, recorder) = Simulation::run(&model, MemoryRecorder::default());
-    let edge: Vec<_> = recorder.windows.iter().filter(|row| row.1 == super::EDGE_ROW).collect();
+    let edge: Vec<_> = recorder
+        .windows
+        .iter()
+        .filter(|row| row.1 == super::EDGE_ROW)
+        .collect();
     let arrivals: u64 = edge.iter().map(|row| row.2).sum();
     let ended: u64 = edge.iter().map(|row| row.3 + row.4.failed()).sum();
     assert_eq!(arrivals, result.offered);
     assert_eq!(ended, result.offered);
-    assert!(result.outcomes.get(Outcome::Rejected) > 0, "rho = 0.6 with K = 3 rejects some");
-    assert_eq!(edge.last().map(|row| row.5), Some(0), "nothing in flight at the end");
+    assert!(
+        result.outcomes.get(Outcome::Rejected) > 0,
+        "rho = 0.6 with K = 3 rejects some"
+    );
+    assert_eq!(
+        edge.last().map(|row| row.5),
+        Some(0),
+        "nothing in flight at the end"
+    );
 }

@@ -25,8 +25,8 @@ fn load_text(name: &str, text: &str, overrides: &[&str]) -> Model {
         .iter()
         .map(|o| Override::parse(o).expect("override"))
         .collect();
-    let model =
-        scenario::load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{name} does not load:\n{errors}"));
+    let model = scenario::load_file(&path, &overrides)
+        .unwrap_or_else(|errors| panic!("{name} does not load:\n{errors}"));
     let _ = std::fs::remove_dir_all(&dir);
     model
 }
@@ -101,7 +101,10 @@ fn probe_counts(model: &Model) -> Vec<(u64, u64)> {
 }
 
 fn shares(counts: &[(u64, u64)]) -> Vec<f64> {
-    counts.iter().map(|&(hits, total)| hits as f64 / total as f64).collect()
+    counts
+        .iter()
+        .map(|&(hits, total)| hits as f64 / total as f64)
+        .collect()
 }
 
 #[test]
@@ -186,7 +189,11 @@ rate = {rate}
 #[test]
 fn random_spreads_tries_about_uniformly() {
     let replicas = 4;
-    let model = load_text("random", &rotating_probe("random", replicas, None, 2000.0), &[]);
+    let model = load_text(
+        "random",
+        &rotating_probe("random", replicas, None, 2000.0),
+        &[],
+    );
     let counts = probe_counts(&model);
     let p = 1.0 / replicas as f64;
     let mut chi_square = 0.0;
@@ -204,7 +211,10 @@ fn random_spreads_tries_about_uniformly() {
     }
     // Four independent slots: the sum of squared z-scores is chi-square with 4 degrees of
     // freedom; 18.47 is its 0.999 quantile.
-    assert!(chi_square < 18.47, "chi-square {chi_square:.2} over 4 slots");
+    assert!(
+        chi_square < 18.47,
+        "chi-square {chi_square:.2} over 4 slots"
+    );
 }
 
 #[test]
@@ -212,14 +222,25 @@ fn least_request_breaks_ties_by_view_order() {
     // Constant arrivals every 10 ms, each request done in 1.5 ms: every pick sees no request
     // outstanding anywhere, and the tie goes to the first replica in view order, every time.
     let text = rotating_probe("least_request", 3, None, 100.0)
-        .replace("service_time = \"exp(1ms)\"", "service_time = \"const(1ms)\"")
+        .replace(
+            "service_time = \"exp(1ms)\"",
+            "service_time = \"const(1ms)\"",
+        )
         .replace("rate = 100\n", "arrival = \"constant\"\nrate = 100\n");
     let model = load_text("lr-ties", &text, &[]);
-    assert!(matches!(model.workloads[0].arrival, meshsim::model::Arrival::Constant));
+    assert!(matches!(
+        model.workloads[0].arrival,
+        meshsim::model::Arrival::Constant
+    ));
     let counts = probe_counts(&model);
-    assert_eq!(counts[0].0, counts[0].1, "replica 0 gets every try: {counts:?}");
+    assert_eq!(
+        counts[0].0, counts[0].1,
+        "replica 0 gets every try: {counts:?}"
+    );
     assert!(
-        counts[1..].iter().all(|&(hits, total)| hits == 0 && total > 0),
+        counts[1..]
+            .iter()
+            .all(|&(hits, total)| hits == 0 && total > 0),
         "{counts:?}"
     );
 }

@@ -72,27 +72,44 @@ fn position_of(text: &str, needle: &str, offset: usize) -> (usize, usize) {
         + offset;
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let column = before[before.rfind('\n').map_or(0, |p| p + 1)..].chars().count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |p| p + 1)..]
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
 /// The common checks of a rejected run: status 2, no panic, no report folder; returns stderr.
 fn assert_rejected(output: &Output, out: &Path) -> String {
     let (stdout, stderr) = text(output);
-    assert_eq!(output.status.code(), Some(2), "exit status; stderr:\n{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit status; stderr:\n{stderr}"
+    );
     assert!(
         !stderr.contains("panicked") && !stdout.contains("panicked"),
         "panic:\n{stderr}"
     );
     assert!(!stderr.trim().is_empty(), "no message on stderr");
     assert!(!out.join("summary.json").exists(), "a summary was written");
-    assert!(!out.exists(), "the report folder {} was created", out.display());
+    assert!(
+        !out.exists(),
+        "the report folder {} was created",
+        out.display()
+    );
     stderr
 }
 
 /// Writes `text` as `name` in a fresh folder, runs it, checks it is rejected with a message at
 /// `FILE:LINE:COLUMN:` where LINE is `line` and COLUMN one of `columns`; returns that message.
-fn assert_rejected_at(test: &str, name: &str, text: &str, line: usize, columns: &[usize]) -> String {
+fn assert_rejected_at(
+    test: &str,
+    name: &str,
+    text: &str,
+    line: usize,
+    columns: &[usize],
+) -> String {
     let dir = temp_dir(test);
     let file = write_file(&dir, name, text.as_bytes());
     let (output, out) = run_into(&dir, &file, &[]);
@@ -103,7 +120,9 @@ fn assert_rejected_at(test: &str, name: &str, text: &str, line: usize, columns: 
         .find_map(|l| l.find(&prefix).map(|at| &l[at + prefix.len()..]))
         .unwrap_or_else(|| panic!("no message at {prefix} in:\n{stderr}"));
     let (column, rest) = message.split_once(':').expect("FILE:LINE:COLUMN: message");
-    let column: usize = column.parse().unwrap_or_else(|_| panic!("column in {message:?}"));
+    let column: usize = column
+        .parse()
+        .unwrap_or_else(|_| panic!("column in {message:?}"));
     assert!(
         columns.contains(&column),
         "column {column}, expected one of {columns:?}:\n{stderr}"
@@ -114,7 +133,8 @@ fn assert_rejected_at(test: &str, name: &str, text: &str, line: usize, columns: 
 
 fn json_at<'v>(value: &'v Value, path: &str) -> &'v Value {
     path.split('.').fold(value, |node, key| {
-        node.get(key).unwrap_or_else(|| panic!("summary.json lacks {path}"))
+        node.get(key)
+            .unwrap_or_else(|| panic!("summary.json lacks {path}"))
     })
 }
 
@@ -134,8 +154,9 @@ fn run_writes_summary_timeseries_and_events() {
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(0), "stderr:\n{stderr}");
 
-    let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
-        .expect("summary.json is JSON");
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
+            .expect("summary.json is JSON");
     // Every key of the spec's minimum, with its type.
     assert_eq!(json_at(&summary, "scenario"), "cli-good");
     assert_eq!(json_at(&summary, "seed"), 5);
@@ -152,7 +173,10 @@ fn run_writes_summary_timeseries_and_events() {
         "latency_ms.max",
     ];
     let outcomes = ["timeout", "refused", "error", "rejected", "circuit_open"];
-    let outcome_paths: Vec<String> = outcomes.iter().map(|o| format!("requests.outcomes.{o}")).collect();
+    let outcome_paths: Vec<String> = outcomes
+        .iter()
+        .map(|o| format!("requests.outcomes.{o}"))
+        .collect();
     paths.extend(outcome_paths.iter().map(String::as_str));
     let mut service_paths = Vec::new();
     for service in ["front", "back"] {
@@ -202,13 +226,19 @@ fn run_writes_summary_timeseries_and_events() {
         "queue_length",
         "retries",
     ] {
-        assert!(header.contains(&column), "timeseries.csv lacks {column}: {header:?}");
+        assert!(
+            header.contains(&column),
+            "timeseries.csv lacks {column}: {header:?}"
+        );
     }
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(rows.iter().all(|r| r.len() == header.len()), "ragged rows");
     // 4 one-second windows, 2 services.
     assert!(rows.len() >= 8, "{} rows", rows.len());
-    let service_column = header.iter().position(|&c| c == "service").expect("a service column");
+    let service_column = header
+        .iter()
+        .position(|&c| c == "service")
+        .expect("a service column");
     for service in ["front", "back"] {
         assert!(
             rows.iter().any(|r| r[service_column] == service),
@@ -219,11 +249,19 @@ fn run_writes_summary_timeseries_and_events() {
     // events.csv: the fault's start and end with their times (other events, e.g. registry
     // changes, may be listed too).
     let events = std::fs::read_to_string(out.join("events.csv")).expect("events.csv");
-    let rows: Vec<&str> = events.lines().skip(1).filter(|row| row.contains(",fault_")).collect();
+    let rows: Vec<&str> = events
+        .lines()
+        .skip(1)
+        .filter(|row| row.contains(",fault_"))
+        .collect();
     assert_eq!(rows.len(), 2, "events.csv:\n{events}");
     for (row, seconds) in rows.iter().zip([2.0, 3.0]) {
         assert!(row.contains("back#0") && row.contains("crash"), "{row}");
-        let time: f64 = row.split(',').next().and_then(|t| t.parse().ok()).expect("time first");
+        let time: f64 = row
+            .split(',')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .expect("time first");
         assert_eq!(time, seconds, "{row}");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -235,7 +273,8 @@ fn seed_flag_sets_the_summarys_seed() {
     let file = write_file(&dir, "good.toml", GOOD.as_bytes());
     let (output, out) = run_into(&dir, &file, &["--seed", "987654321", "--quiet"]);
     assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
-    let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(json_at(&summary, "seed"), 987_654_321u64);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -244,9 +283,14 @@ fn seed_flag_sets_the_summarys_seed() {
 fn set_flag_overrides_a_value_of_the_file() {
     let dir = temp_dir("cli-set");
     let file = write_file(&dir, "good.toml", GOOD.as_bytes());
-    let (output, out) = run_into(&dir, &file, &["--set", "workload.load.rate=2000", "--quiet"]);
+    let (output, out) = run_into(
+        &dir,
+        &file,
+        &["--set", "workload.load.rate=2000", "--quiet"],
+    );
     assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
-    let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     // 2000/s over 3 measured seconds: 6000, sd 77; 5 sd = 387 (the file's 200/s would give 600).
     let offered = number_at(&summary, "requests.offered");
     assert!((offered - 6000.0).abs() <= 387.0, "offered {offered}");
@@ -270,8 +314,15 @@ fn validate_accepts_a_good_file() {
     let output = meshsim(&["validate", arg(&bad)]);
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
-    let (line, _) = position_of(&GOOD.replace("replicas = 2", "replicas = 0"), "replicas = 0", 0);
-    assert!(stderr.contains(&format!("{}:{line}:", bad.display())), "{stderr}");
+    let (line, _) = position_of(
+        &GOOD.replace("replicas = 2", "replicas = 0"),
+        "replicas = 0",
+        0,
+    );
+    assert!(
+        stderr.contains(&format!("{}:{line}:", bad.display())),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -309,7 +360,9 @@ fn unknown_key_is_reported_with_a_suggestion() {
     let (line, column) = position_of(&bad, "wokers", 0);
     let message = assert_rejected_at("cli-unknown-key", "unknown.toml", &bad, line, &[column]);
     assert!(
-        message.contains("wokers") && message.contains("did you mean") && message.contains("workers"),
+        message.contains("wokers")
+            && message.contains("did you mean")
+            && message.contains("workers"),
         "{message}"
     );
 }
@@ -325,7 +378,11 @@ fn bare_number_duration_is_refused() {
 
 #[test]
 fn bad_distribution_is_refused() {
-    let bad = GOOD.replacen("service_time = \"exp(1ms)\"", "service_time = \"expo(1ms)\"", 1);
+    let bad = GOOD.replacen(
+        "service_time = \"exp(1ms)\"",
+        "service_time = \"expo(1ms)\"",
+        1,
+    );
     let (line, column) = position_of(&bad, "\"expo(1ms)\"", 0);
     // At the value's opening quote or at the distribution's name inside it.
     let message = assert_rejected_at("cli-dist", "dist.toml", &bad, line, &[column, column + 1]);
@@ -336,7 +393,13 @@ fn bad_distribution_is_refused() {
 fn unknown_call_target_is_refused() {
     let bad = GOOD.replace("calls = [\"back\"]", "calls = [\"bakc\"]");
     let (line, column) = position_of(&bad, "\"bakc\"", 0);
-    let message = assert_rejected_at("cli-target", "target.toml", &bad, line, &[column, column + 1]);
+    let message = assert_rejected_at(
+        "cli-target",
+        "target.toml",
+        &bad,
+        line,
+        &[column, column + 1],
+    );
     assert!(message.contains("bakc"), "{message}");
 }
 
@@ -352,13 +415,19 @@ fn call_cycle_is_refused() {
     let file = write_file(&dir, "cycle.toml", bad.as_bytes());
     let (output, out) = run_into(&dir, &file, &[]);
     let stderr = assert_rejected(&output, &out);
-    let sites = [position_of(&bad, "\"back\"]", 0), position_of(&bad, "\"front\"]", 0)];
+    let sites = [
+        position_of(&bad, "\"back\"]", 0),
+        position_of(&bad, "\"front\"]", 0),
+    ];
     let found = sites.iter().any(|&(line, column)| {
         [column, column + 1]
             .iter()
             .any(|c| stderr.contains(&format!("{}:{line}:{c}: ", file.display())))
     });
-    assert!(found, "no message at either call of the cycle {sites:?}:\n{stderr}");
+    assert!(
+        found,
+        "no message at either call of the cycle {sites:?}:\n{stderr}"
+    );
     assert!(
         stderr.contains("cycle") && stderr.contains("front") && stderr.contains("back"),
         "{stderr}"
@@ -382,7 +451,10 @@ fn missing_file_is_reported_by_name() {
     let stderr = assert_rejected(&output, &out);
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     // There is no position in a file that does not exist.
-    assert!(!stderr.contains(&format!("{}:1:", file.display())), "{stderr}");
+    assert!(
+        !stderr.contains(&format!("{}:1:", file.display())),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -390,8 +462,14 @@ fn missing_file_is_reported_by_name() {
 fn binary_file_is_refused_without_panic() {
     let dir = temp_dir("cli-binary");
     let cases: [(&str, &[u8]); 3] = [
-        ("nul.toml", b"[scenario]\nname = \"x\0y\"\nduration = \"1s\"\n"),
-        ("latin1.toml", b"[scenario]\nname = \"caf\xe9\"\nduration = \"1s\"\n"),
+        (
+            "nul.toml",
+            b"[scenario]\nname = \"x\0y\"\nduration = \"1s\"\n",
+        ),
+        (
+            "latin1.toml",
+            b"[scenario]\nname = \"caf\xe9\"\nduration = \"1s\"\n",
+        ),
         (
             "noise.bin",
             &[
@@ -404,7 +482,10 @@ fn binary_file_is_refused_without_panic() {
         let out = dir.join(format!("report-{name}"));
         let output = meshsim(&["run", arg(&file), "--out", arg(&out)]);
         let stderr = assert_rejected(&output, &out);
-        assert!(stderr.contains(&file.display().to_string()), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&file.display().to_string()),
+            "{name}: {stderr}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -415,7 +496,10 @@ fn bad_set_naming_an_unknown_element_is_refused() {
     let file = write_file(&dir, "good.toml", GOOD.as_bytes());
     let (output, out) = run_into(&dir, &file, &["--set", "service.frnot.workers=2"]);
     let stderr = assert_rejected(&output, &out);
-    assert!(stderr.contains("frnot") && stderr.contains("--set"), "{stderr}");
+    assert!(
+        stderr.contains("frnot") && stderr.contains("--set"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     // A --set that is not key=value at all, and a flag value of the wrong type, are argument
     // errors: status 2 too.

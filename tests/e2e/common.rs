@@ -20,8 +20,10 @@ pub fn scenario_path(relative: &str) -> PathBuf {
 
 /// Loads a scenario under `scenarios/` with `key=value` overrides; panics with the errors.
 pub fn load(relative: &str, overrides: &[&str]) -> Model {
-    let overrides: Vec<Override> =
-        overrides.iter().map(|text| Override::parse(text).expect("override syntax")).collect();
+    let overrides: Vec<Override> = overrides
+        .iter()
+        .map(|text| Override::parse(text).expect("override syntax"))
+        .collect();
     scenario::load_file(&scenario_path(relative), &overrides)
         .unwrap_or_else(|errors| panic!("{relative} does not load:\n{errors}"))
 }

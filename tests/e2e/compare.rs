@@ -12,18 +12,29 @@ use std::path::Path;
 use std::time::Instant;
 
 fn metric_index(name: &str) -> usize {
-    METRICS.iter().position(|m| m.name == name).expect("a known metric")
+    METRICS
+        .iter()
+        .position(|m| m.name == name)
+        .expect("a known metric")
 }
 
 fn overrides(texts: &[&str]) -> Vec<Override> {
-    texts.iter().map(|t| Override::parse(t).expect("override syntax")).collect()
+    texts
+        .iter()
+        .map(|t| Override::parse(t).expect("override syntax"))
+        .collect()
 }
 
 /// Plans and runs a comparison of a file under `scenarios/` on the default rayon pool.
 fn compare(file: &str, vary: &[&str], replications: u32, sets: &[&str]) -> Outcome {
     let vary: Vec<String> = vary.iter().map(|v| v.to_string()).collect();
-    let plan = plan(&scenario_path(file), &vary, Some(replications), &overrides(sets))
-        .unwrap_or_else(|problems| panic!("{file} does not plan: {problems:?}"));
+    let plan = plan(
+        &scenario_path(file),
+        &vary,
+        Some(replications),
+        &overrides(sets),
+    )
+    .unwrap_or_else(|problems| panic!("{file} does not plan: {problems:?}"));
     execute(&plan, &|_| {})
 }
 
@@ -39,37 +50,59 @@ fn intervals_cover_the_mm1_mean_at_the_nominal_rate() {
     const REPLICATIONS: u32 = 5;
     let started = Instant::now();
     let model = common::load("validation/mm1_short.toml", &[]);
-    assert_eq!((model.services.len(), model.services[0].workers, model.services[0].replicas), (1, 1, 1));
+    assert_eq!(
+        (
+            model.services.len(),
+            model.services[0].workers,
+            model.services[0].replicas
+        ),
+        (1, 1, 1)
+    );
     let lambda = model.workloads[0].rate;
     let mu = 1e9 / model.endpoints[0].service_time.mean();
     let truth_ms = 1e3 / (mu - lambda);
-    assert!((truth_ms - 2.0).abs() < 1e-9, "the file is the rho = 0.5 case: {truth_ms}");
+    assert!(
+        (truth_ms - 2.0).abs() < 1e-9,
+        "the file is the rho = 0.5 case: {truth_ms}"
+    );
     let mean_index = metric_index("latency_mean_ms");
     let intervals: Vec<Estimate> = (1..=INTERVALS)
         .into_par_iter()
         .map(|seed| {
             let mut model = model.clone();
             model.seed = seed;
-            let samples: Vec<f64> =
-                (0..REPLICATIONS).map(|r| run_replication(&model, r, false).values[mean_index]).collect();
+            let samples: Vec<f64> = (0..REPLICATIONS)
+                .map(|r| run_replication(&model, r, false).values[mean_index])
+                .collect();
             Estimate::of(&samples, CONFIDENCE)
         })
         .collect();
     let covering = intervals
         .iter()
-        .filter(|e| e.low.expect("an interval") <= truth_ms && truth_ms <= e.high.expect("an interval"))
+        .filter(|e| {
+            e.low.expect("an interval") <= truth_ms && truth_ms <= e.high.expect("an interval")
+        })
         .count();
     let coverage = covering as f64 / INTERVALS as f64;
-    let mean_half_width =
-        intervals.iter().map(|e| e.half_width().expect("an interval")).sum::<f64>() / INTERVALS as f64;
+    let mean_half_width = intervals
+        .iter()
+        .map(|e| e.half_width().expect("an interval"))
+        .sum::<f64>()
+        / INTERVALS as f64;
     eprintln!(
         "M/M/1 coverage: {covering}/{INTERVALS} = {coverage:.3}; mean half-width {mean_half_width:.4} ms \
          ({:.2}% of {truth_ms} ms); {:.2} s",
         100.0 * mean_half_width / truth_ms,
         started.elapsed().as_secs_f64()
     );
-    assert!((0.88..=0.99).contains(&coverage), "coverage {coverage} is far from 0.95");
-    assert!(mean_half_width < 0.1 * truth_ms, "intervals too wide to mean anything: {mean_half_width}");
+    assert!(
+        (0.88..=0.99).contains(&coverage),
+        "coverage {coverage} is far from 0.95"
+    );
+    assert!(
+        mean_half_width < 0.1 * truth_ms,
+        "intervals too wide to mean anything: {mean_half_width}"
+    );
 }
 
 /// Every file of a folder, by name.
@@ -104,9 +137,16 @@ fn one_and_two_threads_write_the_same_bytes() {
             "--set",
             "scenario.duration=24s",
         ]);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(stdout.contains("round_robin (baseline)") && stdout.contains("least_request"), "{stdout}");
+        assert!(
+            stdout.contains("round_robin (baseline)") && stdout.contains("least_request"),
+            "{stdout}"
+        );
         folders.push(folder_files(&out));
     }
     let names: Vec<&str> = folders[0].iter().map(|(name, _)| name.as_str()).collect();
@@ -118,18 +158,32 @@ fn one_and_two_threads_write_the_same_bytes() {
         "latency-round_robin.csv",
         "replications.csv",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
-    assert!(folders[0] == folders[1], "the outputs differ between 1 and 2 threads");
-    let json_bytes = &folders[0].iter().find(|(name, _)| name == "comparison.json").expect("written").1;
-    let json: serde_json::Value = serde_json::from_slice(json_bytes).expect("comparison.json is JSON");
+    assert!(
+        folders[0] == folders[1],
+        "the outputs differ between 1 and 2 threads"
+    );
+    let json_bytes = &folders[0]
+        .iter()
+        .find(|(name, _)| name == "comparison.json")
+        .expect("written")
+        .1;
+    let json: serde_json::Value =
+        serde_json::from_slice(json_bytes).expect("comparison.json is JSON");
     let typed: meshsim::compare::results::Comparison =
         serde_json::from_slice(json_bytes).expect("comparison.json reads back into its types");
     assert_eq!(typed.variants.len(), 2);
     assert_eq!(typed.variants[1].replications.len(), 3);
     assert_eq!(json["replications"], 3);
     assert_eq!(json["variants"][0]["baseline"], true);
-    assert_eq!(json["variants"][1]["overrides"][0]["value"], "least_request");
+    assert_eq!(
+        json["variants"][1]["overrides"][0]["value"],
+        "least_request"
+    );
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -145,13 +199,21 @@ fn identical_variants_differ_by_exactly_zero() {
     );
     let variants = &outcome.comparison.variants;
     assert_eq!(variants.len(), 2);
-    assert_eq!((variants[0].slug.as_str(), variants[1].slug.as_str()), ("p2c", "p2c-2"));
+    assert_eq!(
+        (variants[0].slug.as_str(), variants[1].slug.as_str()),
+        ("p2c", "p2c-2")
+    );
     for metric in METRICS {
         let base = &variants[0].metrics[metric.name];
         let same = &variants[1].metrics[metric.name];
         assert_eq!(same.mean.to_bits(), base.mean.to_bits(), "{}", metric.name);
         assert_eq!(same.diff_mean, 0.0, "{}", metric.name);
-        assert_eq!((same.diff_ci_low, same.diff_ci_high), (Some(0.0), Some(0.0)), "{}", metric.name);
+        assert_eq!(
+            (same.diff_ci_low, same.diff_ci_high),
+            (Some(0.0), Some(0.0)),
+            "{}",
+            metric.name
+        );
         assert!(!same.significant, "{}", metric.name);
     }
     // Replications do differ from one another: the zero is pairing, not a lack of randomness.
@@ -171,17 +233,42 @@ fn balancers_see_the_same_offered_load_per_replication() {
     );
     let variants = &outcome.comparison.variants;
     assert_eq!(variants.len(), 4);
-    let offered = |v: usize| variants[v].replications.iter().map(|r| r.offered).collect::<Vec<_>>();
-    let seeds = |v: usize| variants[v].replications.iter().map(|r| r.seed).collect::<Vec<_>>();
+    let offered = |v: usize| {
+        variants[v]
+            .replications
+            .iter()
+            .map(|r| r.offered)
+            .collect::<Vec<_>>()
+    };
+    let seeds = |v: usize| {
+        variants[v]
+            .replications
+            .iter()
+            .map(|r| r.seed)
+            .collect::<Vec<_>>()
+    };
     for (v, variant) in variants.iter().enumerate().skip(1) {
         assert_eq!(offered(v), offered(0), "{}", variant.name);
         assert_eq!(seeds(v), seeds(0));
     }
     let first = offered(0);
-    assert!(first[0] != first[1] || first[1] != first[2], "replications differ: {first:?}");
-    assert_eq!(seeds(0)[0], outcome.comparison.seed, "replication 0 runs with the scenario's seed");
-    let means: Vec<f64> = variants.iter().map(|v| v.metrics["latency_mean_ms"].mean).collect();
-    assert!(means.iter().any(|&m| m != means[0]), "balancers change latency here: {means:?}");
+    assert!(
+        first[0] != first[1] || first[1] != first[2],
+        "replications differ: {first:?}"
+    );
+    assert_eq!(
+        seeds(0)[0],
+        outcome.comparison.seed,
+        "replication 0 runs with the scenario's seed"
+    );
+    let means: Vec<f64> = variants
+        .iter()
+        .map(|v| v.metrics["latency_mean_ms"].mean)
+        .collect();
+    assert!(
+        means.iter().any(|&m| m != means[0]),
+        "balancers change latency here: {means:?}"
+    );
     // The paired interval of a balancer against round robin is narrower than its own.
     let p2c = &variants[2].metrics["latency_mean_ms"];
     let own = p2c.ci_high.expect("interval") - p2c.ci_low.expect("interval");
@@ -195,16 +282,33 @@ fn balancers_see_the_same_offered_load_per_replication() {
 fn slo_detects_crashes_and_tells_recovery_from_none() {
     let model = common::load("validation/slo_crash.toml", &[]);
     let window_s = model.window as f64 / 1e9;
-    let report = run_replication(&model, 0, false).slo.expect("the file has [slo]");
-    assert!(!report.met, "a permanent crash of a quarter of the replicas misses 99%");
-    let budget = report.availability.as_ref().and_then(|a| a.error_budget_burned).expect("finite");
-    assert!(budget > 1.0, "more than the whole budget is burned: {budget}");
-    let [ends, never] = &report.faults[..] else { panic!("two faults: {:?}", report.faults) };
+    let report = run_replication(&model, 0, false)
+        .slo
+        .expect("the file has [slo]");
+    assert!(
+        !report.met,
+        "a permanent crash of a quarter of the replicas misses 99%"
+    );
+    let budget = report
+        .availability
+        .as_ref()
+        .and_then(|a| a.error_budget_burned)
+        .expect("finite");
+    assert!(
+        budget > 1.0,
+        "more than the whole budget is burned: {budget}"
+    );
+    let [ends, never] = &report.faults[..] else {
+        panic!("two faults: {:?}", report.faults)
+    };
     eprintln!("{ends:?}\n{never:?}");
     for fault in [ends, never] {
         assert!(fault.detected);
         let detect = fault.time_to_detect_s.expect("detected");
-        assert!(detect > 0.0 && detect <= window_s, "detected within one window: {detect}");
+        assert!(
+            detect > 0.0 && detect <= window_s,
+            "detected within one window: {detect}"
+        );
     }
     assert!(ends.recovered, "{ends:?}");
     assert_eq!(ends.recovery_from_s, 15.0);
@@ -221,25 +325,43 @@ fn slo_detects_crashes_and_tells_recovery_from_none() {
 fn run_reports_the_slo_when_there_is_one() {
     let base = temp_dir("run-slo");
     let out = base.join("with");
-    let output = meshsim(&["run", "scenarios/validation/slo_crash.toml", "--out", out.to_str().expect("utf-8")]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = meshsim(&[
+        "run",
+        "scenarios/validation/slo_crash.toml",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("slo           NOT met"), "{stdout}");
     assert!(stdout.contains("did not recover"), "{stdout}");
     let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json")).expect("JSON");
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
+            .expect("JSON");
     let slo = &summary["slo"];
     assert_eq!(slo["met"], false);
     assert_eq!(slo["faults"][1]["recovered"], false);
     assert!(slo["faults"][1]["time_to_recover_s"].is_null());
     assert_eq!(slo["recovery_windows"], 3);
-    let parsed: meshsim::report::SloReport = serde_json::from_value(slo.clone()).expect("reads back");
+    let parsed: meshsim::report::SloReport =
+        serde_json::from_value(slo.clone()).expect("reads back");
     assert_eq!(parsed.faults.len(), 2);
     let plain = base.join("without");
-    let output = meshsim(&["run", "scenarios/validation/mm1_short.toml", "--quiet", "--out", plain.to_str().expect("utf-8")]);
+    let output = meshsim(&[
+        "run",
+        "scenarios/validation/mm1_short.toml",
+        "--quiet",
+        "--out",
+        plain.to_str().expect("utf-8"),
+    ]);
     assert!(output.status.success());
     let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(plain.join("summary.json")).expect("summary.json")).expect("JSON");
+        serde_json::from_slice(&std::fs::read(plain.join("summary.json")).expect("summary.json"))
+            .expect("JSON");
     assert!(summary.get("slo").is_none());
     let _ = std::fs::remove_dir_all(&base);
 }
@@ -260,11 +382,24 @@ fn an_invalid_variant_is_refused_before_running() {
     ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("variant policy.balancer=fastest"), "{stderr}");
+    assert!(
+        stderr.contains("variant policy.balancer=fastest"),
+        "{stderr}"
+    );
     assert!(!out.join("comparison.json").exists());
-    let output = meshsim(&["compare", "scenarios/validation/mm1_short.toml", "--vary", "policy.balancer"]);
+    let output = meshsim(&[
+        "compare",
+        "scenarios/validation/mm1_short.toml",
+        "--vary",
+        "policy.balancer",
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    let output = meshsim(&["compare", "scenarios/validation/mm1_short.toml", "--replications", "0"]);
+    let output = meshsim(&[
+        "compare",
+        "scenarios/validation/mm1_short.toml",
+        "--replications",
+        "0",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&base);
 }

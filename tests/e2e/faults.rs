@@ -25,7 +25,11 @@ fn service_index(model: &Model, name: &str) -> usize {
 
 /// The window rows of one service, in time order.
 fn rows<'a>(recorder: &'a MemoryRecorder, service: &str) -> Vec<&'a Row> {
-    let rows: Vec<&Row> = recorder.windows.iter().filter(|row| row.1 == service).collect();
+    let rows: Vec<&Row> = recorder
+        .windows
+        .iter()
+        .filter(|row| row.1 == service)
+        .collect();
     assert!(!rows.is_empty(), "no window rows for {service}");
     rows
 }
@@ -43,7 +47,11 @@ fn sum_between(rows: &[&Row], from: u64, to: u64, count: impl Fn(&OutcomeCounts)
 fn fault_interval(model: &Model) -> (u64, u64) {
     let fault = &model.faults[0];
     let until = fault.until.expect("the fault has an end");
-    assert_eq!(fault.at % model.window, 0, "fault start on a window boundary");
+    assert_eq!(
+        fault.at % model.window,
+        0,
+        "fault start on a window boundary"
+    );
     assert_eq!(until % model.window, 0, "fault end on a window boundary");
     (fault.at, until)
 }
@@ -180,10 +188,15 @@ fn crash_with_oracle_registry_refuses_only_what_the_replica_held() {
     // 0.25 on average, no queueing at 8 workers) and tries already on the wire to it (rate x
     // share x hop = 0.06). Poisson(0.31) exceeds 5 with probability ~1e-6.
     let replicas = model.services[api].replicas as f64;
-    let service_ms = ms(model.endpoints[model.services[api].endpoints[0]].service_time.mean());
+    let service_ms = ms(model.endpoints[model.services[api].endpoints[0]]
+        .service_time
+        .mean());
     let hop_ms = ms(model.network.latency.mean());
     let expected_held = offered_rate(&model) / replicas * (service_ms + hop_ms) / 1000.0;
-    assert!(expected_held < 0.5, "test premise: few jobs held ({expected_held})");
+    assert!(
+        expected_held < 0.5,
+        "test premise: few jobs held ({expected_held})"
+    );
     let refused = result.outcomes.get(Outcome::Refused);
     assert!(
         refused <= 5,
@@ -194,11 +207,19 @@ fn crash_with_oracle_registry_refuses_only_what_the_replica_held() {
         "oracle {refused} vs static {static_refused}: not far fewer"
     );
     assert_only_failure(&result, Outcome::Refused);
-    assert_eq!(result.outcomes.get(Outcome::Succeeded) + refused, result.offered);
+    assert_eq!(
+        result.outcomes.get(Outcome::Succeeded) + refused,
+        result.offered
+    );
     // Whatever was refused was refused at the crash, in its window.
     for row in rows(&recorder, "api") {
         if row.0 != at - at % window {
-            assert_eq!(row.4.get(Outcome::Refused), 0, "refusal in window {}s", secs(row.0));
+            assert_eq!(
+                row.4.get(Outcome::Refused),
+                0,
+                "refusal in window {}s",
+                secs(row.0)
+            );
         }
     }
 }
@@ -282,7 +303,8 @@ fn slow_raises_latency_by_the_factor_on_the_slow_replicas_share() {
     // time, multiplied by `factor` on the slow replica's share of the requests. Common random
     // numbers give both runs the same service times.
     let expected_ratio = 1.0 + share * (factor - 1.0);
-    let service_ratio = slow.services[api].latency.mean_nanos() / base.services[api].latency.mean_nanos();
+    let service_ratio =
+        slow.services[api].latency.mean_nanos() / base.services[api].latency.mean_nanos();
     // The share of the slow replica's exp draws in the total varies by ~1.1% (sd); 5% ~ 4.5 sd.
     assert!(
         (service_ratio / expected_ratio - 1.0).abs() <= 0.05,
@@ -295,7 +317,8 @@ fn slow_raises_latency_by_the_factor_on_the_slow_replicas_share() {
         "busy time x{busy_ratio:.3}, expected x{expected_ratio:.3}"
     );
     // End to end, the network hops are unchanged: the mean shifts by what the service's did.
-    let service_shift = slow.services[api].latency.mean_nanos() - base.services[api].latency.mean_nanos();
+    let service_shift =
+        slow.services[api].latency.mean_nanos() - base.services[api].latency.mean_nanos();
     let e2e_shift = slow.latency.mean_nanos() - base.latency.mean_nanos();
     assert!(
         (e2e_shift / service_shift - 1.0).abs() <= 0.02,
@@ -327,7 +350,12 @@ fn errors_fail_rate_times_share_of_the_load_only_during_the_fault() {
     for row in &rows {
         let (start, counts) = (row.0, &row.4);
         if start + window <= at || start >= until + window {
-            assert_eq!(errors(counts), 0, "error outside the fault, window at {}s", secs(start));
+            assert_eq!(
+                errors(counts),
+                0,
+                "error outside the fault, window at {}s",
+                secs(start)
+            );
         } else if start >= until {
             // Only answers computed before the end and still on the wire (~0.06 expected).
             assert!(
@@ -390,8 +418,12 @@ fn latency_adds_twice_the_delay_on_the_replicas_share() {
         ms(expected_shift)
     );
     // The time spent at the replica is not network time: unchanged.
-    let service_ratio = delayed.services[api].latency.mean_nanos() / base.services[api].latency.mean_nanos();
-    assert!((service_ratio - 1.0).abs() <= 0.01, "service mean x{service_ratio:.4}");
+    let service_ratio =
+        delayed.services[api].latency.mean_nanos() / base.services[api].latency.mean_nanos();
+    assert!(
+        (service_ratio - 1.0).abs() <= 0.01,
+        "service mean x{service_ratio:.4}"
+    );
     // A quarter of the requests carry the delay: the median does not, the 90th percentile does.
     assert!(share < 0.5 && share > 0.1, "test premise");
     assert!(
@@ -417,13 +449,24 @@ fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
     };
     let (at, until) = fault_interval(&model);
     let window = model.window;
-    let (front, back) = (service_index(&model, "front"), service_index(&model, "back"));
-    assert_eq!(model.services[front].replicas, 1, "one caller, one round robin client");
+    let (front, back) = (
+        service_index(&model, "front"),
+        service_index(&model, "back"),
+    );
+    assert_eq!(
+        model.services[front].replicas, 1,
+        "one caller, one round robin client"
+    );
     let caller_zone = model.services[front].replica_zones[0];
-    let cut_side = if side_a.contains(&caller_zone) { side_b } else { side_a };
+    let cut_side = if side_a.contains(&caller_zone) {
+        side_b
+    } else {
+        side_a
+    };
     // The caller's calls to back replicas on the far side of the cut are dropped.
     let back_zones = &model.services[back].replica_zones;
-    let share = back_zones.iter().filter(|z| cut_side.contains(z)).count() as f64 / back_zones.len() as f64;
+    let share =
+        back_zones.iter().filter(|z| cut_side.contains(z)).count() as f64 / back_zones.len() as f64;
     assert!(
         share > 0.0 && share < 1.0,
         "test premise: the cut separates some back replicas"
@@ -463,8 +506,8 @@ fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
     }
     // Over the whole fault the shifted slices cancel but at the two ends: ~0.001 (sd); 0.01.
     let (from, to) = (at + back_timeout.div_ceil(window) * window, until);
-    let fraction =
-        sum_between(&rows, from, to, timeouts) as f64 / sum_between(&rows, from, to, OutcomeCounts::total) as f64;
+    let fraction = sum_between(&rows, from, to, timeouts) as f64
+        / sum_between(&rows, from, to, OutcomeCounts::total) as f64;
     assert!(
         (fraction - share).abs() <= 0.01,
         "timeouts {fraction:.4} during the partition, expected {share}"
@@ -585,9 +628,13 @@ fn overlapping_faults_on_one_replica_each_last_their_own_interval() {
     // while both faults are on; none while it is crashed. Binomial tolerance: about 5 sd of the
     // fraction over the interval's ~1000 tries per second.
     let combined = 1.0 - (1.0 - 0.5) * (1.0 - 0.1);
-    for (from, to, expected) in
-        [(10, 12, 0.25), (12, 13, 0.5 * combined), (13, 16, 0.0), (16, 20, 0.25), (21, 25, 0.0)]
-    {
+    for (from, to, expected) in [
+        (10, 12, 0.25),
+        (12, 13, 0.5 * combined),
+        (13, 16, 0.0),
+        (16, 20, 0.25),
+        (21, 25, 0.0),
+    ] {
         let tries = 1000.0 * (to - from) as f64;
         let tolerance = 5.0 * (expected * (1.0 - expected) / tries).sqrt() + 0.002;
         let errors = fraction(from, to, Outcome::Error);

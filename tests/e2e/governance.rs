@@ -16,13 +16,19 @@ fn events_of<'a>(events: &'a [EventRecord], kind: &str) -> Vec<&'a EventRecord> 
 #[test]
 fn outlier_detection_ejects_after_exactly_consecutive_errors_and_returns_at_the_next_sweep() {
     let model = load("validation/governance/outlier.toml", &[]);
-    let policy = model.services[0].policy.outlier_detection.clone().expect("outlier detection");
+    let policy = model.services[0]
+        .policy
+        .outlier_detection
+        .clone()
+        .expect("outlier detection");
     let fault_start = model.faults[0].at;
     let (result, recorder) = run_recorded(&model);
     let ejections = events_of(&recorder.events, "ejection");
     let returns = events_of(&recorder.events, "ejection_end");
     assert_eq!(ejections.len(), 2, "{:#?}", recorder.events);
-    assert!(ejections.iter().all(|e| e.subject == "workload:load -> api#2"));
+    assert!(ejections
+        .iter()
+        .all(|e| e.subject == "workload:load -> api#2"));
     // Every try to api#2 fails and nothing else does: each ejection episode took exactly
     // `consecutive_errors` failures, so the run failed twice that many requests.
     let errors = result.outcomes.get(Outcome::Error);
@@ -31,50 +37,88 @@ fn outlier_detection_ejects_after_exactly_consecutive_errors_and_returns_at_the_
     // The first ejection: right after the fault starts, once round robin has sent api#2 its
     // fifth request (every 4th of 1000/s: within 5 x 4 ms, plus a service time).
     let first = ejections[0].time;
-    assert!(first > fault_start && first < fault_start + 40_000_000, "ejected at {first}");
-    assert!(ejections[0].detail.starts_with(&format!("for {}s", policy.base_ejection / SECOND)));
+    assert!(
+        first > fault_start && first < fault_start + 40_000_000,
+        "ejected at {first}"
+    );
+    assert!(ejections[0]
+        .detail
+        .starts_with(&format!("for {}s", policy.base_ejection / SECOND)));
     // It returns at the first interval sweep (multiples of the interval) after the ejection time.
     let due = first + policy.base_ejection;
     let sweep = due.div_ceil(policy.interval) * policy.interval;
     assert_eq!(returns.first().map(|e| e.time), Some(sweep));
     // The second ejection lasts twice as long (base x ejections so far).
     assert!(ejections[1].time > sweep);
-    assert!(ejections[1].detail.starts_with(&format!("for {}s", 2 * policy.base_ejection / SECOND)));
+    assert!(ejections[1]
+        .detail
+        .starts_with(&format!("for {}s", 2 * policy.base_ejection / SECOND)));
 }
 
 #[test]
 fn circuit_breaker_opens_at_the_threshold_probes_and_closes_after_the_fault() {
     let model = load("validation/governance/breaker.toml", &[]);
-    let back = model.services.iter().position(|s| s.name == "back").expect("back");
-    let policy = model.services[back].policy.circuit_breaker.clone().expect("breaker");
+    let back = model
+        .services
+        .iter()
+        .position(|s| s.name == "back")
+        .expect("back");
+    let policy = model.services[back]
+        .policy
+        .circuit_breaker
+        .clone()
+        .expect("breaker");
     let (fault_start, fault_end) = (model.faults[0].at, model.faults[0].until.expect("end"));
     let (result, recorder) = run_recorded(&model);
     let transitions: Vec<(u64, &str)> = events_of(&recorder.events, "circuit_breaker")
         .iter()
         .map(|e| (e.time, e.detail.as_str()))
         .collect();
-    let kinds: Vec<&str> = transitions.iter().map(|(_, detail)| detail.split(" (").next().unwrap_or("")).collect();
+    let kinds: Vec<&str> = transitions
+        .iter()
+        .map(|(_, detail)| detail.split(" (").next().unwrap_or(""))
+        .collect();
     // Opens once; each wait ends in a half-open probe round that re-opens while the backend
     // fails; the first round after the fault closes it.
     assert_eq!(kinds.first(), Some(&"closed -> open"), "{transitions:#?}");
-    assert_eq!(kinds.last(), Some(&"half_open -> closed"), "{transitions:#?}");
+    assert_eq!(
+        kinds.last(),
+        Some(&"half_open -> closed"),
+        "{transitions:#?}"
+    );
     let (opened, _) = transitions[0];
-    assert!(opened > fault_start && opened < fault_start + SECOND, "opened at {opened}");
+    assert!(
+        opened > fault_start && opened < fault_start + SECOND,
+        "opened at {opened}"
+    );
     // Before the fault the window held `window` successes; it opens when half of it has
     // failed: a failure rate of exactly the threshold over the full window.
-    assert!(transitions[0].1.contains(&format!("failure rate 0.500 over {} tries", policy.min_calls)));
+    assert!(transitions[0].1.contains(&format!(
+        "failure rate 0.500 over {} tries",
+        policy.min_calls
+    )));
     for pair in transitions.windows(2) {
         let ((at, from), (next_at, to)) = (pair[0], pair[1]);
         if from.starts_with("closed -> open") || from.starts_with("half_open -> open") {
             // The wait: open_for, until the first try after it (200/s: within 5 ms more).
             assert!(to.starts_with("open -> half_open"), "{transitions:#?}");
             let wait = next_at - at;
-            assert!(wait >= policy.open_for && wait <= policy.open_for + 6_000_000, "wait {wait}");
+            assert!(
+                wait >= policy.open_for && wait <= policy.open_for + 6_000_000,
+                "wait {wait}"
+            );
         }
         if from.starts_with("open -> half_open") {
-            assert!(to.contains(&format!("over {} tries", policy.half_open_calls)), "{to}");
+            assert!(
+                to.contains(&format!("over {} tries", policy.half_open_calls)),
+                "{to}"
+            );
             let reopened = to.starts_with("half_open -> open");
-            assert_eq!(reopened, next_at < fault_end, "probes fail exactly while the fault lasts");
+            assert_eq!(
+                reopened,
+                next_at < fault_end,
+                "probes fail exactly while the fault lasts"
+            );
         }
     }
     // While open, every try is refused locally: circuit_open outcomes at the front's rate
@@ -86,37 +130,73 @@ fn circuit_breaker_opens_at_the_threshold_probes_and_closes_after_the_fault() {
         .sum();
     let refused_locally = result.services[back].try_outcomes.get(Outcome::CircuitOpen) as f64;
     let expected = 200.0 * open_time as f64 / SECOND as f64;
-    assert!((refused_locally - expected).abs() <= expected * 0.02 + 2.0, "{refused_locally} vs {expected}");
+    assert!(
+        (refused_locally - expected).abs() <= expected * 0.02 + 2.0,
+        "{refused_locally} vs {expected}"
+    );
 }
 
 #[test]
 fn retry_budget_caps_retries_at_its_ratio_plus_reserve() {
     let budget_model = load("validation/governance/retry_budget.toml", &[]);
-    let budget = budget_model.services[0].policy.retries.budget.clone().expect("budget");
+    let budget = budget_model.services[0]
+        .policy
+        .retries
+        .budget
+        .clone()
+        .expect("budget");
     let measured_seconds = (budget_model.duration - budget_model.warmup) as f64 / SECOND as f64;
     let capped = run(&budget_model);
-    let unbounded = run(&load("validation/governance/retry_budget.toml", &["policy.retries.budget=1.0"]));
-    let ratio = |result: &meshsim::sim::RunResult| result.services[0].retries as f64 / result.offered as f64;
+    let unbounded = run(&load(
+        "validation/governance/retry_budget.toml",
+        &["policy.retries.budget=1.0"],
+    ));
+    let ratio = |result: &meshsim::sim::RunResult| {
+        result.services[0].retries as f64 / result.offered as f64
+    };
     // Demand: with failure probability 1/2 per try and 3 retries, 1/2 + 1/4 + 1/8 per call.
     let demand = 0.5 + 0.25 + 0.125;
-    assert!((ratio(&unbounded) - demand).abs() < 0.03, "unbounded {}", ratio(&unbounded));
+    assert!(
+        (ratio(&unbounded) - demand).abs() < 0.03,
+        "unbounded {}",
+        ratio(&unbounded)
+    );
     // Capped: at most the ratio of calls plus the reserve (min_per_second over the run), and
     // binding (the demand is far above it).
     let reserve = budget.min_per_second * measured_seconds / capped.offered as f64;
     let cap = budget.ratio + reserve;
-    assert!(ratio(&capped) <= cap * 1.01, "capped {} > {cap}", ratio(&capped));
-    assert!(ratio(&capped) > budget.ratio * 0.9, "the budget binds: {}", ratio(&capped));
+    assert!(
+        ratio(&capped) <= cap * 1.01,
+        "capped {} > {cap}",
+        ratio(&capped)
+    );
+    assert!(
+        ratio(&capped) > budget.ratio * 0.9,
+        "the budget binds: {}",
+        ratio(&capped)
+    );
     assert!(capped.availability() < unbounded.availability());
 }
 
 #[test]
 fn deadline_propagation_drops_abandoned_work_and_keeps_goodput() {
     let with = run(&load("validation/governance/deadlines.toml", &[]));
-    let without = run(&load("validation/governance/deadlines.toml", &["policy.deadline_propagation=false"]));
+    let without = run(&load(
+        "validation/governance/deadlines.toml",
+        &["policy.deadline_propagation=false"],
+    ));
     // Offered 1.25x capacity: at most 1/1.25 = 80% can succeed. Without propagation the server
     // serves requests long abandoned and nearly everything times out.
-    assert!(without.availability() < 0.05, "without {}", without.availability());
-    assert!(with.availability() > 0.5 && with.availability() <= 0.8, "with {}", with.availability());
+    assert!(
+        without.availability() < 0.05,
+        "without {}",
+        without.availability()
+    );
+    assert!(
+        with.availability() > 0.5 && with.availability() <= 0.8,
+        "with {}",
+        with.availability()
+    );
     assert!(with.services[0].expired > 0);
     assert_eq!(without.services[0].expired, 0);
     assert!(with.services[0].wasted_nanos < without.services[0].wasted_nanos / 2);
@@ -128,14 +208,26 @@ fn gray_failure_round_robin_loses_the_slow_share_peak_ewma_avoids_it() {
         let setting = format!("policy.balancer={balancer}");
         run(&load("validation/governance/gray.toml", &[&setting]))
     };
-    let (round_robin, least_request, peak_ewma) =
-        (run_with("round_robin"), run_with("least_request"), run_with("peak_ewma"));
+    let (round_robin, least_request, peak_ewma) = (
+        run_with("round_robin"),
+        run_with("least_request"),
+        run_with("peak_ewma"),
+    );
     // The slow replica serves 4 workers / 20 ms = 200/s but round robin sends it a quarter of
     // 2400/s: its queue grows without bound and its share times out.
-    assert!((round_robin.availability() - 0.75).abs() < 0.01, "{}", round_robin.availability());
+    assert!(
+        (round_robin.availability() - 0.75).abs() < 0.01,
+        "{}",
+        round_robin.availability()
+    );
     assert_eq!(least_request.availability(), 1.0);
     assert_eq!(peak_ewma.availability(), 1.0);
     // Peak EWMA reacts to the slow replica's latency, not only to its queue: a shorter tail.
     let p99 = |result: &meshsim::sim::RunResult| result.latency.quantile_nanos(0.99);
-    assert!(p99(&peak_ewma) < p99(&least_request), "{} vs {}", p99(&peak_ewma), p99(&least_request));
+    assert!(
+        p99(&peak_ewma) < p99(&least_request),
+        "{} vs {}",
+        p99(&peak_ewma),
+        p99(&least_request)
+    );
 }

@@ -80,7 +80,11 @@ fn run_report(name: &str) -> PathBuf {
     let output = meshsim(&["run", arg(&file), "--out", arg(&out)]);
     check_status(&output, "meshsim run");
     // Not a terminal: no progress bar, nothing on standard error.
-    assert!(output.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     out
 }
 
@@ -100,23 +104,38 @@ fn png_stats(bytes: &[u8]) -> (u32, u32, usize, f64) {
             ink += 1;
         }
     }
-    (info.width, info.height, colours.len(), ink as f64 / count as f64)
+    (
+        info.width,
+        info.height,
+        colours.len(),
+        ink as f64 / count as f64,
+    )
 }
 
 /// Checks a PNG: decodes, has a sensible size, is not blank.
 fn check_png(path: &Path) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (width, height, colours, ink) = png_stats(&bytes);
-    assert!(width >= 600 && height >= 300, "{}: {width}x{height}", path.display());
+    assert!(
+        width >= 600 && height >= 300,
+        "{}: {width}x{height}",
+        path.display()
+    );
     assert!(colours > 8, "{}: only {colours} colours", path.display());
-    assert!(ink > 0.02 && ink < 0.95, "{}: {:.1}% of the pixels are not white", path.display(), ink * 100.0);
+    assert!(
+        ink > 0.02 && ink < 0.95,
+        "{}: {:.1}% of the pixels are not white",
+        path.display(),
+        ink * 100.0
+    );
 }
 
 /// Checks an SVG: parses as XML, is an `<svg>` with a non-empty `<title>` that is also drawn
 /// as text, and draws shapes.
 fn check_svg(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let document = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    let document = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
     let root = document.root_element();
     assert_eq!(root.tag_name().name(), "svg", "{}", path.display());
     let title = root
@@ -127,21 +146,40 @@ fn check_svg(path: &Path) -> String {
         .trim()
         .to_string();
     assert!(!title.is_empty(), "{}: empty title", path.display());
-    let texts: Vec<String> =
-        root.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).map(|t| t.trim().to_string()).collect();
-    assert!(texts.contains(&title), "{}: the title {title:?} is not drawn", path.display());
-    let shapes = root.descendants().filter(|n| n.has_tag_name("polyline") || n.has_tag_name("rect")).count();
+    let texts: Vec<String> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect();
+    assert!(
+        texts.contains(&title),
+        "{}: the title {title:?} is not drawn",
+        path.display()
+    );
+    let shapes = root
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") || n.has_tag_name("rect"))
+        .count();
     assert!(shapes > 10, "{}: {shapes} shapes", path.display());
     title
 }
 
 /// Checks that `report.html` is self-contained: nothing fetched, no script.
 fn check_self_contained(html: &str) {
-    for forbidden in ["http://", "https://", "src=", "<script", "url(", "@import", "<iframe", "<object", "<embed"] {
-        assert!(!html.contains(forbidden), "report.html contains {forbidden:?}");
+    for forbidden in [
+        "http://", "https://", "src=", "<script", "url(", "@import", "<iframe", "<object", "<embed",
+    ] {
+        assert!(
+            !html.contains(forbidden),
+            "report.html contains {forbidden:?}"
+        );
     }
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("Content-Security-Policy"), "no policy forbidding loads");
+    assert!(
+        html.contains("Content-Security-Policy"),
+        "no policy forbidding loads"
+    );
 }
 
 #[test]
@@ -154,26 +192,49 @@ fn a_run_writes_plots_and_a_self_contained_report() {
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     check_self_contained(&html);
     // Every plot inline, once.
-    assert_eq!(html.matches("<svg").count(), RUN_PLOTS.len(), "inline SVG plots");
+    assert_eq!(
+        html.matches("<svg").count(),
+        RUN_PLOTS.len(),
+        "inline SVG plots"
+    );
     // Names are escaped everywhere: the raw names never appear.
     assert!(!html.contains("front<b>"), "an unescaped service name");
     assert!(!html.contains("<&>"), "an unescaped scenario name");
-    assert!(html.contains("front&lt;b&gt;&amp;&#39;x&#39;"), "the escaped service name is missing");
-    assert!(html.contains("report &lt;&amp;&gt; &quot;test&quot;"), "the escaped scenario name is missing");
+    assert!(
+        html.contains("front&lt;b&gt;&amp;&#39;x&#39;"),
+        "the escaped service name is missing"
+    );
+    assert!(
+        html.contains("report &lt;&amp;&gt; &quot;test&quot;"),
+        "the escaped scenario name is missing"
+    );
     // The event timeline lists both faults with their times.
-    for needle in ["Event timeline", "fault_start", "fault_end", "back#0", "slow factor=5", "back#1"] {
+    for needle in [
+        "Event timeline",
+        "fault_start",
+        "fault_end",
+        "back#0",
+        "slow factor=5",
+        "back#1",
+    ] {
         assert!(html.contains(needle), "report.html lacks {needle:?}");
     }
     // Names drawn into SVG text are escaped by the SVG writer: the documents parsed above.
     let replicas = std::fs::read_to_string(out.join("replicas.svg")).unwrap();
-    assert!(replicas.contains("front&lt;b&gt;&amp;&apos;x&apos;"), "service name in replicas.svg");
+    assert!(
+        replicas.contains("front&lt;b&gt;&amp;&apos;x&apos;"),
+        "service name in replicas.svg"
+    );
 }
 
 #[test]
 fn plot_regenerates_the_same_bytes_from_the_csv_files() {
     let out = run_report("replot");
     let mut first: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut generated: Vec<String> = RUN_PLOTS.iter().flat_map(|n| [format!("{n}.svg"), format!("{n}.png")]).collect();
+    let mut generated: Vec<String> = RUN_PLOTS
+        .iter()
+        .flat_map(|n| [format!("{n}.svg"), format!("{n}.png")])
+        .collect();
     generated.push("report.html".into());
     for name in &generated {
         first.insert(name.clone(), std::fs::read(out.join(name)).expect(name));
@@ -182,8 +243,12 @@ fn plot_regenerates_the_same_bytes_from_the_csv_files() {
     let output = meshsim(&["plot", arg(&out)]);
     check_status(&output, "meshsim plot");
     for name in &generated {
-        let again = std::fs::read(out.join(name)).unwrap_or_else(|_| panic!("plot did not write {name}"));
-        assert!(again == first[name], "{name} differs when re-rendered from the CSV files");
+        let again =
+            std::fs::read(out.join(name)).unwrap_or_else(|_| panic!("plot did not write {name}"));
+        assert!(
+            again == first[name],
+            "{name} differs when re-rendered from the CSV files"
+        );
     }
     // No temporary file is left behind.
     let leftovers: Vec<String> = std::fs::read_dir(&out)
@@ -201,7 +266,10 @@ fn plot_refuses_a_folder_that_is_not_a_run() {
     let output = meshsim(&["plot", arg(&dir)]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("is not a run folder") && stderr.contains("summary.json"), "{stderr}");
+    assert!(
+        stderr.contains("is not a run folder") && stderr.contains("summary.json"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     let output = meshsim(&["plot", arg(&dir.join("missing"))]);
     assert_eq!(output.status.code(), Some(2));
@@ -227,7 +295,11 @@ fn a_comparison_writes_plots_and_a_report_that_plot_redraws() {
         "--quiet",
     ]);
     check_status(&output, "meshsim compare");
-    assert!(output.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mut generated = Vec::new();
     for name in ["comparison", "cdf"] {
         check_png(&out.join(format!("{name}.png")));
@@ -239,26 +311,43 @@ fn a_comparison_writes_plots_and_a_report_that_plot_redraws() {
     check_self_contained(&html);
     assert_eq!(html.matches("<svg").count(), 2, "inline SVG plots");
     assert!(!html.contains("<&>"), "an unescaped scenario name");
-    for needle in ["report &lt;&amp;&gt; &quot;test&quot;: comparison", "round_robin <b>(baseline)</b>", "p2c", "p99 latency", "Replications"] {
+    for needle in [
+        "report &lt;&amp;&gt; &quot;test&quot;: comparison",
+        "round_robin <b>(baseline)</b>",
+        "p2c",
+        "p99 latency",
+        "Replications",
+    ] {
         assert!(html.contains(needle), "report.html lacks {needle:?}");
     }
     // The CDF has a line per variant, named in its legend.
     let cdf = std::fs::read_to_string(out.join("cdf.svg")).unwrap();
-    assert!(cdf.contains("1 round_robin") && cdf.contains("2 p2c"), "cdf.svg legend");
+    assert!(
+        cdf.contains("1 round_robin") && cdf.contains("2 p2c"),
+        "cdf.svg legend"
+    );
     // `meshsim plot` on the comparison folder draws the same bytes from comparison.json and the
     // latency-<variant>.csv files.
-    let first: Vec<Vec<u8>> = generated.iter().map(|n| std::fs::read(out.join(n)).expect("written")).collect();
+    let first: Vec<Vec<u8>> = generated
+        .iter()
+        .map(|n| std::fs::read(out.join(n)).expect("written"))
+        .collect();
     for name in &generated {
         std::fs::remove_file(out.join(name)).expect("remove");
     }
     check_status(&meshsim(&["plot", arg(&out)]), "meshsim plot (comparison)");
     for (name, bytes) in generated.iter().zip(&first) {
-        let again = std::fs::read(out.join(name)).unwrap_or_else(|_| panic!("plot did not write {name}"));
+        let again =
+            std::fs::read(out.join(name)).unwrap_or_else(|_| panic!("plot did not write {name}"));
         assert!(&again == bytes, "{name} differs when re-rendered");
     }
     if Path::new(CHROMIUM).exists() {
         let visit = visit(&out.join("report.html"), &dir.join("profile"));
-        assert!(visit.page_requested && visit.problems.is_empty(), "{}", visit.problems.join("\n"));
+        assert!(
+            visit.page_requested && visit.problems.is_empty(),
+            "{}",
+            visit.problems.join("\n")
+        );
         let _ = std::fs::remove_dir_all(dir.join("profile"));
     }
 }
@@ -312,7 +401,11 @@ impl Browser {
                 // Move both ends above 4 first, so that placing one cannot clobber the other.
                 let high_read = libc::fcntl(read_fd, libc::F_DUPFD, 10);
                 let high_write = libc::fcntl(write_fd, libc::F_DUPFD, 10);
-                if high_read < 0 || high_write < 0 || libc::dup2(high_read, 3) < 0 || libc::dup2(high_write, 4) < 0 {
+                if high_read < 0
+                    || high_write < 0
+                    || libc::dup2(high_read, 3) < 0
+                    || libc::dup2(high_write, 4) < 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -340,7 +433,13 @@ impl Browser {
                 }
             }
         });
-        Browser { child, to_browser, from_browser: receiver, next_id: 1, events: Vec::new() }
+        Browser {
+            child,
+            to_browser,
+            from_browser: receiver,
+            next_id: 1,
+            events: Vec::new(),
+        }
     }
 
     /// Sends a command (to a page session, or to the browser) and waits for its answer.
@@ -353,11 +452,16 @@ impl Browser {
         }
         let mut bytes = serde_json::to_vec(&message).unwrap();
         bytes.push(0);
-        self.to_browser.write_all(&bytes).expect("write to chromium");
+        self.to_browser
+            .write_all(&bytes)
+            .expect("write to chromium");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let reply = self.from_browser.recv_timeout(left).unwrap_or_else(|_| panic!("no answer to {method}"));
+            let reply = self
+                .from_browser
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no answer to {method}"));
             if reply.get("id").and_then(Value::as_u64) == Some(id) {
                 assert!(reply.get("error").is_none(), "{method}: {reply}");
                 return reply["result"].clone();
@@ -374,7 +478,10 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let event = self.from_browser.recv_timeout(left).unwrap_or_else(|_| panic!("no {method} event"));
+            let event = self
+                .from_browser
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {method} event"));
             let found = event["method"] == method;
             self.events.push(event);
             if found {
@@ -386,7 +493,10 @@ impl Browser {
     /// Collects the events that arrive within `time`.
     fn drain_for(&mut self, time: Duration) {
         let deadline = Instant::now() + time;
-        while let Ok(event) = self.from_browser.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(event) = self
+            .from_browser
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             self.events.push(event);
         }
     }
@@ -411,7 +521,10 @@ fn base64_decode(text: &str) -> Vec<u8> {
             _ => panic!("not base64: {c}"),
         }
     };
-    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=' && !c.is_ascii_whitespace()).collect();
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|&c| c != b'=' && !c.is_ascii_whitespace())
+        .collect();
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for group in digits.chunks(4) {
         let mut bits = 0u32;
@@ -441,9 +554,19 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
     let _ = std::fs::remove_dir_all(profile);
     let mut browser = Browser::launch(profile);
     let target = browser.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
-    let target_id = target["targetId"].as_str().expect("a target id").to_string();
-    let attached = browser.call(None, "Target.attachToTarget", json!({ "targetId": target_id, "flatten": true }));
-    let session = attached["sessionId"].as_str().expect("a session id").to_string();
+    let target_id = target["targetId"]
+        .as_str()
+        .expect("a target id")
+        .to_string();
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        json!({ "targetId": target_id, "flatten": true }),
+    );
+    let session = attached["sessionId"]
+        .as_str()
+        .expect("a session id")
+        .to_string();
     let session = Some(session.as_str());
     for domain in ["Page", "Runtime", "Log", "Network"] {
         browser.call(session, &format!("{domain}.enable"), json!({}));
@@ -453,12 +576,19 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
         "Emulation.setDeviceMetricsOverride",
         json!({ "width": 1200, "height": 2400, "deviceScaleFactor": 1, "mobile": false }),
     );
-    let url = format!("file://{}", page.canonicalize().expect("page path").display());
+    let url = format!(
+        "file://{}",
+        page.canonicalize().expect("page path").display()
+    );
     browser.events.clear();
     browser.call(session, "Page.navigate", json!({ "url": url }));
     browser.wait_for("Page.loadEventFired");
     browser.drain_for(Duration::from_millis(500));
-    let shot = browser.call(session, "Page.captureScreenshot", json!({ "format": "png" }));
+    let shot = browser.call(
+        session,
+        "Page.captureScreenshot",
+        json!({ "format": "png" }),
+    );
     let screenshot = base64_decode(shot["data"].as_str().expect("screenshot data"));
     browser.drain_for(Duration::from_millis(200));
     let _ = browser.call(None, "Browser.close", json!({}));
@@ -469,10 +599,17 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
         let params = &event["params"];
         match event["method"].as_str().unwrap_or("") {
             "Runtime.exceptionThrown" => problems.push(format!("exception: {params}")),
-            "Runtime.consoleAPICalled" if matches!(params["type"].as_str(), Some("error" | "assert" | "warning")) => {
+            "Runtime.consoleAPICalled"
+                if matches!(
+                    params["type"].as_str(),
+                    Some("error" | "assert" | "warning")
+                ) =>
+            {
                 problems.push(format!("console {}: {params}", params["type"]))
             }
-            "Log.entryAdded" if matches!(params["entry"]["level"].as_str(), Some("error" | "warning")) => {
+            "Log.entryAdded"
+                if matches!(params["entry"]["level"].as_str(), Some("error" | "warning")) =>
+            {
                 problems.push(format!("log: {}", params["entry"]))
             }
             "Network.requestWillBeSent" => {
@@ -487,7 +624,11 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
             _ => {}
         }
     }
-    PageVisit { problems, page_requested, screenshot }
+    PageVisit {
+        problems,
+        page_requested,
+        screenshot,
+    }
 }
 
 #[test]
@@ -507,18 +648,41 @@ fn the_report_opens_in_headless_chromium_without_errors_or_requests() {
         b"<!DOCTYPE html><html><body><p>bad</p><img src=\"http://127.0.0.1:9/x.png\"><script>console.error('boom')</script></body></html>",
     );
     let visit_bad = visit(&bad, &work.join("profile-bad"));
-    assert!(visit_bad.page_requested, "the page's own request was not seen");
+    assert!(
+        visit_bad.page_requested,
+        "the page's own request was not seen"
+    );
     let seen = visit_bad.problems.join("\n");
-    assert!(seen.contains("boom"), "a console error went unseen:\n{seen}");
-    assert!(seen.contains("127.0.0.1:9"), "an outside request went unseen:\n{seen}");
+    assert!(
+        seen.contains("boom"),
+        "a console error went unseen:\n{seen}"
+    );
+    assert!(
+        seen.contains("127.0.0.1:9"),
+        "an outside request went unseen:\n{seen}"
+    );
 
     let report = visit(&out.join("report.html"), &work.join("profile"));
     std::fs::write(work.join("screenshot.png"), &report.screenshot).expect("save the screenshot");
-    assert!(report.page_requested, "the report's own request was not seen");
-    assert!(report.problems.is_empty(), "opening report.html:\n{}", report.problems.join("\n"));
+    assert!(
+        report.page_requested,
+        "the report's own request was not seen"
+    );
+    assert!(
+        report.problems.is_empty(),
+        "opening report.html:\n{}",
+        report.problems.join("\n")
+    );
     let (width, height, colours, ink) = png_stats(&report.screenshot);
-    assert!(width >= 1000 && height >= 1000, "screenshot {width}x{height}");
-    assert!(colours > 50 && ink > 0.05, "the screenshot looks blank: {colours} colours, {:.1}% ink", ink * 100.0);
+    assert!(
+        width >= 1000 && height >= 1000,
+        "screenshot {width}x{height}"
+    );
+    assert!(
+        colours > 50 && ink > 0.05,
+        "the screenshot looks blank: {colours} colours, {:.1}% ink",
+        ink * 100.0
+    );
     for profile in ["profile", "profile-bad"] {
         let _ = std::fs::remove_dir_all(work.join(profile));
     }

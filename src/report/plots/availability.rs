@@ -38,7 +38,11 @@ impl AvailabilityPlot {
             .edge_windows()
             .map(|row| {
                 window_s = window_s.max(row.window_s);
-                let width = if row.window_s > 0.0 { row.window_s } else { 1.0 };
+                let width = if row.window_s > 0.0 {
+                    row.window_s
+                } else {
+                    1.0
+                };
                 let ended = row.succeeded + row.failed();
                 Window {
                     middle: row.time_s + row.window_s / 2.0,
@@ -66,7 +70,9 @@ impl AvailabilityPlot {
 /// object with `target`), if any.
 pub fn availability_objective(summary: &serde_json::Value) -> Option<f64> {
     let value = summary.get("slo")?.get("availability")?;
-    value.as_f64().or_else(|| value.get("target").and_then(|v| v.as_f64()))
+    value
+        .as_f64()
+        .or_else(|| value.get("target").and_then(|v| v.as_f64()))
 }
 
 /// The lower end of the availability axis (percent): a round value below the lowest point.
@@ -88,11 +94,21 @@ impl Figure for AvailabilityPlot {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let availability = style::series(0);
-        let offered = style::SeriesStyle { marker: style::Marker::None, ..style::series(3) };
-        let offered = style::SeriesStyle { dash: style::DASHES[4], ..offered };
+        let offered = style::SeriesStyle {
+            marker: style::Marker::None,
+            ..style::series(3)
+        };
+        let offered = style::SeriesStyle {
+            dash: style::DASHES[4],
+            ..offered
+        };
         let succeeded = style::series(2);
         let failed = style::series(1);
-        let objective = style::SeriesStyle { marker: style::Marker::None, width: 1, ..style::series(3) };
+        let objective = style::SeriesStyle {
+            marker: style::Marker::None,
+            width: 1,
+            ..style::series(3)
+        };
         let mut keys = vec![
             Key::Series("availability".into(), availability),
             Key::Series("offered".into(), offered),
@@ -106,7 +122,10 @@ impl Figure for AvailabilityPlot {
             keys.push(Key::Area("fault".into(), style::fault_fill()));
         }
         if self.warmup_s > 0.0 {
-            keys.push(Key::Area("warm-up (not measured)".into(), style::warmup_fill()));
+            keys.push(Key::Area(
+                "warm-up (not measured)".into(),
+                style::warmup_fill(),
+            ));
         }
         let subtitle = format!(
             "{} – seed {} – end-to-end requests per {} s window: availability = succeeded / ended",
@@ -130,14 +149,25 @@ impl Figure for AvailabilityPlot {
         let x = ValueAxis::exact(0.0, self.end_s);
         let percent = |v: &f64| format!("{}%", style::format_number(*v));
         let space = style::fault_label_space(root, &top, &self.faults, &x)?;
-        let mut chart = style::chart(&top, x.clone(), y, "", "availability (%)", Some(&percent), space)?;
+        let mut chart = style::chart(
+            &top,
+            x.clone(),
+            y,
+            "",
+            "availability (%)",
+            Some(&percent),
+            space,
+        )?;
         style::shade_warmup(&mut chart, self.warmup_s)?;
         style::shade_faults(&mut chart, &self.faults, self.end_s)?;
         style::label_faults(root, &chart, &self.faults, space)?;
         if let Some(target) = self.objective {
             let x_range = chart.x_range();
             chart.draw_series(std::iter::once(Line::new(
-                vec![(x_range.start, target * 100.0), (x_range.end, target * 100.0)],
+                vec![
+                    (x_range.start, target * 100.0),
+                    (x_range.end, target * 100.0),
+                ],
                 objective,
             )))?;
         }
@@ -147,7 +177,10 @@ impl Figure for AvailabilityPlot {
                 Some(value) => run.push((window.middle, (value * 100.0).max(floor))),
                 None => {
                     if !run.is_empty() {
-                        chart.draw_series(std::iter::once(Line::new(std::mem::take(&mut run), availability)))?;
+                        chart.draw_series(std::iter::once(Line::new(
+                            std::mem::take(&mut run),
+                            availability,
+                        )))?;
                     }
                 }
             }
@@ -157,7 +190,11 @@ impl Figure for AvailabilityPlot {
         }
 
         // Throughput, requests per second.
-        let highest = self.windows.iter().map(|w| w.offered.max(w.succeeded).max(w.failed)).fold(0.0, f64::max);
+        let highest = self
+            .windows
+            .iter()
+            .map(|w| w.offered.max(w.succeeded).max(w.failed))
+            .fold(0.0, f64::max);
         let y = ValueAxis::from_zero(highest);
         let mut chart = style::chart(&bottom, x, y, "simulated time (s)", "requests / s", None, 6)?;
         style::shade_warmup(&mut chart, self.warmup_s)?;
@@ -167,7 +204,8 @@ impl Figure for AvailabilityPlot {
             (succeeded, |w: &Window| w.succeeded),
             (failed, |w: &Window| w.failed),
         ] {
-            let points: Vec<(f64, f64)> = self.windows.iter().map(|w| (w.middle, pick(w))).collect();
+            let points: Vec<(f64, f64)> =
+                self.windows.iter().map(|w| (w.middle, pick(w))).collect();
             chart.draw_series(std::iter::once(Line::new(points, series)))?;
         }
         Ok(())

@@ -26,7 +26,10 @@ pub struct CdfPlot {
 impl CdfPlot {
     /// A plot of `distributions`, one line each, in the order given.
     pub fn new(subtitle: String, distributions: Vec<Distribution>) -> Self {
-        CdfPlot { subtitle, distributions }
+        CdfPlot {
+            subtitle,
+            distributions,
+        }
     }
 }
 
@@ -65,7 +68,11 @@ impl Figure for CdfPlot {
 
         let all = || self.distributions.iter().flat_map(|d| d.quantiles.iter());
         let latency_axis = ValueAxis::latency(all().map(|p| p.1));
-        let x_desc = if latency_axis.is_log() { "latency (ms, log scale)" } else { "latency (ms)" };
+        let x_desc = if latency_axis.is_log() {
+            "latency (ms, log scale)"
+        } else {
+            "latency (ms)"
+        };
         let fraction = |v: &f64| style::format_number(*v);
         let mut chart = style::chart(
             &left,
@@ -78,12 +85,18 @@ impl Figure for CdfPlot {
         )?;
         for (index, distribution) in self.distributions.iter().enumerate() {
             let low = latency_axis_low(&latency_axis);
-            let points: Vec<(f64, f64)> =
-                distribution.quantiles.iter().map(|&(q, ms)| (ms.max(low), q)).collect();
+            let points: Vec<(f64, f64)> = distribution
+                .quantiles
+                .iter()
+                .map(|&(q, ms)| (ms.max(low), q))
+                .collect();
             chart.draw_series(std::iter::once(Line::new(points, style::series(index))))?;
         }
 
-        let tail_end = all().filter(|p| p.0 < 1.0).map(|p| nines(p.0)).fold(2.0f64, f64::max);
+        let tail_end = all()
+            .filter(|p| p.0 < 1.0)
+            .map(|p| nines(p.0))
+            .fold(2.0f64, f64::max);
         let tail_end = (tail_end - 1e-6).ceil();
         let tail_axis = ValueAxis::exact(0.0, tail_end);
         let label = |v: &f64| percentile_label(*v);
@@ -114,7 +127,11 @@ fn tail_chart<'a, DB: DrawingBackend>(
     y: ValueAxis,
     x_format: &dyn Fn(&f64) -> String,
 ) -> PlotResult<style::Chart<'a, DB>> {
-    let y_desc = if y.is_log() { "latency (ms, log scale)" } else { "latency (ms)" };
+    let y_desc = if y.is_log() {
+        "latency (ms, log scale)"
+    } else {
+        "latency (ms)"
+    };
     let mut chart = ChartBuilder::on(area)
         .margin_left(6)
         .margin_right(34)

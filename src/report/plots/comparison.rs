@@ -34,7 +34,11 @@ pub struct ComparisonPlot {
 impl ComparisonPlot {
     /// A chart of `panels` over `variants` (labels, in order).
     pub fn new(subtitle: String, variants: Vec<String>, panels: Vec<MetricPanel>) -> Self {
-        ComparisonPlot { subtitle, variants, panels }
+        ComparisonPlot {
+            subtitle,
+            variants,
+            panels,
+        }
     }
 }
 
@@ -53,7 +57,11 @@ fn panel_axis(panel: &MetricPanel) -> ValueAxis {
         return ValueAxis::nice(0.0, 1.0);
     }
     let pad = ((high - low) * 0.15).max(high.abs().max(low.abs()) * 0.02);
-    let low = if low >= 0.0 && low - pad <= (high - low) { 0.0 } else { low - pad };
+    let low = if low >= 0.0 && low - pad <= (high - low) {
+        0.0
+    } else {
+        low - pad
+    };
     let mut high = high + pad;
     if panel.percent && high > 100.0 {
         high = 100.0_f64.max(low + 1e-6);
@@ -70,18 +78,32 @@ impl Figure for ComparisonPlot {
         "Variants compared: mean and 95% confidence interval per metric".to_string()
     }
 
+    fn size(&self) -> (u32, u32) {
+        // Three panels a row; past three rows the figure grows rather than the panels shrink.
+        let rows = self.panels.len().div_ceil(3).max(1) as u32;
+        let (width, height) = super::SIZE;
+        (width, height.max(110 + rows * 150))
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let keys: Vec<Key> = self
             .variants
             .iter()
             .enumerate()
             .map(|(index, label)| {
-                let series = style::SeriesStyle { dash: &[], ..style::series(index) };
+                let series = style::SeriesStyle {
+                    dash: &[],
+                    ..style::series(index)
+                };
                 Key::Series(format!("{} {label}", index + 1), series)
             })
             .collect();
         let mut subtitle = self.subtitle.clone();
-        if self.panels.iter().any(|p| p.significant.iter().skip(1).any(|s| *s)) {
+        if self
+            .panels
+            .iter()
+            .any(|p| p.significant.iter().skip(1).any(|s| *s))
+        {
             subtitle.push_str(" – * differs significantly from variant 1 (paired)");
         }
         let area = style::header(root, &self.title(), &subtitle, &keys)?;
@@ -138,7 +160,9 @@ impl Figure for ComparisonPlot {
                 .x_label_formatter(&labels)
                 .draw()?;
             for (index, value) in panel.values.iter().enumerate() {
-                let Some((mean, low, high)) = *value else { continue };
+                let Some((mean, low, high)) = *value else {
+                    continue;
+                };
                 let series = style::series(index);
                 let at = index as f64;
                 let (x, y_mean) = chart.backend_coord(&(at, mean));
@@ -149,9 +173,16 @@ impl Figure for ComparisonPlot {
                 for y in [y_low, y_high] {
                     root.draw(&PathElement::new(vec![(x - 7, y), (x + 7, y)], whisker))?;
                 }
-                root.draw(&MarkerAt { at: (x, y_mean), series })?;
+                root.draw(&MarkerAt {
+                    at: (x, y_mean),
+                    series,
+                })?;
                 if panel.significant.get(index).copied().unwrap_or(false) && index > 0 {
-                    root.draw_text("*", &style::bold(16, INK), (x + 9, y_high.min(y_mean - 6) - 4))?;
+                    root.draw_text(
+                        "*",
+                        &style::bold(16, INK),
+                        (x + 9, y_high.min(y_mean - 6) - 4),
+                    )?;
                 }
             }
         }

@@ -64,7 +64,9 @@ impl LatencyPlot {
 /// The p50 and p99 latency objectives of `summary.json`'s `slo` section (the percentiles this
 /// plot draws), as (percentile, ms).
 pub fn latency_objectives(summary: &serde_json::Value) -> Vec<(String, f64)> {
-    let Some(report) = summary.get("slo").and_then(|slo| serde_json::from_value::<crate::report::SloReport>(slo.clone()).ok())
+    let Some(report) = summary
+        .get("slo")
+        .and_then(|slo| serde_json::from_value::<crate::report::SloReport>(slo.clone()).ok())
     else {
         return Vec::new();
     };
@@ -88,20 +90,35 @@ impl Figure for LatencyPlot {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let p50 = style::series(0);
         let p99 = style::series(1);
-        let mut keys = vec![Key::Series("p50".into(), p50), Key::Series("p99".into(), p99)];
+        let mut keys = vec![
+            Key::Series("p50".into(), p50),
+            Key::Series("p99".into(), p99),
+        ];
         if !self.faults.is_empty() {
             keys.push(Key::Area("fault".into(), style::fault_fill()));
         }
         if self.warmup_s > 0.0 {
-            keys.push(Key::Area("warm-up (not measured)".into(), style::warmup_fill()));
+            keys.push(Key::Area(
+                "warm-up (not measured)".into(),
+                style::warmup_fill(),
+            ));
         }
-        let objective = style::SeriesStyle { marker: style::Marker::None, width: 1, ..style::series(3) };
+        let objective = style::SeriesStyle {
+            marker: style::Marker::None,
+            width: 1,
+            ..style::series(3)
+        };
         // An objective far above the data would flatten it: it is then only named.
         let highest = self.points.iter().map(|p| p.2).fold(0.0, f64::max);
-        let (shown, off_scale): (Vec<_>, Vec<_>) =
-            self.objectives.iter().partition(|(_, target)| *target <= highest * 1.5 || highest == 0.0);
+        let (shown, off_scale): (Vec<_>, Vec<_>) = self
+            .objectives
+            .iter()
+            .partition(|(_, target)| *target <= highest * 1.5 || highest == 0.0);
         for (label, target) in &shown {
-            keys.push(Key::Series(format!("{label} objective ({} ms)", style::format_number(*target)), objective));
+            keys.push(Key::Series(
+                format!("{label} objective ({} ms)", style::format_number(*target)),
+                objective,
+            ));
         }
         let mut subtitle = format!(
             "{} – seed {} – succeeded requests ending in each {} s window",
@@ -110,12 +127,23 @@ impl Figure for LatencyPlot {
             style::format_number(self.window_s)
         );
         for (label, target) in &off_scale {
-            subtitle.push_str(&format!(" – {label} objective {} ms (above the scale)", style::format_number(*target)));
+            subtitle.push_str(&format!(
+                " – {label} objective {} ms (above the scale)",
+                style::format_number(*target)
+            ));
         }
         let area = style::header(root, &self.title(), &subtitle, &keys)?;
-        let values = self.points.iter().flat_map(|p| [p.1, p.2]).chain(shown.iter().map(|o| o.1));
+        let values = self
+            .points
+            .iter()
+            .flat_map(|p| [p.1, p.2])
+            .chain(shown.iter().map(|o| o.1));
         let y = style::ValueAxis::latency(values);
-        let y_desc = if y.is_log() { "latency (ms, log scale)" } else { "latency (ms)" };
+        let y_desc = if y.is_log() {
+            "latency (ms, log scale)"
+        } else {
+            "latency (ms)"
+        };
         let x = style::ValueAxis::exact(0.0, self.end_s);
         let space = style::fault_label_space(root, &area, &self.faults, &x)?;
         let mut chart = style::chart(&area, x, y, "simulated time (s)", y_desc, None, space)?;
@@ -130,8 +158,14 @@ impl Figure for LatencyPlot {
             )))?;
         }
         for run in self.runs() {
-            chart.draw_series(std::iter::once(Line::new(run.iter().map(|p| (p.0, p.2)).collect(), p99)))?;
-            chart.draw_series(std::iter::once(Line::new(run.iter().map(|p| (p.0, p.1)).collect(), p50)))?;
+            chart.draw_series(std::iter::once(Line::new(
+                run.iter().map(|p| (p.0, p.2)).collect(),
+                p99,
+            )))?;
+            chart.draw_series(std::iter::once(Line::new(
+                run.iter().map(|p| (p.0, p.1)).collect(),
+                p50,
+            )))?;
         }
         if self.points.is_empty() {
             let (x, y) = chart.plotting_area().get_pixel_range();

@@ -96,7 +96,12 @@ pub fn render<F: Figure>(figure: &F) -> PlotResult<Rendered> {
         root.present()?;
     }
     let png = encode_png(&pixels, width, height)?;
-    Ok(Rendered { name: figure.name(), title, svg, png })
+    Ok(Rendered {
+        name: figure.name(),
+        title,
+        svg,
+        png,
+    })
 }
 
 /// Puts a `<title>` (the accessible name, shown as a tooltip) first in the SVG document.
@@ -121,8 +126,12 @@ pub fn encode_png(pixels: &[u8], width: u32, height: u32) -> PlotResult<Vec<u8>>
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_compression(png::Compression::High);
-        let mut writer = encoder.write_header().map_err(|e| PlotError(e.to_string()))?;
-        writer.write_image_data(pixels).map_err(|e| PlotError(e.to_string()))?;
+        let mut writer = encoder
+            .write_header()
+            .map_err(|e| PlotError(e.to_string()))?;
+        writer
+            .write_image_data(pixels)
+            .map_err(|e| PlotError(e.to_string()))?;
         writer.finish().map_err(|e| PlotError(e.to_string()))?;
     }
     Ok(bytes)
@@ -141,7 +150,10 @@ pub fn run_plots(data: &crate::report::rundata::RunData) -> PlotResult<Vec<Rende
             "{} – seed {} – measured requests that succeeded",
             data.summary.scenario, data.summary.seed
         );
-        let distribution = cdf::Distribution { label: data.summary.scenario.clone(), quantiles: data.latency.clone() };
+        let distribution = cdf::Distribution {
+            label: data.summary.scenario.clone(),
+            quantiles: data.latency.clone(),
+        };
         plots.push(render(&cdf::CdfPlot::new(subtitle, vec![distribution]))?);
     }
     Ok(plots)

@@ -60,7 +60,10 @@ impl ReplicaPlot {
         // Windows of the load period only: the few requests still under way after it would
         // make the last column's shares noise.
         let load_end = data.summary.duration_s;
-        let rows_in_load = data.replicas.iter().filter(|r| load_end <= 0.0 || r.time_s < load_end);
+        let rows_in_load = data
+            .replicas
+            .iter()
+            .filter(|r| load_end <= 0.0 || r.time_s < load_end);
         let mut times: Vec<f64> = rows_in_load.clone().map(|r| r.time_s).collect();
         times.sort_by(f64::total_cmp);
         times.dedup();
@@ -87,10 +90,14 @@ impl ReplicaPlot {
             let count = replica_counts.entry(service).or_default();
             *count = (*count).max(row.replica + 1);
             let column = column_of(row.time_s);
-            let cell = &mut cells.entry((service, row.replica)).or_insert_with(|| vec![(0, false); columns])[column];
+            let cell = &mut cells
+                .entry((service, row.replica))
+                .or_insert_with(|| vec![(0, false); columns])[column];
             cell.0 += row.arrivals;
             cell.1 |= row.health != "up" && !row.health.is_empty();
-            service_columns.entry(service).or_insert_with(|| vec![0; columns])[column] += row.arrivals;
+            service_columns
+                .entry(service)
+                .or_insert_with(|| vec![0; columns])[column] += row.arrivals;
         }
         let mut ranked: Vec<(&str, u64)> = totals.iter().map(|(s, t)| (*s, *t)).collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -111,18 +118,27 @@ impl ReplicaPlot {
                             .zip(&service_columns[service])
                             .map(|(&(arrivals, unhealthy), &service_total)| {
                                 let level = (service_total > 0).then(|| {
-                                    let share = arrivals as f64 * f64::from(replicas) / service_total as f64;
-                                    ((share / SHARE_MAX).clamp(0.0, 1.0) * (LEVELS - 1) as f64).round() as usize
+                                    let share = arrivals as f64 * f64::from(replicas)
+                                        / service_total as f64;
+                                    ((share / SHARE_MAX).clamp(0.0, 1.0) * (LEVELS - 1) as f64)
+                                        .round() as usize
                                 });
                                 (level, unhealthy)
                             })
                             .collect();
-                        Row { label: format!("{service}#{replica}"), cells }
+                        Row {
+                            label: format!("{service}#{replica}"),
+                            cells,
+                        }
                     })
                     .collect();
                 Group {
                     service: service.to_string(),
-                    per_replica_rate: if span > 0.0 { *total as f64 / f64::from(replicas) / span } else { 0.0 },
+                    per_replica_rate: if span > 0.0 {
+                        *total as f64 / f64::from(replicas) / span
+                    } else {
+                        0.0
+                    },
                     hidden_replicas: replicas as usize - shown,
                     rows,
                 }
@@ -166,20 +182,32 @@ impl Figure for ReplicaPlot {
             self.scenario, self.seed
         );
         if self.hidden_services > 0 {
-            let plural = if self.hidden_services == 1 { "service" } else { "services" };
-            subtitle.push_str(&format!(" – {} quieter {plural} not shown", self.hidden_services));
+            let plural = if self.hidden_services == 1 {
+                "service"
+            } else {
+                "services"
+            };
+            subtitle.push_str(&format!(
+                " – {} quieter {plural} not shown",
+                self.hidden_services
+            ));
         }
         let area = style::header(root, &self.title(), &subtitle, &[])?;
         let rows = self.row_count();
         if rows == 0 || self.edges.len() < 2 {
-            root.draw_text("no replica rows (replicas.csv is empty)", &style::text(16, MUTED), (40, 120))?;
+            root.draw_text(
+                "no replica rows (replicas.csv is empty)",
+                &style::text(16, MUTED),
+                (40, 120),
+            )?;
             return Ok(());
         }
         let (start, end) = (self.edges[0], *self.edges.last().unwrap_or(&1.0));
         let x = style::ValueAxis::exact(start, end);
         let y = style::ValueAxis::exact(0.0, rows as f64);
         let (width, _) = area.dim_in_pixel();
-        let space = style::fault_label_space_between(root, &self.faults, &x, 200..width as i32 - 120)?;
+        let space =
+            style::fault_label_space_between(root, &self.faults, &x, 200..width as i32 - 120)?;
         let mut chart = ChartBuilder::on(&area)
             .margin_left(10)
             .margin_right(120)
@@ -243,9 +271,15 @@ impl Figure for ReplicaPlot {
             let height = y1 - y0;
             let mut x = x0 - height;
             while x < x1 {
-                let (a, b) = ((x.max(x0), y1 - (x.max(x0) - x)), ((x + height).min(x1), y1 - ((x + height).min(x1) - x)));
+                let (a, b) = (
+                    (x.max(x0), y1 - (x.max(x0) - x)),
+                    ((x + height).min(x1), y1 - ((x + height).min(x1) - x)),
+                );
                 root.draw(&PathElement::new(vec![a, b], WHITE.stroke_width(2)))?;
-                root.draw(&PathElement::new(vec![(a.0 + 2, a.1), (b.0 + 2, b.1)], INK.mix(0.6).stroke_width(1)))?;
+                root.draw(&PathElement::new(
+                    vec![(a.0 + 2, a.1), (b.0 + 2, b.1)],
+                    INK.mix(0.6).stroke_width(1),
+                ))?;
                 x += 7;
             }
         }
@@ -259,18 +293,31 @@ impl Figure for ReplicaPlot {
             let top = (rows - index) as f64;
             let (_, y_top) = chart.backend_coord(&(start, top));
             let (_, y_bottom) = chart.backend_coord(&(start, top - group.rows.len() as f64));
-            root.draw(&PathElement::new(vec![(x_pixels.start - 186, y_top), (x_pixels.end, y_top)], WHITE.stroke_width(2)))?;
-            root.draw(&PathElement::new(vec![(x_pixels.start - 186, y_top), (x_pixels.start, y_top)], MUTED.stroke_width(1)))?;
+            root.draw(&PathElement::new(
+                vec![(x_pixels.start - 186, y_top), (x_pixels.end, y_top)],
+                WHITE.stroke_width(2),
+            ))?;
+            root.draw(&PathElement::new(
+                vec![(x_pixels.start - 186, y_top), (x_pixels.start, y_top)],
+                MUTED.stroke_width(1),
+            ))?;
             let mut name = group.service.clone();
             if group.hidden_replicas > 0 {
                 name.push_str(&format!(" (+{})", group.hidden_replicas));
             }
-            let rate = format!("{}/s per replica", style::format_number(group.per_replica_rate.round()));
+            let rate = format!(
+                "{}/s per replica",
+                style::format_number(group.per_replica_rate.round())
+            );
             let middle = (y_top + y_bottom) / 2;
             let row_height = (y_bottom - y_top) / group.rows.len().max(1) as i32;
             if group.rows.len() >= 2 && row_height * group.rows.len() as i32 >= 30 {
                 root.draw_text(&name, &group_style, (x_pixels.start - 184, middle - 14))?;
-                root.draw_text(&rate, &style::text(11, MUTED), (x_pixels.start - 184, middle + 1))?;
+                root.draw_text(
+                    &rate,
+                    &style::text(11, MUTED),
+                    (x_pixels.start - 184, middle + 1),
+                )?;
             } else {
                 root.draw_text(&name, &group_style, (x_pixels.start - 184, middle - 7))?;
             }
@@ -280,7 +327,11 @@ impl Figure for ReplicaPlot {
                     let (_, y) = chart.backend_coord(&(start, top - offset as f64 - 0.5));
                     let text = format!("#{replica}");
                     let (w, h) = root.estimate_text_size(&text, &label_style)?;
-                    root.draw_text(&text, &label_style, (x_pixels.start - 6 - w as i32, y - h as i32 / 2))?;
+                    root.draw_text(
+                        &text,
+                        &label_style,
+                        (x_pixels.start - 6 - w as i32, y - h as i32 / 2),
+                    )?;
                 }
             }
             index += group.rows.len();
@@ -292,7 +343,10 @@ impl Figure for ReplicaPlot {
             for time in [Some(span.start_s), span.end_s].into_iter().flatten() {
                 if time > start && time < end {
                     let (x, _) = chart.backend_coord(&(time, 0.0));
-                    root.draw(&PathElement::new(vec![(x, y_pixels.start), (x, y_pixels.end)], INK.stroke_width(1)))?;
+                    root.draw(&PathElement::new(
+                        vec![(x, y_pixels.start), (x, y_pixels.end)],
+                        INK.stroke_width(1),
+                    ))?;
                 }
             }
         }
@@ -306,17 +360,40 @@ impl Figure for ReplicaPlot {
         for level in 0..LEVELS {
             let y0 = bar_bottom - ((level + 1) as f64 * step_height).round() as i32;
             let y1 = bar_bottom - (level as f64 * step_height).round() as i32;
-            root.draw(&Rectangle::new([(bar_x, y0), (bar_x + 16, y1)], level_color(Some(level)).filled()))?;
+            root.draw(&Rectangle::new(
+                [(bar_x, y0), (bar_x + 16, y1)],
+                level_color(Some(level)).filled(),
+            ))?;
         }
         let bar_end = bar_bottom - (LEVELS as f64 * step_height).round() as i32;
-        root.draw(&Rectangle::new([(bar_x, bar_end), (bar_x + 16, bar_bottom)], MUTED.stroke_width(1)))?;
-        for (value, label) in [(0.0, "0"), (0.5, "0.5"), (1.0, "1 fair"), (1.5, "1.5"), (2.0, "≥ 2")] {
-            let y = bar_bottom - ((value / SHARE_MAX) * (bar_bottom - bar_end) as f64).round() as i32;
-            root.draw(&PathElement::new(vec![(bar_x + 16, y), (bar_x + 20, y)], MUTED.stroke_width(1)))?;
+        root.draw(&Rectangle::new(
+            [(bar_x, bar_end), (bar_x + 16, bar_bottom)],
+            MUTED.stroke_width(1),
+        ))?;
+        for (value, label) in [
+            (0.0, "0"),
+            (0.5, "0.5"),
+            (1.0, "1 fair"),
+            (1.5, "1.5"),
+            (2.0, "≥ 2"),
+        ] {
+            let y =
+                bar_bottom - ((value / SHARE_MAX) * (bar_bottom - bar_end) as f64).round() as i32;
+            root.draw(&PathElement::new(
+                vec![(bar_x + 16, y), (bar_x + 20, y)],
+                MUTED.stroke_width(1),
+            ))?;
             root.draw_text(label, &style::text(11, INK), (bar_x + 23, y - 6))?;
         }
-        root.draw(&Rectangle::new([(bar_x, bar_bottom + 14), (bar_x + 16, bar_bottom + 26)], NO_LOAD.filled()))?;
-        root.draw_text("no tries", &style::text(11, INK), (bar_x + 23, bar_bottom + 14))?;
+        root.draw(&Rectangle::new(
+            [(bar_x, bar_bottom + 14), (bar_x + 16, bar_bottom + 26)],
+            NO_LOAD.filled(),
+        ))?;
+        root.draw_text(
+            "no tries",
+            &style::text(11, INK),
+            (bar_x + 23, bar_bottom + 14),
+        )?;
         Ok(())
     }
 }

@@ -45,7 +45,8 @@ pub fn text(size: u32, color: RGBColor) -> TextStyle<'static> {
 
 /// Bold text style.
 pub fn bold(size: u32, color: RGBColor) -> TextStyle<'static> {
-    (FONT, size).into_font().style(FontStyle::Bold).color(&color)
+    // `FontDesc::style` would only retag the regular face: ask for the bold one by name.
+    FontDesc::new(FontFamily::Name(FONT), f64::from(size), FontStyle::Bold).color(&color)
 }
 
 /// The Okabe–Ito colours, ordered so that neighbours differ in lightness as well as hue.
@@ -61,7 +62,13 @@ pub const PALETTE: [RGBColor; 8] = [
 ];
 
 /// Dash patterns (on, off, ... in pixels); empty is solid.
-pub const DASHES: [&[f64]; 5] = [&[], &[9.0, 5.0], &[2.0, 4.0], &[12.0, 4.0, 2.0, 4.0], &[5.0, 5.0]];
+pub const DASHES: [&[f64]; 5] = [
+    &[],
+    &[9.0, 5.0],
+    &[2.0, 4.0],
+    &[12.0, 4.0, 2.0, 4.0],
+    &[5.0, 5.0],
+];
 
 /// Point markers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +90,14 @@ pub enum Marker {
 }
 
 /// Markers in series order.
-pub const MARKERS: [Marker; 6] =
-    [Marker::Circle, Marker::Triangle, Marker::Square, Marker::Diamond, Marker::Ring, Marker::Cross];
+pub const MARKERS: [Marker; 6] = [
+    Marker::Circle,
+    Marker::Triangle,
+    Marker::Square,
+    Marker::Diamond,
+    Marker::Ring,
+    Marker::Cross,
+];
 
 /// How one series is drawn.
 #[derive(Debug, Clone, Copy)]
@@ -173,7 +186,9 @@ pub fn draw_styled_path<DB: DrawingBackend>(
 fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut kept: Vec<(f64, f64)> = Vec::with_capacity(points.len());
     for (index, &point) in points.iter().enumerate() {
-        let near = kept.last().is_some_and(|last| (point.0 - last.0).hypot(point.1 - last.1) < 1.5);
+        let near = kept
+            .last()
+            .is_some_and(|last| (point.0 - last.0).hypot(point.1 - last.1) < 1.5);
         if !near || index + 1 == points.len() {
             kept.push(point);
         }
@@ -239,7 +254,10 @@ fn marker_positions(points: &[(f64, f64)], offset: f64, spacing: f64) -> Vec<Bac
         let length = (to.0 - from.0).hypot(to.1 - from.1);
         while next <= travelled + length && length > 0.0 {
             let t = (next - travelled) / length;
-            positions.push(round((from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t)));
+            positions.push(round((
+                from.0 + (to.0 - from.0) * t,
+                from.1 + (to.1 - from.1) * t,
+            )));
             next += spacing;
         }
         travelled += length;
@@ -271,7 +289,10 @@ pub fn draw_marker<DB: DrawingBackend>(
         }
         Marker::Triangle => {
             let s = size + 1;
-            backend.fill_polygon(vec![(x, y - s), (x + s, y + s - 1), (x - s, y + s - 1)], &filled)
+            backend.fill_polygon(
+                vec![(x, y - s), (x + s, y + s - 1), (x - s, y + s - 1)],
+                &filled,
+            )
         }
         Marker::Square => {
             backend.draw_rect((x - size, y - size), (x + size, y + size), &white, true)?;
@@ -279,7 +300,10 @@ pub fn draw_marker<DB: DrawingBackend>(
         }
         Marker::Diamond => {
             let s = size + 1;
-            backend.fill_polygon(vec![(x, y - s), (x + s, y), (x, y + s), (x - s, y)], &filled)
+            backend.fill_polygon(
+                vec![(x, y - s), (x + s, y), (x, y + s), (x - s, y)],
+                &filled,
+            )
         }
         Marker::Cross => {
             backend.draw_line((x - size, y - size), (x + size, y + size), &outline)?;
@@ -337,15 +361,24 @@ pub fn header<DB: DrawingBackend>(
             let middle = y + 8;
             match key {
                 Key::Series(_, series) => {
-                    let glyph = Line::new(vec![(x, middle), (x + GLYPH, middle)], SeriesStyle {
-                        marker_offset: f64::from(GLYPH) / 2.0,
-                        ..*series
-                    });
+                    let glyph = Line::new(
+                        vec![(x, middle), (x + GLYPH, middle)],
+                        SeriesStyle {
+                            marker_offset: f64::from(GLYPH) / 2.0,
+                            ..*series
+                        },
+                    );
                     root.draw(&glyph)?;
                 }
                 Key::Area(_, fill) => {
-                    root.draw(&Rectangle::new([(x, y + 1), (x + GLYPH, y + 15)], fill.filled()))?;
-                    root.draw(&Rectangle::new([(x, y + 1), (x + GLYPH, y + 15)], MUTED.stroke_width(1)))?;
+                    root.draw(&Rectangle::new(
+                        [(x, y + 1), (x + GLYPH, y + 15)],
+                        fill.filled(),
+                    ))?;
+                    root.draw(&Rectangle::new(
+                        [(x, y + 1), (x + GLYPH, y + 15)],
+                        MUTED.stroke_width(1),
+                    ))?;
                 }
             }
             root.draw_text(key.label(), &style, (x + GLYPH + 6, y))?;
@@ -389,19 +422,34 @@ impl ValueAxis {
     /// Exactly `[low, high]` (a time axis).
     pub fn exact(low: f64, high: f64) -> Self {
         let high = if high > low { high } else { low + 1.0 };
-        ValueAxis { low, high, log: false, categories: None }
+        ValueAxis {
+            low,
+            high,
+            log: false,
+            categories: None,
+        }
     }
 
     /// `[low, high]` widened to whole ticks (about six of them).
     pub fn nice(low: f64, high: f64) -> Self {
         let high = if high > low { high } else { low + 1.0 };
         let step = nice_step((high - low) / 6.0);
-        ValueAxis { low: (low / step).floor() * step, high: (high / step).ceil() * step, log: false, categories: None }
+        ValueAxis {
+            low: (low / step).floor() * step,
+            high: (high / step).ceil() * step,
+            log: false,
+            categories: None,
+        }
     }
 
     /// Categories `0..count` (half a category of room on each side), ticked at each one.
     pub fn categories(count: usize) -> Self {
-        ValueAxis { low: -0.6, high: count.max(1) as f64 - 0.4, log: false, categories: Some(count) }
+        ValueAxis {
+            low: -0.6,
+            high: count.max(1) as f64 - 0.4,
+            log: false,
+            categories: Some(count),
+        }
     }
 
     /// `[0, high]` widened to a whole tick, with room above the highest value.
@@ -415,13 +463,26 @@ impl ValueAxis {
         let high = if high > low { high } else { low * 10.0 };
         let down = |v: f64| {
             let power = 10f64.powf(v.log10().floor());
-            [5.0, 2.0, 1.0].iter().map(|m| m * power).find(|c| *c <= v * (1.0 + 1e-9)).unwrap_or(power)
+            [5.0, 2.0, 1.0]
+                .iter()
+                .map(|m| m * power)
+                .find(|c| *c <= v * (1.0 + 1e-9))
+                .unwrap_or(power)
         };
         let up = |v: f64| {
             let power = 10f64.powf(v.log10().floor());
-            [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|c| *c >= v * (1.0 - 1e-9)).unwrap_or(power * 10.0)
+            [1.0, 2.0, 5.0, 10.0]
+                .iter()
+                .map(|m| m * power)
+                .find(|c| *c >= v * (1.0 - 1e-9))
+                .unwrap_or(power * 10.0)
         };
-        ValueAxis { low: down(low), high: up(high), log: true, categories: None }
+        ValueAxis {
+            low: down(low),
+            high: up(high),
+            log: true,
+            categories: None,
+        }
     }
 
     /// Latency values: logarithmic when they span more than a factor of `20`, else linear from 0.
@@ -465,7 +526,10 @@ impl ValueAxis {
         }
         let first = (self.low / step - 1e-9).ceil() as i64;
         let last = (self.high / step + 1e-9).floor() as i64;
-        (first..=last).map(|k| k as f64 * step).map(|v| if v.abs() < step * 1e-9 { 0.0 } else { v }).collect()
+        (first..=last)
+            .map(|k| k as f64 * step)
+            .map(|v| if v.abs() < step * 1e-9 { 0.0 } else { v })
+            .collect()
     }
 
     fn log_points(&self, count: usize, light: bool) -> Vec<f64> {
@@ -482,7 +546,12 @@ impl ValueAxis {
         if light {
             return with(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], 1);
         }
-        for multiples in [&[1.0, 2.0, 3.0, 5.0, 7.0][..], &[1.0, 2.0, 5.0], &[1.0, 3.0], &[1.0]] {
+        for multiples in [
+            &[1.0, 2.0, 3.0, 5.0, 7.0][..],
+            &[1.0, 2.0, 5.0],
+            &[1.0, 3.0],
+            &[1.0],
+        ] {
             let points = with(multiples, 1);
             if points.len() <= count {
                 return points;
@@ -621,12 +690,19 @@ pub fn shade_warmup<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, warmup_s: f64
     }
     let y = chart.y_range();
     let x0 = chart.x_range().start;
-    chart.draw_series(std::iter::once(Rectangle::new([(x0, y.start), (warmup_s, y.end)], warmup_fill().filled())))?;
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(x0, y.start), (warmup_s, y.end)],
+        warmup_fill().filled(),
+    )))?;
     Ok(())
 }
 
 /// Shades each fault's time span on `chart`; spans without an end run to `end_s`.
-pub fn shade_faults<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, spans: &[FaultSpan], end_s: f64) -> PlotResult {
+pub fn shade_faults<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    spans: &[FaultSpan],
+    end_s: f64,
+) -> PlotResult {
     let y = chart.y_range();
     let x_range = chart.x_range();
     let edge = ShapeStyle::from(&PALETTE[1].mix(0.7)).stroke_width(1);
@@ -636,9 +712,15 @@ pub fn shade_faults<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, spans: &[Faul
         if end < start {
             continue;
         }
-        chart.draw_series(std::iter::once(Rectangle::new([(start, y.start), (end, y.end)], fault_fill().filled())))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(start, y.start), (end, y.end)],
+            fault_fill().filled(),
+        )))?;
         for x in [start, end] {
-            chart.draw_series(std::iter::once(PathElement::new(vec![(x, y.start), (x, y.end)], edge)))?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, y.start), (x, y.end)],
+                edge,
+            )))?;
         }
     }
     Ok(())
@@ -685,9 +767,17 @@ pub fn fault_label_space_between<DB: DrawingBackend>(
         return Ok(0);
     }
     let (left, right) = (pixels.start, pixels.end);
-    let labels = fault_label_boxes(root, spans, x.range(), |t| {
-        left + (f64::from(right - left) * (t - x.range().start) / (x.range().end - x.range().start)).round() as i32
-    }, left..right)?;
+    let labels = fault_label_boxes(
+        root,
+        spans,
+        x.range(),
+        |t| {
+            left + (f64::from(right - left) * (t - x.range().start)
+                / (x.range().end - x.range().start))
+                .round() as i32
+        },
+        left..right,
+    )?;
     let rows = label_rows(&labels).into_iter().max().map_or(0, |r| r + 1);
     Ok(rows as u32 * LABEL_ROW + 2)
 }
@@ -706,7 +796,10 @@ fn fault_label_boxes<DB: DrawingBackend>(
         .map(|span| {
             let (width, _) = root.estimate_text_size(&span.label(), &style)?;
             let x = pixel(span.start_s.clamp(x_range.start, x_range.end));
-            Ok(((x + 3).min(pixels.end - width as i32).max(pixels.start), width as i32))
+            Ok((
+                (x + 3).min(pixels.end - width as i32).max(pixels.start),
+                width as i32,
+            ))
         })
         .collect()
 }
@@ -724,7 +817,13 @@ pub fn label_faults<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<Va
     }
     let (x_pixels, y_pixels) = chart.plotting_area().get_pixel_range();
     let y_any = chart.y_range().start;
-    let boxes = fault_label_boxes(root, spans, chart.x_range(), |t| chart.backend_coord(&(t, y_any)).0, x_pixels)?;
+    let boxes = fault_label_boxes(
+        root,
+        spans,
+        chart.x_range(),
+        |t| chart.backend_coord(&(t, y_any)).0,
+        x_pixels,
+    )?;
     let rows = ((space.saturating_sub(2)) / LABEL_ROW).max(1) as usize;
     let style = text(12, INK);
     for ((span, &(x, _)), row) in spans.iter().zip(&boxes).zip(label_rows(&boxes)) {
@@ -756,11 +855,17 @@ mod tests {
     fn axes_have_readable_ticks() {
         let axis = ValueAxis::nice(0.0, 57.3);
         assert_eq!(axis.range(), 0.0..60.0);
-        assert_eq!(axis.linear_points(8, false), vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        assert_eq!(
+            axis.linear_points(8, false),
+            vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+        );
         let log = ValueAxis::log(0.7, 130.0);
         assert_eq!(log.range(), 0.5..200.0);
         let ticks = log.log_points(10, false);
-        assert!(ticks.contains(&1.0) && ticks.contains(&10.0) && ticks.contains(&100.0), "{ticks:?}");
+        assert!(
+            ticks.contains(&1.0) && ticks.contains(&10.0) && ticks.contains(&100.0),
+            "{ticks:?}"
+        );
         assert_eq!(format_number(0.25), "0.25");
         assert_eq!(format_number(20000.0), "20k");
         assert_eq!(format_number(1500.0), "1500");
