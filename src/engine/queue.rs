@@ -1,4 +1,7 @@
-//! The pending-event set: a binary heap plus FIFO lanes, totally ordered by (time, sequence).
+//! The pending-event set: a 4-ary heap plus FIFO lanes, totally ordered by (time, sequence).
+//! (A 4-ary heap is shallower than a binary one: fewer of the unpredictable comparisons that
+//! dominated the pop in profiles; measured 3-5% faster whole runs on the tier chain. A radix
+//! heap was tried and was slower: the sequence bits spread keys over many buckets.)
 //!
 //! Many events are scheduled a fixed delay after "now" (every timeout of one policy, every hop
 //! over a constant-latency link). Such events arrive already in time order, so a FIFO lane holds
@@ -7,7 +10,8 @@
 //! out of time order falls back to the heap, so lanes are an optimisation, never a semantic.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use dary_heap::QuaternaryHeap;
+use std::collections::VecDeque;
 
 /// Identifies a FIFO lane of an [`EventQueue`], created by [`EventQueue::add_lane`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +46,7 @@ impl<E> PartialOrd for Scheduled<E> {
     }
 }
 impl<E> Ord for Scheduled<E> {
-    /// Reversed, so that the standard max-heap pops the earliest event.
+    /// Reversed, so that the max-heap pops the earliest event.
     fn cmp(&self, other: &Self) -> Ordering {
         other.key().cmp(&self.key())
     }
@@ -51,7 +55,7 @@ impl<E> Ord for Scheduled<E> {
 /// Pending events, popped in (time, sequence) order whatever structure holds them.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Scheduled<E>>,
+    heap: QuaternaryHeap<Scheduled<E>>,
     lanes: Vec<VecDeque<Scheduled<E>>>,
     next_sequence: u64,
 }
@@ -66,7 +70,7 @@ impl<E> EventQueue<E> {
     /// An empty queue without lanes.
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
+            heap: QuaternaryHeap::with_capacity(1024),
             lanes: Vec::new(),
             next_sequence: 0,
         }
