@@ -8,14 +8,13 @@ use meshsim::scenario::{load_file, Override};
 use meshsim::sim::{NullRecorder, Simulation};
 use std::path::Path;
 
+/// The scenario for `duration`, with no warm-up: every simulated request is counted.
 fn load(file: &str, duration: &str) -> meshsim::model::Model {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(file);
-    let overrides = [Override {
-        key: "scenario.duration".into(),
-        value: duration.into(),
-    }];
+    let set = |key: &str, value: &str| Override { key: key.into(), value: value.into() };
+    let overrides = [set("scenario.duration", duration), set("scenario.warmup", "0s")];
     load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{errors}"))
 }
 
