@@ -13,8 +13,14 @@ fn load(file: &str, duration: &str) -> meshsim::model::Model {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(file);
-    let set = |key: &str, value: &str| Override { key: key.into(), value: value.into() };
-    let overrides = [set("scenario.duration", duration), set("scenario.warmup", "0s")];
+    let set = |key: &str, value: &str| Override {
+        key: key.into(),
+        value: value.into(),
+    };
+    let overrides = [
+        set("scenario.duration", duration),
+        set("scenario.warmup", "0s"),
+    ];
     load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{errors}"))
 }
 

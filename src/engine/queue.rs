@@ -9,8 +9,8 @@
 //! far-future timeouts that are mostly stale by the time they fire. An event pushed into a lane
 //! out of time order falls back to the heap, so lanes are an optimisation, never a semantic.
 
-use std::cmp::Ordering;
 use dary_heap::QuaternaryHeap;
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 /// Identifies a FIFO lane of an [`EventQueue`], created by [`EventQueue::add_lane`].
