@@ -25,6 +25,27 @@ struct CallStart {
     inherited_deadline: u64,
 }
 
+/// A try answered locally, without leaving the caller (refused, circuit open): delivered as an
+/// event at `now`, so that a call never ends inside the step that starts it.
+fn answer_at_once(
+    call: u32,
+    generation: u32,
+    try_number: u32,
+    outcome: Outcome,
+    now: u64,
+    queue: &mut EventQueue<Event>,
+) {
+    queue.push(
+        now,
+        Event::TryResponse {
+            call,
+            generation,
+            try_number,
+            outcome,
+        },
+    );
+}
+
 impl<R: Recorder> Simulation<'_, R> {
     // ----- the edge -------------------------------------------------------------------------
 
@@ -211,13 +232,14 @@ impl<R: Recorder> Simulation<'_, R> {
             }
         }
         if !self.breaker_admits(client, service, now) {
-            let event = Event::TryResponse {
-                call: slot,
+            answer_at_once(
+                slot,
                 generation,
                 try_number,
-                outcome: Outcome::CircuitOpen,
-            };
-            queue.push(now, event);
+                Outcome::CircuitOpen,
+                now,
+                queue,
+            );
             return;
         }
         let policy = &self.model.services[service].policy;
@@ -231,15 +253,8 @@ impl<R: Recorder> Simulation<'_, R> {
             weights,
             now,
         ) else {
-            // No replica in view: "no healthy upstream", refused at once (as an event, so that a
-            // call never ends inside the step that starts it).
-            let event = Event::TryResponse {
-                call: slot,
-                generation,
-                try_number,
-                outcome: Outcome::Refused,
-            };
-            queue.push(now, event);
+            // No replica in view: "no healthy upstream", refused at once.
+            answer_at_once(slot, generation, try_number, Outcome::Refused, now, queue);
             return;
         };
         balancer.on_send(index);
