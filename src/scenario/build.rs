@@ -16,6 +16,9 @@ use crate::model::{Dist, Model, Network, RegistryModel};
 const TOP_KEYS: [&str; 9] = [
     "scenario", "network", "registry", "policy", "service", "workload", "fault", "slo", "compare",
 ];
+/// Most windows a run may have (each makes a row per service and replica).
+const MAX_WINDOWS: u64 = 1_000_000;
+
 const SCENARIO_KEYS: [&str; 5] = ["name", "seed", "duration", "warmup", "window"];
 const NETWORK_KEYS: [&str; 2] = ["latency", "cross_zone_latency"];
 /// Keys of the eureka and consul registry models (recognised, not supported yet).
@@ -173,7 +176,21 @@ fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
         None => Some(0),
     };
     let window = match fields.get("window") {
-        Some(n) => ctx.positive_duration(n, "window"),
+        Some(n) => {
+            let window = ctx.positive_duration(n, "window");
+            if let (Some(w), Some(d)) = (window, duration) {
+                if d / w > MAX_WINDOWS {
+                    ctx.error(
+                        n,
+                        format!(
+                            "window is too short: {} windows over the duration (at most {MAX_WINDOWS})",
+                            d / w
+                        ),
+                    );
+                }
+            }
+            window
+        }
         None => Some(DEFAULT_WINDOW),
     };
     Some(Header {

@@ -929,3 +929,15 @@ fn hostile_inputs_never_panic() {
         assert!(result.is_err(), "accepted {input:?}");
     }
 }
+
+#[test]
+fn a_window_too_short_for_the_duration_is_refused() {
+    let text = BASE.replacen("[scenario]", "[scenario]\nwindow = \"1us\"", 1);
+    let errors = errors(&text);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.message.contains("window is too short")),
+        "{errors:#?}"
+    );
+}
