@@ -11,6 +11,8 @@ pub struct BalancerState {
     round_robin_next: usize,
     /// Requests outstanding from this client, per replica index of the service.
     outstanding_requests: Vec<u32>,
+    /// Their sum.
+    total_outstanding: u32,
     /// Smooth weighted round robin's running scores, per replica index.
     weighted_scores: Vec<i64>,
     /// This client's own random stream (balancer draws, retry jitter).
@@ -40,6 +42,7 @@ impl BalancerState {
         BalancerState {
             round_robin_next: 0,
             outstanding_requests: vec![0; replicas],
+            total_outstanding: 0,
             weighted_scores: vec![0; replicas],
             rng,
             ewma: Vec::new(),
@@ -63,12 +66,21 @@ impl BalancerState {
     /// Notes a try sent to `replica`.
     pub fn on_send(&mut self, replica: u32) {
         self.outstanding_requests[replica as usize] += 1;
+        self.total_outstanding += 1;
+    }
+
+    /// Requests outstanding from this client to the whole service.
+    pub fn total_outstanding(&self) -> u32 {
+        self.total_outstanding
     }
 
     /// Notes the end (response, timeout or abandonment) of a try sent to `replica`.
     pub fn on_end(&mut self, replica: u32) {
         let count = &mut self.outstanding_requests[replica as usize];
-        *count = count.saturating_sub(1);
+        if *count > 0 {
+            *count -= 1;
+            self.total_outstanding -= 1;
+        }
     }
 
     /// Excludes `replica` from this client's picks (ejected) or lets it back.

@@ -23,7 +23,7 @@ pub use policy::{
 pub use resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState,
 };
-pub use service::{Call, Concurrency, Endpoint, EndpointId, Service, ServiceId, Step};
+pub use service::{Call, Concurrency, Endpoint, EndpointId, RateLimit, Service, ServiceId, Step};
 pub use workload::{Arrival, RateChange, Workload};
 
 /// How clients learn which replicas exist.

@@ -209,6 +209,9 @@ pub struct CallPolicy {
     /// Whether the called server drops queued work whose caller has given up and starts no
     /// downstream call past the caller's deadline (which its own calls inherit).
     pub deadline_propagation: bool,
+    /// Bulkhead: most tries one client may have outstanding to the service (Envoy's
+    /// circuit-breaker `max_requests`); a try over it is rejected locally. `None`: unlimited.
+    pub max_requests: Option<u32>,
 }
 
 impl Default for CallPolicy {
@@ -221,6 +224,7 @@ impl Default for CallPolicy {
             circuit_breaker: None,
             outlier_detection: None,
             deadline_propagation: false,
+            max_requests: None,
         }
     }
 }

@@ -39,6 +39,18 @@ pub struct Service {
     pub endpoints: Vec<EndpointId>,
     /// Policy of calls made TO this service (the scenario's `[policy]` merged with the service's own).
     pub policy: CallPolicy,
+    /// Token-bucket rate limit of each replica (Envoy's local rate limit); `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token bucket per replica: `rate` tokens per second up to `burst`; a request that finds no
+/// token is rejected at once (outcome `rejected`, as Envoy's 429).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    /// Tokens added per second.
+    pub rate: f64,
+    /// Bucket size (the bucket starts full).
+    pub burst: f64,
 }
 
 /// One endpoint: compute, then run the call steps in order, then respond.

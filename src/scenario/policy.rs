@@ -12,8 +12,9 @@ use crate::model::{
     RetryBudget, RetryPolicy,
 };
 
-const POLICY_KEYS: [&str; 8] = [
+const POLICY_KEYS: [&str; 9] = [
     "balancer",
+    "max_requests",
     "timeout",
     "retries",
     "circuit_breaker",
@@ -86,6 +87,7 @@ pub(crate) struct PolicyPatch {
     circuit_breaker: Option<CircuitBreakerPolicy>,
     outlier_detection: Option<OutlierPolicy>,
     deadline_propagation: Option<bool>,
+    max_requests: Option<u32>,
 }
 
 /// The keys one `retries` table sets.
@@ -128,6 +130,7 @@ impl PolicyPatch {
                 .clone()
                 .or_else(|| base.outlier_detection.clone()),
             deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
+            max_requests: self.max_requests.or(base.max_requests),
         }
     }
 
@@ -178,6 +181,7 @@ impl PolicyPatch {
             circuit_breaker: self.circuit_breaker.clone(),
             outlier_detection: self.outlier_detection.clone(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
+            max_requests: self.max_requests,
         }
     }
 }
@@ -193,6 +197,11 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
     }
     if let Some(node) = fields.get("deadline_propagation") {
         patch.deadline_propagation = ctx.boolean(node, "deadline_propagation");
+    }
+    if let Some(node) = fields.get("max_requests") {
+        patch.max_requests = ctx
+            .integer(node, "max_requests", 1, i64::from(u32::MAX))
+            .map(|v| v as u32);
     }
     if let Some(node) = fields.get("circuit_breaker") {
         patch.circuit_breaker = read_circuit_breaker(ctx, node);

@@ -7,10 +7,11 @@ use super::calls::{read_calls, resolve_at, Directory, StepDraft};
 use super::context::Ctx;
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::{Node, Value};
-use crate::model::{Call, Concurrency, Dist, Endpoint, EndpointId, Service, Step};
+use crate::model::{Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step};
 
-const SERVICE_KEYS: [&str; 12] = [
+const SERVICE_KEYS: [&str; 13] = [
     "name",
+    "rate_limit",
     "replicas",
     "zones",
     "workers",
@@ -55,6 +56,8 @@ pub(crate) struct ServiceDraft {
     pub concurrency: Concurrency,
     /// Queue capacity per replica; `None` unbounded.
     pub queue: Option<u32>,
+    /// Token-bucket rate limit per replica, if any.
+    pub rate_limit: Option<RateLimit>,
     /// Endpoints, in order (at least one).
     pub endpoints: Vec<EndpointDraft>,
     /// The service's own policy keys (merged over `[policy]` later).
@@ -155,6 +158,9 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         .get("queue")
         .and_then(|n| ctx.integer(n, "queue", 0, i64::from(u32::MAX)))
         .map(|q| q as u32);
+    let rate_limit = fields
+        .get("rate_limit")
+        .and_then(|n| read_rate_limit(ctx, n));
     let weights = match fields.get("weights") {
         Some(n) => read_weights(ctx, n, replicas),
         None => vec![1; replicas],
@@ -250,6 +256,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         workers,
         concurrency,
         queue,
+        rate_limit,
         endpoints,
         policy,
     };
@@ -385,9 +392,31 @@ pub(crate) fn build_services(
             workers: draft.workers,
             concurrency: draft.concurrency,
             queue_capacity: draft.queue,
+            rate_limit: draft.rate_limit.clone(),
             endpoints: ids.clone(),
             policy,
         });
     }
     built
+}
+
+/// Reads `rate_limit = { rate = 1000, burst = 100 }`: tokens per second per replica and the
+/// bucket size (default 1: no burst).
+fn read_rate_limit(ctx: &mut Ctx<'_>, node: &Node) -> Option<RateLimit> {
+    let fields = ctx.table(node, "rate_limit", &["rate", "burst"])?;
+    let rate = ctx
+        .required(&fields, "rate")
+        .and_then(|n| ctx.positive(n, "rate limit rate"))?;
+    let burst = match fields.get("burst") {
+        Some(n) => ctx.positive(n, "rate limit burst")?,
+        None => 1.0,
+    };
+    if burst < 1.0 {
+        ctx.error(
+            node,
+            "rate_limit burst must be at least 1 (a request takes one token)",
+        );
+        return None;
+    }
+    Some(RateLimit { rate, burst })
 }

@@ -242,6 +242,13 @@ impl<R: Recorder> Simulation<'_, R> {
             );
             return;
         }
+        if let Some(max) = self.model.services[service].policy.max_requests {
+            if self.balancers[client as usize].total_outstanding() >= max {
+                // Bulkhead full: Envoy's overflow, a local 503.
+                answer_at_once(slot, generation, try_number, Outcome::Rejected, now, queue);
+                return;
+            }
+        }
         let policy = &self.model.services[service].policy;
         let weights = &self.model.services[service].replica_weights;
         let balancer = &mut self.balancers[client as usize];
@@ -600,6 +607,13 @@ impl<R: Recorder> Simulation<'_, R> {
         self.replicas[replica_slot].window_arrivals += 1;
         if measured {
             self.service_totals[service].requests += 1;
+        }
+        if let Some(limit) = &self.model.services[service].rate_limit {
+            if !self.replicas[replica_slot].take_token(limit, now) {
+                self.respond(slot, Outcome::Rejected, now, queue); // over the rate limit: 429
+                self.jobs.remove(slot);
+                return;
+            }
         }
         if self.replicas[replica_slot].health == super::replica::Health::Hung {
             self.replicas[replica_slot].hung_accepted += 1; // accepted, never answered

@@ -69,6 +69,9 @@ pub struct Replica {
     pub window_arrivals: u64,
     /// Index within its service.
     pub index: u32,
+    /// Rate limit: tokens in the bucket, and when they were last counted (nanoseconds).
+    tokens: f64,
+    tokens_at: u64,
 }
 
 impl Replica {
@@ -101,6 +104,8 @@ impl Replica {
             busy_worker_nanos: 0.0,
             window_arrivals: 0,
             index,
+            tokens: f64::INFINITY,
+            tokens_at: 0,
         }
     }
 
@@ -128,6 +133,20 @@ impl Replica {
     /// Recomputes `slow_factor` from the `slow` faults in force.
     pub fn combine_slow_factors(&mut self) {
         self.slow_factor = self.slow_fault_factors.iter().product();
+    }
+
+    /// Takes a token from the rate-limit bucket at `now` (refilled at `limit.rate` per second up
+    /// to `limit.burst`, full at the start); false when none is left.
+    pub fn take_token(&mut self, limit: &crate::model::RateLimit, now: u64) -> bool {
+        let elapsed = (now - self.tokens_at) as f64 / 1e9;
+        self.tokens = (self.tokens + elapsed * limit.rate).min(limit.burst);
+        self.tokens_at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// Requests present, for gauges: jobs held, plus what a hung replica swallowed.

@@ -31,6 +31,7 @@ pub(crate) fn single_service(
             queue_capacity: None,
             endpoints: vec![0],
             policy: CallPolicy::default(),
+            rate_limit: None,
         }],
         endpoints: vec![Endpoint {
             service: 0,

@@ -231,3 +231,76 @@ fn gray_failure_round_robin_loses_the_slow_share_peak_ewma_avoids_it() {
         p99(&least_request)
     );
 }
+
+#[test]
+fn rate_limit_admits_its_rate_per_replica_and_rejects_the_rest() {
+    let model = load("validation/governance/rate_limit.toml", &[]);
+    let limit = model.services[0].rate_limit.clone().expect("rate limit");
+    let result = run(&model);
+    // Constant arrivals split evenly by round robin: each replica is offered 600/s and admits
+    // `rate` of them per second; the bucket's burst is at most `burst` extra per replica.
+    let offered = result.offered as f64;
+    let seconds = (model.duration - model.warmup) as f64 / SECOND as f64;
+    let admitted_at_most = 2.0 * (limit.rate * seconds + limit.burst);
+    let succeeded = result.outcomes.get(Outcome::Succeeded) as f64;
+    assert!(
+        succeeded <= admitted_at_most,
+        "{succeeded} > {admitted_at_most}"
+    );
+    assert!(
+        succeeded >= 2.0 * limit.rate * seconds * 0.995,
+        "{succeeded}"
+    );
+    let rejected = result.outcomes.get(Outcome::Rejected) as f64;
+    assert_eq!(rejected + succeeded, offered);
+    assert!(
+        (rejected / offered - 1.0 / 3.0).abs() < 0.005,
+        "{}",
+        rejected / offered
+    );
+}
+
+#[test]
+fn bulkhead_caps_the_clients_outstanding_requests() {
+    let limited_model = load("validation/governance/bulkhead.toml", &[]);
+    let max = f64::from(
+        limited_model.services[1]
+            .policy
+            .max_requests
+            .expect("bulkhead"),
+    );
+    let back_workers = {
+        let back = &limited_model.services[1];
+        back.replicas as f64 * f64::from(back.workers)
+    };
+    let limited = run(&limited_model);
+    let unlimited = run(&load(
+        "validation/governance/bulkhead.toml",
+        &["service.back.policy.max_requests=1000000"],
+    ));
+    // Busy workers at the backend = requests it works on: on average at most `max` with the
+    // bulkhead (utilization x workers), about 500/s x 20 ms = 10 without.
+    let busy = |result: &meshsim::sim::RunResult| {
+        result.services[1].busy_worker_nanos
+            / (limited_model.duration - limited_model.warmup) as f64
+    };
+    assert!(busy(&limited) <= max * 1.001, "busy {}", busy(&limited));
+    assert!(
+        (busy(&unlimited) - 10.0).abs() < 0.5,
+        "busy {}",
+        busy(&unlimited)
+    );
+    assert!(
+        back_workers > 10.0,
+        "the backend itself has room: the bulkhead is what limits"
+    );
+    assert!(
+        limited.outcomes.get(Outcome::Error) > 0,
+        "front fails the requests its bulkhead rejected"
+    );
+    assert_eq!(
+        limited.services[1].try_outcomes.get(Outcome::Rejected),
+        limited.outcomes.get(Outcome::Error)
+    );
+    assert_eq!(unlimited.outcomes.failed(), 0);
+}
