@@ -175,24 +175,11 @@ fn diff_cell(variant: &VariantResult, result: &MetricResult, scale: f64) -> Opti
 }
 
 /// The values alone, `p2c, 64` (the variant's name when nothing varies).
-fn short_label(variant: &VariantResult) -> String {
-    if variant.overrides.is_empty() {
-        variant.name.clone()
-    } else {
-        variant
-            .overrides
-            .iter()
-            .map(|s| s.value.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
 fn column_title(variant: &VariantResult) -> String {
     if variant.baseline {
-        format!("{} (baseline)", short_label(variant))
+        format!("{} (baseline)", variant.short_label())
     } else {
-        short_label(variant)
+        variant.short_label()
     }
 }
 
@@ -374,7 +361,7 @@ pub fn comparison_md(comparison: &Comparison) -> String {
         let _ = writeln!(
             text,
             "\nDifference to the baseline ({}), replication by replication; **bold**: significant (the interval excludes 0).\n",
-            escape(&short_label(comparison.baseline()))
+            escape(&comparison.baseline().short_label())
         );
         let _ = writeln!(
             text,

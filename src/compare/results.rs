@@ -89,6 +89,21 @@ pub struct VariantResult {
     pub replications: Vec<ReplicationResult>,
 }
 
+impl VariantResult {
+    /// A short label: the values that make the variant (`p2c`, `p2c, 64`), or its name.
+    pub fn short_label(&self) -> String {
+        if self.overrides.is_empty() {
+            self.name.clone()
+        } else {
+            self.overrides
+                .iter()
+                .map(|s| s.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
 /// One `--set key=value`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Setting {

@@ -71,16 +71,7 @@ pub fn render_comparison(dir: &Path) -> io::Result<()> {
 
 /// A short label for variant `index`: the values that make it (`p2c`, `p2c, 64`), or its name.
 pub fn variant_label(comparison: &Comparison, index: usize) -> String {
-    let variant = &comparison.variants[index];
-    if variant.overrides.is_empty() {
-        return variant.name.clone();
-    }
-    variant
-        .overrides
-        .iter()
-        .map(|s| s.value.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    comparison.variants[index].short_label()
 }
 
 /// A readable title for a metric key: `latency_p99_ms` -> `p99 latency`.
