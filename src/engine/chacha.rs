@@ -49,7 +49,12 @@ fn xor_rotate(a: Row, b: Row, bits: u32) -> Row {
 /// The row rotated left by `by` lanes (lane `i` takes lane `i + by`).
 #[inline(always)]
 fn lanes(row: Row, by: usize) -> Row {
-    [row[by % 4], row[(by + 1) % 4], row[(by + 2) % 4], row[(by + 3) % 4]]
+    [
+        row[by % 4],
+        row[(by + 1) % 4],
+        row[(by + 2) % 4],
+        row[(by + 3) % 4],
+    ]
 }
 
 /// Quarter-rounds on the four columns of the state held as rows `a`, `b`, `c`, `d`.
@@ -87,8 +92,8 @@ mod sse2 {
     use super::{BLOCK_WORDS, CONSTANTS, DOUBLE_ROUNDS};
     use std::arch::x86_64::{
         __m128i, _mm_add_epi32, _mm_or_si128, _mm_set_epi32, _mm_set_epi64x, _mm_shuffle_epi32,
-        _mm_shufflehi_epi16, _mm_shufflelo_epi16, _mm_slli_epi32, _mm_srli_epi32,
-        _mm_storeu_si128, _mm_xor_si128,
+        _mm_shufflehi_epi16, _mm_shufflelo_epi16, _mm_slli_epi32, _mm_srli_epi32, _mm_storeu_si128,
+        _mm_xor_si128,
     };
 
     /// A row from two 64-bit halves, `low` in lanes 0 and 1.

@@ -339,12 +339,9 @@ mod tests {
         // An independent implementation of the same layout: hdrhistogram with lowest value 1.
         for digits in [2u8, 3] {
             let mut ours = LatencyStats::with_digits(digits);
-            let mut reference = hdrhistogram::Histogram::<u64>::new_with_bounds(
-                1,
-                HISTOGRAM_MAX_NANOS,
-                digits,
-            )
-            .unwrap();
+            let mut reference =
+                hdrhistogram::Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_NANOS, digits)
+                    .unwrap();
             let mut state = 0x2545_f491_4f6c_dd1du64;
             for round in 0..3 {
                 for _ in 0..20_000 {
@@ -388,7 +385,11 @@ mod tests {
             saturated >= HISTOGRAM_MAX_NANOS && saturated < HISTOGRAM_MAX_NANOS / 100 * 101,
             "{saturated}"
         );
-        assert_eq!(stats.max_nanos(), 2 * HISTOGRAM_MAX_NANOS, "the maximum is exact");
+        assert_eq!(
+            stats.max_nanos(),
+            2 * HISTOGRAM_MAX_NANOS,
+            "the maximum is exact"
+        );
     }
 
     #[test]
