@@ -213,6 +213,10 @@ impl<R: Recorder> Simulation<'_, R> {
         let try_number = call.tries;
         call.tries += 1;
         call.phase = CallPhase::AwaitingResponse;
+        // Key the try's stream (see `draw_try`) first: its block is computed while the rest runs.
+        let work_key = derive_key(call.key, u64::from(try_number));
+        self.streams
+            .rekey(&mut self.work_rng, StreamKind::Work, work_key);
         let (generation, service, deadline, client) = (
             call.generation,
             call.service as usize,
@@ -298,9 +302,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
     ) -> (Job, u64) {
         let call = self.calls.at(call_slot);
-        let key = derive_key(call.key, u64::from(try_number));
-        self.streams
-            .rekey(&mut self.work_rng, StreamKind::Work, key);
+        let key = derive_key(call.key, u64::from(try_number)); // `send_try` keyed `work_rng` to it
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service_time = endpoint.service_time.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
