@@ -1,7 +1,10 @@
 //! The pending-event set: a 4-ary heap plus FIFO lanes, totally ordered by (time, sequence).
 //! (A 4-ary heap is shallower than a binary one: fewer of the unpredictable comparisons that
 //! dominated the pop in profiles; measured 3-5% faster whole runs on the tier chain. A radix
-//! heap was tried and was slower: the sequence bits spread keys over many buckets.)
+//! heap was tried and was slower: the sequence bits spread keys over many buckets. The heap is
+//! our own rather than a crate's so that (time, sequence) compares as one 128-bit number and
+//! the smallest of four children is selected without branches: 3-4% faster whole runs than
+//! `dary_heap`'s.)
 //!
 //! Many events are scheduled a fixed delay after "now" (every timeout of one policy, every hop
 //! over a constant-latency link). Such events arrive already in time order, so a FIFO lane holds
