@@ -1,4 +1,5 @@
-//! The command line: `meshsim run`, `meshsim validate`. Thin: parse, build, run, export.
+//! The command line: `meshsim run`, `validate`, `compare`, `plot`, `schema`, `init`. Thin: parse,
+//! build, run, export.
 
 use crate::report::{self, EdgeRecorder, FileRecorder, OutputFiles, Summary};
 use crate::scenario::{self, Override};
@@ -89,6 +90,16 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Print the JSON Schema of scenario files (for editors: Taplo / Even Better TOML).
+    Schema,
+    /// Write a commented starter scenario to FILE (standard output without FILE).
+    Init {
+        /// Where to write it; refused if it exists, unless --force.
+        file: Option<PathBuf>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Exit status: the scenario or the arguments are invalid.
@@ -131,6 +142,50 @@ pub fn main() -> ExitCode {
             scenario,
             overrides,
         } => validate(&scenario, &overrides),
+        Command::Schema => {
+            say(&scenario::json_schema());
+            ExitCode::SUCCESS
+        }
+        Command::Init { file, force } => init(file.as_deref(), force),
+    }
+}
+
+/// `meshsim init [FILE] [--force]`: the starter scenario to FILE, or to standard output.
+fn init(file: Option<&Path>, force: bool) -> ExitCode {
+    let Some(path) = file else {
+        say(scenario::STARTER);
+        return ExitCode::SUCCESS;
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let written = options.open(path).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(scenario::STARTER.as_bytes())
+    });
+    match written {
+        Ok(()) => {
+            say(&format!(
+                "wrote {} (check it with: meshsim validate {0})\n",
+                path.display()
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "error: {} exists; use --force to overwrite it",
+                path.display()
+            );
+            ExitCode::from(EXIT_INVALID)
+        }
+        Err(error) => {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }
 

@@ -24,7 +24,7 @@ pub use resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState,
 };
 pub use service::{Call, Concurrency, Endpoint, EndpointId, RateLimit, Service, ServiceId, Step};
-pub use workload::{Arrival, RateChange, Workload};
+pub use workload::{Arrival, RateChange, Trace, Workload};
 
 /// How clients learn which replicas exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

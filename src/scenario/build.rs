@@ -6,6 +6,7 @@ use super::context::Ctx;
 use super::extras::{read_compare, read_slo};
 use super::faults::{read_faults, Targets};
 use super::fields::PLANNED;
+use super::file::{keys_of, NetworkTable, RegistryTable, ScenarioFile, ScenarioHeader};
 use super::graph::report_cycles;
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::Node;
@@ -13,22 +14,19 @@ use super::services::{build_services, read_services, DEFAULT_ZONE};
 use super::workloads::read_workloads;
 use crate::model::{Dist, Model, Network, RegistryModel};
 
-const TOP_KEYS: [&str; 9] = [
-    "scenario", "network", "registry", "policy", "service", "workload", "fault", "slo", "compare",
-];
 /// Most windows a run may have (each makes a row per service and replica).
 const MAX_WINDOWS: u64 = 1_000_000;
 
-const SCENARIO_KEYS: [&str; 5] = ["name", "seed", "duration", "warmup", "window"];
-const NETWORK_KEYS: [&str; 2] = ["latency", "cross_zone_latency"];
 /// Keys of the eureka and consul registry models (recognised, not supported yet).
-const REGISTRY_MODEL_KEYS: [&str; 7] = [
+const REGISTRY_MODEL_KEYS: [&str; 9] = [
     "heartbeat",
     "ttl",
     "eviction_interval",
     "client_refresh",
     "self_preservation",
+    "response_cache",
     "check_interval",
+    "check_timeout",
     "deregister_after",
 ];
 const REGISTRIES: [(&str, RegistryModel); 2] = [
@@ -51,7 +49,7 @@ struct Header {
 
 /// Reads the whole file; `None` when any problem was reported.
 pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
-    let top = ctx.table(root, "the top level", &TOP_KEYS)?;
+    let top = ctx.table(root, "the top level", keys_of::<ScenarioFile>())?;
     let header = match top.get("scenario") {
         Some(node) => read_header(ctx, node),
         None => {
@@ -111,7 +109,8 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
         .collect();
     report_cycles(ctx, &built.call_sites, &labels);
 
-    let workloads = read_workloads(ctx, top.get("workload"), &directory, &zones);
+    let duration = header.as_ref().map(|h| h.duration);
+    let workloads = read_workloads(ctx, top.get("workload"), &directory, &zones, duration);
     let targets = Targets {
         services: &built.services,
         directory: &directory,
@@ -144,7 +143,7 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
 }
 
 fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
-    let fields = ctx.table(node, "[scenario]", &SCENARIO_KEYS)?;
+    let fields = ctx.table(node, "[scenario]", keys_of::<ScenarioHeader>())?;
     let name = ctx
         .required(&fields, "name")
         .and_then(|n| ctx.name(n, "scenario name"))
@@ -203,7 +202,7 @@ fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
 }
 
 fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
-    let Some(fields) = ctx.table(node, "[network]", &NETWORK_KEYS) else {
+    let Some(fields) = ctx.table(node, "[network]", keys_of::<NetworkTable>()) else {
         return Network::default();
     };
     let latency = fields.get("latency").and_then(|n| ctx.dist(n, "latency"));
@@ -219,9 +218,7 @@ fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
 }
 
 fn read_registry(ctx: &mut Ctx<'_>, node: &Node) -> RegistryModel {
-    let mut known = vec!["model"];
-    known.extend(REGISTRY_MODEL_KEYS);
-    let Some(fields) = ctx.table(node, "[registry]", &known) else {
+    let Some(fields) = ctx.table(node, "[registry]", keys_of::<RegistryTable>()) else {
         return RegistryModel::Oracle;
     };
     let model_node = fields.get("model");

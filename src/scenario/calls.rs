@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::context::Ctx;
+use super::file::{keys_of, CallTable};
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
 use crate::model::{EndpointId, ServiceId};
@@ -88,7 +89,7 @@ fn read_call(ctx: &mut Ctx<'_>, node: &Node) -> Option<CallDraft> {
             optional: false,
         }),
         Value::Table(_) => {
-            let fields = ctx.table(node, "a call", &["to", "p", "optional"])?;
+            let fields = ctx.table(node, "a call", keys_of::<CallTable>())?;
             let probability = fields.get("p").map_or(Some(1.0), |p| ctx.fraction(p, "p"));
             let optional = fields
                 .get("optional")

@@ -21,12 +21,14 @@ mod error;
 mod extras;
 mod faults;
 mod fields;
+mod file;
 mod graph;
 mod overrides;
 mod policy;
 mod raw;
 mod services;
 mod suggest;
+mod trace;
 mod workloads;
 
 #[cfg(test)]
@@ -38,6 +40,10 @@ use crate::model::Model;
 use context::Ctx;
 
 pub use error::{ScenarioError, ScenarioErrors};
+pub use file::{json_schema, ScenarioFile};
+
+/// The commented starter scenario `meshsim init` writes (it validates and runs).
+pub const STARTER: &str = include_str!("starter.toml");
 pub use overrides::Override;
 
 /// Reads the scenario file at `path`, applies `overrides` (in order) and returns the validated

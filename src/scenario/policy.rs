@@ -6,49 +6,14 @@
 
 use super::context::Ctx;
 use super::duration::format_ns;
+use super::file::{keys_of, CircuitBreakerTable, OutlierDetectionTable, PolicyTable, RetriesTable};
 use super::raw::Node;
 use crate::model::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
     RetryBudget, RetryPolicy,
 };
 
-const POLICY_KEYS: [&str; 9] = [
-    "balancer",
-    "max_requests",
-    "timeout",
-    "retries",
-    "circuit_breaker",
-    "outlier_detection",
-    "health_check",
-    "hedge",
-    "deadline_propagation",
-];
-const GOVERNANCE_KEYS: [&str; 2] = ["health_check", "hedge"];
-const BREAKER_KEYS: [&str; 7] = [
-    "failure_rate",
-    "slow_call_rate",
-    "slow_call_duration",
-    "window",
-    "min_calls",
-    "open_for",
-    "half_open_calls",
-];
-const OUTLIER_KEYS: [&str; 5] = [
-    "consecutive_errors",
-    "interval",
-    "base_ejection",
-    "max_ejection_time",
-    "max_ejection",
-];
-const RETRY_KEYS: [&str; 7] = [
-    "max",
-    "per_try_timeout",
-    "backoff",
-    "max_backoff",
-    "jitter",
-    "on",
-    "budget",
-];
+const GOVERNANCE_KEYS: [&str; 4] = ["health_check", "hedge", "max_pending", "zone_aware"];
 
 const BALANCERS: [(&str, BalancerKind); 6] = [
     ("random", BalancerKind::Random),
@@ -189,7 +154,7 @@ impl PolicyPatch {
 /// Reads a policy table; `what` names it in messages (`[policy]`, `[service.policy]`).
 pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyPatch {
     let mut patch = PolicyPatch::default();
-    let Some(fields) = ctx.table(node, what, &POLICY_KEYS) else {
+    let Some(fields) = ctx.table(node, what, keys_of::<PolicyTable>()) else {
         return patch;
     };
     for key in GOVERNANCE_KEYS {
@@ -222,7 +187,7 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
 }
 
 fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
-    let fields = ctx.table(node, "retries", &RETRY_KEYS)?;
+    let fields = ctx.table(node, "retries", keys_of::<RetriesTable>())?;
     let mut patch = RetriesPatch::default();
     if let Some(node) = fields.get("budget") {
         patch.budget = ctx.fraction(node, "retries budget");
@@ -261,7 +226,7 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
 /// Reads `circuit_breaker = { ... }`; unset keys take resilience4j's defaults. `window` is a
 /// number of calls (count-based) or a duration (time-based).
 fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreakerPolicy> {
-    let fields = ctx.table(node, "circuit_breaker", &BREAKER_KEYS)?;
+    let fields = ctx.table(node, "circuit_breaker", keys_of::<CircuitBreakerTable>())?;
     let mut policy = CircuitBreakerPolicy {
         failure_rate: 0.5,
         slow_call_rate: 1.0,
@@ -315,7 +280,11 @@ fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreaker
 
 /// Reads `outlier_detection = { ... }`; unset keys take Envoy's defaults.
 fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolicy> {
-    let fields = ctx.table(node, "outlier_detection", &OUTLIER_KEYS)?;
+    let fields = ctx.table(
+        node,
+        "outlier_detection",
+        keys_of::<OutlierDetectionTable>(),
+    )?;
     let mut policy = OutlierPolicy {
         consecutive_errors: 5,
         interval: 10_000_000_000,

@@ -5,26 +5,11 @@ use std::collections::HashMap;
 
 use super::calls::{read_calls, resolve_at, Directory, StepDraft};
 use super::context::Ctx;
+use super::file::{keys_of, EndpointTable, RateLimitTable, ServiceTable};
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::{Node, Value};
 use crate::model::{Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step};
 
-const SERVICE_KEYS: [&str; 13] = [
-    "name",
-    "rate_limit",
-    "replicas",
-    "zones",
-    "workers",
-    "concurrency",
-    "queue",
-    "service_time",
-    "calls",
-    "weights",
-    "endpoint",
-    "policy",
-    "autoscale",
-];
-const ENDPOINT_KEYS: [&str; 3] = ["name", "service_time", "calls"];
 const CONCURRENCY: [(&str, Concurrency); 2] = [
     ("threads", Concurrency::Threads),
     ("async", Concurrency::Async),
@@ -122,7 +107,7 @@ pub(crate) fn read_services(ctx: &mut Ctx<'_>, node: Option<&Node>) -> Vec<Servi
 
 /// One service, and the position of its name.
 fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)> {
-    let fields = ctx.table(node, "[[service]]", &SERVICE_KEYS)?;
+    let fields = ctx.table(node, "[[service]]", keys_of::<ServiceTable>())?;
     if let Some(entry) = fields.entry("autoscale") {
         ctx.error_at(
             entry.key_span.start,
@@ -205,7 +190,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     }
     let mut endpoint_names: HashMap<String, usize> = HashMap::new();
     for item in endpoint_items {
-        let Some(ep) = ctx.table(item, "[[service.endpoint]]", &ENDPOINT_KEYS) else {
+        let Some(ep) = ctx.table(item, "[[service.endpoint]]", keys_of::<EndpointTable>()) else {
             continue;
         };
         let ep_name_node = ctx.required(&ep, "name");
@@ -403,7 +388,7 @@ pub(crate) fn build_services(
 /// Reads `rate_limit = { rate = 1000, burst = 100 }`: tokens per second per replica and the
 /// bucket size (default 1: no burst).
 fn read_rate_limit(ctx: &mut Ctx<'_>, node: &Node) -> Option<RateLimit> {
-    let fields = ctx.table(node, "rate_limit", &["rate", "burst"])?;
+    let fields = ctx.table(node, "rate_limit", keys_of::<RateLimitTable>())?;
     let rate = ctx
         .required(&fields, "rate")
         .and_then(|n| ctx.positive(n, "rate limit rate"))?;

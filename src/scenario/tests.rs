@@ -904,7 +904,7 @@ fn more_shapes_are_checked() {
         "\"front\"\nrate",
         "\"front\"\nrate = 1\narrival = \"poison\"\n#",
     );
-    only_error(&text, "unknown arrival \"poison\": expected one of poisson, constant, closed; did you mean \"poisson\"?");
+    only_error(&text, "unknown arrival \"poison\": expected one of poisson, constant, closed, trace; did you mean \"poisson\"?");
 }
 
 #[test]

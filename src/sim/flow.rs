@@ -51,8 +51,16 @@ impl<R: Recorder> Simulation<'_, R> {
 
     pub(super) fn schedule_next_arrival(&mut self, workload: usize, queue: &mut EventQueue<Event>) {
         let runtime = &mut self.workloads[workload];
-        let work = match self.model.workloads[workload].arrival {
+        let work = match &self.model.workloads[workload].arrival {
             Arrival::Poisson => Exp1.sample(&mut runtime.rng),
+            Arrival::Trace(trace) => {
+                let next = trace.times.get(runtime.requests_sent as usize).copied();
+                if let Some(at) = next.filter(|&at| at < self.model.duration) {
+                    let workload = workload as u32;
+                    queue.push(at, Event::WorkloadArrival { workload });
+                }
+                return;
+            }
             _ => 1.0,
         };
         let Some(clock) = runtime.clock.as_mut() else {
@@ -107,6 +115,19 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let spec = &self.model.workloads[workload as usize];
+        let (endpoint, client) = match &spec.arrival {
+            Arrival::Trace(trace) if !trace.rows.is_empty() => {
+                let row = trace.rows[number as usize];
+                match trace.endpoints.get(row as usize) {
+                    Some(&endpoint) => (
+                        endpoint,
+                        self.trace_clients[workload as usize][row as usize],
+                    ),
+                    None => (spec.target, self.edge_client[workload as usize]),
+                }
+            }
+            _ => (spec.target, self.edge_client[workload as usize]),
+        };
         let key = derive_key(
             derive_key(
                 derive_key(REQUEST_ROOT, u64::from(workload)),
@@ -124,10 +145,10 @@ impl<R: Recorder> Simulation<'_, R> {
         let start = CallStart {
             parent: Parent::Edge { workload, user },
             optional: false,
-            client: self.edge_client[workload as usize],
+            client,
             caller_zone: spec.zone.map_or(NONE, |zone| zone as u32),
             caller_replica: NONE,
-            endpoint: spec.target as u32,
+            endpoint: endpoint as u32,
             key,
             measured,
             inherited_deadline: u64::MAX,

@@ -114,6 +114,9 @@ pub struct Simulation<'m, R: Recorder> {
     client_base: Vec<u32>,
     /// Per workload: its client in `balancers`.
     edge_client: Vec<u32>,
+    /// Per workload: for a trace naming entry endpoints, the client of each (by the trace's
+    /// endpoint index); empty otherwise.
+    trace_clients: Vec<Vec<u32>>,
     /// Per client: breaker, outlier detector, retry budget (`None` where nothing is configured,
     /// so the hot path pays one pointer check).
     guards: Vec<Option<Box<guards::ClientGuards>>>,
@@ -181,12 +184,33 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             }
         }
         let mut edge_client = Vec::new();
+        let mut trace_clients = Vec::new();
         for (index, workload) in model.workloads.iter().enumerate() {
             edge_client.push(balancers.len() as u32);
             let service = model.endpoints[workload.target].service;
             let rng = streams.stream(StreamKind::Client, derive_key(u64::MAX, index as u64));
             balancers.push(BalancerState::new(model.services[service].replicas, rng));
             clients.add(model, service, format!("workload:{}", workload.name));
+            trace_clients.push(Vec::new());
+            if let Arrival::Trace(trace) = &workload.arrival {
+                // One client per service the trace enters at (the target's is the one above).
+                let mut by_service = vec![(service, balancers.len() as u32 - 1)];
+                for &endpoint in &trace.endpoints {
+                    let entry = model.endpoints[endpoint].service;
+                    let client = match by_service.iter().find(|(s, _)| *s == entry) {
+                        Some(&(_, client)) => client,
+                        None => {
+                            let key = derive_key(derive_key(u64::MAX, index as u64), entry as u64);
+                            let rng = streams.stream(StreamKind::Client, key);
+                            balancers.push(BalancerState::new(model.services[entry].replicas, rng));
+                            clients.add(model, entry, format!("workload:{}", workload.name));
+                            by_service.push((entry, balancers.len() as u32 - 1));
+                            balancers.len() as u32 - 1
+                        }
+                    };
+                    trace_clients[index].push(client);
+                }
+            }
         }
         let (call_client_offset, step_first_call) = call_tables(model, &downstream);
         let (lanes, deadline_queues) = build_lanes(model, queue);
@@ -207,6 +231,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             scratch_replicas: Vec::new(),
             client_base,
             edge_client,
+            trace_clients,
             call_client_offset,
             step_first_call,
             calls: Arena::default(),
@@ -247,7 +272,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                         );
                     }
                 }
-                Arrival::Poisson | Arrival::Constant => self.schedule_next_arrival(index, queue),
+                Arrival::Poisson | Arrival::Constant | Arrival::Trace(_) => {
+                    self.schedule_next_arrival(index, queue);
+                }
             }
         }
         for (client, guards) in self.guards.iter().enumerate() {
@@ -503,7 +530,7 @@ fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntim
                 _ => Vec::new(),
             };
             let clock = match workload.arrival {
-                Arrival::Closed { .. } => None,
+                Arrival::Closed { .. } | Arrival::Trace(_) => None,
                 _ => Some(RateClock::new(workload, model.duration)),
             };
             WorkloadRuntime {
