@@ -11,3 +11,5 @@ mod faults;
 mod governance;
 mod queueing;
 mod report;
+mod schema;
+mod trace;
