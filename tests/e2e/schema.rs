@@ -65,7 +65,11 @@ fn every_scenario_file_matches_the_schema_and_the_types() {
     let validator = validator();
     let mut files = Vec::new();
     toml_files(&root().join("scenarios"), &mut files);
-    assert!(files.len() >= 20, "found only {} scenario files", files.len());
+    assert!(
+        files.len() >= 20,
+        "found only {} scenario files",
+        files.len()
+    );
     let mut failures = Vec::new();
     let mut texts: Vec<(String, String)> = files
         .iter()
@@ -94,11 +98,11 @@ fn bad_files_fail_the_schema() {
                 [[workload]]\ntarget = \"s\"\nrate = 10\n";
     assert_eq!(schema_problems(&validator, good), Vec::<String>::new());
     let bad = [
-        ("an unknown key", good.replace("rate = 10", "rate = 10\nrat = 3")),
         (
-            "a bare-number duration",
-            good.replace("\"10s\"", "10"),
+            "an unknown key",
+            good.replace("rate = 10", "rate = 10\nrat = 3"),
         ),
+        ("a bare-number duration", good.replace("\"10s\"", "10")),
         ("a duration without unit", good.replace("\"10s\"", "\"10\"")),
         (
             "an unknown balancer",
@@ -114,9 +118,15 @@ fn bad_files_fail_the_schema() {
         ),
         (
             "a probability above 1",
-            good.replace("service_time", "calls = [{ to = \"s\", p = 2 }]\nservice_time"),
+            good.replace(
+                "service_time",
+                "calls = [{ to = \"s\", p = 2 }]\nservice_time",
+            ),
         ),
-        ("no workload", good.replace("[[workload]]\ntarget = \"s\"\nrate = 10\n", "")),
+        (
+            "no workload",
+            good.replace("[[workload]]\ntarget = \"s\"\nrate = 10\n", ""),
+        ),
         (
             "an unknown fault kind",
             format!("{good}[[fault]]\nat = \"1s\"\nkind = \"meteor\"\n"),
@@ -176,7 +186,9 @@ fn init_writes_a_starter_that_validates_and_runs_and_never_overwrites() {
 
 /// 1-based line and column of the first occurrence of `needle` in `text`.
 fn line_column_of(text: &str, needle: &str) -> (usize, usize) {
-    let offset = text.find(needle).unwrap_or_else(|| panic!("{needle} not in text"));
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in text"));
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;

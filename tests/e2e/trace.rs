@@ -51,7 +51,10 @@ fn offered_requests_and_per_endpoint_counts_are_the_trace_s() {
         };
         *per_service.entry(service).or_default() += 1;
     }
-    assert!(per_service.len() == 4 && measured.len() > 400, "{per_service:?}");
+    assert!(
+        per_service.len() == 4 && measured.len() > 400,
+        "{per_service:?}"
+    );
 
     let model = load("validation/trace.toml", &[]);
     let result = run(&model);
@@ -87,7 +90,9 @@ fn arrivals_per_window_in_timeseries_csv_follow_the_trace() {
     let out = temp_dir("trace-run");
     let output = meshsim(&[
         "run",
-        scenario_path("validation/trace.toml").to_str().expect("path"),
+        scenario_path("validation/trace.toml")
+            .to_str()
+            .expect("path"),
         "--quiet",
         "--out",
         out.to_str().expect("path"),
@@ -97,11 +102,7 @@ fn arrivals_per_window_in_timeseries_csv_follow_the_trace() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
     let column = |name: &str| header.iter().position(|c| *c == name).expect(name);
-    let (start, service, arrivals) = (
-        column("time_s"),
-        column("service"),
-        column("arrivals"),
-    );
+    let (start, service, arrivals) = (column("time_s"), column("service"), column("arrivals"));
     let mut seen = 0;
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
@@ -134,7 +135,10 @@ fn trace_problems_name_the_csv_line_and_rate_is_refused() {
     let errors = scenario::load_str(text, "t.toml", &dir, &[]).expect_err("invalid");
     let messages: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
     let all = messages.join("\n");
-    assert!(all.contains("t.toml:11:1: \"rate\" only applies to open loops"), "{all}");
+    assert!(
+        all.contains("t.toml:11:1: \"rate\" only applies to open loops"),
+        "{all}"
+    );
     for expected in [
         "line 3: rows must be sorted by time",
         "line 4: time \"later\"",
