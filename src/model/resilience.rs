@@ -337,6 +337,13 @@ impl OutlierDetector {
         self.ejected += 1;
     }
 
+    /// Ends `replica`'s ejection early (a passing active health check); its multiplier stays.
+    pub fn return_host(&mut self, replica: u32) {
+        if self.ejected_until[replica as usize].take().is_some() {
+            self.ejected -= 1;
+        }
+    }
+
     /// The interval sweep at `now`: returns every replica whose ejection time is over to
     /// `returned` (they are back), and decays the multiplier of the others that are healthy.
     pub fn sweep(&mut self, now: u64, returned: &mut Vec<u32>) {

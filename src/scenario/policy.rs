@@ -8,7 +8,7 @@ use super::context::Ctx;
 use super::duration::format_ns;
 use super::raw::Node;
 use crate::model::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter, Outcome, OutlierPolicy,
     RetryBudget, RetryPolicy,
 };
 
@@ -23,7 +23,7 @@ const POLICY_KEYS: [&str; 9] = [
     "hedge",
     "deadline_propagation",
 ];
-const GOVERNANCE_KEYS: [&str; 2] = ["health_check", "hedge"];
+const GOVERNANCE_KEYS: [&str; 1] = ["hedge"];
 const BREAKER_KEYS: [&str; 7] = [
     "failure_rate",
     "slow_call_rate",
@@ -88,6 +88,7 @@ pub(crate) struct PolicyPatch {
     outlier_detection: Option<OutlierPolicy>,
     deadline_propagation: Option<bool>,
     max_requests: Option<u32>,
+    health_check: Option<HealthCheckPolicy>,
 }
 
 /// The keys one `retries` table sets.
@@ -131,6 +132,7 @@ impl PolicyPatch {
                 .or_else(|| base.outlier_detection.clone()),
             deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
             max_requests: self.max_requests.or(base.max_requests),
+            health_check: self.health_check.or(base.health_check),
         }
     }
 
@@ -182,6 +184,7 @@ impl PolicyPatch {
             outlier_detection: self.outlier_detection.clone(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
+            health_check: self.health_check,
         }
     }
 }
@@ -202,6 +205,9 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.max_requests = ctx
             .integer(node, "max_requests", 1, i64::from(u32::MAX))
             .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("health_check") {
+        patch.health_check = super::governance::read_health_check(ctx, node);
     }
     if let Some(node) = fields.get("circuit_breaker") {
         patch.circuit_breaker = read_circuit_breaker(ctx, node);

@@ -252,10 +252,11 @@ impl<R: Recorder> Simulation<'_, R> {
         let policy = &self.model.services[service].policy;
         let weights = &self.model.services[service].replica_weights;
         let balancer = &mut self.balancers[client as usize];
-        let view_version = self.view_versions[service];
+        let view = self.client_view[client as usize] as usize;
+        let view_version = self.view_versions[view];
         let Some(index) = balancer.pick(
             policy.balancer,
-            &self.views[service],
+            &self.views[view],
             view_version,
             weights,
             now,
@@ -596,7 +597,10 @@ impl<R: Recorder> Simulation<'_, R> {
             self.jobs.remove(slot); // a partition began while the request was on the wire
             return;
         }
-        if self.replicas[replica_slot].health == super::replica::Health::Crashed {
+        if matches!(
+            self.replicas[replica_slot].health,
+            super::replica::Health::Crashed | super::replica::Health::Stopped
+        ) {
             self.respond(slot, Outcome::Refused, now, queue);
             self.jobs.remove(slot);
             return;

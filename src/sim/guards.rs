@@ -16,6 +16,8 @@ pub struct ClientGuards {
     pub outlier: Option<OutlierDetector>,
     /// Retry budget, if the policy has one.
     pub budget: Option<RetryBudgetState>,
+    /// Active health checking, if the policy has it.
+    pub health: Option<super::health::ActiveHealth>,
 }
 
 /// Whether an outcome counts as a failure for breakers and outlier detection (Envoy counts

@@ -122,6 +122,9 @@ pub struct ServiceTotals {
     pub latency: LatencyStats,
     /// Worker-nanoseconds spent busy within the measured interval.
     pub busy_worker_nanos: f64,
+    /// Worker-nanoseconds of ready replicas within the measured interval (the capacity that
+    /// utilization is measured against).
+    pub capacity_worker_nanos: f64,
     /// Compute nanoseconds spent on tries whose caller had already given up (wasted work).
     pub wasted_nanos: u64,
     /// Queued tries dropped unserved because their caller's deadline had passed (deadline
@@ -191,6 +194,8 @@ pub struct WindowRow<'a> {
     pub busy_workers: u64,
     /// Queued requests at the window's end.
     pub queue_length: u64,
+    /// Replicas running (ready) at the window's end; `None` on the end-to-end row.
+    pub ready_replicas: Option<u64>,
 }
 
 /// One replica in one window: the source of a `replicas.csv` row (per-replica load).
