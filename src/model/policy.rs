@@ -175,6 +175,9 @@ pub struct OutlierPolicy {
     pub max_ejection_time: u64,
     /// Largest fraction of the replicas ejected at once; one can always be (Envoy: 0.1).
     pub max_ejection: f64,
+    /// Fraction of detected outliers actually ejected (Envoy's `enforcing_consecutive_5xx`
+    /// / 100: default 1; 0 detects without ejecting).
+    pub enforcing: f64,
 }
 
 impl Default for RetryPolicy {

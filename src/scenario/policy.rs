@@ -33,7 +33,8 @@ const BREAKER_KEYS: [&str; 7] = [
     "open_for",
     "half_open_calls",
 ];
-const OUTLIER_KEYS: [&str; 5] = [
+const OUTLIER_KEYS: [&str; 6] = [
+    "enforcing",
     "consecutive_errors",
     "interval",
     "base_ejection",
@@ -328,8 +329,14 @@ fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolic
         base_ejection: 30_000_000_000,
         max_ejection_time: 300_000_000_000,
         max_ejection: 0.1,
+        enforcing: 1.0,
     };
     let errors_before = ctx.error_count();
+    if let Some(node) = fields.get("enforcing") {
+        policy.enforcing = ctx
+            .fraction(node, "enforcing")
+            .unwrap_or(policy.enforcing);
+    }
     if let Some(node) = fields.get("consecutive_errors") {
         policy.consecutive_errors = ctx
             .integer(node, "consecutive_errors", 1, 1_000_000)

@@ -2,6 +2,7 @@
 //! they emit. Only clients whose called service's policy configures a mechanism carry its state,
 //! so an unconfigured mechanism costs one `Option` check.
 
+use rand::Rng;
 use super::{Event, EventRecord, Recorder, Simulation};
 use crate::engine::EventQueue;
 use crate::model::resilience::Admission;
@@ -110,6 +111,14 @@ impl<R: Recorder> Simulation<'_, R> {
             (guards.outlier.as_mut(), policy.outlier_detection.as_ref())
         {
             if let Some(time) = detector.record(outlier_policy, replica, failed) {
+                let enforced = outlier_policy.enforcing >= 1.0
+                    || (outlier_policy.enforcing > 0.0
+                        && self.balancers[client as usize].rng().random::<f64>()
+                            < outlier_policy.enforcing);
+                if !enforced {
+                    detector.not_enforced(replica);
+                    return;
+                }
                 detector.eject(replica, now + time);
                 self.balancers[client as usize].set_excluded(replica, true);
                 let detail = format!(

@@ -260,10 +260,16 @@ pub struct MemoryRecorder {
     pub events: Vec<EventRecord>,
     /// Every window row as (start ns, service, arrivals, succeeded, try outcomes, in-flight).
     pub windows: Vec<(u64, String, u64, u64, OutcomeCounts, u64)>,
+    /// Per service window: (start ns, service, replicas ready at the window's end).
+    pub ready_replicas: Vec<(u64, String, u64)>,
 }
 
 impl Recorder for MemoryRecorder {
     fn window(&mut self, row: &WindowRow<'_>) {
+        if let Some(ready) = row.ready_replicas {
+            self.ready_replicas
+                .push((row.start, row.service.to_string(), ready));
+        }
         self.windows.push((
             row.start,
             row.service.to_string(),

@@ -7,6 +7,7 @@ mod balancers;
 mod cli;
 mod compare;
 mod determinism;
+mod discovery;
 mod faults;
 mod governance;
 mod queueing;
