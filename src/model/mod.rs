@@ -13,21 +13,21 @@ pub mod resilience;
 pub mod service;
 pub mod workload;
 
+pub use autoscale::AutoscalePolicy;
 pub use balancer::BalancerState;
 pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
 pub use objectives::{CompareSpec, Slo};
 pub use policy::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
 };
+pub use registry::{ConsulConfig, EurekaConfig, RegistryModel};
 pub use resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState,
 };
 pub use service::{Call, Concurrency, Endpoint, EndpointId, RateLimit, Service, ServiceId, Step};
-pub use autoscale::AutoscalePolicy;
-pub use registry::{ConsulConfig, EurekaConfig, RegistryModel};
 pub use workload::{Arrival, RateChange, Workload};
 
 /// A complete, validated scenario.

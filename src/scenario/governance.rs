@@ -3,9 +3,7 @@
 
 use super::context::Ctx;
 use super::raw::{Node, Value};
-use crate::model::{
-    AutoscalePolicy, ConsulConfig, EurekaConfig, HealthCheckPolicy, RegistryModel,
-};
+use crate::model::{AutoscalePolicy, ConsulConfig, EurekaConfig, HealthCheckPolicy, RegistryModel};
 
 const EUREKA_KEYS: [&str; 6] = [
     "heartbeat",
@@ -232,7 +230,10 @@ pub(crate) fn read_autoscale(
     let durations: [(&str, &mut u64); 3] = [
         ("sync", &mut policy.sync),
         ("startup", &mut policy.startup),
-        ("scale_down_stabilization", &mut policy.scale_down_stabilization),
+        (
+            "scale_down_stabilization",
+            &mut policy.scale_down_stabilization,
+        ),
     ];
     for (key, slot) in durations {
         if let Some(node) = fields.get(key) {

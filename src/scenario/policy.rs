@@ -8,8 +8,8 @@ use super::context::Ctx;
 use super::duration::format_ns;
 use super::raw::Node;
 use crate::model::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
 };
 
 const POLICY_KEYS: [&str; 9] = [
@@ -333,9 +333,7 @@ fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolic
     };
     let errors_before = ctx.error_count();
     if let Some(node) = fields.get("enforcing") {
-        policy.enforcing = ctx
-            .fraction(node, "enforcing")
-            .unwrap_or(policy.enforcing);
+        policy.enforcing = ctx.fraction(node, "enforcing").unwrap_or(policy.enforcing);
     }
     if let Some(node) = fields.get("consecutive_errors") {
         policy.consecutive_errors = ctx

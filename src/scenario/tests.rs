@@ -622,11 +622,17 @@ fn registries_health_checks_and_autoscaling_parse_with_their_defaults() {
         check_interval: 2_000_000_000,
         ..ConsulConfig::default()
     };
-    assert_eq!(load(&text).expect("valid").registry, RegistryModel::Consul(expected));
+    assert_eq!(
+        load(&text).expect("valid").registry,
+        RegistryModel::Consul(expected)
+    );
 
     // A setting of another model, at its key.
     let text = format!("{BASE}[registry]\nmodel = \"static\"\nheartbeat = \"30s\"\n");
-    let error = only_error(&text, "\"heartbeat\" does not apply to registry model \"static\"");
+    let error = only_error(
+        &text,
+        "\"heartbeat\" does not apply to registry model \"static\"",
+    );
     assert_eq!(at(&error), position(&text, "heartbeat", 0));
     let text = format!("{BASE}[registry]\nmodel = \"consul\"\nttl = \"30s\"\n");
     only_error(&text, "it is a eureka setting");
@@ -644,7 +650,8 @@ fn registries_health_checks_and_autoscaling_parse_with_their_defaults() {
         healthy: 2,
     };
     assert_eq!(model.services[1].policy.health_check, Some(expected));
-    let text = format!("{BASE}[policy]\nhealth_check = {{ interval = \"5s\", timeout = \"1s\" }}\n");
+    let text =
+        format!("{BASE}[policy]\nhealth_check = {{ interval = \"5s\", timeout = \"1s\" }}\n");
     let errors = errors(&text);
     assert_eq!(errors.len(), 2, "{errors:#?}"); // unhealthy and healthy are required
     let text = format!(
@@ -677,7 +684,8 @@ fn registries_health_checks_and_autoscaling_parse_with_their_defaults() {
     let text = format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\n");
     let model = load(&text).expect("valid");
     assert_eq!(model.faults[0].kind, FaultKind::RegistryOutage);
-    let text = format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\ntarget = \"back\"\n");
+    let text =
+        format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\ntarget = \"back\"\n");
     only_error(&text, "a registry_outage has no target");
 }
 

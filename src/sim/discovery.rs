@@ -144,11 +144,21 @@ impl<R: Recorder> Simulation<'_, R> {
             RegistryModel::Eureka(config) => {
                 for slot in 0..slots {
                     let at = phase(&self.streams, slot, config.heartbeat);
-                    queue.push(at, Event::Heartbeat { replica: slot as u32 });
+                    queue.push(
+                        at,
+                        Event::Heartbeat {
+                            replica: slot as u32,
+                        },
+                    );
                 }
                 for caller in 0..callers {
                     let at = phase(&self.streams, slots + caller, config.client_refresh);
-                    queue.push(at, Event::ViewFetch { caller: caller as u32 });
+                    queue.push(
+                        at,
+                        Event::ViewFetch {
+                            caller: caller as u32,
+                        },
+                    );
                 }
                 queue.push(RENEWAL_BUCKET, timer(RegistryTimer::RenewalBucket));
                 queue.push(config.eviction_interval, timer(RegistryTimer::Eviction));
@@ -158,12 +168,22 @@ impl<R: Recorder> Simulation<'_, R> {
             RegistryModel::Consul(config) => {
                 for slot in 0..slots {
                     let at = phase(&self.streams, slot, config.check_interval);
-                    queue.push(at, Event::AgentCheck { replica: slot as u32 });
+                    queue.push(
+                        at,
+                        Event::AgentCheck {
+                            replica: slot as u32,
+                        },
+                    );
                 }
                 if config.client_refresh > 0 {
                     for caller in 0..callers {
                         let at = phase(&self.streams, slots + caller, config.client_refresh);
-                        queue.push(at, Event::ViewFetch { caller: caller as u32 });
+                        queue.push(
+                            at,
+                            Event::ViewFetch {
+                                caller: caller as u32,
+                            },
+                        );
                     }
                 }
                 queue.push(CONSUL_REAP_INTERVAL, timer(RegistryTimer::Reap));
@@ -174,7 +194,12 @@ impl<R: Recorder> Simulation<'_, R> {
             let service = self.client_service[client] as usize;
             if let Some(check) = self.model.services[service].policy.health_check {
                 let at = phase(&self.streams, callers + client as u64, check.interval);
-                queue.push(at, Event::HealthCheckRound { client: client as u32 });
+                queue.push(
+                    at,
+                    Event::HealthCheckRound {
+                        client: client as u32,
+                    },
+                );
             }
         }
     }
@@ -392,10 +417,9 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         };
         let per_minute = RENEWAL_BUCKET as f64 / config.heartbeat as f64;
-        let threshold = (f64::from(registry.expected_clients)
-            * per_minute
-            * config.self_preservation)
-            .floor() as u64;
+        let threshold =
+            (f64::from(registry.expected_clients) * per_minute * config.self_preservation).floor()
+                as u64;
         let preserving =
             config.self_preservation > 0.0 && registry.renewals_last_minute < threshold;
         if preserving != registry.self_preserving {
@@ -511,7 +535,10 @@ impl<R: Recorder> Simulation<'_, R> {
             self.consul_check(slot as usize, now);
         }
         if self.discovery_continues(now) {
-            queue.push(now + config.check_interval, Event::AgentCheck { replica: slot });
+            queue.push(
+                now + config.check_interval,
+                Event::AgentCheck { replica: slot },
+            );
         }
     }
 

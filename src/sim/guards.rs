@@ -2,11 +2,11 @@
 //! they emit. Only clients whose called service's policy configures a mechanism carry its state,
 //! so an unconfigured mechanism costs one `Option` check.
 
-use rand::Rng;
 use super::{Event, EventRecord, Recorder, Simulation};
 use crate::engine::EventQueue;
 use crate::model::resilience::Admission;
 use crate::model::{BalancerKind, CircuitBreaker, Outcome, OutlierDetector, RetryBudgetState};
+use rand::Rng;
 
 /// The governance state one client keeps about one called service.
 #[derive(Debug, Default)]

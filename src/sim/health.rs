@@ -53,7 +53,14 @@ impl<R: Recorder> Simulation<'_, R> {
         view.extend_from_slice(&self.views[view_id]);
         for &replica in &view {
             let passes = self.check_passes(client, service, replica);
-            self.apply_check(client, replica, passes, policy.unhealthy, policy.healthy, now);
+            self.apply_check(
+                client,
+                replica,
+                passes,
+                policy.unhealthy,
+                policy.healthy,
+                now,
+            );
         }
         self.scratch_replicas = view;
         if now < self.model.duration {
@@ -107,7 +114,13 @@ impl<R: Recorder> Simulation<'_, R> {
             }
         }
         if let Some(state) = transition {
-            self.record_event(now, "health_check", client, Some(replica), state.to_string());
+            self.record_event(
+                now,
+                "health_check",
+                client,
+                Some(replica),
+                state.to_string(),
+            );
         }
         if passes && self.balancers[client as usize].has_exclusion(replica, EXCLUDED_EJECTED) {
             // A passing active check ends an outlier ejection (Envoy).

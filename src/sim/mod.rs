@@ -379,7 +379,6 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         };
         (result, self.recorder)
     }
-
 }
 
 impl<R: Recorder> Process for Simulation<'_, R> {

@@ -37,7 +37,10 @@ fn a_eureka_client_stops_calling_a_crashed_replica_only_after_expiry_eviction_ca
     assert_eq!(evicted.len(), 1, "{evicted:#?}");
     assert_eq!(evicted[0].subject, "catalog#1");
     let eviction = evicted[0].time;
-    assert!(eviction > crash + 2 * config.ttl - config.heartbeat, "{eviction}");
+    assert!(
+        eviction > crash + 2 * config.ttl - config.heartbeat,
+        "{eviction}"
+    );
     assert!(eviction <= crash + 2 * config.ttl + config.eviction_interval);
     assert_eq!(eviction % config.eviction_interval, 0);
     // The read-only cache publishes it at its next refresh.
@@ -56,7 +59,8 @@ fn a_eureka_client_stops_calling_a_crashed_replica_only_after_expiry_eviction_ca
         assert!(view.time >= published && view.time <= published + config.client_refresh);
     }
     // Worst case of governance.md: 2 x 90 + 60 + 30 + 30 = 300 s after the crash.
-    let worst = 2 * config.ttl + config.eviction_interval + config.response_cache + config.client_refresh;
+    let worst =
+        2 * config.ttl + config.eviction_interval + config.response_cache + config.client_refresh;
     assert!(last_view <= crash + worst);
 
     // Refused tries from the crash until the last client's fetch, and never after it; long
@@ -70,7 +74,10 @@ fn a_eureka_client_stops_calling_a_crashed_replica_only_after_expiry_eviction_ca
     // the views: the failed requests are a quarter of those arriving in [crash, last view).
     let exposed = (last_view - crash) as f64 / SECOND as f64 * 100.0 / 4.0;
     let failed = result.outcomes.failed() as f64;
-    assert!((failed - exposed).abs() < 0.02 * exposed + 3.0, "{failed} vs {exposed}");
+    assert!(
+        (failed - exposed).abs() < 0.02 * exposed + 3.0,
+        "{failed} vs {exposed}"
+    );
 }
 
 #[test]
@@ -86,7 +93,10 @@ fn eureka_self_preservation_keeps_crashed_replicas_when_renewals_fall_below_the_
     let per_minute = 60 * SECOND / config.heartbeat;
     let threshold = (instances as f64 * per_minute as f64 * config.self_preservation).floor();
     let renewals_alive = ((instances - 2) as u64 * per_minute) as f64;
-    assert!(renewals_alive < threshold, "the scenario must trip self-preservation");
+    assert!(
+        renewals_alive < threshold,
+        "the scenario must trip self-preservation"
+    );
     let (_, recorder) = run_recorded(&model);
     assert!(events_of(&recorder, "evicted").is_empty());
     let preservation = events_of(&recorder, "self_preservation");
@@ -119,9 +129,7 @@ fn consul_drops_a_crashed_replica_at_its_next_check_and_reaps_it_after_deregiste
     assert!(dropped.iter().all(|e| e.time == critical_at));
     // Refused tries only between the crash and the check.
     let refused = windows_with(&recorder, "catalog", Outcome::Refused);
-    assert!(refused
-        .iter()
-        .all(|&w| w >= crash && w <= critical_at));
+    assert!(refused.iter().all(|&w| w >= crash && w <= critical_at));
     // Failed requests: a quarter of those arriving in [crash, critical).
     let exposed = (critical_at - crash) as f64 / SECOND as f64 * 100.0 / 4.0;
     assert!((result.outcomes.failed() as f64 - exposed).abs() <= 2.0);
@@ -150,8 +158,14 @@ fn active_health_checks_exclude_after_unhealthy_failures_and_readmit_after_healt
     let (hang, end) = (model.faults[0].at, model.faults[0].until.expect("end"));
     let (_, recorder) = run_recorded(&model);
     let transitions = events_of(&recorder, "health_check");
-    let unhealthy: Vec<_> = transitions.iter().filter(|e| e.detail == "unhealthy").collect();
-    let healthy: Vec<_> = transitions.iter().filter(|e| e.detail == "healthy").collect();
+    let unhealthy: Vec<_> = transitions
+        .iter()
+        .filter(|e| e.detail == "unhealthy")
+        .collect();
+    let healthy: Vec<_> = transitions
+        .iter()
+        .filter(|e| e.detail == "healthy")
+        .collect();
     assert_eq!(unhealthy.len(), 2, "{transitions:#?}"); // one per gateway replica
     assert_eq!(healthy.len(), 2);
     for event in &unhealthy {
@@ -187,9 +201,16 @@ fn a_registry_outage_freezes_views_until_it_ends() {
     let exposed = (outage_end - crash) / SECOND * 200 / 4;
     assert!(result.outcomes.failed().abs_diff(exposed) <= 2);
     // Without the outage the oracle drops the replica at once: no failure at all.
-    let model = load("validation/discovery/registry_outage.toml", &["fault.0.at=59s"]);
+    let model = load(
+        "validation/discovery/registry_outage.toml",
+        &["fault.0.at=59s"],
+    );
     let (result, _) = run_recorded(&model);
-    assert!(result.outcomes.failed() <= 2, "{}", result.outcomes.failed());
+    assert!(
+        result.outcomes.failed() <= 2,
+        "{}",
+        result.outcomes.failed()
+    );
 }
 
 #[test]
@@ -236,10 +257,7 @@ fn the_autoscaler_reaches_the_replica_count_of_its_formula_after_the_startup_del
 fn under_eureka_a_new_replica_gets_traffic_only_once_registered_cached_and_fetched() {
     let model = load(
         "validation/discovery/hpa.toml",
-        &[
-            "registry.model=eureka",
-            "service.worker.autoscale.max=4",
-        ],
+        &["registry.model=eureka", "service.worker.autoscale.max=4"],
     );
     let RegistryModel::Eureka(config) = model.registry else {
         panic!("eureka");

@@ -12,3 +12,4 @@ mod faults;
 mod governance;
 mod queueing;
 mod report;
+mod stories;
