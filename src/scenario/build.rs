@@ -5,8 +5,8 @@ use super::calls::Directory;
 use super::context::Ctx;
 use super::extras::{read_compare, read_slo};
 use super::faults::{read_faults, Targets};
-use super::fields::PLANNED;
-use super::file::{keys_of, NetworkTable, RegistryTable, ScenarioFile, ScenarioHeader};
+use super::file::{keys_of, NetworkTable, ScenarioFile, ScenarioHeader};
+use super::governance::read_registry;
 use super::graph::report_cycles;
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::Node;
@@ -16,24 +16,6 @@ use crate::model::{Dist, Model, Network, RegistryModel};
 
 /// Most windows a run may have (each makes a row per service and replica).
 const MAX_WINDOWS: u64 = 1_000_000;
-
-/// Keys of the eureka and consul registry models (recognised, not supported yet).
-const REGISTRY_MODEL_KEYS: [&str; 9] = [
-    "heartbeat",
-    "ttl",
-    "eviction_interval",
-    "client_refresh",
-    "self_preservation",
-    "response_cache",
-    "check_interval",
-    "check_timeout",
-    "deregister_after",
-];
-const REGISTRIES: [(&str, RegistryModel); 2] = [
-    ("oracle", RegistryModel::Oracle),
-    ("static", RegistryModel::Static),
-];
-const UNSUPPORTED_REGISTRIES: [&str; 2] = ["eureka", "consul"];
 
 /// Default timeseries window: 1 s.
 const DEFAULT_WINDOW: u64 = 1_000_000_000;
@@ -215,27 +197,4 @@ fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
         latency,
         cross_zone_latency,
     }
-}
-
-fn read_registry(ctx: &mut Ctx<'_>, node: &Node) -> RegistryModel {
-    let Some(fields) = ctx.table(node, "[registry]", keys_of::<RegistryTable>()) else {
-        return RegistryModel::Oracle;
-    };
-    let model_node = fields.get("model");
-    let model = model_node
-        .and_then(|n| ctx.choice(n, "registry model", &REGISTRIES, &UNSUPPORTED_REGISTRIES));
-    let refused_model = model_node
-        .and_then(Node::as_str)
-        .is_some_and(|m| UNSUPPORTED_REGISTRIES.contains(&m));
-    if !refused_model {
-        for key in REGISTRY_MODEL_KEYS {
-            if let Some(entry) = fields.entry(key) {
-                ctx.error_at(
-                    entry.key_span.start,
-                    format!("\"{key}\" (a eureka/consul registry setting) {PLANNED}"),
-                );
-            }
-        }
-    }
-    model.unwrap_or(RegistryModel::Oracle)
 }

@@ -172,18 +172,27 @@ pub struct RegistryTable {
     /// How often a client refreshes its view (eureka default "30s"; consul "0s": blocking
     /// queries).
     pub client_refresh: Option<Duration>,
-    /// Eureka: self-preservation threshold, the fraction of expected renewals below which
-    /// nothing is evicted (default 0.85; 0 disables).
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub self_preservation: Option<f64>,
     /// Eureka: refresh period of the server's read-only response cache (default "30s").
     pub response_cache: Option<Duration>,
+    /// Eureka: self-preservation threshold, the fraction of expected renewals below which
+    /// nothing is evicted (default 0.85; 0 or false disables, true is 0.85).
+    pub self_preservation: Option<SelfPreservation>,
     /// Consul: health check interval (default "10s").
     pub check_interval: Option<Duration>,
-    /// Consul: health check timeout.
+    /// Consul: health check timeout (default "1s").
     pub check_timeout: Option<Duration>,
     /// Consul: a critical instance is deregistered after this long (default "1m").
     pub deregister_after: Option<Duration>,
+}
+
+/// Eureka's self-preservation: on/off, or its threshold.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SelfPreservation {
+    /// true: threshold 0.85; false: off.
+    Enabled(bool),
+    /// The threshold, in [0, 1) (0: off).
+    Threshold(#[schemars(range(min = 0.0, max = 1.0))] f64),
 }
 
 /// Load balancers.
@@ -326,6 +335,10 @@ pub struct CircuitBreakerTable {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutlierDetectionTable {
+    /// Fraction of detected outliers actually ejected (Envoy's enforcing_consecutive_5xx / 100;
+    /// default 1; 0 detects without ejecting).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub enforcing: Option<f64>,
     /// Failed tries in a row that eject a replica (default 5).
     #[schemars(range(min = 1, max = 1_000_000))]
     pub consecutive_errors: Option<u32>,
@@ -428,6 +441,9 @@ pub struct ServiceTable {
     pub policy: Option<PolicyTable>,
     /// Horizontal autoscaling (Kubernetes HPA semantics).
     pub autoscale: Option<AutoscaleTable>,
+    /// Load shedding: a request that waited in a replica's queue longer than this is rejected
+    /// when a worker would take it (default: never).
+    pub max_queue_time: Option<Duration>,
 }
 
 /// `[[service.endpoint]]`.

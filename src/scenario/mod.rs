@@ -22,6 +22,7 @@ mod extras;
 mod faults;
 mod fields;
 mod file;
+mod governance;
 mod graph;
 mod overrides;
 mod policy;

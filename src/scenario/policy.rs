@@ -9,11 +9,11 @@ use super::duration::format_ns;
 use super::file::{keys_of, CircuitBreakerTable, OutlierDetectionTable, PolicyTable, RetriesTable};
 use super::raw::Node;
 use crate::model::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
 };
 
-const GOVERNANCE_KEYS: [&str; 4] = ["health_check", "hedge", "max_pending", "zone_aware"];
+const GOVERNANCE_KEYS: [&str; 3] = ["hedge", "max_pending", "zone_aware"];
 
 const BALANCERS: [(&str, BalancerKind); 6] = [
     ("random", BalancerKind::Random),
@@ -53,6 +53,7 @@ pub(crate) struct PolicyPatch {
     outlier_detection: Option<OutlierPolicy>,
     deadline_propagation: Option<bool>,
     max_requests: Option<u32>,
+    health_check: Option<HealthCheckPolicy>,
 }
 
 /// The keys one `retries` table sets.
@@ -96,6 +97,7 @@ impl PolicyPatch {
                 .or_else(|| base.outlier_detection.clone()),
             deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
             max_requests: self.max_requests.or(base.max_requests),
+            health_check: self.health_check.or(base.health_check),
         }
     }
 
@@ -147,6 +149,7 @@ impl PolicyPatch {
             outlier_detection: self.outlier_detection.clone(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
+            health_check: self.health_check,
         }
     }
 }
@@ -167,6 +170,9 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.max_requests = ctx
             .integer(node, "max_requests", 1, i64::from(u32::MAX))
             .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("health_check") {
+        patch.health_check = super::governance::read_health_check(ctx, node);
     }
     if let Some(node) = fields.get("circuit_breaker") {
         patch.circuit_breaker = read_circuit_breaker(ctx, node);
@@ -291,8 +297,12 @@ fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolic
         base_ejection: 30_000_000_000,
         max_ejection_time: 300_000_000_000,
         max_ejection: 0.1,
+        enforcing: 1.0,
     };
     let errors_before = ctx.error_count();
+    if let Some(node) = fields.get("enforcing") {
+        policy.enforcing = ctx.fraction(node, "enforcing").unwrap_or(policy.enforcing);
+    }
     if let Some(node) = fields.get("consecutive_errors") {
         policy.consecutive_errors = ctx
             .integer(node, "consecutive_errors", 1, 1_000_000)

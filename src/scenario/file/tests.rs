@@ -12,8 +12,9 @@ use crate::scenario::fields::{read_keys, PLANNED};
 use crate::scenario::load_str;
 use crate::scenario::raw::{self, Node, Value};
 
-/// A scenario using every key the simulator supports today (keys it does not support yet are in
-/// [`EVERY_PLANNED_KEY`]). Adding a key to `file.rs` means adding it here or there.
+/// A scenario using every key the simulator supports today (with [`CONSUL_KEYS`]; keys it does not
+/// support yet are in [`EVERY_PLANNED_KEY`]). Adding a key to `file.rs` means adding it to one of
+/// them.
 const EVERY_SUPPORTED_KEY: &str = r#"
 [scenario]
 name = "every-key"
@@ -27,7 +28,13 @@ latency = "const(0.1ms)"
 cross_zone_latency = "exp(1ms)"
 
 [registry]
-model = "static"
+model = "eureka"
+heartbeat = "30s"
+ttl = "90s"
+eviction_interval = "60s"
+client_refresh = "30s"
+response_cache = "30s"
+self_preservation = 0.85
 
 [policy]
 balancer = "p2c"
@@ -35,7 +42,8 @@ max_requests = 100
 timeout = "2s"
 retries = { max = 2, per_try_timeout = "300ms", backoff = "25ms", max_backoff = "250ms", jitter = "equal", on = ["timeout", "refused"], budget = 0.2 }
 circuit_breaker = { failure_rate = 0.5, slow_call_rate = 0.9, slow_call_duration = "1s", window = 50, min_calls = 10, open_for = "5s", half_open_calls = 3 }
-outlier_detection = { consecutive_errors = 5, interval = "10s", base_ejection = "30s", max_ejection_time = "300s", max_ejection = 0.1 }
+outlier_detection = { enforcing = 1.0, consecutive_errors = 5, interval = "10s", base_ejection = "30s", max_ejection_time = "300s", max_ejection = 0.1 }
+health_check = { interval = "5s", timeout = "1s", unhealthy = 3, healthy = 2 }
 deadline_propagation = true
 
 [[service]]
@@ -49,6 +57,7 @@ service_time = "exp(1ms)"
 calls = ["back", ["back/two", { to = "back/one", p = 0.5, optional = true }]]
 weights = [2, 1]
 rate_limit = { rate = 1000, burst = 10 }
+max_queue_time = "50ms"
   [service.policy]
   balancer = "weighted_round_robin"
   circuit_breaker = { window = "10s" }
@@ -62,6 +71,14 @@ service_time = "exp(2ms)"
   calls = []
   [[service.endpoint]]
   name = "two"
+  [service.autoscale]
+  min = 1
+  max = 4
+  target_utilization = 0.6
+  sync = "15s"
+  startup = "30s"
+  scale_down_stabilization = "5m"
+  tolerance = 0.1
 
 [[workload]]
 name = "open"
@@ -108,6 +125,10 @@ at = "4s"
 kind = "partition"
 between = ["zone:a", ["zone:b"]]
 
+[[fault]]
+at = "5s"
+kind = "registry_outage"
+
 [slo]
 availability = 0.99
 latency = { p50 = "10ms", p90 = "20ms", p99 = "50ms", p999 = "100ms" }
@@ -115,6 +136,28 @@ latency = { p50 = "10ms", p90 = "20ms", p99 = "50ms", p999 = "100ms" }
 [compare]
 "policy.balancer" = ["p2c", "round_robin"]
 replications = 2
+"#;
+
+/// The keys of the consul registry model, which cannot share a file with eureka's.
+const CONSUL_KEYS: &str = r#"
+[scenario]
+name = "consul"
+duration = "10s"
+
+[registry]
+model = "consul"
+check_interval = "10s"
+check_timeout = "1s"
+deregister_after = "1m"
+client_refresh = "0s"
+
+[[service]]
+name = "s"
+service_time = "exp(1ms)"
+
+[[workload]]
+target = "s"
+rate = 1
 "#;
 
 /// A scenario using every key that is declared but not supported yet: each must be refused with
@@ -125,45 +168,20 @@ const EVERY_PLANNED_KEY: &str = r#"
 name = "planned"
 duration = "10s"
 
-[registry]
-model = "eureka"
-heartbeat = "30s"
-ttl = "90s"
-eviction_interval = "60s"
-client_refresh = "30s"
-self_preservation = 0.85
-response_cache = "30s"
-check_interval = "10s"
-check_timeout = "1s"
-deregister_after = "1m"
-
 [policy]
 balancer = "ring_hash"
 max_pending = 10
-health_check = { interval = "5s", timeout = "1s", unhealthy = 3, healthy = 2 }
 hedge = { after = "50ms", max = 1 }
 zone_aware = { min_cluster_size = 6 }
 
 [[service]]
 name = "s"
 service_time = "exp(1ms)"
-  [service.autoscale]
-  min = 1
-  max = 4
-  target_utilization = 0.6
-  sync = "15s"
-  startup = "30s"
-  scale_down_stabilization = "5m"
-  tolerance = 0.1
 
 [[workload]]
 target = "s"
 rate = 1
 key_space = 100
-
-[[fault]]
-at = "1s"
-kind = "registry_outage"
 "#;
 
 /// A folder holding the trace file [`EVERY_SUPPORTED_KEY`] names.
@@ -248,24 +266,26 @@ fn key_positions(node: &Node, top: bool, out: &mut Vec<(usize, String)>) {
 #[test]
 fn every_supported_key_loads_and_is_read_by_its_reader() {
     let dir = fixture_dir();
-    read_keys::take();
-    let model = load_str(EVERY_SUPPORTED_KEY, "every-key.toml", &dir, &[]);
-    let read: BTreeSet<usize> = read_keys::take().into_iter().collect();
-    if let Err(errors) = model {
-        panic!("the every-key scenario does not load:\n{errors}");
+    for text in [EVERY_SUPPORTED_KEY, CONSUL_KEYS] {
+        read_keys::take();
+        let model = load_str(text, "every-key.toml", &dir, &[]);
+        let read: BTreeSet<usize> = read_keys::take().into_iter().collect();
+        if let Err(errors) = model {
+            panic!("a fixture does not load:\n{errors}");
+        }
+        let root = raw::parse(text).ok().expect("parses");
+        let mut written = Vec::new();
+        key_positions(&root, true, &mut written);
+        let ignored: Vec<&String> = written
+            .iter()
+            .filter(|(offset, _)| !read.contains(offset))
+            .map(|(_, key)| key)
+            .collect();
+        assert!(
+            ignored.is_empty(),
+            "keys accepted (declared in file.rs) but never read by a reader: {ignored:?}"
+        );
     }
-    let root = raw::parse(EVERY_SUPPORTED_KEY).ok().expect("parses");
-    let mut written = Vec::new();
-    key_positions(&root, true, &mut written);
-    let ignored: Vec<&String> = written
-        .iter()
-        .filter(|(offset, _)| !read.contains(offset))
-        .map(|(_, key)| key)
-        .collect();
-    assert!(
-        ignored.is_empty(),
-        "keys accepted (declared in file.rs) but never read by a reader: {ignored:?}"
-    );
 }
 
 #[test]
@@ -321,7 +341,7 @@ fn the_two_fixtures_use_every_key_of_the_schema() {
     let mut root = schema();
     root["$ref"] = Json::String(format!("#/definitions/{}", ScenarioFile::schema_name()));
     let mut used = BTreeSet::new();
-    for text in [EVERY_SUPPORTED_KEY, EVERY_PLANNED_KEY] {
+    for text in [EVERY_SUPPORTED_KEY, CONSUL_KEYS, EVERY_PLANNED_KEY] {
         let value: Json = toml::from_str(text).expect("fixture is TOML");
         mark_used(&value, &root, &definitions, &mut used);
         // The types accept the fixture too.
@@ -338,7 +358,8 @@ fn the_two_fixtures_use_every_key_of_the_schema() {
     }
     assert!(
         missing.is_empty(),
-        "keys no fixture uses (add them to EVERY_SUPPORTED_KEY or EVERY_PLANNED_KEY): {missing:?}"
+        "keys no fixture uses (add them to EVERY_SUPPORTED_KEY, CONSUL_KEYS or EVERY_PLANNED_KEY): \
+         {missing:?}"
     );
 }
 
