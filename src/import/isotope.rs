@@ -186,7 +186,7 @@ impl Reader {
             Some(node) if !node.is_null() => self.defaults(node),
             _ => Defaults::default(),
         };
-        let Some(services) = root.get("services") else {
+        let Some((services_key, services)) = root.entry("services") else {
             self.problem(root, "missing `services:` (the list of services)");
             return topology;
         };
@@ -216,7 +216,7 @@ impl Reader {
         self.check_calls(&topology, &names);
         if !topology.services.is_empty() && !topology.services.iter().any(|s| s.entrypoint) {
             self.problem(
-                services,
+                services_key,
                 "no service has `isEntrypoint: true`: meshsim sends its load to the entrypoints",
             );
         }
@@ -776,7 +776,7 @@ mod tests {
     fn a_topology_needs_services_and_an_entrypoint() {
         assert_eq!(problems("defaults: {}\n")[0].2, "missing `services:` (the list of services)");
         let found = problems("services:\n- name: a\n");
-        assert_eq!((found[0].0, found[0].1), (2, 1));
+        assert_eq!((found[0].0, found[0].1), (1, 1));
         assert!(found[0].2.contains("isEntrypoint"));
         let found = problems("services:\n- name: a\n  isEntrypoint: true\n- name: a\n");
         assert_eq!((found[0].0, found[0].1), (4, 9));

@@ -72,13 +72,18 @@ impl Node {
         }
     }
 
-    /// The value under `key` in a mapping (first match), with its key node.
+    /// The value under `key` in a mapping (first match).
     pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, value)| value)
+    }
+
+    /// The key node and the value under `key` in a mapping (first match).
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
         match &self.value {
             Value::Mapping(pairs) => pairs
                 .iter()
                 .find(|(k, _)| k.scalar() == Some(key))
-                .map(|(_, v)| v),
+                .map(|(k, v)| (k, v)),
             _ => None,
         }
     }
