@@ -101,7 +101,11 @@ fn write_service(out: &mut String, service: &IsoService, options: &ImportOptions
         }
     }
     if let Some(cluster) = &service.cluster {
-        let _ = writeln!(out, "zones = [{}]      # isotope cluster", toml_string(cluster));
+        let _ = writeln!(
+            out,
+            "zones = [{}]      # isotope cluster",
+            toml_string(cluster)
+        );
     }
     let _ = writeln!(
         out,
@@ -116,14 +120,14 @@ fn write_service(out: &mut String, service: &IsoService, options: &ImportOptions
             toml_string(&format!("const({})", duration_text(sleep)))
         );
     } else {
-        let _ = writeln!(
-            out,
-            "service_time = {}",
-            toml_string(&options.service_time)
-        );
+        let _ = writeln!(out, "service_time = {}", toml_string(&options.service_time));
     }
     if service.error_rate > 0.0 {
-        let _ = writeln!(out, "error_rate = {}        # isotope errorRate", number(service.error_rate));
+        let _ = writeln!(
+            out,
+            "error_rate = {}        # isotope errorRate",
+            number(service.error_rate)
+        );
     }
     let mut notes = Vec::new();
     if let Some(namespace) = &service.namespace {

@@ -307,7 +307,9 @@ impl Reader {
             Some(n) => self.size(n, "responseSize").unwrap_or(0),
             None => defaults.response_size,
         };
-        let namespace = node.get("namespace").and_then(|n| self.text(n, "namespace"));
+        let namespace = node
+            .get("namespace")
+            .and_then(|n| self.text(n, "namespace"));
         let cluster = node.get("cluster").and_then(|n| self.cluster(n));
         let script = match node.get("script") {
             Some(n) => self.script(n, defaults.request_size),
@@ -331,8 +333,7 @@ impl Reader {
             self.problem(node, "a service name must not be empty");
             return None;
         }
-        if name.trim() != name || name.contains(['/', '#']) || name.chars().any(char::is_control)
-        {
+        if name.trim() != name || name.contains(['/', '#']) || name.chars().any(char::is_control) {
             self.problem(
                 node,
                 format!("service name \"{name}\" must not contain '/', '#', control characters or surrounding spaces"),
@@ -347,7 +348,9 @@ impl Reader {
         if cluster.is_empty() || cluster.contains(':') || cluster.chars().any(char::is_control) {
             self.problem(
                 node,
-                format!("cluster \"{cluster}\" must be non-empty, without ':' or control characters"),
+                format!(
+                    "cluster \"{cluster}\" must be non-empty, without ':' or control characters"
+                ),
             );
             return None;
         }
@@ -372,10 +375,7 @@ impl Reader {
         if !matches!(node.scalar(), Some("http" | "grpc")) {
             self.problem(
                 node,
-                format!(
-                    "`type` must be http or grpc, found {}",
-                    describe(node)
-                ),
+                format!("`type` must be http or grpc, found {}", describe(node)),
             );
         }
     }
@@ -394,13 +394,18 @@ impl Reader {
 
     fn unsigned(&mut self, node: &Node, what: &str) -> Option<u64> {
         let parsed = match &node.value {
-            Value::Scalar { text, plain: true } => text.strip_prefix('+').unwrap_or(text).parse::<u64>().ok(),
+            Value::Scalar { text, plain: true } => {
+                text.strip_prefix('+').unwrap_or(text).parse::<u64>().ok()
+            }
             _ => None,
         };
         if parsed.is_none() {
             self.problem(
                 node,
-                format!("`{what}` must be a non-negative integer, found {}", describe(node)),
+                format!(
+                    "`{what}` must be a non-negative integer, found {}",
+                    describe(node)
+                ),
             );
         }
         parsed
@@ -457,7 +462,10 @@ impl Reader {
         if bytes.is_none() {
             self.problem(
                 node,
-                format!("`{what}` must be a size like 1024, \"1 KB\" or \"16mb\", found {}", describe(node)),
+                format!(
+                    "`{what}` must be a size like 1024, \"1 KB\" or \"16mb\", found {}",
+                    describe(node)
+                ),
             );
         }
         bytes
@@ -526,7 +534,10 @@ impl Reader {
             _ => {
                 self.problem(
                     key,
-                    format!("unknown command {}: expected `call` or `sleep`", describe(key)),
+                    format!(
+                        "unknown command {}: expected `call` or `sleep`",
+                        describe(key)
+                    ),
                 );
                 None
             }
@@ -765,8 +776,14 @@ mod tests {
             "services:\n- name: a\n  isEntrypoint: true\n  numReplicas: 0\n  script:\n  - call: bb\n  - - - call: a\n  - wait: 1s\n- name: b\n  errorRate: 2\n",
         );
         let at: Vec<(usize, usize)> = found.iter().map(|p| (p.0, p.1)).collect();
-        assert_eq!(at, vec![(4, 16), (6, 11), (7, 7), (8, 5), (10, 14)], "{found:#?}");
-        assert!(found[1].2.contains("undefined service \"bb\" (did you mean \"b\"?)"));
+        assert_eq!(
+            at,
+            vec![(4, 16), (6, 11), (7, 7), (8, 5), (10, 14)],
+            "{found:#?}"
+        );
+        assert!(found[1]
+            .2
+            .contains("undefined service \"bb\" (did you mean \"b\"?)"));
         assert!(found[2].2.contains("may not be nested"));
         assert!(found[3].2.contains("unknown command \"wait\""));
         assert!(found[4].2.contains("errorRate"));
@@ -774,13 +791,18 @@ mod tests {
 
     #[test]
     fn a_topology_needs_services_and_an_entrypoint() {
-        assert_eq!(problems("defaults: {}\n")[0].2, "missing `services:` (the list of services)");
+        assert_eq!(
+            problems("defaults: {}\n")[0].2,
+            "missing `services:` (the list of services)"
+        );
         let found = problems("services:\n- name: a\n");
         assert_eq!((found[0].0, found[0].1), (1, 1));
         assert!(found[0].2.contains("isEntrypoint"));
         let found = problems("services:\n- name: a\n  isEntrypoint: true\n- name: a\n");
         assert_eq!((found[0].0, found[0].1), (4, 9));
-        assert!(found[0].2.contains("duplicate service name \"a\" (first on line 2)"));
+        assert!(found[0]
+            .2
+            .contains("duplicate service name \"a\" (first on line 2)"));
         assert_eq!(problems("- a\n")[0].0, 1);
         let syntax = problems("services:\n- name: [a\n");
         assert!(syntax[0].0 >= 2, "{syntax:?}");

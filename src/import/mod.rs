@@ -136,7 +136,10 @@ pub fn isotope_command(args: &IsotopeArgs) -> ExitCode {
         if !(args.rate.is_finite() && args.rate > 0.0) {
             return Err(ScenarioErrors::single(
                 "--rate",
-                format!("must be a positive number of requests per second, found {}", args.rate),
+                format!(
+                    "must be a positive number of requests per second, found {}",
+                    args.rate
+                ),
             ));
         }
         let scenario_text = isotope_scenario(&text, &label, &args.options())?;

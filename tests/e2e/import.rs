@@ -18,7 +18,10 @@ fn isotope_files() -> Vec<PathBuf> {
         .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 11, "the isotope examples are missing: {files:?}");
+    assert!(
+        files.len() >= 11,
+        "the isotope examples are missing: {files:?}"
+    );
     files
 }
 
@@ -50,7 +53,11 @@ fn every_isotope_topology_imports_validates_and_runs() {
             "{name}: {offered} offered, expected about {expected}"
         );
         // No errorRate, no fault, unbounded queues, 15 s timeouts: every request succeeds.
-        assert_eq!(result.outcomes.total(), result.offered, "{name}: conservation");
+        assert_eq!(
+            result.outcomes.total(),
+            result.offered,
+            "{name}: conservation"
+        );
         assert_eq!(
             result.outcomes.get(Outcome::Succeeded),
             result.offered,
@@ -136,7 +143,11 @@ fn read_graph(path: &Path) -> Graph {
 }
 
 fn model_graph(model: &Model) -> Graph {
-    let service_of = |endpoint: usize| model.services[model.endpoints[endpoint].service].name.clone();
+    let service_of = |endpoint: usize| {
+        model.services[model.endpoints[endpoint].service]
+            .name
+            .clone()
+    };
     Graph {
         services: model
             .services
@@ -204,7 +215,10 @@ fn error_rate_and_sleep_map_to_failures_and_service_time() {
     let failed = result.outcomes.get(Outcome::Error) as f64 / n;
     let sd = (0.2 * 0.8 / n).sqrt();
     assert!((failed - 0.2).abs() < 5.0 * sd, "error fraction {failed}");
-    assert_eq!(result.outcomes.failed(), result.outcomes.get(Outcome::Error));
+    assert_eq!(
+        result.outcomes.failed(),
+        result.outcomes.get(Outcome::Error)
+    );
     // b's sleep is its service time: no success is faster than 10 ms.
     let fastest = result.latency.quantile_nanos(0.0);
     assert!(fastest >= 9_990_000, "fastest success {fastest} ns");
@@ -226,7 +240,10 @@ fn the_import_command_prints_a_scenario_that_validates_and_takes_its_flags() {
     ]);
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8(output.stdout).expect("utf-8");
-    assert!(text.starts_with("# Imported by `meshsim import isotope`"), "{text}");
+    assert!(
+        text.starts_with("# Imported by `meshsim import isotope`"),
+        "{text}"
+    );
     let path = write_file(&dir, "canonical.toml", text.as_bytes());
     let validated = meshsim(&["validate", path.to_str().expect("path")]);
     assert!(validated.status.success(), "{validated:?}");
@@ -257,7 +274,11 @@ fn the_import_command_prints_a_scenario_that_validates_and_takes_its_flags() {
 #[test]
 fn yaml_problems_are_reported_with_file_line_and_column_and_exit_2() {
     let dir = temp_dir("isotope-errors");
-    let syntax = write_file(&dir, "syntax.yaml", b"services:\n- name: a\n  script: [call: b\n");
+    let syntax = write_file(
+        &dir,
+        "syntax.yaml",
+        b"services:\n- name: a\n  script: [call: b\n",
+    );
     let undefined = write_file(
         &dir,
         "undefined.yaml",
@@ -279,7 +300,10 @@ fn yaml_problems_are_reported_with_file_line_and_column_and_exit_2() {
             assert_eq!(output.status.code(), Some(2), "{output:?}");
             let stderr = String::from_utf8_lossy(&output.stderr);
             for needle in &wanted {
-                assert!(stderr.contains(needle), "{command}: {needle} not in {stderr}");
+                assert!(
+                    stderr.contains(needle),
+                    "{command}: {needle} not in {stderr}"
+                );
             }
         }
     }
@@ -304,5 +328,139 @@ fn run_takes_an_isotope_file_directly() {
     ]);
     assert!(output.status.success(), "{output:?}");
     let summary = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
-    assert!(summary.contains("\"scenario\": \"chain-3-services\""), "{summary}");
+    assert!(
+        summary.contains("\"scenario\": \"chain-3-services\""),
+        "{summary}"
+    );
+}
+
+// --- The systems scenarios (scenarios/systems/): each validates, runs and tells its story. ---
+
+const SECOND: u64 = 1_000_000_000;
+
+/// Fault `index`'s start and end, nanoseconds.
+fn fault_window(model: &Model, index: usize) -> (u64, u64) {
+    let fault = &model.faults[index];
+    (fault.at, fault.until.expect("the fault ends"))
+}
+
+/// Failed end-to-end requests per window start, from the recorded window rows.
+fn edge_failures(
+    windows: &[(u64, String, u64, u64, meshsim::sim::OutcomeCounts, u64)],
+) -> Vec<(u64, u64)> {
+    windows
+        .iter()
+        .filter(|row| row.1 == meshsim::sim::EDGE_ROW)
+        .map(|row| (row.0, row.4.failed()))
+        .collect()
+}
+
+#[test]
+fn social_network_a_hung_post_storage_replica_fails_a_third_of_its_calls_unless_guarded() {
+    let path = root().join("scenarios/systems/social-network.toml");
+    let guarded = load(&path, &[]);
+    let (start, end) = fault_window(&guarded, 0);
+    let (result, recorder) = crate::common::run_recorded(&guarded);
+    assert_eq!(result.outcomes.total(), result.offered, "conservation");
+    // Each caller ejects the hung replica once it has seen 5 timeouts in a row from it.
+    let ejections: Vec<_> = recorder
+        .events
+        .iter()
+        .filter(|e| e.kind == "ejection" && e.subject.ends_with("-> post-storage-service#1"))
+        .collect();
+    assert!(!ejections.is_empty(), "{:#?}", recorder.events);
+    assert!(ejections
+        .iter()
+        .all(|e| e.time > start && e.time < start + SECOND));
+    assert!(result.availability() >= 0.999, "{}", result.availability());
+
+    // Unguarded: no retries, no ejection. Every request calls post-storage-service once
+    // (ReadPosts or StorePost); round robin sends a third of those calls to the hung replica
+    // while it hangs, and each fails at its 50 ms per-try timeout.
+    let unguarded = load(
+        &path,
+        &[
+            "service.post-storage-service.policy.retries={ max = 0, per_try_timeout = \"50ms\" }",
+            "service.post-storage-service.policy.outlier_detection.consecutive_errors=1000000",
+        ],
+    );
+    let bare = run(&unguarded);
+    assert_eq!(bare.outcomes.total(), bare.offered, "conservation");
+    let total_rate: f64 = unguarded.workloads.iter().map(|w| w.rate).sum();
+    let expected = total_rate * ((end - start) as f64 / 1e9) / 3.0;
+    let failed = bare.outcomes.failed() as f64;
+    assert!(
+        (failed - expected).abs() < 0.05 * expected,
+        "{failed} failed, expected about {expected}"
+    );
+    assert!(result.outcomes.failed() as f64 * 20.0 < failed);
+}
+
+#[test]
+fn online_boutique_a_slow_currency_replica_hurts_round_robin_not_least_request() {
+    let path = root().join("scenarios/systems/online-boutique.toml");
+    let round_robin = load(&path, &[]);
+    let (start, end) = fault_window(&round_robin, 0);
+    let (result, recorder) = crate::common::run_recorded(&round_robin);
+    assert_eq!(result.outcomes.total(), result.offered, "conservation");
+    // The slow replica (20 x a 0.5 ms mean) serves at most ~100 conversions/s; round robin sends
+    // it a third of ~750/s: it overloads, and pages that convert through it time out or are
+    // rejected. The failures end with the fault (plus the 1 s timeout).
+    assert!(result.availability() < 0.95, "{}", result.availability());
+    for (window, failed) in edge_failures(&recorder.windows) {
+        if window + SECOND <= start || window >= end + 2 * SECOND {
+            assert_eq!(failed, 0, "failures in the window at {} s", window / SECOND);
+        }
+    }
+    let least_request = load(&path, &["policy.balancer=least_request"]);
+    let steered = run(&least_request);
+    assert_eq!(steered.outcomes.total(), steered.offered, "conservation");
+    assert!(
+        steered.availability() >= 0.999,
+        "{}",
+        steered.availability()
+    );
+}
+
+#[test]
+fn mesh_1000_is_the_imported_isotope_topology_and_one_crashed_replica_fails_requests() {
+    let path = root().join("scenarios/systems/mesh-1000.toml");
+    let committed = std::fs::read_to_string(&path).expect("mesh-1000.toml");
+    let source = "scenarios/topologies/isotope/1000-svc_5000-end.yaml";
+    let yaml = std::fs::read_to_string(root().join(source)).expect("isotope file");
+    let options = meshsim::import::isotope::ImportOptions {
+        name: Some("mesh-1000".into()),
+        ..Default::default()
+    };
+    let imported = meshsim::import::isotope_scenario(&yaml, source, &options).expect("imports");
+    assert!(
+        committed.starts_with(&imported),
+        "mesh-1000.toml is not the import of {source} plus the story: run scenarios/systems/generate-mesh-1000.sh"
+    );
+    // Shortened for CI: the crash from 2 s to 4 s of a 6 s run.
+    let model = load(
+        &path,
+        &[
+            "scenario.duration=6s",
+            "scenario.warmup=1s",
+            "fault.0.at=2s",
+            "fault.0.for=2s",
+        ],
+    );
+    assert!(model.services.len() >= 1000);
+    let (start, end) = fault_window(&model, 0);
+    let (result, recorder) = crate::common::run_recorded(&model);
+    assert_eq!(result.outcomes.total(), result.offered, "conservation");
+    // svc-0 needs all of its 100 calls: a request fails when its call to svc-0-5 (or any call
+    // below it) meets the crashed replica. Outside the crash nothing fails.
+    assert!(result.outcomes.failed() > 0);
+    assert_eq!(
+        result.outcomes.failed(),
+        result.outcomes.get(Outcome::Error)
+    );
+    for (window, failed) in edge_failures(&recorder.windows) {
+        if window + SECOND <= start || window >= end + SECOND {
+            assert_eq!(failed, 0, "failures in the window at {} s", window / SECOND);
+        }
+    }
 }
