@@ -81,7 +81,7 @@ fn header(out: &mut String, topology: &Topology, source: &str, options: &ImportO
         );
     }
     out.push_str(
-        "\n[policy]\nbalancer = \"p2c\"        # Istio's default LEAST_REQUEST: Envoy picks the less loaded of two\n",
+        "\n[policy]\nbalancer = \"p2c\"        # Istio's default since 1.14, LEAST_REQUEST: Envoy takes the less loaded of two\n",
     );
 }
 
@@ -247,7 +247,7 @@ fn duration_text(ns: u64) -> String {
         ("ms", 1_000_000),
         ("us", 1_000),
     ] {
-        if ns >= factor && ns % factor == 0 {
+        if ns >= factor && ns.is_multiple_of(factor) {
             return format!("{}{unit}", ns / factor);
         }
     }
