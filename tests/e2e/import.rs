@@ -464,3 +464,19 @@ fn mesh_1000_is_the_imported_isotope_topology_and_one_crashed_replica_fails_requ
         }
     }
 }
+
+#[test]
+fn error_rate_is_a_fraction_read_from_the_service() {
+    let text = |rate: &str| {
+        format!(
+            "[scenario]\nname = \"e\"\nduration = \"1s\"\n[[service]]\nname = \"a\"\nservice_time = \"exp(1ms)\"\nerror_rate = {rate}\n[[workload]]\nname = \"w\"\ntarget = \"a\"\nrate = 10\n"
+        )
+    };
+    let model = scenario::load_str(&text("0.25"), "e.toml", Path::new("."), &[]).expect("loads");
+    assert_eq!(model.services[0].error_rate, 0.25);
+    let errors =
+        scenario::load_str(&text("1.5"), "e.toml", Path::new("."), &[]).expect_err("out of range");
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!((errors.0[0].line, errors.0[0].column), (7, 14));
+    assert!(errors.0[0].message.contains("between 0 and 1"), "{errors}");
+}
