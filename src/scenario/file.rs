@@ -415,6 +415,10 @@ pub enum Concurrency {
 pub struct ServiceTable {
     /// Unique name (no '/', '#' or surrounding spaces).
     pub name: String,
+    /// Fraction of requests that fail with `error` after their service time, without making
+    /// their calls (a steady error rate; default 0).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub error_rate: Option<f64>,
     /// Local rate limit per replica (token bucket).
     pub rate_limit: Option<RateLimitTable>,
     /// Number of replicas (default 1).

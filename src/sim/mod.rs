@@ -412,6 +412,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
 impl<R: Recorder> Process for Simulation<'_, R> {
     type Event = Event;
 
+    #[inline]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
         if now >= self.window_start + self.model.window {
             self.advance_windows(now, false);
@@ -517,6 +518,8 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
                 replica.health = replica::Health::Stopped;
                 replica.ever_ready = false;
             }
+            replica.base_error_rate = service.error_rate;
+            replica.combine_error_rates();
             replicas.push(replica);
         }
     }

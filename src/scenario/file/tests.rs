@@ -58,6 +58,7 @@ calls = ["back", ["back/two", { to = "back/one", p = 0.5, optional = true }]]
 weights = [2, 1]
 rate_limit = { rate = 1000, burst = 10 }
 max_queue_time = "50ms"
+error_rate = 0.001
   [service.policy]
   balancer = "weighted_round_robin"
   circuit_breaker = { window = "10s" }
