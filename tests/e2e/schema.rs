@@ -91,6 +91,28 @@ fn every_scenario_file_matches_the_schema_and_the_types() {
 }
 
 #[test]
+fn imported_isotope_topologies_match_the_schema() {
+    use meshsim::import::{is_isotope_path, isotope::ImportOptions, isotope_scenario};
+    let validator = validator();
+    let dir = root().join("scenarios/topologies/isotope");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("topologies")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| is_isotope_path(p))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty());
+    for path in paths {
+        let yaml = std::fs::read_to_string(&path).expect("readable");
+        let label = path.display().to_string();
+        let text = isotope_scenario(&yaml, &label, &ImportOptions::default())
+            .unwrap_or_else(|e| panic!("{label} does not import: {e}"));
+        let problems = schema_problems(&validator, &text);
+        assert!(problems.is_empty(), "{label}: {problems:?}");
+    }
+}
+
+#[test]
 fn bad_files_fail_the_schema() {
     let validator = validator();
     let good = "[scenario]\nname = \"x\"\nduration = \"10s\"\n\
