@@ -1,8 +1,11 @@
 //! Balancer state of one client towards one service, and the pick itself.
 
+use super::hashing::{HashTable, HashTables};
 use super::policy::BalancerKind;
+use super::zones::{ZoneRequest, ZoneState};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 
 /// What one client (a calling replica, or a workload at the edge) remembers about one service.
 #[derive(Debug, Clone)]
@@ -26,6 +29,31 @@ pub struct BalancerState {
     filtered: Vec<u32>,
     /// Version of the view `filtered` was built from (`u64::MAX`: stale).
     filtered_from: u64,
+    /// Bumped whenever `filtered` is rebuilt: with the view version, it identifies the replicas
+    /// a pick balances over.
+    filtered_generation: u64,
+    /// `ring_hash` / `maglev`: the table in use (`None` until the first such pick).
+    hashing: Option<Box<HashState>>,
+    /// Zone-aware routing state (`None` until the first zone-aware pick).
+    zones: Option<Box<ZoneState>>,
+}
+
+/// The consistent-hash table a client uses, and the replicas it was built over.
+#[derive(Debug, Clone)]
+struct HashState {
+    table: Arc<HashTable>,
+    stamp: (u64, u64),
+}
+
+/// Which replicas a pick balances over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Members {
+    /// The whole view (nothing excluded).
+    View,
+    /// The view less the excluded replicas (`filtered`).
+    Filtered,
+    /// The whole view, because too few are left (Envoy's panic threshold).
+    Panic,
 }
 
 /// Peak EWMA's decay time, nanoseconds (Finagle and Linkerd: 10 s).
@@ -50,6 +78,9 @@ impl BalancerState {
             excluded_count: 0,
             filtered: Vec::new(),
             filtered_from: u64::MAX,
+            filtered_generation: 0,
+            hashing: None,
+            zones: None,
         }
     }
 
@@ -141,8 +172,17 @@ impl BalancerState {
         weights: &[u32],
         now: u64,
     ) -> Option<u32> {
+        match self.members(view, view_version) {
+            Members::View | Members::Panic => self.pick_from(kind, view, weights, now),
+            Members::Filtered => self.pick_from_filtered(kind, weights, now),
+        }
+    }
+
+    /// Which replicas to balance over; rebuilds `filtered` when the view or the exclusions
+    /// changed. With too few left (Envoy's panic threshold), the whole view.
+    fn members(&mut self, view: &[u32], view_version: u64) -> Members {
         if self.excluded_count == 0 {
-            return self.pick_from(kind, view, weights, now);
+            return Members::View;
         }
         if self.filtered_from != view_version {
             self.filtered.clear();
@@ -150,13 +190,110 @@ impl BalancerState {
             self.filtered
                 .extend(view.iter().copied().filter(|&r| !excluded[r as usize]));
             self.filtered_from = view_version;
+            self.filtered_generation += 1;
         }
-        // Envoy's panic threshold: with too few left, balance over the whole view.
+        let filtered = self.filtered.len();
+        if filtered == 0 || (filtered as f64) < PANIC_THRESHOLD * view.len() as f64 {
+            Members::Panic
+        } else {
+            Members::Filtered
+        }
+    }
+
+    /// Identity of the replicas balanced over: equal stamps, equal replicas.
+    fn stamp(&self, members: Members, view_version: u64) -> (u64, u64) {
+        match members {
+            Members::Filtered => (view_version, self.filtered_generation),
+            Members::View | Members::Panic => (view_version, u64::MAX),
+        }
+    }
+
+    fn pick_from_filtered(&mut self, kind: BalancerKind, weights: &[u32], now: u64) -> Option<u32> {
         let filtered = std::mem::take(&mut self.filtered);
-        let panic =
-            filtered.is_empty() || (filtered.len() as f64) < PANIC_THRESHOLD * view.len() as f64;
-        let chosen = self.pick_from(kind, if panic { view } else { &filtered }, weights, now);
+        let chosen = self.pick_from(kind, &filtered, weights, now);
         self.filtered = filtered;
+        chosen
+    }
+
+    /// `ring_hash` / `maglev`: the replica owning `key_hash` in the table of the replicas this
+    /// client balances over (the view less excluded ones). The table comes from `tables`, shared
+    /// with clients balancing over the same replicas of `service` (named `name`), and is looked
+    /// up again only when those replicas change.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pick_hashed(
+        &mut self,
+        kind: BalancerKind,
+        service: u32,
+        name: &str,
+        key_hash: u64,
+        view: &[u32],
+        view_version: u64,
+        weights: &[u32],
+        tables: &mut HashTables,
+    ) -> Option<u32> {
+        let members = self.members(view, view_version);
+        let stamp = self.stamp(members, view_version);
+        if self.hashing.as_ref().is_none_or(|state| state.stamp != stamp) {
+            let list = match members {
+                Members::Filtered => &self.filtered,
+                Members::View | Members::Panic => view,
+            };
+            let table = tables.table(kind, service, name, list, weights);
+            self.hashing = Some(Box::new(HashState { table, stamp }));
+        }
+        self.hashing.as_ref()?.table.lookup(key_hash)
+    }
+
+    /// Zone-aware routing (Envoy): chooses a zone by [`super::zones::ZonePlan`], then balances
+    /// with `kind` over that zone's usable replicas (each zone has its own round-robin position).
+    /// In panic, below `min_cluster_size` or without callers in the local zone: an ordinary
+    /// [`BalancerState::pick`].
+    pub fn pick_zone_aware(
+        &mut self,
+        kind: BalancerKind,
+        request: &ZoneRequest<'_>,
+        view: &[u32],
+        view_version: u64,
+        weights: &[u32],
+        now: u64,
+    ) -> Option<u32> {
+        let members = self.members(view, view_version);
+        if members == Members::Panic {
+            return self.pick_from(kind, view, weights, now);
+        }
+        let stamp = self.stamp(members, view_version);
+        let list = match members {
+            Members::Filtered => &self.filtered,
+            _ => view,
+        };
+        let mut zones = match self.zones.take() {
+            Some(mut state) => {
+                state.refresh(stamp, list, request);
+                state
+            }
+            None => Box::new(ZoneState::new(stamp, list, request)),
+        };
+        let (first, second) = match zones.plan {
+            super::zones::ZonePlan::Spill { .. } => (self.rng.random(), self.rng.random()),
+            _ => (0.0, 0.0),
+        };
+        let zone = zones
+            .plan
+            .choose(request.local, first, second)
+            .filter(|&zone| !zones.zone_members(zone).is_empty());
+        let chosen = match zone {
+            None => match members {
+                Members::Filtered => self.pick_from_filtered(kind, weights, now),
+                _ => self.pick_from(kind, view, weights, now),
+            },
+            Some(zone) => {
+                std::mem::swap(&mut self.round_robin_next, &mut zones.cursors[zone]);
+                let chosen = self.pick_from(kind, zones.zone_members(zone), weights, now);
+                std::mem::swap(&mut self.round_robin_next, &mut zones.cursors[zone]);
+                chosen
+            }
+        };
+        self.zones = Some(zones);
         chosen
     }
 
@@ -183,6 +320,8 @@ impl BalancerState {
                 replica
             }
             BalancerKind::WeightedRoundRobin => self.pick_weighted(view, weights),
+            // Hashing balancers pick through `pick_hashed`; reached only without a key.
+            BalancerKind::RingHash | BalancerKind::Maglev => view[0],
             BalancerKind::LeastRequest => *view
                 .iter()
                 .min_by_key(|&&replica| self.outstanding(replica))

@@ -4,12 +4,14 @@
 pub mod balancer;
 pub mod distribution;
 pub mod fault;
+pub mod hashing;
 pub mod network;
 pub mod objectives;
 pub mod policy;
 pub mod resilience;
 pub mod service;
 pub mod workload;
+pub mod zones;
 
 pub use balancer::BalancerState;
 pub use distribution::Dist;
@@ -18,13 +20,13 @@ pub use network::Network;
 pub use objectives::{CompareSpec, Slo};
 pub use policy::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy,
+    RetryBudget, RetryPolicy, ZoneAwarePolicy,
 };
 pub use resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState,
 };
 pub use service::{Call, Concurrency, Endpoint, EndpointId, RateLimit, Service, ServiceId, Step};
-pub use workload::{Arrival, RateChange, Workload};
+pub use workload::{Arrival, RateChange, Workload, DEFAULT_KEY_SPACE};
 
 /// How clients learn which replicas exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,9 @@ use super::calls::{resolve_at, Directory};
 use super::context::Ctx;
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
-use crate::model::{Arrival, Dist, RateChange, Workload};
+use crate::model::{Arrival, Dist, RateChange, Workload, DEFAULT_KEY_SPACE};
 
-const WORKLOAD_KEYS: [&str; 8] = [
+const WORKLOAD_KEYS: [&str; 9] = [
     "name",
     "target",
     "arrival",
@@ -22,6 +22,7 @@ const WORKLOAD_KEYS: [&str; 8] = [
     "think_time",
     "schedule",
     "zone",
+    "key_space",
 ];
 const SCHEDULE_KEYS: [&str; 3] = ["at", "rate", "ramp"];
 
@@ -110,6 +111,10 @@ fn read_workload(
         None => Some(Family::Poisson),
     };
     let zone = fields.get("zone").and_then(|n| read_zone(ctx, n, zones));
+    let key_space = fields
+        .get("key_space")
+        .and_then(|n| ctx.integer(n, "key_space", 1, i64::MAX))
+        .map_or(DEFAULT_KEY_SPACE, |v| v as u64);
 
     let mut rate = 0.0;
     let mut schedule = Vec::new();
@@ -168,6 +173,7 @@ fn read_workload(
         rate,
         schedule,
         zone,
+        key_space,
     };
     Some((workload, name_pos))
 }

@@ -31,6 +31,7 @@ pub use stats::{
 use crate::engine::{
     self, derive_key, EventQueue, Lane, Process, RekeyableStream, StreamFactory, StreamKind,
 };
+use crate::model::hashing::HashTables;
 use crate::model::{Arrival, BalancerState, Model, RegistryModel};
 use arena::Arena;
 use arrivals::RateClock;
@@ -110,6 +111,12 @@ pub struct Simulation<'m, R: Recorder> {
     view_versions: Vec<u64>,
     /// Balancer state of every (caller, called service) client.
     balancers: Vec<BalancerState>,
+    /// Consistent-hash tables, shared by clients balancing over the same replicas.
+    hash_tables: HashTables,
+    /// Whether requests draw a user key (some call uses `ring_hash` or `maglev`).
+    draws_user_keys: bool,
+    /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
+    edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
     client_base: Vec<u32>,
     /// Per workload: its client in `balancers`.
@@ -201,6 +208,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             views,
             view_versions: vec![0; model.services.len()],
             balancers,
+            hash_tables: HashTables::default(),
+            draws_user_keys: model
+                .services
+                .iter()
+                .any(|s| s.policy.balancer.is_consistent_hash()),
+            edge_zone_counts: edge_zone_counts(model),
             guards: clients.guards,
             client_service: clients.service,
             client_names: clients.names,
@@ -399,6 +412,17 @@ impl Clients {
         self.service.push(service as u32);
         self.names.push(name);
     }
+}
+
+/// Per service: how many workloads with a zone call it, per zone.
+fn edge_zone_counts(model: &Model) -> Vec<Vec<u32>> {
+    let mut counts = vec![vec![0; model.zones.len()]; model.services.len()];
+    for workload in &model.workloads {
+        if let Some(zone) = workload.zone {
+            counts[model.endpoints[workload.target].service][zone] += 1;
+        }
+    }
+    counts
 }
 
 /// Replicas of every service, and the slot of each service's first replica.
