@@ -233,7 +233,11 @@ impl BalancerState {
     ) -> Option<u32> {
         let members = self.members(view, view_version);
         let stamp = self.stamp(members, view_version);
-        if self.hashing.as_ref().is_none_or(|state| state.stamp != stamp) {
+        if self
+            .hashing
+            .as_ref()
+            .is_none_or(|state| state.stamp != stamp)
+        {
             let list = match members {
                 Members::Filtered => &self.filtered,
                 Members::View | Members::Panic => view,

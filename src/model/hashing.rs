@@ -129,7 +129,8 @@ impl RingHash {
     /// weight of 0 counts as 1). Envoy's sizing: the lightest host gets
     /// `ceil(its share x 1024)` points and every host points in proportion to its weight.
     pub fn build(service: &str, members: &[u32], weights: &[u32]) -> Self {
-        let weight = |replica: u32| f64::from(weights.get(replica as usize).copied().unwrap_or(1).max(1));
+        let weight =
+            |replica: u32| f64::from(weights.get(replica as usize).copied().unwrap_or(1).max(1));
         let total: f64 = members.iter().map(|&r| weight(r)).sum();
         if members.is_empty() {
             return RingHash::default();
@@ -193,7 +194,8 @@ impl Maglev {
             return Maglev::default();
         }
         let size = MAGLEV_TABLE_SIZE as u64;
-        let weight = |replica: u32| u64::from(weights.get(replica as usize).copied().unwrap_or(1).max(1));
+        let weight =
+            |replica: u32| u64::from(weights.get(replica as usize).copied().unwrap_or(1).max(1));
         let heaviest = members.iter().map(|&r| weight(r)).max().unwrap_or(1);
         let mut name = String::new();
         // Per member: offset, skip, next position in its permutation, slots held.
@@ -338,7 +340,11 @@ mod tests {
             (b"a", 0, 0xd24ec4f1a98c6e5b),
             (b"abc", 0, 0x44bc2cf5ad770999),
             (b"0123456789abcdef0123456789abcdef", 0, 0x642a94958e71e6c5),
-            (b"Nobody inspects the spammish repetition", 0, 0xfbcea83c8a378bf1),
+            (
+                b"Nobody inspects the spammish repetition",
+                0,
+                0xfbcea83c8a378bf1,
+            ),
             (&long, 0, 0x6ac1e58032166597),
             (&long, 1, 0x3d19a3a2098a7023),
         ];
@@ -372,7 +378,11 @@ mod tests {
         let last = ring.points.last().unwrap();
         let first = ring.points[0];
         assert_eq!(ring.lookup(last.0), Some(last.1));
-        assert_eq!(ring.lookup(last.0.wrapping_add(1)), Some(first.1), "past the end: first");
+        assert_eq!(
+            ring.lookup(last.0.wrapping_add(1)),
+            Some(first.1),
+            "past the end: first"
+        );
         assert_eq!(ring.lookup(0), Some(first.1));
         assert_eq!(RingHash::build("api", &[], &[]).lookup(5), None);
     }
@@ -419,7 +429,10 @@ mod tests {
         let sd = (100_000.0 * share * (1.0 - share)).sqrt();
         assert!((f64::from(moved) - 100_000.0 * share).abs() < 5.0 * sd);
         // And that share is about 1/N: a sum of k = 21 arcs, relative sd 1/sqrt(k); 4 sd.
-        assert!((share * f64::from(N) - 1.0).abs() < 4.0 / 21f64.sqrt(), "{share}");
+        assert!(
+            (share * f64::from(N) - 1.0).abs() < 4.0 / 21f64.sqrt(),
+            "{share}"
+        );
     }
 
     #[test]
@@ -437,7 +450,9 @@ mod tests {
         assert_eq!((ring.len(), smaller.len()), (10 * 103, 9 * 114));
         let gained: Vec<u64> = rest
             .iter()
-            .flat_map(|r| (103..114).map(move |copy| xxh64(format!("api#{r}_{copy}").as_bytes(), 0)))
+            .flat_map(|r| {
+                (103..114).map(move |copy| xxh64(format!("api#{r}_{copy}").as_bytes(), 0))
+            })
             .collect();
         let (mut moved, mut on_removed) = (0u32, 0u32);
         for hash in keys() {
@@ -454,10 +469,16 @@ mod tests {
             }
         }
         let removed_share = f64::from(on_removed) / 1e5;
-        assert!((removed_share * 10.0 - 1.0).abs() < 4.0 / 103f64.sqrt(), "{removed_share}");
+        assert!(
+            (removed_share * 10.0 - 1.0).abs() < 4.0 / 103f64.sqrt(),
+            "{removed_share}"
+        );
         let share = f64::from(moved) / 1e5;
         let sd = (0.1f64.powi(2) / 103.0 + (99.0 / 1026f64).powi(2) / 99.0).sqrt();
-        assert!(share > removed_share && share < 0.1 + 99.0 / 1026.0 + 4.0 * sd, "{share}");
+        assert!(
+            share > removed_share && share < 0.1 + 99.0 / 1026.0 + 4.0 * sd,
+            "{share}"
+        );
     }
 
     #[test]

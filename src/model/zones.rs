@@ -45,14 +45,17 @@ impl ZonePlan {
             return ZonePlan::Local;
         }
         let share = |count: u32, total: u32| f64::from(count) / f64::from(total);
-        let local_probability = share(local_upstream, total_upstream)
-            / share(local_originating, total_originating);
+        let local_probability =
+            share(local_upstream, total_upstream) / share(local_originating, total_originating);
         let mut sum = 0.0;
         let cumulative_residual = (0..upstream.len())
             .map(|zone| {
                 if zone != local {
                     let residual = share(upstream[zone], total_upstream)
-                        - share(originating.get(zone).copied().unwrap_or(0), total_originating);
+                        - share(
+                            originating.get(zone).copied().unwrap_or(0),
+                            total_originating,
+                        );
                     sum += residual.max(0.0);
                 }
                 sum
@@ -209,7 +212,9 @@ impl ZoneState {
         }
         let upstream: Vec<u32> = self.by_zone.iter().map(|list| list.len() as u32).collect();
         let mut originating = Vec::new();
-        request.originating.count(&mut originating, request.zone_count);
+        request
+            .originating
+            .count(&mut originating, request.zone_count);
         self.plan = ZonePlan::new(
             request.local,
             &upstream,
@@ -271,10 +276,16 @@ mod tests {
         let into_a = from_a(0);
         assert!(close(into_a / 2.0, 0.1), "{into_a}");
         // Zones b and c route locally: b's share 30% >= 25%, c's 50% >= 25%.
-        assert_eq!(ZonePlan::new(1, &upstream, &originating, 6), ZonePlan::Local);
+        assert_eq!(
+            ZonePlan::new(1, &upstream, &originating, 6),
+            ZonePlan::Local
+        );
         let into_b = 0.25 + from_a(1);
         let into_c = 0.25 + from_a(2);
-        assert!(close(into_b / 3.0, 0.1) && close(into_c / 5.0, 0.1), "{into_b} {into_c}");
+        assert!(
+            close(into_b / 3.0, 0.1) && close(into_c / 5.0, 0.1),
+            "{into_b} {into_c}"
+        );
     }
 
     #[test]

@@ -349,7 +349,13 @@ impl<R: Recorder> Simulation<'_, R> {
                 now,
             );
         }
-        balancer.pick(policy.balancer, view, view_version, &spec.replica_weights, now)
+        balancer.pick(
+            policy.balancer,
+            view,
+            view_version,
+            &spec.replica_weights,
+            now,
+        )
     }
 
     /// The try's own work, from the stream of its identity: service time, error draw, call coins,
