@@ -42,6 +42,7 @@ pub struct BalancerState {
 #[derive(Debug, Clone)]
 struct HashState {
     table: Arc<HashTable>,
+    kind: BalancerKind,
     stamp: (u64, u64),
 }
 
@@ -236,14 +237,14 @@ impl BalancerState {
         if self
             .hashing
             .as_ref()
-            .is_none_or(|state| state.stamp != stamp)
+            .is_none_or(|state| state.stamp != stamp || state.kind != kind)
         {
             let list = match members {
                 Members::Filtered => &self.filtered,
                 Members::View | Members::Panic => view,
             };
             let table = tables.table(kind, service, name, list, weights);
-            self.hashing = Some(Box::new(HashState { table, stamp }));
+            self.hashing = Some(Box::new(HashState { table, kind, stamp }));
         }
         self.hashing.as_ref()?.table.lookup(key_hash)
     }
@@ -522,5 +523,103 @@ mod governance_tests {
         let (cost, _) = balancer.ewma[1];
         let expected = 500e6 * (-1f64).exp() + 1e6 * (1.0 - (-1f64).exp());
         assert!((cost - expected).abs() < 1.0, "{cost} vs {expected}");
+    }
+}
+
+#[cfg(test)]
+mod routing_tests {
+    use super::*;
+    use crate::model::hashing::{hash_user_key, HashTable};
+    use crate::model::zones::Originating;
+    use rand::SeedableRng;
+
+    fn state(replicas: usize) -> BalancerState {
+        BalancerState::new(replicas, ChaCha8Rng::seed_from_u64(4))
+    }
+
+    #[test]
+    fn hashing_follows_ejections_over_the_filtered_view_and_shares_tables() {
+        let view = [0, 1, 2, 3, 4];
+        let mut tables = HashTables::default();
+        let mut client = state(5);
+        let mut other = state(5);
+        for kind in [BalancerKind::RingHash, BalancerKind::Maglev] {
+            let hash = hash_user_key(42);
+            let home = HashTable::build(kind, "api", &view, &[1; 5]).lookup(hash);
+            let mut pick = |client: &mut BalancerState, version| {
+                client.pick_hashed(kind, 0, "api", hash, &view, version, &[1; 5], &mut tables)
+            };
+            assert_eq!(pick(&mut client, 0), home);
+            assert_eq!(pick(&mut other, 0), home, "every client agrees");
+            // Ejecting the home replica: the key goes where a table without it sends it.
+            client.set_excluded(home.unwrap(), true);
+            let rest: Vec<u32> = view.iter().copied().filter(|&r| Some(r) != home).collect();
+            let next = HashTable::build(kind, "api", &rest, &[1; 5]).lookup(hash);
+            assert_ne!(next, home);
+            assert_eq!(pick(&mut client, 0), next);
+            client.set_excluded(home.unwrap(), false);
+            assert_eq!(pick(&mut client, 0), home, "back when it returns");
+        }
+        // Two clients over the same replicas hold the same table.
+        let (a, b) = (client.hashing.unwrap(), other.hashing.unwrap());
+        assert!(Arc::ptr_eq(&a.table, &b.table));
+    }
+
+    #[test]
+    fn zone_aware_picks_stay_local_and_spill_when_local_replicas_are_ejected() {
+        let view = [0, 1, 2, 3, 4, 5];
+        let zones = [0, 1, 2, 0, 1, 2];
+        let request = ZoneRequest {
+            local: 1,
+            zone_count: 3,
+            min_cluster_size: 4,
+            upstream_zones: &zones,
+            originating: Originating::Counts(&[1, 1, 1]),
+        };
+        let mut client = state(6);
+        for _ in 0..100 {
+            let pick =
+                client.pick_zone_aware(BalancerKind::RoundRobin, &request, &view, 0, &[1; 6], 0);
+            assert!(matches!(pick, Some(1) | Some(4)), "{pick:?}");
+        }
+        // Zone b's replicas ejected: 4 of 6 left (not in panic), b's callers spill to a and c
+        // in proportion to their residual capacity (1/2 - 1/3 each): half and half.
+        client.set_excluded(1, true);
+        client.set_excluded(4, true);
+        let mut counts = [0u32; 6];
+        for _ in 0..10_000 {
+            let pick =
+                client.pick_zone_aware(BalancerKind::RoundRobin, &request, &view, 0, &[1; 6], 0);
+            counts[pick.unwrap() as usize] += 1;
+        }
+        assert_eq!(counts[1] + counts[4], 0);
+        let zone_a = f64::from(counts[0] + counts[3]) / 10_000.0;
+        // Binomial sd 0.005: five of them.
+        assert!((zone_a - 0.5).abs() < 0.025, "{counts:?}");
+        // Round robin inside a zone alternates its two replicas.
+        assert!(
+            counts[0].abs_diff(counts[3]) <= 1 && counts[2].abs_diff(counts[5]) <= 1,
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn zone_aware_below_min_cluster_size_is_plain_balancing() {
+        let view = [0, 1, 2, 3, 4, 5];
+        let zones = [0, 1, 2, 0, 1, 2];
+        let request = ZoneRequest {
+            local: 1,
+            zone_count: 3,
+            min_cluster_size: 7,
+            upstream_zones: &zones,
+            originating: Originating::Counts(&[1, 1, 1]),
+        };
+        let mut client = state(6);
+        let picks: Vec<_> = (0..6)
+            .map(|_| {
+                client.pick_zone_aware(BalancerKind::RoundRobin, &request, &view, 0, &[1; 6], 0)
+            })
+            .collect();
+        assert_eq!(picks, [0, 1, 2, 3, 4, 5].map(Some));
     }
 }
