@@ -180,8 +180,8 @@ pub struct ZoneState {
     pub plan: ZonePlan,
     /// Usable upstream replicas per zone, in view order.
     by_zone: Vec<Vec<u32>>,
-    /// Round-robin position per zone.
-    pub cursors: Vec<usize>,
+    /// Round-robin position per zone (swapped in while picking inside a zone).
+    pub(crate) cursors: Vec<usize>,
 }
 
 impl ZoneState {
