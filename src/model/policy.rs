@@ -194,6 +194,9 @@ pub struct OutlierPolicy {
     pub max_ejection_time: u64,
     /// Largest fraction of the replicas ejected at once; one can always be (Envoy: 0.1).
     pub max_ejection: f64,
+    /// Fraction of detected outliers actually ejected (Envoy's `enforcing_consecutive_5xx`
+    /// / 100: default 1; 0 detects without ejecting).
+    pub enforcing: f64,
 }
 
 impl Default for RetryPolicy {
@@ -233,6 +236,21 @@ pub struct CallPolicy {
     pub max_requests: Option<u32>,
     /// Zone-aware routing, if enabled.
     pub zone_aware: Option<ZoneAwarePolicy>,
+    /// Active health checking by every client, if any.
+    pub health_check: Option<HealthCheckPolicy>,
+}
+
+/// Envoy's active health checking, run by each client against each replica in its view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckPolicy {
+    /// Time between two checks of a replica, nanoseconds.
+    pub interval: u64,
+    /// A check not answered within this fails, nanoseconds.
+    pub timeout: u64,
+    /// Consecutive failed checks that mark a healthy replica unhealthy.
+    pub unhealthy: u32,
+    /// Consecutive passed checks that mark an unhealthy replica healthy again.
+    pub healthy: u32,
 }
 
 impl Default for CallPolicy {
@@ -247,6 +265,7 @@ impl Default for CallPolicy {
             deadline_propagation: false,
             max_requests: None,
             zone_aware: None,
+            health_check: None,
         }
     }
 }

@@ -161,9 +161,7 @@ impl Summary {
             .iter()
             .zip(&result.services)
             .map(|(service, totals)| {
-                let capacity = service.replicas as f64
-                    * f64::from(service.workers)
-                    * (model.duration - model.warmup) as f64;
+                let capacity = totals.capacity_worker_nanos;
                 let summary = ServiceSummary {
                     requests: totals.requests,
                     succeeded: totals.succeeded,

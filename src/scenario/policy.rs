@@ -8,8 +8,8 @@ use super::context::Ctx;
 use super::duration::format_ns;
 use super::raw::Node;
 use crate::model::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy, ZoneAwarePolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
 };
 
 const POLICY_KEYS: [&str; 10] = [
@@ -24,7 +24,7 @@ const POLICY_KEYS: [&str; 10] = [
     "hedge",
     "deadline_propagation",
 ];
-const GOVERNANCE_KEYS: [&str; 2] = ["health_check", "hedge"];
+const GOVERNANCE_KEYS: [&str; 1] = ["hedge"];
 const BREAKER_KEYS: [&str; 7] = [
     "failure_rate",
     "slow_call_rate",
@@ -34,7 +34,8 @@ const BREAKER_KEYS: [&str; 7] = [
     "open_for",
     "half_open_calls",
 ];
-const OUTLIER_KEYS: [&str; 5] = [
+const OUTLIER_KEYS: [&str; 6] = [
+    "enforcing",
     "consecutive_errors",
     "interval",
     "base_ejection",
@@ -98,6 +99,7 @@ pub(crate) struct PolicyPatch {
     zone_aware: At<Option<ZoneAwarePolicy>>,
     /// Offset of the `balancer` value, for messages about combinations.
     balancer_at: Option<usize>,
+    health_check: Option<HealthCheckPolicy>,
 }
 
 /// The keys one `retries` table sets.
@@ -143,6 +145,7 @@ impl PolicyPatch {
             max_requests: self.max_requests.or(base.max_requests),
             zone_aware: self.zone_aware.clone().or_else(|| base.zone_aware.clone()),
             balancer_at: self.balancer.and(self.balancer_at).or(base.balancer_at),
+            health_check: self.health_check.or(base.health_check),
         }
     }
 
@@ -215,6 +218,7 @@ impl PolicyPatch {
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
             zone_aware,
+            health_check: self.health_check,
         }
     }
 }
@@ -235,6 +239,9 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.max_requests = ctx
             .integer(node, "max_requests", 1, i64::from(u32::MAX))
             .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("health_check") {
+        patch.health_check = super::governance::read_health_check(ctx, node);
     }
     if let Some(node) = fields.get("circuit_breaker") {
         patch.circuit_breaker = read_circuit_breaker(ctx, node);
@@ -388,8 +395,12 @@ fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolic
         base_ejection: 30_000_000_000,
         max_ejection_time: 300_000_000_000,
         max_ejection: 0.1,
+        enforcing: 1.0,
     };
     let errors_before = ctx.error_count();
+    if let Some(node) = fields.get("enforcing") {
+        policy.enforcing = ctx.fraction(node, "enforcing").unwrap_or(policy.enforcing);
+    }
     if let Some(node) = fields.get("consecutive_errors") {
         policy.consecutive_errors = ctx
             .integer(node, "consecutive_errors", 1, 1_000_000)

@@ -307,8 +307,8 @@ impl<R: Recorder> Simulation<'_, R> {
         let (service, client) = (call.service as usize, call.client as usize);
         let spec = &self.model.services[service];
         let policy = &spec.policy;
-        let view = &self.views[service];
-        let view_version = self.view_versions[service];
+        let view_id = self.client_view[client] as usize;
+        let (view, view_version) = (&self.views[view_id], self.view_versions[view_id]);
         let balancer = &mut self.balancers[client];
         if policy.balancer.is_consistent_hash() {
             return balancer.pick_hashed(
@@ -326,6 +326,7 @@ impl<R: Recorder> Simulation<'_, R> {
             let originating = if call.caller_replica == NONE {
                 Originating::Counts(&self.edge_zone_counts[service])
             } else {
+                // The calling service's shared view (its registry view under oracle and static).
                 let caller = self.replicas[call.caller_replica as usize].service as usize;
                 Originating::Replicas {
                     view: &self.views[caller],
@@ -668,7 +669,10 @@ impl<R: Recorder> Simulation<'_, R> {
             self.jobs.remove(slot); // a partition began while the request was on the wire
             return;
         }
-        if self.replicas[replica_slot].health == super::replica::Health::Crashed {
+        if matches!(
+            self.replicas[replica_slot].health,
+            super::replica::Health::Crashed | super::replica::Health::Stopped
+        ) {
             self.respond(slot, Outcome::Refused, now, queue);
             self.jobs.remove(slot);
             return;

@@ -26,6 +26,7 @@ pub(crate) fn single_service(
             replicas,
             replica_zones: vec![0; replicas],
             replica_weights: vec![1; replicas],
+            autoscale: None,
             workers,
             concurrency: Concurrency::Threads,
             queue_capacity: None,
