@@ -358,3 +358,22 @@ fn bad_hashing_and_zone_values_are_reported_with_their_position() {
         assert!(found[0].contains(also), "{:?}", found[0]);
     }
 }
+
+#[test]
+fn hashing_draws_user_keys_without_changing_the_offered_load() {
+    // The user key comes from a stream of the request's own identity: the arrivals, and so the
+    // requests offered, are the same whatever the cache's balancer.
+    let offered: Vec<u64> = ["round_robin", "ring_hash", "maglev"]
+        .iter()
+        .map(|balancer| {
+            let set = format!("service.cache.policy.balancer={balancer}");
+            let model = load(
+                "validation/hashing/affinity.toml",
+                &[&set, "scenario.duration=5s"],
+            );
+            crate::common::run(&model).offered
+        })
+        .collect();
+    assert!(offered[0] > 2000, "{offered:?}");
+    assert!(offered.iter().all(|&o| o == offered[0]), "{offered:?}");
+}
