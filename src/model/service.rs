@@ -43,6 +43,9 @@ pub struct Service {
     pub rate_limit: Option<RateLimit>,
     /// Horizontal autoscaling, if any.
     pub autoscale: Option<super::AutoscalePolicy>,
+    /// Load shedding: a request that waited in the queue longer than this, nanoseconds, is
+    /// rejected when a worker would take it (`u64::MAX`: never).
+    pub max_queue_time: u64,
 }
 
 impl Service {

@@ -128,6 +128,8 @@ pub struct ServiceSummary {
     pub wasted_work_ms: f64,
     /// Queued tries dropped unserved because their caller had given up (deadline propagation).
     pub expired: u64,
+    /// Queued tries shed (rejected) after waiting longer than the service's `max_queue_time`.
+    pub shed: u64,
 }
 
 /// A service's latency, milliseconds.
@@ -183,6 +185,7 @@ impl Summary {
                     cross_zone_tries: totals.cross_zone_tries,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
                     expired: totals.expired,
+                    shed: totals.shed,
                 };
                 (service.name.clone(), summary)
             })

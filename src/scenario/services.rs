@@ -11,7 +11,7 @@ use crate::model::{
     AutoscalePolicy, Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step,
 };
 
-const SERVICE_KEYS: [&str; 13] = [
+const SERVICE_KEYS: [&str; 14] = [
     "name",
     "rate_limit",
     "replicas",
@@ -25,6 +25,7 @@ const SERVICE_KEYS: [&str; 13] = [
     "endpoint",
     "policy",
     "autoscale",
+    "max_queue_time",
 ];
 const ENDPOINT_KEYS: [&str; 3] = ["name", "service_time", "calls"];
 const CONCURRENCY: [(&str, Concurrency); 2] = [
@@ -66,6 +67,8 @@ pub(crate) struct ServiceDraft {
     pub policy: Option<PolicyPatch>,
     /// Horizontal autoscaling, if any.
     pub autoscale: Option<AutoscalePolicy>,
+    /// Longest wait in the queue before the request is shed, nanoseconds.
+    pub max_queue_time: u64,
 }
 
 /// An endpoint as written.
@@ -136,6 +139,10 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         Some(n) => ctx.integer(n, "replicas", 1, MAX_REPLICAS).unwrap_or(1),
         None => 1,
     } as usize;
+    let max_queue_time = fields
+        .get("max_queue_time")
+        .and_then(|n| ctx.duration(n, "max_queue_time"))
+        .unwrap_or(u64::MAX);
     let autoscale = fields
         .get("autoscale")
         .and_then(|n| super::governance::read_autoscale(ctx, n, replicas));
@@ -261,6 +268,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         endpoints,
         policy,
         autoscale,
+        max_queue_time,
     };
     Some((draft, name_node.pos()))
 }
@@ -398,6 +406,7 @@ pub(crate) fn build_services(
             replica_zones,
             replica_weights,
             autoscale: draft.autoscale.clone(),
+            max_queue_time: draft.max_queue_time,
             workers: draft.workers,
             concurrency: draft.concurrency,
             queue_capacity: draft.queue,

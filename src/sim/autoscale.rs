@@ -47,6 +47,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// One HPA sync of `service`.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_autoscale_sync(
         &mut self,
         service: u32,
@@ -206,6 +208,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// A started replica becomes ready (unless it was stopped or restarted since).
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_replica_ready(
         &mut self,
         slot: u32,

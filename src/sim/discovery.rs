@@ -348,6 +348,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Eureka: a replica's heartbeat (only a running or hung replica sends one).
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_heartbeat(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let RegistryModel::Eureka(config) = self.model.registry else {
             return;
@@ -365,6 +367,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// A periodic task of the registry server.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_registry_timer(
         &mut self,
         which: RegistryTimer,
@@ -527,6 +531,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Consul: a replica's agent runs its service check.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_agent_check(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let RegistryModel::Consul(config) = self.model.registry else {
             return;
@@ -593,6 +599,8 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// A caller (replica slot, or workload after the slots) fetches the registry: each of its
     /// clients' views takes what is published now.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_view_fetch(&mut self, caller: u32, now: u64, queue: &mut EventQueue<Event>) {
         let period = match self.model.registry {
             RegistryModel::Eureka(config) => config.client_refresh,

@@ -6,6 +6,8 @@ use crate::engine::EventQueue;
 use crate::model::{FaultKind, Outcome};
 
 impl<R: Recorder> Simulation<'_, R> {
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_fault_starts(
         &mut self,
         fault: usize,
@@ -67,6 +69,8 @@ impl<R: Recorder> Simulation<'_, R> {
         self.on_membership_change(slot, before, now);
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_fault_ends(&mut self, fault: usize, now: u64, queue: &mut EventQueue<Event>) {
         let spec = &self.model.faults[fault];
         self.record_fault(now, "fault_end", fault);

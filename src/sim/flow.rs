@@ -729,6 +729,21 @@ impl<R: Recorder> Simulation<'_, R> {
         self.jobs.remove(slot);
     }
 
+    /// Load shedding: a job that waited in the queue longer than the service allows is
+    /// rejected when it would start.
+    fn shed(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let job = self.jobs.at(slot);
+        let (replica_slot, position, measured) =
+            (job.replica as usize, job.position as usize, job.measured);
+        self.remove_from_replica(replica_slot, position);
+        if measured {
+            let service = self.replicas[replica_slot].service as usize;
+            self.service_totals[service].shed += 1;
+        }
+        self.respond(slot, Outcome::Rejected, now, queue);
+        self.jobs.remove(slot);
+    }
+
     /// Takes the job at `position` off its replica's list of jobs present.
     fn remove_from_replica(&mut self, replica_slot: usize, position: usize) {
         let replica = &mut self.replicas[replica_slot];
@@ -767,9 +782,16 @@ impl<R: Recorder> Simulation<'_, R> {
         job.holds_worker = false;
         let replica_slot = job.replica as usize;
         self.replicas[replica_slot].change_busy(now, -1, measured);
+        let service = self.replicas[replica_slot].service as usize;
+        let max_queue_time = self.model.services[service].max_queue_time;
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
-            if self.jobs.at(next).deadline <= now {
+            let waiting = self.jobs.at(next);
+            if waiting.deadline <= now {
                 self.drop_expired(next);
+                continue;
+            }
+            if now - waiting.arrived > max_queue_time {
+                self.shed(next, now, queue);
                 continue;
             }
             self.start_compute(next, now, queue);

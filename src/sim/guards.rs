@@ -164,6 +164,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// The outlier detector's interval sweep: ejected replicas whose time is over come back.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_outlier_sweep(
         &mut self,
         client: u32,

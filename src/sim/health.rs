@@ -37,6 +37,8 @@ impl ActiveHealth {
 
 impl<R: Recorder> Simulation<'_, R> {
     /// A client's round of health checks over its view.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_health_check_round(
         &mut self,
         client: u32,

@@ -397,6 +397,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
 impl<R: Recorder> Process for Simulation<'_, R> {
     type Event = Event;
 
+    #[inline]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
         if now >= self.window_start + self.model.window {
             self.advance_windows(now, false);

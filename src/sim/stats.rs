@@ -132,6 +132,8 @@ pub struct ServiceTotals {
     /// Queued tries dropped unserved because their caller's deadline had passed (deadline
     /// propagation).
     pub expired: u64,
+    /// Measured jobs shed after waiting in the queue longer than `max_queue_time`.
+    pub shed: u64,
 }
 
 /// What happened at one service in one window: the source of a `timeseries.csv` row. Window
