@@ -206,6 +206,7 @@ impl BalancerState {
 
     /// Which replicas to balance over; rebuilds `filtered` when the view or the exclusions
     /// changed. With too few left (Envoy's panic threshold), the whole view.
+    #[inline]
     fn members(&mut self, view: &[u32], view_version: u64) -> Members {
         if self.excluded_count == 0 {
             return Members::View;

@@ -302,6 +302,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// The caller's balancer picks a replica index for the call's next try (`None`: none in view).
     /// Consistent hashing hashes the request's user key; zone-aware routing applies to callers
     /// with a zone; anything else is the plain balancer.
+    #[inline]
     fn pick_replica(&mut self, slot: u32, now: u64) -> Option<u32> {
         let call = self.calls.at(slot);
         let (service, client) = (call.service as usize, call.client as usize);
