@@ -27,7 +27,7 @@ pub enum Command {
     ///
     /// Example: meshsim run scenarios/blog.toml --set policy.balancer=p2c --out reports/blog-p2c
     Run {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
         /// Output folder [default: reports/<scenario name>/].
         #[arg(long, value_name = "DIR")]
@@ -51,7 +51,7 @@ pub enum Command {
     ///
     /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
     Compare {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
         /// An axis of variants, KEY=V1,V2,... (repeatable: several make a cross product);
         /// without one, the file's [compare] table.
@@ -81,14 +81,29 @@ pub enum Command {
         /// A folder written by `meshsim run` (or `meshsim compare`).
         dir: PathBuf,
     },
+    /// Print a meshsim scenario made from another tool's topology file.
+    ///
+    /// Example: meshsim import isotope topology.yaml --rate 200 > scenario.toml
+    Import {
+        /// The format of the file.
+        #[command(subcommand)]
+        format: ImportFormat,
+    },
     /// Check a scenario file and list every problem with its line and column.
     Validate {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
         /// Override one value of the file before checking (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+}
+
+/// Formats `meshsim import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportFormat {
+    /// An Istio isotope service graph (YAML): services, replicas, scripts of calls and sleeps.
+    Isotope(crate::import::IsotopeArgs),
 }
 
 /// Exit status: the scenario or the arguments are invalid.
@@ -127,6 +142,9 @@ pub fn main() -> ExitCode {
             quiet,
         }),
         Command::Plot { dir } => report::plot_command(&dir),
+        Command::Import {
+            format: ImportFormat::Isotope(args),
+        } => crate::import::isotope_command(&args),
         Command::Validate {
             scenario,
             overrides,

@@ -8,8 +8,9 @@ use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
 use crate::model::{EndpointId, ServiceId};
 
-/// Most calls one endpoint may make, over all its steps.
-pub(crate) const MAX_CALLS: usize = 64;
+/// Most calls one endpoint may make, over all its steps (the bits of a job's call mask; isotope's
+/// 1000-service example fans out to 100).
+pub(crate) const MAX_CALLS: usize = 128;
 
 /// A call as written, before its target is resolved.
 #[derive(Debug, Clone)]

@@ -11,8 +11,9 @@ use crate::model::{
     AutoscalePolicy, Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step,
 };
 
-const SERVICE_KEYS: [&str; 14] = [
+const SERVICE_KEYS: [&str; 15] = [
     "name",
+    "error_rate",
     "rate_limit",
     "replicas",
     "zones",
@@ -61,6 +62,8 @@ pub(crate) struct ServiceDraft {
     pub queue: Option<u32>,
     /// Token-bucket rate limit per replica, if any.
     pub rate_limit: Option<RateLimit>,
+    /// Steady fraction of requests failing with `error`.
+    pub error_rate: f64,
     /// Endpoints, in order (at least one).
     pub endpoints: Vec<EndpointDraft>,
     /// The service's own policy keys (merged over `[policy]` later).
@@ -169,6 +172,10 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     let rate_limit = fields
         .get("rate_limit")
         .and_then(|n| read_rate_limit(ctx, n));
+    let error_rate = fields
+        .get("error_rate")
+        .and_then(|n| ctx.fraction(n, "error_rate"))
+        .unwrap_or(0.0);
     let weights = match fields.get("weights") {
         Some(n) => read_weights(ctx, n, replicas),
         None => vec![1; replicas],
@@ -265,6 +272,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         concurrency,
         queue,
         rate_limit,
+        error_rate,
         endpoints,
         policy,
         autoscale,
@@ -411,6 +419,7 @@ pub(crate) fn build_services(
             concurrency: draft.concurrency,
             queue_capacity: draft.queue,
             rate_limit: draft.rate_limit.clone(),
+            error_rate: draft.error_rate,
             endpoints: ids.clone(),
             policy,
         });

@@ -377,7 +377,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service_time = endpoint.service_time.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
-        let mut call_mask = 0u64;
+        let mut call_mask = 0u128;
         for (index, downstream) in endpoint
             .steps
             .iter()
@@ -387,7 +387,7 @@ impl<R: Recorder> Simulation<'_, R> {
             if downstream.probability >= 1.0
                 || self.work_rng.random::<f64>() < downstream.probability
             {
-                call_mask |= 1 << index;
+                call_mask |= 1u128 << index;
             }
         }
         let replica_zone = self.replicas[replica_slot as usize].zone;
@@ -848,7 +848,7 @@ impl<R: Recorder> Simulation<'_, R> {
             let first_call = self.step_first_call[job.endpoint as usize][step_index];
             let mask = job.call_mask >> first_call;
             let enabled = (0..step.calls.len())
-                .filter(|&i| mask & (1 << i) != 0)
+                .filter(|&i| mask & (1u128 << i) != 0)
                 .count() as u32;
             if enabled == 0 {
                 self.jobs.at_mut(slot).step += 1;
@@ -871,7 +871,7 @@ impl<R: Recorder> Simulation<'_, R> {
         for offset in 0..step_len {
             let job = self.jobs.at(slot);
             let call_index = first_call + offset;
-            if job.call_mask & (1 << call_index) == 0 {
+            if job.call_mask & (1u128 << call_index) == 0 {
                 continue;
             }
             let call = &self.model.endpoints[endpoint_index].steps[step_index].calls[offset];

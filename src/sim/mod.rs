@@ -514,6 +514,8 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
                 replica.health = replica::Health::Stopped;
                 replica.ever_ready = false;
             }
+            replica.base_error_rate = service.error_rate;
+            replica.combine_error_rates();
             replicas.push(replica);
         }
     }

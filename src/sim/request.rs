@@ -107,8 +107,8 @@ pub struct Job {
     pub service_time: u64,
     /// Uniform draw in [0, 1) compared with an `errors` fault's rate.
     pub error_draw: f64,
-    /// Bit i set: call i of the endpoint (in step order) is made.
-    pub call_mask: u64,
+    /// Bit i set: call i of the endpoint (in step order) is made (at most 128 calls).
+    pub call_mask: u128,
     /// Drawn one-way latency of the response hop, nanoseconds.
     pub response_hop: u64,
     /// Index of the step under way.

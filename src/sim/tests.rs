@@ -22,6 +22,7 @@ pub(crate) fn single_service(
         network: Network::default(),
         registry: RegistryModel::Oracle,
         services: vec![Service {
+            error_rate: 0.0,
             name: "server".into(),
             replicas,
             replica_zones: vec![0; replicas],

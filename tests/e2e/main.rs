@@ -11,6 +11,7 @@ mod discovery;
 mod faults;
 mod governance;
 mod hashing;
+mod import;
 mod queueing;
 mod report;
 mod stories;
