@@ -83,7 +83,13 @@ pub struct Workload {
     pub schedule: Vec<RateChange>,
     /// Zone the load generator sits in (`None`: every replica is "same zone").
     pub zone: Option<usize>,
+    /// Number of distinct user keys its requests draw from, uniformly in `[0, key_space)`;
+    /// `ring_hash` and `maglev` hash a request's key (default [`DEFAULT_KEY_SPACE`]).
+    pub key_space: u64,
 }
+
+/// Default `key_space` of a workload: 10 000 users.
+pub const DEFAULT_KEY_SPACE: u64 = 10_000;
 
 impl Workload {
     /// The offered rate at time `t` (nanoseconds), requests per second, following the schedule's

@@ -2,7 +2,7 @@
 //!
 //! Both are read into a [`PolicyPatch`] whose fields are all optional; a service's patch is
 //! merged key by key over the global one (and `retries` field by field) before defaults are
-//! applied. Governance keys are recognised and refused as "not supported yet".
+//! applied. Governance keys not built yet are recognised and refused as "not supported yet".
 
 use super::context::Ctx;
 use super::duration::format_ns;
@@ -10,20 +10,25 @@ use super::file::{keys_of, CircuitBreakerTable, OutlierDetectionTable, PolicyTab
 use super::raw::Node;
 use crate::model::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
-    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
 };
 
-const GOVERNANCE_KEYS: [&str; 3] = ["hedge", "max_pending", "zone_aware"];
+const GOVERNANCE_KEYS: [&str; 2] = ["hedge", "max_pending"];
 
-const BALANCERS: [(&str, BalancerKind); 6] = [
+const ZONE_AWARE_KEYS: [&str; 1] = ["min_cluster_size"];
+/// Envoy's default `min_cluster_size` for zone-aware routing.
+const DEFAULT_MIN_CLUSTER_SIZE: u32 = 6;
+
+const BALANCERS: [(&str, BalancerKind); 8] = [
     ("random", BalancerKind::Random),
     ("round_robin", BalancerKind::RoundRobin),
     ("weighted_round_robin", BalancerKind::WeightedRoundRobin),
     ("least_request", BalancerKind::LeastRequest),
     ("p2c", BalancerKind::PowerOfTwoChoices),
     ("peak_ewma", BalancerKind::PeakEwma),
+    ("ring_hash", BalancerKind::RingHash),
+    ("maglev", BalancerKind::Maglev),
 ];
-const UNSUPPORTED_BALANCERS: [&str; 2] = ["ring_hash", "maglev"];
 
 const JITTERS: [(&str, Jitter); 3] = [
     ("full", Jitter::Full),
@@ -53,6 +58,10 @@ pub(crate) struct PolicyPatch {
     outlier_detection: Option<OutlierPolicy>,
     deadline_propagation: Option<bool>,
     max_requests: Option<u32>,
+    /// `zone_aware` as written (`Some(None)`: `false`), with the offset of its value.
+    zone_aware: At<Option<ZoneAwarePolicy>>,
+    /// Offset of the `balancer` value, for messages about combinations.
+    balancer_at: Option<usize>,
     health_check: Option<HealthCheckPolicy>,
 }
 
@@ -97,6 +106,8 @@ impl PolicyPatch {
                 .or_else(|| base.outlier_detection.clone()),
             deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
             max_requests: self.max_requests.or(base.max_requests),
+            zone_aware: self.zone_aware.clone().or_else(|| base.zone_aware.clone()),
+            balancer_at: self.balancer.and(self.balancer_at).or(base.balancer_at),
             health_check: self.health_check.or(base.health_check),
         }
     }
@@ -141,14 +152,35 @@ impl PolicyPatch {
                 );
             }
         }
+        let balancer = self.balancer.unwrap_or(defaults.balancer);
+        let zone_aware = self.zone_aware.clone().and_then(|(policy, _)| policy);
+        if zone_aware.is_some() && balancer.is_consistent_hash() {
+            // Envoy layers zone-aware routing only over balancers that pick among hosts; a
+            // consistent hash picks by the request's key.
+            let offset = self
+                .zone_aware
+                .as_ref()
+                .map_or(0, |(_, offset)| *offset)
+                .max(self.balancer_at.unwrap_or(0));
+            ctx.error_at(
+                offset,
+                format!(
+                    "zone_aware does not apply to balancer \"{}\": a consistent hash picks by the \
+                     request's key, not by zone (as in Envoy); use random, round_robin, \
+                     weighted_round_robin, least_request, p2c or peak_ewma",
+                    balancer.name()
+                ),
+            );
+        }
         CallPolicy {
-            balancer: self.balancer.unwrap_or(defaults.balancer),
+            balancer,
             timeout: self.timeout.unwrap_or(defaults.timeout),
             retries,
             circuit_breaker: self.circuit_breaker.clone(),
             outlier_detection: self.outlier_detection.clone(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
+            zone_aware,
             health_check: self.health_check,
         }
     }
@@ -181,7 +213,11 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.outlier_detection = read_outlier_detection(ctx, node);
     }
     if let Some(node) = fields.get("balancer") {
-        patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &UNSUPPORTED_BALANCERS);
+        patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &[]);
+        patch.balancer_at = Some(node.pos());
+    }
+    if let Some(node) = fields.get("zone_aware") {
+        patch.zone_aware = read_zone_aware(ctx, node).map(|policy| (policy, node.pos()));
     }
     if let Some(node) = fields.get("timeout") {
         patch.timeout = ctx.positive_duration(node, "timeout");
@@ -190,6 +226,35 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.retries = read_retries(ctx, node);
     }
     patch
+}
+
+/// Reads `zone_aware = true | false | { min_cluster_size = N }` (Envoy's default 6).
+fn read_zone_aware(ctx: &mut Ctx<'_>, node: &Node) -> Option<Option<ZoneAwarePolicy>> {
+    if let super::raw::Value::Boolean(enabled) = node.value {
+        return Some(enabled.then_some(ZoneAwarePolicy {
+            min_cluster_size: DEFAULT_MIN_CLUSTER_SIZE,
+        }));
+    }
+    if !matches!(node.value, super::raw::Value::Table(_)) {
+        ctx.error(
+            node,
+            format!(
+                "zone_aware must be true, false or a table like {{ min_cluster_size = 6 }}, found {}",
+                node.kind()
+            ),
+        );
+        return None;
+    }
+    let fields = ctx.table(node, "zone_aware", &ZONE_AWARE_KEYS)?;
+    let mut policy = ZoneAwarePolicy {
+        min_cluster_size: DEFAULT_MIN_CLUSTER_SIZE,
+    };
+    if let Some(node) = fields.get("min_cluster_size") {
+        policy.min_cluster_size = ctx
+            .integer(node, "min_cluster_size", 0, i64::from(u32::MAX))
+            .map(|v| v as u32)?;
+    }
+    Some(Some(policy))
 }
 
 fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {

@@ -14,7 +14,7 @@ use super::file::{keys_of, ScheduleEntry, WorkloadTable};
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
 use super::trace::read_trace;
-use crate::model::{Arrival, Dist, RateChange, Workload};
+use crate::model::{Arrival, Dist, RateChange, Workload, DEFAULT_KEY_SPACE};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Family {
@@ -117,7 +117,10 @@ fn read_workload(
         None => Some(Family::Poisson),
     };
     let zone = fields.get("zone").and_then(|n| read_zone(ctx, n, zones));
-    ctx.unsupported_key(&fields, "key_space");
+    let key_space = fields
+        .get("key_space")
+        .and_then(|n| ctx.integer(n, "key_space", 1, i64::MAX))
+        .map_or(DEFAULT_KEY_SPACE, |v| v as u64);
     if let Some(family) = family {
         refuse_other_families(ctx, &fields, family);
     }
@@ -180,6 +183,7 @@ fn read_workload(
         rate,
         schedule,
         zone,
+        key_space,
     };
     Some((workload, name_pos))
 }

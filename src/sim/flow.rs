@@ -4,6 +4,7 @@ use super::deadlines::{Deadline, WHOLE_CALL};
 use super::request::{CallPhase, CallState, Job, Parent};
 use super::{Event, Recorder, Simulation, NONE};
 use crate::engine::{derive_key, EventQueue, StreamKind};
+use crate::model::zones::{Originating, ZoneRequest};
 use crate::model::{Arrival, Jitter, Outcome};
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
@@ -20,6 +21,8 @@ struct CallStart {
     caller_replica: u32,
     endpoint: u32,
     key: u64,
+    /// The end-to-end request's user key.
+    user_key: u64,
     measured: bool,
     /// A deadline propagated from the parent job (`u64::MAX`: none), nanoseconds.
     inherited_deadline: u64,
@@ -135,6 +138,12 @@ impl<R: Recorder> Simulation<'_, R> {
             ),
             number,
         );
+        let user_key = if self.draws_user_keys {
+            self.draw_user_key(key, spec.key_space)
+        } else {
+            0
+        };
+        let spec = &self.model.workloads[workload as usize];
         let measured = now >= self.measured.0 && now < self.measured.1;
         if measured {
             self.offered += 1;
@@ -150,10 +159,19 @@ impl<R: Recorder> Simulation<'_, R> {
             caller_replica: NONE,
             endpoint: endpoint as u32,
             key,
+            user_key,
             measured,
             inherited_deadline: u64::MAX,
         };
         self.start_call(start, now, queue);
+    }
+
+    /// The user key of the request `request_key`: uniform in `[0, key_space)`, from a stream of
+    /// the request's own identity (so drawing it shifts no other draw).
+    fn draw_user_key(&mut self, request_key: u64, key_space: u64) -> u64 {
+        self.streams
+            .rekey(&mut self.work_rng, StreamKind::UserKey, request_key);
+        self.work_rng.random_range(0..key_space)
     }
 
     /// An end-to-end request has ended.
@@ -207,6 +225,7 @@ impl<R: Recorder> Simulation<'_, R> {
             endpoint: start.endpoint,
             service: service as u32,
             key: start.key,
+            user_key: start.user_key,
             tries: 0,
             replica_in_flight: NONE,
             phase: CallPhase::AwaitingResponse,
@@ -270,23 +289,12 @@ impl<R: Recorder> Simulation<'_, R> {
                 return;
             }
         }
-        let policy = &self.model.services[service].policy;
-        let weights = &self.model.services[service].replica_weights;
-        let balancer = &mut self.balancers[client as usize];
-        let view = self.client_view[client as usize] as usize;
-        let view_version = self.view_versions[view];
-        let Some(index) = balancer.pick(
-            policy.balancer,
-            &self.views[view],
-            view_version,
-            weights,
-            now,
-        ) else {
+        let Some(index) = self.pick_replica(slot, now) else {
             // No replica in view: "no healthy upstream", refused at once.
             answer_at_once(slot, generation, try_number, Outcome::Refused, now, queue);
             return;
         };
-        balancer.on_send(index);
+        self.balancers[client as usize].on_send(index);
         let call = self.calls.at_mut(slot);
         call.replica_in_flight = index;
         call.try_started = now;
@@ -294,6 +302,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
         let (job, request_hop) = self.draw_try(slot, try_number, replica_slot, now);
         let replica_zone = self.replicas[replica_slot as usize].zone;
+        if caller_zone != NONE && caller_zone != replica_zone && self.calls.at(slot).measured {
+            self.service_totals[service].cross_zone_tries += 1;
+        }
         if self.partitioned(caller_zone, replica_zone) {
             return; // dropped on the wire: the caller will time out
         }
@@ -307,6 +318,67 @@ impl<R: Recorder> Simulation<'_, R> {
                 generation: job_generation,
             },
         );
+    }
+
+    /// The caller's balancer picks a replica index for the call's next try (`None`: none in view).
+    /// Consistent hashing hashes the request's user key; zone-aware routing applies to callers
+    /// with a zone; anything else is the plain balancer.
+    #[inline]
+    fn pick_replica(&mut self, slot: u32, now: u64) -> Option<u32> {
+        let call = self.calls.at(slot);
+        let (service, client) = (call.service as usize, call.client as usize);
+        let spec = &self.model.services[service];
+        let policy = &spec.policy;
+        let view_id = self.client_view[client] as usize;
+        let (view, view_version) = (&self.views[view_id], self.view_versions[view_id]);
+        let balancer = &mut self.balancers[client];
+        if policy.balancer.is_consistent_hash() {
+            return balancer.pick_hashed(
+                policy.balancer,
+                service as u32,
+                &spec.name,
+                crate::model::hashing::hash_user_key(call.user_key),
+                view,
+                view_version,
+                &spec.replica_weights,
+                &mut self.hash_tables,
+            );
+        }
+        if let (Some(zone_aware), true) = (&policy.zone_aware, call.caller_zone != NONE) {
+            let originating = if call.caller_replica == NONE {
+                Originating::Counts(&self.edge_zone_counts[service])
+            } else {
+                // The calling service's shared view (its registry view under oracle and static).
+                let caller = self.replicas[call.caller_replica as usize].service as usize;
+                Originating::Replicas {
+                    view: &self.views[caller],
+                    version: self.view_versions[caller],
+                    zones: &self.model.services[caller].replica_zones,
+                }
+            };
+            let request = ZoneRequest {
+                local: call.caller_zone as usize,
+                zone_count: self.model.zones.len(),
+                min_cluster_size: zone_aware.min_cluster_size,
+                upstream_zones: &spec.replica_zones,
+                originating,
+            };
+            return balancer.pick_zone_aware(
+                policy.balancer,
+                &request,
+                view,
+                view_version,
+                &spec.replica_weights,
+                now,
+            );
+        }
+        balancer.pick(
+            policy.balancer,
+            view,
+            view_version,
+            &spec.replica_weights,
+            now,
+        )
     }
 
     /// The try's own work, from the stream of its identity: service time, error draw, call coins,
@@ -356,6 +428,7 @@ impl<R: Recorder> Simulation<'_, R> {
             call_generation: call.generation,
             try_number,
             key,
+            user_key: call.user_key,
             deadline: if self.model.services[call.service as usize]
                 .policy
                 .deadline_propagation
@@ -836,6 +909,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 caller_replica: job.replica,
                 endpoint: call.target as u32,
                 key: derive_key(job.key, call_index as u64),
+                user_key: job.user_key,
                 measured: job.measured,
                 inherited_deadline: job.deadline,
             };

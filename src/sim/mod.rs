@@ -34,6 +34,7 @@ pub use stats::{
 use crate::engine::{
     self, derive_key, EventQueue, Lane, Process, RekeyableStream, StreamFactory, StreamKind,
 };
+use crate::model::hashing::HashTables;
 use crate::model::{Arrival, BalancerState, Model};
 use arena::Arena;
 use arrivals::RateClock;
@@ -126,6 +127,12 @@ pub struct Simulation<'m, R: Recorder> {
     autoscalers: Vec<Option<autoscale::AutoscaleRuntime>>,
     /// Balancer state of every (caller, called service) client.
     balancers: Vec<BalancerState>,
+    /// Consistent-hash tables, shared by clients balancing over the same replicas.
+    hash_tables: HashTables,
+    /// Whether requests draw a user key (some call uses `ring_hash` or `maglev`).
+    draws_user_keys: bool,
+    /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
+    edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
     client_base: Vec<u32>,
     /// Per workload: its client in `balancers`.
@@ -277,6 +284,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             client_zone: clients.zone,
             autoscalers,
             balancers,
+            hash_tables: HashTables::default(),
+            draws_user_keys: model
+                .services
+                .iter()
+                .any(|s| s.policy.balancer.is_consistent_hash()),
+            edge_zone_counts: edge_zone_counts(model),
             guards: clients.guards,
             client_service: clients.service,
             client_names: clients.names,
@@ -497,6 +510,17 @@ impl Clients {
         self.names.push(name);
         self.zone.push(zone);
     }
+}
+
+/// Per service: how many workloads with a zone call it, per zone.
+fn edge_zone_counts(model: &Model) -> Vec<Vec<u32>> {
+    let mut counts = vec![vec![0; model.zones.len()]; model.services.len()];
+    for workload in &model.workloads {
+        if let Some(zone) = workload.zone {
+            counts[model.endpoints[workload.target].service][zone] += 1;
+        }
+    }
+    counts
 }
 
 /// Replicas of every service, and the slot of each service's first replica.

@@ -51,6 +51,8 @@ pub struct CallState {
     pub service: u32,
     /// Identity of the call, from which each try's work stream is derived.
     pub key: u64,
+    /// The end-to-end request's user key (what consistent hashing hashes; 0 when unused).
+    pub user_key: u64,
     /// Tries started so far; the current try's number is `tries - 1`.
     pub tries: u32,
     /// Replica of the try in flight (`u32::MAX` when none).
@@ -93,6 +95,8 @@ pub struct Job {
     pub try_number: u32,
     /// Identity of this try: the key of its child calls derives from it.
     pub key: u64,
+    /// The end-to-end request's user key, passed on to its child calls.
+    pub user_key: u64,
     /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
     pub deadline: u64,
     /// Zone of the caller (for partitions at delivery).

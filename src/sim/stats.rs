@@ -118,6 +118,8 @@ pub struct ServiceTotals {
     pub try_outcomes: OutcomeCounts,
     /// Retries sent to this service.
     pub retries: u64,
+    /// Tries sent to it by a caller in another zone (callers with a zone only).
+    pub cross_zone_tries: u64,
     /// Arrival to response of the succeeded ones, nanoseconds.
     pub latency: LatencyStats,
     /// Worker-nanoseconds spent busy within the measured interval.

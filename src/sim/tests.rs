@@ -49,6 +49,7 @@ pub(crate) fn single_service(
             rate,
             schedule: vec![],
             zone: None,
+            key_space: crate::model::DEFAULT_KEY_SPACE,
         }],
         faults: vec![],
         slo: None,

@@ -10,6 +10,7 @@ mod determinism;
 mod discovery;
 mod faults;
 mod governance;
+mod hashing;
 mod import;
 mod queueing;
 mod report;

@@ -45,6 +45,7 @@ circuit_breaker = { failure_rate = 0.5, slow_call_rate = 0.9, slow_call_duration
 outlier_detection = { enforcing = 1.0, consecutive_errors = 5, interval = "10s", base_ejection = "30s", max_ejection_time = "300s", max_ejection = 0.1 }
 health_check = { interval = "5s", timeout = "1s", unhealthy = 3, healthy = 2 }
 deadline_propagation = true
+zone_aware = { min_cluster_size = 6 }
 
 [[service]]
 name = "front"
@@ -88,6 +89,7 @@ arrival = "poisson"
 rate = 10
 schedule = [{ at = "5s", rate = 20, ramp = "1s" }]
 zone = "a"
+key_space = 100
 
 [[workload]]
 name = "closed"
@@ -170,10 +172,8 @@ name = "planned"
 duration = "10s"
 
 [policy]
-balancer = "ring_hash"
 max_pending = 10
 hedge = { after = "50ms", max = 1 }
-zone_aware = { min_cluster_size = 6 }
 
 [[service]]
 name = "s"
@@ -182,7 +182,6 @@ service_time = "exp(1ms)"
 [[workload]]
 target = "s"
 rate = 1
-key_space = 100
 "#;
 
 /// A folder holding the trace file [`EVERY_SUPPORTED_KEY`] names.
