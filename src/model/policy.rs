@@ -16,6 +16,10 @@ pub enum BalancerKind {
     /// Finagle/Linkerd peak EWMA: two distinct replicas at random; the lower of
     /// `cost x (outstanding + 1)`, where cost is a peak-sensitive moving average of round trips.
     PeakEwma,
+    /// Envoy's ring hash (Ketama): the request's user key hashed onto a ring of host points.
+    RingHash,
+    /// Envoy's Maglev: the request's user key hashed into a 65537-entry lookup table.
+    Maglev,
 }
 
 impl BalancerKind {
@@ -28,8 +32,23 @@ impl BalancerKind {
             BalancerKind::LeastRequest => "least_request",
             BalancerKind::PowerOfTwoChoices => "p2c",
             BalancerKind::PeakEwma => "peak_ewma",
+            BalancerKind::RingHash => "ring_hash",
+            BalancerKind::Maglev => "maglev",
         }
     }
+
+    /// Whether it hashes the request's user key (`ring_hash`, `maglev`).
+    #[inline]
+    pub fn is_consistent_hash(self) -> bool {
+        matches!(self, BalancerKind::RingHash | BalancerKind::Maglev)
+    }
+}
+
+/// Envoy's zone-aware routing of calls (see [`super::zones`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneAwarePolicy {
+    /// Fewest usable upstream hosts for zone-aware routing to apply (Envoy: 6).
+    pub min_cluster_size: u32,
 }
 
 /// How the exponential backoff between tries is randomised (AWS Architecture Blog terms).
@@ -175,6 +194,9 @@ pub struct OutlierPolicy {
     pub max_ejection_time: u64,
     /// Largest fraction of the replicas ejected at once; one can always be (Envoy: 0.1).
     pub max_ejection: f64,
+    /// Fraction of detected outliers actually ejected (Envoy's `enforcing_consecutive_5xx`
+    /// / 100: default 1; 0 detects without ejecting).
+    pub enforcing: f64,
 }
 
 impl Default for RetryPolicy {
@@ -212,6 +234,23 @@ pub struct CallPolicy {
     /// Bulkhead: most tries one client may have outstanding to the service (Envoy's
     /// circuit-breaker `max_requests`); a try over it is rejected locally. `None`: unlimited.
     pub max_requests: Option<u32>,
+    /// Zone-aware routing, if enabled.
+    pub zone_aware: Option<ZoneAwarePolicy>,
+    /// Active health checking by every client, if any.
+    pub health_check: Option<HealthCheckPolicy>,
+}
+
+/// Envoy's active health checking, run by each client against each replica in its view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckPolicy {
+    /// Time between two checks of a replica, nanoseconds.
+    pub interval: u64,
+    /// A check not answered within this fails, nanoseconds.
+    pub timeout: u64,
+    /// Consecutive failed checks that mark a healthy replica unhealthy.
+    pub unhealthy: u32,
+    /// Consecutive passed checks that mark an unhealthy replica healthy again.
+    pub healthy: u32,
 }
 
 impl Default for CallPolicy {
@@ -225,6 +264,8 @@ impl Default for CallPolicy {
             outlier_detection: None,
             deadline_propagation: false,
             max_requests: None,
+            zone_aware: None,
+            health_check: None,
         }
     }
 }

@@ -122,10 +122,14 @@ pub struct ServiceSummary {
     pub tries: TryCounts,
     /// Retries sent to it.
     pub retries: u64,
+    /// Tries sent to it by a caller in another zone.
+    pub cross_zone_tries: u64,
     /// Compute time spent on tries whose caller had already given up, milliseconds.
     pub wasted_work_ms: f64,
     /// Queued tries dropped unserved because their caller had given up (deadline propagation).
     pub expired: u64,
+    /// Queued tries shed (rejected) after waiting longer than the service's `max_queue_time`.
+    pub shed: u64,
 }
 
 /// A service's latency, milliseconds.
@@ -159,9 +163,7 @@ impl Summary {
             .iter()
             .zip(&result.services)
             .map(|(service, totals)| {
-                let capacity = service.replicas as f64
-                    * f64::from(service.workers)
-                    * (model.duration - model.warmup) as f64;
+                let capacity = totals.capacity_worker_nanos;
                 let summary = ServiceSummary {
                     requests: totals.requests,
                     succeeded: totals.succeeded,
@@ -180,8 +182,10 @@ impl Summary {
                         failures: Outcomes::from(&totals.try_outcomes),
                     },
                     retries: totals.retries,
+                    cross_zone_tries: totals.cross_zone_tries,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
                     expired: totals.expired,
+                    shed: totals.shed,
                 };
                 (service.name.clone(), summary)
             })

@@ -5,7 +5,8 @@ use super::calls::Directory;
 use super::context::Ctx;
 use super::extras::{read_compare, read_slo};
 use super::faults::{read_faults, Targets};
-use super::fields::PLANNED;
+use super::file::{keys_of, NetworkTable, ScenarioFile, ScenarioHeader};
+use super::governance::read_registry;
 use super::graph::report_cycles;
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::Node;
@@ -13,29 +14,8 @@ use super::services::{build_services, read_services, DEFAULT_ZONE};
 use super::workloads::read_workloads;
 use crate::model::{Dist, Model, Network, RegistryModel};
 
-const TOP_KEYS: [&str; 9] = [
-    "scenario", "network", "registry", "policy", "service", "workload", "fault", "slo", "compare",
-];
 /// Most windows a run may have (each makes a row per service and replica).
 const MAX_WINDOWS: u64 = 1_000_000;
-
-const SCENARIO_KEYS: [&str; 5] = ["name", "seed", "duration", "warmup", "window"];
-const NETWORK_KEYS: [&str; 2] = ["latency", "cross_zone_latency"];
-/// Keys of the eureka and consul registry models (recognised, not supported yet).
-const REGISTRY_MODEL_KEYS: [&str; 7] = [
-    "heartbeat",
-    "ttl",
-    "eviction_interval",
-    "client_refresh",
-    "self_preservation",
-    "check_interval",
-    "deregister_after",
-];
-const REGISTRIES: [(&str, RegistryModel); 2] = [
-    ("oracle", RegistryModel::Oracle),
-    ("static", RegistryModel::Static),
-];
-const UNSUPPORTED_REGISTRIES: [&str; 2] = ["eureka", "consul"];
 
 /// Default timeseries window: 1 s.
 const DEFAULT_WINDOW: u64 = 1_000_000_000;
@@ -51,7 +31,7 @@ struct Header {
 
 /// Reads the whole file; `None` when any problem was reported.
 pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
-    let top = ctx.table(root, "the top level", &TOP_KEYS)?;
+    let top = ctx.table(root, "the top level", keys_of::<ScenarioFile>())?;
     let header = match top.get("scenario") {
         Some(node) => read_header(ctx, node),
         None => {
@@ -111,7 +91,8 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
         .collect();
     report_cycles(ctx, &built.call_sites, &labels);
 
-    let workloads = read_workloads(ctx, top.get("workload"), &directory, &zones);
+    let duration = header.as_ref().map(|h| h.duration);
+    let workloads = read_workloads(ctx, top.get("workload"), &directory, &zones, duration);
     let targets = Targets {
         services: &built.services,
         directory: &directory,
@@ -144,7 +125,7 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
 }
 
 fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
-    let fields = ctx.table(node, "[scenario]", &SCENARIO_KEYS)?;
+    let fields = ctx.table(node, "[scenario]", keys_of::<ScenarioHeader>())?;
     let name = ctx
         .required(&fields, "name")
         .and_then(|n| ctx.name(n, "scenario name"))
@@ -203,7 +184,7 @@ fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
 }
 
 fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
-    let Some(fields) = ctx.table(node, "[network]", &NETWORK_KEYS) else {
+    let Some(fields) = ctx.table(node, "[network]", keys_of::<NetworkTable>()) else {
         return Network::default();
     };
     let latency = fields.get("latency").and_then(|n| ctx.dist(n, "latency"));
@@ -216,29 +197,4 @@ fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
         latency,
         cross_zone_latency,
     }
-}
-
-fn read_registry(ctx: &mut Ctx<'_>, node: &Node) -> RegistryModel {
-    let mut known = vec!["model"];
-    known.extend(REGISTRY_MODEL_KEYS);
-    let Some(fields) = ctx.table(node, "[registry]", &known) else {
-        return RegistryModel::Oracle;
-    };
-    let model_node = fields.get("model");
-    let model = model_node
-        .and_then(|n| ctx.choice(n, "registry model", &REGISTRIES, &UNSUPPORTED_REGISTRIES));
-    let refused_model = model_node
-        .and_then(Node::as_str)
-        .is_some_and(|m| UNSUPPORTED_REGISTRIES.contains(&m));
-    if !refused_model {
-        for key in REGISTRY_MODEL_KEYS {
-            if let Some(entry) = fields.entry(key) {
-                ctx.error_at(
-                    entry.key_span.start,
-                    format!("\"{key}\" (a eureka/consul registry setting) {PLANNED}"),
-                );
-            }
-        }
-    }
-    model.unwrap_or(RegistryModel::Oracle)
 }

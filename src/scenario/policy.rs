@@ -2,63 +2,33 @@
 //!
 //! Both are read into a [`PolicyPatch`] whose fields are all optional; a service's patch is
 //! merged key by key over the global one (and `retries` field by field) before defaults are
-//! applied. Governance keys are recognised and refused as "not supported yet".
+//! applied. Governance keys not built yet are recognised and refused as "not supported yet".
 
 use super::context::Ctx;
 use super::duration::format_ns;
+use super::file::{keys_of, CircuitBreakerTable, OutlierDetectionTable, PolicyTable, RetriesTable};
 use super::raw::Node;
 use crate::model::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
 };
 
-const POLICY_KEYS: [&str; 9] = [
-    "balancer",
-    "max_requests",
-    "timeout",
-    "retries",
-    "circuit_breaker",
-    "outlier_detection",
-    "health_check",
-    "hedge",
-    "deadline_propagation",
-];
-const GOVERNANCE_KEYS: [&str; 2] = ["health_check", "hedge"];
-const BREAKER_KEYS: [&str; 7] = [
-    "failure_rate",
-    "slow_call_rate",
-    "slow_call_duration",
-    "window",
-    "min_calls",
-    "open_for",
-    "half_open_calls",
-];
-const OUTLIER_KEYS: [&str; 5] = [
-    "consecutive_errors",
-    "interval",
-    "base_ejection",
-    "max_ejection_time",
-    "max_ejection",
-];
-const RETRY_KEYS: [&str; 7] = [
-    "max",
-    "per_try_timeout",
-    "backoff",
-    "max_backoff",
-    "jitter",
-    "on",
-    "budget",
-];
+const GOVERNANCE_KEYS: [&str; 2] = ["hedge", "max_pending"];
 
-const BALANCERS: [(&str, BalancerKind); 6] = [
+const ZONE_AWARE_KEYS: [&str; 1] = ["min_cluster_size"];
+/// Envoy's default `min_cluster_size` for zone-aware routing.
+const DEFAULT_MIN_CLUSTER_SIZE: u32 = 6;
+
+const BALANCERS: [(&str, BalancerKind); 8] = [
     ("random", BalancerKind::Random),
     ("round_robin", BalancerKind::RoundRobin),
     ("weighted_round_robin", BalancerKind::WeightedRoundRobin),
     ("least_request", BalancerKind::LeastRequest),
     ("p2c", BalancerKind::PowerOfTwoChoices),
     ("peak_ewma", BalancerKind::PeakEwma),
+    ("ring_hash", BalancerKind::RingHash),
+    ("maglev", BalancerKind::Maglev),
 ];
-const UNSUPPORTED_BALANCERS: [&str; 2] = ["ring_hash", "maglev"];
 
 const JITTERS: [(&str, Jitter); 3] = [
     ("full", Jitter::Full),
@@ -88,6 +58,11 @@ pub(crate) struct PolicyPatch {
     outlier_detection: Option<OutlierPolicy>,
     deadline_propagation: Option<bool>,
     max_requests: Option<u32>,
+    /// `zone_aware` as written (`Some(None)`: `false`), with the offset of its value.
+    zone_aware: At<Option<ZoneAwarePolicy>>,
+    /// Offset of the `balancer` value, for messages about combinations.
+    balancer_at: Option<usize>,
+    health_check: Option<HealthCheckPolicy>,
 }
 
 /// The keys one `retries` table sets.
@@ -131,6 +106,9 @@ impl PolicyPatch {
                 .or_else(|| base.outlier_detection.clone()),
             deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
             max_requests: self.max_requests.or(base.max_requests),
+            zone_aware: self.zone_aware.clone().or_else(|| base.zone_aware.clone()),
+            balancer_at: self.balancer.and(self.balancer_at).or(base.balancer_at),
+            health_check: self.health_check.or(base.health_check),
         }
     }
 
@@ -174,14 +152,36 @@ impl PolicyPatch {
                 );
             }
         }
+        let balancer = self.balancer.unwrap_or(defaults.balancer);
+        let zone_aware = self.zone_aware.clone().and_then(|(policy, _)| policy);
+        if zone_aware.is_some() && balancer.is_consistent_hash() {
+            // Envoy layers zone-aware routing only over balancers that pick among hosts; a
+            // consistent hash picks by the request's key.
+            let offset = self
+                .zone_aware
+                .as_ref()
+                .map_or(0, |(_, offset)| *offset)
+                .max(self.balancer_at.unwrap_or(0));
+            ctx.error_at(
+                offset,
+                format!(
+                    "zone_aware does not apply to balancer \"{}\": a consistent hash picks by the \
+                     request's key, not by zone (as in Envoy); use random, round_robin, \
+                     weighted_round_robin, least_request, p2c or peak_ewma",
+                    balancer.name()
+                ),
+            );
+        }
         CallPolicy {
-            balancer: self.balancer.unwrap_or(defaults.balancer),
+            balancer,
             timeout: self.timeout.unwrap_or(defaults.timeout),
             retries,
             circuit_breaker: self.circuit_breaker.clone(),
             outlier_detection: self.outlier_detection.clone(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
+            zone_aware,
+            health_check: self.health_check,
         }
     }
 }
@@ -189,7 +189,7 @@ impl PolicyPatch {
 /// Reads a policy table; `what` names it in messages (`[policy]`, `[service.policy]`).
 pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyPatch {
     let mut patch = PolicyPatch::default();
-    let Some(fields) = ctx.table(node, what, &POLICY_KEYS) else {
+    let Some(fields) = ctx.table(node, what, keys_of::<PolicyTable>()) else {
         return patch;
     };
     for key in GOVERNANCE_KEYS {
@@ -203,6 +203,9 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
             .integer(node, "max_requests", 1, i64::from(u32::MAX))
             .map(|v| v as u32);
     }
+    if let Some(node) = fields.get("health_check") {
+        patch.health_check = super::governance::read_health_check(ctx, node);
+    }
     if let Some(node) = fields.get("circuit_breaker") {
         patch.circuit_breaker = read_circuit_breaker(ctx, node);
     }
@@ -210,7 +213,11 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.outlier_detection = read_outlier_detection(ctx, node);
     }
     if let Some(node) = fields.get("balancer") {
-        patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &UNSUPPORTED_BALANCERS);
+        patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &[]);
+        patch.balancer_at = Some(node.pos());
+    }
+    if let Some(node) = fields.get("zone_aware") {
+        patch.zone_aware = read_zone_aware(ctx, node).map(|policy| (policy, node.pos()));
     }
     if let Some(node) = fields.get("timeout") {
         patch.timeout = ctx.positive_duration(node, "timeout");
@@ -221,8 +228,37 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
     patch
 }
 
+/// Reads `zone_aware = true | false | { min_cluster_size = N }` (Envoy's default 6).
+fn read_zone_aware(ctx: &mut Ctx<'_>, node: &Node) -> Option<Option<ZoneAwarePolicy>> {
+    if let super::raw::Value::Boolean(enabled) = node.value {
+        return Some(enabled.then_some(ZoneAwarePolicy {
+            min_cluster_size: DEFAULT_MIN_CLUSTER_SIZE,
+        }));
+    }
+    if !matches!(node.value, super::raw::Value::Table(_)) {
+        ctx.error(
+            node,
+            format!(
+                "zone_aware must be true, false or a table like {{ min_cluster_size = 6 }}, found {}",
+                node.kind()
+            ),
+        );
+        return None;
+    }
+    let fields = ctx.table(node, "zone_aware", &ZONE_AWARE_KEYS)?;
+    let mut policy = ZoneAwarePolicy {
+        min_cluster_size: DEFAULT_MIN_CLUSTER_SIZE,
+    };
+    if let Some(node) = fields.get("min_cluster_size") {
+        policy.min_cluster_size = ctx
+            .integer(node, "min_cluster_size", 0, i64::from(u32::MAX))
+            .map(|v| v as u32)?;
+    }
+    Some(Some(policy))
+}
+
 fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
-    let fields = ctx.table(node, "retries", &RETRY_KEYS)?;
+    let fields = ctx.table(node, "retries", keys_of::<RetriesTable>())?;
     let mut patch = RetriesPatch::default();
     if let Some(node) = fields.get("budget") {
         patch.budget = ctx.fraction(node, "retries budget");
@@ -261,7 +297,7 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
 /// Reads `circuit_breaker = { ... }`; unset keys take resilience4j's defaults. `window` is a
 /// number of calls (count-based) or a duration (time-based).
 fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreakerPolicy> {
-    let fields = ctx.table(node, "circuit_breaker", &BREAKER_KEYS)?;
+    let fields = ctx.table(node, "circuit_breaker", keys_of::<CircuitBreakerTable>())?;
     let mut policy = CircuitBreakerPolicy {
         failure_rate: 0.5,
         slow_call_rate: 1.0,
@@ -315,15 +351,23 @@ fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreaker
 
 /// Reads `outlier_detection = { ... }`; unset keys take Envoy's defaults.
 fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolicy> {
-    let fields = ctx.table(node, "outlier_detection", &OUTLIER_KEYS)?;
+    let fields = ctx.table(
+        node,
+        "outlier_detection",
+        keys_of::<OutlierDetectionTable>(),
+    )?;
     let mut policy = OutlierPolicy {
         consecutive_errors: 5,
         interval: 10_000_000_000,
         base_ejection: 30_000_000_000,
         max_ejection_time: 300_000_000_000,
         max_ejection: 0.1,
+        enforcing: 1.0,
     };
     let errors_before = ctx.error_count();
+    if let Some(node) = fields.get("enforcing") {
+        policy.enforcing = ctx.fraction(node, "enforcing").unwrap_or(policy.enforcing);
+    }
     if let Some(node) = fields.get("consecutive_errors") {
         policy.consecutive_errors = ctx
             .integer(node, "consecutive_errors", 1, 1_000_000)

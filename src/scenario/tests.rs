@@ -588,42 +588,105 @@ fn load_file_reads_empirical_files_beside_the_scenario() {
 
 #[test]
 fn governance_is_not_supported_yet() {
-    let text = format!("{BASE}[policy]\nhealth_check = {{ interval = \"10s\", bogus = [1] }}\n");
-    let error = only_error(
-        &text,
-        "\"health_check\" is not supported yet (planned: service governance)",
-    );
-    assert_eq!(at(&error), position(&text, "health_check", 0));
-
-    // Supported since: budget, circuit_breaker, outlier_detection, peak_ewma. Still refused:
-    // the eureka registry, health_check, hedge.
+    // Still refused: hedge.
     let text = format!("{BASE}{GOVERNANCE}");
     let errors = errors(&text);
-    assert_eq!(errors.len(), 3, "{errors:#?}");
-    assert!(
-        errors.iter().all(|e| e
-            .message
-            .contains("is not supported yet (planned: service governance)")),
-        "{errors:#?}"
-    );
-    assert!(errors.iter().any(|e| e.message
-        == "registry model \"eureka\" is not supported yet (planned: service governance)"));
-
-    let text = BASE.replace(
-        "\"const(1ms)\"",
-        "\"const(1ms)\"\n[service.autoscale]\nmin = 2",
-    );
-    only_error(&text, "[service.autoscale] is not supported yet");
-    let text = format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\n");
-    only_error(&text, "fault kind \"registry_outage\" is not supported yet");
-    let text = format!("{BASE}[registry]\nmodel = \"static\"\nheartbeat = \"30s\"\n");
-    only_error(
-        &text,
-        "\"heartbeat\" (a eureka/consul registry setting) is not supported yet",
-    );
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0]
+        .message
+        .contains("\"hedge\" is not supported yet (planned: service governance)"));
     // A supported governance table still checks its keys.
     let text = format!("{BASE}[policy]\ncircuit_breaker = {{ failure_rate = 0.5, bogus = 1 }}\n");
     only_error(&text, "bogus");
+}
+
+#[test]
+fn registries_health_checks_and_autoscaling_parse_with_their_defaults() {
+    use crate::model::{AutoscalePolicy, ConsulConfig, EurekaConfig, HealthCheckPolicy};
+    let text = format!("{BASE}[registry]\nmodel = \"eureka\"\nttl = \"30s\"\n");
+    let model = load(&text).expect("valid");
+    let expected = EurekaConfig {
+        ttl: 30_000_000_000,
+        ..EurekaConfig::default()
+    };
+    assert_eq!(model.registry, RegistryModel::Eureka(expected));
+    assert_eq!(EurekaConfig::default().heartbeat, 30_000_000_000);
+    assert_eq!(EurekaConfig::default().self_preservation, 0.85);
+    let text = format!("{BASE}[registry]\nmodel = \"eureka\"\nself_preservation = false\n");
+    match load(&text).expect("valid").registry {
+        RegistryModel::Eureka(config) => assert_eq!(config.self_preservation, 0.0),
+        other => panic!("{other:?}"),
+    }
+    let text = format!("{BASE}[registry]\nmodel = \"consul\"\ncheck_interval = \"2s\"\n");
+    let expected = ConsulConfig {
+        check_interval: 2_000_000_000,
+        ..ConsulConfig::default()
+    };
+    assert_eq!(
+        load(&text).expect("valid").registry,
+        RegistryModel::Consul(expected)
+    );
+
+    // A setting of another model, at its key.
+    let text = format!("{BASE}[registry]\nmodel = \"static\"\nheartbeat = \"30s\"\n");
+    let error = only_error(
+        &text,
+        "\"heartbeat\" does not apply to registry model \"static\"",
+    );
+    assert_eq!(at(&error), position(&text, "heartbeat", 0));
+    let text = format!("{BASE}[registry]\nmodel = \"consul\"\nttl = \"30s\"\n");
+    only_error(&text, "it is a eureka setting");
+    let text = format!("{BASE}[registry]\nmodel = \"consul\"\nderegister_after = \"10s\"\n");
+    only_error(&text, "at least \"1m\"");
+
+    let text = format!(
+        "{BASE}[policy]\nhealth_check = {{ interval = \"5s\", timeout = \"1s\", unhealthy = 3, healthy = 2 }}\n"
+    );
+    let model = load(&text).expect("valid");
+    let expected = HealthCheckPolicy {
+        interval: 5_000_000_000,
+        timeout: 1_000_000_000,
+        unhealthy: 3,
+        healthy: 2,
+    };
+    assert_eq!(model.services[1].policy.health_check, Some(expected));
+    let text =
+        format!("{BASE}[policy]\nhealth_check = {{ interval = \"5s\", timeout = \"1s\" }}\n");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}"); // unhealthy and healthy are required
+    let text = format!(
+        "{BASE}[policy]\nhealth_check = {{ interval = \"1s\", timeout = \"2s\", unhealthy = 1, healthy = 1 }}\n"
+    );
+    only_error(&text, "timeout must not exceed its interval");
+
+    let text = BASE.replace(
+        "\"const(1ms)\"",
+        "\"const(1ms)\"\n[service.autoscale]\nmin = 1\nmax = 6\ntarget_utilization = 0.5\nstartup = \"10s\"",
+    );
+    let model = load(&text).expect("valid");
+    let service = model
+        .services
+        .iter()
+        .find(|s| s.autoscale.is_some())
+        .expect("an autoscaled service");
+    let mut expected = AutoscalePolicy::new(1, 6, 0.5);
+    expected.startup = 10_000_000_000;
+    assert_eq!(service.autoscale.as_ref(), Some(&expected));
+    assert_eq!(service.slots(), 6);
+    assert_eq!(service.replica_weights.len(), 6);
+    assert_eq!(service.replica_zones.len(), 6);
+    let text = BASE.replace(
+        "\"const(1ms)\"",
+        "\"const(1ms)\"\n[service.autoscale]\nmin = 3\nmax = 2\ntarget_utilization = 0.5",
+    );
+    only_error(&text, "autoscale max (2) is below min (3)");
+
+    let text = format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\n");
+    let model = load(&text).expect("valid");
+    assert_eq!(model.faults[0].kind, FaultKind::RegistryOutage);
+    let text =
+        format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\ntarget = \"back\"\n");
+    only_error(&text, "a registry_outage has no target");
 }
 
 #[test]
@@ -634,8 +697,8 @@ fn spec_example_verbatim_only_fails_on_unsupported_features_and_missing_services
             || error.message.contains("unknown service");
         assert!(expected, "unexpected error {error}");
     }
-    // registry, health_check, hedge, autoscale; user/auth, comment/list, user/get.
-    assert_eq!(errors.len(), 7, "{errors:#?}");
+    // hedge; user/auth, comment/list, user/get.
+    assert_eq!(errors.len(), 4, "{errors:#?}");
 }
 
 #[test]
@@ -875,12 +938,12 @@ fn more_shapes_are_checked() {
     only_error(&text, "parallel steps cannot be nested");
     let text = BASE.replace("calls = [\"back\"]", "calls = [[]]");
     only_error(&text, "empty parallel step");
-    let many: Vec<String> = (0..65).map(|_| "\"back\"".to_string()).collect();
+    let many: Vec<String> = (0..129).map(|_| "\"back\"".to_string()).collect();
     let text = BASE.replace(
         "calls = [\"back\"]",
         &format!("calls = [{}]", many.join(", ")),
     );
-    only_error(&text, "too many calls: 65 (at most 64 per endpoint)");
+    only_error(&text, "too many calls: 129 (at most 128 per endpoint)");
     let text = BASE.replace("rate = 10", "rate = 10\nusers = 3");
     only_error(&text, "\"users\" only applies to arrival = \"closed\"");
     let text = BASE.replace(
@@ -904,7 +967,7 @@ fn more_shapes_are_checked() {
         "\"front\"\nrate",
         "\"front\"\nrate = 1\narrival = \"poison\"\n#",
     );
-    only_error(&text, "unknown arrival \"poison\": expected one of poisson, constant, closed; did you mean \"poisson\"?");
+    only_error(&text, "unknown arrival \"poison\": expected one of poisson, constant, closed, trace; did you mean \"poisson\"?");
 }
 
 #[test]

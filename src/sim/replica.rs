@@ -11,6 +11,20 @@ pub enum Health {
     Crashed,
     /// Hung: connections are accepted and never answered.
     Hung,
+    /// Not running (never started, starting, or scaled down): new connections are refused;
+    /// work it already holds finishes (a graceful drain).
+    Stopped,
+}
+
+/// Where a replica slot is in its life (autoscaling creates and removes replicas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// No pod.
+    Off,
+    /// Created, not ready yet.
+    Starting,
+    /// Ready and serving.
+    Running,
 }
 
 impl Health {
@@ -20,6 +34,7 @@ impl Health {
             Health::Up => "up",
             Health::Crashed => "crashed",
             Health::Hung => "hung",
+            Health::Stopped => "stopped",
         }
     }
 }
@@ -33,6 +48,20 @@ pub struct Replica {
     pub zone: u32,
     /// Whether it answers.
     pub health: Health,
+    /// Whether its pod exists and is ready.
+    pub lifecycle: Lifecycle,
+    /// Times it was started by the autoscaler (tells a stale readiness event apart).
+    pub starts: u32,
+    /// When it last became ready, nanoseconds.
+    pub ready_since: u64,
+    /// Whether it was ever ready (what the static registry shows).
+    pub ever_ready: bool,
+    /// Nanoseconds it was running (ready) within the measured interval, up to `ready_since`
+    /// when it is running now.
+    pub running_measured_nanos: f64,
+    /// Worker-nanoseconds busy since the start of the run (not clipped to the measured
+    /// interval), for the autoscaler.
+    pub lifetime_busy_nanos: f64,
     /// Workers in use.
     pub busy_workers: u32,
     /// Workers it has.
@@ -45,8 +74,11 @@ pub struct Replica {
     pub jobs: Vec<u32>,
     /// Multiplier of service times (1 unless a `slow` fault is on).
     pub slow_factor: f64,
-    /// Fraction of requests failing with `error` (0 unless an `errors` fault is on).
+    /// Fraction of requests failing with `error`: the service's steady `error_rate` combined with
+    /// the `errors` faults in force.
     pub error_rate: f64,
+    /// The service's steady `error_rate` (0 unless the scenario gives one).
+    pub base_error_rate: f64,
     /// Crash faults in force on it (overlapping faults nest: it is up again when all have ended).
     pub crash_faults: u32,
     /// Hang faults in force on it.
@@ -87,6 +119,12 @@ impl Replica {
             service,
             zone,
             health: Health::Up,
+            lifecycle: Lifecycle::Running,
+            starts: 0,
+            ready_since: 0,
+            ever_ready: true,
+            running_measured_nanos: 0.0,
+            lifetime_busy_nanos: 0.0,
             busy_workers: 0,
             workers,
             queue: VecDeque::new(),
@@ -94,6 +132,7 @@ impl Replica {
             jobs: Vec::new(),
             slow_factor: 1.0,
             error_rate: 0.0,
+            base_error_rate: 0.0,
             crash_faults: 0,
             hang_faults: 0,
             error_fault_rates: Vec::new(),
@@ -109,9 +148,12 @@ impl Replica {
         }
     }
 
-    /// Health from the faults in force: a crash wins over a hang.
+    /// Health from the life cycle and the faults in force: a replica not running is stopped;
+    /// a crash wins over a hang.
     pub fn health_from_faults(&self) -> Health {
-        if self.crash_faults > 0 {
+        if self.lifecycle != Lifecycle::Running {
+            Health::Stopped
+        } else if self.crash_faults > 0 {
             Health::Crashed
         } else if self.hang_faults > 0 {
             Health::Hung
@@ -120,13 +162,15 @@ impl Replica {
         }
     }
 
-    /// Recomputes `error_rate` from the `errors` faults in force.
+    /// Recomputes `error_rate` from the steady rate and the `errors` faults in force, as
+    /// independent causes.
     pub fn combine_error_rates(&mut self) {
-        let survive: f64 = self
-            .error_fault_rates
-            .iter()
-            .map(|rate| 1.0 - rate)
-            .product();
+        let survive: f64 = (1.0 - self.base_error_rate)
+            * self
+                .error_fault_rates
+                .iter()
+                .map(|rate| 1.0 - rate)
+                .product::<f64>();
         self.error_rate = 1.0 - survive;
     }
 
@@ -146,6 +190,15 @@ impl Replica {
             true
         } else {
             false
+        }
+    }
+
+    /// Adds the running time from `ready_since` to `until`, clipped to `measured`.
+    pub fn add_running_time(&mut self, until: u64, (from, to): (u64, u64)) {
+        let start = self.ready_since.max(from);
+        let end = until.min(to);
+        if end > start {
+            self.running_measured_nanos += (end - start) as f64;
         }
     }
 
@@ -173,10 +226,12 @@ impl Replica {
 
     /// Adds the busy worker-time since the last change, clipped to `measured`, and restarts there.
     pub fn integrate_busy(&mut self, now: u64, (from, to): (u64, u64)) {
+        let busy = f64::from(self.busy_workers);
+        self.lifetime_busy_nanos += busy * now.saturating_sub(self.busy_since) as f64;
         let start = self.busy_since.max(from);
         let end = now.min(to);
         if end > start {
-            self.busy_worker_nanos += f64::from(self.busy_workers) * (end - start) as f64;
+            self.busy_worker_nanos += busy * (end - start) as f64;
         }
         self.busy_since = now;
     }
