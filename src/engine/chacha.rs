@@ -6,229 +6,36 @@
 //! `rand_chacha::ChaCha8Rng` seeded with the same key (block counter from 0, stream 0), but
 //! computes a block only when the previous one is used up — for a try, usually one block.
 //!
-//! The block function follows the ChaCha definition (D. J. Bernstein, "ChaCha, a variant of
-//! Salsa20", 2008): a 4x4 state of 32-bit words — four constants, the eight key words, a 64-bit
-//! block counter and a 64-bit stream number — mixed by quarter-rounds on the columns and then the
-//! diagonals (one double round); ChaCha8 does four double rounds and adds the input state.
+//! The block function is RustCrypto's `chacha20` (its ChaCha8 with a zero nonce and the block
+//! counter set by seeking: the IETF layout then holds the same words as the original 64-bit
+//! counter and stream 0 for every block number below 2^32, far more than a try draws).
 
 use rand::RngCore;
 
 /// Words of one ChaCha block.
 const BLOCK_WORDS: usize = 16;
 
-/// "expand 32-byte k" as four little-endian words.
-const CONSTANTS: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
-
-/// Double rounds of ChaCha8.
-const DOUBLE_ROUNDS: usize = 4;
-
-/// One row of the state: four words, processed together (the compiler keeps a row in one vector
-/// register).
-type Row = [u32; 4];
-
-#[inline(always)]
-fn add(a: Row, b: Row) -> Row {
-    [
-        a[0].wrapping_add(b[0]),
-        a[1].wrapping_add(b[1]),
-        a[2].wrapping_add(b[2]),
-        a[3].wrapping_add(b[3]),
-    ]
-}
-
-#[inline(always)]
-fn xor_rotate(a: Row, b: Row, bits: u32) -> Row {
-    [
-        (a[0] ^ b[0]).rotate_left(bits),
-        (a[1] ^ b[1]).rotate_left(bits),
-        (a[2] ^ b[2]).rotate_left(bits),
-        (a[3] ^ b[3]).rotate_left(bits),
-    ]
-}
-
-/// The row rotated left by `by` lanes (lane `i` takes lane `i + by`).
-#[inline(always)]
-fn lanes(row: Row, by: usize) -> Row {
-    [
-        row[by % 4],
-        row[(by + 1) % 4],
-        row[(by + 2) % 4],
-        row[(by + 3) % 4],
-    ]
-}
-
-/// Quarter-rounds on the four columns of the state held as rows `a`, `b`, `c`, `d`.
-#[inline(always)]
-fn quarter_rounds(a: &mut Row, b: &mut Row, c: &mut Row, d: &mut Row) {
-    *a = add(*a, *b);
-    *d = xor_rotate(*d, *a, 16);
-    *c = add(*c, *d);
-    *b = xor_rotate(*b, *c, 12);
-    *a = add(*a, *b);
-    *d = xor_rotate(*d, *a, 8);
-    *c = add(*c, *d);
-    *b = xor_rotate(*b, *c, 7);
-}
-
 /// The ChaCha8 block for the key `first`, `tail` (32 bytes as four little-endian 64-bit words)
-/// at block number `counter` (stream 0), as 16 words.
+/// at block number `counter` (stream 0), as 16 words. `counter` must be below 2^32.
 #[inline]
 pub fn chacha8_block(first: u64, tail: &[u64; 3], counter: u64) -> [u32; BLOCK_WORDS] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        sse2::chacha8_block(first, tail, counter)
+    use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&first.to_le_bytes());
+    for (chunk, word) in key[8..].chunks_exact_mut(8).zip(tail) {
+        chunk.copy_from_slice(&word.to_le_bytes());
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        chacha8_block_portable(first, tail, counter)
+    let mut cipher = chacha20::ChaCha8::new(&key.into(), &[0u8; 12].into());
+    if counter > 0 {
+        cipher.seek(counter * 64);
     }
-}
-
-/// The block function on SSE2: one state row per register. SSE2 is part of every x86-64
-/// processor (the x86_64 targets enable it), so its intrinsics are always safe to execute; the
-/// `unsafe` blocks below are for that alone, and for unaligned loads and stores of 16 bytes.
-#[cfg(target_arch = "x86_64")]
-mod sse2 {
-    use super::{BLOCK_WORDS, CONSTANTS, DOUBLE_ROUNDS};
-    use std::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_or_si128, _mm_set_epi32, _mm_set_epi64x, _mm_shuffle_epi32,
-        _mm_shufflehi_epi16, _mm_shufflelo_epi16, _mm_slli_epi32, _mm_srli_epi32, _mm_storeu_si128,
-        _mm_xor_si128,
-    };
-
-    /// A row from two 64-bit halves, `low` in lanes 0 and 1.
-    #[inline(always)]
-    fn row(low: u64, high: u64) -> __m128i {
-        // SAFETY: SSE2 only (see the module). (Built from 64-bit values rather than loaded as 16
-        // bytes: a 16-byte load of words just written by narrower stores stalls the processor.)
-        unsafe { _mm_set_epi64x(high as i64, low as i64) }
+    let mut bytes = [0u8; 64];
+    cipher.apply_keystream(&mut bytes);
+    let mut words = [0u32; BLOCK_WORDS];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+        *word = u32::from_le_bytes(chunk.try_into().expect("4 bytes"));
     }
-
-    #[inline(always)]
-    fn store(value: __m128i, row: &mut [u32]) {
-        assert_eq!(row.len(), 4);
-        // SAFETY: `row` is 16 writable bytes (checked above); the store is unaligned.
-        unsafe { _mm_storeu_si128(row.as_mut_ptr().cast(), value) }
-    }
-
-    /// Rotates every word left by 16 (swaps the 16-bit halves of each word).
-    #[inline(always)]
-    fn rotate16(x: __m128i) -> __m128i {
-        // SAFETY: SSE2 only (see the module).
-        unsafe { _mm_shufflehi_epi16::<0b10_11_00_01>(_mm_shufflelo_epi16::<0b10_11_00_01>(x)) }
-    }
-
-    /// Rotates every word left by `L` bits (`R` = 32 - `L`).
-    #[inline(always)]
-    fn rotate<const L: i32, const R: i32>(x: __m128i) -> __m128i {
-        // SAFETY: SSE2 only (see the module).
-        unsafe { _mm_or_si128(_mm_slli_epi32::<L>(x), _mm_srli_epi32::<R>(x)) }
-    }
-
-    #[inline(always)]
-    fn add(a: __m128i, b: __m128i) -> __m128i {
-        // SAFETY: SSE2 only (see the module).
-        unsafe { _mm_add_epi32(a, b) }
-    }
-
-    #[inline(always)]
-    fn xor(a: __m128i, b: __m128i) -> __m128i {
-        // SAFETY: SSE2 only (see the module).
-        unsafe { _mm_xor_si128(a, b) }
-    }
-
-    /// Lane `i` of the result is lane `(i + BY) % 4` of `x`, for `BY` in 1..=3 (`IMM` encodes it).
-    #[inline(always)]
-    fn lanes<const IMM: i32>(x: __m128i) -> __m128i {
-        // SAFETY: SSE2 only (see the module).
-        unsafe { _mm_shuffle_epi32::<IMM>(x) }
-    }
-
-    /// `lanes` immediates for a shift by one, two and three lanes.
-    const BY_1: i32 = 0b00_11_10_01;
-    const BY_2: i32 = 0b01_00_11_10;
-    const BY_3: i32 = 0b10_01_00_11;
-
-    #[inline(always)]
-    fn quarter_rounds(a: &mut __m128i, b: &mut __m128i, c: &mut __m128i, d: &mut __m128i) {
-        *a = add(*a, *b);
-        *d = rotate16(xor(*d, *a));
-        *c = add(*c, *d);
-        *b = rotate::<12, 20>(xor(*b, *c));
-        *a = add(*a, *b);
-        *d = rotate::<8, 24>(xor(*d, *a));
-        *c = add(*c, *d);
-        *b = rotate::<7, 25>(xor(*b, *c));
-    }
-
-    pub(super) fn chacha8_block(first: u64, tail: &[u64; 3], counter: u64) -> [u32; BLOCK_WORDS] {
-        let [c0, c1, c2, c3] = CONSTANTS.map(|word| word as i32);
-        // SAFETY: SSE2 only (see the module).
-        let constants = unsafe { _mm_set_epi32(c3, c2, c1, c0) };
-        let input = [
-            constants,
-            row(first, tail[0]),
-            row(tail[1], tail[2]),
-            row(counter, 0),
-        ];
-        let [mut a, mut b, mut c, mut d] = input;
-        for _ in 0..DOUBLE_ROUNDS {
-            quarter_rounds(&mut a, &mut b, &mut c, &mut d);
-            // Diagonals become columns: lane i of rows 1, 2, 3 takes lane i+1, i+2, i+3.
-            b = lanes::<BY_1>(b);
-            c = lanes::<BY_2>(c);
-            d = lanes::<BY_3>(d);
-            quarter_rounds(&mut a, &mut b, &mut c, &mut d);
-            b = lanes::<BY_3>(b);
-            c = lanes::<BY_2>(c);
-            d = lanes::<BY_1>(d);
-        }
-        let mut out = [0u32; BLOCK_WORDS];
-        for ((chunk, row), start) in out.chunks_exact_mut(4).zip([a, b, c, d]).zip(input) {
-            store(add(row, start), chunk);
-        }
-        out
-    }
-}
-
-/// The ChaCha8 block for `key` at block number `counter` (stream 0), as 16 words: portable code
-/// (the compiler does not vectorise it well; used where no SIMD version is written).
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn chacha8_block_portable(first: u64, tail: &[u64; 3], counter: u64) -> [u32; BLOCK_WORDS] {
-    let halves = |word: u64| [word as u32, (word >> 32) as u32];
-    let row = |low: u64, high: u64| {
-        let ([a, b], [c, d]) = (halves(low), halves(high));
-        [a, b, c, d]
-    };
-    let input = [
-        CONSTANTS,
-        row(first, tail[0]),
-        row(tail[1], tail[2]),
-        row(counter, 0),
-    ];
-    let [mut a, mut b, mut c, mut d] = input;
-    for _ in 0..DOUBLE_ROUNDS {
-        quarter_rounds(&mut a, &mut b, &mut c, &mut d);
-        // Diagonals become columns: shift row 1 by one lane, row 2 by two, row 3 by three.
-        b = lanes(b, 1);
-        c = lanes(c, 2);
-        d = lanes(d, 3);
-        quarter_rounds(&mut a, &mut b, &mut c, &mut d);
-        b = lanes(b, 3);
-        c = lanes(c, 2);
-        d = lanes(d, 1);
-    }
-    let rows = [
-        add(a, input[0]),
-        add(b, input[1]),
-        add(c, input[2]),
-        add(d, input[3]),
-    ];
-    let mut out = [0u32; BLOCK_WORDS];
-    for (chunk, row) in out.chunks_exact_mut(4).zip(rows) {
-        chunk.copy_from_slice(&row);
-    }
-    out
+    words
 }
 
 /// A ChaCha8 random stream computed block by block; re-keyed in place by [`ChaCha8Block::rekey`].
@@ -335,17 +142,6 @@ mod tests {
             for _ in 0..(BLOCK_WORDS * 9) {
                 assert_eq!(ours.next_u32(), reference.next_u32());
             }
-        }
-    }
-
-    #[test]
-    fn portable_block_matches_the_dispatched_one() {
-        let tail = [u64::MAX, 0x0123_4567_89ab_cdef, 42];
-        for counter in [0, 1, 7, u64::from(u32::MAX), u64::MAX] {
-            assert_eq!(
-                chacha8_block_portable(1, &tail, counter),
-                chacha8_block(1, &tail, counter)
-            );
         }
     }
 
