@@ -102,6 +102,7 @@ impl FileRecorder {
             "busy_workers",
             "queue_length",
             "retries",
+            "hedges",
         ]);
         timeseries.write_record(&header)?;
         let mut replicas = csv::Writer::from_writer(files.create("replicas.csv")?);
@@ -170,6 +171,7 @@ impl Recorder for FileRecorder {
         fields.push(row.busy_workers.to_string());
         fields.push(row.queue_length.to_string());
         fields.push(counters.retries.to_string());
+        fields.push(counters.hedges.to_string());
         let result = self.timeseries.write_record(&fields);
         self.keep_error(result);
     }

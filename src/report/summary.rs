@@ -122,6 +122,8 @@ pub struct ServiceSummary {
     pub tries: TryCounts,
     /// Retries sent to it.
     pub retries: u64,
+    /// Hedges sent to it (extra tries while an earlier one was still in flight).
+    pub hedges: u64,
     /// Compute time spent on tries whose caller had already given up, milliseconds.
     pub wasted_work_ms: f64,
     /// Queued tries dropped unserved because their caller had given up (deadline propagation).
@@ -180,6 +182,7 @@ impl Summary {
                         failures: Outcomes::from(&totals.try_outcomes),
                     },
                     retries: totals.retries,
+                    hedges: totals.hedges,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
                     expired: totals.expired,
                 };

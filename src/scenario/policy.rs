@@ -2,19 +2,22 @@
 //!
 //! Both are read into a [`PolicyPatch`] whose fields are all optional; a service's patch is
 //! merged key by key over the global one (and `retries` field by field) before defaults are
-//! applied. Governance keys are recognised and refused as "not supported yet".
+//! applied. Governance keys not built yet are recognised and refused as "not supported yet".
 
 use super::context::Ctx;
 use super::duration::format_ns;
 use super::raw::Node;
+use crate::model::policy::{HedgePolicy, MAX_HEDGES};
 use crate::model::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
     RetryBudget, RetryPolicy,
 };
 
-const POLICY_KEYS: [&str; 9] = [
+const POLICY_KEYS: [&str; 11] = [
     "balancer",
     "max_requests",
+    "max_connections",
+    "max_pending",
     "timeout",
     "retries",
     "circuit_breaker",
@@ -23,7 +26,8 @@ const POLICY_KEYS: [&str; 9] = [
     "hedge",
     "deadline_propagation",
 ];
-const GOVERNANCE_KEYS: [&str; 2] = ["health_check", "hedge"];
+const GOVERNANCE_KEYS: [&str; 1] = ["health_check"];
+const HEDGE_KEYS: [&str; 2] = ["after", "max"];
 const BREAKER_KEYS: [&str; 7] = [
     "failure_rate",
     "slow_call_rate",
@@ -88,6 +92,9 @@ pub(crate) struct PolicyPatch {
     outlier_detection: Option<OutlierPolicy>,
     deadline_propagation: Option<bool>,
     max_requests: Option<u32>,
+    hedge: Option<HedgePolicy>,
+    max_connections: Option<u32>,
+    max_pending: Option<u32>,
 }
 
 /// The keys one `retries` table sets.
@@ -131,6 +138,9 @@ impl PolicyPatch {
                 .or_else(|| base.outlier_detection.clone()),
             deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
             max_requests: self.max_requests.or(base.max_requests),
+            hedge: self.hedge.or(base.hedge),
+            max_connections: self.max_connections.or(base.max_connections),
+            max_pending: self.max_pending.or(base.max_pending),
         }
     }
 
@@ -182,6 +192,9 @@ impl PolicyPatch {
             outlier_detection: self.outlier_detection.clone(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
+            hedge: self.hedge,
+            max_connections: self.max_connections,
+            max_pending: self.max_pending,
         }
     }
 }
@@ -202,6 +215,19 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.max_requests = ctx
             .integer(node, "max_requests", 1, i64::from(u32::MAX))
             .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("max_connections") {
+        patch.max_connections = ctx
+            .integer(node, "max_connections", 1, i64::from(u32::MAX))
+            .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("max_pending") {
+        patch.max_pending = ctx
+            .integer(node, "max_pending", 0, i64::from(u32::MAX))
+            .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("hedge") {
+        patch.hedge = read_hedge(ctx, node);
     }
     if let Some(node) = fields.get("circuit_breaker") {
         patch.circuit_breaker = read_circuit_breaker(ctx, node);
@@ -256,6 +282,28 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
         }
     }
     Some(patch)
+}
+
+/// Reads `hedge = { after = "50ms", max = 1 }`: `after` is required, `max` defaults to 1.
+fn read_hedge(ctx: &mut Ctx<'_>, node: &Node) -> Option<HedgePolicy> {
+    let fields = ctx.table(node, "hedge", &HEDGE_KEYS)?;
+    let errors_before = ctx.error_count();
+    let after = ctx
+        .required(&fields, "after")
+        .and_then(|node| ctx.positive_duration(node, "hedge after"));
+    let max = match fields.get("max") {
+        Some(node) => ctx
+            .integer(node, "hedge max", 1, i64::from(MAX_HEDGES))
+            .map(|v| v as u32),
+        None => Some(1),
+    };
+    if ctx.error_count() != errors_before {
+        return None;
+    }
+    Some(HedgePolicy {
+        after: after?,
+        max: max?,
+    })
 }
 
 /// Reads `circuit_breaker = { ... }`; unset keys take resilience4j's defaults. `window` is a

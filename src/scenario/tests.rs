@@ -595,11 +595,11 @@ fn governance_is_not_supported_yet() {
     );
     assert_eq!(at(&error), position(&text, "health_check", 0));
 
-    // Supported since: budget, circuit_breaker, outlier_detection, peak_ewma. Still refused:
-    // the eureka registry, health_check, hedge.
+    // Supported since: budget, circuit_breaker, outlier_detection, peak_ewma, hedge. Still
+    // refused: the eureka registry, health_check.
     let text = format!("{BASE}{GOVERNANCE}");
     let errors = errors(&text);
-    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_eq!(errors.len(), 2, "{errors:#?}");
     assert!(
         errors.iter().all(|e| e
             .message
@@ -634,8 +634,8 @@ fn spec_example_verbatim_only_fails_on_unsupported_features_and_missing_services
             || error.message.contains("unknown service");
         assert!(expected, "unexpected error {error}");
     }
-    // registry, health_check, hedge, autoscale; user/auth, comment/list, user/get.
-    assert_eq!(errors.len(), 7, "{errors:#?}");
+    // registry, health_check, autoscale; user/auth, comment/list, user/get.
+    assert_eq!(errors.len(), 6, "{errors:#?}");
 }
 
 #[test]

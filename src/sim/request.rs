@@ -1,6 +1,7 @@
 //! Requests in flight: client-side calls (with their tries) and server-side jobs.
 
 use super::arena::Generational;
+use std::collections::VecDeque;
 
 /// Who waits for a call's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,11 +25,22 @@ pub enum Parent {
 /// Where a call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallPhase {
-    /// A try is out, waiting for its response.
+    /// At least one try is out, waiting for its response.
     AwaitingResponse,
     /// Waiting out the backoff before the next try.
     BackingOff,
 }
+
+/// Tries of one call that can be in flight at once: the first try (or a retry) and its hedges.
+/// Their try numbers are consecutive, so try `n` lives in lane `n % TRY_LANES`.
+pub const TRY_LANES: usize = 1 + crate::model::policy::MAX_HEDGES as usize;
+
+/// Lane value: no try in flight in this lane.
+pub const IDLE: u32 = u32::MAX;
+/// Lane value: a try answered locally (refused, rejected, circuit open) whose answer is due.
+pub const LOCAL: u32 = u32::MAX - 1;
+/// Lane value: a try waiting in its client's pending queue (connection pool full).
+pub const PENDING: u32 = u32::MAX - 2;
 
 /// A client-side call: one logical request from a caller to a service, with its tries.
 #[derive(Debug, Clone)]
@@ -51,20 +63,63 @@ pub struct CallState {
     pub service: u32,
     /// Identity of the call, from which each try's work stream is derived.
     pub key: u64,
-    /// Tries started so far; the current try's number is `tries - 1`.
+    /// Tries started so far (first try, retries and hedges); the latest is number `tries - 1`.
     pub tries: u32,
-    /// Replica of the try in flight (`u32::MAX` when none).
-    pub replica_in_flight: u32,
+    /// Per lane (try number % [`TRY_LANES`]): the replica index of the try in flight there, or
+    /// [`IDLE`], [`LOCAL`], [`PENDING`].
+    pub lanes: [u32; TRY_LANES],
+    /// Per lane: when its try was put on the wire, nanoseconds.
+    pub sent: [u64; TRY_LANES],
+    /// Tries in flight (lanes not idle).
+    pub live_tries: u8,
+    /// Hedges sent so far.
+    pub hedges: u8,
     /// Where the call stands.
     pub phase: CallPhase,
     /// When the call started, nanoseconds.
     pub started: u64,
-    /// When the try in flight was sent, nanoseconds.
-    pub try_started: u64,
     /// When the whole call times out, nanoseconds.
     pub deadline: u64,
     /// Whether the end-to-end request this call belongs to is measured.
     pub measured: bool,
+}
+
+impl CallState {
+    /// Whether try `try_number` is still in flight (no answer and not abandoned).
+    #[inline]
+    pub fn is_in_flight(&self, try_number: u32) -> bool {
+        try_number < self.tries
+            && self.tries - try_number <= TRY_LANES as u32
+            && self.lanes[try_number as usize % TRY_LANES] != IDLE
+    }
+
+    /// Whether try `try_number` is the latest one and still in flight.
+    #[inline]
+    pub fn is_latest_in_flight(&self, try_number: u32) -> bool {
+        self.tries == try_number + 1 && self.lanes[try_number as usize % TRY_LANES] != IDLE
+    }
+}
+
+/// A try waiting in a client's pending queue for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingTry {
+    /// Call slot.
+    pub call: u32,
+    /// Call generation.
+    pub generation: u32,
+    /// Try number within the call.
+    pub try_number: u32,
+}
+
+/// A client's pending queue (Envoy's pending requests of a connection pool). Entries whose try
+/// has ended meanwhile (timed out, call over) stay until they reach the front or a compaction;
+/// `live` counts the others.
+#[derive(Debug, Default)]
+pub struct PendingQueue {
+    /// Waiting tries, oldest first (some possibly stale).
+    pub entries: VecDeque<PendingTry>,
+    /// Tries really waiting.
+    pub live: u32,
 }
 
 impl Generational for CallState {

@@ -118,6 +118,8 @@ pub struct ServiceTotals {
     pub try_outcomes: OutcomeCounts,
     /// Retries sent to this service.
     pub retries: u64,
+    /// Hedges sent to this service (extra tries while another is in flight).
+    pub hedges: u64,
     /// Arrival to response of the succeeded ones, nanoseconds.
     pub latency: LatencyStats,
     /// Worker-nanoseconds spent busy within the measured interval.
@@ -144,6 +146,8 @@ pub struct WindowCounters {
     pub try_outcomes: OutcomeCounts,
     /// Retries sent to this service.
     pub retries: u64,
+    /// Hedges sent to this service.
+    pub hedges: u64,
     /// Latency of the succeeded tries that ended in the window, nanoseconds.
     pub latency: LatencyStats,
 }
@@ -155,6 +159,7 @@ impl Default for WindowCounters {
             succeeded: 0,
             try_outcomes: OutcomeCounts::default(),
             retries: 0,
+            hedges: 0,
             latency: LatencyStats::with_digits(2),
         }
     }
@@ -167,6 +172,7 @@ impl WindowCounters {
         self.succeeded = 0;
         self.try_outcomes = OutcomeCounts::default();
         self.retries = 0;
+        self.hedges = 0;
         self.latency.reset();
     }
 }
