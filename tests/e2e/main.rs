@@ -9,5 +9,6 @@ mod compare;
 mod determinism;
 mod faults;
 mod governance;
+mod hedging;
 mod queueing;
 mod report;
