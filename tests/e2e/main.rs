@@ -10,5 +10,6 @@ mod determinism;
 mod faults;
 mod governance;
 mod hedging;
+mod metastable;
 mod queueing;
 mod report;
