@@ -585,9 +585,7 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         };
         if call.live_tries > 0 {
-            for try_number in self.tries_in_flight(slot) {
-                self.abandon_try(slot, try_number, Outcome::Timeout, now, queue);
-            }
+            self.end_tries_in_flight(slot, Some(Outcome::Timeout), now, queue);
         }
         self.complete_call(slot, Outcome::Timeout, now, queue);
     }
@@ -666,6 +664,32 @@ impl<R: Recorder> Simulation<'_, R> {
         (first..tries).filter(move |&number| lanes[number as usize % TRY_LANES] != IDLE)
     }
 
+    /// Ends every try of the call still in flight, counted as `outcome` (`None`: not counted,
+    /// they lost to another try's success). Pending tries go first, so that a connection freed
+    /// here never goes to a try of this same call.
+    fn end_tries_in_flight(
+        &mut self,
+        slot: u32,
+        outcome: Option<Outcome>,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        for pending_first in [true, false] {
+            for number in self.tries_in_flight(slot) {
+                let lane = self.calls.at(slot).lanes[number as usize % TRY_LANES];
+                if (lane == PENDING) != pending_first {
+                    continue;
+                }
+                match outcome {
+                    Some(outcome) => self.abandon_try(slot, number, outcome, now, queue),
+                    None => {
+                        self.release_try(slot, number, now, queue);
+                    }
+                }
+            }
+        }
+    }
+
     /// Try `try_number` ends from the client's side: counted, no longer outstanding; a
     /// connection it held goes to the next pending try.
     fn abandon_try(
@@ -734,9 +758,7 @@ impl<R: Recorder> Simulation<'_, R> {
             if outcome != Outcome::Succeeded {
                 return; // a hedge is still out: wait for it
             }
-            for other in self.tries_in_flight(slot) {
-                self.release_try(slot, other, now, queue); // lost the race: not counted
-            }
+            self.end_tries_in_flight(slot, None, now, queue); // lost the race: not counted
         }
         let call = self.calls.at(slot);
         let (client, service) = (call.client, call.service as usize);

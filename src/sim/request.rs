@@ -184,3 +184,53 @@ impl Generational for Job {
         self.generation = generation;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> CallState {
+        CallState {
+            generation: 0,
+            parent: Parent::Edge {
+                workload: 0,
+                user: 0,
+            },
+            optional: false,
+            client: 0,
+            caller_zone: 0,
+            caller_replica: 0,
+            endpoint: 0,
+            service: 0,
+            key: 0,
+            tries: 0,
+            lanes: [IDLE; TRY_LANES],
+            sent: [0; TRY_LANES],
+            live_tries: 0,
+            hedges: 0,
+            phase: CallPhase::AwaitingResponse,
+            started: 0,
+            deadline: u64::MAX,
+            measured: false,
+        }
+    }
+
+    #[test]
+    fn a_try_is_in_flight_only_in_its_own_lane_and_window() {
+        let mut call = call();
+        // Tries 0..=4: try 4 (a retry) reuses try 0's lane; 1 to 3 have ended.
+        call.tries = 5;
+        call.lanes[4 % TRY_LANES] = 2;
+        assert!(call.is_in_flight(4));
+        assert!(call.is_latest_in_flight(4));
+        assert!(!call.is_in_flight(0), "same lane, older try");
+        assert!(!call.is_in_flight(5), "not started");
+        assert!(!call.is_in_flight(3));
+        // A hedge (try 5) pending for a connection, try 4 still out.
+        call.tries = 6;
+        call.lanes[5 % TRY_LANES] = PENDING;
+        assert!(call.is_in_flight(4) && call.is_in_flight(5));
+        assert!(!call.is_latest_in_flight(4));
+        assert!(call.is_latest_in_flight(5));
+    }
+}
