@@ -51,12 +51,10 @@ fn answer_at_once(
 
 /// Whether a pending-queue entry's try still waits for a connection.
 fn is_pending(calls: &Arena<CallState>, entry: &PendingTry) -> bool {
-    calls
-        .get(entry.call, entry.generation)
-        .is_some_and(|call| {
-            call.is_in_flight(entry.try_number)
-                && call.lanes[entry.try_number as usize % TRY_LANES] == PENDING
-        })
+    calls.get(entry.call, entry.generation).is_some_and(|call| {
+        call.is_in_flight(entry.try_number)
+            && call.lanes[entry.try_number as usize % TRY_LANES] == PENDING
+    })
 }
 
 impl<R: Recorder> Simulation<'_, R> {
@@ -545,7 +543,9 @@ impl<R: Recorder> Simulation<'_, R> {
             let call = calls.get(deadline.call, deadline.generation);
             match deadline.kind {
                 DeadlineKind::Call => call.is_some(),
-                DeadlineKind::Try => call.is_some_and(|call| call.is_in_flight(deadline.try_number)),
+                DeadlineKind::Try => {
+                    call.is_some_and(|call| call.is_in_flight(deadline.try_number))
+                }
                 DeadlineKind::Hedge => {
                     call.is_some_and(|call| call.is_latest_in_flight(deadline.try_number))
                 }
@@ -732,7 +732,11 @@ impl<R: Recorder> Simulation<'_, R> {
         call.live_tries -= 1;
         if replica < PENDING {
             self.balancers[client as usize].on_end(replica);
-            if self.model.services[service].policy.max_connections.is_some() {
+            if self.model.services[service]
+                .policy
+                .max_connections
+                .is_some()
+            {
                 self.send_pending(client, now, queue);
             }
         } else if replica == PENDING {

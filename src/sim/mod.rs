@@ -477,7 +477,10 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
     let mut per_try_timeout = Vec::new();
     let mut hedge = Vec::new();
     for service in &model.services {
-        let hedge_after = service.policy.hedge.map_or(service.policy.timeout, |h| h.after);
+        let hedge_after = service
+            .policy
+            .hedge
+            .map_or(service.policy.timeout, |h| h.after);
         hedge.push(index_for(hedge_after));
         call_timeout.push(index_for(service.policy.timeout));
         let per_try = service

@@ -62,7 +62,10 @@ fn hedging_after_the_p95_sends_the_predicted_hedges_and_cuts_the_p99() {
     assert_conserved("plain", &plain);
     assert_conserved("hedged", &hedged);
     assert_eq!(plain.services[0].hedges, 0);
-    assert_eq!(plain.offered, hedged.offered, "hedging leaves the offered load alone");
+    assert_eq!(
+        plain.offered, hedged.offered,
+        "hedging leaves the offered load alone"
+    );
     assert_eq!(hedged.availability(), 1.0);
 
     // The unhedged p99 is the mixture's (sd of an empirical p99 over 30,000 requests: ~2%).
@@ -114,7 +117,10 @@ fn hedges_never_exceed_max_per_call() {
         let result = run(&model);
         assert_conserved(&setting, &result);
         let (offered, hedges) = (result.offered, result.services[0].hedges);
-        assert!(hedges <= max * offered, "{setting}: {hedges} > {max} x {offered}");
+        assert!(
+            hedges <= max * offered,
+            "{setting}: {hedges} > {max} x {offered}"
+        );
         // P(1 ms + Exp(10 ms) > 2 ms) ~ 0.9: most calls use their whole allowance.
         assert!(
             hedges as f64 > 0.6 * (max * offered) as f64,

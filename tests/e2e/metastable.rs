@@ -18,10 +18,7 @@ fn edge_windows(csv: &str) -> Vec<(f64, u64, u64)> {
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
     let column = |name: &str| header.iter().position(|&c| c == name).expect(name);
     let (time, service, succeeded) = (column("time_s"), column("service"), column("succeeded"));
-    let failures: Vec<usize> = Outcome::FAILURES
-        .iter()
-        .map(|o| column(o.name()))
-        .collect();
+    let failures: Vec<usize> = Outcome::FAILURES.iter().map(|o| column(o.name())).collect();
     lines
         .map(|line| line.split(',').collect::<Vec<_>>())
         .filter(|row| row[service] == "(end-to-end)")
@@ -39,7 +36,10 @@ fn availability(windows: &[(f64, u64, u64)], from: f64, to: f64) -> f64 {
         .iter()
         .filter(|w| w.0 >= from && w.0 < to)
         .fold((0, 0), |(s, f), w| (s + w.1, f + w.2));
-    assert!(succeeded + failed > 1000, "windows {from}..{to} are nearly empty");
+    assert!(
+        succeeded + failed > 1000,
+        "windows {from}..{to} are nearly empty"
+    );
     succeeded as f64 / (succeeded + failed) as f64
 }
 
@@ -73,7 +73,10 @@ fn retry_storm_outlives_its_trigger_without_a_budget_and_not_with_one() {
     let budgeted = run_windows("metastable-budget", &[BUDGETED]);
     for (label, windows) in [("no budget", &storm), ("budget", &budgeted)] {
         let before = availability(windows, model.warmup as f64 / 1e9, spike_start);
-        assert!(before > 0.99, "{label}: stable before the trigger ({before})");
+        assert!(
+            before > 0.99,
+            "{label}: stable before the trigger ({before})"
+        );
         let during = availability(windows, spike_start + 2.0, spike_end);
         assert!(during < 0.5, "{label}: the spike overloads it ({during})");
     }
