@@ -223,6 +223,7 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Starts the call's next try (first try, retry or hedge): numbers it, arms its timers, asks
     /// the local guards (breaker, bulkhead, connection pool), then sends it.
+    #[inline(always)]
     fn begin_try(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let call = self.calls.at_mut(slot);
         let try_number = call.tries;
@@ -700,16 +701,14 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
+        let call = self.calls.at(slot);
+        let (client, service, measured) = (call.client, call.service as usize, call.measured);
+        let sent = call.sent[try_number as usize % TRY_LANES];
         let replica = self.release_try(slot, try_number, now, queue);
         if replica < PENDING {
-            let call = self.calls.at(slot);
-            let (client, service) = (call.client, call.service as usize);
-            let rtt = now - call.sent[try_number as usize % TRY_LANES];
-            self.observe_try_end(client, service, replica, outcome, rtt, now);
+            self.observe_try_end(client, service, replica, outcome, now - sent, now);
         }
-        let call = self.calls.at(slot);
-        let service = call.service as usize;
-        if call.measured {
+        if measured {
             self.service_totals[service].try_outcomes.add(outcome);
         }
         self.windows[service].try_outcomes.add(outcome);
@@ -718,6 +717,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Frees try `try_number`'s lane, its place in the balancer's outstanding counts (and its
     /// connection, handed to the next pending try) or in the pending queue. Returns what the
     /// lane held (a replica index, [`LOCAL`] or [`PENDING`]).
+    #[inline(always)]
     fn release_try(
         &mut self,
         slot: u32,
