@@ -591,8 +591,9 @@ impl<R: Recorder> Simulation<'_, R> {
         self.complete_call(slot, Outcome::Timeout, now, queue);
     }
 
-    /// The hedge delay of try `try_number` is over: when it is still the call's latest try and
-    /// unanswered, and the call may hedge again, another try goes out (the others stay).
+    /// The hedge delay of try `try_number` is over: when it is still the call's latest try,
+    /// sent and unanswered, and the call may hedge again, another try goes out (the others
+    /// stay).
     fn on_hedge_due(
         &mut self,
         slot: u32,
@@ -606,6 +607,9 @@ impl<R: Recorder> Simulation<'_, R> {
         };
         if !call.is_latest_in_flight(try_number) || now >= call.deadline {
             return;
+        }
+        if call.lanes[try_number as usize % TRY_LANES] == PENDING {
+            return; // still waiting for a connection: a hedge would only queue behind it
         }
         let (client, service, parent) = (call.client, call.service as usize, call.parent);
         let max = self.model.services[service]
