@@ -157,7 +157,13 @@ pub fn metric_values(model: &Model, result: &RunResult) -> [f64; METRICS.len()] 
     let quantile = |q: f64| nanos_to_millis(latency.quantile_nanos(q) as f64);
     let retries: u64 = result.services.iter().map(|s| s.retries).sum();
     let wasted: u64 = result.services.iter().map(|s| s.wasted_nanos).sum();
-    let replicas: usize = model.services.iter().map(|s| s.replicas).sum();
+    // Replica-seconds of ready replicas in the measured interval (autoscaling changes it).
+    let replica_seconds: f64 = model
+        .services
+        .iter()
+        .zip(&result.services)
+        .map(|(spec, totals)| totals.capacity_worker_nanos / f64::from(spec.workers) / 1e9)
+        .sum();
     [
         result.availability(),
         nanos_to_millis(latency.mean_nanos()),
@@ -171,7 +177,7 @@ pub fn metric_values(model: &Model, result: &RunResult) -> [f64; METRICS.len()] 
             retries as f64 / result.offered as f64
         },
         nanos_to_millis(wasted as f64),
-        replicas as f64 * measured_seconds,
+        replica_seconds,
     ]
 }
 

@@ -19,8 +19,9 @@ pub struct BalancerState {
     rng: ChaCha8Rng,
     /// Peak EWMA: per replica index, the cost (nanoseconds) and when it was last updated.
     ewma: Vec<(f64, u64)>,
-    /// Per replica index, whether this client has ejected it (outlier detection).
-    excluded: Vec<bool>,
+    /// Per replica index, why this client excludes it (a set of `EXCLUDED_*` bits; 0: it
+    /// does not).
+    excluded: Vec<u8>,
     excluded_count: usize,
     /// The view less the excluded replicas, rebuilt when either changes.
     filtered: Vec<u32>,
@@ -32,6 +33,11 @@ pub struct BalancerState {
 pub const PEAK_EWMA_DECAY: f64 = 10e9;
 /// Peak EWMA's cost of a replica with no history, nanoseconds (Linkerd's default RTT: 30 ms).
 pub const PEAK_EWMA_DEFAULT_RTT: f64 = 30e6;
+/// Exclusion reason: ejected by outlier detection.
+pub const EXCLUDED_EJECTED: u8 = 1;
+/// Exclusion reason: failing active health checks.
+pub const EXCLUDED_UNHEALTHY: u8 = 2;
+
 /// Envoy's healthy panic threshold: when fewer than this fraction of the view is left after
 /// ejections, the client balances over the whole view.
 pub const PANIC_THRESHOLD: f64 = 0.5;
@@ -85,19 +91,38 @@ impl BalancerState {
 
     /// Excludes `replica` from this client's picks (ejected) or lets it back.
     pub fn set_excluded(&mut self, replica: u32, excluded: bool) {
+        self.set_exclusion(replica, EXCLUDED_EJECTED, excluded);
+    }
+
+    /// Sets or clears one exclusion `reason` (an `EXCLUDED_*` bit) of `replica`; the replica is
+    /// left out of picks while any reason holds.
+    pub fn set_exclusion(&mut self, replica: u32, reason: u8, on: bool) {
         if self.excluded.is_empty() {
-            self.excluded = vec![false; self.outstanding_requests.len()];
+            self.excluded = vec![0; self.outstanding_requests.len()];
         }
-        let slot = &mut self.excluded[replica as usize];
-        if *slot != excluded {
-            *slot = excluded;
-            if excluded {
+        let flags = &mut self.excluded[replica as usize];
+        let before = *flags != 0;
+        if on {
+            *flags |= reason;
+        } else {
+            *flags &= !reason;
+        }
+        let after = *flags != 0;
+        if before != after {
+            if after {
                 self.excluded_count += 1;
             } else {
                 self.excluded_count -= 1;
             }
-            self.filtered_from = u64::MAX;
         }
+        self.filtered_from = u64::MAX;
+    }
+
+    /// Whether `reason` excludes `replica`.
+    pub fn has_exclusion(&self, replica: u32, reason: u8) -> bool {
+        self.excluded
+            .get(replica as usize)
+            .is_some_and(|flags| flags & reason != 0)
     }
 
     /// Feeds peak EWMA a round trip of `rtt` nanoseconds to `replica`, ended at `now`.
@@ -148,7 +173,7 @@ impl BalancerState {
             self.filtered.clear();
             let excluded = &self.excluded;
             self.filtered
-                .extend(view.iter().copied().filter(|&r| !excluded[r as usize]));
+                .extend(view.iter().copied().filter(|&r| excluded[r as usize] == 0));
             self.filtered_from = view_version;
         }
         // Envoy's panic threshold: with too few left, balance over the whole view.

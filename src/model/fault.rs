@@ -22,6 +22,9 @@ pub enum FaultKind {
         /// Added latency, nanoseconds.
         add: u64,
     },
+    /// The service registry freezes: clients keep their last view, nothing registers, renews,
+    /// expires or changes health in it until the outage ends.
+    RegistryOutage,
     /// Messages between the two zone sets are dropped.
     Partition {
         /// Zones on one side.
@@ -41,6 +44,7 @@ impl FaultKind {
             FaultKind::Errors { .. } => "errors",
             FaultKind::Latency { .. } => "latency",
             FaultKind::Partition { .. } => "partition",
+            FaultKind::RegistryOutage => "registry_outage",
         }
     }
 }

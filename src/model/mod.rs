@@ -1,39 +1,34 @@
 //! The validated description of a system and its load: what the simulator runs. Nothing here
 //! knows about files; [`crate::scenario`] builds a [`Model`] from one.
 
+pub mod autoscale;
 pub mod balancer;
 pub mod distribution;
 pub mod fault;
 pub mod network;
 pub mod objectives;
 pub mod policy;
+pub mod registry;
 pub mod resilience;
 pub mod service;
 pub mod workload;
 
+pub use autoscale::AutoscalePolicy;
 pub use balancer::BalancerState;
 pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
 pub use objectives::{CompareSpec, Slo};
 pub use policy::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
 };
+pub use registry::{ConsulConfig, EurekaConfig, RegistryModel};
 pub use resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState,
 };
 pub use service::{Call, Concurrency, Endpoint, EndpointId, RateLimit, Service, ServiceId, Step};
 pub use workload::{Arrival, RateChange, Workload};
-
-/// How clients learn which replicas exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegistryModel {
-    /// Every client sees exactly the live (not crashed) replicas at every instant.
-    Oracle,
-    /// Every client sees every configured replica forever.
-    Static,
-}
 
 /// A complete, validated scenario.
 #[derive(Debug, Clone)]

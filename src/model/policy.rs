@@ -175,6 +175,9 @@ pub struct OutlierPolicy {
     pub max_ejection_time: u64,
     /// Largest fraction of the replicas ejected at once; one can always be (Envoy: 0.1).
     pub max_ejection: f64,
+    /// Fraction of detected outliers actually ejected (Envoy's `enforcing_consecutive_5xx`
+    /// / 100: default 1; 0 detects without ejecting).
+    pub enforcing: f64,
 }
 
 impl Default for RetryPolicy {
@@ -221,6 +224,8 @@ pub struct CallPolicy {
     /// Longest the client's pending queue may grow (Envoy's `max_pending_requests`); a try that
     /// finds it full is rejected locally. `None`: unlimited. Only used with `max_connections`.
     pub max_pending: Option<u32>,
+    /// Active health checking by every client, if any.
+    pub health_check: Option<HealthCheckPolicy>,
 }
 
 /// Most hedges one call may send.
@@ -237,6 +242,19 @@ pub struct HedgePolicy {
     pub max: u32,
 }
 
+/// Envoy's active health checking, run by each client against each replica in its view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckPolicy {
+    /// Time between two checks of a replica, nanoseconds.
+    pub interval: u64,
+    /// A check not answered within this fails, nanoseconds.
+    pub timeout: u64,
+    /// Consecutive failed checks that mark a healthy replica unhealthy.
+    pub unhealthy: u32,
+    /// Consecutive passed checks that mark an unhealthy replica healthy again.
+    pub healthy: u32,
+}
+
 impl Default for CallPolicy {
     /// Round robin, Envoy's default route timeout of 15 s, no retries.
     fn default() -> Self {
@@ -251,6 +269,7 @@ impl Default for CallPolicy {
             hedge: None,
             max_connections: None,
             max_pending: None,
+            health_check: None,
         }
     }
 }

@@ -337,6 +337,20 @@ impl OutlierDetector {
         self.ejected += 1;
     }
 
+    /// An ejection [`OutlierDetector::record`] asked for was not enforced: the multiplier it
+    /// raised goes back.
+    pub fn not_enforced(&mut self, replica: u32) {
+        let multiplier = &mut self.multiplier[replica as usize];
+        *multiplier = multiplier.saturating_sub(1);
+    }
+
+    /// Ends `replica`'s ejection early (a passing active health check); its multiplier stays.
+    pub fn return_host(&mut self, replica: u32) {
+        if self.ejected_until[replica as usize].take().is_some() {
+            self.ejected -= 1;
+        }
+    }
+
     /// The interval sweep at `now`: returns every replica whose ejection time is over to
     /// `returned` (they are back), and decays the multiplier of the others that are healthy.
     pub fn sweep(&mut self, now: u64, returned: &mut Vec<u32>) {
@@ -532,6 +546,7 @@ mod tests {
             base_ejection: 100,
             max_ejection_time: 250,
             max_ejection: 0.5,
+            enforcing: 1.0,
         };
         let mut detector = OutlierDetector::new(4);
         assert_eq!(detector.record(&policy, 0, true), None);

@@ -24,9 +24,9 @@ pub struct Service {
     pub name: String,
     /// Number of replicas at the start of the run.
     pub replicas: usize,
-    /// Zone index (into [`super::Model::zones`]) of each replica, spread round-robin.
+    /// Zone index (into [`super::Model::zones`]) of each replica slot, spread round-robin.
     pub replica_zones: Vec<usize>,
-    /// Relative weight of each replica for `weighted_round_robin` (all 1 unless given).
+    /// Relative weight of each replica slot for `weighted_round_robin` (all 1 unless given).
     pub replica_weights: Vec<u32>,
     /// Concurrent requests one replica serves.
     pub workers: u32,
@@ -41,6 +41,21 @@ pub struct Service {
     pub policy: CallPolicy,
     /// Token-bucket rate limit of each replica (Envoy's local rate limit); `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// Horizontal autoscaling, if any.
+    pub autoscale: Option<super::AutoscalePolicy>,
+    /// Load shedding: a request that waited in the queue longer than this, nanoseconds, is
+    /// rejected when a worker would take it (`u64::MAX`: never).
+    pub max_queue_time: u64,
+}
+
+impl Service {
+    /// Replica slots the simulator provides: the starting replicas, or the autoscaler's maximum
+    /// when that is higher. Slots past `replicas` start stopped.
+    pub fn slots(&self) -> usize {
+        self.autoscale
+            .as_ref()
+            .map_or(self.replicas, |a| self.replicas.max(a.max as usize))
+    }
 }
 
 /// A token bucket per replica: `rate` tokens per second up to `burst`; a request that finds no

@@ -103,6 +103,7 @@ impl FileRecorder {
             "queue_length",
             "retries",
             "hedges",
+            "replicas",
         ]);
         timeseries.write_record(&header)?;
         let mut replicas = csv::Writer::from_writer(files.create("replicas.csv")?);
@@ -172,6 +173,7 @@ impl Recorder for FileRecorder {
         fields.push(row.queue_length.to_string());
         fields.push(counters.retries.to_string());
         fields.push(counters.hedges.to_string());
+        fields.push(row.ready_replicas.map_or(String::new(), |n| n.to_string()));
         let result = self.timeseries.write_record(&fields);
         self.keep_error(result);
     }

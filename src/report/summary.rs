@@ -128,6 +128,8 @@ pub struct ServiceSummary {
     pub wasted_work_ms: f64,
     /// Queued tries dropped unserved because their caller had given up (deadline propagation).
     pub expired: u64,
+    /// Queued tries shed (rejected) after waiting longer than the service's `max_queue_time`.
+    pub shed: u64,
 }
 
 /// A service's latency, milliseconds.
@@ -161,9 +163,7 @@ impl Summary {
             .iter()
             .zip(&result.services)
             .map(|(service, totals)| {
-                let capacity = service.replicas as f64
-                    * f64::from(service.workers)
-                    * (model.duration - model.warmup) as f64;
+                let capacity = totals.capacity_worker_nanos;
                 let summary = ServiceSummary {
                     requests: totals.requests,
                     succeeded: totals.succeeded,
@@ -185,6 +185,7 @@ impl Summary {
                     hedges: totals.hedges,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
                     expired: totals.expired,
+                    shed: totals.shed,
                 };
                 (service.name.clone(), summary)
             })

@@ -5,7 +5,7 @@ use super::calls::Directory;
 use super::context::Ctx;
 use super::extras::{read_compare, read_slo};
 use super::faults::{read_faults, Targets};
-use super::fields::PLANNED;
+use super::governance::read_registry;
 use super::graph::report_cycles;
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::Node;
@@ -21,22 +21,6 @@ const MAX_WINDOWS: u64 = 1_000_000;
 
 const SCENARIO_KEYS: [&str; 5] = ["name", "seed", "duration", "warmup", "window"];
 const NETWORK_KEYS: [&str; 2] = ["latency", "cross_zone_latency"];
-/// Keys of the eureka and consul registry models (recognised, not supported yet).
-const REGISTRY_MODEL_KEYS: [&str; 7] = [
-    "heartbeat",
-    "ttl",
-    "eviction_interval",
-    "client_refresh",
-    "self_preservation",
-    "check_interval",
-    "deregister_after",
-];
-const REGISTRIES: [(&str, RegistryModel); 2] = [
-    ("oracle", RegistryModel::Oracle),
-    ("static", RegistryModel::Static),
-];
-const UNSUPPORTED_REGISTRIES: [&str; 2] = ["eureka", "consul"];
-
 /// Default timeseries window: 1 s.
 const DEFAULT_WINDOW: u64 = 1_000_000_000;
 
@@ -216,29 +200,4 @@ fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
         latency,
         cross_zone_latency,
     }
-}
-
-fn read_registry(ctx: &mut Ctx<'_>, node: &Node) -> RegistryModel {
-    let mut known = vec!["model"];
-    known.extend(REGISTRY_MODEL_KEYS);
-    let Some(fields) = ctx.table(node, "[registry]", &known) else {
-        return RegistryModel::Oracle;
-    };
-    let model_node = fields.get("model");
-    let model = model_node
-        .and_then(|n| ctx.choice(n, "registry model", &REGISTRIES, &UNSUPPORTED_REGISTRIES));
-    let refused_model = model_node
-        .and_then(Node::as_str)
-        .is_some_and(|m| UNSUPPORTED_REGISTRIES.contains(&m));
-    if !refused_model {
-        for key in REGISTRY_MODEL_KEYS {
-            if let Some(entry) = fields.entry(key) {
-                ctx.error_at(
-                    entry.key_span.start,
-                    format!("\"{key}\" (a eureka/consul registry setting) {PLANNED}"),
-                );
-            }
-        }
-    }
-    model.unwrap_or(RegistryModel::Oracle)
 }

@@ -6,7 +6,6 @@
 
 use super::calls::Directory;
 use super::context::Ctx;
-use super::fields::PLANNED;
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
 use crate::model::{Fault, FaultKind, ReplicaRef, Service};
@@ -14,7 +13,15 @@ use crate::model::{Fault, FaultKind, ReplicaRef, Service};
 const FAULT_KEYS: [&str; 8] = [
     "at", "for", "kind", "target", "factor", "rate", "add", "between",
 ];
-const KINDS: [&str; 6] = ["crash", "hang", "slow", "errors", "latency", "partition"];
+const KINDS: [&str; 7] = [
+    "crash",
+    "hang",
+    "slow",
+    "errors",
+    "latency",
+    "partition",
+    "registry_outage",
+];
 /// Keys that only one kind takes.
 const KIND_KEYS: [(&str, &str); 4] = [
     ("factor", "slow"),
@@ -70,10 +77,6 @@ fn read_fault(ctx: &mut Ctx<'_>, node: &Node, targets: &Targets<'_>) -> Option<F
         .and_then(|n| ctx.string(n, "kind").map(|k| (k, n)));
     let kind_name = match kind_name {
         Some((kind, _)) if KINDS.contains(&kind) => Some(kind),
-        Some((kind, n)) if kind == "registry_outage" => {
-            ctx.error(n, format!("fault kind \"{kind}\" {PLANNED}"));
-            None
-        }
         Some((kind, n)) => {
             ctx.error(
                 n,
@@ -109,6 +112,14 @@ fn read_fault(ctx: &mut Ctx<'_>, node: &Node, targets: &Targets<'_>) -> Option<F
             None
         }
         (Some("partition"), None) => Some((String::new(), Vec::new())),
+        (Some("registry_outage"), Some(entry)) => {
+            ctx.error_at(
+                entry.key_span.start,
+                "a registry_outage has no target: it freezes the whole registry",
+            );
+            None
+        }
+        (Some("registry_outage"), None) => Some(("registry".to_string(), Vec::new())),
         (_, Some(entry)) => ctx
             .string(&entry.node, "target")
             .and_then(|t| resolve_target(ctx, &entry.node, t, targets).map(|r| (t.to_string(), r))),
@@ -133,6 +144,7 @@ fn read_fault(ctx: &mut Ctx<'_>, node: &Node, targets: &Targets<'_>) -> Option<F
             .required(&fields, "add")
             .and_then(|n| ctx.duration(n, "add"))
             .map(|add| FaultKind::Latency { add }),
+        Some("registry_outage") => Some(FaultKind::RegistryOutage),
         Some(_) => ctx
             .required(&fields, "between")
             .and_then(|n| read_partition(ctx, n, targets.zones)),
@@ -213,7 +225,7 @@ fn resolve_target(
         );
         return None;
     };
-    let count = targets.services.get(service).map_or(0, |s| s.replicas);
+    let count = targets.services.get(service).map_or(0, Service::slots);
     let Some(range) = range else {
         return Some(
             (0..count)

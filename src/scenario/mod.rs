@@ -21,6 +21,7 @@ mod error;
 mod extras;
 mod faults;
 mod fields;
+mod governance;
 mod graph;
 mod overrides;
 mod policy;

@@ -2,15 +2,15 @@
 //!
 //! Both are read into a [`PolicyPatch`] whose fields are all optional; a service's patch is
 //! merged key by key over the global one (and `retries` field by field) before defaults are
-//! applied. Governance keys not built yet are recognised and refused as "not supported yet".
+//! applied.
 
 use super::context::Ctx;
 use super::duration::format_ns;
 use super::raw::Node;
 use crate::model::policy::{HedgePolicy, MAX_HEDGES};
 use crate::model::{
-    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, Jitter, Outcome, OutlierPolicy,
-    RetryBudget, RetryPolicy,
+    BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
 };
 
 const POLICY_KEYS: [&str; 11] = [
@@ -26,7 +26,6 @@ const POLICY_KEYS: [&str; 11] = [
     "hedge",
     "deadline_propagation",
 ];
-const GOVERNANCE_KEYS: [&str; 1] = ["health_check"];
 const HEDGE_KEYS: [&str; 2] = ["after", "max"];
 const BREAKER_KEYS: [&str; 7] = [
     "failure_rate",
@@ -37,7 +36,8 @@ const BREAKER_KEYS: [&str; 7] = [
     "open_for",
     "half_open_calls",
 ];
-const OUTLIER_KEYS: [&str; 5] = [
+const OUTLIER_KEYS: [&str; 6] = [
+    "enforcing",
     "consecutive_errors",
     "interval",
     "base_ejection",
@@ -95,6 +95,7 @@ pub(crate) struct PolicyPatch {
     hedge: Option<HedgePolicy>,
     max_connections: Option<u32>,
     max_pending: Option<u32>,
+    health_check: Option<HealthCheckPolicy>,
 }
 
 /// The keys one `retries` table sets.
@@ -141,6 +142,7 @@ impl PolicyPatch {
             hedge: self.hedge.or(base.hedge),
             max_connections: self.max_connections.or(base.max_connections),
             max_pending: self.max_pending.or(base.max_pending),
+            health_check: self.health_check.or(base.health_check),
         }
     }
 
@@ -195,6 +197,7 @@ impl PolicyPatch {
             hedge: self.hedge,
             max_connections: self.max_connections,
             max_pending: self.max_pending,
+            health_check: self.health_check,
         }
     }
 }
@@ -205,9 +208,6 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
     let Some(fields) = ctx.table(node, what, &POLICY_KEYS) else {
         return patch;
     };
-    for key in GOVERNANCE_KEYS {
-        ctx.unsupported_key(&fields, key);
-    }
     if let Some(node) = fields.get("deadline_propagation") {
         patch.deadline_propagation = ctx.boolean(node, "deadline_propagation");
     }
@@ -228,6 +228,9 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
     }
     if let Some(node) = fields.get("hedge") {
         patch.hedge = read_hedge(ctx, node);
+    }
+    if let Some(node) = fields.get("health_check") {
+        patch.health_check = super::governance::read_health_check(ctx, node);
     }
     if let Some(node) = fields.get("circuit_breaker") {
         patch.circuit_breaker = read_circuit_breaker(ctx, node);
@@ -370,8 +373,12 @@ fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolic
         base_ejection: 30_000_000_000,
         max_ejection_time: 300_000_000_000,
         max_ejection: 0.1,
+        enforcing: 1.0,
     };
     let errors_before = ctx.error_count();
+    if let Some(node) = fields.get("enforcing") {
+        policy.enforcing = ctx.fraction(node, "enforcing").unwrap_or(policy.enforcing);
+    }
     if let Some(node) = fields.get("consecutive_errors") {
         policy.consecutive_errors = ctx
             .integer(node, "consecutive_errors", 1, 1_000_000)

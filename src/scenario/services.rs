@@ -7,9 +7,11 @@ use super::calls::{read_calls, resolve_at, Directory, StepDraft};
 use super::context::Ctx;
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::{Node, Value};
-use crate::model::{Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step};
+use crate::model::{
+    AutoscalePolicy, Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step,
+};
 
-const SERVICE_KEYS: [&str; 13] = [
+const SERVICE_KEYS: [&str; 14] = [
     "name",
     "rate_limit",
     "replicas",
@@ -23,6 +25,7 @@ const SERVICE_KEYS: [&str; 13] = [
     "endpoint",
     "policy",
     "autoscale",
+    "max_queue_time",
 ];
 const ENDPOINT_KEYS: [&str; 3] = ["name", "service_time", "calls"];
 const CONCURRENCY: [(&str, Concurrency); 2] = [
@@ -62,6 +65,10 @@ pub(crate) struct ServiceDraft {
     pub endpoints: Vec<EndpointDraft>,
     /// The service's own policy keys (merged over `[policy]` later).
     pub policy: Option<PolicyPatch>,
+    /// Horizontal autoscaling, if any.
+    pub autoscale: Option<AutoscalePolicy>,
+    /// Longest wait in the queue before the request is shed, nanoseconds.
+    pub max_queue_time: u64,
 }
 
 /// An endpoint as written.
@@ -123,12 +130,6 @@ pub(crate) fn read_services(ctx: &mut Ctx<'_>, node: Option<&Node>) -> Vec<Servi
 /// One service, and the position of its name.
 fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)> {
     let fields = ctx.table(node, "[[service]]", &SERVICE_KEYS)?;
-    if let Some(entry) = fields.entry("autoscale") {
-        ctx.error_at(
-            entry.key_span.start,
-            "[service.autoscale] is not supported yet (planned: service governance)",
-        );
-    }
     let name_node = ctx.required(&fields, "name");
     let name = name_node
         .and_then(|n| ctx.name(n, "service name"))
@@ -138,6 +139,13 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         Some(n) => ctx.integer(n, "replicas", 1, MAX_REPLICAS).unwrap_or(1),
         None => 1,
     } as usize;
+    let max_queue_time = fields
+        .get("max_queue_time")
+        .and_then(|n| ctx.duration(n, "max_queue_time"))
+        .unwrap_or(u64::MAX);
+    let autoscale = fields
+        .get("autoscale")
+        .and_then(|n| super::governance::read_autoscale(ctx, n, replicas));
     let zones = match fields.get("zones") {
         Some(n) => read_zones(ctx, n),
         None => vec![DEFAULT_ZONE.to_string()],
@@ -259,6 +267,8 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         rate_limit,
         endpoints,
         policy,
+        autoscale,
+        max_queue_time,
     };
     Some((draft, name_node.pos()))
 }
@@ -349,7 +359,13 @@ pub(crate) fn build_services(
             Some(own) => own.over(global).resolve(ctx),
             None => global.resolve(ctx),
         };
-        let replica_zones = (0..draft.replicas)
+        let slots = draft
+            .autoscale
+            .as_ref()
+            .map_or(draft.replicas, |a| draft.replicas.max(a.max as usize));
+        let mut replica_weights = draft.weights.clone();
+        replica_weights.resize(slots, 1);
+        let replica_zones = (0..slots)
             .map(|i| {
                 let zone = &draft.zones[i % draft.zones.len()];
                 zones.iter().position(|z| z == zone).unwrap_or(0)
@@ -388,7 +404,9 @@ pub(crate) fn build_services(
             name: draft.name.clone(),
             replicas: draft.replicas,
             replica_zones,
-            replica_weights: draft.weights.clone(),
+            replica_weights,
+            autoscale: draft.autoscale.clone(),
+            max_queue_time: draft.max_queue_time,
             workers: draft.workers,
             concurrency: draft.concurrency,
             queue_capacity: draft.queue,

@@ -587,43 +587,102 @@ fn load_file_reads_empirical_files_beside_the_scenario() {
 }
 
 #[test]
-fn governance_is_not_supported_yet() {
-    let text = format!("{BASE}[policy]\nhealth_check = {{ interval = \"10s\", bogus = [1] }}\n");
-    let error = only_error(
-        &text,
-        "\"health_check\" is not supported yet (planned: service governance)",
-    );
-    assert_eq!(at(&error), position(&text, "health_check", 0));
-
-    // Supported since: budget, circuit_breaker, outlier_detection, peak_ewma, hedge. Still
-    // refused: the eureka registry, health_check.
+fn governance_keys_are_supported_and_checked() {
+    // Every governance key is supported now.
     let text = format!("{BASE}{GOVERNANCE}");
-    let errors = errors(&text);
-    assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert!(
-        errors.iter().all(|e| e
-            .message
-            .contains("is not supported yet (planned: service governance)")),
-        "{errors:#?}"
-    );
-    assert!(errors.iter().any(|e| e.message
-        == "registry model \"eureka\" is not supported yet (planned: service governance)"));
-
-    let text = BASE.replace(
-        "\"const(1ms)\"",
-        "\"const(1ms)\"\n[service.autoscale]\nmin = 2",
-    );
-    only_error(&text, "[service.autoscale] is not supported yet");
-    let text = format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\n");
-    only_error(&text, "fault kind \"registry_outage\" is not supported yet");
-    let text = format!("{BASE}[registry]\nmodel = \"static\"\nheartbeat = \"30s\"\n");
-    only_error(
-        &text,
-        "\"heartbeat\" (a eureka/consul registry setting) is not supported yet",
-    );
+    load(&text).expect("every governance key is supported");
     // A supported governance table still checks its keys.
     let text = format!("{BASE}[policy]\ncircuit_breaker = {{ failure_rate = 0.5, bogus = 1 }}\n");
     only_error(&text, "bogus");
+}
+
+#[test]
+fn registries_health_checks_and_autoscaling_parse_with_their_defaults() {
+    use crate::model::{AutoscalePolicy, ConsulConfig, EurekaConfig, HealthCheckPolicy};
+    let text = format!("{BASE}[registry]\nmodel = \"eureka\"\nttl = \"30s\"\n");
+    let model = load(&text).expect("valid");
+    let expected = EurekaConfig {
+        ttl: 30_000_000_000,
+        ..EurekaConfig::default()
+    };
+    assert_eq!(model.registry, RegistryModel::Eureka(expected));
+    assert_eq!(EurekaConfig::default().heartbeat, 30_000_000_000);
+    assert_eq!(EurekaConfig::default().self_preservation, 0.85);
+    let text = format!("{BASE}[registry]\nmodel = \"eureka\"\nself_preservation = false\n");
+    match load(&text).expect("valid").registry {
+        RegistryModel::Eureka(config) => assert_eq!(config.self_preservation, 0.0),
+        other => panic!("{other:?}"),
+    }
+    let text = format!("{BASE}[registry]\nmodel = \"consul\"\ncheck_interval = \"2s\"\n");
+    let expected = ConsulConfig {
+        check_interval: 2_000_000_000,
+        ..ConsulConfig::default()
+    };
+    assert_eq!(
+        load(&text).expect("valid").registry,
+        RegistryModel::Consul(expected)
+    );
+
+    // A setting of another model, at its key.
+    let text = format!("{BASE}[registry]\nmodel = \"static\"\nheartbeat = \"30s\"\n");
+    let error = only_error(
+        &text,
+        "\"heartbeat\" does not apply to registry model \"static\"",
+    );
+    assert_eq!(at(&error), position(&text, "heartbeat", 0));
+    let text = format!("{BASE}[registry]\nmodel = \"consul\"\nttl = \"30s\"\n");
+    only_error(&text, "it is a eureka setting");
+    let text = format!("{BASE}[registry]\nmodel = \"consul\"\nderegister_after = \"10s\"\n");
+    only_error(&text, "at least \"1m\"");
+
+    let text = format!(
+        "{BASE}[policy]\nhealth_check = {{ interval = \"5s\", timeout = \"1s\", unhealthy = 3, healthy = 2 }}\n"
+    );
+    let model = load(&text).expect("valid");
+    let expected = HealthCheckPolicy {
+        interval: 5_000_000_000,
+        timeout: 1_000_000_000,
+        unhealthy: 3,
+        healthy: 2,
+    };
+    assert_eq!(model.services[1].policy.health_check, Some(expected));
+    let text =
+        format!("{BASE}[policy]\nhealth_check = {{ interval = \"5s\", timeout = \"1s\" }}\n");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}"); // unhealthy and healthy are required
+    let text = format!(
+        "{BASE}[policy]\nhealth_check = {{ interval = \"1s\", timeout = \"2s\", unhealthy = 1, healthy = 1 }}\n"
+    );
+    only_error(&text, "timeout must not exceed its interval");
+
+    let text = BASE.replace(
+        "\"const(1ms)\"",
+        "\"const(1ms)\"\n[service.autoscale]\nmin = 1\nmax = 6\ntarget_utilization = 0.5\nstartup = \"10s\"",
+    );
+    let model = load(&text).expect("valid");
+    let service = model
+        .services
+        .iter()
+        .find(|s| s.autoscale.is_some())
+        .expect("an autoscaled service");
+    let mut expected = AutoscalePolicy::new(1, 6, 0.5);
+    expected.startup = 10_000_000_000;
+    assert_eq!(service.autoscale.as_ref(), Some(&expected));
+    assert_eq!(service.slots(), 6);
+    assert_eq!(service.replica_weights.len(), 6);
+    assert_eq!(service.replica_zones.len(), 6);
+    let text = BASE.replace(
+        "\"const(1ms)\"",
+        "\"const(1ms)\"\n[service.autoscale]\nmin = 3\nmax = 2\ntarget_utilization = 0.5",
+    );
+    only_error(&text, "autoscale max (2) is below min (3)");
+
+    let text = format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\n");
+    let model = load(&text).expect("valid");
+    assert_eq!(model.faults[0].kind, FaultKind::RegistryOutage);
+    let text =
+        format!("{BASE}[[fault]]\nat = \"1s\"\nkind = \"registry_outage\"\ntarget = \"back\"\n");
+    only_error(&text, "a registry_outage has no target");
 }
 
 #[test]
@@ -634,8 +693,8 @@ fn spec_example_verbatim_only_fails_on_unsupported_features_and_missing_services
             || error.message.contains("unknown service");
         assert!(expected, "unexpected error {error}");
     }
-    // registry, health_check, autoscale; user/auth, comment/list, user/get.
-    assert_eq!(errors.len(), 6, "{errors:#?}");
+    // user/auth, comment/list, user/get.
+    assert_eq!(errors.len(), 3, "{errors:#?}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Every event of the simulation, in one place. Small and `Copy`: the event queue holds them by
 //! value and allocates nothing per event.
 
+use super::discovery::RegistryTimer;
 use crate::model::Outcome;
 
 /// Something that happens at an instant.
@@ -59,6 +60,43 @@ pub enum Event {
     OutlierSweep {
         /// Client index.
         client: u32,
+    },
+    /// Eureka: a replica's lease renewal is due.
+    Heartbeat {
+        /// Replica slot.
+        replica: u32,
+    },
+    /// Consul: a replica's agent runs its service check.
+    AgentCheck {
+        /// Replica slot.
+        replica: u32,
+    },
+    /// A periodic task of the registry server.
+    RegistryTimer {
+        /// Which task.
+        timer: RegistryTimer,
+    },
+    /// A caller fetches the registry into its clients' views.
+    ViewFetch {
+        /// Replica slot, or (after the slots) workload index.
+        caller: u32,
+    },
+    /// A client runs a round of active health checks.
+    HealthCheckRound {
+        /// Client index.
+        client: u32,
+    },
+    /// The autoscaler's sync of a service.
+    AutoscaleSync {
+        /// Service index.
+        service: u32,
+    },
+    /// A replica started by the autoscaler becomes ready.
+    ReplicaReady {
+        /// Replica slot.
+        replica: u32,
+        /// Its start count when it was started.
+        start: u32,
     },
     /// A fault begins.
     FaultStarts {

@@ -6,6 +6,8 @@ use crate::engine::EventQueue;
 use crate::model::{FaultKind, Outcome};
 
 impl<R: Recorder> Simulation<'_, R> {
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_fault_starts(
         &mut self,
         fault: usize,
@@ -14,9 +16,16 @@ impl<R: Recorder> Simulation<'_, R> {
     ) {
         let spec = &self.model.faults[fault];
         self.record_fault(now, "fault_start", fault);
-        if let FaultKind::Partition { .. } = spec.kind {
-            self.active_partitions.push(fault as u32);
-            return;
+        match spec.kind {
+            FaultKind::Partition { .. } => {
+                self.active_partitions.push(fault as u32);
+                return;
+            }
+            FaultKind::RegistryOutage => {
+                self.set_registry_outage(true, now);
+                return;
+            }
+            _ => {}
         }
         for target in &spec.replicas {
             let slot = (self.first_replica[target.service] + target.index as u32) as usize;
@@ -33,16 +42,16 @@ impl<R: Recorder> Simulation<'_, R> {
                     replica.combine_error_rates();
                 }
                 FaultKind::Latency { add } => replica.extra_latency += add,
-                FaultKind::Partition { .. } => {}
+                FaultKind::Partition { .. } | FaultKind::RegistryOutage => {}
             }
             self.apply_health(slot, now, queue);
         }
     }
 
-    /// Brings the replica's health in line with the crash and hang faults in force: a replica
-    /// that goes down loses what it holds (answered `refused` on a crash, never on a hang); the
-    /// oracle registry's view follows crashes.
-    fn apply_health(&mut self, slot: usize, now: u64, queue: &mut EventQueue<Event>) {
+    /// Brings the replica's health in line with its life cycle and the crash and hang faults in
+    /// force: a replica that crashes loses what it holds (answered `refused`), a hung one
+    /// swallows it (never answered), a stopped one drains it; the registry learns what it would.
+    pub(super) fn apply_health(&mut self, slot: usize, now: u64, queue: &mut EventQueue<Event>) {
         let replica = &mut self.replicas[slot];
         let (before, after) = (replica.health, replica.health_from_faults());
         if before == after {
@@ -55,30 +64,27 @@ impl<R: Recorder> Simulation<'_, R> {
         match after {
             Health::Crashed => self.drop_all_jobs(slot, Some(Outcome::Refused), now, queue),
             Health::Hung => self.drop_all_jobs(slot, None, now, queue),
-            Health::Up => {}
+            Health::Up | Health::Stopped => {}
         }
-        if self.views_follow_health() && (before == Health::Crashed) != (after == Health::Crashed) {
-            let replica = &self.replicas[slot];
-            let (service, index) = (replica.service as usize, replica.index);
-            let view = &mut self.views[service];
-            self.view_versions[service] += 1;
-            match (after == Health::Crashed, view.binary_search(&index)) {
-                (true, Ok(position)) => {
-                    view.remove(position);
-                }
-                (false, Err(position)) => view.insert(position, index),
-                _ => {}
-            }
-        }
+        self.on_membership_change(slot, before, now);
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_fault_ends(&mut self, fault: usize, now: u64, queue: &mut EventQueue<Event>) {
         let spec = &self.model.faults[fault];
         self.record_fault(now, "fault_end", fault);
-        if let FaultKind::Partition { .. } = spec.kind {
-            self.active_partitions
-                .retain(|&active| active as usize != fault);
-            return;
+        match spec.kind {
+            FaultKind::Partition { .. } => {
+                self.active_partitions
+                    .retain(|&active| active as usize != fault);
+                return;
+            }
+            FaultKind::RegistryOutage => {
+                self.set_registry_outage(false, now);
+                return;
+            }
+            _ => {}
         }
         for target in &spec.replicas {
             let slot = (self.first_replica[target.service] + target.index as u32) as usize;
@@ -104,7 +110,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 FaultKind::Latency { add } => {
                     replica.extra_latency = replica.extra_latency.saturating_sub(*add)
                 }
-                FaultKind::Partition { .. } => {}
+                FaultKind::Partition { .. } | FaultKind::RegistryOutage => {}
             }
             self.apply_health(slot, now, queue);
         }

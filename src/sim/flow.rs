@@ -352,10 +352,11 @@ impl<R: Recorder> Simulation<'_, R> {
         let policy = &self.model.services[service].policy;
         let weights = &self.model.services[service].replica_weights;
         let balancer = &mut self.balancers[client as usize];
-        let view_version = self.view_versions[service];
+        let view = self.client_view[client as usize] as usize;
+        let view_version = self.view_versions[view];
         let Some(index) = balancer.pick(
             policy.balancer,
-            &self.views[service],
+            &self.views[view],
             view_version,
             weights,
             now,
@@ -400,8 +401,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let (lanes, service, client) = (call.lanes, call.service as usize, call.client);
         let policy = &self.model.services[service].policy;
         let weights = &self.model.services[service].replica_weights;
-        let view = &self.views[service];
-        let view_version = self.view_versions[service];
+        let view_index = self.client_view[client as usize] as usize;
+        let view = &self.views[view_index];
+        let view_version = self.view_versions[view_index];
         for _ in 0..2 {
             if view.len() < 2 || !lanes.contains(&index) {
                 break;
@@ -859,7 +861,10 @@ impl<R: Recorder> Simulation<'_, R> {
             self.jobs.remove(slot); // a partition began while the request was on the wire
             return;
         }
-        if self.replicas[replica_slot].health == super::replica::Health::Crashed {
+        if matches!(
+            self.replicas[replica_slot].health,
+            super::replica::Health::Crashed | super::replica::Health::Stopped
+        ) {
             self.respond(slot, Outcome::Refused, now, queue);
             self.jobs.remove(slot);
             return;
@@ -916,6 +921,21 @@ impl<R: Recorder> Simulation<'_, R> {
         self.jobs.remove(slot);
     }
 
+    /// Load shedding: a job that waited in the queue longer than the service allows is
+    /// rejected when it would start.
+    fn shed(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let job = self.jobs.at(slot);
+        let (replica_slot, position, measured) =
+            (job.replica as usize, job.position as usize, job.measured);
+        self.remove_from_replica(replica_slot, position);
+        if measured {
+            let service = self.replicas[replica_slot].service as usize;
+            self.service_totals[service].shed += 1;
+        }
+        self.respond(slot, Outcome::Rejected, now, queue);
+        self.jobs.remove(slot);
+    }
+
     /// Takes the job at `position` off its replica's list of jobs present.
     fn remove_from_replica(&mut self, replica_slot: usize, position: usize) {
         let replica = &mut self.replicas[replica_slot];
@@ -954,9 +974,16 @@ impl<R: Recorder> Simulation<'_, R> {
         job.holds_worker = false;
         let replica_slot = job.replica as usize;
         self.replicas[replica_slot].change_busy(now, -1, measured);
+        let service = self.replicas[replica_slot].service as usize;
+        let max_queue_time = self.model.services[service].max_queue_time;
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
-            if self.jobs.at(next).deadline <= now {
+            let waiting = self.jobs.at(next);
+            if waiting.deadline <= now {
                 self.drop_expired(next);
+                continue;
+            }
+            if now - waiting.arrived > max_queue_time {
+                self.shed(next, now, queue);
                 continue;
             }
             self.start_compute(next, now, queue);

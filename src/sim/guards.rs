@@ -6,6 +6,7 @@ use super::{Event, EventRecord, Recorder, Simulation};
 use crate::engine::EventQueue;
 use crate::model::resilience::Admission;
 use crate::model::{BalancerKind, CircuitBreaker, Outcome, OutlierDetector, RetryBudgetState};
+use rand::Rng;
 
 /// The governance state one client keeps about one called service.
 #[derive(Debug, Default)]
@@ -16,6 +17,8 @@ pub struct ClientGuards {
     pub outlier: Option<OutlierDetector>,
     /// Retry budget, if the policy has one.
     pub budget: Option<RetryBudgetState>,
+    /// Active health checking, if the policy has it.
+    pub health: Option<super::health::ActiveHealth>,
 }
 
 /// Whether an outcome counts as a failure for breakers and outlier detection (Envoy counts
@@ -108,6 +111,14 @@ impl<R: Recorder> Simulation<'_, R> {
             (guards.outlier.as_mut(), policy.outlier_detection.as_ref())
         {
             if let Some(time) = detector.record(outlier_policy, replica, failed) {
+                let enforced = outlier_policy.enforcing >= 1.0
+                    || (outlier_policy.enforcing > 0.0
+                        && self.balancers[client as usize].rng().random::<f64>()
+                            < outlier_policy.enforcing);
+                if !enforced {
+                    detector.not_enforced(replica);
+                    return;
+                }
                 detector.eject(replica, now + time);
                 self.balancers[client as usize].set_excluded(replica, true);
                 let detail = format!(
@@ -153,6 +164,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// The outlier detector's interval sweep: ejected replicas whose time is over come back.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_outlier_sweep(
         &mut self,
         client: u32,

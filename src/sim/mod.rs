@@ -9,11 +9,14 @@
 
 mod arena;
 pub mod arrivals;
+mod autoscale;
 mod deadlines;
+mod discovery;
 mod event;
 mod faults;
 mod flow;
 mod guards;
+mod health;
 mod replica;
 mod request;
 pub mod stats;
@@ -31,7 +34,7 @@ pub use stats::{
 use crate::engine::{
     self, derive_key, EventQueue, Lane, Process, RekeyableStream, StreamFactory, StreamKind,
 };
-use crate::model::{Arrival, BalancerState, Model, RegistryModel};
+use crate::model::{Arrival, BalancerState, Model};
 use arena::Arena;
 use arrivals::RateClock;
 use deadlines::DeadlineQueue;
@@ -106,10 +109,23 @@ pub struct Simulation<'m, R: Recorder> {
     replicas: Vec<Replica>,
     /// Slot of each service's replica 0 in `replicas`.
     first_replica: Vec<u32>,
-    /// Per service: the replica indices clients see, in view order.
+    /// Views (replica indices clients balance over): one per service, shared by its clients
+    /// under the oracle and static registries; then, under Eureka and Consul, one per client.
     views: Vec<Vec<u32>>,
-    /// Per service: bumped on every change of its view.
+    /// Per view: bumped on every change of it.
     view_versions: Vec<u64>,
+    /// Per client: the view it balances over.
+    client_view: Vec<u32>,
+    /// Per service: the clients that call it.
+    service_clients: Vec<Vec<u32>>,
+    /// Eureka or Consul state (`None` under the oracle and static registries).
+    registry: Option<Box<discovery::RegistryState>>,
+    /// Registry outages in force.
+    registry_outages: u32,
+    /// Per client: the zone of the caller (`NONE` for a workload without a zone).
+    client_zone: Vec<u32>,
+    /// Per service: the autoscaler's state, if it is autoscaled.
+    autoscalers: Vec<Option<autoscale::AutoscaleRuntime>>,
     /// Balancer state of every (caller, called service) client.
     balancers: Vec<BalancerState>,
     /// Per replica slot: index of its first client in `balancers`.
@@ -162,7 +178,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
     pub fn new(model: &'m Model, recorder: R, queue: &mut EventQueue<Event>) -> Self {
         let streams = StreamFactory::new(model.seed);
         let (replicas, first_replica) = build_replicas(model);
-        let views = model
+        let mut views: Vec<Vec<u32>> = model
             .services
             .iter()
             .map(|s| (0..s.replicas as u32).collect())
@@ -176,12 +192,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             for &target in &downstream[replica.service as usize] {
                 let identity = derive_key(slot as u64, target as u64);
                 let rng = streams.stream(StreamKind::Client, identity);
-                balancers.push(BalancerState::new(model.services[target].replicas, rng));
+                balancers.push(BalancerState::new(model.services[target].slots(), rng));
                 let name = format!(
                     "{}#{}",
                     model.services[replica.service as usize].name, replica.index
                 );
-                clients.add(model, target, name);
+                clients.add(model, target, name, replica.zone);
             }
         }
         let mut edge_client = Vec::new();
@@ -189,9 +205,38 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             edge_client.push(balancers.len() as u32);
             let service = model.endpoints[workload.target].service;
             let rng = streams.stream(StreamKind::Client, derive_key(u64::MAX, index as u64));
-            balancers.push(BalancerState::new(model.services[service].replicas, rng));
-            clients.add(model, service, format!("workload:{}", workload.name));
+            balancers.push(BalancerState::new(model.services[service].slots(), rng));
+            let zone = workload.zone.map_or(NONE, |z| z as u32);
+            clients.add(model, service, format!("workload:{}", workload.name), zone);
         }
+        let client_view = if model.registry.has_client_caches() {
+            (0..clients.service.len())
+                .map(|client| {
+                    views.push(views[clients.service[client] as usize].clone());
+                    (views.len() - 1) as u32
+                })
+                .collect()
+        } else {
+            clients.service.clone()
+        };
+        let registry = model.registry.has_client_caches().then(|| {
+            Box::new(discovery::RegistryState::new(
+                model,
+                replicas.len(),
+                clients.service.len(),
+                &streams,
+            ))
+        });
+        let service_clients = discovery::clients_by_service(model, &clients.service);
+        let autoscalers = model
+            .services
+            .iter()
+            .map(|s| {
+                s.autoscale
+                    .as_ref()
+                    .map(|_| autoscale::AutoscaleRuntime::new(s.slots()))
+            })
+            .collect();
         let (call_client_offset, step_first_call) = call_tables(model, &downstream);
         let (lanes, deadline_queues) = build_lanes(model, queue);
         let workloads = build_workloads(model, &streams);
@@ -203,8 +248,14 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             recorder,
             replicas,
             first_replica,
+            view_versions: vec![0; views.len()],
             views,
-            view_versions: vec![0; model.services.len()],
+            client_view,
+            service_clients,
+            registry,
+            registry_outages: 0,
+            client_zone: clients.zone,
+            autoscalers,
             balancers,
             guards: clients.guards,
             client_service: clients.service,
@@ -274,6 +325,8 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 );
             }
         }
+        self.prime_discovery(queue);
+        self.prime_autoscale(queue);
         for (index, fault) in self.model.faults.iter().enumerate() {
             queue.push(
                 fault.at,
@@ -316,8 +369,13 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         self.advance_windows(end_time, true);
         for replica in &mut self.replicas {
             replica.integrate_busy(end_time, self.measured);
-            self.service_totals[replica.service as usize].busy_worker_nanos +=
-                replica.busy_worker_nanos;
+            if replica.lifecycle == replica::Lifecycle::Running {
+                replica.add_running_time(end_time, self.measured);
+            }
+            let totals = &mut self.service_totals[replica.service as usize];
+            totals.busy_worker_nanos += replica.busy_worker_nanos;
+            totals.capacity_worker_nanos +=
+                replica.running_measured_nanos * f64::from(replica.workers);
         }
         let result = RunResult {
             offered: self.offered,
@@ -329,16 +387,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         };
         (result, self.recorder)
     }
-
-    /// Whether the registry hides crashed replicas from clients.
-    fn views_follow_health(&self) -> bool {
-        self.model.registry == RegistryModel::Oracle
-    }
 }
 
 impl<R: Recorder> Process for Simulation<'_, R> {
     type Event = Event;
 
+    #[inline]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
         if now >= self.window_start + self.model.window {
             self.advance_windows(now, false);
@@ -363,6 +417,15 @@ impl<R: Recorder> Process for Simulation<'_, R> {
             }
             Event::RetryDue { call, generation } => self.on_retry_due(call, generation, now, queue),
             Event::OutlierSweep { client } => self.on_outlier_sweep(client, now, queue),
+            Event::Heartbeat { replica } => self.on_heartbeat(replica, now, queue),
+            Event::AgentCheck { replica } => self.on_agent_check(replica, now, queue),
+            Event::RegistryTimer { timer } => self.on_registry_timer(timer, now, queue),
+            Event::ViewFetch { caller } => self.on_view_fetch(caller, now, queue),
+            Event::HealthCheckRound { client } => self.on_health_check_round(client, now, queue),
+            Event::AutoscaleSync { service } => self.on_autoscale_sync(service, now, queue),
+            Event::ReplicaReady { replica, start } => {
+                self.on_replica_ready(replica, start, now, queue)
+            }
             Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, now, queue),
             Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, now, queue),
         }
@@ -379,11 +442,12 @@ struct Clients {
     guards: Vec<Option<Box<guards::ClientGuards>>>,
     service: Vec<u32>,
     names: Vec<String>,
+    zone: Vec<u32>,
 }
 
 impl Clients {
     /// Adds the client `name` of `service`, with the governance state its policy asks for.
-    fn add(&mut self, model: &Model, service: usize, name: String) {
+    fn add(&mut self, model: &Model, service: usize, name: String, zone: u32) {
         let spec = &model.services[service];
         let policy = &spec.policy;
         let guards = guards::ClientGuards {
@@ -394,18 +458,24 @@ impl Clients {
             outlier: policy
                 .outlier_detection
                 .as_ref()
-                .map(|_| crate::model::OutlierDetector::new(spec.replicas)),
+                .map(|_| crate::model::OutlierDetector::new(spec.slots())),
             budget: policy
                 .retries
                 .budget
                 .as_ref()
                 .map(crate::model::RetryBudgetState::new),
+            health: policy
+                .health_check
+                .map(|_| health::ActiveHealth::new(spec.slots(), spec.replicas)),
         };
-        let configured =
-            guards.breaker.is_some() || guards.outlier.is_some() || guards.budget.is_some();
+        let configured = guards.breaker.is_some()
+            || guards.outlier.is_some()
+            || guards.budget.is_some()
+            || guards.health.is_some();
         self.guards.push(configured.then(|| Box::new(guards)));
         self.service.push(service as u32);
         self.names.push(name);
+        self.zone.push(zone);
     }
 }
 
@@ -415,14 +485,20 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
     let mut first_replica = Vec::new();
     for (service_index, service) in model.services.iter().enumerate() {
         first_replica.push(replicas.len() as u32);
-        for index in 0..service.replicas {
-            replicas.push(Replica::new(
+        for index in 0..service.slots() {
+            let mut replica = Replica::new(
                 service_index as u32,
                 index as u32,
                 service.replica_zones[index] as u32,
                 service.workers,
                 service.queue_capacity,
-            ));
+            );
+            if index >= service.replicas {
+                replica.lifecycle = replica::Lifecycle::Off;
+                replica.health = replica::Health::Stopped;
+                replica.ever_ready = false;
+            }
+            replicas.push(replica);
         }
     }
     (replicas, first_replica)

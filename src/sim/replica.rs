@@ -11,6 +11,20 @@ pub enum Health {
     Crashed,
     /// Hung: connections are accepted and never answered.
     Hung,
+    /// Not running (never started, starting, or scaled down): new connections are refused;
+    /// work it already holds finishes (a graceful drain).
+    Stopped,
+}
+
+/// Where a replica slot is in its life (autoscaling creates and removes replicas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// No pod.
+    Off,
+    /// Created, not ready yet.
+    Starting,
+    /// Ready and serving.
+    Running,
 }
 
 impl Health {
@@ -20,6 +34,7 @@ impl Health {
             Health::Up => "up",
             Health::Crashed => "crashed",
             Health::Hung => "hung",
+            Health::Stopped => "stopped",
         }
     }
 }
@@ -33,6 +48,20 @@ pub struct Replica {
     pub zone: u32,
     /// Whether it answers.
     pub health: Health,
+    /// Whether its pod exists and is ready.
+    pub lifecycle: Lifecycle,
+    /// Times it was started by the autoscaler (tells a stale readiness event apart).
+    pub starts: u32,
+    /// When it last became ready, nanoseconds.
+    pub ready_since: u64,
+    /// Whether it was ever ready (what the static registry shows).
+    pub ever_ready: bool,
+    /// Nanoseconds it was running (ready) within the measured interval, up to `ready_since`
+    /// when it is running now.
+    pub running_measured_nanos: f64,
+    /// Worker-nanoseconds busy since the start of the run (not clipped to the measured
+    /// interval), for the autoscaler.
+    pub lifetime_busy_nanos: f64,
     /// Workers in use.
     pub busy_workers: u32,
     /// Workers it has.
@@ -87,6 +116,12 @@ impl Replica {
             service,
             zone,
             health: Health::Up,
+            lifecycle: Lifecycle::Running,
+            starts: 0,
+            ready_since: 0,
+            ever_ready: true,
+            running_measured_nanos: 0.0,
+            lifetime_busy_nanos: 0.0,
             busy_workers: 0,
             workers,
             queue: VecDeque::new(),
@@ -109,9 +144,12 @@ impl Replica {
         }
     }
 
-    /// Health from the faults in force: a crash wins over a hang.
+    /// Health from the life cycle and the faults in force: a replica not running is stopped;
+    /// a crash wins over a hang.
     pub fn health_from_faults(&self) -> Health {
-        if self.crash_faults > 0 {
+        if self.lifecycle != Lifecycle::Running {
+            Health::Stopped
+        } else if self.crash_faults > 0 {
             Health::Crashed
         } else if self.hang_faults > 0 {
             Health::Hung
@@ -149,6 +187,15 @@ impl Replica {
         }
     }
 
+    /// Adds the running time from `ready_since` to `until`, clipped to `measured`.
+    pub fn add_running_time(&mut self, until: u64, (from, to): (u64, u64)) {
+        let start = self.ready_since.max(from);
+        let end = until.min(to);
+        if end > start {
+            self.running_measured_nanos += (end - start) as f64;
+        }
+    }
+
     /// Requests present, for gauges: jobs held, plus what a hung replica swallowed.
     pub fn present(&self) -> u64 {
         self.jobs.len() as u64 + self.hung_accepted
@@ -173,10 +220,12 @@ impl Replica {
 
     /// Adds the busy worker-time since the last change, clipped to `measured`, and restarts there.
     pub fn integrate_busy(&mut self, now: u64, (from, to): (u64, u64)) {
+        let busy = f64::from(self.busy_workers);
+        self.lifetime_busy_nanos += busy * now.saturating_sub(self.busy_since) as f64;
         let start = self.busy_since.max(from);
         let end = now.min(to);
         if end > start {
-            self.busy_worker_nanos += f64::from(self.busy_workers) * (end - start) as f64;
+            self.busy_worker_nanos += busy * (end - start) as f64;
         }
         self.busy_since = now;
     }

@@ -124,11 +124,16 @@ pub struct ServiceTotals {
     pub latency: LatencyStats,
     /// Worker-nanoseconds spent busy within the measured interval.
     pub busy_worker_nanos: f64,
+    /// Worker-nanoseconds of ready replicas within the measured interval (the capacity that
+    /// utilization is measured against).
+    pub capacity_worker_nanos: f64,
     /// Compute nanoseconds spent on tries whose caller had already given up (wasted work).
     pub wasted_nanos: u64,
     /// Queued tries dropped unserved because their caller's deadline had passed (deadline
     /// propagation).
     pub expired: u64,
+    /// Measured jobs shed after waiting in the queue longer than `max_queue_time`.
+    pub shed: u64,
 }
 
 /// What happened at one service in one window: the source of a `timeseries.csv` row. Window
@@ -197,6 +202,8 @@ pub struct WindowRow<'a> {
     pub busy_workers: u64,
     /// Queued requests at the window's end.
     pub queue_length: u64,
+    /// Replicas running (ready) at the window's end; `None` on the end-to-end row.
+    pub ready_replicas: Option<u64>,
 }
 
 /// One replica in one window: the source of a `replicas.csv` row (per-replica load).
@@ -261,10 +268,16 @@ pub struct MemoryRecorder {
     pub events: Vec<EventRecord>,
     /// Every window row as (start ns, service, arrivals, succeeded, try outcomes, in-flight).
     pub windows: Vec<(u64, String, u64, u64, OutcomeCounts, u64)>,
+    /// Per service window: (start ns, service, replicas ready at the window's end).
+    pub ready_replicas: Vec<(u64, String, u64)>,
 }
 
 impl Recorder for MemoryRecorder {
     fn window(&mut self, row: &WindowRow<'_>) {
+        if let Some(ready) = row.ready_replicas {
+            self.ready_replicas
+                .push((row.start, row.service.to_string(), ready));
+        }
         self.windows.push((
             row.start,
             row.service.to_string(),

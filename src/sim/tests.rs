@@ -26,6 +26,8 @@ pub(crate) fn single_service(
             replicas,
             replica_zones: vec![0; replicas],
             replica_weights: vec![1; replicas],
+            autoscale: None,
+            max_queue_time: u64::MAX,
             workers,
             concurrency: Concurrency::Threads,
             queue_capacity: None,

@@ -10,10 +10,11 @@ impl<R: Recorder> Simulation<'_, R> {
         while self.window_start + width <= now || (flush_partial && self.window_start < now) {
             let end = self.window_start + width;
             for (service, spec) in self.model.services.iter().enumerate() {
-                let (mut in_flight, mut busy, mut queued) = (0u64, 0u64, 0u64);
+                let (mut in_flight, mut busy, mut queued, mut ready) = (0u64, 0u64, 0u64, 0u64);
                 let first = self.first_replica[service] as usize;
-                for replica in &mut self.replicas[first..first + spec.replicas] {
+                for replica in &mut self.replicas[first..first + spec.slots()] {
                     in_flight += replica.present();
+                    ready += u64::from(replica.lifecycle == super::replica::Lifecycle::Running);
                     busy += u64::from(replica.busy_workers);
                     queued += replica.queue.len() as u64;
                     let row = ReplicaRow {
@@ -38,6 +39,7 @@ impl<R: Recorder> Simulation<'_, R> {
                     in_flight,
                     busy_workers: busy,
                     queue_length: queued,
+                    ready_replicas: Some(ready),
                 };
                 self.recorder.window(&row);
                 self.windows[service].reset();
@@ -50,6 +52,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 in_flight: self.edge_in_flight,
                 busy_workers: 0,
                 queue_length: 0,
+                ready_replicas: None,
             };
             self.recorder.window(&edge);
             self.edge_window.reset();

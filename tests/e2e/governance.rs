@@ -339,3 +339,32 @@ fn supermarket_model_p2c_and_random_match_their_closed_forms() {
         "random {random} vs {random_theory}"
     );
 }
+
+#[test]
+fn queue_time_shedding_serves_capacity_rejects_the_excess_and_bounds_latency() {
+    let model = load("validation/governance/shedding.toml", &[]);
+    let service = &model.services[0];
+    let result = run(&model);
+    let (lambda, mu) = (model.workloads[0].rate, 1.0 / 0.010);
+    // The worker never idles while requests wait: it serves mu, the rest is shed.
+    let expected_rejected = result.offered as f64 * (1.0 - mu / lambda);
+    let rejected = result.outcomes.get(Outcome::Rejected) as f64;
+    assert!(
+        (rejected - expected_rejected).abs() < 0.01 * expected_rejected,
+        "{rejected} vs {expected_rejected}"
+    );
+    assert_eq!(result.outcomes.failed() as f64, rejected);
+    // No served request waited longer than max_queue_time (hdr keeps 3 significant digits).
+    let bound = (service.max_queue_time + 10_000_000) as f64 * 1.001;
+    assert!(result.latency.quantile_nanos(1.0) as f64 <= bound);
+    assert!(result.services[0].shed > 0);
+    // Without shedding the queue grows by 50 requests (0.5 s of work) a second: by the middle
+    // of the run requests wait seconds, and later ones outlive the 15 s timeout.
+    let unbounded = load(
+        "validation/governance/shedding.toml",
+        &["service.api.max_queue_time=1h"],
+    );
+    let result = run(&unbounded);
+    assert!(result.latency.quantile_nanos(0.5) > 5_000_000_000);
+    assert!(result.outcomes.get(Outcome::Timeout) > 0);
+}

@@ -1,0 +1,76 @@
+//! What governance costs per simulated request: the SimPy peer model (`scenarios/tiers.toml`)
+//! as it is, and with every mechanism switched on at once (Eureka registry with per-client
+//! views, active health checks, outlier detection, a circuit breaker, retries with a per-try
+//! timeout and a budget, deadline propagation, a bulkhead, a rate limit and an autoscaler).
+//! The difference of the two times per request is the cost; none of the mechanisms fires an
+//! action here (nothing fails), so this is the bookkeeping cost on the hot path.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use meshsim::scenario::{load_file, Override};
+use meshsim::sim::{NullRecorder, Simulation};
+use std::path::Path;
+
+/// `tiers.toml` for 10 s with no warm-up, with `extra` overrides.
+fn load(extra: &[(&str, &str)]) -> meshsim::model::Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/tiers.toml");
+    let mut overrides = vec![
+        Override {
+            key: "scenario.duration".into(),
+            value: "10s".into(),
+        },
+        Override {
+            key: "scenario.warmup".into(),
+            value: "0s".into(),
+        },
+    ];
+    overrides.extend(extra.iter().map(|(key, value)| Override {
+        key: (*key).into(),
+        value: (*value).into(),
+    }));
+    load_file(&path, &overrides).unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+/// Every mechanism on, none of them acting.
+const ALL_ON: [(&str, &str); 11] = [
+    ("registry.model", "eureka"),
+    ("policy.timeout", "2s"),
+    (
+        "policy.retries",
+        r#"{ max = 2, per_try_timeout = "1s", budget = 0.2 }"#,
+    ),
+    (
+        "policy.circuit_breaker",
+        r#"{ failure_rate = 0.5, window = "10s", min_calls = 20, open_for = "5s" }"#,
+    ),
+    ("policy.outlier_detection", "{ consecutive_errors = 5 }"),
+    (
+        "policy.health_check",
+        r#"{ interval = "5s", timeout = "1s", unhealthy = 3, healthy = 2 }"#,
+    ),
+    ("policy.deadline_propagation", "true"),
+    ("policy.max_requests", "100000"),
+    ("service.tier1.rate_limit", "{ rate = 1e9, burst = 1e9 }"),
+    (
+        "service.tier2.autoscale",
+        "{ min = 4, max = 8, target_utilization = 0.95 }",
+    ),
+    ("service.tier0.queue", "100000"),
+];
+
+fn bench_governance(c: &mut Criterion) {
+    let mut group = c.benchmark_group("governance");
+    group.sample_size(10);
+    for (name, extra) in [("none", &[][..]), ("all_on", &ALL_ON[..])] {
+        let model = load(extra);
+        let (result, _) = Simulation::run(&model, NullRecorder);
+        assert_eq!(result.outcomes.failed(), 0, "{name}: nothing may fail");
+        group.throughput(Throughput::Elements(result.offered));
+        group.bench_function(name, |b| {
+            b.iter(|| Simulation::run(&model, NullRecorder).0.offered)
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_governance);
+criterion_main!(benches);

@@ -1,0 +1,244 @@
+//! The Horizontal Pod Autoscaler at work: every `sync` it reads the utilisation of a service's
+//! ready replicas over the last period, asks [`crate::model::autoscale`] for a replica count,
+//! and starts or stops replicas. A started replica is ready `startup` later; what happens then
+//! depends on the registry (the oracle shows it at once; Eureka once it registers and the cache
+//! and the clients' fetches have caught up; Consul after its first passing check).
+
+use super::replica::{Health, Lifecycle};
+use super::{Event, EventRecord, Recorder, Simulation};
+use crate::engine::EventQueue;
+use crate::model::autoscale::{recommend, ScaleInput, Stabilizer};
+
+/// One autoscaled service's HPA state.
+#[derive(Debug, Clone, Default)]
+pub struct AutoscaleRuntime {
+    /// Scale-down stabilisation history.
+    stabilizer: Stabilizer,
+    /// Time of the last sync, nanoseconds.
+    last_sync: u64,
+    /// Per replica index: lifetime busy worker-nanoseconds at the last sync.
+    busy_at_last_sync: Vec<f64>,
+}
+
+impl AutoscaleRuntime {
+    /// State for a service of `slots` replica slots.
+    pub fn new(slots: usize) -> Self {
+        AutoscaleRuntime {
+            stabilizer: Stabilizer::default(),
+            last_sync: 0,
+            busy_at_last_sync: vec![0.0; slots],
+        }
+    }
+}
+
+impl<R: Recorder> Simulation<'_, R> {
+    /// Schedules every autoscaled service's first sync.
+    pub(super) fn prime_autoscale(&mut self, queue: &mut EventQueue<Event>) {
+        for (service, spec) in self.model.services.iter().enumerate() {
+            if let Some(policy) = &spec.autoscale {
+                queue.push(
+                    policy.sync,
+                    Event::AutoscaleSync {
+                        service: service as u32,
+                    },
+                );
+            }
+        }
+    }
+
+    /// One HPA sync of `service`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_autoscale_sync(
+        &mut self,
+        service: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let service = service as usize;
+        let spec = &self.model.services[service];
+        let Some(policy) = spec.autoscale.as_ref() else {
+            return;
+        };
+        let input = self.scale_input(service, now);
+        let runtime = self.autoscalers[service]
+            .as_mut()
+            .expect("an autoscaled service has a runtime");
+        let recommendation = recommend(policy, input);
+        let desired = runtime
+            .stabilizer
+            .decide(policy, input.current, recommendation, now);
+        if desired != input.current {
+            let mean = if input.ready == 0 {
+                0.0
+            } else {
+                input.ready_utilization_sum / f64::from(input.ready)
+            };
+            self.recorder.event(&EventRecord {
+                time: now,
+                kind: "scale_decision",
+                subject: spec.name.clone(),
+                detail: format!(
+                    "{} -> {desired} (utilization {mean:.3}, target {})",
+                    input.current, policy.target_utilization
+                ),
+            });
+            if desired > input.current {
+                self.start_replicas(service, desired - input.current, now, queue);
+            } else {
+                self.stop_replicas(service, input.current - desired, now, queue);
+            }
+        }
+        if now < self.model.duration {
+            queue.push(
+                now + policy.sync,
+                Event::AutoscaleSync {
+                    service: service as u32,
+                },
+            );
+        }
+    }
+
+    /// The utilisation figures of `service`'s replicas since the last sync.
+    fn scale_input(&mut self, service: usize, now: u64) -> ScaleInput {
+        let first = self.first_replica[service] as usize;
+        let slots = self.model.services[service].slots();
+        let measured = self.measured;
+        let runtime = self.autoscalers[service].as_mut().expect("runtime");
+        let mut input = ScaleInput {
+            current: 0,
+            ready_utilization_sum: 0.0,
+            ready: 0,
+            unready: 0,
+        };
+        for index in 0..slots {
+            let replica = &mut self.replicas[first + index];
+            replica.integrate_busy(now, measured);
+            let busy = replica.lifetime_busy_nanos - runtime.busy_at_last_sync[index];
+            runtime.busy_at_last_sync[index] = replica.lifetime_busy_nanos;
+            match replica.lifecycle {
+                Lifecycle::Off => continue,
+                Lifecycle::Starting => input.unready += 1,
+                Lifecycle::Running if replica.health == Health::Crashed => input.unready += 1,
+                Lifecycle::Running => {
+                    let since = runtime.last_sync.max(replica.ready_since);
+                    let span = now.saturating_sub(since) as f64 * f64::from(replica.workers);
+                    if span > 0.0 {
+                        input.ready += 1;
+                        input.ready_utilization_sum += (busy / span).min(1.0);
+                    } else {
+                        input.unready += 1;
+                    }
+                }
+            }
+            input.current += 1;
+        }
+        runtime.last_sync = now;
+        input
+    }
+
+    /// Creates `count` replicas in the lowest free slots; each is ready `startup` later.
+    fn start_replicas(
+        &mut self,
+        service: usize,
+        count: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let first = self.first_replica[service] as usize;
+        let slots = self.model.services[service].slots();
+        let startup = self.model.services[service]
+            .autoscale
+            .as_ref()
+            .map_or(0, |a| a.startup);
+        let mut started = 0;
+        for index in 0..slots {
+            if started == count {
+                break;
+            }
+            let replica = &mut self.replicas[first + index];
+            if replica.lifecycle != Lifecycle::Off {
+                continue;
+            }
+            replica.lifecycle = Lifecycle::Starting;
+            replica.starts += 1;
+            let start = replica.starts;
+            started += 1;
+            self.record_replica(now, "replica_starting", first + index);
+            queue.push(
+                now + startup,
+                Event::ReplicaReady {
+                    replica: (first + index) as u32,
+                    start,
+                },
+            );
+        }
+    }
+
+    /// Removes `count` replicas: those still starting first, then the newest (highest index).
+    fn stop_replicas(
+        &mut self,
+        service: usize,
+        count: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let first = self.first_replica[service] as usize;
+        let slots = self.model.services[service].slots();
+        let mut stopped = 0;
+        for wanted in [Lifecycle::Starting, Lifecycle::Running] {
+            for index in (0..slots).rev() {
+                if stopped == count {
+                    return;
+                }
+                if self.replicas[first + index].lifecycle != wanted {
+                    continue;
+                }
+                stopped += 1;
+                let measured = self.measured;
+                let replica = &mut self.replicas[first + index];
+                if replica.lifecycle == Lifecycle::Running {
+                    replica.add_running_time(now, measured);
+                }
+                replica.lifecycle = Lifecycle::Off;
+                self.record_replica(now, "replica_stopped", first + index);
+                self.apply_health(first + index, now, queue);
+            }
+        }
+    }
+
+    /// A started replica becomes ready (unless it was stopped or restarted since).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_replica_ready(
+        &mut self,
+        slot: u32,
+        start: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let replica = &mut self.replicas[slot as usize];
+        if replica.lifecycle != Lifecycle::Starting || replica.starts != start {
+            return;
+        }
+        replica.lifecycle = Lifecycle::Running;
+        replica.ready_since = now;
+        replica.ever_ready = true;
+        self.record_replica(now, "replica_ready", slot as usize);
+        self.apply_health(slot as usize, now, queue);
+    }
+
+    fn record_replica(&mut self, now: u64, kind: &'static str, slot: usize) {
+        let replica = &self.replicas[slot];
+        let subject = format!(
+            "{}#{}",
+            self.model.services[replica.service as usize].name, replica.index
+        );
+        self.recorder.event(&EventRecord {
+            time: now,
+            kind,
+            subject,
+            detail: String::new(),
+        });
+    }
+}

@@ -1,0 +1,151 @@
+//! The story scenarios in `scenarios/`: each tells what a governance choice does, and each
+//! claim of its comment is asserted here.
+
+use crate::common::{load, run_recorded};
+use meshsim::model::Outcome;
+
+const SECOND: u64 = 1_000_000_000;
+
+#[test]
+fn eureka_crash_outlier_detection_stops_the_failures_eureka_lets_through_for_minutes() {
+    let without = load("eureka_crash.toml", &[]);
+    let with = load(
+        "eureka_crash.toml",
+        &["policy.outlier_detection.enforcing=1.0"],
+    );
+    let crash = without.faults[0].at;
+    let (off, off_events) = run_recorded(&without);
+    let (on, on_events) = run_recorded(&with);
+    // Same offered load (common random numbers).
+    assert_eq!(off.offered, on.offered);
+    // Without enforcement: a quarter of the calls fail from the crash until the gateways'
+    // views drop catalog#1, at least 2 x ttl - heartbeat = 150 s after the crash.
+    let rate = without.workloads[0].rate;
+    let at_least = 150.0 * rate / 4.0;
+    assert!(
+        off.outcomes.failed() as f64 > 0.9 * at_least,
+        "{}",
+        off.outcomes.failed()
+    );
+    assert!(off_events.events.iter().any(|e| e.kind == "evicted"));
+    assert!(!off_events.events.iter().any(|e| e.kind == "ejection"));
+    // With it: each gateway fails consecutive_errors calls per ejection episode, and episodes
+    // lengthen (30 s, 60 s, 90 s, ...): a few dozen failures in all.
+    let ejections: Vec<_> = on_events
+        .events
+        .iter()
+        .filter(|e| e.kind == "ejection")
+        .collect();
+    assert!(!ejections.is_empty());
+    assert!(ejections.iter().all(|e| e.time >= crash));
+    let policy = with.services[1]
+        .policy
+        .outlier_detection
+        .clone()
+        .expect("od");
+    let bound = ejections.len() as u64 * u64::from(policy.consecutive_errors) + 10;
+    assert!(
+        on.outcomes.failed() <= bound,
+        "{} > {bound}",
+        on.outcomes.failed()
+    );
+    assert!(on.availability() > 0.999);
+}
+
+#[test]
+fn gray_failure_round_robin_feeds_the_slow_replica_and_load_aware_balancers_avoid_it() {
+    let run = |balancer: &str| {
+        let model = load(
+            "gray_failure.toml",
+            &[&format!("policy.balancer={balancer}")],
+        );
+        let (result, _) = run_recorded(&model);
+        (model, result)
+    };
+    let (model, round_robin) = run("round_robin");
+    let (_, least_request) = run("least_request");
+    let (_, peak_ewma) = run("peak_ewma");
+    // Round robin sends the slow replica a quarter of 2400/s = 600/s; 4 workers at 10 x 2 ms
+    // serve 200/s, so at least 400/s of its share cannot be served in time during the fault.
+    let rate = model.workloads[0].rate;
+    let fault_seconds = (model.duration - model.faults[0].at) as f64 / SECOND as f64;
+    let measured_seconds = (model.duration - model.warmup) as f64 / SECOND as f64;
+    let lost_at_least = (rate / 4.0 - 4.0 / 0.020) * fault_seconds;
+    let offered = rate * measured_seconds;
+    assert!(round_robin.availability() < 1.0 - 0.9 * lost_at_least / offered);
+    assert!(round_robin.outcomes.get(Outcome::Timeout) > 0);
+    // The healthy three have room for the whole load (2400/s against 3 x 2000/s).
+    assert!(least_request.availability() > 0.999);
+    assert!(peak_ewma.availability() > 0.999);
+    // Peak EWMA also weighs latency, so fewer requests wait on the slow replica.
+    assert!(peak_ewma.latency.quantile_nanos(0.99) < least_request.latency.quantile_nanos(0.99));
+}
+
+#[test]
+fn hpa_spike_scales_by_its_formula_and_a_longer_startup_costs_availability() {
+    let model = load("hpa_spike.toml", &[]);
+    let api = &model.services[1];
+    let policy = api.autoscale.clone().expect("autoscale");
+    let (_, recorder) = run_recorded(&model);
+    let decisions: Vec<_> = recorder
+        .events
+        .iter()
+        .filter(|e| e.kind == "scale_decision")
+        .collect();
+    assert!(!decisions.is_empty());
+    // The first decision is at the first sync after the spike, and follows the formula from
+    // the utilisation it reports.
+    let spike = model.workloads[0].schedule[0].at;
+    assert_eq!(
+        decisions[0].time,
+        spike.div_ceil(policy.sync) * policy.sync + policy.sync
+    );
+    let detail = &decisions[0].detail;
+    let utilization: f64 = detail
+        .split("utilization ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|u| u.parse().ok())
+        .expect("utilization in the detail");
+    let replicas = api.replicas as f64;
+    let desired = (replicas * utilization / policy.target_utilization).ceil() as u32;
+    assert!(detail.starts_with(&format!("3 -> {desired}")), "{detail}");
+    // Replicas become ready exactly `startup` after they were started.
+    let started: Vec<_> = recorder
+        .events
+        .iter()
+        .filter(|e| e.kind == "replica_starting")
+        .collect();
+    for start in &started {
+        let ready = recorder
+            .events
+            .iter()
+            .find(|e| {
+                e.kind == "replica_ready" && e.subject == start.subject && e.time > start.time
+            })
+            .expect("ready");
+        assert_eq!(ready.time, start.time + policy.startup);
+    }
+    // Enough for the spike at the target: ceil(2880/s x 10 ms / (8 workers x 0.6)) = 6.
+    let peak = model.workloads[0].schedule[0].rate;
+    let needed = (peak * 0.010 / (f64::from(api.workers) * policy.target_utilization)).ceil();
+    let most = recorder
+        .ready_replicas
+        .iter()
+        .filter(|w| w.1 == "api")
+        .map(|w| w.2)
+        .max()
+        .expect("rows");
+    assert!(most as f64 >= needed, "{most} < {needed}");
+    // The longer the startup, the longer the saturated stretch: availability falls.
+    let availability = |startup: &str| {
+        let model = load(
+            "hpa_spike.toml",
+            &[&format!("service.api.autoscale.startup={startup}")],
+        );
+        run_recorded(&model).0.availability()
+    };
+    let (fast, slow) = (availability("5s"), availability("90s"));
+    let middle = availability("45s");
+    assert!(fast > middle && middle > slow, "{fast} {middle} {slow}");
+}
