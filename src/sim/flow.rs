@@ -264,7 +264,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.arm_deadline(self.lanes.hedge[service], deadline, queue);
             }
         }
-        if !self.breaker_admits(client, service, now) {
+        if self.guards[client as usize].is_some() && !self.breaker_admits(client, service, now) {
             answer_at_once(
                 slot,
                 generation,
