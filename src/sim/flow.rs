@@ -223,7 +223,6 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Starts the call's next try (first try, retry or hedge): numbers it, arms its timers, asks
     /// the local guards (breaker, bulkhead, connection pool), then sends it.
-    #[inline(always)]
     fn begin_try(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let call = self.calls.at_mut(slot);
         let try_number = call.tries;
