@@ -57,10 +57,28 @@ const ALL_ON: [(&str, &str); 11] = [
     ("service.tier0.queue", "100000"),
 ];
 
+/// Consistent hashing on every call (each request draws a user key; each try hashes it).
+const RING_HASH: [(&str, &str); 1] = [("policy.balancer", "ring_hash")];
+/// The same with Maglev's table.
+const MAGLEV: [(&str, &str); 1] = [("policy.balancer", "maglev")];
+/// Two zones per tier, zone-aware routing on every call between tiers.
+const ZONE_AWARE: [(&str, &str); 4] = [
+    ("policy.zone_aware", "{ min_cluster_size = 4 }"),
+    ("service.tier0.zones", r#"["a", "b"]"#),
+    ("service.tier1.zones", r#"["a", "b"]"#),
+    ("service.tier2.zones", r#"["a", "b"]"#),
+];
+
 fn bench_governance(c: &mut Criterion) {
     let mut group = c.benchmark_group("governance");
     group.sample_size(10);
-    for (name, extra) in [("none", &[][..]), ("all_on", &ALL_ON[..])] {
+    for (name, extra) in [
+        ("none", &[][..]),
+        ("all_on", &ALL_ON[..]),
+        ("ring_hash", &RING_HASH[..]),
+        ("maglev", &MAGLEV[..]),
+        ("zone_aware", &ZONE_AWARE[..]),
+    ] {
         let model = load(extra);
         let (result, _) = Simulation::run(&model, NullRecorder);
         assert_eq!(result.outcomes.failed(), 0, "{name}: nothing may fail");

@@ -1,4 +1,5 @@
-//! The command line: `meshsim run`, `meshsim validate`. Thin: parse, build, run, export.
+//! The command line: `meshsim run`, `validate`, `compare`, `plot`, `schema`, `init`. Thin: parse,
+//! build, run, export.
 
 use crate::report::{self, EdgeRecorder, FileRecorder, OutputFiles, Summary};
 use crate::scenario::{self, Override};
@@ -27,7 +28,7 @@ pub enum Command {
     ///
     /// Example: meshsim run scenarios/blog.toml --set policy.balancer=p2c --out reports/blog-p2c
     Run {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
         /// Output folder [default: reports/<scenario name>/].
         #[arg(long, value_name = "DIR")]
@@ -51,7 +52,7 @@ pub enum Command {
     ///
     /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
     Compare {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
         /// An axis of variants, KEY=V1,V2,... (repeatable: several make a cross product);
         /// without one, the file's [compare] table.
@@ -81,14 +82,39 @@ pub enum Command {
         /// A folder written by `meshsim run` (or `meshsim compare`).
         dir: PathBuf,
     },
+    /// Print a meshsim scenario made from another tool's topology file.
+    ///
+    /// Example: meshsim import isotope topology.yaml --rate 200 > scenario.toml
+    Import {
+        /// The format of the file.
+        #[command(subcommand)]
+        format: ImportFormat,
+    },
     /// Check a scenario file and list every problem with its line and column.
     Validate {
-        /// The scenario file (TOML).
+        /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
         /// Override one value of the file before checking (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Print the JSON Schema of scenario files (for editors: Taplo / Even Better TOML).
+    Schema,
+    /// Write a commented starter scenario to FILE (standard output without FILE).
+    Init {
+        /// Where to write it; refused if it exists, unless --force.
+        file: Option<PathBuf>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Formats `meshsim import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportFormat {
+    /// An Istio isotope service graph (YAML): services, replicas, scripts of calls and sleeps.
+    Isotope(crate::import::IsotopeArgs),
 }
 
 /// Exit status: the scenario or the arguments are invalid.
@@ -127,10 +153,57 @@ pub fn main() -> ExitCode {
             quiet,
         }),
         Command::Plot { dir } => report::plot_command(&dir),
+        Command::Import {
+            format: ImportFormat::Isotope(args),
+        } => crate::import::isotope_command(&args),
         Command::Validate {
             scenario,
             overrides,
         } => validate(&scenario, &overrides),
+        Command::Schema => {
+            say(&scenario::json_schema());
+            ExitCode::SUCCESS
+        }
+        Command::Init { file, force } => init(file.as_deref(), force),
+    }
+}
+
+/// `meshsim init [FILE] [--force]`: the starter scenario to FILE, or to standard output.
+fn init(file: Option<&Path>, force: bool) -> ExitCode {
+    let Some(path) = file else {
+        say(scenario::STARTER);
+        return ExitCode::SUCCESS;
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let written = options.open(path).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(scenario::STARTER.as_bytes())
+    });
+    match written {
+        Ok(()) => {
+            say(&format!(
+                "wrote {} (check it with: meshsim validate {0})\n",
+                path.display()
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "error: {} exists; use --force to overwrite it",
+                path.display()
+            );
+            ExitCode::from(EXIT_INVALID)
+        }
+        Err(error) => {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }
 

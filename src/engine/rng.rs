@@ -23,6 +23,8 @@ pub enum StreamKind {
     Work = 2,
     /// A client's own choices: balancer picks, retry jitter.
     Client = 3,
+    /// An end-to-end request's user key (what `ring_hash` and `maglev` hash).
+    UserKey = 4,
 }
 
 /// SplitMix64's finaliser: a bijective 64-bit mixer with good avalanche.

@@ -1,8 +1,11 @@
 //! Balancer state of one client towards one service, and the pick itself.
 
+use super::hashing::{HashTable, HashTables};
 use super::policy::BalancerKind;
+use super::zones::{ZoneRequest, ZoneState};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 
 /// What one client (a calling replica, or a workload at the edge) remembers about one service.
 #[derive(Debug, Clone)]
@@ -27,6 +30,32 @@ pub struct BalancerState {
     filtered: Vec<u32>,
     /// Version of the view `filtered` was built from (`u64::MAX`: stale).
     filtered_from: u64,
+    /// Bumped whenever `filtered` is rebuilt: with the view version, it identifies the replicas
+    /// a pick balances over.
+    filtered_generation: u64,
+    /// `ring_hash` / `maglev`: the table in use (`None` until the first such pick).
+    hashing: Option<Box<HashState>>,
+    /// Zone-aware routing state (`None` until the first zone-aware pick).
+    zones: Option<Box<ZoneState>>,
+}
+
+/// The consistent-hash table a client uses, and the replicas it was built over.
+#[derive(Debug, Clone)]
+struct HashState {
+    table: Arc<HashTable>,
+    kind: BalancerKind,
+    stamp: (u64, u64),
+}
+
+/// Which replicas a pick balances over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Members {
+    /// The whole view (nothing excluded).
+    View,
+    /// The view less the excluded replicas (`filtered`).
+    Filtered,
+    /// The whole view, because too few are left (Envoy's panic threshold).
+    Panic,
 }
 
 /// Peak EWMA's decay time, nanoseconds (Finagle and Linkerd: 10 s).
@@ -56,6 +85,9 @@ impl BalancerState {
             excluded_count: 0,
             filtered: Vec::new(),
             filtered_from: u64::MAX,
+            filtered_generation: 0,
+            hashing: None,
+            zones: None,
         }
     }
 
@@ -166,8 +198,18 @@ impl BalancerState {
         weights: &[u32],
         now: u64,
     ) -> Option<u32> {
+        match self.members(view, view_version) {
+            Members::View | Members::Panic => self.pick_from(kind, view, weights, now),
+            Members::Filtered => self.pick_from_filtered(kind, weights, now),
+        }
+    }
+
+    /// Which replicas to balance over; rebuilds `filtered` when the view or the exclusions
+    /// changed. With too few left (Envoy's panic threshold), the whole view.
+    #[inline]
+    fn members(&mut self, view: &[u32], view_version: u64) -> Members {
         if self.excluded_count == 0 {
-            return self.pick_from(kind, view, weights, now);
+            return Members::View;
         }
         if self.filtered_from != view_version {
             self.filtered.clear();
@@ -175,13 +217,114 @@ impl BalancerState {
             self.filtered
                 .extend(view.iter().copied().filter(|&r| excluded[r as usize] == 0));
             self.filtered_from = view_version;
+            self.filtered_generation += 1;
         }
-        // Envoy's panic threshold: with too few left, balance over the whole view.
+        let filtered = self.filtered.len();
+        if filtered == 0 || (filtered as f64) < PANIC_THRESHOLD * view.len() as f64 {
+            Members::Panic
+        } else {
+            Members::Filtered
+        }
+    }
+
+    /// Identity of the replicas balanced over: equal stamps, equal replicas.
+    fn stamp(&self, members: Members, view_version: u64) -> (u64, u64) {
+        match members {
+            Members::Filtered => (view_version, self.filtered_generation),
+            Members::View | Members::Panic => (view_version, u64::MAX),
+        }
+    }
+
+    fn pick_from_filtered(&mut self, kind: BalancerKind, weights: &[u32], now: u64) -> Option<u32> {
         let filtered = std::mem::take(&mut self.filtered);
-        let panic =
-            filtered.is_empty() || (filtered.len() as f64) < PANIC_THRESHOLD * view.len() as f64;
-        let chosen = self.pick_from(kind, if panic { view } else { &filtered }, weights, now);
+        let chosen = self.pick_from(kind, &filtered, weights, now);
         self.filtered = filtered;
+        chosen
+    }
+
+    /// `ring_hash` / `maglev`: the replica owning `key_hash` in the table of the replicas this
+    /// client balances over (the view less excluded ones). The table comes from `tables`, shared
+    /// with clients balancing over the same replicas of `service` (named `name`), and is looked
+    /// up again only when those replicas change.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pick_hashed(
+        &mut self,
+        kind: BalancerKind,
+        service: u32,
+        name: &str,
+        key_hash: u64,
+        view: &[u32],
+        view_version: u64,
+        weights: &[u32],
+        tables: &mut HashTables,
+    ) -> Option<u32> {
+        let members = self.members(view, view_version);
+        let stamp = self.stamp(members, view_version);
+        if self
+            .hashing
+            .as_ref()
+            .is_none_or(|state| state.stamp != stamp || state.kind != kind)
+        {
+            let list = match members {
+                Members::Filtered => &self.filtered,
+                Members::View | Members::Panic => view,
+            };
+            let table = tables.table(kind, service, name, list, weights);
+            self.hashing = Some(Box::new(HashState { table, kind, stamp }));
+        }
+        self.hashing.as_ref()?.table.lookup(key_hash)
+    }
+
+    /// Zone-aware routing (Envoy): chooses a zone by [`super::zones::ZonePlan`], then balances
+    /// with `kind` over that zone's usable replicas (each zone has its own round-robin position).
+    /// In panic, below `min_cluster_size` or without callers in the local zone: an ordinary
+    /// [`BalancerState::pick`].
+    pub fn pick_zone_aware(
+        &mut self,
+        kind: BalancerKind,
+        request: &ZoneRequest<'_>,
+        view: &[u32],
+        view_version: u64,
+        weights: &[u32],
+        now: u64,
+    ) -> Option<u32> {
+        let members = self.members(view, view_version);
+        if members == Members::Panic {
+            return self.pick_from(kind, view, weights, now);
+        }
+        let stamp = self.stamp(members, view_version);
+        let list = match members {
+            Members::Filtered => &self.filtered,
+            _ => view,
+        };
+        let mut zones = match self.zones.take() {
+            Some(mut state) => {
+                state.refresh(stamp, list, request);
+                state
+            }
+            None => Box::new(ZoneState::new(stamp, list, request)),
+        };
+        let (first, second) = match zones.plan {
+            super::zones::ZonePlan::Spill { .. } => (self.rng.random(), self.rng.random()),
+            _ => (0.0, 0.0),
+        };
+        let zone = zones
+            .plan
+            .choose(request.local, first, second)
+            .filter(|&zone| !zones.zone_members(zone).is_empty());
+        let chosen = match zone {
+            None => match members {
+                Members::Filtered => self.pick_from_filtered(kind, weights, now),
+                _ => self.pick_from(kind, view, weights, now),
+            },
+            Some(zone) => {
+                std::mem::swap(&mut self.round_robin_next, &mut zones.cursors[zone]);
+                let chosen = self.pick_from(kind, zones.zone_members(zone), weights, now);
+                std::mem::swap(&mut self.round_robin_next, &mut zones.cursors[zone]);
+                chosen
+            }
+        };
+        self.zones = Some(zones);
         chosen
     }
 
@@ -208,6 +351,8 @@ impl BalancerState {
                 replica
             }
             BalancerKind::WeightedRoundRobin => self.pick_weighted(view, weights),
+            // Hashing balancers pick through `pick_hashed`; reached only without a key.
+            BalancerKind::RingHash | BalancerKind::Maglev => view[0],
             BalancerKind::LeastRequest => *view
                 .iter()
                 .min_by_key(|&&replica| self.outstanding(replica))
@@ -404,5 +549,103 @@ mod governance_tests {
         let (cost, _) = balancer.ewma[1];
         let expected = 500e6 * (-1f64).exp() + 1e6 * (1.0 - (-1f64).exp());
         assert!((cost - expected).abs() < 1.0, "{cost} vs {expected}");
+    }
+}
+
+#[cfg(test)]
+mod routing_tests {
+    use super::*;
+    use crate::model::hashing::{hash_user_key, HashTable};
+    use crate::model::zones::Originating;
+    use rand::SeedableRng;
+
+    fn state(replicas: usize) -> BalancerState {
+        BalancerState::new(replicas, ChaCha8Rng::seed_from_u64(4))
+    }
+
+    #[test]
+    fn hashing_follows_ejections_over_the_filtered_view_and_shares_tables() {
+        let view = [0, 1, 2, 3, 4];
+        let mut tables = HashTables::default();
+        let mut client = state(5);
+        let mut other = state(5);
+        for kind in [BalancerKind::RingHash, BalancerKind::Maglev] {
+            let hash = hash_user_key(42);
+            let home = HashTable::build(kind, "api", &view, &[1; 5]).lookup(hash);
+            let mut pick = |client: &mut BalancerState, version| {
+                client.pick_hashed(kind, 0, "api", hash, &view, version, &[1; 5], &mut tables)
+            };
+            assert_eq!(pick(&mut client, 0), home);
+            assert_eq!(pick(&mut other, 0), home, "every client agrees");
+            // Ejecting the home replica: the key goes where a table without it sends it.
+            client.set_excluded(home.unwrap(), true);
+            let rest: Vec<u32> = view.iter().copied().filter(|&r| Some(r) != home).collect();
+            let next = HashTable::build(kind, "api", &rest, &[1; 5]).lookup(hash);
+            assert_ne!(next, home);
+            assert_eq!(pick(&mut client, 0), next);
+            client.set_excluded(home.unwrap(), false);
+            assert_eq!(pick(&mut client, 0), home, "back when it returns");
+        }
+        // Two clients over the same replicas hold the same table.
+        let (a, b) = (client.hashing.unwrap(), other.hashing.unwrap());
+        assert!(Arc::ptr_eq(&a.table, &b.table));
+    }
+
+    #[test]
+    fn zone_aware_picks_stay_local_and_spill_when_local_replicas_are_ejected() {
+        let view = [0, 1, 2, 3, 4, 5];
+        let zones = [0, 1, 2, 0, 1, 2];
+        let request = ZoneRequest {
+            local: 1,
+            zone_count: 3,
+            min_cluster_size: 4,
+            upstream_zones: &zones,
+            originating: Originating::Counts(&[1, 1, 1]),
+        };
+        let mut client = state(6);
+        for _ in 0..100 {
+            let pick =
+                client.pick_zone_aware(BalancerKind::RoundRobin, &request, &view, 0, &[1; 6], 0);
+            assert!(matches!(pick, Some(1) | Some(4)), "{pick:?}");
+        }
+        // Zone b's replicas ejected: 4 of 6 left (not in panic), b's callers spill to a and c
+        // in proportion to their residual capacity (1/2 - 1/3 each): half and half.
+        client.set_excluded(1, true);
+        client.set_excluded(4, true);
+        let mut counts = [0u32; 6];
+        for _ in 0..10_000 {
+            let pick =
+                client.pick_zone_aware(BalancerKind::RoundRobin, &request, &view, 0, &[1; 6], 0);
+            counts[pick.unwrap() as usize] += 1;
+        }
+        assert_eq!(counts[1] + counts[4], 0);
+        let zone_a = f64::from(counts[0] + counts[3]) / 10_000.0;
+        // Binomial sd 0.005: five of them.
+        assert!((zone_a - 0.5).abs() < 0.025, "{counts:?}");
+        // Round robin inside a zone alternates its two replicas.
+        assert!(
+            counts[0].abs_diff(counts[3]) <= 1 && counts[2].abs_diff(counts[5]) <= 1,
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn zone_aware_below_min_cluster_size_is_plain_balancing() {
+        let view = [0, 1, 2, 3, 4, 5];
+        let zones = [0, 1, 2, 0, 1, 2];
+        let request = ZoneRequest {
+            local: 1,
+            zone_count: 3,
+            min_cluster_size: 7,
+            upstream_zones: &zones,
+            originating: Originating::Counts(&[1, 1, 1]),
+        };
+        let mut client = state(6);
+        let picks: Vec<_> = (0..6)
+            .map(|_| {
+                client.pick_zone_aware(BalancerKind::RoundRobin, &request, &view, 0, &[1; 6], 0)
+            })
+            .collect();
+        assert_eq!(picks, [0, 1, 2, 3, 4, 5].map(Some));
     }
 }

@@ -5,6 +5,7 @@ pub mod autoscale;
 pub mod balancer;
 pub mod distribution;
 pub mod fault;
+pub mod hashing;
 pub mod network;
 pub mod objectives;
 pub mod policy;
@@ -12,6 +13,7 @@ pub mod registry;
 pub mod resilience;
 pub mod service;
 pub mod workload;
+pub mod zones;
 
 pub use autoscale::AutoscalePolicy;
 pub use balancer::BalancerState;
@@ -21,14 +23,14 @@ pub use network::Network;
 pub use objectives::{CompareSpec, Slo};
 pub use policy::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
-    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
 };
 pub use registry::{ConsulConfig, EurekaConfig, RegistryModel};
 pub use resilience::{
     BreakerState, BreakerTransition, CircuitBreaker, OutlierDetector, RetryBudgetState,
 };
 pub use service::{Call, Concurrency, Endpoint, EndpointId, RateLimit, Service, ServiceId, Step};
-pub use workload::{Arrival, RateChange, Workload};
+pub use workload::{Arrival, RateChange, Trace, Workload, DEFAULT_KEY_SPACE};
 
 /// A complete, validated scenario.
 #[derive(Debug, Clone)]

@@ -16,6 +16,10 @@ pub enum BalancerKind {
     /// Finagle/Linkerd peak EWMA: two distinct replicas at random; the lower of
     /// `cost x (outstanding + 1)`, where cost is a peak-sensitive moving average of round trips.
     PeakEwma,
+    /// Envoy's ring hash (Ketama): the request's user key hashed onto a ring of host points.
+    RingHash,
+    /// Envoy's Maglev: the request's user key hashed into a 65537-entry lookup table.
+    Maglev,
 }
 
 impl BalancerKind {
@@ -28,8 +32,23 @@ impl BalancerKind {
             BalancerKind::LeastRequest => "least_request",
             BalancerKind::PowerOfTwoChoices => "p2c",
             BalancerKind::PeakEwma => "peak_ewma",
+            BalancerKind::RingHash => "ring_hash",
+            BalancerKind::Maglev => "maglev",
         }
     }
+
+    /// Whether it hashes the request's user key (`ring_hash`, `maglev`).
+    #[inline]
+    pub fn is_consistent_hash(self) -> bool {
+        matches!(self, BalancerKind::RingHash | BalancerKind::Maglev)
+    }
+}
+
+/// Envoy's zone-aware routing of calls (see [`super::zones`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneAwarePolicy {
+    /// Fewest usable upstream hosts for zone-aware routing to apply (Envoy: 6).
+    pub min_cluster_size: u32,
 }
 
 /// How the exponential backoff between tries is randomised (AWS Architecture Blog terms).
@@ -224,6 +243,8 @@ pub struct CallPolicy {
     /// Longest the client's pending queue may grow (Envoy's `max_pending_requests`); a try that
     /// finds it full is rejected locally. `None`: unlimited. Only used with `max_connections`.
     pub max_pending: Option<u32>,
+    /// Zone-aware routing, if enabled.
+    pub zone_aware: Option<ZoneAwarePolicy>,
     /// Active health checking by every client, if any.
     pub health_check: Option<HealthCheckPolicy>,
 }
@@ -269,6 +290,7 @@ impl Default for CallPolicy {
             hedge: None,
             max_connections: None,
             max_pending: None,
+            zone_aware: None,
             health_check: None,
         }
     }

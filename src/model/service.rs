@@ -46,6 +46,10 @@ pub struct Service {
     /// Load shedding: a request that waited in the queue longer than this, nanoseconds, is
     /// rejected when a worker would take it (`u64::MAX`: never).
     pub max_queue_time: u64,
+    /// Steady fraction of requests, in [0, 1], that fail with `error` after their service time
+    /// (no downstream call made), like an `errors` fault in force all the run (isotope's
+    /// `errorRate`); 0 for none.
+    pub error_rate: f64,
 }
 
 impl Service {

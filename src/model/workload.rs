@@ -1,5 +1,8 @@
 //! Offered load: who sends requests into the system, how often.
 
+use std::fmt;
+use std::sync::Arc;
+
 use super::distribution::Dist;
 use super::service::EndpointId;
 
@@ -17,6 +20,41 @@ pub enum Arrival {
         /// Think time between a response and the user's next request, nanoseconds.
         think_time: Dist,
     },
+    /// Open loop, replayed: one request at each time of a trace file.
+    Trace(Trace),
+}
+
+/// Arrivals read from a trace file: 8 bytes per row (12 with an endpoint column), shared rather
+/// than copied when a model is cloned.
+#[derive(Clone, PartialEq)]
+pub struct Trace {
+    /// Arrival times, nanoseconds from the start of the run, sorted, all before the duration.
+    pub times: Arc<[u64]>,
+    /// Per row, an index into `endpoints`; empty when every row goes to the workload's target.
+    pub rows: Arc<[u32]>,
+    /// The distinct entry endpoints the rows name, in order of first appearance.
+    pub endpoints: Vec<EndpointId>,
+}
+
+impl Trace {
+    /// The entry endpoint of row `row` (`target` when the trace names none).
+    pub fn endpoint_of(&self, row: usize, target: EndpointId) -> EndpointId {
+        self.rows
+            .get(row)
+            .and_then(|&i| self.endpoints.get(i as usize))
+            .copied()
+            .unwrap_or(target)
+    }
+}
+
+impl fmt::Debug for Trace {
+    /// Counts only: a trace may hold millions of rows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("rows", &self.times.len())
+            .field("endpoints", &self.endpoints)
+            .finish()
+    }
 }
 
 /// One change of the offered rate.
@@ -45,7 +83,13 @@ pub struct Workload {
     pub schedule: Vec<RateChange>,
     /// Zone the load generator sits in (`None`: every replica is "same zone").
     pub zone: Option<usize>,
+    /// Number of distinct user keys its requests draw from, uniformly in `[0, key_space)`;
+    /// `ring_hash` and `maglev` hash a request's key (default [`DEFAULT_KEY_SPACE`]).
+    pub key_space: u64,
 }
+
+/// Default `key_space` of a workload: 10 000 users.
+pub const DEFAULT_KEY_SPACE: u64 = 10_000;
 
 impl Workload {
     /// The offered rate at time `t` (nanoseconds), requests per second, following the schedule's

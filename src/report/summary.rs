@@ -124,6 +124,8 @@ pub struct ServiceSummary {
     pub retries: u64,
     /// Hedges sent to it (extra tries while an earlier one was still in flight).
     pub hedges: u64,
+    /// Tries sent to it by a caller in another zone.
+    pub cross_zone_tries: u64,
     /// Compute time spent on tries whose caller had already given up, milliseconds.
     pub wasted_work_ms: f64,
     /// Queued tries dropped unserved because their caller had given up (deadline propagation).
@@ -183,6 +185,7 @@ impl Summary {
                     },
                     retries: totals.retries,
                     hedges: totals.hedges,
+                    cross_zone_tries: totals.cross_zone_tries,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
                     expired: totals.expired,
                     shed: totals.shed,

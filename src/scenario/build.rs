@@ -5,6 +5,7 @@ use super::calls::Directory;
 use super::context::Ctx;
 use super::extras::{read_compare, read_slo};
 use super::faults::{read_faults, Targets};
+use super::file::{keys_of, NetworkTable, ScenarioFile, ScenarioHeader};
 use super::governance::read_registry;
 use super::graph::report_cycles;
 use super::policy::{read_policy, PolicyPatch};
@@ -13,14 +14,9 @@ use super::services::{build_services, read_services, DEFAULT_ZONE};
 use super::workloads::read_workloads;
 use crate::model::{Dist, Model, Network, RegistryModel};
 
-const TOP_KEYS: [&str; 9] = [
-    "scenario", "network", "registry", "policy", "service", "workload", "fault", "slo", "compare",
-];
 /// Most windows a run may have (each makes a row per service and replica).
 const MAX_WINDOWS: u64 = 1_000_000;
 
-const SCENARIO_KEYS: [&str; 5] = ["name", "seed", "duration", "warmup", "window"];
-const NETWORK_KEYS: [&str; 2] = ["latency", "cross_zone_latency"];
 /// Default timeseries window: 1 s.
 const DEFAULT_WINDOW: u64 = 1_000_000_000;
 
@@ -35,7 +31,7 @@ struct Header {
 
 /// Reads the whole file; `None` when any problem was reported.
 pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
-    let top = ctx.table(root, "the top level", &TOP_KEYS)?;
+    let top = ctx.table(root, "the top level", keys_of::<ScenarioFile>())?;
     let header = match top.get("scenario") {
         Some(node) => read_header(ctx, node),
         None => {
@@ -95,7 +91,8 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
         .collect();
     report_cycles(ctx, &built.call_sites, &labels);
 
-    let workloads = read_workloads(ctx, top.get("workload"), &directory, &zones);
+    let duration = header.as_ref().map(|h| h.duration);
+    let workloads = read_workloads(ctx, top.get("workload"), &directory, &zones, duration);
     let targets = Targets {
         services: &built.services,
         directory: &directory,
@@ -128,7 +125,7 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
 }
 
 fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
-    let fields = ctx.table(node, "[scenario]", &SCENARIO_KEYS)?;
+    let fields = ctx.table(node, "[scenario]", keys_of::<ScenarioHeader>())?;
     let name = ctx
         .required(&fields, "name")
         .and_then(|n| ctx.name(n, "scenario name"))
@@ -187,7 +184,7 @@ fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {
 }
 
 fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
-    let Some(fields) = ctx.table(node, "[network]", &NETWORK_KEYS) else {
+    let Some(fields) = ctx.table(node, "[network]", keys_of::<NetworkTable>()) else {
         return Network::default();
     };
     let latency = fields.get("latency").and_then(|n| ctx.dist(n, "latency"));

@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 
 use super::context::Ctx;
+use super::file::{keys_of, CallTable};
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
 use crate::model::{EndpointId, ServiceId};
 
-/// Most calls one endpoint may make, over all its steps.
-pub(crate) const MAX_CALLS: usize = 64;
+/// Most calls one endpoint may make, over all its steps (the bits of a job's call mask; isotope's
+/// 1000-service example fans out to 100).
+pub(crate) const MAX_CALLS: usize = 128;
 
 /// A call as written, before its target is resolved.
 #[derive(Debug, Clone)]
@@ -88,7 +90,7 @@ fn read_call(ctx: &mut Ctx<'_>, node: &Node) -> Option<CallDraft> {
             optional: false,
         }),
         Value::Table(_) => {
-            let fields = ctx.table(node, "a call", &["to", "p", "optional"])?;
+            let fields = ctx.table(node, "a call", keys_of::<CallTable>())?;
             let probability = fields.get("p").map_or(Some(1.0), |p| ctx.fraction(p, "p"));
             let optional = fields
                 .get("optional")

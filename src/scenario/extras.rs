@@ -2,23 +2,21 @@
 //! SLO report of `meshsim run` and by `meshsim compare`).
 
 use super::context::Ctx;
+use super::file::{keys_of, LatencyTargets, SloTable};
 use super::raw::{Node, Value};
 use crate::model::{CompareSpec, Slo};
-
-const SLO_KEYS: [&str; 2] = ["availability", "latency"];
-const PERCENTILES: [&str; 4] = ["p50", "p90", "p99", "p999"];
 
 /// Reads `[slo]`: `availability` in [0, 1], `latency` a table of percentile durations. `None`
 /// when a problem was reported.
 pub(crate) fn read_slo(ctx: &mut Ctx<'_>, node: &Node) -> Option<Slo> {
-    let fields = ctx.table(node, "[slo]", &SLO_KEYS)?;
+    let fields = ctx.table(node, "[slo]", keys_of::<SloTable>())?;
     let before = ctx.error_count();
     let availability = fields
         .get("availability")
         .and_then(|n| ctx.fraction(n, "availability"));
     let mut latency = Vec::new();
     if let Some(n) = fields.get("latency") {
-        if let Some(table) = ctx.table(n, "slo latency", &PERCENTILES) {
+        if let Some(table) = ctx.table(n, "slo latency", keys_of::<LatencyTargets>()) {
             for entry in table.entries() {
                 let Some(quantile) = Slo::quantile_of(&entry.key) else {
                     continue;

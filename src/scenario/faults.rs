@@ -6,13 +6,11 @@
 
 use super::calls::Directory;
 use super::context::Ctx;
+use super::file::{keys_of, FaultTable};
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
 use crate::model::{Fault, FaultKind, ReplicaRef, Service};
 
-const FAULT_KEYS: [&str; 8] = [
-    "at", "for", "kind", "target", "factor", "rate", "add", "between",
-];
 const KINDS: [&str; 7] = [
     "crash",
     "hang",
@@ -65,7 +63,7 @@ pub(crate) fn read_faults(
 
 fn read_fault(ctx: &mut Ctx<'_>, node: &Node, targets: &Targets<'_>) -> Option<Fault> {
     let errors_before = ctx.error_count();
-    let fields = ctx.table(node, "[[fault]]", &FAULT_KEYS)?;
+    let fields = ctx.table(node, "[[fault]]", keys_of::<FaultTable>())?;
     let at = ctx
         .required(&fields, "at")
         .and_then(|n| ctx.duration(n, "at"));

@@ -17,6 +17,7 @@ pub(crate) struct Fields<'n> {
     pub node: &'n Node,
     entries: &'n [Entry],
     what: String,
+    known: &'static [&'static str],
 }
 
 impl<'n> Fields<'n> {
@@ -25,13 +26,29 @@ impl<'n> Fields<'n> {
         self.entry(key).map(|e| &e.node)
     }
 
-    /// The entry of `key` (with the key's position), if present.
+    /// The entry of `key` (with the key's position), if present. `key` must be one the table's
+    /// type in `file.rs` declares (checked in debug builds: a reader may not read an undeclared
+    /// key).
     pub fn entry(&self, key: &str) -> Option<&'n Entry> {
-        self.entries.iter().find(|e| e.key == key)
+        debug_assert!(
+            self.known.contains(&key),
+            "{} reads key \"{key}\", which its type in src/scenario/file.rs does not declare",
+            self.what
+        );
+        let found = self.entries.iter().find(|e| e.key == key);
+        #[cfg(test)]
+        if let Some(entry) = found {
+            read_keys::record(entry.key_span.start);
+        }
+        found
     }
 
     /// Every entry, in file order.
     pub fn entries(&self) -> &'n [Entry] {
+        #[cfg(test)]
+        for entry in self.entries {
+            read_keys::record(entry.key_span.start);
+        }
         self.entries
     }
 
@@ -44,7 +61,12 @@ impl<'n> Fields<'n> {
 impl Ctx<'_> {
     /// Reads a table whose keys must be among `known`; unknown keys are reported (with a
     /// suggestion when one known key is close). `what` names the table in messages.
-    pub fn table<'n>(&mut self, node: &'n Node, what: &str, known: &[&str]) -> Option<Fields<'n>> {
+    pub fn table<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: &'static [&'static str],
+    ) -> Option<Fields<'n>> {
         let Value::Table(entries) = &node.value else {
             self.error(
                 node,
@@ -75,6 +97,7 @@ impl Ctx<'_> {
             node,
             entries,
             what: what.to_string(),
+            known,
         })
     }
 
@@ -327,5 +350,26 @@ fn quoted_number_hint(node: &Node) -> &'static str {
     match node.as_str() {
         Some(text) if text.trim().parse::<f64>().is_ok() => " (write the number without quotes)",
         _ => "",
+    }
+}
+
+/// Test support: the positions of the keys the readers looked up, so that a test can find keys
+/// that a table's type declares but its reader never reads (silently ignored keys).
+#[cfg(test)]
+pub(crate) mod read_keys {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static READ: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Notes that the key written at byte `offset` was read.
+    pub fn record(offset: usize) {
+        READ.with(|r| r.borrow_mut().push(offset));
+    }
+
+    /// The offsets noted since the last call, emptying the list.
+    pub fn take() -> Vec<usize> {
+        READ.with(|r| std::mem::take(&mut *r.borrow_mut()))
     }
 }

@@ -2,6 +2,7 @@
 //! scaling settings, each with its real system's defaults.
 
 use super::context::Ctx;
+use super::file::{keys_of, AutoscaleTable, HealthCheckTable, RegistryTable};
 use super::raw::{Node, Value};
 use crate::model::{AutoscalePolicy, ConsulConfig, EurekaConfig, HealthCheckPolicy, RegistryModel};
 
@@ -20,25 +21,12 @@ const CONSUL_KEYS: [&str; 4] = [
     "client_refresh",
 ];
 const MODELS: [&str; 4] = ["oracle", "static", "eureka", "consul"];
-const HEALTH_CHECK_KEYS: [&str; 4] = ["interval", "timeout", "unhealthy", "healthy"];
-const AUTOSCALE_KEYS: [&str; 7] = [
-    "min",
-    "max",
-    "target_utilization",
-    "sync",
-    "startup",
-    "scale_down_stabilization",
-    "tolerance",
-];
 /// Most replicas an autoscaled service may reach.
 const MAX_AUTOSCALE: i64 = 10_000;
 
 /// Reads `[registry]`; settings of the other model are errors.
 pub(crate) fn read_registry(ctx: &mut Ctx<'_>, node: &Node) -> RegistryModel {
-    let mut known = vec!["model"];
-    known.extend(EUREKA_KEYS);
-    known.extend(CONSUL_KEYS.iter().filter(|k| !EUREKA_KEYS.contains(k)));
-    let Some(fields) = ctx.table(node, "[registry]", &known) else {
+    let Some(fields) = ctx.table(node, "[registry]", keys_of::<RegistryTable>()) else {
         return RegistryModel::Oracle;
     };
     let choices = [
@@ -158,7 +146,7 @@ fn read_consul(ctx: &mut Ctx<'_>, fields: &super::fields::Fields<'_>) -> ConsulC
 
 /// Reads `health_check = { interval, timeout, unhealthy, healthy }` (all required, as in Envoy).
 pub(crate) fn read_health_check(ctx: &mut Ctx<'_>, node: &Node) -> Option<HealthCheckPolicy> {
-    let fields = ctx.table(node, "health_check", &HEALTH_CHECK_KEYS)?;
+    let fields = ctx.table(node, "health_check", keys_of::<HealthCheckTable>())?;
     let interval = ctx
         .required(&fields, "interval")
         .and_then(|n| ctx.positive_duration(n, "health_check interval"));
@@ -191,7 +179,7 @@ pub(crate) fn read_autoscale(
     node: &Node,
     replicas: usize,
 ) -> Option<AutoscalePolicy> {
-    let fields = ctx.table(node, "[service.autoscale]", &AUTOSCALE_KEYS)?;
+    let fields = ctx.table(node, "[service.autoscale]", keys_of::<AutoscaleTable>())?;
     let min = ctx
         .required(&fields, "min")
         .and_then(|n| ctx.integer(n, "autoscale min", 1, MAX_AUTOSCALE));

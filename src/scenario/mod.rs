@@ -21,6 +21,7 @@ mod error;
 mod extras;
 mod faults;
 mod fields;
+mod file;
 mod governance;
 mod graph;
 mod overrides;
@@ -28,6 +29,7 @@ mod policy;
 mod raw;
 mod services;
 mod suggest;
+mod trace;
 mod workloads;
 
 #[cfg(test)]
@@ -39,13 +41,22 @@ use crate::model::Model;
 use context::Ctx;
 
 pub use error::{ScenarioError, ScenarioErrors};
+pub use file::{json_schema, ScenarioFile};
+
+/// The commented starter scenario `meshsim init` writes (it validates and runs).
+pub const STARTER: &str = include_str!("starter.toml");
 pub use overrides::Override;
 
 /// Reads the scenario file at `path`, applies `overrides` (in order) and returns the validated
 /// model, or every problem found. Paths inside the file (empirical distributions) are relative to
 /// the file's folder. A missing or unreadable file, and a file that is not UTF-8 text, give one
-/// problem without a position.
+/// problem without a position. A `.yaml`/`.yml` file is an Istio isotope topology, imported in
+/// memory with the default options ([`crate::import`]).
 pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Model, ScenarioErrors> {
+    if crate::import::is_isotope_path(path) {
+        let options = crate::import::isotope::ImportOptions::default();
+        return crate::import::load_isotope_file(path, &options, overrides);
+    }
     let label = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|error| ScenarioErrors::single(&label, format!("cannot read {label}: {error}")))?;

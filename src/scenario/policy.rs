@@ -6,63 +6,30 @@
 
 use super::context::Ctx;
 use super::duration::format_ns;
+use super::file::{keys_of, CircuitBreakerTable, OutlierDetectionTable, PolicyTable, RetriesTable};
 use super::raw::Node;
 use crate::model::policy::{HedgePolicy, MAX_HEDGES};
 use crate::model::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
-    Outcome, OutlierPolicy, RetryBudget, RetryPolicy,
+    Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
 };
 
-const POLICY_KEYS: [&str; 11] = [
-    "balancer",
-    "max_requests",
-    "max_connections",
-    "max_pending",
-    "timeout",
-    "retries",
-    "circuit_breaker",
-    "outlier_detection",
-    "health_check",
-    "hedge",
-    "deadline_propagation",
-];
 const HEDGE_KEYS: [&str; 2] = ["after", "max"];
-const BREAKER_KEYS: [&str; 7] = [
-    "failure_rate",
-    "slow_call_rate",
-    "slow_call_duration",
-    "window",
-    "min_calls",
-    "open_for",
-    "half_open_calls",
-];
-const OUTLIER_KEYS: [&str; 6] = [
-    "enforcing",
-    "consecutive_errors",
-    "interval",
-    "base_ejection",
-    "max_ejection_time",
-    "max_ejection",
-];
-const RETRY_KEYS: [&str; 7] = [
-    "max",
-    "per_try_timeout",
-    "backoff",
-    "max_backoff",
-    "jitter",
-    "on",
-    "budget",
-];
 
-const BALANCERS: [(&str, BalancerKind); 6] = [
+const ZONE_AWARE_KEYS: [&str; 1] = ["min_cluster_size"];
+/// Envoy's default `min_cluster_size` for zone-aware routing.
+const DEFAULT_MIN_CLUSTER_SIZE: u32 = 6;
+
+const BALANCERS: [(&str, BalancerKind); 8] = [
     ("random", BalancerKind::Random),
     ("round_robin", BalancerKind::RoundRobin),
     ("weighted_round_robin", BalancerKind::WeightedRoundRobin),
     ("least_request", BalancerKind::LeastRequest),
     ("p2c", BalancerKind::PowerOfTwoChoices),
     ("peak_ewma", BalancerKind::PeakEwma),
+    ("ring_hash", BalancerKind::RingHash),
+    ("maglev", BalancerKind::Maglev),
 ];
-const UNSUPPORTED_BALANCERS: [&str; 2] = ["ring_hash", "maglev"];
 
 const JITTERS: [(&str, Jitter); 3] = [
     ("full", Jitter::Full),
@@ -95,6 +62,10 @@ pub(crate) struct PolicyPatch {
     hedge: Option<HedgePolicy>,
     max_connections: Option<u32>,
     max_pending: Option<u32>,
+    /// `zone_aware` as written (`Some(None)`: `false`), with the offset of its value.
+    zone_aware: At<Option<ZoneAwarePolicy>>,
+    /// Offset of the `balancer` value, for messages about combinations.
+    balancer_at: Option<usize>,
     health_check: Option<HealthCheckPolicy>,
 }
 
@@ -142,6 +113,8 @@ impl PolicyPatch {
             hedge: self.hedge.or(base.hedge),
             max_connections: self.max_connections.or(base.max_connections),
             max_pending: self.max_pending.or(base.max_pending),
+            zone_aware: self.zone_aware.clone().or_else(|| base.zone_aware.clone()),
+            balancer_at: self.balancer.and(self.balancer_at).or(base.balancer_at),
             health_check: self.health_check.or(base.health_check),
         }
     }
@@ -186,8 +159,28 @@ impl PolicyPatch {
                 );
             }
         }
+        let balancer = self.balancer.unwrap_or(defaults.balancer);
+        let zone_aware = self.zone_aware.clone().and_then(|(policy, _)| policy);
+        if zone_aware.is_some() && balancer.is_consistent_hash() {
+            // Envoy layers zone-aware routing only over balancers that pick among hosts; a
+            // consistent hash picks by the request's key.
+            let offset = self
+                .zone_aware
+                .as_ref()
+                .map_or(0, |(_, offset)| *offset)
+                .max(self.balancer_at.unwrap_or(0));
+            ctx.error_at(
+                offset,
+                format!(
+                    "zone_aware does not apply to balancer \"{}\": a consistent hash picks by the \
+                     request's key, not by zone (as in Envoy); use random, round_robin, \
+                     weighted_round_robin, least_request, p2c or peak_ewma",
+                    balancer.name()
+                ),
+            );
+        }
         CallPolicy {
-            balancer: self.balancer.unwrap_or(defaults.balancer),
+            balancer,
             timeout: self.timeout.unwrap_or(defaults.timeout),
             retries,
             circuit_breaker: self.circuit_breaker.clone(),
@@ -197,6 +190,7 @@ impl PolicyPatch {
             hedge: self.hedge,
             max_connections: self.max_connections,
             max_pending: self.max_pending,
+            zone_aware,
             health_check: self.health_check,
         }
     }
@@ -205,7 +199,7 @@ impl PolicyPatch {
 /// Reads a policy table; `what` names it in messages (`[policy]`, `[service.policy]`).
 pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyPatch {
     let mut patch = PolicyPatch::default();
-    let Some(fields) = ctx.table(node, what, &POLICY_KEYS) else {
+    let Some(fields) = ctx.table(node, what, keys_of::<PolicyTable>()) else {
         return patch;
     };
     if let Some(node) = fields.get("deadline_propagation") {
@@ -239,7 +233,11 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.outlier_detection = read_outlier_detection(ctx, node);
     }
     if let Some(node) = fields.get("balancer") {
-        patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &UNSUPPORTED_BALANCERS);
+        patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &[]);
+        patch.balancer_at = Some(node.pos());
+    }
+    if let Some(node) = fields.get("zone_aware") {
+        patch.zone_aware = read_zone_aware(ctx, node).map(|policy| (policy, node.pos()));
     }
     if let Some(node) = fields.get("timeout") {
         patch.timeout = ctx.positive_duration(node, "timeout");
@@ -250,8 +248,37 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
     patch
 }
 
+/// Reads `zone_aware = true | false | { min_cluster_size = N }` (Envoy's default 6).
+fn read_zone_aware(ctx: &mut Ctx<'_>, node: &Node) -> Option<Option<ZoneAwarePolicy>> {
+    if let super::raw::Value::Boolean(enabled) = node.value {
+        return Some(enabled.then_some(ZoneAwarePolicy {
+            min_cluster_size: DEFAULT_MIN_CLUSTER_SIZE,
+        }));
+    }
+    if !matches!(node.value, super::raw::Value::Table(_)) {
+        ctx.error(
+            node,
+            format!(
+                "zone_aware must be true, false or a table like {{ min_cluster_size = 6 }}, found {}",
+                node.kind()
+            ),
+        );
+        return None;
+    }
+    let fields = ctx.table(node, "zone_aware", &ZONE_AWARE_KEYS)?;
+    let mut policy = ZoneAwarePolicy {
+        min_cluster_size: DEFAULT_MIN_CLUSTER_SIZE,
+    };
+    if let Some(node) = fields.get("min_cluster_size") {
+        policy.min_cluster_size = ctx
+            .integer(node, "min_cluster_size", 0, i64::from(u32::MAX))
+            .map(|v| v as u32)?;
+    }
+    Some(Some(policy))
+}
+
 fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
-    let fields = ctx.table(node, "retries", &RETRY_KEYS)?;
+    let fields = ctx.table(node, "retries", keys_of::<RetriesTable>())?;
     let mut patch = RetriesPatch::default();
     if let Some(node) = fields.get("budget") {
         patch.budget = ctx.fraction(node, "retries budget");
@@ -312,7 +339,7 @@ fn read_hedge(ctx: &mut Ctx<'_>, node: &Node) -> Option<HedgePolicy> {
 /// Reads `circuit_breaker = { ... }`; unset keys take resilience4j's defaults. `window` is a
 /// number of calls (count-based) or a duration (time-based).
 fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreakerPolicy> {
-    let fields = ctx.table(node, "circuit_breaker", &BREAKER_KEYS)?;
+    let fields = ctx.table(node, "circuit_breaker", keys_of::<CircuitBreakerTable>())?;
     let mut policy = CircuitBreakerPolicy {
         failure_rate: 0.5,
         slow_call_rate: 1.0,
@@ -366,7 +393,11 @@ fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreaker
 
 /// Reads `outlier_detection = { ... }`; unset keys take Envoy's defaults.
 fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolicy> {
-    let fields = ctx.table(node, "outlier_detection", &OUTLIER_KEYS)?;
+    let fields = ctx.table(
+        node,
+        "outlier_detection",
+        keys_of::<OutlierDetectionTable>(),
+    )?;
     let mut policy = OutlierPolicy {
         consecutive_errors: 5,
         interval: 10_000_000_000,

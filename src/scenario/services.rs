@@ -5,29 +5,13 @@ use std::collections::HashMap;
 
 use super::calls::{read_calls, resolve_at, Directory, StepDraft};
 use super::context::Ctx;
+use super::file::{keys_of, EndpointTable, RateLimitTable, ServiceTable};
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::{Node, Value};
 use crate::model::{
     AutoscalePolicy, Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step,
 };
 
-const SERVICE_KEYS: [&str; 14] = [
-    "name",
-    "rate_limit",
-    "replicas",
-    "zones",
-    "workers",
-    "concurrency",
-    "queue",
-    "service_time",
-    "calls",
-    "weights",
-    "endpoint",
-    "policy",
-    "autoscale",
-    "max_queue_time",
-];
-const ENDPOINT_KEYS: [&str; 3] = ["name", "service_time", "calls"];
 const CONCURRENCY: [(&str, Concurrency); 2] = [
     ("threads", Concurrency::Threads),
     ("async", Concurrency::Async),
@@ -61,6 +45,8 @@ pub(crate) struct ServiceDraft {
     pub queue: Option<u32>,
     /// Token-bucket rate limit per replica, if any.
     pub rate_limit: Option<RateLimit>,
+    /// Steady fraction of requests failing with `error`.
+    pub error_rate: f64,
     /// Endpoints, in order (at least one).
     pub endpoints: Vec<EndpointDraft>,
     /// The service's own policy keys (merged over `[policy]` later).
@@ -129,7 +115,7 @@ pub(crate) fn read_services(ctx: &mut Ctx<'_>, node: Option<&Node>) -> Vec<Servi
 
 /// One service, and the position of its name.
 fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)> {
-    let fields = ctx.table(node, "[[service]]", &SERVICE_KEYS)?;
+    let fields = ctx.table(node, "[[service]]", keys_of::<ServiceTable>())?;
     let name_node = ctx.required(&fields, "name");
     let name = name_node
         .and_then(|n| ctx.name(n, "service name"))
@@ -169,6 +155,10 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     let rate_limit = fields
         .get("rate_limit")
         .and_then(|n| read_rate_limit(ctx, n));
+    let error_rate = fields
+        .get("error_rate")
+        .and_then(|n| ctx.fraction(n, "error_rate"))
+        .unwrap_or(0.0);
     let weights = match fields.get("weights") {
         Some(n) => read_weights(ctx, n, replicas),
         None => vec![1; replicas],
@@ -213,7 +203,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     }
     let mut endpoint_names: HashMap<String, usize> = HashMap::new();
     for item in endpoint_items {
-        let Some(ep) = ctx.table(item, "[[service.endpoint]]", &ENDPOINT_KEYS) else {
+        let Some(ep) = ctx.table(item, "[[service.endpoint]]", keys_of::<EndpointTable>()) else {
             continue;
         };
         let ep_name_node = ctx.required(&ep, "name");
@@ -265,6 +255,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         concurrency,
         queue,
         rate_limit,
+        error_rate,
         endpoints,
         policy,
         autoscale,
@@ -411,6 +402,7 @@ pub(crate) fn build_services(
             concurrency: draft.concurrency,
             queue_capacity: draft.queue,
             rate_limit: draft.rate_limit.clone(),
+            error_rate: draft.error_rate,
             endpoints: ids.clone(),
             policy,
         });
@@ -421,7 +413,7 @@ pub(crate) fn build_services(
 /// Reads `rate_limit = { rate = 1000, burst = 100 }`: tokens per second per replica and the
 /// bucket size (default 1: no burst).
 fn read_rate_limit(ctx: &mut Ctx<'_>, node: &Node) -> Option<RateLimit> {
-    let fields = ctx.table(node, "rate_limit", &["rate", "burst"])?;
+    let fields = ctx.table(node, "rate_limit", keys_of::<RateLimitTable>())?;
     let rate = ctx
         .required(&fields, "rate")
         .and_then(|n| ctx.positive(n, "rate limit rate"))?;

@@ -934,12 +934,12 @@ fn more_shapes_are_checked() {
     only_error(&text, "parallel steps cannot be nested");
     let text = BASE.replace("calls = [\"back\"]", "calls = [[]]");
     only_error(&text, "empty parallel step");
-    let many: Vec<String> = (0..65).map(|_| "\"back\"".to_string()).collect();
+    let many: Vec<String> = (0..129).map(|_| "\"back\"".to_string()).collect();
     let text = BASE.replace(
         "calls = [\"back\"]",
         &format!("calls = [{}]", many.join(", ")),
     );
-    only_error(&text, "too many calls: 65 (at most 64 per endpoint)");
+    only_error(&text, "too many calls: 129 (at most 128 per endpoint)");
     let text = BASE.replace("rate = 10", "rate = 10\nusers = 3");
     only_error(&text, "\"users\" only applies to arrival = \"closed\"");
     let text = BASE.replace(
@@ -963,7 +963,7 @@ fn more_shapes_are_checked() {
         "\"front\"\nrate",
         "\"front\"\nrate = 1\narrival = \"poison\"\n#",
     );
-    only_error(&text, "unknown arrival \"poison\": expected one of poisson, constant, closed; did you mean \"poisson\"?");
+    only_error(&text, "unknown arrival \"poison\": expected one of poisson, constant, closed, trace; did you mean \"poisson\"?");
 }
 
 #[test]

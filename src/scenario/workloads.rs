@@ -1,49 +1,53 @@
 //! `[[workload]]` tables: who sends requests into the system, at which endpoint, how often.
 //!
 //! Open workloads (`poisson`, `constant`) need `rate` (> 0, requests per second) and may have a
-//! `schedule`; closed workloads need `users` and may have `think_time`. Keys of the other family
-//! are refused rather than ignored, so that a `rate` on a closed workload does not silently do
-//! nothing.
+//! `schedule`; closed workloads need `users` and may have `think_time`; trace workloads need
+//! `trace` (a CSV file, see [`super::trace`]). Keys of the other families are refused rather than
+//! ignored, so that a `rate` on a closed workload does not silently do nothing.
 
 use std::collections::HashMap;
 
 use super::calls::{resolve_at, Directory};
 use super::context::Ctx;
+use super::fields::Fields;
+use super::file::{keys_of, ScheduleEntry, WorkloadTable};
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
-use crate::model::{Arrival, Dist, RateChange, Workload};
-
-const WORKLOAD_KEYS: [&str; 8] = [
-    "name",
-    "target",
-    "arrival",
-    "rate",
-    "users",
-    "think_time",
-    "schedule",
-    "zone",
-];
-const SCHEDULE_KEYS: [&str; 3] = ["at", "rate", "ramp"];
+use super::trace::read_trace;
+use crate::model::{Arrival, Dist, RateChange, Workload, DEFAULT_KEY_SPACE};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Family {
     Poisson,
     Constant,
     Closed,
+    Trace,
 }
 
-const ARRIVALS: [(&str, Family); 3] = [
+const ARRIVALS: [(&str, Family); 4] = [
     ("poisson", Family::Poisson),
     ("constant", Family::Constant),
     ("closed", Family::Closed),
+    ("trace", Family::Trace),
 ];
 
-/// Reads every `[[workload]]`; at least one is required.
+/// Keys that belong to one arrival family only, with the family's description for messages.
+const FAMILY_KEYS: [(&str, &str); 5] = [
+    ("rate", "open loops (poisson, constant)"),
+    ("schedule", "open loops (poisson, constant)"),
+    ("users", "arrival = \"closed\""),
+    ("think_time", "arrival = \"closed\""),
+    ("trace", "arrival = \"trace\""),
+];
+
+/// Reads every `[[workload]]`; at least one is required. `duration` (nanoseconds; `None` when
+/// `[scenario]` has a problem) bounds the rows read from trace files.
 pub(crate) fn read_workloads(
     ctx: &mut Ctx<'_>,
     node: Option<&Node>,
     directory: &Directory,
     zones: &[String],
+    duration: Option<u64>,
 ) -> Vec<Workload> {
     let Some(node) = node else {
         ctx.error_at(
@@ -68,7 +72,8 @@ pub(crate) fn read_workloads(
     let mut workloads = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (index, item) in items.iter().enumerate() {
-        let Some((workload, name_pos)) = read_workload(ctx, item, index, directory, zones) else {
+        let read = read_workload(ctx, item, index, (directory, zones, duration));
+        let Some((workload, name_pos)) = read else {
             continue;
         };
         if let Some(first) = seen.get(&workload.name) {
@@ -88,15 +93,17 @@ pub(crate) fn read_workloads(
     workloads
 }
 
+/// What a workload refers to: the endpoints, the zones and the run's duration.
+type Surroundings<'a> = (&'a Directory, &'a [String], Option<u64>);
+
 fn read_workload(
     ctx: &mut Ctx<'_>,
     node: &Node,
     index: usize,
-    directory: &Directory,
-    zones: &[String],
+    (directory, zones, duration): Surroundings<'_>,
 ) -> Option<(Workload, usize)> {
     let errors_before = ctx.error_count();
-    let fields = ctx.table(node, "[[workload]]", &WORKLOAD_KEYS)?;
+    let fields = ctx.table(node, "[[workload]]", keys_of::<WorkloadTable>())?;
     let (name, name_pos) = match fields.get("name") {
         Some(n) => (ctx.name(n, "workload name").map(str::to_string), n.pos()),
         None => (Some(format!("workload-{}", index + 1)), node.pos()),
@@ -110,19 +117,35 @@ fn read_workload(
         None => Some(Family::Poisson),
     };
     let zone = fields.get("zone").and_then(|n| read_zone(ctx, n, zones));
+    let key_space = fields
+        .get("key_space")
+        .and_then(|n| ctx.integer(n, "key_space", 1, i64::MAX))
+        .map_or(DEFAULT_KEY_SPACE, |v| v as u64);
+    if let Some(family) = family {
+        refuse_other_families(ctx, &fields, family);
+    }
 
     let mut rate = 0.0;
     let mut schedule = Vec::new();
     let arrival = match family {
-        Some(Family::Closed) => {
-            for key in ["rate", "schedule"] {
-                if let Some(entry) = fields.entry(key) {
-                    ctx.error_at(
-                        entry.key_span.start,
-                        format!("\"{key}\" does not apply to arrival = \"closed\" (its load is set by users and think_time)"),
-                    );
+        Some(Family::Trace) => {
+            let trace_node = ctx.required(&fields, "trace");
+            let trace = trace_node.zip(duration).and_then(|(n, duration)| {
+                let path = ctx.string(n, "trace")?;
+                let full = ctx.base_dir().join(path);
+                match read_trace(&full, duration, directory) {
+                    Ok(trace) => Some(trace),
+                    Err(problems) => {
+                        for problem in problems {
+                            ctx.error(n, format!("trace {}: {problem}", full.display()));
+                        }
+                        None
+                    }
                 }
-            }
+            });
+            trace.map(Arrival::Trace)?
+        }
+        Some(Family::Closed) => {
             let users = ctx
                 .required(&fields, "users")
                 .and_then(|n| ctx.integer(n, "users", 1, i64::from(u32::MAX)))
@@ -134,14 +157,6 @@ fn read_workload(
             Arrival::Closed { users, think_time }
         }
         open => {
-            for key in ["users", "think_time"] {
-                if let Some(entry) = fields.entry(key) {
-                    ctx.error_at(
-                        entry.key_span.start,
-                        format!("\"{key}\" only applies to arrival = \"closed\" (an open workload's load is set by rate)"),
-                    );
-                }
-            }
             if let Some(r) = ctx
                 .required(&fields, "rate")
                 .and_then(|n| ctx.positive(n, "rate"))
@@ -168,8 +183,33 @@ fn read_workload(
         rate,
         schedule,
         zone,
+        key_space,
     };
     Some((workload, name_pos))
+}
+
+/// Reports the keys of `fields` that belong to another arrival family than `family`.
+fn refuse_other_families(ctx: &mut Ctx<'_>, fields: &Fields<'_>, family: Family) {
+    let own: &[&str] = match family {
+        Family::Poisson | Family::Constant => &["rate", "schedule"],
+        Family::Closed => &["users", "think_time"],
+        Family::Trace => &["trace"],
+    };
+    let arrival = ARRIVALS
+        .iter()
+        .find(|(_, f)| *f == family)
+        .map_or("?", |(name, _)| *name);
+    for (key, owner) in FAMILY_KEYS {
+        if own.contains(&key) {
+            continue;
+        }
+        if let Some(entry) = fields.entry(key) {
+            ctx.error_at(
+                entry.key_span.start,
+                format!("\"{key}\" only applies to {owner}, not to arrival = \"{arrival}\""),
+            );
+        }
+    }
 }
 
 /// A zone name (`"a"` or `"zone:a"`) that some service uses.
@@ -196,7 +236,7 @@ fn read_schedule(ctx: &mut Ctx<'_>, node: &Node) -> Vec<RateChange> {
     };
     let mut changes: Vec<RateChange> = Vec::new();
     for item in items {
-        let Some(fields) = ctx.table(item, "a schedule entry", &SCHEDULE_KEYS) else {
+        let Some(fields) = ctx.table(item, "a schedule entry", keys_of::<ScheduleEntry>()) else {
             continue;
         };
         let at_node = ctx.required(&fields, "at");

@@ -108,6 +108,7 @@ mod tests {
             rate,
             schedule,
             zone: None,
+            key_space: 1,
         }
     }
 

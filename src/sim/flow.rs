@@ -7,6 +7,7 @@ use super::request::{
 };
 use super::{Event, Recorder, Simulation, NONE};
 use crate::engine::{derive_key, EventQueue, StreamKind};
+use crate::model::zones::{Originating, ZoneRequest};
 use crate::model::{Arrival, Jitter, Outcome};
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
@@ -23,6 +24,8 @@ struct CallStart {
     caller_replica: u32,
     endpoint: u32,
     key: u64,
+    /// The end-to-end request's user key.
+    user_key: u64,
     measured: bool,
     /// A deadline propagated from the parent job (`u64::MAX`: none), nanoseconds.
     inherited_deadline: u64,
@@ -62,8 +65,16 @@ impl<R: Recorder> Simulation<'_, R> {
 
     pub(super) fn schedule_next_arrival(&mut self, workload: usize, queue: &mut EventQueue<Event>) {
         let runtime = &mut self.workloads[workload];
-        let work = match self.model.workloads[workload].arrival {
+        let work = match &self.model.workloads[workload].arrival {
             Arrival::Poisson => Exp1.sample(&mut runtime.rng),
+            Arrival::Trace(trace) => {
+                let next = trace.times.get(runtime.requests_sent as usize).copied();
+                if let Some(at) = next.filter(|&at| at < self.model.duration) {
+                    let workload = workload as u32;
+                    queue.push(at, Event::WorkloadArrival { workload });
+                }
+                return;
+            }
             _ => 1.0,
         };
         let Some(clock) = runtime.clock.as_mut() else {
@@ -118,6 +129,19 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let spec = &self.model.workloads[workload as usize];
+        let (endpoint, client) = match &spec.arrival {
+            Arrival::Trace(trace) if !trace.rows.is_empty() => {
+                let row = trace.rows[number as usize];
+                match trace.endpoints.get(row as usize) {
+                    Some(&endpoint) => (
+                        endpoint,
+                        self.trace_clients[workload as usize][row as usize],
+                    ),
+                    None => (spec.target, self.edge_client[workload as usize]),
+                }
+            }
+            _ => (spec.target, self.edge_client[workload as usize]),
+        };
         let key = derive_key(
             derive_key(
                 derive_key(REQUEST_ROOT, u64::from(workload)),
@@ -125,6 +149,12 @@ impl<R: Recorder> Simulation<'_, R> {
             ),
             number,
         );
+        let user_key = if self.draws_user_keys {
+            self.draw_user_key(key, spec.key_space)
+        } else {
+            0
+        };
+        let spec = &self.model.workloads[workload as usize];
         let measured = now >= self.measured.0 && now < self.measured.1;
         if measured {
             self.offered += 1;
@@ -135,15 +165,24 @@ impl<R: Recorder> Simulation<'_, R> {
         let start = CallStart {
             parent: Parent::Edge { workload, user },
             optional: false,
-            client: self.edge_client[workload as usize],
+            client,
             caller_zone: spec.zone.map_or(NONE, |zone| zone as u32),
             caller_replica: NONE,
-            endpoint: spec.target as u32,
+            endpoint: endpoint as u32,
             key,
+            user_key,
             measured,
             inherited_deadline: u64::MAX,
         };
         self.start_call(start, now, queue);
+    }
+
+    /// The user key of the request `request_key`: uniform in `[0, key_space)`, from a stream of
+    /// the request's own identity (so drawing it shifts no other draw).
+    fn draw_user_key(&mut self, request_key: u64, key_space: u64) -> u64 {
+        self.streams
+            .rekey(&mut self.work_rng, StreamKind::UserKey, request_key);
+        self.work_rng.random_range(0..key_space)
     }
 
     /// An end-to-end request has ended.
@@ -197,6 +236,7 @@ impl<R: Recorder> Simulation<'_, R> {
             endpoint: start.endpoint,
             service: service as u32,
             key: start.key,
+            user_key: start.user_key,
             tries: 0,
             lanes: [IDLE; TRY_LANES],
             sent: [now; TRY_LANES],
@@ -348,18 +388,7 @@ impl<R: Recorder> Simulation<'_, R> {
     fn send_try(&mut self, slot: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
         let call = self.calls.at(slot);
         let (generation, service, client) = (call.generation, call.service as usize, call.client);
-        let policy = &self.model.services[service].policy;
-        let weights = &self.model.services[service].replica_weights;
-        let balancer = &mut self.balancers[client as usize];
-        let view = self.client_view[client as usize] as usize;
-        let view_version = self.view_versions[view];
-        let Some(index) = balancer.pick(
-            policy.balancer,
-            &self.views[view],
-            view_version,
-            weights,
-            now,
-        ) else {
+        let Some(index) = self.pick_replica(slot, now) else {
             // No replica in view: "no healthy upstream", refused at once.
             answer_at_once(slot, generation, try_number, Outcome::Refused, now, queue);
             return;
@@ -378,6 +407,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
         let (job, request_hop) = self.draw_try(slot, try_number, replica_slot, now);
         let replica_zone = self.replicas[replica_slot as usize].zone;
+        if caller_zone != NONE && caller_zone != replica_zone && self.calls.at(slot).measured {
+            self.service_totals[service].cross_zone_tries += 1;
+        }
         if self.partitioned(caller_zone, replica_zone) {
             return; // dropped on the wire: the caller will time out
         }
@@ -397,23 +429,79 @@ impl<R: Recorder> Simulation<'_, R> {
     /// (at most twice more) while the pick is one of them.
     fn avoid_replicas_in_flight(&mut self, slot: u32, mut index: u32, now: u64) -> u32 {
         let call = self.calls.at(slot);
-        let (lanes, service, client) = (call.lanes, call.service as usize, call.client);
-        let policy = &self.model.services[service].policy;
-        let weights = &self.model.services[service].replica_weights;
-        let view_index = self.client_view[client as usize] as usize;
-        let view = &self.views[view_index];
-        let view_version = self.view_versions[view_index];
+        let (lanes, client) = (call.lanes, call.client as usize);
+        let view_size = self.views[self.client_view[client] as usize].len();
         for _ in 0..2 {
-            if view.len() < 2 || !lanes.contains(&index) {
+            if view_size < 2 || !lanes.contains(&index) {
                 break;
             }
-            let balancer = &mut self.balancers[client as usize];
-            match balancer.pick(policy.balancer, view, view_version, weights, now) {
+            match self.pick_replica(slot, now) {
                 Some(other) => index = other,
                 None => break,
             }
         }
         index
+    }
+
+    /// The caller's balancer picks a replica index for the call's next try (`None`: none in view).
+    /// Consistent hashing hashes the request's user key; zone-aware routing applies to callers
+    /// with a zone; anything else is the plain balancer.
+    #[inline]
+    fn pick_replica(&mut self, slot: u32, now: u64) -> Option<u32> {
+        let call = self.calls.at(slot);
+        let (service, client) = (call.service as usize, call.client as usize);
+        let spec = &self.model.services[service];
+        let policy = &spec.policy;
+        let view_id = self.client_view[client] as usize;
+        let (view, view_version) = (&self.views[view_id], self.view_versions[view_id]);
+        let balancer = &mut self.balancers[client];
+        if policy.balancer.is_consistent_hash() {
+            return balancer.pick_hashed(
+                policy.balancer,
+                service as u32,
+                &spec.name,
+                crate::model::hashing::hash_user_key(call.user_key),
+                view,
+                view_version,
+                &spec.replica_weights,
+                &mut self.hash_tables,
+            );
+        }
+        if let (Some(zone_aware), true) = (&policy.zone_aware, call.caller_zone != NONE) {
+            let originating = if call.caller_replica == NONE {
+                Originating::Counts(&self.edge_zone_counts[service])
+            } else {
+                // The calling service's shared view (its registry view under oracle and static).
+                let caller = self.replicas[call.caller_replica as usize].service as usize;
+                Originating::Replicas {
+                    view: &self.views[caller],
+                    version: self.view_versions[caller],
+                    zones: &self.model.services[caller].replica_zones,
+                }
+            };
+            let request = ZoneRequest {
+                local: call.caller_zone as usize,
+                zone_count: self.model.zones.len(),
+                min_cluster_size: zone_aware.min_cluster_size,
+                upstream_zones: &spec.replica_zones,
+                originating,
+            };
+            return balancer.pick_zone_aware(
+                policy.balancer,
+                &request,
+                view,
+                view_version,
+                &spec.replica_weights,
+                now,
+            );
+        }
+        balancer.pick(
+            policy.balancer,
+            view,
+            view_version,
+            &spec.replica_weights,
+            now,
+        )
     }
 
     /// The try's own work, from the stream of its identity: service time, error draw, call coins,
@@ -433,7 +521,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service_time = endpoint.service_time.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
-        let mut call_mask = 0u64;
+        let mut call_mask = 0u128;
         for (index, downstream) in endpoint
             .steps
             .iter()
@@ -443,7 +531,7 @@ impl<R: Recorder> Simulation<'_, R> {
             if downstream.probability >= 1.0
                 || self.work_rng.random::<f64>() < downstream.probability
             {
-                call_mask |= 1 << index;
+                call_mask |= 1u128 << index;
             }
         }
         let replica_zone = self.replicas[replica_slot as usize].zone;
@@ -463,6 +551,7 @@ impl<R: Recorder> Simulation<'_, R> {
             call_generation: call.generation,
             try_number,
             key,
+            user_key: call.user_key,
             deadline: if self.model.services[call.service as usize]
                 .policy
                 .deadline_propagation
@@ -1038,7 +1127,7 @@ impl<R: Recorder> Simulation<'_, R> {
             let first_call = self.step_first_call[job.endpoint as usize][step_index];
             let mask = job.call_mask >> first_call;
             let enabled = (0..step.calls.len())
-                .filter(|&i| mask & (1 << i) != 0)
+                .filter(|&i| mask & (1u128 << i) != 0)
                 .count() as u32;
             if enabled == 0 {
                 self.jobs.at_mut(slot).step += 1;
@@ -1061,7 +1150,7 @@ impl<R: Recorder> Simulation<'_, R> {
         for offset in 0..step_len {
             let job = self.jobs.at(slot);
             let call_index = first_call + offset;
-            if job.call_mask & (1 << call_index) == 0 {
+            if job.call_mask & (1u128 << call_index) == 0 {
                 continue;
             }
             let call = &self.model.endpoints[endpoint_index].steps[step_index].calls[offset];
@@ -1078,6 +1167,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 caller_replica: job.replica,
                 endpoint: call.target as u32,
                 key: derive_key(job.key, call_index as u64),
+                user_key: job.user_key,
                 measured: job.measured,
                 inherited_deadline: job.deadline,
             };

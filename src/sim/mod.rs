@@ -34,6 +34,7 @@ pub use stats::{
 use crate::engine::{
     self, derive_key, EventQueue, Lane, Process, RekeyableStream, StreamFactory, StreamKind,
 };
+use crate::model::hashing::HashTables;
 use crate::model::{Arrival, BalancerState, Model};
 use arena::Arena;
 use arrivals::RateClock;
@@ -128,10 +129,19 @@ pub struct Simulation<'m, R: Recorder> {
     autoscalers: Vec<Option<autoscale::AutoscaleRuntime>>,
     /// Balancer state of every (caller, called service) client.
     balancers: Vec<BalancerState>,
+    /// Consistent-hash tables, shared by clients balancing over the same replicas.
+    hash_tables: HashTables,
+    /// Whether requests draw a user key (some call uses `ring_hash` or `maglev`).
+    draws_user_keys: bool,
+    /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
+    edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
     client_base: Vec<u32>,
     /// Per workload: its client in `balancers`.
     edge_client: Vec<u32>,
+    /// Per workload: for a trace naming entry endpoints, the client of each (by the trace's
+    /// endpoint index); empty otherwise.
+    trace_clients: Vec<Vec<u32>>,
     /// Per client: breaker, outlier detector, retry budget (`None` where nothing is configured,
     /// so the hot path pays one pointer check).
     guards: Vec<Option<Box<guards::ClientGuards>>>,
@@ -201,6 +211,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             }
         }
         let mut edge_client = Vec::new();
+        let mut trace_clients = Vec::new();
         for (index, workload) in model.workloads.iter().enumerate() {
             edge_client.push(balancers.len() as u32);
             let service = model.endpoints[workload.target].service;
@@ -208,6 +219,27 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             balancers.push(BalancerState::new(model.services[service].slots(), rng));
             let zone = workload.zone.map_or(NONE, |z| z as u32);
             clients.add(model, service, format!("workload:{}", workload.name), zone);
+            trace_clients.push(Vec::new());
+            if let Arrival::Trace(trace) = &workload.arrival {
+                // One client per service the trace enters at (the target's is the one above).
+                let mut by_service = vec![(service, balancers.len() as u32 - 1)];
+                for &endpoint in &trace.endpoints {
+                    let entry = model.endpoints[endpoint].service;
+                    let client = match by_service.iter().find(|(s, _)| *s == entry) {
+                        Some(&(_, client)) => client,
+                        None => {
+                            let key = derive_key(derive_key(u64::MAX, index as u64), entry as u64);
+                            let rng = streams.stream(StreamKind::Client, key);
+                            balancers.push(BalancerState::new(model.services[entry].slots(), rng));
+                            let name = format!("workload:{}", workload.name);
+                            clients.add(model, entry, name, zone);
+                            by_service.push((entry, balancers.len() as u32 - 1));
+                            balancers.len() as u32 - 1
+                        }
+                    };
+                    trace_clients[index].push(client);
+                }
+            }
         }
         let client_view = if model.registry.has_client_caches() {
             (0..clients.service.len())
@@ -257,12 +289,19 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             client_zone: clients.zone,
             autoscalers,
             balancers,
+            hash_tables: HashTables::default(),
+            draws_user_keys: model
+                .services
+                .iter()
+                .any(|s| s.policy.balancer.is_consistent_hash()),
+            edge_zone_counts: edge_zone_counts(model),
             guards: clients.guards,
             client_service: clients.service,
             client_names: clients.names,
             scratch_replicas: Vec::new(),
             client_base,
             edge_client,
+            trace_clients,
             call_client_offset,
             step_first_call,
             calls: Arena::default(),
@@ -306,7 +345,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                         );
                     }
                 }
-                Arrival::Poisson | Arrival::Constant => self.schedule_next_arrival(index, queue),
+                Arrival::Poisson | Arrival::Constant | Arrival::Trace(_) => {
+                    self.schedule_next_arrival(index, queue);
+                }
             }
         }
         for (client, guards) in self.guards.iter().enumerate() {
@@ -479,6 +520,17 @@ impl Clients {
     }
 }
 
+/// Per service: how many workloads with a zone call it, per zone.
+fn edge_zone_counts(model: &Model) -> Vec<Vec<u32>> {
+    let mut counts = vec![vec![0; model.zones.len()]; model.services.len()];
+    for workload in &model.workloads {
+        if let Some(zone) = workload.zone {
+            counts[model.endpoints[workload.target].service][zone] += 1;
+        }
+    }
+    counts
+}
+
 /// Replicas of every service, and the slot of each service's first replica.
 fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
     let mut replicas = Vec::new();
@@ -498,6 +550,8 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
                 replica.health = replica::Health::Stopped;
                 replica.ever_ready = false;
             }
+            replica.base_error_rate = service.error_rate;
+            replica.combine_error_rates();
             replicas.push(replica);
         }
     }
@@ -594,7 +648,7 @@ fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntim
                 _ => Vec::new(),
             };
             let clock = match workload.arrival {
-                Arrival::Closed { .. } => None,
+                Arrival::Closed { .. } | Arrival::Trace(_) => None,
                 _ => Some(RateClock::new(workload, model.duration)),
             };
             WorkloadRuntime {

@@ -74,8 +74,11 @@ pub struct Replica {
     pub jobs: Vec<u32>,
     /// Multiplier of service times (1 unless a `slow` fault is on).
     pub slow_factor: f64,
-    /// Fraction of requests failing with `error` (0 unless an `errors` fault is on).
+    /// Fraction of requests failing with `error`: the service's steady `error_rate` combined with
+    /// the `errors` faults in force.
     pub error_rate: f64,
+    /// The service's steady `error_rate` (0 unless the scenario gives one).
+    pub base_error_rate: f64,
     /// Crash faults in force on it (overlapping faults nest: it is up again when all have ended).
     pub crash_faults: u32,
     /// Hang faults in force on it.
@@ -129,6 +132,7 @@ impl Replica {
             jobs: Vec::new(),
             slow_factor: 1.0,
             error_rate: 0.0,
+            base_error_rate: 0.0,
             crash_faults: 0,
             hang_faults: 0,
             error_fault_rates: Vec::new(),
@@ -158,13 +162,15 @@ impl Replica {
         }
     }
 
-    /// Recomputes `error_rate` from the `errors` faults in force.
+    /// Recomputes `error_rate` from the steady rate and the `errors` faults in force, as
+    /// independent causes.
     pub fn combine_error_rates(&mut self) {
-        let survive: f64 = self
-            .error_fault_rates
-            .iter()
-            .map(|rate| 1.0 - rate)
-            .product();
+        let survive: f64 = (1.0 - self.base_error_rate)
+            * self
+                .error_fault_rates
+                .iter()
+                .map(|rate| 1.0 - rate)
+                .product::<f64>();
         self.error_rate = 1.0 - survive;
     }
 

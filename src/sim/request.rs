@@ -63,6 +63,8 @@ pub struct CallState {
     pub service: u32,
     /// Identity of the call, from which each try's work stream is derived.
     pub key: u64,
+    /// The end-to-end request's user key (what consistent hashing hashes; 0 when unused).
+    pub user_key: u64,
     /// Tries started so far (first try, retries and hedges); the latest is number `tries - 1`.
     pub tries: u32,
     /// Per lane (try number % [`TRY_LANES`]): the replica index of the try in flight there, or
@@ -148,6 +150,8 @@ pub struct Job {
     pub try_number: u32,
     /// Identity of this try: the key of its child calls derives from it.
     pub key: u64,
+    /// The end-to-end request's user key, passed on to its child calls.
+    pub user_key: u64,
     /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
     pub deadline: u64,
     /// Zone of the caller (for partitions at delivery).
@@ -158,8 +162,8 @@ pub struct Job {
     pub service_time: u64,
     /// Uniform draw in [0, 1) compared with an `errors` fault's rate.
     pub error_draw: f64,
-    /// Bit i set: call i of the endpoint (in step order) is made.
-    pub call_mask: u64,
+    /// Bit i set: call i of the endpoint (in step order) is made (at most 128 calls).
+    pub call_mask: u128,
     /// Drawn one-way latency of the response hop, nanoseconds.
     pub response_hop: u64,
     /// Index of the step under way.

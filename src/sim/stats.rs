@@ -120,6 +120,8 @@ pub struct ServiceTotals {
     pub retries: u64,
     /// Hedges sent to this service (extra tries while another is in flight).
     pub hedges: u64,
+    /// Tries sent to it by a caller in another zone (callers with a zone only).
+    pub cross_zone_tries: u64,
     /// Arrival to response of the succeeded ones, nanoseconds.
     pub latency: LatencyStats,
     /// Worker-nanoseconds spent busy within the measured interval.

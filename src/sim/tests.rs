@@ -22,6 +22,7 @@ pub(crate) fn single_service(
         network: Network::default(),
         registry: RegistryModel::Oracle,
         services: vec![Service {
+            error_rate: 0.0,
             name: "server".into(),
             replicas,
             replica_zones: vec![0; replicas],
@@ -48,6 +49,7 @@ pub(crate) fn single_service(
             rate,
             schedule: vec![],
             zone: None,
+            key_space: crate::model::DEFAULT_KEY_SPACE,
         }],
         faults: vec![],
         slo: None,
