@@ -207,6 +207,7 @@ mod tests {
             endpoint: 0,
             service: 0,
             key: 0,
+            user_key: 0,
             tries: 0,
             lanes: [IDLE; TRY_LANES],
             sent: [0; TRY_LANES],
