@@ -1,6 +1,7 @@
 //! A generic discrete-event core: integer-nanosecond time, a totally ordered pending-event set,
 //! and seeded random streams. It knows nothing of services.
 
+pub mod chacha;
 pub mod queue;
 pub mod rng;
 pub mod time;

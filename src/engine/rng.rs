@@ -5,13 +5,14 @@
 //! shared stream consumed in event order. So changing a policy never changes the offered work:
 //! common random numbers across variants.
 
-use rand::rand_core::block::BlockRng;
+use super::chacha::ChaCha8Block;
 use rand::SeedableRng;
-use rand_chacha::{ChaCha8Core, ChaCha8Rng};
+use rand_chacha::ChaCha8Rng;
 
-/// A ChaCha8 stream that can be re-keyed in place without copying its buffer (the hot path
-/// re-keys one for every try of every request).
-pub type RekeyableStream = BlockRng<ChaCha8Core>;
+/// A ChaCha8 stream that can be re-keyed in place (the hot path re-keys one for every try of every
+/// request). It computes one 64-byte block at a time: a try draws a few words, so one block is
+/// usually all it computes. Same words as [`StreamFactory::stream`] for the same identity.
+pub type RekeyableStream = ChaCha8Block;
 
 /// What a stream is for; part of its key, so that streams of different purposes never coincide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,14 +73,21 @@ impl StreamFactory {
 
     /// A stream to re-key with [`StreamFactory::rekey`]; it starts keyed to `(kind, identity)`.
     pub fn rekeyable(&self, kind: StreamKind, identity: u64) -> RekeyableStream {
-        BlockRng::new(ChaCha8Core::from_seed(self.key_for(kind, identity)))
+        ChaCha8Block::from_key(&self.key_for(kind, identity))
     }
 
     /// Re-points `rng` at `kind` and `identity`, from its start. The same values follow as from
     /// [`StreamFactory::stream`] with the same arguments; the block is computed on the first draw.
+    /// `rng` must come from this factory's [`StreamFactory::rekeyable`].
+    #[inline]
     pub fn rekey(&self, rng: &mut RekeyableStream, kind: StreamKind, identity: u64) {
-        rng.core = ChaCha8Core::from_seed(self.key_for(kind, identity));
-        rng.reset();
+        let key = self.key_for(kind, identity);
+        debug_assert_eq!(
+            rng.key_tail(),
+            ChaCha8Block::from_key(&key).key_tail(),
+            "a stream of another factory"
+        );
+        rng.rekey(u64::from_le_bytes(key[..8].try_into().expect("8 bytes")));
     }
 }
 

@@ -387,6 +387,11 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Sends try `try_number` of the call: balance, draw the try's work, put it on the wire.
     fn send_try(&mut self, slot: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
         let call = self.calls.at(slot);
+        // Key the try's stream (see `draw_try`) first: its block is computed while the rest runs.
+        let work_key = derive_key(call.key, u64::from(try_number));
+        self.streams
+            .rekey(&mut self.work_rng, StreamKind::Work, work_key);
+        let call = self.calls.at(slot);
         let (generation, service, client) = (call.generation, call.service as usize, call.client);
         let Some(index) = self.pick_replica(slot, now) else {
             // No replica in view: "no healthy upstream", refused at once.
@@ -515,9 +520,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
     ) -> (Job, u64) {
         let call = self.calls.at(call_slot);
-        let key = derive_key(call.key, u64::from(try_number));
-        self.streams
-            .rekey(&mut self.work_rng, StreamKind::Work, key);
+        let key = derive_key(call.key, u64::from(try_number)); // `send_try` keyed `work_rng` to it
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service_time = endpoint.service_time.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();

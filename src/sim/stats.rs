@@ -2,19 +2,29 @@
 //! simulated time.
 
 use crate::model::Outcome;
-use hdrhistogram::Histogram;
 
 /// Largest latency a histogram tracks exactly, nanoseconds (one hour); larger values saturate.
 const HISTOGRAM_MAX_NANOS: u64 = 3_600_000_000_000;
 
-/// A latency distribution: exact count, mean and max, percentiles from an HDR histogram with three
-/// significant digits (relative error below 0.1%).
+/// A latency distribution: exact count, mean and max, percentiles from a log-linear histogram
+/// with `digits` significant digits (three by default: relative error below 0.1%).
+///
+/// The histogram has the layout of an HDR histogram with a lowest value of 1 ns: values below
+/// `2^(p+1)` have a bucket each, and every further power of two is cut into `2^p` buckets, where
+/// `2^p` is the smallest power of two with `2^(p+1) >= 2 * 10^digits` (so the relative width of
+/// a bucket is below `10^-digits`). Recording a value is an index computation and an increment;
+/// everything else is done when a quantile is read.
 #[derive(Debug, Clone)]
 pub struct LatencyStats {
-    histogram: Histogram<u64>,
+    /// Count per bucket.
+    counts: Vec<u64>,
+    /// `p`: buckets per power of two above the exact range are `2^p`.
+    precision: u32,
     sum_nanos: u128,
     count: u64,
     max_nanos: u64,
+    /// Smallest value recorded (`u64::MAX` when empty).
+    min_nanos: u64,
 }
 
 impl Default for LatencyStats {
@@ -27,21 +37,46 @@ impl Default for LatencyStats {
 impl LatencyStats {
     /// Percentiles with `digits` significant digits (1 to 5; relative error below 10^-digits).
     pub fn with_digits(digits: u8) -> Self {
-        LatencyStats {
-            histogram: Histogram::new_with_bounds(1, HISTOGRAM_MAX_NANOS, digits.clamp(1, 5))
-                .expect("static histogram bounds are valid"),
+        let wanted = 2 * 10u64.pow(u32::from(digits.clamp(1, 5)));
+        let precision = wanted.next_power_of_two().trailing_zeros() - 1;
+        let mut stats = LatencyStats {
+            counts: Vec::new(),
+            precision,
             sum_nanos: 0,
             count: 0,
             max_nanos: 0,
-        }
+            min_nanos: u64::MAX,
+        };
+        stats.counts = vec![0; stats.index(HISTOGRAM_MAX_NANOS) + 1];
+        stats
+    }
+
+    /// The bucket of `nanos` (at most [`HISTOGRAM_MAX_NANOS`]).
+    #[inline(always)]
+    fn index(&self, nanos: u64) -> usize {
+        let p = self.precision;
+        // How many halvings bring `nanos` below 2^(p+1): 0 in the exact range.
+        let shift = (63 - p) - (nanos | ((2u64 << p) - 1)).leading_zeros();
+        ((u64::from(shift) << p) + (nanos >> shift)) as usize
+    }
+
+    /// The lowest and highest value of bucket `index`.
+    fn bucket_range(&self, index: usize) -> (u64, u64) {
+        let p = self.precision;
+        let shift = ((index >> p) as u32).saturating_sub(1);
+        let lowest = (index as u64 - (u64::from(shift) << p)) << shift;
+        (lowest, lowest + (1u64 << shift) - 1)
     }
 
     /// Records one latency, nanoseconds.
+    #[inline]
     pub fn record(&mut self, nanos: u64) {
-        self.histogram.saturating_record(nanos);
+        let index = self.index(nanos.min(HISTOGRAM_MAX_NANOS));
+        self.counts[index] += 1;
         self.sum_nanos += u128::from(nanos);
         self.count += 1;
         self.max_nanos = self.max_nanos.max(nanos);
+        self.min_nanos = self.min_nanos.min(nanos);
     }
 
     /// Number of latencies recorded.
@@ -58,13 +93,31 @@ impl LatencyStats {
         }
     }
 
-    /// The `quantile` (in [0, 1]) from the histogram, nanoseconds (0 when empty).
+    /// Buckets that can hold a count: from the smallest value's to the largest's.
+    fn used_buckets(&self) -> std::ops::RangeInclusive<usize> {
+        let low = self.index(self.min_nanos.min(HISTOGRAM_MAX_NANOS));
+        let high = self.index(self.max_nanos.min(HISTOGRAM_MAX_NANOS));
+        low..=high
+    }
+
+    /// The `quantile` (in [0, 1]) from the histogram, nanoseconds (0 when empty): the highest
+    /// value of the bucket holding the `ceil(quantile * count)`-th smallest latency (at least
+    /// the first); for quantile 0, the lowest value of the first bucket.
     pub fn quantile_nanos(&self, quantile: f64) -> u64 {
         if self.count == 0 {
-            0
-        } else {
-            self.histogram.value_at_quantile(quantile)
+            return 0;
         }
+        let quantile = quantile.min(1.0);
+        let rank = ((quantile * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for index in self.used_buckets() {
+            seen += self.counts[index];
+            if seen >= rank {
+                let (lowest, highest) = self.bucket_range(index);
+                return if quantile == 0.0 { lowest } else { highest };
+            }
+        }
+        unreachable!("the buckets hold every recorded latency")
     }
 
     /// Exact maximum, nanoseconds.
@@ -74,10 +127,14 @@ impl LatencyStats {
 
     /// Forgets everything (keeps the histogram's memory).
     pub fn reset(&mut self) {
-        self.histogram.reset();
+        if self.count > 0 {
+            let used = self.used_buckets();
+            self.counts[used].fill(0);
+        }
         self.sum_nanos = 0;
         self.count = 0;
         self.max_nanos = 0;
+        self.min_nanos = u64::MAX;
     }
 }
 
@@ -297,6 +354,64 @@ impl Recorder for MemoryRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_equal_an_hdr_histograms() {
+        // An independent implementation of the same layout: hdrhistogram with lowest value 1.
+        for digits in [2u8, 3] {
+            let mut ours = LatencyStats::with_digits(digits);
+            let mut reference =
+                hdrhistogram::Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_NANOS, digits)
+                    .unwrap();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            for round in 0..3 {
+                for _ in 0..20_000 {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // Log-uniform from 1 ns to the tracked maximum, and some zeros. (Beyond
+                    // it, the reference keeps values up to the end of its last bucket where
+                    // ours saturates at the maximum.)
+                    let value = (state >> (state % 64)) % (HISTOGRAM_MAX_NANOS + 1);
+                    ours.record(value);
+                    reference.saturating_record(value);
+                }
+                for step in 0..=1000 {
+                    let quantile = f64::from(step) / 1000.0;
+                    assert_eq!(
+                        ours.quantile_nanos(quantile),
+                        reference.value_at_quantile(quantile),
+                        "digits {digits}, round {round}, quantile {quantile}"
+                    );
+                }
+                ours.reset();
+                reference.reset();
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_or_reset_histogram_reads_zero() {
+        let mut stats = LatencyStats::with_digits(2);
+        assert_eq!(stats.quantile_nanos(0.5), 0);
+        stats.record(5_000_000);
+        assert!(stats.quantile_nanos(0.5) >= 5_000_000);
+        stats.reset();
+        assert_eq!((stats.count(), stats.quantile_nanos(0.99)), (0, 0));
+        stats.record(7);
+        assert_eq!(stats.quantile_nanos(1.0), 7, "small values are exact");
+        stats.record(2 * HISTOGRAM_MAX_NANOS);
+        let saturated = stats.quantile_nanos(1.0);
+        assert!(
+            (HISTOGRAM_MAX_NANOS..HISTOGRAM_MAX_NANOS / 100 * 101).contains(&saturated),
+            "{saturated}"
+        );
+        assert_eq!(
+            stats.max_nanos(),
+            2 * HISTOGRAM_MAX_NANOS,
+            "the maximum is exact"
+        );
+    }
 
     #[test]
     fn percentiles_are_within_histogram_precision() {
