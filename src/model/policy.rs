@@ -234,10 +234,33 @@ pub struct CallPolicy {
     /// Bulkhead: most tries one client may have outstanding to the service (Envoy's
     /// circuit-breaker `max_requests`); a try over it is rejected locally. `None`: unlimited.
     pub max_requests: Option<u32>,
+    /// Hedged requests, if any.
+    pub hedge: Option<HedgePolicy>,
+    /// Connection pool: most tries one client may have on the wire to the service at once
+    /// (Envoy's circuit-breaker `max_connections`, HTTP/1.1 style: one request per connection);
+    /// further tries wait in the client's pending queue. `None`: unlimited.
+    pub max_connections: Option<u32>,
+    /// Longest the client's pending queue may grow (Envoy's `max_pending_requests`); a try that
+    /// finds it full is rejected locally. `None`: unlimited. Only used with `max_connections`.
+    pub max_pending: Option<u32>,
     /// Zone-aware routing, if enabled.
     pub zone_aware: Option<ZoneAwarePolicy>,
     /// Active health checking by every client, if any.
     pub health_check: Option<HealthCheckPolicy>,
+}
+
+/// Most hedges one call may send.
+pub const MAX_HEDGES: u32 = 3;
+
+/// Hedged requests (gRPC hedging, Finagle backup requests): when the latest try of a call has
+/// had no response for `after`, another try is sent without cancelling the ones in flight; the
+/// first success wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HedgePolicy {
+    /// Wait without a response before the next hedge, nanoseconds.
+    pub after: u64,
+    /// Hedges per call, 1 to [`MAX_HEDGES`].
+    pub max: u32,
 }
 
 /// Envoy's active health checking, run by each client against each replica in its view.
@@ -264,6 +287,9 @@ impl Default for CallPolicy {
             outlier_detection: None,
             deadline_propagation: false,
             max_requests: None,
+            hedge: None,
+            max_connections: None,
+            max_pending: None,
             zone_aware: None,
             health_check: None,
         }

@@ -102,6 +102,7 @@ impl FileRecorder {
             "busy_workers",
             "queue_length",
             "retries",
+            "hedges",
             "replicas",
         ]);
         timeseries.write_record(&header)?;
@@ -171,6 +172,7 @@ impl Recorder for FileRecorder {
         fields.push(row.busy_workers.to_string());
         fields.push(row.queue_length.to_string());
         fields.push(counters.retries.to_string());
+        fields.push(counters.hedges.to_string());
         fields.push(row.ready_replicas.map_or(String::new(), |n| n.to_string()));
         let result = self.timeseries.write_record(&fields);
         self.keep_error(result);

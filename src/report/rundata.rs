@@ -190,6 +190,9 @@ pub struct WindowRecord {
     /// Retries sent.
     #[serde(default)]
     pub retries: u64,
+    /// Hedges sent.
+    #[serde(default)]
+    pub hedges: u64,
 }
 
 impl WindowRecord {

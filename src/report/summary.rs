@@ -122,6 +122,8 @@ pub struct ServiceSummary {
     pub tries: TryCounts,
     /// Retries sent to it.
     pub retries: u64,
+    /// Hedges sent to it (extra tries while an earlier one was still in flight).
+    pub hedges: u64,
     /// Tries sent to it by a caller in another zone.
     pub cross_zone_tries: u64,
     /// Compute time spent on tries whose caller had already given up, milliseconds.
@@ -182,6 +184,7 @@ impl Summary {
                         failures: Outcomes::from(&totals.try_outcomes),
                     },
                     retries: totals.retries,
+                    hedges: totals.hedges,
                     cross_zone_tries: totals.cross_zone_tries,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
                     expired: totals.expired,

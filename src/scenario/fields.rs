@@ -111,13 +111,6 @@ impl Ctx<'_> {
         found
     }
 
-    /// Reports the entry of `key` (if present) as not supported yet.
-    pub fn unsupported_key(&mut self, fields: &Fields<'_>, key: &str) {
-        if let Some(entry) = fields.entry(key) {
-            self.error_at(entry.key_span.start, format!("\"{key}\" {PLANNED}"));
-        }
-    }
-
     /// A string.
     pub fn string<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
         let found = node.as_str();

@@ -227,8 +227,13 @@ pub struct PolicyTable {
     /// at once (default unlimited).
     #[schemars(range(min = 1))]
     pub max_requests: Option<u32>,
-    /// Most requests a client may have waiting for a connection (Envoy's max_pending_requests).
+    /// Connection pool: most tries a client may have on the wire to the service; more wait in
+    /// its pending queue (Envoy's max_connections; default unlimited).
     #[schemars(range(min = 1))]
+    pub max_connections: Option<u32>,
+    /// Most tries a client may have waiting for a connection; more are rejected at once
+    /// (Envoy's max_pending_requests; default unlimited).
+    #[schemars(range(min = 0))]
     pub max_pending: Option<u32>,
     /// Whole-call timeout, all tries included (default "15s").
     pub timeout: Option<Duration>,
@@ -373,10 +378,10 @@ pub struct HealthCheckTable {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HedgeTable {
-    /// Delay after which another try is started if none has answered.
-    pub after: Option<Duration>,
-    /// Most extra tries (default 1).
-    #[schemars(range(min = 1))]
+    /// Delay after which another try is started if none has answered (required).
+    pub after: Duration,
+    /// Most extra tries per call (default 1, at most 3).
+    #[schemars(range(min = 1, max = 3))]
     pub max: Option<u32>,
 }
 

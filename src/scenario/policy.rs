@@ -2,18 +2,19 @@
 //!
 //! Both are read into a [`PolicyPatch`] whose fields are all optional; a service's patch is
 //! merged key by key over the global one (and `retries` field by field) before defaults are
-//! applied. Governance keys not built yet are recognised and refused as "not supported yet".
+//! applied.
 
 use super::context::Ctx;
 use super::duration::format_ns;
 use super::file::{keys_of, CircuitBreakerTable, OutlierDetectionTable, PolicyTable, RetriesTable};
 use super::raw::Node;
+use crate::model::policy::{HedgePolicy, MAX_HEDGES};
 use crate::model::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
     Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
 };
 
-const GOVERNANCE_KEYS: [&str; 2] = ["hedge", "max_pending"];
+const HEDGE_KEYS: [&str; 2] = ["after", "max"];
 
 const ZONE_AWARE_KEYS: [&str; 1] = ["min_cluster_size"];
 /// Envoy's default `min_cluster_size` for zone-aware routing.
@@ -58,6 +59,9 @@ pub(crate) struct PolicyPatch {
     outlier_detection: Option<OutlierPolicy>,
     deadline_propagation: Option<bool>,
     max_requests: Option<u32>,
+    hedge: Option<HedgePolicy>,
+    max_connections: Option<u32>,
+    max_pending: Option<u32>,
     /// `zone_aware` as written (`Some(None)`: `false`), with the offset of its value.
     zone_aware: At<Option<ZoneAwarePolicy>>,
     /// Offset of the `balancer` value, for messages about combinations.
@@ -106,6 +110,9 @@ impl PolicyPatch {
                 .or_else(|| base.outlier_detection.clone()),
             deadline_propagation: self.deadline_propagation.or(base.deadline_propagation),
             max_requests: self.max_requests.or(base.max_requests),
+            hedge: self.hedge.or(base.hedge),
+            max_connections: self.max_connections.or(base.max_connections),
+            max_pending: self.max_pending.or(base.max_pending),
             zone_aware: self.zone_aware.clone().or_else(|| base.zone_aware.clone()),
             balancer_at: self.balancer.and(self.balancer_at).or(base.balancer_at),
             health_check: self.health_check.or(base.health_check),
@@ -180,6 +187,9 @@ impl PolicyPatch {
             outlier_detection: self.outlier_detection.clone(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
+            hedge: self.hedge,
+            max_connections: self.max_connections,
+            max_pending: self.max_pending,
             zone_aware,
             health_check: self.health_check,
         }
@@ -192,9 +202,6 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
     let Some(fields) = ctx.table(node, what, keys_of::<PolicyTable>()) else {
         return patch;
     };
-    for key in GOVERNANCE_KEYS {
-        ctx.unsupported_key(&fields, key);
-    }
     if let Some(node) = fields.get("deadline_propagation") {
         patch.deadline_propagation = ctx.boolean(node, "deadline_propagation");
     }
@@ -202,6 +209,19 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.max_requests = ctx
             .integer(node, "max_requests", 1, i64::from(u32::MAX))
             .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("max_connections") {
+        patch.max_connections = ctx
+            .integer(node, "max_connections", 1, i64::from(u32::MAX))
+            .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("max_pending") {
+        patch.max_pending = ctx
+            .integer(node, "max_pending", 0, i64::from(u32::MAX))
+            .map(|v| v as u32);
+    }
+    if let Some(node) = fields.get("hedge") {
+        patch.hedge = read_hedge(ctx, node);
     }
     if let Some(node) = fields.get("health_check") {
         patch.health_check = super::governance::read_health_check(ctx, node);
@@ -292,6 +312,28 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
         }
     }
     Some(patch)
+}
+
+/// Reads `hedge = { after = "50ms", max = 1 }`: `after` is required, `max` defaults to 1.
+fn read_hedge(ctx: &mut Ctx<'_>, node: &Node) -> Option<HedgePolicy> {
+    let fields = ctx.table(node, "hedge", &HEDGE_KEYS)?;
+    let errors_before = ctx.error_count();
+    let after = ctx
+        .required(&fields, "after")
+        .and_then(|node| ctx.positive_duration(node, "hedge after"));
+    let max = match fields.get("max") {
+        Some(node) => ctx
+            .integer(node, "hedge max", 1, i64::from(MAX_HEDGES))
+            .map(|v| v as u32),
+        None => Some(1),
+    };
+    if ctx.error_count() != errors_before {
+        return None;
+    }
+    Some(HedgePolicy {
+        after: after?,
+        max: max?,
+    })
 }
 
 /// Reads `circuit_breaker = { ... }`; unset keys take resilience4j's defaults. `window` is a

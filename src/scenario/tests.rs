@@ -587,14 +587,10 @@ fn load_file_reads_empirical_files_beside_the_scenario() {
 }
 
 #[test]
-fn governance_is_not_supported_yet() {
-    // Still refused: hedge.
+fn governance_keys_are_supported_and_checked() {
+    // Every governance key is supported now.
     let text = format!("{BASE}{GOVERNANCE}");
-    let errors = errors(&text);
-    assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert!(errors[0]
-        .message
-        .contains("\"hedge\" is not supported yet (planned: service governance)"));
+    load(&text).expect("every governance key is supported");
     // A supported governance table still checks its keys.
     let text = format!("{BASE}[policy]\ncircuit_breaker = {{ failure_rate = 0.5, bogus = 1 }}\n");
     only_error(&text, "bogus");
@@ -697,8 +693,8 @@ fn spec_example_verbatim_only_fails_on_unsupported_features_and_missing_services
             || error.message.contains("unknown service");
         assert!(expected, "unexpected error {error}");
     }
-    // hedge; user/auth, comment/list, user/get.
-    assert_eq!(errors.len(), 4, "{errors:#?}");
+    // user/auth, comment/list, user/get.
+    assert_eq!(errors.len(), 3, "{errors:#?}");
 }
 
 #[test]
@@ -1003,4 +999,50 @@ fn a_window_too_short_for_the_duration_is_refused() {
             .any(|e| e.message.contains("window is too short")),
         "{errors:#?}"
     );
+}
+
+#[test]
+fn hedge_and_connection_pool_are_read_and_checked() {
+    let text = format!(
+        "{BASE}[policy]\nhedge = {{ after = \"50ms\", max = 2 }}\nmax_connections = 4\n\
+         max_pending = 0\n"
+    );
+    let model = load(&text).expect("valid");
+    let policy = &model.services[1].policy;
+    assert_eq!(
+        policy.hedge,
+        Some(crate::model::policy::HedgePolicy {
+            after: 50_000_000,
+            max: 2
+        })
+    );
+    assert_eq!(policy.max_connections, Some(4));
+    assert_eq!(policy.max_pending, Some(0));
+    // `max` defaults to 1; a service's table overrides the global one.
+    let text = format!(
+        "{BASE}[policy]\nhedge = {{ after = \"50ms\" }}\n\
+         [[service]]\nname = \"x\"\nservice_time = \"const(1ms)\"\n[service.policy]\nhedge = {{ after = \"1s\", max = 3 }}\n"
+    );
+    let model = load(&text).expect("valid");
+    assert_eq!(model.services[0].policy.hedge.map(|h| h.max), Some(1));
+    assert_eq!(model.services[2].policy.hedge.map(|h| h.max), Some(3));
+    // Unset: no hedging, unlimited pool.
+    let model = load(BASE).expect("valid");
+    assert_eq!(model.services[1].policy.hedge, None);
+    assert_eq!(model.services[1].policy.max_connections, None);
+
+    let bad = |setting: &str, needle: &str| {
+        let text = format!("{BASE}[policy]\n{setting}\n");
+        let error = only_error(&text, needle);
+        let key = setting.split_once(" = ").map_or(setting, |(k, _)| k);
+        assert_eq!(at(&error).0, position(&text, key, 0).0, "{error}");
+    };
+    bad("hedge = { after = \"50ms\", max = 4 }", "hedge max");
+    bad("hedge = { after = \"50ms\", max = 0 }", "hedge max");
+    bad("hedge = { max = 1 }", "missing key \"after\"");
+    bad("hedge = { after = \"0ms\" }", "hedge after");
+    bad("hedge = { after = \"50ms\", delay = 1 }", "delay");
+    bad("hedge = \"50ms\"", "hedge must be a table");
+    bad("max_connections = 0", "max_connections");
+    bad("max_pending = -1", "max_pending");
 }

@@ -4,12 +4,21 @@
 //! stale timeouts would make up a third of all events. Instead, the timeouts of one fixed delay
 //! (one policy's timeout) sit in a FIFO — in deadline order, since they are armed in time order —
 //! and one sweep event is pending per FIFO, at its earliest deadline. A sweep fires what is due
-//! and discards the stale entries at the front without the engine's overhead.
+//! and discards the stale entries at the front without the engine's overhead. Per-try timeouts
+//! and hedge delays are kept the same way, in the queue of their delay.
 
 use std::collections::VecDeque;
 
-/// Marks a whole-call timeout in [`Deadline::try_number`].
-pub const WHOLE_CALL: u32 = u32::MAX;
+/// What an armed deadline does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineKind {
+    /// The whole call times out.
+    Call,
+    /// One try times out (per-try timeout).
+    Try,
+    /// The try has had no response for the hedge delay: send a hedge.
+    Hedge,
+}
 
 /// One armed timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,8 +29,10 @@ pub struct Deadline {
     pub call: u32,
     /// Call generation.
     pub generation: u32,
-    /// The try it concerns, or [`WHOLE_CALL`].
+    /// The try it concerns (unused for [`DeadlineKind::Call`]).
     pub try_number: u32,
+    /// What it does.
+    pub kind: DeadlineKind,
 }
 
 /// The armed timeouts of one fixed delay, in deadline order.
@@ -75,7 +86,8 @@ mod tests {
             at: time,
             call,
             generation: 0,
-            try_number: WHOLE_CALL,
+            try_number: 0,
+            kind: DeadlineKind::Call,
         }
     }
 

@@ -1,7 +1,10 @@
 //! The request life cycle: arrivals at the edge, calls and their tries, jobs at replicas.
 
-use super::deadlines::{Deadline, WHOLE_CALL};
-use super::request::{CallPhase, CallState, Job, Parent};
+use super::arena::Arena;
+use super::deadlines::{Deadline, DeadlineKind};
+use super::request::{
+    CallPhase, CallState, Job, Parent, PendingTry, IDLE, LOCAL, PENDING, TRY_LANES,
+};
 use super::{Event, Recorder, Simulation, NONE};
 use crate::engine::{derive_key, EventQueue, StreamKind};
 use crate::model::zones::{Originating, ZoneRequest};
@@ -47,6 +50,14 @@ fn answer_at_once(
             outcome,
         },
     );
+}
+
+/// Whether a pending-queue entry's try still waits for a connection.
+fn is_pending(calls: &Arena<CallState>, entry: &PendingTry) -> bool {
+    calls.get(entry.call, entry.generation).is_some_and(|call| {
+        call.is_in_flight(entry.try_number)
+            && call.lanes[entry.try_number as usize % TRY_LANES] == PENDING
+    })
 }
 
 impl<R: Recorder> Simulation<'_, R> {
@@ -227,10 +238,12 @@ impl<R: Recorder> Simulation<'_, R> {
             key: start.key,
             user_key: start.user_key,
             tries: 0,
-            replica_in_flight: NONE,
+            lanes: [IDLE; TRY_LANES],
+            sent: [now; TRY_LANES],
+            live_tries: 0,
+            hedges: 0,
             phase: CallPhase::AwaitingResponse,
             started: now,
-            try_started: now,
             deadline: now.saturating_add(timeout).min(start.inherited_deadline),
             measured: start.measured,
         };
@@ -241,27 +254,28 @@ impl<R: Recorder> Simulation<'_, R> {
             at: call_deadline,
             call: slot,
             generation,
-            try_number: WHOLE_CALL,
+            try_number: 0,
+            kind: DeadlineKind::Call,
         };
         self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
-        self.send_try(slot, now, queue);
+        self.begin_try(slot, now, queue);
     }
 
-    /// Sends the call's next try: balance, draw the try's work, put it on the wire.
-    fn send_try(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+    /// Starts the call's next try (first try, retry or hedge): numbers it, arms its timers, asks
+    /// the local guards (breaker, bulkhead, connection pool), then sends it.
+    fn begin_try(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let call = self.calls.at_mut(slot);
         let try_number = call.tries;
         call.tries += 1;
         call.phase = CallPhase::AwaitingResponse;
-        // Key the try's stream (see `draw_try`) first: its block is computed while the rest runs.
-        let work_key = derive_key(call.key, u64::from(try_number));
-        self.streams
-            .rekey(&mut self.work_rng, StreamKind::Work, work_key);
-        let (generation, service, deadline, client) = (
+        call.lanes[try_number as usize % TRY_LANES] = LOCAL;
+        call.live_tries += 1;
+        let (generation, service, deadline, client, hedges) = (
             call.generation,
             call.service as usize,
             call.deadline,
             call.client,
+            u32::from(call.hedges),
         );
         let policy = &self.model.services[service].policy;
         if let Some(per_try) = policy.retries.per_try_timeout {
@@ -271,11 +285,25 @@ impl<R: Recorder> Simulation<'_, R> {
                     call: slot,
                     generation,
                     try_number,
+                    kind: DeadlineKind::Try,
                 };
                 self.arm_deadline(self.lanes.per_try_timeout[service], deadline, queue);
             }
         }
-        if !self.breaker_admits(client, service, now) {
+        let policy = &self.model.services[service].policy;
+        if let Some(hedge) = policy.hedge {
+            if hedges < hedge.max && now.saturating_add(hedge.after) < deadline {
+                let deadline = Deadline {
+                    at: now + hedge.after,
+                    call: slot,
+                    generation,
+                    try_number,
+                    kind: DeadlineKind::Hedge,
+                };
+                self.arm_deadline(self.lanes.hedge[service], deadline, queue);
+            }
+        }
+        if self.guards[client as usize].is_some() && !self.breaker_admits(client, service, now) {
             answer_at_once(
                 slot,
                 generation,
@@ -286,22 +314,100 @@ impl<R: Recorder> Simulation<'_, R> {
             );
             return;
         }
-        if let Some(max) = self.model.services[service].policy.max_requests {
+        let policy = &self.model.services[service].policy;
+        if let Some(max) = policy.max_requests {
             if self.balancers[client as usize].total_outstanding() >= max {
                 // Bulkhead full: Envoy's overflow, a local 503.
                 answer_at_once(slot, generation, try_number, Outcome::Rejected, now, queue);
                 return;
             }
         }
+        if let Some(connections) = policy.max_connections {
+            if self.balancers[client as usize].total_outstanding() >= connections {
+                self.wait_for_connection(slot, try_number, now, queue);
+                return;
+            }
+        }
+        self.send_try(slot, try_number, now, queue);
+    }
+
+    /// Every connection of the client's pool is busy: the try joins the client's pending queue,
+    /// or is rejected at once when that is full (Envoy's pending overflow).
+    fn wait_for_connection(
+        &mut self,
+        slot: u32,
+        try_number: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let call = self.calls.at_mut(slot);
+        let (client, generation) = (call.client as usize, call.generation);
+        let limit = self.model.services[call.service as usize]
+            .policy
+            .max_pending
+            .unwrap_or(u32::MAX);
+        if self.pending[client].live >= limit {
+            answer_at_once(slot, generation, try_number, Outcome::Rejected, now, queue);
+            return;
+        }
+        call.lanes[try_number as usize % TRY_LANES] = PENDING;
+        let pending = &mut self.pending[client];
+        if pending.entries.len() >= 2 * (pending.live as usize).max(16) {
+            let calls = &self.calls;
+            pending.entries.retain(|entry| is_pending(calls, entry));
+        }
+        pending.entries.push_back(PendingTry {
+            call: slot,
+            generation,
+            try_number,
+        });
+        pending.live += 1;
+    }
+
+    /// A connection of `client`'s pool is free: sends the pending tries that fit, oldest first.
+    fn send_pending(&mut self, client: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let service = self.client_service[client as usize] as usize;
+        let Some(connections) = self.model.services[service].policy.max_connections else {
+            return;
+        };
+        while self.balancers[client as usize].total_outstanding() < connections {
+            let Some(entry) = self.pending[client as usize].entries.pop_front() else {
+                return;
+            };
+            if !is_pending(&self.calls, &entry) {
+                continue; // ended while waiting
+            }
+            self.pending[client as usize].live -= 1;
+            let lane = entry.try_number as usize % TRY_LANES;
+            self.calls.at_mut(entry.call).lanes[lane] = LOCAL;
+            self.send_try(entry.call, entry.try_number, now, queue);
+        }
+    }
+
+    /// Sends try `try_number` of the call: balance, draw the try's work, put it on the wire.
+    fn send_try(&mut self, slot: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
+        let call = self.calls.at(slot);
+        // Key the try's stream (see `draw_try`) first: its block is computed while the rest runs.
+        let work_key = derive_key(call.key, u64::from(try_number));
+        self.streams
+            .rekey(&mut self.work_rng, StreamKind::Work, work_key);
+        let call = self.calls.at(slot);
+        let (generation, service, client) = (call.generation, call.service as usize, call.client);
         let Some(index) = self.pick_replica(slot, now) else {
             // No replica in view: "no healthy upstream", refused at once.
             answer_at_once(slot, generation, try_number, Outcome::Refused, now, queue);
             return;
         };
+        let index = if self.calls.at(slot).live_tries > 1 {
+            self.avoid_replicas_in_flight(slot, index, now)
+        } else {
+            index
+        };
         self.balancers[client as usize].on_send(index);
         let call = self.calls.at_mut(slot);
-        call.replica_in_flight = index;
-        call.try_started = now;
+        let lane = try_number as usize % TRY_LANES;
+        call.lanes[lane] = index;
+        call.sent[lane] = now;
         let replica_slot = self.first_replica[service] + index;
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
         let (job, request_hop) = self.draw_try(slot, try_number, replica_slot, now);
@@ -322,6 +428,24 @@ impl<R: Recorder> Simulation<'_, R> {
                 generation: job_generation,
             },
         );
+    }
+
+    /// A hedge should go to a replica other than those its call already waits on: picks again
+    /// (at most twice more) while the pick is one of them.
+    fn avoid_replicas_in_flight(&mut self, slot: u32, mut index: u32, now: u64) -> u32 {
+        let call = self.calls.at(slot);
+        let (lanes, client) = (call.lanes, call.client as usize);
+        let view_size = self.views[self.client_view[client] as usize].len();
+        for _ in 0..2 {
+            if view_size < 2 || !lanes.contains(&index) {
+                break;
+            }
+            match self.pick_replica(slot, now) {
+                Some(other) => index = other,
+                None => break,
+            }
+        }
+        index
     }
 
     /// The caller's balancer picks a replica index for the call's next try (`None`: none in view).
@@ -470,17 +594,18 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        if !self.is_current_try(slot, generation, try_number) {
+        if !self.is_in_flight(slot, generation, try_number) {
             return;
         }
         let call = self.calls.at(slot);
-        if call.replica_in_flight != NONE && !self.active_partitions.is_empty() {
-            let replica = self.first_replica[call.service as usize] + call.replica_in_flight;
+        let replica = call.lanes[try_number as usize % TRY_LANES];
+        if replica < PENDING && !self.active_partitions.is_empty() {
+            let replica = self.first_replica[call.service as usize] + replica;
             if self.partitioned(call.caller_zone, self.replicas[replica as usize].zone) {
                 return; // a partition began while the response was on the wire
             }
         }
-        self.end_try(slot, outcome, now, queue);
+        self.end_try(slot, try_number, outcome, now, queue);
     }
 
     fn arm_deadline(&mut self, index: u32, deadline: Deadline, queue: &mut EventQueue<Event>) {
@@ -497,20 +622,27 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         while let Some(due) = self.deadlines[index].pop_due(now) {
-            if due.try_number == WHOLE_CALL {
-                self.on_call_timeout(due.call, due.generation, now, queue);
-            } else {
-                self.on_per_try_timeout(due.call, due.generation, due.try_number, now, queue);
+            match due.kind {
+                DeadlineKind::Call => self.on_call_timeout(due.call, due.generation, now, queue),
+                DeadlineKind::Try => {
+                    self.on_per_try_timeout(due.call, due.generation, due.try_number, now, queue)
+                }
+                DeadlineKind::Hedge => {
+                    self.on_hedge_due(due.call, due.generation, due.try_number, now, queue)
+                }
             }
         }
         let calls = &self.calls;
         let next = self.deadlines[index].next_sweep(|deadline| {
             let call = calls.get(deadline.call, deadline.generation);
-            match deadline.try_number {
-                WHOLE_CALL => call.is_some(),
-                try_number => call.is_some_and(|call| {
-                    call.tries == try_number + 1 && call.phase == CallPhase::AwaitingResponse
-                }),
+            match deadline.kind {
+                DeadlineKind::Call => call.is_some(),
+                DeadlineKind::Try => {
+                    call.is_some_and(|call| call.is_in_flight(deadline.try_number))
+                }
+                DeadlineKind::Hedge => {
+                    call.is_some_and(|call| call.is_latest_in_flight(deadline.try_number))
+                }
             }
         });
         if let Some(at) = next {
@@ -531,8 +663,8 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        if self.is_current_try(slot, generation, try_number) {
-            self.end_try(slot, Outcome::Timeout, now, queue);
+        if self.is_in_flight(slot, generation, try_number) {
+            self.end_try(slot, try_number, Outcome::Timeout, now, queue);
         }
     }
 
@@ -546,10 +678,51 @@ impl<R: Recorder> Simulation<'_, R> {
         let Some(call) = self.calls.get(slot, generation) else {
             return;
         };
-        if call.phase == CallPhase::AwaitingResponse {
-            self.abandon_try(slot, Outcome::Timeout, now);
+        if call.live_tries > 0 {
+            self.end_tries_in_flight(slot, Some(Outcome::Timeout), now, queue);
         }
         self.complete_call(slot, Outcome::Timeout, now, queue);
+    }
+
+    /// The hedge delay of try `try_number` is over: when it is still the call's latest try,
+    /// sent and unanswered, and the call may hedge again, another try goes out (the others
+    /// stay).
+    fn on_hedge_due(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        try_number: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let Some(call) = self.calls.get(slot, generation) else {
+            return;
+        };
+        if !call.is_latest_in_flight(try_number) || now >= call.deadline {
+            return;
+        }
+        if call.lanes[try_number as usize % TRY_LANES] == PENDING {
+            return; // still waiting for a connection: a hedge would only queue behind it
+        }
+        let (client, service, parent) = (call.client, call.service as usize, call.parent);
+        let max = self.model.services[service]
+            .policy
+            .hedge
+            .map_or(0, |hedge| hedge.max);
+        if u32::from(call.hedges) >= max || !self.parent_alive(parent) {
+            return;
+        }
+        // A hedge is an extra try: it draws on the retry budget as a retry does.
+        if !self.budget_allows_retry(client, now) {
+            return;
+        }
+        let call = self.calls.at_mut(slot);
+        call.hedges += 1;
+        if call.measured {
+            self.service_totals[service].hedges += 1;
+        }
+        self.windows[service].hedges += 1;
+        self.begin_try(slot, now, queue);
     }
 
     pub(super) fn on_retry_due(
@@ -570,41 +743,128 @@ impl<R: Recorder> Simulation<'_, R> {
             self.service_totals[service].retries += 1;
         }
         self.windows[service].retries += 1;
-        self.send_try(slot, now, queue);
+        self.begin_try(slot, now, queue);
     }
 
-    /// Whether `try_number` is the try the call is waiting on.
-    fn is_current_try(&self, slot: u32, generation: u32, try_number: u32) -> bool {
-        self.calls.get(slot, generation).is_some_and(|call| {
-            call.phase == CallPhase::AwaitingResponse && call.tries == try_number + 1
-        })
+    /// Whether try `try_number` of the call is in flight: the call waits on it.
+    fn is_in_flight(&self, slot: u32, generation: u32, try_number: u32) -> bool {
+        self.calls
+            .get(slot, generation)
+            .is_some_and(|call| call.is_in_flight(try_number))
     }
 
-    /// The try in flight ends from the client's side: counted, no longer outstanding.
-    fn abandon_try(&mut self, slot: u32, outcome: Outcome, now: u64) {
-        let call = self.calls.at_mut(slot);
-        let (client, service, replica) =
-            (call.client, call.service as usize, call.replica_in_flight);
-        if replica != NONE {
-            self.balancers[client as usize].on_end(replica);
-            call.replica_in_flight = NONE;
-            let rtt = now - call.try_started;
-            self.observe_try_end(client, service, replica, outcome, rtt, now);
-        }
+    /// The numbers of the call's tries in flight, oldest first (no allocation: an array).
+    fn tries_in_flight(&self, slot: u32) -> impl Iterator<Item = u32> {
         let call = self.calls.at(slot);
-        if call.measured {
+        let tries = call.tries;
+        let lanes = call.lanes;
+        let first = tries.saturating_sub(TRY_LANES as u32);
+        (first..tries).filter(move |&number| lanes[number as usize % TRY_LANES] != IDLE)
+    }
+
+    /// Ends every try of the call still in flight, counted as `outcome` (`None`: not counted,
+    /// they lost to another try's success). Pending tries go first, so that a connection freed
+    /// here never goes to a try of this same call.
+    fn end_tries_in_flight(
+        &mut self,
+        slot: u32,
+        outcome: Option<Outcome>,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        for pending_first in [true, false] {
+            for number in self.tries_in_flight(slot) {
+                let lane = self.calls.at(slot).lanes[number as usize % TRY_LANES];
+                if (lane == PENDING) != pending_first {
+                    continue;
+                }
+                match outcome {
+                    Some(outcome) => self.abandon_try(slot, number, outcome, now, queue),
+                    None => {
+                        self.release_try(slot, number, now, queue);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Try `try_number` ends from the client's side: counted, no longer outstanding; a
+    /// connection it held goes to the next pending try.
+    fn abandon_try(
+        &mut self,
+        slot: u32,
+        try_number: u32,
+        outcome: Outcome,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let call = self.calls.at(slot);
+        let (client, service, measured) = (call.client, call.service as usize, call.measured);
+        let sent = call.sent[try_number as usize % TRY_LANES];
+        let replica = self.release_try(slot, try_number, now, queue);
+        if replica < PENDING {
+            self.observe_try_end(client, service, replica, outcome, now - sent, now);
+        }
+        if measured {
             self.service_totals[service].try_outcomes.add(outcome);
         }
         self.windows[service].try_outcomes.add(outcome);
     }
 
-    /// A try has ended with `outcome`: retry it, or end the call.
-    fn end_try(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
-        self.abandon_try(slot, outcome, now);
+    /// Frees try `try_number`'s lane, its place in the balancer's outstanding counts (and its
+    /// connection, handed to the next pending try) or in the pending queue. Returns what the
+    /// lane held (a replica index, [`LOCAL`] or [`PENDING`]).
+    #[inline(always)]
+    fn release_try(
+        &mut self,
+        slot: u32,
+        try_number: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) -> u32 {
+        let call = self.calls.at_mut(slot);
+        let lane = try_number as usize % TRY_LANES;
+        let (client, service, replica) = (call.client, call.service as usize, call.lanes[lane]);
+        call.lanes[lane] = IDLE;
+        call.live_tries -= 1;
+        if replica < PENDING {
+            self.balancers[client as usize].on_end(replica);
+            if self.model.services[service]
+                .policy
+                .max_connections
+                .is_some()
+            {
+                self.send_pending(client, now, queue);
+            }
+        } else if replica == PENDING {
+            self.pending[client as usize].live -= 1;
+        }
+        replica
+    }
+
+    /// A try has ended with `outcome`. A success ends the call (other tries in flight are
+    /// abandoned: the first success wins); a failure with other tries in flight waits for them;
+    /// otherwise the call is retried or ends.
+    fn end_try(
+        &mut self,
+        slot: u32,
+        try_number: u32,
+        outcome: Outcome,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        self.abandon_try(slot, try_number, outcome, now, queue);
+        let call = self.calls.at(slot);
+        if call.live_tries > 0 {
+            if outcome != Outcome::Succeeded {
+                return; // a hedge is still out: wait for it
+            }
+            self.end_tries_in_flight(slot, None, now, queue); // lost the race: not counted
+        }
         let call = self.calls.at(slot);
         let (client, service) = (call.client, call.service as usize);
         let retries = &self.model.services[service].policy.retries;
-        let retries_used = call.tries - 1;
+        let retries_used = call.tries - 1 - u32::from(call.hedges);
         let retry = outcome != Outcome::Succeeded
             && retries_used < retries.max_retries
             && retries.retry_on[outcome.index()]
@@ -636,7 +896,6 @@ impl<R: Recorder> Simulation<'_, R> {
             },
         );
     }
-
     fn parent_alive(&self, parent: Parent) -> bool {
         match parent {
             Parent::Job { job, generation } => self.jobs.get(job, generation).is_some(),
@@ -835,7 +1094,7 @@ impl<R: Recorder> Simulation<'_, R> {
         };
         let replica = &self.replicas[job.replica as usize];
         let service = replica.service as usize;
-        if job.measured && !self.is_current_try(job.call, job.call_generation, job.try_number) {
+        if job.measured && !self.is_in_flight(job.call, job.call_generation, job.try_number) {
             self.service_totals[service].wasted_nanos += job.service_time;
         }
         if job.error_draw < replica.error_rate {
@@ -955,7 +1214,7 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let job = self.jobs.at(slot);
-        if !self.is_current_try(job.call, job.call_generation, job.try_number) {
+        if !self.is_in_flight(job.call, job.call_generation, job.try_number) {
             return; // the caller gave up: the response would be ignored
         }
         let call = self.calls.at(job.call);

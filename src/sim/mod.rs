@@ -44,7 +44,7 @@ use replica::Replica;
 use request::{CallState, Job};
 use std::collections::BTreeMap;
 
-/// `caller_zone` / `caller_replica` / `replica_in_flight` value meaning "none".
+/// `caller_zone` / `caller_replica` value meaning "none".
 const NONE: u32 = u32::MAX;
 
 /// The figures of one finished run.
@@ -97,6 +97,8 @@ struct Lanes {
     call_timeout: Vec<u32>,
     /// Per-try timeouts: deadline queue index per called service.
     per_try_timeout: Vec<u32>,
+    /// Hedge delays: deadline queue index per called service.
+    hedge: Vec<u32>,
 }
 
 /// A model being simulated.
@@ -154,6 +156,8 @@ pub struct Simulation<'m, R: Recorder> {
     /// Per endpoint, per step: index of the step's first call.
     step_first_call: Vec<Vec<u32>>,
     calls: Arena<CallState>,
+    /// Per client: tries waiting for a connection (used only with `max_connections`).
+    pending: Vec<request::PendingQueue>,
     jobs: Arena<Job>,
     /// Scratch stream, re-keyed for every try's work.
     work_rng: RekeyableStream,
@@ -268,6 +272,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let (call_client_offset, step_first_call) = call_tables(model, &downstream);
         let (lanes, deadline_queues) = build_lanes(model, queue);
         let workloads = build_workloads(model, &streams);
+        let client_count = balancers.len();
         Simulation {
             model,
             work_rng: streams.rekeyable(StreamKind::Work, 0),
@@ -300,6 +305,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             call_client_offset,
             step_first_call,
             calls: Arena::default(),
+            pending: (0..client_count)
+                .map(|_| request::PendingQueue::default())
+                .collect(),
             jobs: Arena::default(),
             workloads,
             lanes,
@@ -597,7 +605,13 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
     };
     let mut call_timeout = Vec::new();
     let mut per_try_timeout = Vec::new();
+    let mut hedge = Vec::new();
     for service in &model.services {
+        let hedge_after = service
+            .policy
+            .hedge
+            .map_or(service.policy.timeout, |h| h.after);
+        hedge.push(index_for(hedge_after));
         call_timeout.push(index_for(service.policy.timeout));
         let per_try = service
             .policy
@@ -611,6 +625,7 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
             hops,
             call_timeout,
             per_try_timeout,
+            hedge,
         },
         by_delay.len(),
     )

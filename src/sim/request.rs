@@ -1,6 +1,7 @@
 //! Requests in flight: client-side calls (with their tries) and server-side jobs.
 
 use super::arena::Generational;
+use std::collections::VecDeque;
 
 /// Who waits for a call's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,11 +25,22 @@ pub enum Parent {
 /// Where a call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallPhase {
-    /// A try is out, waiting for its response.
+    /// At least one try is out, waiting for its response.
     AwaitingResponse,
     /// Waiting out the backoff before the next try.
     BackingOff,
 }
+
+/// Tries of one call that can be in flight at once: the first try (or a retry) and its hedges.
+/// Their try numbers are consecutive, so try `n` lives in lane `n % TRY_LANES`.
+pub const TRY_LANES: usize = 1 + crate::model::policy::MAX_HEDGES as usize;
+
+/// Lane value: no try in flight in this lane.
+pub const IDLE: u32 = u32::MAX;
+/// Lane value: a try answered locally (refused, rejected, circuit open) whose answer is due.
+pub const LOCAL: u32 = u32::MAX - 1;
+/// Lane value: a try waiting in its client's pending queue (connection pool full).
+pub const PENDING: u32 = u32::MAX - 2;
 
 /// A client-side call: one logical request from a caller to a service, with its tries.
 #[derive(Debug, Clone)]
@@ -53,20 +65,63 @@ pub struct CallState {
     pub key: u64,
     /// The end-to-end request's user key (what consistent hashing hashes; 0 when unused).
     pub user_key: u64,
-    /// Tries started so far; the current try's number is `tries - 1`.
+    /// Tries started so far (first try, retries and hedges); the latest is number `tries - 1`.
     pub tries: u32,
-    /// Replica of the try in flight (`u32::MAX` when none).
-    pub replica_in_flight: u32,
+    /// Per lane (try number % [`TRY_LANES`]): the replica index of the try in flight there, or
+    /// [`IDLE`], [`LOCAL`], [`PENDING`].
+    pub lanes: [u32; TRY_LANES],
+    /// Per lane: when its try was put on the wire, nanoseconds.
+    pub sent: [u64; TRY_LANES],
+    /// Tries in flight (lanes not idle).
+    pub live_tries: u8,
+    /// Hedges sent so far.
+    pub hedges: u8,
     /// Where the call stands.
     pub phase: CallPhase,
     /// When the call started, nanoseconds.
     pub started: u64,
-    /// When the try in flight was sent, nanoseconds.
-    pub try_started: u64,
     /// When the whole call times out, nanoseconds.
     pub deadline: u64,
     /// Whether the end-to-end request this call belongs to is measured.
     pub measured: bool,
+}
+
+impl CallState {
+    /// Whether try `try_number` is still in flight (no answer and not abandoned).
+    #[inline]
+    pub fn is_in_flight(&self, try_number: u32) -> bool {
+        try_number < self.tries
+            && self.tries - try_number <= TRY_LANES as u32
+            && self.lanes[try_number as usize % TRY_LANES] != IDLE
+    }
+
+    /// Whether try `try_number` is the latest one and still in flight.
+    #[inline]
+    pub fn is_latest_in_flight(&self, try_number: u32) -> bool {
+        self.tries == try_number + 1 && self.lanes[try_number as usize % TRY_LANES] != IDLE
+    }
+}
+
+/// A try waiting in a client's pending queue for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingTry {
+    /// Call slot.
+    pub call: u32,
+    /// Call generation.
+    pub generation: u32,
+    /// Try number within the call.
+    pub try_number: u32,
+}
+
+/// A client's pending queue (Envoy's pending requests of a connection pool). Entries whose try
+/// has ended meanwhile (timed out, call over) stay until they reach the front or a compaction;
+/// `live` counts the others.
+#[derive(Debug, Default)]
+pub struct PendingQueue {
+    /// Waiting tries, oldest first (some possibly stale).
+    pub entries: VecDeque<PendingTry>,
+    /// Tries really waiting.
+    pub live: u32,
 }
 
 impl Generational for CallState {
@@ -131,5 +186,56 @@ impl Generational for Job {
     }
     fn set_generation(&mut self, generation: u32) {
         self.generation = generation;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> CallState {
+        CallState {
+            generation: 0,
+            parent: Parent::Edge {
+                workload: 0,
+                user: 0,
+            },
+            optional: false,
+            client: 0,
+            caller_zone: 0,
+            caller_replica: 0,
+            endpoint: 0,
+            service: 0,
+            key: 0,
+            user_key: 0,
+            tries: 0,
+            lanes: [IDLE; TRY_LANES],
+            sent: [0; TRY_LANES],
+            live_tries: 0,
+            hedges: 0,
+            phase: CallPhase::AwaitingResponse,
+            started: 0,
+            deadline: u64::MAX,
+            measured: false,
+        }
+    }
+
+    #[test]
+    fn a_try_is_in_flight_only_in_its_own_lane_and_window() {
+        let mut call = call();
+        // Tries 0..=4: try 4 (a retry) reuses try 0's lane; 1 to 3 have ended.
+        call.tries = 5;
+        call.lanes[4 % TRY_LANES] = 2;
+        assert!(call.is_in_flight(4));
+        assert!(call.is_latest_in_flight(4));
+        assert!(!call.is_in_flight(0), "same lane, older try");
+        assert!(!call.is_in_flight(5), "not started");
+        assert!(!call.is_in_flight(3));
+        // A hedge (try 5) pending for a connection, try 4 still out.
+        call.tries = 6;
+        call.lanes[5 % TRY_LANES] = PENDING;
+        assert!(call.is_in_flight(4) && call.is_in_flight(5));
+        assert!(!call.is_latest_in_flight(4));
+        assert!(call.is_latest_in_flight(5));
     }
 }

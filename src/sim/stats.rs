@@ -118,6 +118,8 @@ pub struct ServiceTotals {
     pub try_outcomes: OutcomeCounts,
     /// Retries sent to this service.
     pub retries: u64,
+    /// Hedges sent to this service (extra tries while another is in flight).
+    pub hedges: u64,
     /// Tries sent to it by a caller in another zone (callers with a zone only).
     pub cross_zone_tries: u64,
     /// Arrival to response of the succeeded ones, nanoseconds.
@@ -151,6 +153,8 @@ pub struct WindowCounters {
     pub try_outcomes: OutcomeCounts,
     /// Retries sent to this service.
     pub retries: u64,
+    /// Hedges sent to this service.
+    pub hedges: u64,
     /// Latency of the succeeded tries that ended in the window, nanoseconds.
     pub latency: LatencyStats,
 }
@@ -162,6 +166,7 @@ impl Default for WindowCounters {
             succeeded: 0,
             try_outcomes: OutcomeCounts::default(),
             retries: 0,
+            hedges: 0,
             latency: LatencyStats::with_digits(2),
         }
     }
@@ -174,6 +179,7 @@ impl WindowCounters {
         self.succeeded = 0;
         self.try_outcomes = OutcomeCounts::default();
         self.retries = 0;
+        self.hedges = 0;
         self.latency.reset();
     }
 }

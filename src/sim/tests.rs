@@ -149,3 +149,49 @@ fn end_to_end_window_rows_account_for_every_request() {
         "nothing in flight at the end"
     );
 }
+
+#[test]
+fn hedges_pools_and_timeouts_leave_no_try_outstanding() {
+    // Overloaded (4,000/s offered, ~4,000/s of capacity) with short timeouts, retries, two
+    // hedges per call and a small connection pool: every way a try can end is exercised. When
+    // every request has ended, no client may still count a try outstanding or pending.
+    let mut model = single_service(
+        4000.0,
+        4,
+        2,
+        Dist::Exp {
+            mean: 2.0 * MILLISECOND as f64,
+        },
+    );
+    model.duration = 10 * SECOND;
+    model.warmup = SECOND;
+    model.services[0].queue_capacity = Some(10);
+    let policy = &mut model.services[0].policy;
+    policy.timeout = 60 * MILLISECOND;
+    policy.retries.max_retries = 2;
+    policy.retries.per_try_timeout = Some(15 * MILLISECOND);
+    policy.hedge = Some(crate::model::policy::HedgePolicy {
+        after: 4 * MILLISECOND,
+        max: 2,
+    });
+    policy.max_connections = Some(6);
+    policy.max_pending = Some(8);
+    let mut queue = crate::engine::EventQueue::new();
+    let mut simulation = Simulation::new(&model, NullRecorder, &mut queue);
+    simulation.prime(&mut queue);
+    crate::engine::run(&mut simulation, &mut queue, u64::MAX);
+    let totals = &simulation.service_totals[0];
+    assert!(totals.hedges > 1000, "{} hedges", totals.hedges);
+    assert!(totals.retries > 1000, "{} retries", totals.retries);
+    for outcome in [Outcome::Succeeded, Outcome::Timeout, Outcome::Rejected] {
+        assert!(totals.try_outcomes.get(outcome) > 100, "{outcome:?}");
+    }
+    assert_eq!(simulation.outcomes.total(), simulation.offered);
+    assert_eq!(simulation.measured_in_flight, 0);
+    for balancer in &simulation.balancers {
+        assert_eq!(balancer.total_outstanding(), 0);
+    }
+    for pending in &simulation.pending {
+        assert_eq!(pending.live, 0);
+    }
+}
