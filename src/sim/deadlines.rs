@@ -6,6 +6,11 @@
 //! and one sweep event is pending per FIFO, at its earliest deadline. A sweep fires what is due
 //! and discards the stale entries at the front without the engine's overhead. Per-try timeouts
 //! and hedge delays are kept the same way, in the queue of their delay.
+//!
+//! One case arms out of order: with deadline propagation a call inherits its caller's deadline
+//! when that is sooner than its own timeout. Such an entry is inserted at its place, and when it
+//! becomes the earliest, a sweep is scheduled for it; the sweep that was pending for a later
+//! time is then stale and ignored (each queue knows the time of its one live sweep).
 
 use std::collections::VecDeque;
 
@@ -36,24 +41,49 @@ pub struct Deadline {
 }
 
 /// The armed timeouts of one fixed delay, in deadline order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DeadlineQueue {
     entries: VecDeque<Deadline>,
-    /// Whether a sweep event is pending.
-    pub sweep_pending: bool,
+    /// Time of the live sweep event, nanoseconds (`u64::MAX`: none).
+    sweep_at: u64,
+}
+
+impl Default for DeadlineQueue {
+    fn default() -> Self {
+        DeadlineQueue {
+            entries: VecDeque::new(),
+            sweep_at: u64::MAX,
+        }
+    }
 }
 
 impl DeadlineQueue {
     /// Arms a timeout. Returns true when a sweep must be scheduled at `deadline.at`.
     pub fn arm(&mut self, deadline: Deadline) -> bool {
-        debug_assert!(self
+        if self
             .entries
             .back()
-            .is_none_or(|last| last.at <= deadline.at));
-        self.entries.push_back(deadline);
-        let schedule = !self.sweep_pending;
-        self.sweep_pending = true;
-        schedule
+            .is_none_or(|last| last.at <= deadline.at)
+        {
+            self.entries.push_back(deadline);
+        } else {
+            // An inherited, sooner deadline: after the entries due no later than it.
+            let position = self
+                .entries
+                .partition_point(|entry| entry.at <= deadline.at);
+            self.entries.insert(position, deadline);
+        }
+        if deadline.at < self.sweep_at {
+            self.sweep_at = deadline.at;
+            return true;
+        }
+        false
+    }
+
+    /// Whether a sweep event at `now` is the queue's live one (an earlier arming may have
+    /// superseded it).
+    pub fn is_live_sweep(&self, now: u64) -> bool {
+        now == self.sweep_at
     }
 
     /// Takes the earliest timeout if it is due at `now`.
@@ -72,7 +102,7 @@ impl DeadlineQueue {
             self.entries.pop_front();
         }
         let next = self.entries.front().map(|first| first.at);
-        self.sweep_pending = next.is_some();
+        self.sweep_at = next.unwrap_or(u64::MAX);
         next
     }
 }
@@ -89,6 +119,26 @@ mod tests {
             try_number: 0,
             kind: DeadlineKind::Call,
         }
+    }
+
+    #[test]
+    fn a_sooner_deadline_armed_late_is_fired_first() {
+        let mut queue = DeadlineQueue::default();
+        assert!(queue.arm(at(100, 1)));
+        assert!(!queue.arm(at(200, 2)));
+        // Inherited deadline 50, armed after 100 and 200: it becomes the earliest and asks for
+        // its own sweep; the sweep at 100 is then stale.
+        assert!(queue.arm(at(50, 3)));
+        assert!(!queue.arm(at(150, 4)));
+        assert!(queue.is_live_sweep(50));
+        assert!(!queue.is_live_sweep(100));
+        assert_eq!(queue.pop_due(50), Some(at(50, 3)));
+        assert_eq!(queue.next_sweep(|_| true), Some(100));
+        assert!(queue.is_live_sweep(100));
+        let order: Vec<u32> = std::iter::from_fn(|| queue.pop_due(u64::MAX))
+            .map(|d| d.call)
+            .collect();
+        assert_eq!(order, vec![1, 4, 2]);
     }
 
     #[test]

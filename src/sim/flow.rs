@@ -621,6 +621,9 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
+        if !self.deadlines[index].is_live_sweep(now) {
+            return; // superseded by a sooner deadline's sweep
+        }
         while let Some(due) = self.deadlines[index].pop_due(now) {
             match due.kind {
                 DeadlineKind::Call => self.on_call_timeout(due.call, due.generation, now, queue),
