@@ -1,7 +1,8 @@
 //! What governance costs per simulated request: the SimPy peer model (`scenarios/tiers.toml`)
 //! as it is, and with every mechanism switched on at once (Eureka registry with per-client
 //! views, active health checks, outlier detection, a circuit breaker, retries with a per-try
-//! timeout and a budget, deadline propagation, a bulkhead, a rate limit and an autoscaler).
+//! timeout and a budget, hedging, connection pools, deadline propagation, a bulkhead, a rate
+//! limit, queue-time load shedding and an autoscaler).
 //! The difference of the two times per request is the cost; none of the mechanisms fires an
 //! action here (nothing fails), so this is the bookkeeping cost on the hot path.
 
@@ -31,7 +32,7 @@ fn load(extra: &[(&str, &str)]) -> meshsim::model::Model {
 }
 
 /// Every mechanism on, none of them acting.
-const ALL_ON: [(&str, &str); 11] = [
+const ALL_ON: [(&str, &str); 15] = [
     ("registry.model", "eureka"),
     ("policy.timeout", "2s"),
     (
@@ -55,6 +56,10 @@ const ALL_ON: [(&str, &str); 11] = [
         "{ min = 4, max = 8, target_utilization = 0.95 }",
     ),
     ("service.tier0.queue", "100000"),
+    ("policy.hedge", r#"{ after = "1s" }"#),
+    ("policy.max_connections", "100000"),
+    ("policy.max_pending", "100000"),
+    ("service.tier1.max_queue_time", "1s"),
 ];
 
 /// Consistent hashing on every call (each request draws a user key; each try hashes it).

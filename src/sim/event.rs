@@ -49,6 +49,13 @@ pub enum Event {
         /// Deadline queue index.
         queue: u32,
     },
+    /// A call's inherited deadline (deadline propagation) is due.
+    CallDeadline {
+        /// Call slot.
+        call: u32,
+        /// Call generation.
+        generation: u32,
+    },
     /// A call's backoff is over: send the next try.
     RetryDue {
         /// Call slot.

@@ -257,7 +257,19 @@ impl<R: Recorder> Simulation<'_, R> {
             try_number: 0,
             kind: DeadlineKind::Call,
         };
-        self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
+        if call_deadline < now.saturating_add(timeout) {
+            // An inherited, sooner deadline (deadline propagation) is not in this queue's
+            // order: it waits in the event queue instead.
+            queue.push(
+                call_deadline,
+                Event::CallDeadline {
+                    call: slot,
+                    generation,
+                },
+            );
+        } else {
+            self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
+        }
         self.begin_try(slot, now, queue);
     }
 
@@ -669,6 +681,17 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.is_in_flight(slot, generation, try_number) {
             self.end_try(slot, try_number, Outcome::Timeout, now, queue);
         }
+    }
+
+    /// An inherited deadline of a call is due.
+    pub(super) fn on_call_deadline(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        self.on_call_timeout(slot, generation, now, queue);
     }
 
     fn on_call_timeout(
