@@ -368,3 +368,31 @@ fn queue_time_shedding_serves_capacity_rejects_the_excess_and_bounds_latency() {
     assert!(result.latency.quantile_nanos(0.5) > 5_000_000_000);
     assert!(result.outcomes.get(Outcome::Timeout) > 0);
 }
+
+#[test]
+fn an_inherited_deadline_fires_on_time_beside_long_own_timeouts() {
+    let model = load("validation/governance/inherited_deadline.toml", &[]);
+    let (_, recorder) = run_recorded(&model);
+    let second = 1_000_000_000u64;
+    let db_timeouts = |from: u64, to: u64| -> u64 {
+        recorder
+            .windows
+            .iter()
+            .filter(|w| w.1 == "db" && w.0 >= from && w.0 < to)
+            .map(|w| w.4.get(Outcome::Timeout))
+            .sum()
+    };
+    // Constant arrivals come at k / rate for k = 1, 2, ... while under the 5 s duration.
+    let arrivals = |rate: f64| (rate * 5.0).ceil() as u64 - 1;
+    // back's calls to db end at the inherited deadline, ~100 ms after each request: one per
+    // request of `through` within the load's 5 s (the last may end just after the window).
+    let through = arrivals(model.workloads[0].rate);
+    let early = db_timeouts(0, model.duration + second);
+    assert!(
+        early >= through - 1 && early <= through,
+        "{early} of {through}"
+    );
+    // The direct calls wait db's own 10 s: none of them ends before 10 s.
+    let direct = arrivals(model.workloads[1].rate);
+    assert_eq!(db_timeouts(10 * second, 16 * second), direct);
+}
