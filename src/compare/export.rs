@@ -174,6 +174,9 @@ fn diff_cell(variant: &VariantResult, result: &MetricResult, scale: f64) -> Opti
     Some(interval_cell(result.diff_mean * scale, h, true))
 }
 
+/// Longest column title the terminal table shows as it is, characters.
+const LONG_TITLE: usize = 40;
+
 /// The values alone, `p2c, 64` (the variant's name when nothing varies).
 fn column_title(variant: &VariantResult) -> String {
     if variant.baseline {
@@ -200,7 +203,19 @@ fn headline(comparison: &Comparison) -> String {
 pub fn render_terminal(comparison: &Comparison) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut title = vec!["metric".to_string()];
-    title.extend(comparison.variants.iter().map(column_title));
+    // Long labels (inline tables varied whole) get a number and a legend under the table.
+    let long = comparison
+        .variants
+        .iter()
+        .any(|v| column_title(v).chars().count() > LONG_TITLE);
+    title.extend(comparison.variants.iter().enumerate().map(|(i, v)| {
+        if long {
+            let suffix = if v.baseline { " (baseline)" } else { "" };
+            format!("variant {}{suffix}", i + 1)
+        } else {
+            column_title(v)
+        }
+    }));
     rows.push(title);
     for metric in &comparison.metrics {
         let (label, scale) = display(&metric.name);
@@ -257,6 +272,11 @@ pub fn render_terminal(comparison: &Comparison) -> String {
             text,
             "  * significant: the difference's interval excludes 0"
         );
+    }
+    if long {
+        for (i, variant) in comparison.variants.iter().enumerate() {
+            let _ = writeln!(text, "  variant {}: {}", i + 1, variant.short_label());
+        }
     }
     for variant in &comparison.variants {
         if let Some(slo) = &variant.slo {

@@ -403,3 +403,38 @@ fn an_invalid_variant_is_refused_before_running() {
     assert_eq!(output.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn long_variant_labels_are_numbered_with_a_legend() {
+    // metastable.toml varies `policy.retries` as whole inline tables.
+    let out = temp_dir("compare-legend");
+    let output = meshsim(&[
+        "compare",
+        "scenarios/metastable.toml",
+        "--replications",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--set",
+        "scenario.duration=20s",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("variant 1 (baseline)"), "{stdout}");
+    let legend: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with("variant "))
+        .collect();
+    assert_eq!(legend.len(), 2, "{stdout}");
+    assert!(legend[1].contains("budget = 0.1"), "{stdout}");
+    // The table's rows are no wider than their cells (an inline table is over 80 characters).
+    let row = stdout
+        .lines()
+        .find(|line| line.contains("availability (%)"))
+        .expect("an availability row");
+    assert!(row.chars().count() < 80, "{row}");
+}
