@@ -117,7 +117,7 @@ fn write_service(out: &mut String, service: &IsoService, options: &ImportOptions
         let _ = writeln!(
             out,
             "service_time = {}   # the script's sleeps",
-            toml_string(&format!("const({})", duration_text(sleep)))
+            toml_string(&format!("const({})", crate::scenario::format_ns(sleep)))
         );
     } else {
         let _ = writeln!(out, "service_time = {}", toml_string(&options.service_time));
@@ -238,22 +238,6 @@ fn number(value: f64) -> String {
     }
 }
 
-/// Nanoseconds as a scenario duration with the largest unit that divides it.
-fn duration_text(ns: u64) -> String {
-    for (unit, factor) in [
-        ("h", 3_600_000_000_000u64),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-    ] {
-        if ns >= factor && ns.is_multiple_of(factor) {
-            return format!("{}{unit}", ns / factor);
-        }
-    }
-    format!("{ns}ns")
-}
-
 /// The file name without folders and extension.
 fn stem(source: &str) -> String {
     std::path::Path::new(source)
@@ -272,9 +256,9 @@ mod tests {
         assert_eq!(toml_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(number(100.0), "100");
         assert_eq!(number(0.25), "0.25");
-        assert_eq!(duration_text(10_000_000), "10ms");
-        assert_eq!(duration_text(1_500_000), "1500us");
-        assert_eq!(duration_text(7), "7ns");
+        assert_eq!(crate::scenario::format_ns(10_000_000), "10ms");
+        assert_eq!(crate::scenario::format_ns(1_500_000), "1500us");
+        assert_eq!(crate::scenario::format_ns(7), "7ns");
         assert_eq!(stem("a/b/chain-2.yaml"), "chain-2");
     }
 

@@ -164,7 +164,7 @@ impl<R: Recorder> Simulation<'_, R> {
             replica.starts += 1;
             let start = replica.starts;
             started += 1;
-            self.record_replica(now, "replica_starting", first + index);
+            self.record_replica_event(now, "replica_starting", first + index, String::new());
             queue.push(
                 now + startup,
                 Event::ReplicaReady {
@@ -201,7 +201,7 @@ impl<R: Recorder> Simulation<'_, R> {
                     replica.add_running_time(now, measured);
                 }
                 replica.lifecycle = Lifecycle::Off;
-                self.record_replica(now, "replica_stopped", first + index);
+                self.record_replica_event(now, "replica_stopped", first + index, String::new());
                 self.apply_health(first + index, now, queue);
             }
         }
@@ -224,21 +224,7 @@ impl<R: Recorder> Simulation<'_, R> {
         replica.lifecycle = Lifecycle::Running;
         replica.ready_since = now;
         replica.ever_ready = true;
-        self.record_replica(now, "replica_ready", slot as usize);
+        self.record_replica_event(now, "replica_ready", slot as usize, String::new());
         self.apply_health(slot as usize, now, queue);
-    }
-
-    fn record_replica(&mut self, now: u64, kind: &'static str, slot: usize) {
-        let replica = &self.replicas[slot];
-        let subject = format!(
-            "{}#{}",
-            self.model.services[replica.service as usize].name, replica.index
-        );
-        self.recorder.event(&EventRecord {
-            time: now,
-            kind,
-            subject,
-            detail: String::new(),
-        });
     }
 }

@@ -151,15 +151,7 @@ impl<R: Recorder> Simulation<'_, R> {
                         },
                     );
                 }
-                for caller in 0..callers {
-                    let at = phase(&self.streams, slots + caller, config.client_refresh);
-                    queue.push(
-                        at,
-                        Event::ViewFetch {
-                            caller: caller as u32,
-                        },
-                    );
-                }
+                self.prime_view_fetches(config.client_refresh, queue);
                 queue.push(RENEWAL_BUCKET, timer(RegistryTimer::RenewalBucket));
                 queue.push(config.eviction_interval, timer(RegistryTimer::Eviction));
                 queue.push(config.response_cache, timer(RegistryTimer::CacheRefresh));
@@ -176,15 +168,7 @@ impl<R: Recorder> Simulation<'_, R> {
                     );
                 }
                 if config.client_refresh > 0 {
-                    for caller in 0..callers {
-                        let at = phase(&self.streams, slots + caller, config.client_refresh);
-                        queue.push(
-                            at,
-                            Event::ViewFetch {
-                                caller: caller as u32,
-                            },
-                        );
-                    }
+                    self.prime_view_fetches(config.client_refresh, queue);
                 }
                 queue.push(CONSUL_REAP_INTERVAL, timer(RegistryTimer::Reap));
             }
@@ -201,6 +185,21 @@ impl<R: Recorder> Simulation<'_, R> {
                     },
                 );
             }
+        }
+    }
+
+    /// Schedules every caller's first registry fetch, each at its own phase within `period`.
+    fn prime_view_fetches(&self, period: u64, queue: &mut EventQueue<Event>) {
+        let slots = self.replicas.len() as u64;
+        let callers = slots + self.model.workloads.len() as u64;
+        for caller in 0..callers {
+            let at = phase(&self.streams, slots + caller, period);
+            queue.push(
+                at,
+                Event::ViewFetch {
+                    caller: caller as u32,
+                },
+            );
         }
     }
 
@@ -329,7 +328,7 @@ impl<R: Recorder> Simulation<'_, R> {
             registry.expected_clients += 1;
             let service = self.replicas[slot].service as usize;
             registry.changed[service] = true;
-            self.record_registry(now, "registered", slot, String::new());
+            self.record_replica_event(now, "registered", slot, String::new());
         }
     }
 
@@ -343,7 +342,7 @@ impl<R: Recorder> Simulation<'_, R> {
             registry.expected_clients = registry.expected_clients.saturating_sub(1);
             let service = self.replicas[slot].service as usize;
             registry.changed[service] = true;
-            self.record_registry(now, "deregistered", slot, "shutdown".to_string());
+            self.record_replica_event(now, "deregistered", slot, "shutdown".to_string());
         }
     }
 
@@ -468,7 +467,7 @@ impl<R: Recorder> Simulation<'_, R> {
             registry.registered[slot] = false;
             let service = self.replicas[slot].service as usize;
             registry.changed[service] = true;
-            self.record_registry(now, "evicted", slot, "lease expired".to_string());
+            self.record_replica_event(now, "evicted", slot, "lease expired".to_string());
         }
     }
 
@@ -561,7 +560,7 @@ impl<R: Recorder> Simulation<'_, R> {
             registry.registered[slot] = true;
             registry.passing[slot] = false;
             registry.critical_since[slot] = now;
-            self.record_registry(now, "registered", slot, String::new());
+            self.record_replica_event(now, "registered", slot, String::new());
         }
         let registry = self.registry.as_deref_mut().expect("registry");
         if registry.passing[slot] == passes {
@@ -576,7 +575,7 @@ impl<R: Recorder> Simulation<'_, R> {
         } else {
             "check_critical"
         };
-        self.record_registry(now, kind, slot, String::new());
+        self.record_replica_event(now, kind, slot, String::new());
         self.consul_publish(service, now);
     }
 
@@ -592,7 +591,12 @@ impl<R: Recorder> Simulation<'_, R> {
                 && now.saturating_sub(registry.critical_since[slot]) >= config.deregister_after
             {
                 registry.registered[slot] = false;
-                self.record_registry(now, "deregistered", slot, "critical too long".to_string());
+                self.record_replica_event(
+                    now,
+                    "deregistered",
+                    slot,
+                    "critical too long".to_string(),
+                );
             }
         }
     }
@@ -671,8 +675,14 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    /// Records a registry event about replica `slot`.
-    fn record_registry(&mut self, now: u64, kind: &'static str, slot: usize, detail: String) {
+    /// Records an event about replica `slot` (registry, scaling).
+    pub(super) fn record_replica_event(
+        &mut self,
+        now: u64,
+        kind: &'static str,
+        slot: usize,
+        detail: String,
+    ) {
         let replica = &self.replicas[slot];
         let subject = format!(
             "{}#{}",

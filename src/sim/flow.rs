@@ -683,18 +683,8 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    /// An inherited deadline of a call is due.
-    pub(super) fn on_call_deadline(
-        &mut self,
-        slot: u32,
-        generation: u32,
-        now: u64,
-        queue: &mut EventQueue<Event>,
-    ) {
-        self.on_call_timeout(slot, generation, now, queue);
-    }
-
-    fn on_call_timeout(
+    /// A call's timeout (its own, or an inherited deadline) is due.
+    pub(super) fn on_call_timeout(
         &mut self,
         slot: u32,
         generation: u32,

@@ -459,7 +459,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
             Event::RetryDue { call, generation } => self.on_retry_due(call, generation, now, queue),
             Event::OutlierSweep { client } => self.on_outlier_sweep(client, now, queue),
             Event::CallDeadline { call, generation } => {
-                self.on_call_deadline(call, generation, now, queue)
+                self.on_call_timeout(call, generation, now, queue)
             }
             Event::Heartbeat { replica } => self.on_heartbeat(replica, now, queue),
             Event::AgentCheck { replica } => self.on_agent_check(replica, now, queue),
