@@ -135,6 +135,9 @@ impl<E: Copy> Heap<E> {
 pub struct EventQueue<E> {
     heap: Heap<E>,
     lanes: Vec<VecDeque<Scheduled<E>>>,
+    /// Order of each lane's first event (`u128::MAX`: the lane is empty), kept beside the lanes
+    /// so that a pop compares plain numbers.
+    lane_fronts: Vec<u128>,
     next_sequence: u64,
 }
 
@@ -150,6 +153,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             heap: Heap::with_capacity(1024),
             lanes: Vec::new(),
+            lane_fronts: Vec::new(),
             next_sequence: 0,
         }
     }
@@ -157,6 +161,7 @@ impl<E: Copy> EventQueue<E> {
     /// Adds a FIFO lane for events that are usually pushed in time order.
     pub fn add_lane(&mut self) -> Lane {
         self.lanes.push(VecDeque::with_capacity(1024));
+        self.lane_fronts.push(u128::MAX);
         Lane(self.lanes.len() - 1)
     }
 
@@ -170,7 +175,10 @@ impl<E: Copy> EventQueue<E> {
     pub fn push_in_lane(&mut self, lane: Lane, time: u64, event: E) {
         let scheduled = self.stamp(time, event);
         let fifo = &mut self.lanes[lane.0];
-        if fifo.back().is_none_or(|last| last.time <= time) {
+        if fifo.is_empty() {
+            self.lane_fronts[lane.0] = scheduled.order();
+            fifo.push_back(scheduled);
+        } else if fifo.back().is_some_and(|last| last.time <= time) {
             fifo.push_back(scheduled);
         } else {
             self.heap.push(scheduled);
@@ -193,16 +201,19 @@ impl<E: Copy> EventQueue<E> {
     pub fn pop(&mut self) -> Option<Scheduled<E>> {
         let mut best_lane: Option<usize> = None;
         let mut best = self.heap.first_order().unwrap_or(u128::MAX);
-        for (index, fifo) in self.lanes.iter().enumerate() {
-            if let Some(front) = fifo.front() {
-                if front.order() < best {
-                    best = front.order();
-                    best_lane = Some(index);
-                }
+        for (index, &front) in self.lane_fronts.iter().enumerate() {
+            if front < best {
+                best = front;
+                best_lane = Some(index);
             }
         }
         match best_lane {
-            Some(index) => self.lanes[index].pop_front(),
+            Some(index) => {
+                let fifo = &mut self.lanes[index];
+                let first = fifo.pop_front();
+                self.lane_fronts[index] = fifo.front().map_or(u128::MAX, Scheduled::order);
+                first
+            }
             None => self.heap.pop(),
         }
     }

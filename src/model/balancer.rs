@@ -190,6 +190,7 @@ impl BalancerState {
     /// Picks a replica from `view` (replica indices in view order, of version `view_version`:
     /// any change of the view must change it) at `now`; `weights` are indexed by replica index.
     /// Replicas this client has excluded are skipped. `None` when the view is empty.
+    #[inline]
     pub fn pick(
         &mut self,
         kind: BalancerKind,

@@ -25,6 +25,17 @@ pub enum Dist {
     Empirical(Vec<u64>),
 }
 
+/// `value` (nanoseconds) rounded half up to a whole number of nanoseconds: 0 for NaN or a
+/// negative value, capped at about 292 years.
+#[inline(always)]
+fn whole_nanos(value: f64) -> u64 {
+    if value.is_finite() && value > 0.0 {
+        (value.min(9.2e18) + 0.5) as u64 // cheaper than `round`
+    } else {
+        0
+    }
+}
+
 impl Dist {
     /// Builds a lognormal from its median and 99th percentile, both nanoseconds
     /// (`median < p99`). `mu = ln(median)`, `sigma = ln(p99 / median) / z_0.99`.
@@ -37,14 +48,19 @@ impl Dist {
     }
 
     /// Draws one duration, nanoseconds, rounded to the nearest whole nanosecond.
+    /// (A constant, such as a fixed network hop, is inlined: a conversion and no call.)
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
-        let value = self.sample_f64(rng);
-        if value.is_finite() && value > 0.0 {
-            // Round half up (cheaper than `round`); cap at ~292 years.
-            (value.min(9.2e18) + 0.5) as u64
-        } else {
-            0
+        match self {
+            Dist::Const(value) => whole_nanos(*value),
+            _ => self.sample_drawn(rng),
         }
+    }
+
+    /// [`Dist::sample`] for the distributions that draw.
+    #[inline(never)]
+    fn sample_drawn<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
+        whole_nanos(self.sample_f64(rng))
     }
 
     fn sample_f64<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {

@@ -53,6 +53,18 @@ fn answer_at_once(
 }
 
 /// Whether a pending-queue entry's try still waits for a connection.
+/// How many of a step's `len` calls, the first at bit `first` of `call_mask`, are enabled.
+#[inline]
+fn enabled_calls(call_mask: u128, first: u32, len: usize) -> u32 {
+    let step_mask = u128::MAX.checked_shr(128 - len as u32).unwrap_or(0);
+    let step_bits = call_mask.checked_shr(first).unwrap_or(0) & step_mask;
+    if step_bits == step_mask {
+        len as u32 // every call enabled, the usual case (a bit count is a loop without POPCNT)
+    } else {
+        step_bits.count_ones()
+    }
+}
+
 fn is_pending(calls: &Arena<CallState>, entry: &PendingTry) -> bool {
     calls.get(entry.call, entry.generation).is_some_and(|call| {
         call.is_in_flight(entry.try_number)
@@ -1144,10 +1156,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 return;
             }
             let first_call = self.step_first_call[job.endpoint as usize][step_index];
-            let mask = job.call_mask >> first_call;
-            let enabled = (0..step.calls.len())
-                .filter(|&i| mask & (1u128 << i) != 0)
-                .count() as u32;
+            let enabled = enabled_calls(job.call_mask, first_call, step.calls.len());
             if enabled == 0 {
                 self.jobs.at_mut(slot).step += 1;
                 continue;
@@ -1256,5 +1265,29 @@ impl<R: Recorder> Simulation<'_, R> {
             self.replicas[caller_replica as usize].extra_latency
         };
         caller + self.replicas[replica as usize].extra_latency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enabled_calls;
+
+    #[test]
+    fn enabled_calls_counts_only_the_steps_own_bits() {
+        // Calls 0..3 in step one, 3..5 in step two, 5..128 in step three.
+        let mask: u128 = 0b1_0110 | (1 << 127);
+        assert_eq!(enabled_calls(mask, 0, 3), 2); // bits 1, 2
+        assert_eq!(enabled_calls(mask, 3, 2), 1); // bit 4
+        assert_eq!(enabled_calls(mask, 5, 123), 1); // bit 127
+        assert_eq!(enabled_calls(u128::MAX, 0, 128), 128);
+        assert_eq!(enabled_calls(u128::MAX, 128, 0), 0);
+        // An independent count, bit by bit.
+        for (first, len) in [(0u32, 7usize), (9, 40), (64, 64), (100, 28)] {
+            let mask: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+            let expected = (0..len)
+                .filter(|&i| mask & (1u128 << (first as usize + i)) != 0)
+                .count() as u32;
+            assert_eq!(enabled_calls(mask, first, len), expected);
+        }
     }
 }
