@@ -11,10 +11,22 @@ const HISTOGRAM_MAX_NANOS: u64 = 3_600_000_000_000;
 /// significant digits (relative error below 0.1%).
 #[derive(Debug, Clone)]
 pub struct LatencyStats {
-    histogram: Histogram<u64>,
+    counts: BucketCounts,
     sum_nanos: u128,
     count: u64,
     max_nanos: u64,
+    /// Records after which the counts widen to 64 bits (`u32::MAX`; smaller in tests).
+    narrow_limit: u64,
+}
+
+/// The histogram's bucket counts: 32-bit while fewer than 2^32 latencies are recorded (so no
+/// bucket can have saturated), 64-bit after. Half-width counts halve the memory that recording
+/// touches: the buckets of a run's latencies then stay in cache (measured: about 5% of a
+/// tier-chain run went to cache misses in 64-bit histograms).
+#[derive(Debug, Clone)]
+enum BucketCounts {
+    Narrow(Histogram<u32>),
+    Wide(Histogram<u64>),
 }
 
 impl Default for LatencyStats {
@@ -28,20 +40,39 @@ impl LatencyStats {
     /// Percentiles with `digits` significant digits (1 to 5; relative error below 10^-digits).
     pub fn with_digits(digits: u8) -> Self {
         LatencyStats {
-            histogram: Histogram::new_with_bounds(1, HISTOGRAM_MAX_NANOS, digits.clamp(1, 5))
-                .expect("static histogram bounds are valid"),
+            counts: BucketCounts::Narrow(new_histogram(digits)),
             sum_nanos: 0,
             count: 0,
             max_nanos: 0,
+            narrow_limit: u64::from(u32::MAX),
         }
     }
 
     /// Records one latency, nanoseconds.
     pub fn record(&mut self, nanos: u64) {
-        self.histogram.saturating_record(nanos);
+        if self.count == self.narrow_limit {
+            self.widen();
+        }
+        match &mut self.counts {
+            BucketCounts::Narrow(histogram) => histogram.saturating_record(nanos),
+            BucketCounts::Wide(histogram) => histogram.saturating_record(nanos),
+        }
         self.sum_nanos += u128::from(nanos);
         self.count += 1;
         self.max_nanos = self.max_nanos.max(nanos);
+    }
+
+    /// Moves the counts to 64-bit buckets (bucket by bucket: the same percentiles).
+    #[cold]
+    fn widen(&mut self) {
+        let BucketCounts::Narrow(narrow) = &self.counts else {
+            return;
+        };
+        let mut wide = new_histogram(narrow.sigfig());
+        for bucket in narrow.iter_recorded() {
+            wide.saturating_record_n(bucket.value_iterated_to(), u64::from(bucket.count_at_value()));
+        }
+        self.counts = BucketCounts::Wide(wide);
     }
 
     /// Number of latencies recorded.
@@ -63,7 +94,10 @@ impl LatencyStats {
         if self.count == 0 {
             0
         } else {
-            self.histogram.value_at_quantile(quantile)
+            match &self.counts {
+                BucketCounts::Narrow(histogram) => histogram.value_at_quantile(quantile),
+                BucketCounts::Wide(histogram) => histogram.value_at_quantile(quantile),
+            }
         }
     }
 
@@ -74,11 +108,20 @@ impl LatencyStats {
 
     /// Forgets everything (keeps the histogram's memory).
     pub fn reset(&mut self) {
-        self.histogram.reset();
+        match &mut self.counts {
+            BucketCounts::Narrow(histogram) => histogram.reset(),
+            BucketCounts::Wide(histogram) => histogram.reset(),
+        }
         self.sum_nanos = 0;
         self.count = 0;
         self.max_nanos = 0;
     }
+}
+
+/// An empty histogram from 1 ns to [`HISTOGRAM_MAX_NANOS`] with `digits` significant digits.
+fn new_histogram<T: hdrhistogram::Counter>(digits: u8) -> Histogram<T> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_NANOS, digits.clamp(1, 5))
+        .expect("static histogram bounds are valid")
 }
 
 /// A count per [`Outcome`].
@@ -308,5 +351,34 @@ mod tests {
         assert!((p99 / 99_000_000.0 - 1.0).abs() < 0.001, "{p99}");
         assert_eq!(stats.mean_nanos(), 50_000_500.0);
         assert_eq!(stats.max_nanos(), 100_000_000);
+    }
+
+    #[test]
+    fn widened_counts_keep_every_percentile() {
+        // Narrow counts widen after `narrow_limit` records; the percentiles must stay those of
+        // a 64-bit histogram fed the same values (an independent reference).
+        let mut stats = LatencyStats::default();
+        stats.narrow_limit = 1_000;
+        let mut reference: Histogram<u64> = new_histogram(3);
+        let mut state = 7u64;
+        for _ in 0..5_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let nanos = 1_000 + (state >> 33) % 50_000_000;
+            stats.record(nanos);
+            reference.record(nanos).unwrap();
+        }
+        assert!(matches!(stats.counts, BucketCounts::Wide(_)));
+        for quantile in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(
+                stats.quantile_nanos(quantile),
+                reference.value_at_quantile(quantile),
+                "quantile {quantile}"
+            );
+        }
+        assert_eq!(stats.count(), 5_000);
+        stats.reset();
+        assert_eq!(stats.quantile_nanos(0.5), 0);
     }
 }
