@@ -95,6 +95,29 @@ impl DeadlineQueue {
         }
     }
 
+    /// Drops at most `limit` stale timeouts from the front. Called on every arming, this keeps a
+    /// queue of long timeouts (15 s by default, for calls that last milliseconds) back only to
+    /// its oldest live entry, small and in cache, instead of a whole timeout's worth of entries.
+    /// (`is_live` must stay false once false, as for [`DeadlineQueue::next_sweep`]; the live
+    /// sweep may then find nothing due, and schedules the next one.)
+    #[inline]
+    pub fn drop_stale_front(&mut self, limit: usize, mut is_live: impl FnMut(&Deadline) -> bool) {
+        for _ in 0..limit {
+            match self.entries.front() {
+                Some(first) if !is_live(first) => {
+                    self.entries.pop_front();
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Number of armed timeouts held (live or stale).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Drops stale timeouts from the front; returns when the next sweep is due, if any (and
     /// notes whether a sweep is pending accordingly).
     pub fn next_sweep(&mut self, mut is_live: impl FnMut(&Deadline) -> bool) -> Option<u64> {
@@ -139,6 +162,28 @@ mod tests {
             .map(|d| d.call)
             .collect();
         assert_eq!(order, vec![1, 4, 2]);
+    }
+
+    #[test]
+    fn arming_drops_stale_entries_from_the_front_only() {
+        let mut queue = DeadlineQueue::default();
+        for call in 1..=6 {
+            queue.arm(at(call as u64 * 10, call));
+        }
+        // Calls 1, 2 and 4 have ended; 3 is still live, so 4 stays behind it.
+        let live = |deadline: &Deadline| ![1, 2, 4].contains(&deadline.call);
+        queue.drop_stale_front(1, live);
+        assert_eq!(queue.len(), 5, "at most `limit` per call");
+        queue.drop_stale_front(8, live);
+        assert_eq!(queue.len(), 4, "stops at the first live entry");
+        // The sweep armed for 10 finds nothing due and moves on to call 3's timeout.
+        assert!(queue.is_live_sweep(10));
+        assert_eq!(queue.pop_due(10), None);
+        assert_eq!(queue.next_sweep(live), Some(30));
+        let order: Vec<u32> = std::iter::from_fn(|| queue.pop_due(u64::MAX))
+            .map(|d| d.call)
+            .collect();
+        assert_eq!(order, vec![3, 4, 5, 6]);
     }
 
     #[test]

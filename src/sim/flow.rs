@@ -53,6 +53,18 @@ fn answer_at_once(
 }
 
 /// Whether a pending-queue entry's try still waits for a connection.
+/// Whether firing `deadline` would still act: its call is alive and, for a per-try timeout, the
+/// try is in flight; for a hedge, the try is still the latest in flight. Once false, never true
+/// again (slots change generation when freed; try numbers only grow).
+fn deadline_is_live(calls: &Arena<CallState>, deadline: &Deadline) -> bool {
+    let call = calls.get(deadline.call, deadline.generation);
+    match deadline.kind {
+        DeadlineKind::Call => call.is_some(),
+        DeadlineKind::Try => call.is_some_and(|call| call.is_in_flight(deadline.try_number)),
+        DeadlineKind::Hedge => call.is_some_and(|call| call.is_latest_in_flight(deadline.try_number)),
+    }
+}
+
 /// How many of a step's `len` calls, the first at bit `first` of `call_mask`, are enabled.
 #[inline]
 fn enabled_calls(call_mask: u128, first: u32, len: usize) -> u32 {
@@ -633,7 +645,11 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     fn arm_deadline(&mut self, index: u32, deadline: Deadline, queue: &mut EventQueue<Event>) {
-        if self.deadlines[index as usize].arm(deadline) {
+        let calls = &self.calls;
+        let deadlines = &mut self.deadlines[index as usize];
+        // Two per arming: the stale front shrinks faster than arming grows the back.
+        deadlines.drop_stale_front(2, |armed| deadline_is_live(calls, armed));
+        if deadlines.arm(deadline) {
             queue.push(deadline.at, Event::DeadlineSweep { queue: index });
         }
     }
@@ -660,18 +676,7 @@ impl<R: Recorder> Simulation<'_, R> {
             }
         }
         let calls = &self.calls;
-        let next = self.deadlines[index].next_sweep(|deadline| {
-            let call = calls.get(deadline.call, deadline.generation);
-            match deadline.kind {
-                DeadlineKind::Call => call.is_some(),
-                DeadlineKind::Try => {
-                    call.is_some_and(|call| call.is_in_flight(deadline.try_number))
-                }
-                DeadlineKind::Hedge => {
-                    call.is_some_and(|call| call.is_latest_in_flight(deadline.try_number))
-                }
-            }
-        });
+        let next = self.deadlines[index].next_sweep(|deadline| deadline_is_live(calls, deadline));
         if let Some(at) = next {
             queue.push(
                 at,
