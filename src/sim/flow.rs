@@ -446,7 +446,7 @@ impl<R: Recorder> Simulation<'_, R> {
         call.sent[lane] = now;
         let replica_slot = self.first_replica[service] + index;
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
-        let (job, request_hop) = self.draw_try(slot, try_number, replica_slot, now);
+        let (job, request_hop) = self.draw_try(slot, try_number, work_key, replica_slot, now);
         let replica_zone = self.replicas[replica_slot as usize].zone;
         if caller_zone != NONE && caller_zone != replica_zone && self.calls.at(slot).measured {
             self.service_totals[service].cross_zone_tries += 1;
@@ -545,18 +545,19 @@ impl<R: Recorder> Simulation<'_, R> {
         )
     }
 
-    /// The try's own work, from the stream of its identity: service time, error draw, call coins,
-    /// then the two network hops (work first, so that where the try goes never shifts its work).
-    /// Returns the job and the request hop's latency, nanoseconds.
+    /// The try's own work, from the stream of its identity `key` (to which `send_try` has keyed
+    /// `work_rng`): service time, error draw, call coins, then the two network hops (work first,
+    /// so that where the try goes never shifts its work). Returns the job and the request hop's
+    /// latency, nanoseconds.
     fn draw_try(
         &mut self,
         call_slot: u32,
         try_number: u32,
+        key: u64,
         replica_slot: u32,
         now: u64,
     ) -> (Job, u64) {
         let call = self.calls.at(call_slot);
-        let key = derive_key(call.key, u64::from(try_number)); // `send_try` keyed `work_rng` to it
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service_time = endpoint.service_time.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
