@@ -125,7 +125,7 @@ pub fn encode_png(pixels: &[u8], width: u32, height: u32) -> PlotResult<Vec<u8>>
         let mut encoder = png::Encoder::new(&mut bytes, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        encoder.set_compression(png::Compression::High);
+        encoder.set_compression(png::Compression::Balanced);
         let mut writer = encoder
             .write_header()
             .map_err(|e| PlotError(e.to_string()))?;
