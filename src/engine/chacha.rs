@@ -6,6 +6,12 @@
 //! `rand_chacha::ChaCha8Rng` seeded with the same key (block counter from 0, stream 0), but
 //! computes a block only when the previous one is used up — for a try, usually one block.
 //!
+//! A try uses few words, so one block can serve a chain of tries. [`ChaCha8Block::rekey_try`]
+//! keeps the first [`OWN_WORDS`] words of the try's block 0 for the try itself (its stream then
+//! goes on at block 1) and hands the other [`LINEAGE_WORDS`] out, to be the first words of a
+//! descendant's stream ([`ChaCha8Block::rekey_inherited`], whose stream then goes on with its own
+//! key's block 0). Every word of every block still goes to exactly one consumer.
+//!
 //! The block function is RustCrypto's `chacha20` (its ChaCha8 with a zero nonce and the block
 //! counter set by seeking: the IETF layout then holds the same words as the original 64-bit
 //! counter and stream 0 for every block number below 2^32, far more than a try draws).
@@ -14,6 +20,12 @@ use rand::RngCore;
 
 /// Words of one ChaCha block.
 const BLOCK_WORDS: usize = 16;
+
+/// Words of a try's block 0 that the try itself draws first ([`ChaCha8Block::rekey_try`]).
+pub const OWN_WORDS: usize = 4;
+
+/// Words of a try's block 0 handed on to descendants: the rest of the block.
+pub const LINEAGE_WORDS: usize = BLOCK_WORDS - OWN_WORDS;
 
 /// The ChaCha8 block for the key `first`, `tail` (32 bytes as four little-endian 64-bit words)
 /// at block number `counter` (stream 0), as 16 words. `counter` must be below 2^32.
@@ -56,8 +68,11 @@ pub struct ChaCha8Block {
     /// The key's other 24 bytes, as three little-endian words.
     tail: [u64; 3],
     buffer: [u32; BLOCK_WORDS],
-    /// Next unused word of `buffer` (`BLOCK_WORDS`: none left).
+    /// Next unused word of `buffer`.
     index: usize,
+    /// End of the words of `buffer` this stream may use (`BLOCK_WORDS` but after
+    /// [`ChaCha8Block::rekey_try`]); the next block is computed when `index` reaches it.
+    limit: usize,
 }
 
 impl ChaCha8Block {
@@ -70,6 +85,7 @@ impl ChaCha8Block {
             counter: 0,
             buffer: [0; BLOCK_WORDS],
             index: BLOCK_WORDS,
+            limit: BLOCK_WORDS,
         }
     }
 
@@ -82,6 +98,31 @@ impl ChaCha8Block {
         self.buffer = chacha8_block(first, &self.tail, 0);
         self.counter = 1;
         self.index = 0;
+        self.limit = BLOCK_WORDS;
+    }
+
+    /// As [`ChaCha8Block::rekey`], for a try that hands words on: the stream is words
+    /// `0..OWN_WORDS` of block 0, then blocks 1, 2, ...; returns the block's other words
+    /// (`OWN_WORDS..16`), which this stream never draws.
+    #[inline]
+    pub fn rekey_try(&mut self, first: u64) -> [u32; LINEAGE_WORDS] {
+        self.rekey(first);
+        self.limit = OWN_WORDS;
+        let mut lineage = [0u32; LINEAGE_WORDS];
+        lineage.copy_from_slice(&self.buffer[OWN_WORDS..]);
+        lineage
+    }
+
+    /// Restarts the stream under the key with first eight bytes `first`, as `inherited` (words
+    /// handed on by an ancestor's [`ChaCha8Block::rekey_try`]) followed by the key's own blocks
+    /// 0, 1, ... Computes no block until `inherited` is used up.
+    #[inline]
+    pub fn rekey_inherited(&mut self, first: u64, inherited: [u32; OWN_WORDS]) {
+        self.first = first;
+        self.counter = 0;
+        self.buffer[BLOCK_WORDS - OWN_WORDS..].copy_from_slice(&inherited);
+        self.index = BLOCK_WORDS - OWN_WORDS;
+        self.limit = BLOCK_WORDS;
     }
 
     /// Bytes 8..32 of the key, as three little-endian 64-bit words.
@@ -94,13 +135,14 @@ impl ChaCha8Block {
         self.buffer = chacha8_block(self.first, &self.tail, self.counter);
         self.counter = self.counter.wrapping_add(1);
         self.index = 0;
+        self.limit = BLOCK_WORDS;
     }
 }
 
 impl RngCore for ChaCha8Block {
     #[inline]
     fn next_u32(&mut self) -> u32 {
-        if self.index >= BLOCK_WORDS {
+        if self.index >= self.limit {
             self.refill();
         }
         let value = self.buffer[self.index];
@@ -112,7 +154,7 @@ impl RngCore for ChaCha8Block {
     #[inline]
     fn next_u64(&mut self) -> u64 {
         let index = self.index;
-        if index < BLOCK_WORDS - 1 {
+        if index + 1 < self.limit {
             self.index = index + 2;
             u64::from(self.buffer[index]) | (u64::from(self.buffer[index + 1]) << 32)
         } else {
@@ -168,6 +210,40 @@ mod tests {
                 }
             }
             assert_eq!(ours.random::<f64>(), reference.random::<f64>());
+        }
+    }
+
+    #[test]
+    fn a_try_draws_its_own_words_then_block_one_and_hands_on_the_rest() {
+        // Reference: rand_chacha's words of the same key, block 0 = words 0..16.
+        let mut ours = ChaCha8Block::from_key(&key(5));
+        let first = u64::from_le_bytes(key(5)[..8].try_into().unwrap());
+        let lineage = ours.rekey_try(first);
+        let mut reference = ChaCha8Rng::from_seed(key(5));
+        let words: Vec<u32> = (0..48).map(|_| reference.next_u32()).collect();
+        assert_eq!(lineage[..], words[OWN_WORDS..16]);
+        // A u64 across the end of the own words takes its high half from block 1.
+        assert_eq!(ours.next_u32(), words[0]);
+        assert_eq!(ours.next_u64(), u64::from(words[1]) | (u64::from(words[2]) << 32));
+        assert_eq!(ours.next_u64(), u64::from(words[3]) | (u64::from(words[16]) << 32));
+        for &word in &words[17..40] {
+            assert_eq!(ours.next_u32(), word);
+        }
+    }
+
+    #[test]
+    fn an_inheriting_stream_draws_the_handed_words_then_its_own_key() {
+        let mut ours = ChaCha8Block::from_key(&key(6));
+        let first = u64::from_le_bytes(key(8)[..8].try_into().unwrap());
+        let mut own = key(6);
+        own[..8].copy_from_slice(&first.to_le_bytes());
+        ours.rekey_inherited(first, [11, 12, 13, 14]);
+        assert_eq!(ours.next_u64(), 11 | (12 << 32));
+        assert_eq!(ours.next_u32(), 13);
+        let mut reference = ChaCha8Rng::from_seed(own);
+        assert_eq!(ours.next_u64(), 14 | (u64::from(reference.next_u32()) << 32));
+        for _ in 0..40 {
+            assert_eq!(ours.next_u32(), reference.next_u32());
         }
     }
 

@@ -5,7 +5,7 @@
 //! shared stream consumed in event order. So changing a policy never changes the offered work:
 //! common random numbers across variants.
 
-use super::chacha::ChaCha8Block;
+use super::chacha::{ChaCha8Block, LINEAGE_WORDS, OWN_WORDS};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -88,6 +88,38 @@ impl StreamFactory {
             "a stream of another factory"
         );
         rng.rekey(u64::from_le_bytes(key[..8].try_into().expect("8 bytes")));
+    }
+
+    /// As [`StreamFactory::rekey`] for a try that hands words on to a descendant
+    /// ([`RekeyableStream::rekey_try`]): returns the handed-on words.
+    #[inline]
+    pub fn rekey_try(
+        &self,
+        rng: &mut RekeyableStream,
+        kind: StreamKind,
+        identity: u64,
+    ) -> [u32; LINEAGE_WORDS] {
+        rng.rekey_try(self.first_key_word(kind, identity))
+    }
+
+    /// As [`StreamFactory::rekey`] for a try that starts with words handed on by an ancestor
+    /// ([`RekeyableStream::rekey_inherited`]).
+    #[inline]
+    pub fn rekey_inherited(
+        &self,
+        rng: &mut RekeyableStream,
+        kind: StreamKind,
+        identity: u64,
+        inherited: [u32; OWN_WORDS],
+    ) {
+        rng.rekey_inherited(self.first_key_word(kind, identity), inherited);
+    }
+
+    /// The first eight bytes of the key of (`kind`, `identity`), as a little-endian word.
+    #[inline]
+    fn first_key_word(&self, kind: StreamKind, identity: u64) -> u64 {
+        let key = self.key_for(kind, identity);
+        u64::from_le_bytes(key[..8].try_into().expect("8 bytes"))
     }
 }
 

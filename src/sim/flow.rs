@@ -6,6 +6,7 @@ use super::request::{
     CallPhase, CallState, Job, Parent, PendingTry, IDLE, LOCAL, PENDING, TRY_LANES,
 };
 use super::{Event, Recorder, Simulation, NONE};
+use crate::engine::chacha::{LINEAGE_WORDS, OWN_WORDS};
 use crate::engine::{derive_key, EventQueue, StreamKind};
 use crate::model::zones::{Originating, ZoneRequest};
 use crate::model::{Arrival, Jitter, Outcome};
@@ -29,6 +30,8 @@ struct CallStart {
     measured: bool,
     /// A deadline propagated from the parent job (`u64::MAX`: none), nanoseconds.
     inherited_deadline: u64,
+    /// Whether it is its parent job's call index 0 (see [`CallState::first_child`]).
+    first_child: bool,
 }
 
 /// A try answered locally, without leaving the caller (refused, circuit open): delivered as an
@@ -197,6 +200,7 @@ impl<R: Recorder> Simulation<'_, R> {
             user_key,
             measured,
             inherited_deadline: u64::MAX,
+            first_child: false,
         };
         self.start_call(start, now, queue);
     }
@@ -270,6 +274,7 @@ impl<R: Recorder> Simulation<'_, R> {
             started: now,
             deadline: now.saturating_add(timeout).min(start.inherited_deadline),
             measured: start.measured,
+            first_child: start.first_child,
         };
         let call_deadline = call.deadline;
         self.budget_deposit(start.client, now);
@@ -425,8 +430,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let call = self.calls.at(slot);
         // Key the try's stream (see `draw_try`) first: its block is computed while the rest runs.
         let work_key = derive_key(call.key, u64::from(try_number));
-        self.streams
-            .rekey(&mut self.work_rng, StreamKind::Work, work_key);
+        let lineage = self.key_work_stream(slot, try_number, work_key);
         let call = self.calls.at(slot);
         let (generation, service, client) = (call.generation, call.service as usize, call.client);
         let Some(index) = self.pick_replica(slot, now) else {
@@ -446,7 +450,8 @@ impl<R: Recorder> Simulation<'_, R> {
         call.sent[lane] = now;
         let replica_slot = self.first_replica[service] + index;
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
-        let (job, request_hop) = self.draw_try(slot, try_number, work_key, replica_slot, now);
+        let (mut job, request_hop) = self.draw_try(slot, try_number, work_key, replica_slot, now);
+        (job.lineage, job.lineage_len) = lineage;
         let replica_zone = self.replicas[replica_slot as usize].zone;
         if caller_zone != NONE && caller_zone != replica_zone && self.calls.at(slot).measured {
             self.service_totals[service].cross_zone_tries += 1;
@@ -464,6 +469,45 @@ impl<R: Recorder> Simulation<'_, R> {
                 generation: job_generation,
             },
         );
+    }
+
+    /// Keys `work_rng` to try `try_number`'s stream, `work_key`. The first try of a job's first
+    /// call starts with words its parent's try handed on, while they last; any other try starts
+    /// with its own block, keeps a few words and hands the rest on (see `crate::engine::chacha`:
+    /// one block then serves a chain of calls). Returns the words this try hands on, and how many.
+    #[inline]
+    fn key_work_stream(
+        &mut self,
+        slot: u32,
+        try_number: u32,
+        work_key: u64,
+    ) -> ([u32; LINEAGE_WORDS], u8) {
+        let call = self.calls.at(slot);
+        if let (0, true, Parent::Job { job, generation }) =
+            (try_number, call.first_child, call.parent)
+        {
+            if let Some(parent) = self.jobs.get(job, generation) {
+                let available = usize::from(parent.lineage_len);
+                if available >= OWN_WORDS {
+                    let mut inherited = [0u32; OWN_WORDS];
+                    inherited.copy_from_slice(&parent.lineage[..OWN_WORDS]);
+                    let mut lineage = [0u32; LINEAGE_WORDS];
+                    lineage[..available - OWN_WORDS]
+                        .copy_from_slice(&parent.lineage[OWN_WORDS..available]);
+                    self.streams.rekey_inherited(
+                        &mut self.work_rng,
+                        StreamKind::Work,
+                        work_key,
+                        inherited,
+                    );
+                    return (lineage, (available - OWN_WORDS) as u8);
+                }
+            }
+        }
+        let lineage = self
+            .streams
+            .rekey_try(&mut self.work_rng, StreamKind::Work, work_key);
+        (lineage, LINEAGE_WORDS as u8)
     }
 
     /// A hedge should go to a replica other than those its call already waits on: picks again
@@ -618,6 +662,8 @@ impl<R: Recorder> Simulation<'_, R> {
             holds_worker: false,
             position: 0,
             measured: false,
+            lineage: [0; LINEAGE_WORDS],
+            lineage_len: 0,
         };
         (job, request_hop)
     }
@@ -1204,6 +1250,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 user_key: job.user_key,
                 measured: job.measured,
                 inherited_deadline: job.deadline,
+                first_child: call_index == 0,
             };
             self.start_call(start, now, queue);
         }

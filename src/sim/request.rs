@@ -1,6 +1,7 @@
 //! Requests in flight: client-side calls (with their tries) and server-side jobs.
 
 use super::arena::Generational;
+use crate::engine::chacha::LINEAGE_WORDS;
 use std::collections::VecDeque;
 
 /// Who waits for a call's result.
@@ -84,6 +85,9 @@ pub struct CallState {
     pub deadline: u64,
     /// Whether the end-to-end request this call belongs to is measured.
     pub measured: bool,
+    /// Whether this is the first call (call index 0) of a parent job: its first try starts
+    /// with words its parent's try handed on (see `crate::engine::chacha`).
+    pub first_child: bool,
 }
 
 impl CallState {
@@ -178,6 +182,11 @@ pub struct Job {
     pub position: u32,
     /// Whether it arrived in the measured interval.
     pub measured: bool,
+    /// Random words the job's try hands on to the first try of the job's first call; the first
+    /// `lineage_len` are valid (see `crate::engine::chacha`).
+    pub lineage: [u32; LINEAGE_WORDS],
+    /// Number of valid words in `lineage`.
+    pub lineage_len: u8,
 }
 
 impl Generational for Job {
@@ -217,6 +226,7 @@ mod tests {
             started: 0,
             deadline: u64::MAX,
             measured: false,
+            first_child: false,
         }
     }
 
