@@ -139,6 +139,15 @@ impl ChaCha8Block {
     }
 }
 
+impl ChaCha8Block {
+    /// [`RngCore::next_u64`] when the two words lie on either side of a refill.
+    #[inline(never)]
+    fn next_u64_across(&mut self) -> u64 {
+        let low = u64::from(self.next_u32());
+        low | (u64::from(self.next_u32()) << 32)
+    }
+}
+
 impl RngCore for ChaCha8Block {
     #[inline]
     fn next_u32(&mut self) -> u32 {
@@ -151,15 +160,14 @@ impl RngCore for ChaCha8Block {
     }
 
     /// Two consecutive words, the first as the low half (across a block boundary too).
-    #[inline]
+    #[inline(always)]
     fn next_u64(&mut self) -> u64 {
         let index = self.index;
         if index + 1 < self.limit {
             self.index = index + 2;
             u64::from(self.buffer[index]) | (u64::from(self.buffer[index + 1]) << 32)
         } else {
-            let low = u64::from(self.next_u32());
-            low | (u64::from(self.next_u32()) << 32)
+            self.next_u64_across()
         }
     }
 
