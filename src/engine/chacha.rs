@@ -41,10 +41,8 @@ pub fn chacha8_block(first: u64, tail: &[u64; 3], counter: u64) -> [u32; BLOCK_W
     for (chunk, word) in key[8..].chunks_exact_mut(8).zip(tail) {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
-    let mut core = chacha20::ChaChaCore::<chacha20::cipher::consts::U4>::new(
-        &key.into(),
-        &[0u8; 12].into(),
-    );
+    let mut core =
+        chacha20::ChaChaCore::<chacha20::cipher::consts::U4>::new(&key.into(), &[0u8; 12].into());
     if counter > 0 {
         core.set_block_pos(counter as u32);
     }
@@ -232,8 +230,14 @@ mod tests {
         assert_eq!(lineage[..], words[OWN_WORDS..16]);
         // A u64 across the end of the own words takes its high half from block 1.
         assert_eq!(ours.next_u32(), words[0]);
-        assert_eq!(ours.next_u64(), u64::from(words[1]) | (u64::from(words[2]) << 32));
-        assert_eq!(ours.next_u64(), u64::from(words[3]) | (u64::from(words[16]) << 32));
+        assert_eq!(
+            ours.next_u64(),
+            u64::from(words[1]) | (u64::from(words[2]) << 32)
+        );
+        assert_eq!(
+            ours.next_u64(),
+            u64::from(words[3]) | (u64::from(words[16]) << 32)
+        );
         for &word in &words[17..40] {
             assert_eq!(ours.next_u32(), word);
         }
@@ -249,7 +253,10 @@ mod tests {
         assert_eq!(ours.next_u64(), 11 | (12 << 32));
         assert_eq!(ours.next_u32(), 13);
         let mut reference = ChaCha8Rng::from_seed(own);
-        assert_eq!(ours.next_u64(), 14 | (u64::from(reference.next_u32()) << 32));
+        assert_eq!(
+            ours.next_u64(),
+            14 | (u64::from(reference.next_u32()) << 32)
+        );
         for _ in 0..40 {
             assert_eq!(ours.next_u32(), reference.next_u32());
         }

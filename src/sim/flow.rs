@@ -64,7 +64,9 @@ fn deadline_is_live(calls: &Arena<CallState>, deadline: &Deadline) -> bool {
     match deadline.kind {
         DeadlineKind::Call => call.is_some(),
         DeadlineKind::Try => call.is_some_and(|call| call.is_in_flight(deadline.try_number)),
-        DeadlineKind::Hedge => call.is_some_and(|call| call.is_latest_in_flight(deadline.try_number)),
+        DeadlineKind::Hedge => {
+            call.is_some_and(|call| call.is_latest_in_flight(deadline.try_number))
+        }
     }
 }
 

@@ -70,7 +70,10 @@ impl LatencyStats {
         };
         let mut wide = new_histogram(narrow.sigfig());
         for bucket in narrow.iter_recorded() {
-            wide.saturating_record_n(bucket.value_iterated_to(), u64::from(bucket.count_at_value()));
+            wide.saturating_record_n(
+                bucket.value_iterated_to(),
+                u64::from(bucket.count_at_value()),
+            );
         }
         self.counts = BucketCounts::Wide(wide);
     }
@@ -357,8 +360,10 @@ mod tests {
     fn widened_counts_keep_every_percentile() {
         // Narrow counts widen after `narrow_limit` records; the percentiles must stay those of
         // a 64-bit histogram fed the same values (an independent reference).
-        let mut stats = LatencyStats::default();
-        stats.narrow_limit = 1_000;
+        let mut stats = LatencyStats {
+            narrow_limit: 1_000,
+            ..LatencyStats::default()
+        };
         let mut reference: Histogram<u64> = new_histogram(3);
         let mut state = 7u64;
         for _ in 0..5_000 {
