@@ -3,7 +3,7 @@
 use super::arena::Arena;
 use super::deadlines::{Deadline, DeadlineKind};
 use super::request::{
-    CallPhase, CallState, Job, Parent, PendingTry, IDLE, LOCAL, PENDING, TRY_LANES,
+    CallPhase, CallState, Job, Lineage, Parent, PendingTry, IDLE, LOCAL, PENDING, TRY_LANES,
 };
 use super::{Event, Recorder, Simulation, NONE};
 use crate::engine::chacha::{LINEAGE_WORDS, OWN_WORDS};
@@ -452,8 +452,7 @@ impl<R: Recorder> Simulation<'_, R> {
         call.sent[lane] = now;
         let replica_slot = self.first_replica[service] + index;
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
-        let (mut job, request_hop) = self.draw_try(slot, try_number, work_key, replica_slot, now);
-        (job.lineage, job.lineage_len) = lineage;
+        let (job, request_hop) = self.draw_try(slot, try_number, work_key, replica_slot, now);
         let replica_zone = self.replicas[replica_slot as usize].zone;
         if caller_zone != NONE && caller_zone != replica_zone && self.calls.at(slot).measured {
             self.service_totals[service].cross_zone_tries += 1;
@@ -463,6 +462,11 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         let arrival = now + request_hop + self.extra_latency(caller_replica, replica_slot);
         let (job_slot, job_generation) = self.jobs.insert(job);
+        if self.job_lineage.len() <= job_slot as usize {
+            self.job_lineage
+                .resize(job_slot as usize + 1, Lineage::default());
+        }
+        self.job_lineage[job_slot as usize] = lineage;
         queue.push_in_lane(
             self.lanes.hops,
             arrival,
@@ -476,40 +480,42 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Keys `work_rng` to try `try_number`'s stream, `work_key`. The first try of a job's first
     /// call starts with words its parent's try handed on, while they last; any other try starts
     /// with its own block, keeps a few words and hands the rest on (see `crate::engine::chacha`:
-    /// one block then serves a chain of calls). Returns the words this try hands on, and how many.
+    /// one block then serves a chain of calls). Returns the words this try hands on.
     #[inline]
-    fn key_work_stream(
-        &mut self,
-        slot: u32,
-        try_number: u32,
-        work_key: u64,
-    ) -> ([u32; LINEAGE_WORDS], u8) {
+    fn key_work_stream(&mut self, slot: u32, try_number: u32, work_key: u64) -> Lineage {
         let call = self.calls.at(slot);
         if let (0, true, Parent::Job { job, generation }) =
             (try_number, call.first_child, call.parent)
         {
-            if let Some(parent) = self.jobs.get(job, generation) {
-                let available = usize::from(parent.lineage_len);
+            if self.jobs.get(job, generation).is_some() {
+                let parent = &self.job_lineage[job as usize];
+                let available = usize::from(parent.len);
                 if available >= OWN_WORDS {
                     let mut inherited = [0u32; OWN_WORDS];
-                    inherited.copy_from_slice(&parent.lineage[..OWN_WORDS]);
-                    let mut lineage = [0u32; LINEAGE_WORDS];
-                    lineage[..available - OWN_WORDS]
-                        .copy_from_slice(&parent.lineage[OWN_WORDS..available]);
+                    inherited.copy_from_slice(&parent.words[..OWN_WORDS]);
+                    let mut words = [0u32; LINEAGE_WORDS];
+                    words[..available - OWN_WORDS]
+                        .copy_from_slice(&parent.words[OWN_WORDS..available]);
                     self.streams.rekey_inherited(
                         &mut self.work_rng,
                         StreamKind::Work,
                         work_key,
                         inherited,
                     );
-                    return (lineage, (available - OWN_WORDS) as u8);
+                    return Lineage {
+                        words,
+                        len: (available - OWN_WORDS) as u8,
+                    };
                 }
             }
         }
-        let lineage = self
+        let words = self
             .streams
             .rekey_try(&mut self.work_rng, StreamKind::Work, work_key);
-        (lineage, LINEAGE_WORDS as u8)
+        Lineage {
+            words,
+            len: LINEAGE_WORDS as u8,
+        }
     }
 
     /// A hedge should go to a replica other than those its call already waits on: picks again
@@ -664,8 +670,6 @@ impl<R: Recorder> Simulation<'_, R> {
             holds_worker: false,
             position: 0,
             measured: false,
-            lineage: [0; LINEAGE_WORDS],
-            lineage_len: 0,
         };
         (job, request_hop)
     }

@@ -159,6 +159,8 @@ pub struct Simulation<'m, R: Recorder> {
     /// Per client: tries waiting for a connection (used only with `max_connections`).
     pending: Vec<request::PendingQueue>,
     jobs: Arena<Job>,
+    /// What each job slot's try hands on to its first call (by job slot, beside `jobs`).
+    job_lineage: Vec<request::Lineage>,
     /// Scratch stream, re-keyed for every try's work.
     work_rng: RekeyableStream,
     workloads: Vec<WorkloadRuntime>,
@@ -309,6 +311,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 .map(|_| request::PendingQueue::default())
                 .collect(),
             jobs: Arena::default(),
+            job_lineage: Vec::new(),
             workloads,
             lanes,
             deadlines: (0..deadline_queues)

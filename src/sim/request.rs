@@ -182,11 +182,17 @@ pub struct Job {
     pub position: u32,
     /// Whether it arrived in the measured interval.
     pub measured: bool,
-    /// Random words the job's try hands on to the first try of the job's first call; the first
-    /// `lineage_len` are valid (see `crate::engine::chacha`).
-    pub lineage: [u32; LINEAGE_WORDS],
-    /// Number of valid words in `lineage`.
-    pub lineage_len: u8,
+}
+
+/// Random words a job's try hands on to the first try of the job's first call (see
+/// `crate::engine::chacha`). Kept beside the jobs, by job slot, not in [`Job`]: read once, by
+/// that first call, they would otherwise widen every job by a cache line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lineage {
+    /// The words; the first `len` are valid.
+    pub words: [u32; LINEAGE_WORDS],
+    /// Number of valid words.
+    pub len: u8,
 }
 
 impl Generational for Job {
