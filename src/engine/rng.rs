@@ -81,13 +81,7 @@ impl StreamFactory {
     /// `rng` must come from this factory's [`StreamFactory::rekeyable`].
     #[inline]
     pub fn rekey(&self, rng: &mut RekeyableStream, kind: StreamKind, identity: u64) {
-        let key = self.key_for(kind, identity);
-        debug_assert_eq!(
-            rng.key_tail(),
-            ChaCha8Block::from_key(&key).key_tail(),
-            "a stream of another factory"
-        );
-        rng.rekey(u64::from_le_bytes(key[..8].try_into().expect("8 bytes")));
+        rng.rekey(self.first_key_word(rng, kind, identity));
     }
 
     /// As [`StreamFactory::rekey`] for a try that hands words on to a descendant
@@ -99,7 +93,7 @@ impl StreamFactory {
         kind: StreamKind,
         identity: u64,
     ) -> [u32; LINEAGE_WORDS] {
-        rng.rekey_try(self.first_key_word(kind, identity))
+        rng.rekey_try(self.first_key_word(rng, kind, identity))
     }
 
     /// As [`StreamFactory::rekey`] for a try that starts with words handed on by an ancestor
@@ -112,13 +106,19 @@ impl StreamFactory {
         identity: u64,
         inherited: [u32; OWN_WORDS],
     ) {
-        rng.rekey_inherited(self.first_key_word(kind, identity), inherited);
+        rng.rekey_inherited(self.first_key_word(rng, kind, identity), inherited);
     }
 
-    /// The first eight bytes of the key of (`kind`, `identity`), as a little-endian word.
+    /// The first eight bytes of the key of (`kind`, `identity`), as a little-endian word, for
+    /// re-keying `rng` (a stream of this factory: the other 24 bytes are already its own).
     #[inline]
-    fn first_key_word(&self, kind: StreamKind, identity: u64) -> u64 {
+    fn first_key_word(&self, rng: &RekeyableStream, kind: StreamKind, identity: u64) -> u64 {
         let key = self.key_for(kind, identity);
+        debug_assert_eq!(
+            rng.key_tail(),
+            ChaCha8Block::from_key(&key).key_tail(),
+            "a stream of another factory"
+        );
         u64::from_le_bytes(key[..8].try_into().expect("8 bytes"))
     }
 }

@@ -120,10 +120,8 @@ impl DeadlineQueue {
 
     /// Drops stale timeouts from the front; returns when the next sweep is due, if any (and
     /// notes whether a sweep is pending accordingly).
-    pub fn next_sweep(&mut self, mut is_live: impl FnMut(&Deadline) -> bool) -> Option<u64> {
-        while self.entries.front().is_some_and(|first| !is_live(first)) {
-            self.entries.pop_front();
-        }
+    pub fn next_sweep(&mut self, is_live: impl FnMut(&Deadline) -> bool) -> Option<u64> {
+        self.drop_stale_front(usize::MAX, is_live);
         let next = self.entries.front().map(|first| first.at);
         self.sweep_at = next.unwrap_or(u64::MAX);
         next
