@@ -5,6 +5,7 @@ pub mod chacha;
 pub mod queue;
 pub mod rng;
 pub mod time;
+mod wheel;
 
 pub use queue::{EventQueue, Lane, Scheduled};
 pub use rng::{derive_key, RekeyableStream, StreamFactory, StreamKind};

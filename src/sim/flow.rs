@@ -465,6 +465,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.job_lineage.len() <= job_slot as usize {
             self.job_lineage
                 .resize(job_slot as usize + 1, Lineage::default());
+            self.job_positions.resize(job_slot as usize + 1, 0);
         }
         self.job_lineage[job_slot as usize] = lineage;
         queue.push_in_lane(
@@ -668,7 +669,6 @@ impl<R: Recorder> Simulation<'_, R> {
             pending_calls: 0,
             failed_required: false,
             holds_worker: false,
-            position: 0,
             measured: false,
         };
         (job, request_hop)
@@ -1074,7 +1074,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let job = self.jobs.at_mut(slot);
         job.arrived = now;
         job.measured = measured;
-        job.position = replica.jobs.len() as u32;
+        self.job_positions[slot as usize] = replica.jobs.len() as u32;
         replica.jobs.push(slot);
         if !replica.has_free_worker() {
             replica.queue.push_back(slot);
@@ -1088,9 +1088,8 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Deadline propagation: the caller has given up on this queued job; it is dropped unserved.
     fn drop_expired(&mut self, slot: u32) {
         let job = self.jobs.at(slot);
-        let (replica_slot, position, measured) =
-            (job.replica as usize, job.position as usize, job.measured);
-        self.remove_from_replica(replica_slot, position);
+        let (replica_slot, measured) = (job.replica as usize, job.measured);
+        self.remove_from_replica(replica_slot, slot);
         if measured {
             let service = self.replicas[replica_slot].service as usize;
             self.service_totals[service].expired += 1;
@@ -1102,9 +1101,8 @@ impl<R: Recorder> Simulation<'_, R> {
     /// rejected when it would start.
     fn shed(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let job = self.jobs.at(slot);
-        let (replica_slot, position, measured) =
-            (job.replica as usize, job.position as usize, job.measured);
-        self.remove_from_replica(replica_slot, position);
+        let (replica_slot, measured) = (job.replica as usize, job.measured);
+        self.remove_from_replica(replica_slot, slot);
         if measured {
             let service = self.replicas[replica_slot].service as usize;
             self.service_totals[service].shed += 1;
@@ -1113,12 +1111,13 @@ impl<R: Recorder> Simulation<'_, R> {
         self.jobs.remove(slot);
     }
 
-    /// Takes the job at `position` off its replica's list of jobs present.
-    fn remove_from_replica(&mut self, replica_slot: usize, position: usize) {
+    /// Takes job `slot` off its replica's list of jobs present.
+    fn remove_from_replica(&mut self, replica_slot: usize, slot: u32) {
+        let position = self.job_positions[slot as usize] as usize;
         let replica = &mut self.replicas[replica_slot];
         replica.jobs.swap_remove(position);
         if let Some(&moved) = replica.jobs.get(position) {
-            self.jobs.at_mut(moved).position = position as u32;
+            self.job_positions[moved as usize] = position as u32;
         }
     }
 
@@ -1266,13 +1265,8 @@ impl<R: Recorder> Simulation<'_, R> {
     fn finish_job(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
         self.release_worker(slot, now, queue);
         let job = self.jobs.at(slot);
-        let (replica_slot, position, measured, arrived) = (
-            job.replica as usize,
-            job.position as usize,
-            job.measured,
-            job.arrived,
-        );
-        self.remove_from_replica(replica_slot, position);
+        let (replica_slot, measured, arrived) = (job.replica as usize, job.measured, job.arrived);
+        self.remove_from_replica(replica_slot, slot);
         if outcome == Outcome::Succeeded {
             let service = self.replicas[replica_slot].service as usize;
             let latency = now - arrived;

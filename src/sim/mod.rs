@@ -161,6 +161,10 @@ pub struct Simulation<'m, R: Recorder> {
     jobs: Arena<Job>,
     /// What each job slot's try hands on to its first call (by job slot, beside `jobs`).
     job_lineage: Vec<request::Lineage>,
+    /// Each job slot's position in its replica's list of jobs present (by job slot, beside
+    /// `jobs`: taking a job off that list moves another job, and writing the moved job's new
+    /// position into this small table stays in cache where writing into the job did not).
+    job_positions: Vec<u32>,
     /// Scratch stream, re-keyed for every try's work.
     work_rng: RekeyableStream,
     workloads: Vec<WorkloadRuntime>,
@@ -312,6 +316,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 .collect(),
             jobs: Arena::default(),
             job_lineage: Vec::new(),
+            job_positions: Vec::new(),
             workloads,
             lanes,
             deadlines: (0..deadline_queues)

@@ -178,8 +178,6 @@ pub struct Job {
     pub failed_required: bool,
     /// Whether the job holds a worker now.
     pub holds_worker: bool,
-    /// Position in its replica's list of jobs present.
-    pub position: u32,
     /// Whether it arrived in the measured interval.
     pub measured: bool,
 }
