@@ -377,7 +377,7 @@ mod tests {
                 _ => (state >> 20) % 200_000_000, // mostly beyond the window
             };
             let time = now + delay;
-            if (state >> 12) % 7 == 0 {
+            if (state >> 12).is_multiple_of(7) {
                 queue.push_in_lane(lane, time, sequence);
             } else {
                 queue.push(time, sequence);
