@@ -29,15 +29,35 @@ pub enum StreamKind {
 }
 
 /// SplitMix64's finaliser: a bijective 64-bit mixer with good avalanche.
-pub fn mix64(mut value: u64) -> u64 {
+pub const fn mix64(mut value: u64) -> u64 {
     value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     value ^ (value >> 31)
 }
 
+/// Added to a component before mixing (the golden ratio's 64-bit fraction, as in SplitMix64).
+const COMPONENT_OFFSET: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The mixed form of the small components (try numbers, call positions), precomputed: a key is
+/// derived for every try and every call, and this takes one of the two mixes off that chain.
+const MIXED_SMALL_COMPONENTS: [u64; 16] = {
+    let mut table = [0u64; 16];
+    let mut component = 0;
+    while component < table.len() {
+        table[component] = mix64((component as u64).wrapping_add(COMPONENT_OFFSET));
+        component += 1;
+    }
+    table
+};
+
 /// Combines a key with one more component of identity.
+#[inline]
 pub fn derive_key(parent: u64, component: u64) -> u64 {
-    mix64(parent ^ mix64(component.wrapping_add(0x9e37_79b9_7f4a_7c15)))
+    let mixed_component = match MIXED_SMALL_COMPONENTS.get(component as usize) {
+        Some(&mixed) => mixed,
+        None => mix64(component.wrapping_add(COMPONENT_OFFSET)),
+    };
+    mix64(parent ^ mixed_component)
 }
 
 /// The root of all streams of one run.
@@ -126,6 +146,15 @@ impl StreamFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_match_the_two_mixes_for_small_and_large_components() {
+        for component in [0u64, 1, 7, 15, 16, 17, 1 << 40, u64::MAX] {
+            let parent = 0x0123_4567_89ab_cdef;
+            let expected = mix64(parent ^ mix64(component.wrapping_add(0x9e37_79b9_7f4a_7c15)));
+            assert_eq!(derive_key(parent, component), expected, "{component}");
+        }
+    }
     use rand::Rng;
 
     #[test]

@@ -125,7 +125,7 @@ impl<E: Copy> Wheel<E> {
     }
 
     /// Removes and returns the earliest event. The wheel must not be empty.
-    #[inline]
+    #[inline(always)]
     pub fn pop_front(&mut self) -> Scheduled<E> {
         debug_assert!(self.len > 0, "pop from an empty wheel");
         let time = (self.front >> 64) as u64;

@@ -55,7 +55,6 @@ fn answer_at_once(
     );
 }
 
-/// Whether a pending-queue entry's try still waits for a connection.
 /// Whether firing `deadline` would still act: its call is alive and, for a per-try timeout, the
 /// try is in flight; for a hedge, the try is still the latest in flight. Once false, never true
 /// again (slots change generation when freed; try numbers only grow).
