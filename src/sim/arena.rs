@@ -27,7 +27,9 @@ impl<T: Generational> Default for Arena<T> {
 }
 
 impl<T: Generational> Arena<T> {
-    /// Stores `value`, returning its slot index and generation.
+    /// Stores `value`, returning its slot index and generation. (Always inlined, so that a value
+    /// built in the caller is written straight into its slot rather than copied there.)
+    #[inline(always)]
     pub fn insert(&mut self, mut value: T) -> (u32, u32) {
         match self.free.pop() {
             Some(index) => {

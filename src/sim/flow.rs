@@ -493,9 +493,10 @@ impl<R: Recorder> Simulation<'_, R> {
                 if available >= OWN_WORDS {
                     let mut inherited = [0u32; OWN_WORDS];
                     inherited.copy_from_slice(&parent.words[..OWN_WORDS]);
+                    // All the parent's later words move up (a fixed-size copy, no call to
+                    // memcpy); `len` says how many of them are valid.
                     let mut words = [0u32; LINEAGE_WORDS];
-                    words[..available - OWN_WORDS]
-                        .copy_from_slice(&parent.words[OWN_WORDS..available]);
+                    words[..LINEAGE_WORDS - OWN_WORDS].copy_from_slice(&parent.words[OWN_WORDS..]);
                     self.streams.rekey_inherited(
                         &mut self.work_rng,
                         StreamKind::Work,
@@ -601,6 +602,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// `work_rng`): service time, error draw, call coins, then the two network hops (work first,
     /// so that where the try goes never shifts its work). Returns the job and the request hop's
     /// latency, nanoseconds.
+    #[inline(always)]
     fn draw_try(
         &mut self,
         call_slot: u32,
