@@ -23,6 +23,10 @@ const SLOT_NANOS: u64 = 1 << SLOT_WIDTH_BITS;
 const SLOTS: usize = 4096;
 /// Words of the occupied-slot bitmap.
 const WORDS: usize = SLOTS / 64;
+/// Most events a slot holds. A slot's list is kept sorted by walking it, so where events crowd
+/// (many thousands pending within a few milliseconds) the rest go to the heap instead: a push
+/// then costs at most this many steps before the heap's O(log n).
+const MAX_SLOT_EVENTS: u8 = 8;
 /// No node (end of a list, empty slot, empty free list).
 const NIL: u32 = u32::MAX;
 
@@ -38,6 +42,8 @@ struct Node<E> {
 pub struct Wheel<E> {
     /// First node of each slot's list.
     heads: Vec<u32>,
+    /// Number of events in each slot's list.
+    lengths: Vec<u8>,
     /// Bit `s % 64` of word `s / 64` is set when slot `s` holds an event.
     occupied: Vec<u64>,
     /// Bit `w` is set when `occupied[w]` is not zero.
@@ -57,6 +63,7 @@ impl<E: Copy> Default for Wheel<E> {
     fn default() -> Self {
         Wheel {
             heads: vec![NIL; SLOTS],
+            lengths: vec![0; SLOTS],
             occupied: vec![0; WORDS],
             occupied_words: 0,
             nodes: Vec::new(),
@@ -92,7 +99,7 @@ impl<E: Copy> Wheel<E> {
         self.cursor = time / SLOT_NANOS;
     }
 
-    /// Holds `scheduled` if its slot is within the window; gives it back otherwise.
+    /// Holds `scheduled` if its slot is within the window and not full; gives it back otherwise.
     #[inline(always)]
     pub fn insert(&mut self, scheduled: Scheduled<E>) -> Result<(), Scheduled<E>> {
         let absolute_slot = scheduled.time / SLOT_NANOS;
@@ -101,6 +108,10 @@ impl<E: Copy> Wheel<E> {
             return Err(scheduled);
         }
         let slot = absolute_slot as usize % SLOTS;
+        if self.lengths[slot] >= MAX_SLOT_EVENTS {
+            return Err(scheduled);
+        }
+        self.lengths[slot] += 1;
         let order = scheduled.order();
         let node = self.allocate(scheduled);
         // Walk past the slot's events that come first (equal times: the new one has the larger
@@ -133,6 +144,7 @@ impl<E: Copy> Wheel<E> {
         let head = self.heads[slot];
         let Node { scheduled, next } = self.nodes[head as usize];
         self.heads[slot] = next;
+        self.lengths[slot] -= 1;
         self.nodes[head as usize].next = self.free;
         self.free = head;
         self.len -= 1;
@@ -249,6 +261,22 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(popped, expected);
         assert_eq!(wheel.front(), u128::MAX);
+    }
+
+    #[test]
+    fn a_full_slot_refuses_more_events() {
+        let mut wheel = Wheel::default();
+        for sequence in 0..u64::from(MAX_SLOT_EVENTS) {
+            assert!(wheel.insert(scheduled(100 + sequence, sequence)).is_ok());
+        }
+        assert!(wheel.insert(scheduled(50, 99)).is_err(), "the slot is full");
+        assert!(
+            wheel.insert(scheduled(SLOT_NANOS, 100)).is_ok(),
+            "the next slot is not"
+        );
+        assert_eq!(wheel.pop_front().time, 100);
+        assert!(wheel.insert(scheduled(50, 101)).is_ok(), "room again");
+        assert_eq!(wheel.pop_front().time, 50);
     }
 
     #[test]
