@@ -3,8 +3,8 @@
 //!
 //! Most events fall due within a few milliseconds (service completions, arrivals): the wheel
 //! (`super::wheel`) takes those at O(1) per push and pop. Replacing the heap by the wheel for
-//! them made whole tier-chain runs about 10% faster: the heap's pop, with its unpredictable
-//! comparisons, had been the largest single cost of the loop.
+//! them made the tier chain's simulation loop about 6% faster: the heap's pop, with its
+//! unpredictable comparisons, had been the largest single cost of the loop.
 //!
 //! The heap holds what lies beyond the wheel's window (periodic timers, long delays). (A 4-ary
 //! heap is shallower than a binary one; the heap is our own rather than a crate's so that
@@ -17,7 +17,7 @@
 //! lanes are an optimisation, never a semantic.
 //!
 //! Pushing is always inlined: an event built field by field in the caller and then copied whole
-//! by a called function stalled on store forwarding (measured: 2-3% of a run).
+//! by a called function stalled on store forwarding (measured: 2-5% of a tier-chain loop).
 
 use super::wheel::Wheel;
 use std::collections::VecDeque;
