@@ -3,13 +3,15 @@
 use crate::engine::time::SECOND;
 use crate::model::Workload;
 
-/// A piece of the rate function: linear from `rate_start` at `start` to `rate_end` at `end`.
+/// A piece of the rate function: linear from `rate_start` at `start`, changing by `slope`, to
+/// `end`.
 #[derive(Debug, Clone, Copy)]
 struct Piece {
     start: f64,
     end: f64,
     rate_start: f64,
-    rate_end: f64,
+    /// Change of the rate per nanosecond, computed once (a division per arrival otherwise).
+    slope: f64,
 }
 
 /// Maps a workload's "work" (unit-rate time) to real arrival times: the next arrival comes when
@@ -48,11 +50,19 @@ impl RateClock {
             } else {
                 rate_start
             };
+            let (start, end) = (start as f64, end as f64);
+            let (rate_start, rate_end) = (rate_start.max(0.0), rate_end.max(0.0));
+            let span = end - start;
+            let slope = if span > 0.0 {
+                (rate_end - rate_start) / span
+            } else {
+                0.0
+            };
             pieces.push(Piece {
-                start: start as f64,
-                end: end as f64,
-                rate_start: rate_start.max(0.0),
-                rate_end: rate_end.max(0.0),
+                start,
+                end,
+                rate_start,
+                slope,
             });
         }
         RateClock {
@@ -66,12 +76,7 @@ impl RateClock {
     /// returns that time in nanoseconds; `None` past the horizon.
     pub fn advance(&mut self, mut work: f64) -> Option<u64> {
         while let Some(piece) = self.pieces.get(self.piece).copied() {
-            let span = piece.end - piece.start;
-            let slope = if span > 0.0 {
-                (piece.rate_end - piece.rate_start) / span
-            } else {
-                0.0
-            };
+            let slope = piece.slope;
             let rate_now = piece.rate_start + slope * (self.now - piece.start);
             let remaining = piece.end - self.now;
             // Arrivals available in the rest of this piece (rate is per second, time in ns).
