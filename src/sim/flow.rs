@@ -131,6 +131,7 @@ impl<R: Recorder> Simulation<'_, R> {
         self.schedule_next_arrival(workload as usize, queue);
     }
 
+    #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn on_user_wakes(
         &mut self,
         workload: u32,
@@ -709,6 +710,7 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Fires the due timeouts of deadline queue `index` and schedules its next sweep.
+    #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn on_deadline_sweep(
         &mut self,
         index: usize,
@@ -755,6 +757,7 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// A call's timeout (its own, or an inherited deadline) is due.
+    #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn on_call_timeout(
         &mut self,
         slot: u32,
@@ -812,6 +815,7 @@ impl<R: Recorder> Simulation<'_, R> {
         self.begin_try(slot, now, queue);
     }
 
+    #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn on_retry_due(
         &mut self,
         slot: u32,

@@ -5,6 +5,7 @@ use super::{Recorder, ReplicaRow, Simulation, WindowRow, EDGE_ROW};
 impl<R: Recorder> Simulation<'_, R> {
     /// Emits every window that ends at or before `now`; with `flush_partial`, also the window
     /// under way (at the end of the run).
+    #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn advance_windows(&mut self, now: u64, flush_partial: bool) {
         let width = self.model.window;
         while self.window_start + width <= now || (flush_partial && self.window_start < now) {
