@@ -1117,6 +1117,7 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Takes job `slot` off its replica's list of jobs present.
+    #[inline(always)]
     fn remove_from_replica(&mut self, replica_slot: usize, slot: u32) {
         let position = self.job_positions[slot as usize] as usize;
         let replica = &mut self.replicas[replica_slot];
