@@ -299,6 +299,14 @@ impl<E: Copy> EventQueue<E> {
 mod tests {
     use super::*;
 
+    /// One step of a 64-bit linear congruential generator (Knuth's MMIX constants): the tests'
+    /// own pseudo-random times, independent of the engine's streams.
+    fn next_state(state: u64) -> u64 {
+        state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+    }
+
     #[test]
     fn pops_in_time_then_insertion_order_across_heap_and_lanes() {
         let mut queue = EventQueue::new();
@@ -332,9 +340,7 @@ mod tests {
         let mut state = 12345u64;
         let mut now = 0u64;
         for sequence in 0..10_000u64 {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            state = next_state(state);
             let time = now + (state >> 40) % 1000;
             match (state >> 20) % 3 {
                 0 => queue.push(time, sequence),
@@ -366,9 +372,7 @@ mod tests {
         let mut state = 987654321u64;
         let mut now = 0u64;
         for sequence in 0..200_000u64 {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            state = next_state(state);
             let delay = match (state >> 33) % 5 {
                 0 => 0,
                 1 => (state >> 40) % 5_000,      // within a slot or two
