@@ -1,4 +1,4 @@
-//! Scenario files: reads a TOML scenario (format in `shared/spec/scenario.md`), applies `--set`
+//! Scenario files: reads a TOML scenario (format in `docs/scenario.md`), applies `--set`
 //! overrides, checks it and turns it into a validated [`Model`].
 //!
 //! Every problem found is reported, each with the file, line and column (1-based) it is about and
