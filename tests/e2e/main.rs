@@ -8,6 +8,7 @@ mod cli;
 mod compare;
 mod determinism;
 mod discovery;
+mod docs;
 mod faults;
 mod governance;
 mod hashing;
