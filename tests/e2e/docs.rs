@@ -498,7 +498,15 @@ fn every_documented_command_runs() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let expected: BTreeSet<String> = [
-        "init", "validate", "run", "compare", "plot", "import", "schema",
+        "init",
+        "validate",
+        "run",
+        "compare",
+        "plot",
+        "import",
+        "schema",
+        "completions",
+        "man",
     ]
     .iter()
     .map(|s| s.to_string())
