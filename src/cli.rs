@@ -30,10 +30,10 @@ pub enum Command {
     Run {
         /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
-        /// Output folder [default: reports/<scenario name>/].
+        /// Output folder (default: `reports/<scenario name>/`).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Root seed, overriding [scenario] seed.
+        /// Root seed, overriding the file's `[scenario]` seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
         /// Override one value of the file, e.g. policy.balancer=p2c, service.article.workers=64,
@@ -48,23 +48,23 @@ pub enum Command {
     ///
     /// Replication r of every variant runs with the same seed (common random numbers), so the
     /// differences to the baseline (the first variant) are paired. Writes comparison.json,
-    /// comparison.csv, comparison.md, replications.csv and latency-<variant>.csv.
+    /// comparison.csv, comparison.md, replications.csv and `latency-<variant>.csv`.
     ///
     /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
     Compare {
         /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
         scenario: PathBuf,
         /// An axis of variants, KEY=V1,V2,... (repeatable: several make a cross product);
-        /// without one, the file's [compare] table.
+        /// without one, the file's `[compare]` table.
         #[arg(long, value_name = "KEY=V1,V2,...")]
         vary: Vec<String>,
-        /// Replications per variant [default: the file's [compare] replications, else 5].
+        /// Replications per variant (default: the file's `[compare]` replications, else 5).
         #[arg(long, short = 'r', value_name = "R")]
         replications: Option<u32>,
-        /// Output folder [default: reports/<scenario name>-compare/].
+        /// Output folder (default: `reports/<scenario name>-compare/`).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Root seed, overriding [scenario] seed.
+        /// Root seed, overriding the file's `[scenario]` seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
         /// Override one value of the file for every variant (repeatable).
