@@ -7,6 +7,7 @@ mod balancers;
 mod cli;
 mod compare;
 mod determinism;
+mod digests;
 mod discovery;
 mod docs;
 mod faults;
