@@ -13,6 +13,13 @@ pub enum BalancerKind {
     LeastRequest,
     /// Two distinct replicas at random; the one with fewer outstanding requests from this client.
     PowerOfTwoChoices,
+    /// HAProxy's `leastconn`: fewest requests outstanding from this client; among equals, the
+    /// one whose count changed longest ago (HAProxy re-inserts a server behind its equals in
+    /// its tree whenever its count changes, so ties go round robin).
+    LeastConn,
+    /// HAProxy's `random(2)`: two independent uniform draws (the same replica may come up
+    /// twice), the one with fewer outstanding requests; the second draw wins ties.
+    Random2,
     /// Finagle/Linkerd peak EWMA: two distinct replicas at random; the lower of
     /// `cost x (outstanding + 1)`, where cost is a peak-sensitive moving average of round trips.
     PeakEwma,
@@ -31,6 +38,8 @@ impl BalancerKind {
             BalancerKind::WeightedRoundRobin => "weighted_round_robin",
             BalancerKind::LeastRequest => "least_request",
             BalancerKind::PowerOfTwoChoices => "p2c",
+            BalancerKind::LeastConn => "least_conn",
+            BalancerKind::Random2 => "random2",
             BalancerKind::PeakEwma => "peak_ewma",
             BalancerKind::RingHash => "ring_hash",
             BalancerKind::Maglev => "maglev",

@@ -209,6 +209,10 @@ pub enum Balancer {
     LeastRequest,
     /// Two distinct replicas at random, the one with fewer outstanding.
     P2c,
+    /// HAProxy's leastconn: fewest outstanding, ties round robin.
+    LeastConn,
+    /// HAProxy's random(2): two draws with replacement, the one with fewer outstanding.
+    Random2,
     /// Finagle/Linkerd peak EWMA of round trips, power of two choices.
     PeakEwma,
     /// Consistent hashing on a ring (Ketama).

@@ -20,12 +20,14 @@ const ZONE_AWARE_KEYS: [&str; 1] = ["min_cluster_size"];
 /// Envoy's default `min_cluster_size` for zone-aware routing.
 const DEFAULT_MIN_CLUSTER_SIZE: u32 = 6;
 
-const BALANCERS: [(&str, BalancerKind); 8] = [
+const BALANCERS: [(&str, BalancerKind); 10] = [
     ("random", BalancerKind::Random),
     ("round_robin", BalancerKind::RoundRobin),
     ("weighted_round_robin", BalancerKind::WeightedRoundRobin),
     ("least_request", BalancerKind::LeastRequest),
     ("p2c", BalancerKind::PowerOfTwoChoices),
+    ("least_conn", BalancerKind::LeastConn),
+    ("random2", BalancerKind::Random2),
     ("peak_ewma", BalancerKind::PeakEwma),
     ("ring_hash", BalancerKind::RingHash),
     ("maglev", BalancerKind::Maglev),
