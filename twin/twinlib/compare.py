@@ -23,11 +23,15 @@ SHARE_TOLERANCE_POINTS = 5.0
 
 def find_meshsim(explicit=None):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for candidate in (explicit, os.environ.get("MESHSIM"),
-                      os.path.join(root, "target", "release", "meshsim"),
-                      os.path.join(root, "target", "fast", "meshsim"), shutil.which("meshsim")):
+    for candidate in (explicit, os.environ.get("MESHSIM")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
+    built = [path for path in (os.path.join(root, "target", profile, "meshsim")
+                               for profile in ("release", "fast")) if os.access(path, os.X_OK)]
+    if built:
+        return max(built, key=os.path.getmtime)  # the most recently built profile
+    if shutil.which("meshsim"):
+        return shutil.which("meshsim")
     raise FileNotFoundError("no meshsim binary: build it (cargo build --release) or pass "
                             "--meshsim PATH / set MESHSIM")
 
