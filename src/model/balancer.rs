@@ -515,7 +515,7 @@ mod tests {
     #[test]
     fn least_conn_breaks_ties_round_robin_as_haproxy_reinserts_servers() {
         let mut balancer = state(3);
-        let mut pick = |balancer: &mut BalancerState| {
+        let pick = |balancer: &mut BalancerState| {
             let chosen = balancer
                 .pick(BalancerKind::LeastConn, &[0, 1, 2], 0, &[1; 3], 0)
                 .unwrap();

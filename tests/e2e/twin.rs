@@ -19,7 +19,11 @@ static REAL_SYSTEM: Mutex<()> = Mutex::new(());
 
 fn available(program: &str) -> bool {
     Command::new(program)
-        .arg(if program == "haproxy" { "-v" } else { "--version" })
+        .arg(if program == "haproxy" {
+            "-v"
+        } else {
+            "--version"
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -101,7 +105,10 @@ fn assert_no_process_left(out: &Path) {
         };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         let state = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = state.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z'));
+        let zombie = state
+            .split(") ")
+            .nth(1)
+            .is_some_and(|rest| rest.starts_with('Z'));
         if cmdline.contains(&marker) && !cmdline.contains("twin/compare") && !zombie {
             alive.push(cmdline);
         }
@@ -125,8 +132,13 @@ fn steady_leastconn_at_50_percent() {
 }
 
 #[test]
-fn steady_leastconn_at_85_percent_queueing_in_haproxy() {
+fn steady_leastconn_at_85_percent() {
     experiment("steady_lc_85.toml");
+}
+
+#[test]
+fn steady_leastconn_at_85_percent_queueing_in_haproxy() {
+    experiment("steady_lc_85_maxconn.toml");
 }
 
 #[test]
@@ -186,7 +198,10 @@ fn unsupported_scenarios_are_refused_with_exit_2_naming_what() {
             "exactly one service, found 2",
             "fault.0.kind",
         ] {
-            assert!(stderr.contains(named), "{tool} does not name {named}:\n{stderr}");
+            assert!(
+                stderr.contains(named),
+                "{tool} does not name {named}:\n{stderr}"
+            );
         }
         assert!(!dir.join("out").exists(), "{tool} started something");
     }
@@ -220,7 +235,10 @@ fn an_interrupted_run_leaves_no_process_behind() {
         .expect("kill runs");
     assert!(status.success());
     let exit = run.wait().expect("twin/run ends");
-    assert!(!exit.success(), "an interrupted run must not report success");
+    assert!(
+        !exit.success(),
+        "an interrupted run must not report success"
+    );
     assert_no_process_left(&out);
     assert!(
         !out.join("measured.json").exists(),
