@@ -140,6 +140,11 @@ pub struct RetryPolicy {
     pub jitter: Jitter,
     /// Outcomes that are retried (indexed by [`Outcome::index`]).
     pub retry_on: [bool; 6],
+    /// Whether a `refused` try that had reached its replica — a request the replica held when
+    /// it crashed — is retried along with connection refusals (`on = ["refused"]`), or only
+    /// refusals before the request was sent (`on = ["connect_failure"]`: HAProxy's `retry-on
+    /// conn-failure`, whose client sees a 502 for the request the server dropped).
+    pub retry_lost_in_crash: bool,
     /// Finagle-style retry budget; `None`: retries are limited by `max_retries` only.
     pub budget: Option<RetryBudget>,
 }
@@ -219,6 +224,7 @@ impl Default for RetryPolicy {
             max_backoff: 250_000_000,
             jitter: Jitter::Full,
             retry_on: [false, true, true, true, true, false],
+            retry_lost_in_crash: true,
             budget: None,
         }
     }

@@ -263,8 +263,12 @@ pub struct PolicyTable {
 pub enum RetryOn {
     /// The try timed out.
     Timeout,
-    /// The replica refused (crashed, or none in view).
+    /// The replica refused (crashed, or none in view), including requests it held when it
+    /// crashed.
     Refused,
+    /// Refused before the request was sent (HAProxy's retry-on conn-failure): not the
+    /// requests a replica held when it crashed.
+    ConnectFailure,
     /// The replica answered with an error.
     Error,
     /// The replica (or a local bulkhead / rate limit) rejected the try.

@@ -219,9 +219,9 @@ def load(path):
         _only(spec, {"max", "on", "backoff", "max_backoff", "jitter"}, "policy.retries",
               problems)
         retries = int(spec.get("max", 1))
-        if spec.get("on") != ["refused"]:
-            fail("policy.retries.on: the twin needs [\"refused\"] (HAProxy's retry-on "
-                 "conn-failure)")
+        if spec.get("on") != ["connect_failure"]:
+            fail("policy.retries.on: the twin needs [\"connect_failure\"] (HAProxy's retry-on "
+                 "conn-failure: a request the server held when it died is a 502, not retried)")
         if spec.get("jitter") != "none":
             fail("policy.retries.jitter: the twin needs \"none\" (HAProxy's turn-around "
                  "delay is fixed)")
