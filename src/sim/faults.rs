@@ -125,14 +125,14 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let measured = self.measured;
+        let measured = self.measure.measured;
         let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
         for &job in &jobs {
             if let Some(outcome) = answer {
                 self.mark_lost_in_crash(job);
                 self.respond(job, outcome, now, queue);
             }
-            self.jobs.remove(job);
+            self.flight.jobs.remove(job);
         }
         let replica = &mut self.replicas[replica_slot];
         replica.jobs = jobs;
@@ -145,10 +145,10 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Notes on the job's call that its try was lost in a crash (see
     /// [`crate::model::policy::RetryPolicy::retry_lost_in_crash`]).
     fn mark_lost_in_crash(&mut self, job: u32) {
-        let job = self.jobs.at(job);
+        let job = self.flight.jobs.at(job);
         let (call, generation, lane) = (job.call, job.call_generation, job.try_number);
-        if self.calls.get(call, generation).is_some() {
-            self.calls.at_mut(call).lost_in_crash |= 1 << (lane as usize % TRY_LANES);
+        if self.flight.calls.get(call, generation).is_some() {
+            self.flight.calls.at_mut(call).lost_in_crash |= 1 << (lane as usize % TRY_LANES);
         }
     }
 
