@@ -18,6 +18,11 @@ pub struct BalancerState {
     total_outstanding: u32,
     /// Smooth weighted round robin's running scores, per replica index.
     weighted_scores: Vec<i64>,
+    /// `least_conn`: per replica index, the value of `changes` when its outstanding count last
+    /// changed (empty until the first `least_conn` pick).
+    changed_at: Vec<u64>,
+    /// Count of outstanding-count changes so far (`least_conn`'s tie order).
+    changes: u64,
     /// This client's own random stream (balancer draws, retry jitter).
     rng: ChaCha8Rng,
     /// Peak EWMA: per replica index, the cost (nanoseconds) and when it was last updated.
@@ -79,6 +84,8 @@ impl BalancerState {
             outstanding_requests: vec![0; replicas],
             total_outstanding: 0,
             weighted_scores: vec![0; replicas],
+            changed_at: Vec::new(),
+            changes: 0,
             rng,
             ewma: Vec::new(),
             excluded: Vec::new(),
@@ -105,6 +112,16 @@ impl BalancerState {
     pub fn on_send(&mut self, replica: u32) {
         self.outstanding_requests[replica as usize] += 1;
         self.total_outstanding += 1;
+        self.note_change(replica);
+    }
+
+    /// `least_conn`'s tie order: a replica whose count changes goes behind its equals.
+    #[inline]
+    fn note_change(&mut self, replica: u32) {
+        if let Some(stamp) = self.changed_at.get_mut(replica as usize) {
+            self.changes += 1;
+            *stamp = self.changes;
+        }
     }
 
     /// Requests outstanding from this client to the whole service.
@@ -118,6 +135,7 @@ impl BalancerState {
         if *count > 0 {
             *count -= 1;
             self.total_outstanding -= 1;
+            self.note_change(replica);
         }
     }
 
@@ -371,6 +389,28 @@ impl BalancerState {
                     a
                 }
             }
+            BalancerKind::LeastConn => {
+                if self.changed_at.is_empty() {
+                    // Servers enter HAProxy's tree in configuration order.
+                    self.changed_at = (0..self.outstanding_requests.len() as u64).collect();
+                    self.changes = self.changed_at.len() as u64;
+                }
+                *view
+                    .iter()
+                    .min_by_key(|&&replica| {
+                        (self.outstanding(replica), self.changed_at[replica as usize])
+                    })
+                    .expect("view is not empty")
+            }
+            BalancerKind::Random2 => {
+                let first = view[self.rng.random_range(0..view.len())];
+                let second = view[self.rng.random_range(0..view.len())];
+                if self.outstanding(second) <= self.outstanding(first) {
+                    second
+                } else {
+                    first
+                }
+            }
             BalancerKind::PeakEwma => {
                 let first = self.rng.random_range(0..view.len());
                 let mut second = self.rng.random_range(0..view.len() - 1);
@@ -470,6 +510,56 @@ mod tests {
             balancer.pick(BalancerKind::LeastRequest, &[2, 0, 1], 0, &[1; 3], 0),
             Some(2)
         );
+    }
+
+    #[test]
+    fn least_conn_breaks_ties_round_robin_as_haproxy_reinserts_servers() {
+        let mut balancer = state(3);
+        let pick = |balancer: &mut BalancerState| {
+            let chosen = balancer
+                .pick(BalancerKind::LeastConn, &[0, 1, 2], 0, &[1; 3], 0)
+                .unwrap();
+            balancer.on_send(chosen);
+            chosen
+        };
+        // Idle servers in configuration order, each going behind its equals when it changes.
+        assert_eq!([0, 1, 2].map(|_| pick(&mut balancer)), [0, 1, 2]);
+        // 1 finishes first, then 0: both idle again, 1 changed longer ago.
+        balancer.on_end(1);
+        balancer.on_end(0);
+        assert_eq!(pick(&mut balancer), 1);
+        assert_eq!(pick(&mut balancer), 0);
+        // Fewest outstanding still wins over the tie order.
+        balancer.on_end(2);
+        assert_eq!(pick(&mut balancer), 2);
+        // Under least_request every tie would have gone to 0.
+        let mut plain = state(3);
+        assert_eq!(
+            plain.pick(BalancerKind::LeastRequest, &[0, 1, 2], 0, &[1; 3], 0),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn random2_draws_with_replacement_and_keeps_the_less_loaded() {
+        let mut balancer = state(3);
+        for _ in 0..5 {
+            balancer.on_send(1);
+        }
+        let mut counts = [0u32; 3];
+        let picks = 90_000;
+        for _ in 0..picks {
+            let chosen = balancer
+                .pick(BalancerKind::Random2, &[0, 1, 2], 0, &[1; 3], 0)
+                .unwrap();
+            counts[chosen as usize] += 1;
+        }
+        // The busy replica wins only when both draws land on it: 1/9 of the picks
+        // (p2c's distinct draws would never pick it). The idle two split the rest.
+        let busy = f64::from(counts[1]) / f64::from(picks);
+        assert!((busy - 1.0 / 9.0).abs() < 0.01, "busy share {busy}");
+        let idle = f64::from(counts[0]) / f64::from(counts[0] + counts[2]);
+        assert!((idle - 0.5).abs() < 0.02, "idle split {idle}");
     }
 
     #[test]

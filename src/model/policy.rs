@@ -13,6 +13,13 @@ pub enum BalancerKind {
     LeastRequest,
     /// Two distinct replicas at random; the one with fewer outstanding requests from this client.
     PowerOfTwoChoices,
+    /// HAProxy's `leastconn`: fewest requests outstanding from this client; among equals, the
+    /// one whose count changed longest ago (HAProxy re-inserts a server behind its equals in
+    /// its tree whenever its count changes, so ties go round robin).
+    LeastConn,
+    /// HAProxy's `random(2)`: two independent uniform draws (the same replica may come up
+    /// twice), the one with fewer outstanding requests; the second draw wins ties.
+    Random2,
     /// Finagle/Linkerd peak EWMA: two distinct replicas at random; the lower of
     /// `cost x (outstanding + 1)`, where cost is a peak-sensitive moving average of round trips.
     PeakEwma,
@@ -31,6 +38,8 @@ impl BalancerKind {
             BalancerKind::WeightedRoundRobin => "weighted_round_robin",
             BalancerKind::LeastRequest => "least_request",
             BalancerKind::PowerOfTwoChoices => "p2c",
+            BalancerKind::LeastConn => "least_conn",
+            BalancerKind::Random2 => "random2",
             BalancerKind::PeakEwma => "peak_ewma",
             BalancerKind::RingHash => "ring_hash",
             BalancerKind::Maglev => "maglev",
@@ -131,6 +140,11 @@ pub struct RetryPolicy {
     pub jitter: Jitter,
     /// Outcomes that are retried (indexed by [`Outcome::index`]).
     pub retry_on: [bool; 6],
+    /// Whether a `refused` try that had reached its replica — a request the replica held when
+    /// it crashed — is retried along with connection refusals (`on = ["refused"]`), or only
+    /// refusals before the request was sent (`on = ["connect_failure"]`: HAProxy's `retry-on
+    /// conn-failure`, whose client sees a 502 for the request the server dropped).
+    pub retry_lost_in_crash: bool,
     /// Finagle-style retry budget; `None`: retries are limited by `max_retries` only.
     pub budget: Option<RetryBudget>,
 }
@@ -210,6 +224,7 @@ impl Default for RetryPolicy {
             max_backoff: 250_000_000,
             jitter: Jitter::Full,
             retry_on: [false, true, true, true, true, false],
+            retry_lost_in_crash: true,
             budget: None,
         }
     }

@@ -209,6 +209,10 @@ pub enum Balancer {
     LeastRequest,
     /// Two distinct replicas at random, the one with fewer outstanding.
     P2c,
+    /// HAProxy's leastconn: fewest outstanding, ties round robin.
+    LeastConn,
+    /// HAProxy's random(2): two draws with replacement, the one with fewer outstanding.
+    Random2,
     /// Finagle/Linkerd peak EWMA of round trips, power of two choices.
     PeakEwma,
     /// Consistent hashing on a ring (Ketama).
@@ -259,8 +263,12 @@ pub struct PolicyTable {
 pub enum RetryOn {
     /// The try timed out.
     Timeout,
-    /// The replica refused (crashed, or none in view).
+    /// The replica refused (crashed, or none in view), including requests it held when it
+    /// crashed.
     Refused,
+    /// Refused before the request was sent (HAProxy's retry-on conn-failure): not the
+    /// requests a replica held when it crashed.
+    ConnectFailure,
     /// The replica answered with an error.
     Error,
     /// The replica (or a local bulkhead / rate limit) rejected the try.

@@ -20,12 +20,14 @@ const ZONE_AWARE_KEYS: [&str; 1] = ["min_cluster_size"];
 /// Envoy's default `min_cluster_size` for zone-aware routing.
 const DEFAULT_MIN_CLUSTER_SIZE: u32 = 6;
 
-const BALANCERS: [(&str, BalancerKind); 8] = [
+const BALANCERS: [(&str, BalancerKind); 10] = [
     ("random", BalancerKind::Random),
     ("round_robin", BalancerKind::RoundRobin),
     ("weighted_round_robin", BalancerKind::WeightedRoundRobin),
     ("least_request", BalancerKind::LeastRequest),
     ("p2c", BalancerKind::PowerOfTwoChoices),
+    ("least_conn", BalancerKind::LeastConn),
+    ("random2", BalancerKind::Random2),
     ("peak_ewma", BalancerKind::PeakEwma),
     ("ring_hash", BalancerKind::RingHash),
     ("maglev", BalancerKind::Maglev),
@@ -37,13 +39,15 @@ const JITTERS: [(&str, Jitter); 3] = [
     ("none", Jitter::None),
 ];
 
-/// Outcomes a retry may be triggered by (`circuit_open` is accepted for forward compatibility).
-const RETRY_ON: [(&str, Outcome); 5] = [
-    ("timeout", Outcome::Timeout),
-    ("refused", Outcome::Refused),
-    ("error", Outcome::Error),
-    ("rejected", Outcome::Rejected),
-    ("circuit_open", Outcome::CircuitOpen),
+/// Outcomes a retry may be triggered by (`circuit_open` is accepted for forward compatibility);
+/// `None`: `connect_failure`, refusals before the request was sent.
+const RETRY_ON: [(&str, Option<Outcome>); 6] = [
+    ("timeout", Some(Outcome::Timeout)),
+    ("refused", Some(Outcome::Refused)),
+    ("connect_failure", None),
+    ("error", Some(Outcome::Error)),
+    ("rejected", Some(Outcome::Rejected)),
+    ("circuit_open", Some(Outcome::CircuitOpen)),
 ];
 
 /// A duration as read, with the byte offset it was written at.
@@ -77,7 +81,8 @@ struct RetriesPatch {
     backoff: At<u64>,
     max_backoff: At<u64>,
     jitter: Option<Jitter>,
-    on: Option<[bool; 6]>,
+    /// Retried outcomes, and whether requests lost in a crash are among them.
+    on: Option<([bool; 6], bool)>,
     budget: Option<f64>,
 }
 
@@ -136,8 +141,9 @@ impl PolicyPatch {
             if let Some(jitter) = patch.jitter {
                 retries.jitter = jitter;
             }
-            if let Some(on) = patch.on {
+            if let Some((on, lost_in_crash)) = patch.on {
                 retries.retry_on = on;
+                retries.retry_lost_in_crash = lost_in_crash;
             }
             retries.budget = patch.budget.map(|ratio| RetryBudget {
                 ratio,
@@ -302,13 +308,18 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
     }
     if let Some(node) = fields.get("on") {
         if let Some(items) = ctx.array(node, "retries on") {
-            let mut on = [false; 6];
+            let (mut on, mut lost_in_crash) = ([false; 6], false);
             for item in items {
-                if let Some(outcome) = ctx.choice(item, "retry outcome", &RETRY_ON, &[]) {
-                    on[outcome.index()] = true;
+                match ctx.choice(item, "retry outcome", &RETRY_ON, &[]) {
+                    Some(Some(outcome)) => {
+                        on[outcome.index()] = true;
+                        lost_in_crash |= outcome == Outcome::Refused;
+                    }
+                    Some(None) => on[Outcome::Refused.index()] = true,
+                    None => {}
                 }
             }
-            patch.on = Some(on);
+            patch.on = Some((on, lost_in_crash));
         }
     }
     Some(patch)

@@ -93,6 +93,16 @@ pub enum Event {
         /// Client index.
         client: u32,
     },
+    /// One replica's own health check, off its client's rounds: due (`timed_out` false), or the
+    /// check sent `timeout` ago got no answer (`timed_out` true).
+    HealthCheckReplica {
+        /// Client index.
+        client: u32,
+        /// Replica index within the service.
+        replica: u32,
+        /// Whether this is the unanswered check's timeout rather than the next check.
+        timed_out: bool,
+    },
     /// The autoscaler's sync of a service.
     AutoscaleSync {
         /// Service index.

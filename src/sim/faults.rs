@@ -1,6 +1,7 @@
 //! Faults taking effect and ending.
 
 use super::replica::Health;
+use super::request::TRY_LANES;
 use super::{Event, EventRecord, Recorder, Simulation, NONE};
 use crate::engine::EventQueue;
 use crate::model::{FaultKind, Outcome};
@@ -128,6 +129,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
         for &job in &jobs {
             if let Some(outcome) = answer {
+                self.mark_lost_in_crash(job);
                 self.respond(job, outcome, now, queue);
             }
             self.flight.jobs.remove(job);
@@ -138,6 +140,16 @@ impl<R: Recorder> Simulation<'_, R> {
         replica.queue.clear();
         let busy = replica.busy_workers as i32;
         replica.change_busy(now, -busy, measured);
+    }
+
+    /// Notes on the job's call that its try was lost in a crash (see
+    /// [`crate::model::policy::RetryPolicy::retry_lost_in_crash`]).
+    fn mark_lost_in_crash(&mut self, job: u32) {
+        let job = self.flight.jobs.at(job);
+        let (call, generation, lane) = (job.call, job.call_generation, job.try_number);
+        if self.flight.calls.get(call, generation).is_some() {
+            self.flight.calls.at_mut(call).lost_in_crash |= 1 << (lane as usize % TRY_LANES);
+        }
     }
 
     /// Whether a partition in force separates the two zones.

@@ -272,6 +272,7 @@ impl<R: Recorder> Simulation<'_, R> {
             sent: [now; TRY_LANES],
             live_tries: 0,
             hedges: 0,
+            lost_in_crash: 0,
             phase: CallPhase::AwaitingResponse,
             started: now,
             deadline: now.saturating_add(timeout).min(start.inherited_deadline),
@@ -312,6 +313,7 @@ impl<R: Recorder> Simulation<'_, R> {
         call.tries += 1;
         call.phase = CallPhase::AwaitingResponse;
         call.lanes[try_number as usize % TRY_LANES] = LOCAL;
+        call.lost_in_crash &= !(1 << (try_number as usize % TRY_LANES));
         call.live_tries += 1;
         let (generation, service, deadline, client, hedges) = (
             call.generation,
@@ -967,9 +969,11 @@ impl<R: Recorder> Simulation<'_, R> {
         let (client, service) = (call.client, call.service as usize);
         let retries = &self.model.services[service].policy.retries;
         let retries_used = call.tries - 1 - u32::from(call.hedges);
+        let lost_in_crash = call.lost_in_crash & (1 << (try_number as usize % TRY_LANES)) != 0;
         let retry = outcome != Outcome::Succeeded
             && retries_used < retries.max_retries
             && retries.retry_on[outcome.index()]
+            && (retries.retry_lost_in_crash || !lost_in_crash)
             && now < call.deadline
             && self.parent_alive(call.parent)
             && self.budget_allows_retry(client, now);

@@ -508,6 +508,11 @@ impl<R: Recorder> Process for Simulation<'_, R> {
             Event::RegistryTimer { timer } => self.on_registry_timer(timer, now, queue),
             Event::ViewFetch { caller } => self.on_view_fetch(caller, now, queue),
             Event::HealthCheckRound { client } => self.on_health_check_round(client, now, queue),
+            Event::HealthCheckReplica {
+                client,
+                replica,
+                timed_out,
+            } => self.on_health_check_replica(client, replica, timed_out, now, queue),
             Event::AutoscaleSync { service } => self.on_autoscale_sync(service, now, queue),
             Event::ReplicaReady { replica, start } => {
                 self.on_replica_ready(replica, start, now, queue)

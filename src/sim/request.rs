@@ -77,6 +77,9 @@ pub struct CallState {
     pub live_tries: u8,
     /// Hedges sent so far.
     pub hedges: u8,
+    /// Per lane (bit `lane`): its try's request was held by a replica that crashed, so its
+    /// `refused` answer is a lost request rather than a refused connection.
+    pub lost_in_crash: u8,
     /// Where the call stands.
     pub phase: CallPhase,
     /// When the call started, nanoseconds.
@@ -226,6 +229,7 @@ mod tests {
             sent: [0; TRY_LANES],
             live_tries: 0,
             hedges: 0,
+            lost_in_crash: 0,
             phase: CallPhase::AwaitingResponse,
             started: 0,
             deadline: u64::MAX,

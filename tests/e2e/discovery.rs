@@ -189,13 +189,20 @@ fn active_health_checks_exclude_after_unhealthy_failures_and_readmit_after_healt
     assert_eq!(healthy.len(), 2);
     for event in &unhealthy {
         assert!(event.subject.ends_with("catalog#2"));
-        // The `unhealthy`-th check after the hang began.
-        let earliest = hang + u64::from(check.unhealthy - 1) * check.interval;
+        // The `unhealthy`-th check after the hang began: the first is sent within an interval
+        // of it; each fails `timeout` after it was sent, and the next is sent `interval` after
+        // that failure.
+        let earliest = hang
+            + u64::from(check.unhealthy) * check.timeout
+            + u64::from(check.unhealthy - 1) * check.interval;
         assert!(event.time >= earliest && event.time < earliest + check.interval);
     }
     for event in &healthy {
+        // The first passing check comes within `interval + timeout` of the hang's end (a check
+        // still waiting for its timeout then fails first); the next ones every `interval`.
         let earliest = end + u64::from(check.healthy - 1) * check.interval;
-        assert!(event.time >= earliest && event.time < earliest + check.interval);
+        let latest = earliest + check.interval + check.timeout;
+        assert!(event.time >= earliest && event.time < latest, "{event:?}");
     }
     // Tries time out only while the hung replica is still in the clients' picks (the
     // client's timeout is 200 ms).

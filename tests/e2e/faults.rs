@@ -683,3 +683,49 @@ fn overlapping_faults_on_one_replica_each_last_their_own_interval() {
         );
     }
 }
+
+/// `retries.on = ["connect_failure"]` (HAProxy's `retry-on conn-failure`) retries refused
+/// connections but not the requests a replica held when it crashed; `["refused"]` retries both.
+/// In `twin/crash_rr.toml` every other refusal is retried onto a live replica, so with
+/// `connect_failure` exactly the requests api#1 held at the crash fail: its in-flight count at
+/// the end of the window before the crash (the crash is at a window boundary).
+#[test]
+fn connect_failure_retries_spare_the_requests_a_crash_lost() {
+    let path = crate::common::scenario_path("twin/crash_rr.toml");
+    let path = path.to_str().expect("utf-8 path");
+    let failed = |set: &[&str]| -> (u64, u64) {
+        let out = crate::common::temp_dir(&format!("connect-failure-{}", set.len()));
+        let out_arg = out.to_str().expect("utf-8 path");
+        let mut args = vec!["run", path, "--out", out_arg, "--quiet"];
+        for value in set {
+            args.extend(["--set", value]);
+        }
+        let output = crate::common::meshsim(&args);
+        assert!(output.status.success(), "{output:?}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let held: u64 = std::fs::read_to_string(out.join("replicas.csv"))
+            .unwrap()
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split(',').collect();
+                (cells[0] == "5" && cells[1] == "api" && cells[2] == "1")
+                    .then(|| cells[6].parse::<u64>().unwrap())
+            })
+            .sum();
+        let _ = std::fs::remove_dir_all(&out);
+        (summary["requests"]["failed"].as_u64().unwrap(), held)
+    };
+    let (lost, held) = failed(&[]);
+    assert!(held > 0, "api#1 held nothing when it crashed");
+    assert_eq!(
+        lost, held,
+        "connect_failure: the held requests fail, nothing else"
+    );
+    let (retried, _) = failed(&[r#"policy.retries.on=["refused"]"#]);
+    assert_eq!(
+        retried, 0,
+        "refused: every refusal is retried onto a live replica"
+    );
+}

@@ -22,3 +22,4 @@ mod report;
 mod schema;
 mod stories;
 mod trace;
+mod twin;
