@@ -115,6 +115,11 @@ pub enum Command {
 pub enum ImportFormat {
     /// An Istio isotope service graph (YAML): services, replicas, scripts of calls and sleeps.
     Isotope(crate::import::IsotopeArgs),
+    /// Distributed traces (OTLP/JSON, Jaeger JSON, Zipkin v2 JSON, Alibaba MS_CallGraph CSV):
+    /// a scenario that reproduces the call graph, call probabilities, work and load they show.
+    ///
+    /// Example: meshsim import traces spans.json -o imported/
+    Traces(crate::import::TracesArgs),
 }
 
 /// Exit status: the scenario or the arguments are invalid.
@@ -156,6 +161,9 @@ pub fn main() -> ExitCode {
         Command::Import {
             format: ImportFormat::Isotope(args),
         } => crate::import::isotope_command(&args),
+        Command::Import {
+            format: ImportFormat::Traces(args),
+        } => crate::import::traces_command(&args),
         Command::Validate {
             scenario,
             overrides,

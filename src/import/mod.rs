@@ -1,6 +1,7 @@
 //! Importers: systems described in other tools' formats, turned into meshsim scenarios.
 //!
-//! [`isotope`] reads Istio isotope service graphs (YAML). An import produces scenario *text*
+//! [`isotope`] reads Istio isotope service graphs (YAML); [`traces`] reads distributed traces
+//! (OTLP, Jaeger, Zipkin, Alibaba's call graphs). An import produces scenario *text*
 //! (commented TOML, what `meshsim import isotope FILE` prints), which then goes through the
 //! ordinary scenario reader: an imported file is checked exactly as a written one, and `--set`
 //! works on it. `meshsim run`/`validate`/`compare` accept a `.yaml`/`.yml` file directly and
@@ -8,6 +9,7 @@
 
 pub mod emit;
 pub mod isotope;
+pub mod traces;
 mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -162,6 +164,92 @@ pub fn isotope_command(args: &IsotopeArgs) -> ExitCode {
                 eprintln!("error: {error}");
             }
             ExitCode::from(crate::cli::EXIT_INVALID)
+        }
+    }
+}
+
+/// `meshsim import traces` arguments.
+#[derive(Debug, clap::Args)]
+pub struct TracesArgs {
+    /// Trace files, all in one format.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The format [default: detected from the content].
+    #[arg(long, value_parser = ["otlp", "jaeger", "zipkin", "alibaba"])]
+    pub format: Option<String>,
+    /// Write DIR/<name>.toml (and, with --replay, DIR/<name>-arrivals.csv) instead of printing.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replay the traces' arrival times as a trace workload (needs -o).
+    #[arg(long)]
+    pub replay: bool,
+    /// Workers per replica (concurrency cannot be seen in traces).
+    #[arg(long, value_name = "N", default_value_t = traces::DEFAULT_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: u32,
+    /// Scenario seed.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Scenario name [default: the first file's name without extension].
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `meshsim import traces FILE...`: prints the scenario (or writes it under `-o DIR`) once it
+/// has been checked as any scenario is; warnings (traces skipped) go to standard error; exit
+/// status 2 with every problem otherwise.
+pub fn traces_command(args: &TracesArgs) -> ExitCode {
+    let fail = |errors: &ScenarioErrors| {
+        for error in &errors.0 {
+            eprintln!("error: {error}");
+        }
+        ExitCode::from(crate::cli::EXIT_INVALID)
+    };
+    if args.replay && args.out.is_none() {
+        return fail(&ScenarioErrors::single(
+            "--replay",
+            "needs -o DIR: the arrival times go in a CSV file beside the scenario",
+        ));
+    }
+    let options = traces::ImportOptions {
+        format: args.format.as_deref().and_then(traces::Format::from_name),
+        name: args.name.clone(),
+        workers: args.workers,
+        seed: args.seed,
+        replay: args.replay,
+    };
+    let imported = match traces::import(&args.files, &options) {
+        Ok(imported) => imported,
+        Err(errors) => return fail(&errors),
+    };
+    for warning in &imported.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match &args.out {
+        None => {
+            if let Err(errors) = scenario::load_str(&imported.text, "(imported traces)", Path::new("."), &[]) {
+                return fail(&errors);
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(imported.text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Some(dir) => {
+            let path = dir.join(format!("{}.toml", traces::infer::clean_name(&imported.name)));
+            let written = std::fs::create_dir_all(dir).and_then(|()| {
+                for (name, text) in &imported.side_files {
+                    std::fs::write(dir.join(name), text)?;
+                }
+                std::fs::write(&path, &imported.text)
+            });
+            if let Err(error) = written {
+                eprintln!("error: cannot write {}: {error}", path.display());
+                return ExitCode::from(crate::cli::EXIT_FAILED);
+            }
+            if let Err(errors) = scenario::load_file(&path, &[]) {
+                return fail(&errors);
+            }
+            eprintln!("wrote {}", path.display());
+            ExitCode::SUCCESS
         }
     }
 }
