@@ -43,6 +43,13 @@ pub enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Also write sampled end-to-end requests as OTLP/JSON traces to FILE (opens in
+        /// Jaeger's UI; `meshsim import traces` reads it back).
+        #[arg(long, value_name = "FILE")]
+        traces: Option<PathBuf>,
+        /// Fraction of requests written by --traces, chosen by request identity (0 < P <= 1).
+        #[arg(long, value_name = "P", default_value_t = 1.0, requires = "traces")]
+        trace_sample: f64,
     },
     /// Compare variants of a scenario over replications, with confidence intervals.
     ///
@@ -137,7 +144,21 @@ pub fn main() -> ExitCode {
             seed,
             overrides,
             quiet,
-        } => run(&scenario, out.as_deref(), seed, &overrides, quiet),
+            traces,
+            trace_sample,
+        } => {
+            if !(trace_sample > 0.0 && trace_sample <= 1.0) {
+                eprintln!(
+                    "error: --trace-sample: must be a probability in (0, 1], found {trace_sample}"
+                );
+                return ExitCode::from(EXIT_INVALID);
+            }
+            let traces = traces.map(|path| TraceOutput {
+                path,
+                probability: trace_sample,
+            });
+            run(&scenario, out.as_deref(), seed, &overrides, quiet, traces.as_ref())
+        }
         Command::Compare {
             scenario,
             vary,
@@ -266,6 +287,7 @@ fn run(
     seed: Option<u64>,
     raw: &[String],
     quiet: bool,
+    traces: Option<&TraceOutput>,
 ) -> ExitCode {
     let model = match load(path, raw, seed) {
         Ok(model) => model,
@@ -274,7 +296,7 @@ fn run(
     let dir = out.map_or_else(|| Path::new("reports").join(&model.name), Path::to_path_buf);
     let progress =
         report::Progress::simulation(model.duration as f64 / 1e9, report::progress::wanted(quiet));
-    let written = run_to_folder_with_progress(&model, &dir, &progress);
+    let written = run_to_folder_traced(&model, &dir, &progress, traces);
     progress.finish();
     match written {
         Ok((summary, simulation_wall)) => {
@@ -282,6 +304,9 @@ fn run(
                 say(&report::render_terminal(&summary));
                 say(&engine_line(&summary, simulation_wall));
                 say(&format!("  report        {}\n", dir.display()));
+                if let Some(traces) = traces {
+                    say(&format!("  traces        {}\n", traces.path.display()));
+                }
             }
             ExitCode::SUCCESS
         }
@@ -322,13 +347,41 @@ pub fn run_to_folder_with_progress(
     dir: &Path,
     progress: &report::Progress,
 ) -> std::io::Result<(Summary, std::time::Duration)> {
+    run_to_folder_traced(model, dir, progress, None)
+}
+
+/// Where `meshsim run --traces` writes sampled requests, and the sampling probability.
+#[derive(Debug, Clone)]
+pub struct TraceOutput {
+    /// The OTLP/JSON file.
+    pub path: PathBuf,
+    /// Fraction of requests written, in (0, 1].
+    pub probability: f64,
+}
+
+/// [`run_to_folder_with_progress`], also writing sampled requests as OTLP/JSON when `traces`
+/// asks for it.
+pub fn run_to_folder_traced(
+    model: &crate::model::Model,
+    dir: &Path,
+    progress: &report::Progress,
+    traces: Option<&TraceOutput>,
+) -> std::io::Result<(Summary, std::time::Duration)> {
     let mut files = OutputFiles::new(dir)?;
     let recorder = EdgeRecorder::for_model(
         report::ProgressRecorder::new(FileRecorder::new(&mut files)?, progress),
         model,
     );
     let started = std::time::Instant::now();
-    let (result, recorder) = Simulation::run(model, recorder);
+    let (result, recorder) = match traces {
+        None => Simulation::run(model, recorder),
+        Some(traces) => {
+            let traced =
+                report::TraceRecorder::new(recorder, model, &traces.path, traces.probability)?;
+            let (result, traced) = Simulation::run(model, traced);
+            (result, traced.finish()?)
+        }
+    };
     let simulation_wall = started.elapsed();
     let (recorder, edge_windows) = recorder.into_parts();
     recorder.into_inner().finish()?;

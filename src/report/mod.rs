@@ -11,6 +11,7 @@ pub mod rundata;
 pub mod slo;
 mod summary;
 mod terminal;
+pub mod traces;
 
 pub use files::{latency_quantiles_csv, FileRecorder, OutputFiles};
 pub use progress::{Progress, ProgressRecorder};
@@ -19,3 +20,4 @@ pub use rundata::RunData;
 pub use slo::{EdgeRecorder, EdgeWindow, SloReport};
 pub use summary::Summary;
 pub use terminal::render as render_terminal;
+pub use traces::TraceRecorder;

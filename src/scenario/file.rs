@@ -143,6 +143,9 @@ pub struct NetworkTable {
     pub latency: Option<Distribution>,
     /// One-way latency between zones (default: `latency`).
     pub cross_zone_latency: Option<Distribution>,
+    /// One-way latency between a workload without a zone and the replicas it calls (default:
+    /// `latency`). `meshsim import traces` sets it from the load generator's client spans.
+    pub edge_latency: Option<Distribution>,
 }
 
 /// Registry models.

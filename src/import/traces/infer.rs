@@ -88,8 +88,11 @@ struct Inference<'s> {
     endpoints: Vec<EndpointStats>,
     endpoint_index: HashMap<(u32, u32), u32>,
     services: BTreeMap<u32, ServiceStats>,
-    /// One-way network latency samples (half of client minus server duration), nanoseconds.
+    /// One-way network latency samples between services (half of client minus server
+    /// duration), nanoseconds.
     network: Vec<u64>,
+    /// The same between a load generator (a root client span) and an entry service.
+    edge_network: Vec<u64>,
     /// Per usable trace: arrival time and entry endpoint.
     arrivals: Vec<(i64, u32)>,
     /// Per usable trace: end-to-end duration (first start to last end), nanoseconds.
@@ -112,6 +115,7 @@ pub fn scenario(
         endpoint_index: HashMap::new(),
         services: BTreeMap::new(),
         network: Vec::new(),
+        edge_network: Vec::new(),
         arrivals: Vec::new(),
         end_to_end: Vec::new(),
         used_traces: 0,
@@ -374,6 +378,13 @@ impl Inference<'_> {
                 (c.role == Role::Client && c.effective_parent == NONE)
                     .then(|| spans[c.span as usize].start)
             };
+            if caller != NONE && arrival.is_some() {
+                let c = &spans[nodes[caller as usize].span as usize];
+                let difference = (c.end - c.start) - (s.end - s.start);
+                if difference >= 0 {
+                    self.edge_network.push((difference / 2) as u64);
+                }
+            }
             if let Some(at) = arrival {
                 if first_entry.is_none_or(|(t, _)| at < t) {
                     first_entry = Some((at, endpoint));
@@ -548,6 +559,10 @@ impl Inference<'_> {
             ));
         }
         self.network.sort_unstable();
+        self.edge_network.sort_unstable();
+        if self.network.is_empty() {
+            self.network = self.edge_network.clone();
+        }
         let one_way_median = quantile(&self.network, 0.5);
         // Leaf endpoints (never seen serving): work is the client's duration less two hops.
         for e in &mut self.endpoints {
@@ -653,7 +668,7 @@ impl Inference<'_> {
                 let _ = writeln!(
                     out,
                     "# Sampling: the traces say p = {} (tracestate ot=th); rates are scaled by 1/p.",
-                    number(p)
+                    number(round_to(p, 6))
                 );
             }
             None => out.push_str(
@@ -704,6 +719,19 @@ impl Inference<'_> {
             self.network.len(),
             toml_string(&latency)
         );
+        if self.edge_network.is_empty() {
+            out.push_str(
+                "# No load generator's client span: requests enter with no network hop, so the\n\
+                 # end-to-end latency is the entry span's.\nedge_latency = \"const(0ms)\"\n",
+            );
+        } else {
+            let _ = write!(
+                out,
+                "# From the load generator (root client spans) to the entry services, {} pairs:\nedge_latency = {}\n",
+                self.edge_network.len(),
+                toml_string(&quantiles_text(&self.edge_network))
+            );
+        }
         for (service_name, list) in &by_service {
             let raw = self.endpoints[list[0] as usize].service;
             let stats = self.services.get(&raw);
