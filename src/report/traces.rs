@@ -8,8 +8,10 @@
 //! try); a SERVER span per job, in the replica's resource (`service.instance.id` `svc#i`), from
 //! its arrival at the replica (queueing included) to its response. Outcomes are span status
 //! (code 2 with the outcome's name; a try that lost to another try of its call is left unset
-//! with `meshsim.cancelled`). Fault starts and ends are span events of the root span of every
-//! sampled request in flight.
+//! with `meshsim.cancelled`). Faults are span events of the root span: `fault_start` and
+//! `fault_end` on every sampled request in flight when they happen, `fault_active` (at its start)
+//! on every sampled request that starts while one is in force; the event's `meshsim.fault`
+//! attribute names the target and the fault.
 //!
 //! Sampling is decided by the request's identity (its key), so the same request is sampled in
 //! every run of the same scenario and seed: the trace id's low 56 bits are its randomness and
@@ -80,6 +82,8 @@ pub struct TraceRecorder<R> {
     /// Open span id to its request's key.
     spans: HashMap<u64, u64>,
     written_any: bool,
+    /// Faults in force: (subject, detail), in start order.
+    active_faults: Vec<(String, String)>,
     error: Option<std::io::Error>,
     last_time: u64,
     /// Requests written.
@@ -134,6 +138,7 @@ impl<R: Recorder> TraceRecorder<R> {
             requests: HashMap::new(),
             spans: HashMap::new(),
             written_any: false,
+            active_faults: Vec::new(),
             error: None,
             last_time: 0,
             requests_written: 0,
@@ -329,6 +334,19 @@ impl<R: Recorder> Recorder for TraceRecorder<R> {
     }
 
     fn event(&mut self, record: &EventRecord) {
+        if record.kind == "fault_start" {
+            let fault = (record.subject.clone(), record.detail.clone());
+            self.active_faults.push(fault);
+        } else if record.kind == "fault_end" {
+            let (subject, detail) = (&record.subject, &record.detail);
+            if let Some(i) = self
+                .active_faults
+                .iter()
+                .position(|(s, d)| s == subject && d == detail)
+            {
+                self.active_faults.remove(i);
+            }
+        }
         if record.kind.starts_with("fault") {
             let detail = format!("{} {}", record.subject, record.detail);
             for open in self.requests.values_mut() {
@@ -353,6 +371,11 @@ impl<R: Recorder> Recorder for TraceRecorder<R> {
                     return;
                 }
                 let id = root_id(request);
+                let events = self
+                    .active_faults
+                    .iter()
+                    .map(|(subject, detail)| (at, "fault_active", format!("{subject} {detail}")))
+                    .collect();
                 self.requests.insert(
                     request,
                     OpenRequest {
@@ -376,7 +399,7 @@ impl<R: Recorder> Recorder for TraceRecorder<R> {
                         outcome: None,
                         try_number: 0,
                         try_kind: TryKind::First,
-                        events: Vec::new(),
+                        events,
                     },
                 );
             }

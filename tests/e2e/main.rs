@@ -19,3 +19,4 @@ mod report;
 mod schema;
 mod stories;
 mod trace;
+mod traces;
