@@ -315,7 +315,7 @@ fn trim(seconds: f64) -> String {
 /// The `slo` section of `summary.json`: the verdict, each target against the run, and how each
 /// fault showed and recovered. A section of another shape is shown as a plain table.
 pub fn slo_section(slo: &serde_json::Value) -> String {
-    let Ok(report) = serde_json::from_value::<crate::report::SloReport>(slo.clone()) else {
+    let Ok(report) = serde_json::from_value::<crate::analysis::slo::SloReport>(slo.clone()) else {
         let mut out = String::new();
         if let Some(met) = find_bool(slo, &["met"]) {
             let _ = writeln!(
@@ -490,7 +490,7 @@ fn comparison_caption(name: &str) -> &'static str {
 
 /// `report.html` of a comparison.
 pub fn comparison_report(
-    comparison: &crate::compare::results::Comparison,
+    comparison: &crate::analysis::comparison::Comparison,
     plots: &[Rendered],
 ) -> String {
     use super::render::{display_unit, metric_title, variant_label};

@@ -13,6 +13,7 @@ mod governance;
 mod hashing;
 mod hedging;
 mod import;
+mod layers;
 mod metastable;
 mod queueing;
 mod report;

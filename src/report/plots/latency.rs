@@ -64,10 +64,9 @@ impl LatencyPlot {
 /// The p50 and p99 latency objectives of `summary.json`'s `slo` section (the percentiles this
 /// plot draws), as (percentile, ms).
 pub fn latency_objectives(summary: &serde_json::Value) -> Vec<(String, f64)> {
-    let Some(report) = summary
-        .get("slo")
-        .and_then(|slo| serde_json::from_value::<crate::report::SloReport>(slo.clone()).ok())
-    else {
+    let Some(report) = summary.get("slo").and_then(|slo| {
+        serde_json::from_value::<crate::analysis::slo::SloReport>(slo.clone()).ok()
+    }) else {
         return Vec::new();
     };
     report
