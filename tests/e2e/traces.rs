@@ -596,7 +596,8 @@ fn instance_name(span: &GenSpan) -> String {
     format!("{}-{}", span.service, span.instance)
 }
 
-fn write_otlp(traces: &[Vec<GenSpan>]) -> String {
+/// OTLP/JSON lines; trace ids count from `first_trace + 1`.
+fn write_otlp(traces: &[Vec<GenSpan>], first_trace: usize) -> String {
     let mut out = String::new();
     for (t, spans) in traces.iter().enumerate() {
         // One line (an export batch) per trace, one resource per instance.
@@ -611,7 +612,7 @@ fn write_otlp(traces: &[Vec<GenSpan>]) -> String {
                     .iter()
                     .map(|s| {
                         serde_json::json!({
-                            "traceId": format!("{:032x}", t + 1),
+                            "traceId": format!("{:032x}", first_trace + t + 1),
                             "spanId": format!("{:016x}", s.id),
                             "parentSpanId": if s.parent == 0 { String::new() } else { format!("{:016x}", s.parent) },
                             "name": s.name,
@@ -787,7 +788,7 @@ fn known_system(format: Format, scale: f64) {
     let (_, mut truth) = generate(scale, 100_000, 12);
     truth.sort_by(f64::total_cmp);
     let text = match format {
-        Format::Otlp => write_otlp(&traces),
+        Format::Otlp => write_otlp(&traces, 0),
         Format::Jaeger => write_jaeger(&traces),
         Format::Zipkin => write_zipkin(&traces),
         Format::Alibaba => write_alibaba(&traces),
@@ -873,7 +874,7 @@ fn import_cli(args: &[&str]) -> (Option<i32>, String, String) {
 fn broken_traces_are_skipped_with_a_warning_and_bad_files_refused() {
     let dir = temp_dir("traces-bad");
     let (traces, _) = generate(1.0, 50, 5);
-    let mut text = write_otlp(&traces);
+    let mut text = write_otlp(&traces, 0);
     // A trace whose span names a parent that never appears, and one with clock skew.
     text.push_str(&serde_json::json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "x"}}]},
         "scopeSpans": [{"spans": [
@@ -930,7 +931,7 @@ fn broken_traces_are_skipped_with_a_warning_and_bad_files_refused() {
 fn replay_writes_the_arrivals_beside_the_scenario() {
     let dir = temp_dir("traces-replay");
     let (traces, _) = generate(1.0, 400, 21);
-    let file = write_file(&dir, "known.json", write_otlp(&traces).as_bytes());
+    let file = write_file(&dir, "known.json", write_otlp(&traces, 0).as_bytes());
     let out = dir.join("out");
     let (code, _, stderr) = import_cli(&["--replay", "-o", out.to_str().expect("path"), file.to_str().expect("path")]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -941,4 +942,127 @@ fn replay_writes_the_arrivals_beside_the_scenario() {
     // Every arrival is replayed (the run lasts until the last one).
     let outcomes: u64 = result.offered;
     assert_eq!(outcomes, 400);
+}
+
+// ----- files from public projects ---------------------------------------------------------------
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/traces").join(name)
+}
+
+/// The steps of `endpoint` ("svc/name") as lists of "svc/name (p)".
+fn steps_of(model: &Model, endpoint: &str) -> Vec<Vec<String>> {
+    let e = (0..model.endpoints.len())
+        .find(|&e| endpoint_name(model, e) == endpoint)
+        .unwrap_or_else(|| panic!("no endpoint {endpoint}"));
+    model.endpoints[e]
+        .steps
+        .iter()
+        .map(|step| {
+            step.calls
+                .iter()
+                .map(|c| format!("{} ({})", endpoint_name(model, c.target), c.probability))
+                .collect()
+        })
+        .collect()
+}
+
+fn mean_ms(model: &Model, endpoint: &str) -> f64 {
+    let e = (0..model.endpoints.len())
+        .find(|&e| endpoint_name(model, e) == endpoint)
+        .unwrap_or_else(|| panic!("no endpoint {endpoint}"));
+    model.endpoints[e].service_time.mean() / 1e6
+}
+
+#[test]
+fn zipkin_sample_with_an_uninstrumented_database_imports() {
+    // One SERVER span (bootifulmeters "http:/book", 252016 us) with four CLIENT calls to
+    // app_db, which never reports: "call" (6051 us), then three "insert"s one after another.
+    let (text, model) = import_and_load(&[fixture("zipkin-simple-db-p6.json")], &ImportOptions::default(), &[]);
+    let services: BTreeSet<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(services, BTreeSet::from(["app_db", "bootifulmeters"]), "{text}");
+    assert_eq!(
+        steps_of(&model, "bootifulmeters/http:_book"),
+        vec![
+            vec!["app_db/call (1)".to_string()],
+            vec!["app_db/insert (1)".to_string()],
+            vec!["app_db/insert (1)".to_string()],
+            vec!["app_db/insert (1)".to_string()],
+        ]
+    );
+    // Own work: the span less its calls; the database's work: its callers' client spans (no
+    // client/server pair, so no network latency to take off).
+    let own = (252_016 - 6_051 - 2_414 - 2_033 - 1_118) as f64 / 1e3;
+    assert!((mean_ms(&model, "bootifulmeters/http:_book") - own).abs() < 1e-6);
+    assert!((mean_ms(&model, "app_db/call") - 6.051).abs() < 1e-6);
+    let inserts = (2_414.0 + 2_033.0 + 1_118.0) / 3.0 / 1e3;
+    assert!((mean_ms(&model, "app_db/insert") - inserts).abs() < 0.2, "{text}");
+}
+
+#[test]
+fn zipkin_sample_with_a_shared_span_and_clock_skew_imports() {
+    // servicea "get" (99411 us) calls serviceb "post": CLIENT 94539 us, and the SERVER half
+    // shares its id (93577 us, its clock 62 ms behind); serviceb's "async" local span is work
+    // inside "post".
+    let (text, model) = import_and_load(&[fixture("zipkin-skew.json")], &ImportOptions::default(), &[]);
+    assert_eq!(steps_of(&model, "servicea/get"), vec![vec!["serviceb/post (1)".to_string()]], "{text}");
+    assert!((mean_ms(&model, "servicea/get") - (99_411.0 - 94_539.0) / 1e3).abs() < 1e-6);
+    assert!((mean_ms(&model, "serviceb/post") - 93.577).abs() < 1e-6);
+    assert!((model.network.latency.mean() / 1e3 - (94_539.0 - 93_577.0) / 2.0).abs() < 1e-6);
+    assert_eq!(model.network.edge_latency.mean(), 0.0, "a root server span: no hop before it");
+}
+
+#[test]
+fn jaeger_ui_test_trace_imports() {
+    // service1 "op1" (server) makes: "op2" (a client span in error) and its retry "op2" after
+    // it, to a service that never reports; "op3", whose server half is service2 "op1", during
+    // the first; then "op4", a producer whose consumer is service2 "op3" (FOLLOWS_FROM, longer
+    // than its producer: asynchronous, not skew). Spans without a kind inside a service are
+    // work, not calls.
+    let (text, model) =
+        import_and_load(&[fixture("jaeger-ui-testTrace.json")], &ImportOptions::default(), &[]);
+    let services: BTreeSet<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(services, BTreeSet::from(["op2", "service1", "service2"]), "{text}");
+    assert_eq!(
+        steps_of(&model, "service1/op1"),
+        vec![
+            vec!["op2/op2 (1)".to_string(), "service2/op1 (1)".to_string()],
+            vec!["service2/op3 (1)".to_string()],
+        ],
+        "{text}"
+    );
+    assert!(text.contains("# 1 retries seen"), "{text}");
+    assert!((mean_ms(&model, "service2/op1") - 20.0).abs() < 1e-6);
+}
+
+#[test]
+fn otel_proto_example_is_refused_with_its_missing_parent() {
+    // The specification's example is one server span whose parent is not in the file.
+    let path = fixture("otel-proto-trace.json");
+    let (code, _, stderr) = import_cli(&[path.to_str().expect("path")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("otel-proto-trace.json"), "{stderr}");
+    assert!(stderr.contains("its parent eee19b7ec3c1b173 never appears"), "{stderr}");
+    assert!(stderr.contains("I'm a server span"), "{stderr}");
+}
+
+// ----- speed ------------------------------------------------------------------------------------
+
+/// Writes about a million spans of the known system as OTLP/JSON lines to the file named by
+/// `MESHSIM_TRACES_BENCH` (for `docs/traces.md`'s measurement; ignored by default).
+#[test]
+#[ignore]
+fn write_a_million_spans() {
+    let path = std::env::var("MESHSIM_TRACES_BENCH").unwrap_or_else(|_| "million-spans.json".into());
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    let mut spans = 0usize;
+    let mut seed = 100;
+    while spans < 1_000_000 {
+        let (traces, _) = generate(1.0, 1_000, seed);
+        let text = write_otlp(&traces, (seed as usize - 100) * 1_000);
+        seed += 1;
+        spans += traces.iter().map(Vec::len).sum::<usize>();
+        std::io::Write::write_all(&mut file, text.as_bytes()).expect("write");
+    }
+    eprintln!("{spans} spans in {path}");
 }
