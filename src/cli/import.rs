@@ -123,14 +123,18 @@ fn traces(args: &TracesArgs) -> Result<(), AppError> {
         say(&imported.text);
         return Ok(());
     };
-    let path = dir.join(format!("{}.toml", traces::infer::clean_name(&imported.name)));
+    let path = dir.join(format!(
+        "{}.toml",
+        traces::infer::clean_name(&imported.name)
+    ));
     let written = std::fs::create_dir_all(dir).and_then(|()| {
         for (name, text) in &imported.side_files {
             std::fs::write(dir.join(name), text)?;
         }
         std::fs::write(&path, &imported.text)
     });
-    written.map_err(|error| AppError::Failed(format!("cannot write {}: {error}", path.display())))?;
+    written
+        .map_err(|error| AppError::Failed(format!("cannot write {}: {error}", path.display())))?;
     crate::scenario::load_file(&path, &[])?;
     eprintln!("wrote {}", path.display());
     Ok(())

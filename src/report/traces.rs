@@ -264,7 +264,10 @@ impl<R: Recorder> TraceRecorder<R> {
         let mut attributes: Vec<String> = Vec::new();
         if span.kind == 3 {
             let service = self.endpoint_service[span.endpoint as usize];
-            attributes.push(string_attribute("peer.service", &self.service_names[service as usize]));
+            attributes.push(string_attribute(
+                "peer.service",
+                &self.service_names[service as usize],
+            ));
             attributes.push(format!(
                 "{{\"key\":\"meshsim.try\",\"value\":{{\"intValue\":\"{}\"}}}}",
                 span.try_number
@@ -298,7 +301,11 @@ impl<R: Recorder> TraceRecorder<R> {
         text.push_str("],\"status\":");
         match span.outcome {
             Some(Some(outcome)) if outcome != Outcome::Succeeded => {
-                let _ = write!(text, "{{\"code\":2,\"message\":{}}}", json_string(outcome.name()));
+                let _ = write!(
+                    text,
+                    "{{\"code\":2,\"message\":{}}}",
+                    json_string(outcome.name())
+                );
             }
             _ => text.push_str("{}"),
         }
@@ -319,7 +326,10 @@ fn string_attribute(key: &str, value: &str) -> String {
 }
 
 fn bool_attribute(key: &str) -> String {
-    format!("{{\"key\":{},\"value\":{{\"boolValue\":true}}}}", json_string(key))
+    format!(
+        "{{\"key\":{},\"value\":{{\"boolValue\":true}}}}",
+        json_string(key)
+    )
 }
 
 impl<R: Recorder> Recorder for TraceRecorder<R> {
@@ -366,7 +376,7 @@ impl<R: Recorder> Recorder for TraceRecorder<R> {
                 at,
             } => {
                 self.last_time = self.last_time.max(at);
-                let (trace_hi, trace_lo) = (mix(request), mix(request ^ 0x7472_6163_65));
+                let (trace_hi, trace_lo) = (mix(request), mix(request ^ 0x0074_7261_6365));
                 if trace_lo & LOW_56 < self.threshold {
                     return;
                 }

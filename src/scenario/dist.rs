@@ -445,7 +445,11 @@ impl Parser<'_> {
             })
             .collect();
         if components.len() == 1 {
-            return Ok(components.into_iter().next().map(|(_, d)| d).unwrap_or(Dist::Const(0.0)));
+            return Ok(components
+                .into_iter()
+                .next()
+                .map(|(_, d)| d)
+                .unwrap_or(Dist::Const(0.0)));
         }
         Ok(Dist::Mix(components))
     }
@@ -624,14 +628,29 @@ mod tests {
         assert_eq!(
             parse("quantiles(0=1ms, 0.5=2ms, 0.9=2ms, 1=10ms)"),
             Ok(Dist::Mix(vec![
-                (0.5, Dist::Uniform { low: 1e6, high: 2e6 }),
+                (
+                    0.5,
+                    Dist::Uniform {
+                        low: 1e6,
+                        high: 2e6
+                    }
+                ),
                 (0.4, Dist::Const(2e6)),
-                (0.09999999999999998, Dist::Uniform { low: 2e6, high: 10e6 }),
+                (
+                    0.09999999999999998,
+                    Dist::Uniform {
+                        low: 2e6,
+                        high: 10e6
+                    }
+                ),
             ]))
         );
         assert_eq!(
             parse("quantiles(0=1ms, 1=3ms)"),
-            Ok(Dist::Uniform { low: 1e6, high: 3e6 })
+            Ok(Dist::Uniform {
+                low: 1e6,
+                high: 3e6
+            })
         );
         // Sampled quantiles follow the written ones (interpolated between them).
         let dist = parse("quantiles(0=0ms, 0.5=1ms, 0.99=5ms, 1=9ms)").expect("valid");
@@ -647,7 +666,10 @@ mod tests {
             ("quantiles(0=1ms)", "at least the levels 0 and 1"),
             ("quantiles(0.1=1ms, 1=2ms)", "start at level 0"),
             ("quantiles(0=1ms, 0.5=2ms)", "end at level 1"),
-            ("quantiles(0=1ms, 0.5=2ms, 0.4=3ms, 1=4ms)", "levels must increase"),
+            (
+                "quantiles(0=1ms, 0.5=2ms, 0.4=3ms, 1=4ms)",
+                "levels must increase",
+            ),
             ("quantiles(0=3ms, 1=2ms)", "must not decrease"),
             ("quantiles(0=1ms, 2=2ms)", "from 0 to 1"),
             ("quantiles(0=1ms, 1ms)", "LEVEL=DURATION"),
@@ -656,7 +678,12 @@ mod tests {
             let error = parse(text).expect_err(text);
             assert!(error.message.contains(wanted), "{text}: {}", error.message);
         }
-        assert_eq!(parse("quantiles(0=1ms, 0.5=2ms, 0.4=3ms, 1=4ms)").err().map(|e| e.offset), Some(26));
+        assert_eq!(
+            parse("quantiles(0=1ms, 0.5=2ms, 0.4=3ms, 1=4ms)")
+                .err()
+                .map(|e| e.offset),
+            Some(26)
+        );
     }
 
     #[test]

@@ -917,7 +917,11 @@ impl<R: Recorder> Simulation<'_, R> {
                         if R::TRACES {
                             let try_key = derive_key(self.calls.at(slot).key, u64::from(number));
                             let outcome = None;
-                            let event = TraceEvent::TryEnds { try_key, outcome, at: now };
+                            let event = TraceEvent::TryEnds {
+                                try_key,
+                                outcome,
+                                at: now,
+                            };
                             self.recorder.trace(&event);
                         }
                         self.release_try(slot, number, now, queue);
@@ -943,7 +947,11 @@ impl<R: Recorder> Simulation<'_, R> {
         if R::TRACES {
             let try_key = derive_key(call.key, u64::from(try_number));
             let outcome = Some(outcome);
-            self.recorder.trace(&TraceEvent::TryEnds { try_key, outcome, at: now });
+            self.recorder.trace(&TraceEvent::TryEnds {
+                try_key,
+                outcome,
+                at: now,
+            });
         }
         let replica = self.release_try(slot, try_number, now, queue);
         if replica < PENDING {
@@ -1060,7 +1068,11 @@ impl<R: Recorder> Simulation<'_, R> {
             (call.parent, call.optional, call.measured, call.started);
         if R::TRACES && matches!(parent, Parent::Edge { .. }) {
             let request = call.key;
-            self.recorder.trace(&TraceEvent::RequestEnds { request, outcome, at: now });
+            self.recorder.trace(&TraceEvent::RequestEnds {
+                request,
+                outcome,
+                at: now,
+            });
         }
         self.calls.remove(slot);
         match parent {
@@ -1162,7 +1174,11 @@ impl<R: Recorder> Simulation<'_, R> {
         let (replica_slot, measured) = (job.replica as usize, job.measured);
         if R::TRACES {
             let (try_key, outcome) = (job.key, Outcome::Timeout);
-            self.recorder.trace(&TraceEvent::JobEnds { try_key, outcome, at: now });
+            self.recorder.trace(&TraceEvent::JobEnds {
+                try_key,
+                outcome,
+                at: now,
+            });
         }
         self.remove_from_replica(replica_slot, slot);
         if measured {
@@ -1370,7 +1386,11 @@ impl<R: Recorder> Simulation<'_, R> {
         let job = self.jobs.at(slot);
         if R::TRACES {
             let try_key = job.key;
-            self.recorder.trace(&TraceEvent::JobEnds { try_key, outcome, at: now });
+            self.recorder.trace(&TraceEvent::JobEnds {
+                try_key,
+                outcome,
+                at: now,
+            });
         }
         let job = self.jobs.at(slot);
         if !self.is_in_flight(job.call, job.call_generation, job.try_number) {

@@ -57,7 +57,10 @@ fn reachable(model: &Model) -> BTreeSet<String> {
 
 fn endpoint_name(model: &Model, e: usize) -> String {
     let endpoint = &model.endpoints[e];
-    format!("{}/{}", model.services[endpoint.service].name, endpoint.name)
+    format!(
+        "{}/{}",
+        model.services[endpoint.service].name, endpoint.name
+    )
 }
 
 /// Per endpoint, per (target, occurrence): the call's probability.
@@ -133,8 +136,16 @@ fn round_trip(relative: &str, sets: &[&str], sample: f64) {
             .map(|e| e.split('/').next().unwrap_or("").to_string())
             .collect()
     };
-    assert_eq!(services(&imported), services(&original), "{relative}: services");
-    assert_eq!(reachable(&imported), reachable(&original), "{relative}: endpoints");
+    assert_eq!(
+        services(&imported),
+        services(&original),
+        "{relative}: services"
+    );
+    assert_eq!(
+        reachable(&imported),
+        reachable(&original),
+        "{relative}: endpoints"
+    );
     let jobs = server_span_counts(&text);
     let got = call_probabilities(&imported);
     for (key, p) in call_probabilities(&original) {
@@ -223,7 +234,11 @@ fn otlp_spans(text: &str) -> Vec<(String, String, Value)> {
         };
         for ss in rs["scopeSpans"].as_array().expect("scopeSpans") {
             for span in ss["spans"].as_array().expect("spans") {
-                out.push((attribute("service.name"), attribute("service.instance.id"), span.clone()));
+                out.push((
+                    attribute("service.name"),
+                    attribute("service.instance.id"),
+                    span.clone(),
+                ));
             }
         }
     }
@@ -234,14 +249,20 @@ fn otlp_spans(text: &str) -> Vec<(String, String, Value)> {
 fn exported_traces_are_valid_otlp_with_retries_hedges_outcomes_and_faults() {
     let dir = temp_dir("export-valid");
     // The blog with its crash: refused tries are retried (static registry).
-    let model = common::load("blog.toml", &["scenario.duration=50s", "scenario.warmup=1s"]);
+    let model = common::load(
+        "blog.toml",
+        &["scenario.duration=50s", "scenario.warmup=1s"],
+    );
     let path = dir.join("blog.json");
     let plain = common::run(&model);
     let traced = run_traced(&model, &path, 0.02);
     // Writing traces does not change the run.
     assert_eq!(plain.offered, traced.offered);
     assert_eq!(plain.events_handled, traced.events_handled);
-    assert_eq!(plain.latency.quantile_nanos(0.99), traced.latency.quantile_nanos(0.99));
+    assert_eq!(
+        plain.latency.quantile_nanos(0.99),
+        traced.latency.quantile_nanos(0.99)
+    );
     let text = std::fs::read_to_string(&path).expect("file");
     let spans = otlp_spans(&text);
     let mut by_trace: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
@@ -253,33 +274,53 @@ fn exported_traces_are_valid_otlp_with_retries_hedges_outcomes_and_faults() {
         assert!(hex(span["spanId"].as_str().expect("spanId"), 16));
         let parent = span["parentSpanId"].as_str().expect("parentSpanId");
         assert!(parent.is_empty() || hex(parent, 16));
-        let start: u64 = span["startTimeUnixNano"].as_str().expect("start").parse().expect("u64");
-        let end: u64 = span["endTimeUnixNano"].as_str().expect("end").parse().expect("u64");
+        let start: u64 = span["startTimeUnixNano"]
+            .as_str()
+            .expect("start")
+            .parse()
+            .expect("u64");
+        let end: u64 = span["endTimeUnixNano"]
+            .as_str()
+            .expect("end")
+            .parse()
+            .expect("u64");
         assert!(end >= start);
         assert!(matches!(span["kind"].as_u64(), Some(1..=3)));
         by_trace.entry(trace.to_string()).or_default().push(span);
     }
     // Every parent is in its trace; one root per trace.
     for (trace, spans) in &by_trace {
-        let ids: BTreeSet<&str> = spans.iter().map(|s| s["spanId"].as_str().unwrap_or("")).collect();
+        let ids: BTreeSet<&str> = spans
+            .iter()
+            .map(|s| s["spanId"].as_str().unwrap_or(""))
+            .collect();
         assert_eq!(ids.len(), spans.len(), "{trace}: duplicate span ids");
         let roots = spans.iter().filter(|s| s["parentSpanId"] == "").count();
         assert_eq!(roots, 1, "{trace}");
         for span in spans {
             let parent = span["parentSpanId"].as_str().unwrap_or("");
-            assert!(parent.is_empty() || ids.contains(parent), "{trace}: orphan {span}");
+            assert!(
+                parent.is_empty() || ids.contains(parent),
+                "{trace}: orphan {span}"
+            );
         }
     }
     // About 2% of the requests, sampled by identity.
     let expected = plain.offered as f64 * 0.02 * 50.0 / 49.0;
     let got = by_trace.len() as f64;
-    assert!((got - expected).abs() < 4.0 * expected.sqrt() + 10.0, "{got} traces, expected about {expected}");
+    assert!(
+        (got - expected).abs() < 4.0 * expected.sqrt() + 10.0,
+        "{got} traces, expected about {expected}"
+    );
     let attribute = |span: &Value, key: &str| {
         span["attributes"]
             .as_array()
             .is_some_and(|a| a.iter().any(|kv| kv["key"] == key))
     };
-    let retries = spans.iter().filter(|(_, _, s)| attribute(s, "meshsim.retry")).count();
+    let retries = spans
+        .iter()
+        .filter(|(_, _, s)| attribute(s, "meshsim.retry"))
+        .count();
     let refused = spans
         .iter()
         .filter(|(_, _, s)| s["status"]["code"] == 2 && s["status"]["message"] == "refused")
@@ -292,14 +333,24 @@ fn exported_traces_are_valid_otlp_with_retries_hedges_outcomes_and_faults() {
                 .is_some_and(|e| e.iter().any(|e| e["name"] == "fault_active"))
         })
         .count();
-    assert!(retries > 0 && refused > 0, "retries {retries}, refused {refused}");
+    assert!(
+        retries > 0 && refused > 0,
+        "retries {retries}, refused {refused}"
+    );
     assert!(fault_events > 0, "no fault event");
     // A retry is a sibling of the try it follows (same parent).
-    for (_, _, span) in spans.iter().filter(|(_, _, s)| attribute(s, "meshsim.retry")) {
+    for (_, _, span) in spans
+        .iter()
+        .filter(|(_, _, s)| attribute(s, "meshsim.retry"))
+    {
         let trace = &by_trace[span["traceId"].as_str().unwrap_or("")];
         let siblings = trace
             .iter()
-            .filter(|s| s["parentSpanId"] == span["parentSpanId"] && s["kind"] == 3 && s["name"] == span["name"])
+            .filter(|s| {
+                s["parentSpanId"] == span["parentSpanId"]
+                    && s["kind"] == 3
+                    && s["name"] == span["name"]
+            })
             .count();
         assert!(siblings >= 2, "a retry without the try before it: {span}");
     }
@@ -319,16 +370,32 @@ fn exported_traces_are_valid_otlp_with_retries_hedges_outcomes_and_faults() {
         .map(|(_, _, s)| s)
         .filter(|s| attribute(s, "meshsim.hedge"))
         .collect();
-    let cancelled = spans.iter().filter(|(_, _, s)| attribute(s, "meshsim.cancelled")).count();
-    assert!(!hedges.is_empty() && cancelled > 0, "hedges {}, cancelled {cancelled}", hedges.len());
+    let cancelled = spans
+        .iter()
+        .filter(|(_, _, s)| attribute(s, "meshsim.cancelled"))
+        .count();
+    assert!(
+        !hedges.is_empty() && cancelled > 0,
+        "hedges {}, cancelled {cancelled}",
+        hedges.len()
+    );
     // A hedge starts 2 ms after the first try, its sibling.
     for hedge in hedges.iter().take(20) {
         let first = spans
             .iter()
             .map(|(_, _, s)| s)
-            .find(|s| s["parentSpanId"] == hedge["parentSpanId"] && s["kind"] == 3 && !attribute(s, "meshsim.hedge"))
+            .find(|s| {
+                s["parentSpanId"] == hedge["parentSpanId"]
+                    && s["kind"] == 3
+                    && !attribute(s, "meshsim.hedge")
+            })
             .expect("the first try");
-        let start = |s: &Value| s["startTimeUnixNano"].as_str().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+        let start = |s: &Value| {
+            s["startTimeUnixNano"]
+                .as_str()
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         assert_eq!(start(hedge) - start(first), 2_000_000);
     }
 }
@@ -352,7 +419,10 @@ fn sampling_is_by_request_identity() {
     assert_eq!(half, again, "the same requests every run");
     assert!(half.is_subset(&all));
     let ratio = half.len() as f64 / all.len() as f64;
-    assert!((ratio - 0.5).abs() < 4.0 * (0.25 / all.len() as f64).sqrt(), "{ratio}");
+    assert!(
+        (ratio - 0.5).abs() < 4.0 * (0.25 / all.len() as f64).sqrt(),
+        "{ratio}"
+    );
     let a = std::fs::read(dir.join("half.json")).expect("file");
     let b = std::fs::read(dir.join("again.json")).expect("file");
     assert_eq!(a, b, "byte-identical files");
@@ -378,7 +448,11 @@ fn run_traces_flag_writes_the_file_and_refuses_a_bad_probability() {
         "--trace-sample",
         "0.1",
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = std::fs::read_to_string(&traces).expect("trace file");
     assert!(!otlp_spans(&text).is_empty());
     let output = meshsim(&[
@@ -528,7 +602,14 @@ impl Generator {
     }
 
     /// The server span `id` of `service` from `start`: half its work, its steps, the other half.
-    fn serve(&mut self, spans: &mut Vec<GenSpan>, id: u64, service: &'static str, instance: u32, start: f64) -> f64 {
+    fn serve(
+        &mut self,
+        spans: &mut Vec<GenSpan>,
+        id: u64,
+        service: &'static str,
+        instance: u32,
+        start: f64,
+    ) -> f64 {
         let work = self.work(service);
         let mut t = start + work / 2.0;
         match service {
@@ -603,7 +684,10 @@ fn write_otlp(traces: &[Vec<GenSpan>], first_trace: usize) -> String {
         // One line (an export batch) per trace, one resource per instance.
         let mut by_instance: BTreeMap<String, Vec<&GenSpan>> = BTreeMap::new();
         for span in spans {
-            by_instance.entry(instance_name(span)).or_default().push(span);
+            by_instance
+                .entry(instance_name(span))
+                .or_default()
+                .push(span);
         }
         let resources: Vec<Value> = by_instance
             .values()
@@ -678,7 +762,8 @@ fn write_jaeger(traces: &[Vec<GenSpan>]) -> String {
             serde_json::json!({"traceID": trace_id, "spans": spans, "processes": processes})
         })
         .collect();
-    serde_json::json!({"data": data, "total": 0, "limit": 0, "offset": 0, "errors": null}).to_string()
+    serde_json::json!({"data": data, "total": 0, "limit": 0, "offset": 0, "errors": null})
+        .to_string()
 }
 
 /// Zipkin v2, with the server half of each call sharing its client's span id (`shared`).
@@ -694,7 +779,11 @@ fn write_zipkin(traces: &[Vec<GenSpan>]) -> String {
             .collect();
         let id_of = |id: u64| shared.get(&id).copied().unwrap_or(id);
         for s in spans {
-            let ip = format!("10.0.{}.{}", SYSTEM.iter().position(|x| x.0 == s.service).unwrap_or(9), s.instance + 1);
+            let ip = format!(
+                "10.0.{}.{}",
+                SYSTEM.iter().position(|x| x.0 == s.service).unwrap_or(9),
+                s.instance + 1
+            );
             let mut span = serde_json::json!({
                 "traceId": trace_id,
                 "id": format!("{:016x}", id_of(s.id)),
@@ -706,7 +795,10 @@ fn write_zipkin(traces: &[Vec<GenSpan>]) -> String {
             });
             let parent = if s.server {
                 // The shared span's parent is its client's parent.
-                spans.iter().find(|c| c.id == s.parent).map_or(0, |c| id_of(c.parent))
+                spans
+                    .iter()
+                    .find(|c| c.id == s.parent)
+                    .map_or(0, |c| id_of(c.parent))
             } else {
                 id_of(s.parent)
             };
@@ -724,7 +816,9 @@ fn write_zipkin(traces: &[Vec<GenSpan>]) -> String {
 
 /// Alibaba's v2022-style columns (with instance ids), milliseconds, rpcids from the call tree.
 fn write_alibaba(traces: &[Vec<GenSpan>]) -> String {
-    let mut out = String::from("timestamp,traceid,service,rpcid,um,uminstanceid,rpctype,interface,dm,dminstanceid,rt\n");
+    let mut out = String::from(
+        "timestamp,traceid,service,rpcid,um,uminstanceid,rpctype,interface,dm,dminstanceid,rt\n",
+    );
     for (t, spans) in traces.iter().enumerate() {
         // rpcids: the root call 0.1; the calls of the server under rpcid R are R.1, R.2, ...
         let mut rpcid: BTreeMap<u64, String> = BTreeMap::new();
@@ -737,7 +831,10 @@ fn write_alibaba(traces: &[Vec<GenSpan>]) -> String {
                 "0".to_string()
             } else {
                 // The parent is a server span: its rpcid is its client's.
-                let server = spans.iter().find(|s| s.id == client.parent).expect("parent");
+                let server = spans
+                    .iter()
+                    .find(|s| s.id == client.parent)
+                    .expect("parent");
                 rpcid[&server.parent].clone()
             };
             let n = counters.entry(parent_rpc.clone()).or_insert(0);
@@ -794,27 +891,45 @@ fn known_system(format: Format, scale: f64) {
         Format::Alibaba => write_alibaba(&traces),
     };
     let dir = temp_dir(&format!("known-{}", format.name()));
-    let name = if format == Format::Alibaba { "known.csv" } else { "known.json" };
+    let name = if format == Format::Alibaba {
+        "known.csv"
+    } else {
+        "known.json"
+    };
     let path = write_file(&dir, name, text.as_bytes());
     let (imported_text, model) = import_and_load(
         &[path],
         &ImportOptions::default(),
         &["scenario.duration=300s", "scenario.warmup=1s"],
     );
-    let context = format!("{} ({})", format.name(), imported_text.lines().take(3).collect::<Vec<_>>().join(" "));
+    let context = format!(
+        "{} ({})",
+        format.name(),
+        imported_text.lines().take(3).collect::<Vec<_>>().join(" ")
+    );
     for (service, instances, endpoint) in SYSTEM {
         let s = model
             .services
             .iter()
             .find(|s| s.name == service)
             .unwrap_or_else(|| panic!("{context}: no service {service}\n{imported_text}"));
-        assert_eq!(s.replicas, instances as usize, "{context}: replicas of {service}");
+        assert_eq!(
+            s.replicas, instances as usize,
+            "{context}: replicas of {service}"
+        );
         assert!(
-            model.endpoints.iter().any(|e| e.name == endpoint && model.services[e.service].name == service),
+            model
+                .endpoints
+                .iter()
+                .any(|e| e.name == endpoint && model.services[e.service].name == service),
             "{context}: no endpoint {service}/{endpoint}"
         );
     }
-    assert_eq!(model.services.len(), SYSTEM.len(), "{context}: only the known services\n{imported_text}");
+    assert_eq!(
+        model.services.len(),
+        SYSTEM.len(),
+        "{context}: only the known services\n{imported_text}"
+    );
     // Call probabilities, within 3 standard errors of the generator's (n: requests of the caller).
     let got = call_probabilities(&model);
     for (caller, callee, p, occurrence) in CALLS {
@@ -827,12 +942,29 @@ fn known_system(format: Format, scale: f64) {
         let n = count as f64; // frontend and catalog serve every request once
         let p_hat = got.get(&key).copied().unwrap_or(0.0);
         let allowed = 3.0 * ((p * (1.0 - p)).max(0.25 / n) / n).sqrt();
-        assert!((p_hat - p).abs() <= allowed, "{context}: {key:?}: {p_hat} vs {p} ± {allowed}");
+        assert!(
+            (p_hat - p).abs() <= allowed,
+            "{context}: {key:?}: {p_hat} vs {p} ± {allowed}"
+        );
     }
     let result = common::run(&model);
-    assert!(result.offered > 20_000, "{context}: {} requests", result.offered);
-    assert_within(&format!("{context}: p50"), quantile_ms(&result, 0.5), sorted_quantile(&truth, 0.5), 0.05);
-    assert_within(&format!("{context}: p99"), quantile_ms(&result, 0.99), sorted_quantile(&truth, 0.99), 0.10);
+    assert!(
+        result.offered > 20_000,
+        "{context}: {} requests",
+        result.offered
+    );
+    assert_within(
+        &format!("{context}: p50"),
+        quantile_ms(&result, 0.5),
+        sorted_quantile(&truth, 0.5),
+        0.05,
+    );
+    assert_within(
+        &format!("{context}: p99"),
+        quantile_ms(&result, 0.99),
+        sorted_quantile(&truth, 0.99),
+        0.10,
+    );
 }
 
 #[test]
@@ -886,29 +1018,57 @@ fn broken_traces_are_skipped_with_a_warning_and_bad_files_refused() {
     let partial = write_file(&dir, "partial.json", text.as_bytes());
     let (code, stdout, stderr) = import_cli(&[partial.to_str().expect("path")]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("skipped 1 broken trace (parent never appears)"), "{stderr}");
-    assert!(stderr.contains("00000000000000aa never appears"), "{stderr}");
-    assert!(stderr.contains("skipped 1 broken trace (clock skew"), "{stderr}");
+    assert!(
+        stderr.contains("skipped 1 broken trace (parent never appears)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("00000000000000aa never appears"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("skipped 1 broken trace (clock skew"),
+        "{stderr}"
+    );
     assert!(stdout.contains("used 50 traces"), "{stdout}");
     assert!(stdout.contains("skipped 2"), "{stdout}");
 
     // Every trace broken: nothing to import.
-    let only_broken = write_file(&dir, "broken.json", text.lines().last().unwrap_or("").as_bytes());
+    let only_broken = write_file(
+        &dir,
+        "broken.json",
+        text.lines().last().unwrap_or("").as_bytes(),
+    );
     let (code, _, stderr) = import_cli(&[only_broken.to_str().expect("path")]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("broken.json") && stderr.contains("no usable trace"), "{stderr}");
+    assert!(
+        stderr.contains("broken.json") && stderr.contains("no usable trace"),
+        "{stderr}"
+    );
 
     // Not JSON: the file, line and column.
-    let bad = write_file(&dir, "bad.json", b"{\"resourceSpans\": [\n  {\"resource\": }\n]}");
+    let bad = write_file(
+        &dir,
+        "bad.json",
+        b"{\"resourceSpans\": [\n  {\"resource\": }\n]}",
+    );
     let (code, _, stderr) = import_cli(&[bad.to_str().expect("path")]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("bad.json:2:"), "{stderr}");
 
     // Mixed formats.
     let zipkin = write_file(&dir, "z.json", write_zipkin(&traces).as_bytes());
-    let (code, _, stderr) = import_cli(&[partial.to_str().expect("path"), zipkin.to_str().expect("path")]);
+    let (code, _, stderr) = import_cli(&[
+        partial.to_str().expect("path"),
+        zipkin.to_str().expect("path"),
+    ]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("mixed formats") && stderr.contains("z.json") && stderr.contains("partial.json"), "{stderr}");
+    assert!(
+        stderr.contains("mixed formats")
+            && stderr.contains("z.json")
+            && stderr.contains("partial.json"),
+        "{stderr}"
+    );
 
     // A format given that the content contradicts; not a trace file; a missing file.
     let (code, _, stderr) = import_cli(&["--format", "jaeger", zipkin.to_str().expect("path")]);
@@ -933,7 +1093,12 @@ fn replay_writes_the_arrivals_beside_the_scenario() {
     let (traces, _) = generate(1.0, 400, 21);
     let file = write_file(&dir, "known.json", write_otlp(&traces, 0).as_bytes());
     let out = dir.join("out");
-    let (code, _, stderr) = import_cli(&["--replay", "-o", out.to_str().expect("path"), file.to_str().expect("path")]);
+    let (code, _, stderr) = import_cli(&[
+        "--replay",
+        "-o",
+        out.to_str().expect("path"),
+        file.to_str().expect("path"),
+    ]);
     assert_eq!(code, Some(0), "{stderr}");
     let csv = std::fs::read_to_string(out.join("known-arrivals.csv")).expect("arrivals");
     assert_eq!(csv.lines().count(), 401, "a header and one row per trace");
@@ -978,9 +1143,17 @@ fn mean_ms(model: &Model, endpoint: &str) -> f64 {
 fn zipkin_sample_with_an_uninstrumented_database_imports() {
     // One SERVER span (bootifulmeters "http:/book", 252016 us) with four CLIENT calls to
     // app_db, which never reports: "call" (6051 us), then three "insert"s one after another.
-    let (text, model) = import_and_load(&[fixture("zipkin-simple-db-p6.json")], &ImportOptions::default(), &[]);
+    let (text, model) = import_and_load(
+        &[fixture("zipkin-simple-db-p6.json")],
+        &ImportOptions::default(),
+        &[],
+    );
     let services: BTreeSet<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(services, BTreeSet::from(["app_db", "bootifulmeters"]), "{text}");
+    assert_eq!(
+        services,
+        BTreeSet::from(["app_db", "bootifulmeters"]),
+        "{text}"
+    );
     assert_eq!(
         steps_of(&model, "bootifulmeters/http:_book"),
         vec![
@@ -996,7 +1169,10 @@ fn zipkin_sample_with_an_uninstrumented_database_imports() {
     assert!((mean_ms(&model, "bootifulmeters/http:_book") - own).abs() < 1e-6);
     assert!((mean_ms(&model, "app_db/call") - 6.051).abs() < 1e-6);
     let inserts = (2_414.0 + 2_033.0 + 1_118.0) / 3.0 / 1e3;
-    assert!((mean_ms(&model, "app_db/insert") - inserts).abs() < 0.2, "{text}");
+    assert!(
+        (mean_ms(&model, "app_db/insert") - inserts).abs() < 0.2,
+        "{text}"
+    );
 }
 
 #[test]
@@ -1004,12 +1180,24 @@ fn zipkin_sample_with_a_shared_span_and_clock_skew_imports() {
     // servicea "get" (99411 us) calls serviceb "post": CLIENT 94539 us, and the SERVER half
     // shares its id (93577 us, its clock 62 ms behind); serviceb's "async" local span is work
     // inside "post".
-    let (text, model) = import_and_load(&[fixture("zipkin-skew.json")], &ImportOptions::default(), &[]);
-    assert_eq!(steps_of(&model, "servicea/get"), vec![vec!["serviceb/post (1)".to_string()]], "{text}");
+    let (text, model) = import_and_load(
+        &[fixture("zipkin-skew.json")],
+        &ImportOptions::default(),
+        &[],
+    );
+    assert_eq!(
+        steps_of(&model, "servicea/get"),
+        vec![vec!["serviceb/post (1)".to_string()]],
+        "{text}"
+    );
     assert!((mean_ms(&model, "servicea/get") - (99_411.0 - 94_539.0) / 1e3).abs() < 1e-6);
     assert!((mean_ms(&model, "serviceb/post") - 93.577).abs() < 1e-6);
     assert!((model.network.latency.mean() / 1e3 - (94_539.0 - 93_577.0) / 2.0).abs() < 1e-6);
-    assert_eq!(model.network.edge_latency.mean(), 0.0, "a root server span: no hop before it");
+    assert_eq!(
+        model.network.edge_latency.mean(),
+        0.0,
+        "a root server span: no hop before it"
+    );
 }
 
 #[test]
@@ -1019,10 +1207,17 @@ fn jaeger_ui_test_trace_imports() {
     // the first; then "op4", a producer whose consumer is service2 "op3" (FOLLOWS_FROM, longer
     // than its producer: asynchronous, not skew). Spans without a kind inside a service are
     // work, not calls.
-    let (text, model) =
-        import_and_load(&[fixture("jaeger-ui-testTrace.json")], &ImportOptions::default(), &[]);
+    let (text, model) = import_and_load(
+        &[fixture("jaeger-ui-testTrace.json")],
+        &ImportOptions::default(),
+        &[],
+    );
     let services: BTreeSet<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(services, BTreeSet::from(["op2", "service1", "service2"]), "{text}");
+    assert_eq!(
+        services,
+        BTreeSet::from(["op2", "service1", "service2"]),
+        "{text}"
+    );
     assert_eq!(
         steps_of(&model, "service1/op1"),
         vec![
@@ -1042,7 +1237,10 @@ fn otel_proto_example_is_refused_with_its_missing_parent() {
     let (code, _, stderr) = import_cli(&[path.to_str().expect("path")]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("otel-proto-trace.json"), "{stderr}");
-    assert!(stderr.contains("its parent eee19b7ec3c1b173 never appears"), "{stderr}");
+    assert!(
+        stderr.contains("its parent eee19b7ec3c1b173 never appears"),
+        "{stderr}"
+    );
     assert!(stderr.contains("I'm a server span"), "{stderr}");
 }
 
@@ -1053,7 +1251,8 @@ fn otel_proto_example_is_refused_with_its_missing_parent() {
 #[test]
 #[ignore]
 fn write_a_million_spans() {
-    let path = std::env::var("MESHSIM_TRACES_BENCH").unwrap_or_else(|_| "million-spans.json".into());
+    let path =
+        std::env::var("MESHSIM_TRACES_BENCH").unwrap_or_else(|_| "million-spans.json".into());
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
     let mut spans = 0usize;
     let mut seed = 100;

@@ -109,7 +109,12 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
             Ok(true) => {}
             Err(error) => {
                 let line = error.position().map_or(0, |p| p.line() as usize);
-                return Err(file_error(file, line, 0, format!("not readable as CSV: {error}")));
+                return Err(file_error(
+                    file,
+                    line,
+                    0,
+                    format!("not readable as CSV: {error}"),
+                ));
             }
         }
         let line = record.position().map_or(0, |p| p.line() as usize);
@@ -172,7 +177,10 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
             set.mark_broken(trace, || format!("line {line}: empty rpcid"));
             continue;
         }
-        let (um, dm) = (service_name(cell(columns.um)), service_name(cell(columns.dm)));
+        let (um, dm) = (
+            service_name(cell(columns.um)),
+            service_name(cell(columns.dm)),
+        );
         let interface = cell(columns.interface);
         let interface = if interface.is_empty() {
             cell(columns.rpctype)
@@ -182,10 +190,22 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
         let client = rt >= 0.0;
         let (service, kind, id, parent, instance_column) = if client {
             let parent = parent_rpcid(rpcid).map_or(0, |p| record_id(trace, p, 1));
-            (um, SpanKind::Client, record_id(trace, rpcid, 0), parent, columns.um_instance)
+            (
+                um,
+                SpanKind::Client,
+                record_id(trace, rpcid, 0),
+                parent,
+                columns.um_instance,
+            )
         } else {
             let parent = record_id(trace, rpcid, 0);
-            (dm, SpanKind::Server, record_id(trace, rpcid, 1), parent, columns.dm_instance)
+            (
+                dm,
+                SpanKind::Server,
+                record_id(trace, rpcid, 1),
+                parent,
+                columns.dm_instance,
+            )
         };
         let instance = instance_column
             .map(cell)
@@ -193,7 +213,11 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
             .map_or(NO_NAME, |id| set.names.intern(id));
         let start = (timestamp * 1e6).round() as i64;
         let service = set.names.intern(service);
-        let peer = if client { set.names.intern(dm) } else { NO_NAME };
+        let peer = if client {
+            set.names.intern(dm)
+        } else {
+            NO_NAME
+        };
         let name = set.names.intern(interface);
         ids.insert(id);
         rpcids.push(rpcid.into());
@@ -229,7 +253,11 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
         span.parent = match grandparent {
             Some(id) if ids.contains(&id) => id,
             _ if !rpcid.contains('.') || parent_rpcid(rpcid).is_some_and(|p| !p.contains('.')) => {
-                if span.kind == SpanKind::Client { 0 } else { span.parent }
+                if span.kind == SpanKind::Client {
+                    0
+                } else {
+                    span.parent
+                }
             }
             _ => span.parent,
         };

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
-use super::{Format, ImportOptions, Imported, SpanKind, SpanSet, NO_NAME};
+use super::{ImportOptions, Imported, SpanKind, SpanSet, NO_NAME};
 use crate::import::emit::toml_string;
 use crate::scenario::ScenarioErrors;
 
@@ -122,8 +122,7 @@ pub fn scenario(
         used_spans: 0,
         broken: BTreeMap::new(),
     };
-    for (trace, reason) in &set.broken {
-        let _ = trace;
+    for reason in set.broken.values() {
         inference.count_broken("unreadable span", reason.clone());
     }
     let mut order: Vec<u32> = (0..set.spans.len() as u32).collect();
@@ -149,7 +148,13 @@ pub fn scenario(
         let why = match inference.broken.iter().next() {
             Some((_, (count, example))) => format!(
                 "no usable trace: {} broken, e.g. {example}",
-                count + inference.broken.values().skip(1).map(|(c, _)| c).sum::<u64>()
+                count
+                    + inference
+                        .broken
+                        .values()
+                        .skip(1)
+                        .map(|(c, _)| c)
+                        .sum::<u64>()
             ),
             None => "no span found".to_string(),
         };
@@ -219,7 +224,10 @@ impl Inference<'_> {
             if nodes[i].id != nodes[i - 1].id {
                 continue;
             }
-            let (a, b) = (&spans[nodes[i - 1].span as usize], &spans[nodes[i].span as usize]);
+            let (a, b) = (
+                &spans[nodes[i - 1].span as usize],
+                &spans[nodes[i].span as usize],
+            );
             let server = match (a.kind, b.kind) {
                 (SpanKind::Client, SpanKind::Server | SpanKind::Unspecified) => i,
                 (SpanKind::Server | SpanKind::Unspecified, SpanKind::Client) => i - 1,
@@ -323,8 +331,7 @@ impl Inference<'_> {
             );
             let asynchronous = matches!(child.kind, SpanKind::Producer | SpanKind::Consumer)
                 || matches!(parent.kind, SpanKind::Producer | SpanKind::Consumer);
-            if !asynchronous
-                && (child.end - child.start) > (parent.end - parent.start) + resolution
+            if !asynchronous && (child.end - child.start) > (parent.end - parent.start) + resolution
             {
                 let example = format!(
                     "{} lasts {} ns, longer than its parent {} ({} ns): clock skew",
@@ -405,7 +412,8 @@ impl Inference<'_> {
                         });
                     }
                     Role::Client => {
-                        let server = children_of(child).find(|&g| nodes[g as usize].role == Role::Server);
+                        let server =
+                            children_of(child).find(|&g| nodes[g as usize].role == Role::Server);
                         let target = match server {
                             Some(g) => {
                                 let gs = &spans[nodes[g as usize].span as usize];
@@ -442,8 +450,16 @@ impl Inference<'_> {
             );
             return;
         };
-        let first = nodes.iter().map(|n| spans[n.span as usize].start).min().unwrap_or(0);
-        let last = nodes.iter().map(|n| spans[n.span as usize].end).max().unwrap_or(0);
+        let first = nodes
+            .iter()
+            .map(|n| spans[n.span as usize].start)
+            .min()
+            .unwrap_or(0);
+        let last = nodes
+            .iter()
+            .map(|n| spans[n.span as usize].end)
+            .max()
+            .unwrap_or(0);
         self.end_to_end.push((last - first).max(0) as u64);
         self.arrivals.push((arrival, entry));
         self.endpoints[entry as usize].entries += 1;
@@ -459,7 +475,7 @@ impl Inference<'_> {
         end: i64,
         error: bool,
         service: u32,
-        calls: &mut Vec<Made>,
+        calls: &mut [Made],
     ) {
         calls.sort_by_key(|c| (c.start, c.end, c.target));
         // Own work: the span minus the time its calls cover.
@@ -477,10 +493,7 @@ impl Inference<'_> {
         let mut merged: Vec<Made> = Vec::with_capacity(calls.len());
         let mut retries = 0;
         for call in calls.iter() {
-            let previous = merged
-                .iter_mut()
-                .rev()
-                .find(|m| m.target == call.target);
+            let previous = merged.iter_mut().rev().find(|m| m.target == call.target);
             match previous {
                 Some(m) if m.error && m.end <= call.start => {
                     m.end = call.end;
@@ -508,7 +521,11 @@ impl Inference<'_> {
             if i > 0 && call.start >= step_end {
                 step += 1;
             }
-            step_end = if i == 0 { call.end } else { step_end.max(call.end) };
+            step_end = if i == 0 {
+                call.end
+            } else {
+                step_end.max(call.end)
+            };
             let occurrence = match occurrences.iter_mut().find(|(t, _)| *t == call.target) {
                 Some((_, n)) => {
                     *n += 1;
@@ -520,7 +537,10 @@ impl Inference<'_> {
                 }
             };
             let next = e.slots.len() as u32;
-            let slot = *e.slot_index.entry((call.target, occurrence)).or_insert(next);
+            let slot = *e
+                .slot_index
+                .entry((call.target, occurrence))
+                .or_insert(next);
             if slot == next {
                 e.slots.push(Slot {
                     target: call.target,
@@ -638,7 +658,11 @@ impl Inference<'_> {
             (window as u64).max(1_000_000_000)
         };
         let duration_ms = duration_ns.div_ceil(1_000_000);
-        let warmup_ms = if options.replay { 0 } else { (duration_ms / 10).min(10_000) };
+        let warmup_ms = if options.replay {
+            0
+        } else {
+            (duration_ms / 10).min(10_000)
+        };
         let mut end_to_end = std::mem::take(&mut self.end_to_end);
         end_to_end.sort_unstable();
 
@@ -739,9 +763,15 @@ impl Inference<'_> {
             let _ = writeln!(out, "name = {}", toml_string(service_name));
             let instances = stats.map_or(0, |s| s.instances.len());
             if instances > 0 {
-                let _ = writeln!(out, "replicas = {instances}             # distinct instance ids seen");
+                let _ = writeln!(
+                    out,
+                    "replicas = {instances}             # distinct instance ids seen"
+                );
             } else {
-                let _ = writeln!(out, "replicas = 1             # assumed: no instance id in the traces");
+                let _ = writeln!(
+                    out,
+                    "replicas = 1             # assumed: no instance id in the traces"
+                );
             }
             let _ = writeln!(out, "workers = {}", options.workers);
             if let Some(stats) = stats.filter(|s| s.own_errors > 0 && s.jobs > 0) {
@@ -771,7 +801,11 @@ impl Inference<'_> {
                     toml_string(&quantiles_text(&e.own_work))
                 );
                 if e.retries > 0 {
-                    let _ = writeln!(out, "  # {} retries seen (a call after a failed one to the same endpoint)", e.retries);
+                    let _ = writeln!(
+                        out,
+                        "  # {} retries seen (a call after a failed one to the same endpoint)",
+                        e.retries
+                    );
                 }
                 write_steps(&mut out, &steps[index as usize], &target_text);
             }
@@ -781,7 +815,12 @@ impl Inference<'_> {
             let file = format!("{}-arrivals.csv", clean_name(name));
             let mut csv = String::from("time,endpoint\n");
             for &(at, endpoint) in &self.arrivals {
-                let _ = writeln!(csv, "{:.9},{}", (at - first) as f64 / 1e9, target_text(endpoint));
+                let _ = writeln!(
+                    csv,
+                    "{:.9},{}",
+                    (at - first) as f64 / 1e9,
+                    target_text(endpoint)
+                );
             }
             let target = self.most_common_entry().map_or(String::new(), target_text);
             let _ = write!(
@@ -850,14 +889,12 @@ fn call_steps(
         slot.offset_sum / slot.present as f64
     };
     slots.sort_by(|&a, &b| {
-        mean_offset(a)
-            .total_cmp(&mean_offset(b))
-            .then_with(|| {
-                let (sa, sb) = (&e.slots[a as usize], &e.slots[b as usize]);
-                target_text(sa.target)
-                    .cmp(&target_text(sb.target))
-                    .then(sa.occurrence.cmp(&sb.occurrence))
-            })
+        mean_offset(a).total_cmp(&mean_offset(b)).then_with(|| {
+            let (sa, sb) = (&e.slots[a as usize], &e.slots[b as usize]);
+            target_text(sa.target)
+                .cmp(&target_text(sb.target))
+                .then(sa.occurrence.cmp(&sb.occurrence))
+        })
     });
     let mut steps: Vec<Vec<u32>> = Vec::new();
     for slot in slots {
@@ -933,7 +970,6 @@ fn break_cycles(
                 _ => {}
             }
         }
-        let _ = root;
     }
     for endpoint in steps.iter_mut() {
         endpoint.retain(|step| !step.is_empty());
@@ -1054,7 +1090,13 @@ fn round_to(value: f64, significant: i32) -> f64 {
 pub fn clean_name(raw: &str) -> String {
     let cleaned: String = raw
         .chars()
-        .map(|c| if c == '/' || c == '#' || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if c == '/' || c == '#' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let cleaned = cleaned.trim();
     if cleaned.is_empty() {
@@ -1074,16 +1116,23 @@ fn unique(name: String, used: &mut BTreeSet<String>) -> String {
     candidate
 }
 
-#[allow(dead_code)]
-fn format_is_fine(_: Format) {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn durations_are_written_exactly() {
-        for ns in [0u64, 7, 999, 1_000, 1_234, 999_999, 1_000_000, 1_234_567, 20_000_000_001] {
+        for ns in [
+            0u64,
+            7,
+            999,
+            1_000,
+            1_234,
+            999_999,
+            1_000_000,
+            1_234_567,
+            20_000_000_001,
+        ] {
             let text = duration_text(ns as f64);
             let back = crate::scenario::parse_duration(&text).expect(&text);
             assert_eq!(back, ns, "{text}");

@@ -207,7 +207,10 @@ mod tests {
         read(text.as_bytes(), "j.json", &mut set).expect("reads");
         assert_eq!(set.spans.len(), 2);
         let (a, b) = (&set.spans[0], &set.spans[1]);
-        assert_eq!((a.start, a.end, a.kind), (1_000_000, 1_050_000, SpanKind::Server));
+        assert_eq!(
+            (a.start, a.end, a.kind),
+            (1_000_000, 1_050_000, SpanKind::Server)
+        );
         assert_eq!(set.names.get(a.instance), "web-7");
         assert_eq!((b.parent, b.kind, b.error), (a.id, SpanKind::Client, true));
         let mut set = SpanSet::new(Format::Jaeger);

@@ -63,9 +63,14 @@ impl Format {
 
     /// The format named `name` (`otlp`, `jaeger`, `zipkin`, `alibaba`).
     pub fn from_name(name: &str) -> Option<Format> {
-        [Format::Otlp, Format::Jaeger, Format::Zipkin, Format::Alibaba]
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
+        [
+            Format::Otlp,
+            Format::Jaeger,
+            Format::Zipkin,
+            Format::Alibaba,
+        ]
+        .into_iter()
+        .find(|f| f.name().eq_ignore_ascii_case(name))
     }
 
     /// The resolution of the format's times, nanoseconds: a child may outlast its parent by
@@ -236,7 +241,12 @@ pub fn span_id(value: u128) -> u64 {
 }
 
 /// A file-level problem: the file, line and column (0 when unknown) and what is wrong.
-pub fn file_error(file: &str, line: usize, column: usize, message: impl Into<String>) -> ScenarioError {
+pub fn file_error(
+    file: &str,
+    line: usize,
+    column: usize,
+    message: impl Into<String>,
+) -> ScenarioError {
     ScenarioError {
         file: file.to_string(),
         line,
@@ -304,7 +314,10 @@ impl Default for ImportOptions {
 /// Reads every file into one span set (all in one format). Errors name the file.
 pub fn read_files(paths: &[PathBuf], format: Option<Format>) -> Result<SpanSet, ScenarioErrors> {
     if paths.is_empty() {
-        return Err(ScenarioErrors::single("import traces", "no trace file given"));
+        return Err(ScenarioErrors::single(
+            "import traces",
+            "no trace file given",
+        ));
     }
     let mut set: Option<SpanSet> = None;
     for path in paths {
@@ -313,27 +326,26 @@ pub fn read_files(paths: &[PathBuf], format: Option<Format>) -> Result<SpanSet, 
             ScenarioErrors::single(&label, format!("cannot read {label}: {error}"))
         })?;
         let detected = detect(&bytes[..bytes.len().min(64 * 1024)]);
-        let file_format = match (format, detected) {
-            (Some(given), Some(found)) if given != found => {
-                return Err(ScenarioErrors::single(
-                    &label,
-                    format!(
-                        "--format {} was given, but the file looks like {}",
-                        given.name(),
-                        found.description()
-                    ),
-                ))
-            }
-            (Some(given), _) => given,
-            (None, Some(found)) => found,
-            (None, None) => {
-                return Err(ScenarioErrors::single(
+        let file_format =
+            match (format, detected) {
+                (Some(given), Some(found)) if given != found => {
+                    return Err(ScenarioErrors::single(
+                        &label,
+                        format!(
+                            "--format {} was given, but the file looks like {}",
+                            given.name(),
+                            found.description()
+                        ),
+                    ))
+                }
+                (Some(given), _) => given,
+                (None, Some(found)) => found,
+                (None, None) => return Err(ScenarioErrors::single(
                     &label,
                     "not a trace file: expected OTLP/JSON ({\"resourceSpans\": ...}), Jaeger JSON \
                      ({\"data\": [...]}), Zipkin v2 JSON ([...]) or Alibaba MS_CallGraph CSV",
-                ))
-            }
-        };
+                )),
+            };
         let set = set.get_or_insert_with(|| SpanSet::new(file_format));
         if set.format != file_format {
             return Err(ScenarioErrors::single(

@@ -323,7 +323,10 @@ mod tests {
         // The OpenTelemetry specification's examples: th:8 is 50%, th:c is 25%, th:0 is 100%.
         assert_eq!(sampling_from_trace_state("ot=th:8"), Some(0.5));
         assert_eq!(sampling_from_trace_state("ot=th:c"), Some(0.25));
-        assert_eq!(sampling_from_trace_state("vendor=x,ot=th:0;rv:1"), Some(1.0));
+        assert_eq!(
+            sampling_from_trace_state("vendor=x,ot=th:0;rv:1"),
+            Some(1.0)
+        );
         assert_eq!(sampling_from_trace_state("vendor=x"), None);
     }
 
@@ -337,7 +340,10 @@ mod tests {
         assert_eq!(set.spans.len(), 2);
         assert_eq!(set.trace_count(), 1);
         let (a, b) = (&set.spans[0], &set.spans[1]);
-        assert_eq!((a.start, a.end, a.kind, a.error), (1000, 5000, SpanKind::Server, true));
+        assert_eq!(
+            (a.start, a.end, a.kind, a.error),
+            (1000, 5000, SpanKind::Server, true)
+        );
         assert_eq!(set.names.get(a.instance), "api-1");
         assert_eq!((b.kind, b.parent, b.error), (SpanKind::Client, a.id, false));
         assert_eq!(set.names.get(b.service), "db");

@@ -160,11 +160,19 @@ mod tests {
             let mut set = SpanSet::new(Format::Zipkin);
             read(text.as_bytes(), "z.json", &mut set).expect("reads");
             let s = &set.spans[0];
-            assert_eq!((s.start, s.end, s.kind, s.error), (10_000, 15_000, SpanKind::Server, true));
+            assert_eq!(
+                (s.start, s.end, s.kind, s.error),
+                (10_000, 15_000, SpanKind::Server, true)
+            );
             assert_eq!(set.names.get(s.instance), "10.0.0.1:80");
         }
         let mut set = SpanSet::new(Format::Zipkin);
-        read(br#"[{"traceId":"a1","id":"b2","name":"x"}]"#, "z.json", &mut set).expect("reads");
+        read(
+            br#"[{"traceId":"a1","id":"b2","name":"x"}]"#,
+            "z.json",
+            &mut set,
+        )
+        .expect("reads");
         assert!(set.broken[&0].contains("partial"), "{:?}", set.broken);
     }
 }
