@@ -3,6 +3,7 @@
 //! when the run has succeeded, so a report folder never holds a half-written file.
 
 mod files;
+pub mod format;
 pub mod html;
 pub mod plots;
 pub mod progress;

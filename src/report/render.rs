@@ -2,6 +2,7 @@
 //! (before their files are renamed into place, so a failure leaves no partial report), and by
 //! `meshsim plot DIR` from the folder's files alone.
 
+use super::format::{self, display_unit, metric_title, variant_label};
 use super::html;
 use super::plots::{self, cdf, comparison, Rendered};
 use super::rundata::{self, LoadError, RunData};
@@ -68,36 +69,6 @@ pub fn render_comparison(dir: &Path) -> io::Result<()> {
     files.commit()
 }
 
-/// A short label for variant `index`: the values that make it (`p2c`, `p2c, 64`), or its name.
-pub fn variant_label(comparison: &Comparison, index: usize) -> String {
-    comparison.variants[index].short_label()
-}
-
-/// A readable title for a metric key: `latency_p99_ms` -> `p99 latency`.
-pub fn metric_title(name: &str) -> String {
-    match name {
-        "availability" => "availability".into(),
-        "latency_mean_ms" => "mean latency".into(),
-        "latency_p50_ms" => "p50 latency".into(),
-        "latency_p90_ms" => "p90 latency".into(),
-        "latency_p99_ms" => "p99 latency".into(),
-        "latency_p999_ms" => "p99.9 latency".into(),
-        "goodput" => "goodput".into(),
-        "retries_per_request" => "retries per request".into(),
-        "wasted_work_ms" => "wasted work".into(),
-        "replica_seconds" => "replica time".into(),
-        other => other.trim_end_matches("_ms").replace('_', " "),
-    }
-}
-
-/// The display unit and scale of a metric unit: fractions are shown as percentages.
-pub fn display_unit(unit: &str) -> (String, f64) {
-    match unit {
-        "fraction" => ("%".into(), 100.0),
-        other => (other.to_string(), 1.0),
-    }
-}
-
 fn comparison_plots(
     comparison: &Comparison,
     distributions: Vec<cdf::Distribution>,
@@ -106,7 +77,7 @@ fn comparison_plots(
         "{} – {} replications per variant, common random numbers – {}% confidence intervals",
         comparison.scenario,
         comparison.replications,
-        html::number(comparison.confidence * 100.0, 0)
+        format::number(comparison.confidence * 100.0, 0)
     );
     let labels: Vec<String> = (0..comparison.variants.len())
         .map(|i| variant_label(comparison, i))
