@@ -2,15 +2,46 @@
 //! scenario is.
 
 use super::{say, AppError};
-use crate::import::{self, isotope};
+use crate::import::{self, isotope, traces};
 use crate::scenario::Source;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Formats `meshsim import` reads.
 #[derive(Debug, clap::Subcommand)]
 pub enum ImportFormat {
     /// An Istio isotope service graph (YAML): services, replicas, scripts of calls and sleeps.
     Isotope(IsotopeArgs),
+    /// Distributed traces (OTLP/JSON, Jaeger JSON, Zipkin v2 JSON, Alibaba MS_CallGraph CSV):
+    /// a scenario that reproduces the call graph, call probabilities, work and load they show.
+    ///
+    /// Example: meshsim import traces spans.json -o imported/
+    Traces(TracesArgs),
+}
+
+/// `meshsim import traces` arguments.
+#[derive(Debug, clap::Args)]
+pub struct TracesArgs {
+    /// Trace files, all in one format.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The format [default: detected from the content].
+    #[arg(long, value_parser = ["otlp", "jaeger", "zipkin", "alibaba"])]
+    pub format: Option<String>,
+    /// Write DIR/<name>.toml (and, with --replay, DIR/<name>-arrivals.csv) instead of printing.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replay the traces' arrival times as a trace workload (needs -o).
+    #[arg(long)]
+    pub replay: bool,
+    /// Workers per replica (concurrency cannot be seen in traces).
+    #[arg(long, value_name = "N", default_value_t = traces::DEFAULT_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: u32,
+    /// Scenario seed.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Scenario name [default: the first file's name without extension].
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// `meshsim import isotope` arguments.
@@ -63,7 +94,50 @@ impl From<&IsotopeArgs> for isotope::ImportOptions {
 pub fn run(format: &ImportFormat) -> Result<(), AppError> {
     match format {
         ImportFormat::Isotope(args) => isotope(args),
+        ImportFormat::Traces(args) => traces(args),
     }
+}
+
+/// Prints the scenario inferred from the traces (or writes it under `-o DIR`, with the arrivals
+/// file of `--replay`) once it has been checked as any scenario is; warnings (broken traces
+/// skipped) go to standard error.
+fn traces(args: &TracesArgs) -> Result<(), AppError> {
+    if args.replay && args.out.is_none() {
+        return Err(AppError::invalid(
+            "--replay: needs -o DIR: the arrival times go in a CSV file beside the scenario",
+        ));
+    }
+    let options = traces::ImportOptions {
+        format: args.format.as_deref().and_then(traces::Format::from_name),
+        name: args.name.clone(),
+        workers: args.workers,
+        seed: args.seed,
+        replay: args.replay,
+    };
+    let imported = traces::import(&args.files, &options)?;
+    for warning in &imported.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let Some(dir) = &args.out else {
+        crate::scenario::load_str(&imported.text, "(imported traces)", Path::new("."), &[])?;
+        say(&imported.text);
+        return Ok(());
+    };
+    let path = dir.join(format!(
+        "{}.toml",
+        traces::infer::clean_name(&imported.name)
+    ));
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        for (name, text) in &imported.side_files {
+            std::fs::write(dir.join(name), text)?;
+        }
+        std::fs::write(&path, &imported.text)
+    });
+    written
+        .map_err(|error| AppError::Failed(format!("cannot write {}: {error}", path.display())))?;
+    crate::scenario::load_file(&path, &[])?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 /// Prints the imported scenario once it has been checked as any scenario is.

@@ -22,10 +22,27 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write sampled end-to-end requests as OTLP/JSON traces to FILE (opens in Jaeger's
+    /// UI; `meshsim import traces` reads it back).
+    #[arg(long, value_name = "FILE")]
+    pub traces: Option<PathBuf>,
+    /// Fraction of requests written by --traces, chosen by request identity (0 < P <= 1).
+    #[arg(long, value_name = "P", default_value_t = 1.0, requires = "traces")]
+    pub trace_sample: f64,
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
 pub fn run(args: &RunArgs) -> Result<(), AppError> {
+    if !(args.trace_sample > 0.0 && args.trace_sample <= 1.0) {
+        return Err(AppError::invalid(format!(
+            "--trace-sample: must be a probability in (0, 1], found {}",
+            args.trace_sample
+        )));
+    }
+    let traces = args.traces.as_ref().map(|path| report::TraceOutput {
+        path: path.clone(),
+        probability: args.trace_sample,
+    });
     let overrides = load::overrides(&args.overrides, args.seed)?;
     let model = load::model(&args.scenario, &overrides)?;
     let dir = args
@@ -36,7 +53,7 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         model.duration as f64 / 1e9,
         report::progress::wanted(args.quiet),
     );
-    let written = report::run_to_folder(&model, &dir, &progress);
+    let written = report::run_to_folder_traced(&model, &dir, &progress, traces.as_ref());
     progress.finish();
     let (summary, simulation_wall) = written.map_err(|error| {
         AppError::Failed(format!("writing the report to {}: {error}", dir.display()))
@@ -45,6 +62,9 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         say(&report::render_terminal(&summary));
         say(&engine_line(&summary, simulation_wall));
         say(&format!("  report        {}\n", dir.display()));
+        if let Some(traces) = &traces {
+            say(&format!("  traces        {}\n", traces.path.display()));
+        }
     }
     Ok(())
 }

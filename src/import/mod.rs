@@ -1,6 +1,7 @@
 //! Importers: systems described in other tools' formats, turned into meshsim scenarios.
 //!
-//! [`isotope`] reads Istio isotope service graphs (YAML). An import produces scenario *text*
+//! [`isotope`] reads Istio isotope service graphs (YAML); [`traces`] reads distributed traces
+//! (OTLP, Jaeger, Zipkin, Alibaba's call graphs). An import produces scenario *text*
 //! (commented TOML, what `meshsim import isotope FILE` prints), which then goes through the
 //! ordinary scenario reader: an imported file is checked exactly as a written one, and `--set`
 //! works on it. `meshsim run`/`validate`/`compare` accept a `.yaml`/`.yml` file directly and
@@ -8,6 +9,7 @@
 
 pub mod emit;
 pub mod isotope;
+pub mod traces;
 mod yaml;
 
 use std::path::Path;

@@ -9,6 +9,9 @@ pub struct Network {
     pub latency: Dist,
     /// One-way latency between endpoints in different zones, nanoseconds.
     pub cross_zone_latency: Dist,
+    /// One-way latency between a workload without a zone and the replicas it calls,
+    /// nanoseconds (`edge_latency`, default `latency`).
+    pub edge_latency: Dist,
 }
 
 impl Default for Network {
@@ -17,6 +20,7 @@ impl Default for Network {
         Network {
             latency: Dist::Const(0.0),
             cross_zone_latency: Dist::Const(0.0),
+            edge_latency: Dist::Const(0.0),
         }
     }
 }

@@ -12,13 +12,15 @@ mod run;
 pub mod rundata;
 mod summary;
 mod terminal;
+pub mod traces;
 
 pub use files::{latency_quantiles_csv, FileRecorder, OutputFiles};
 pub use progress::{Progress, ProgressRecorder};
 pub use render::{
     render_comparison, render_comparison_files, render_folder, render_run, FolderKind, RenderError,
 };
-pub use run::run_to_folder;
+pub use run::{run_to_folder, run_to_folder_traced, TraceOutput};
 pub use rundata::RunData;
 pub use summary::Summary;
 pub use terminal::{render as render_terminal, render_slo};
+pub use traces::TraceRecorder;

@@ -2,11 +2,11 @@
 //! summary, the SLO verdicts, the plots and `report.html` are written, all renamed into place
 //! together when everything succeeded.
 
-use super::{FileRecorder, OutputFiles, Progress, ProgressRecorder, Summary};
+use super::{FileRecorder, OutputFiles, Progress, ProgressRecorder, Summary, TraceRecorder};
 use crate::analysis::slo::{self, EdgeRecorder};
 use crate::model::Model;
 use crate::sim::Simulation;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Runs `model` and writes its report into `dir` (atomically: all files or none), moving
@@ -17,13 +17,39 @@ pub fn run_to_folder(
     dir: &Path,
     progress: &Progress,
 ) -> std::io::Result<(Summary, Duration)> {
+    run_to_folder_traced(model, dir, progress, None)
+}
+
+/// Where `meshsim run --traces` writes sampled requests, and the sampling probability.
+#[derive(Debug, Clone)]
+pub struct TraceOutput {
+    /// The OTLP/JSON file.
+    pub path: PathBuf,
+    /// Fraction of requests written, in (0, 1].
+    pub probability: f64,
+}
+
+/// [`run_to_folder`], also writing sampled requests as OTLP/JSON when `traces` asks for it.
+pub fn run_to_folder_traced(
+    model: &Model,
+    dir: &Path,
+    progress: &Progress,
+    traces: Option<&TraceOutput>,
+) -> std::io::Result<(Summary, Duration)> {
     let mut files = OutputFiles::new(dir)?;
     let recorder = EdgeRecorder::for_model(
         ProgressRecorder::new(FileRecorder::new(&mut files)?, progress),
         model,
     );
     let started = Instant::now();
-    let (result, recorder) = Simulation::run(model, recorder);
+    let (result, recorder) = match traces {
+        None => Simulation::run(model, recorder),
+        Some(traces) => {
+            let traced = TraceRecorder::new(recorder, model, &traces.path, traces.probability)?;
+            let (result, traced) = Simulation::run(model, traced);
+            (result, traced.finish()?)
+        }
+    };
     let simulation_wall = started.elapsed();
     let (recorder, edge_windows) = recorder.into_parts();
     recorder.into_inner().finish()?;

@@ -191,10 +191,15 @@ fn read_network(ctx: &mut Ctx<'_>, node: &Node) -> Network {
     let cross = fields
         .get("cross_zone_latency")
         .and_then(|n| ctx.dist(n, "cross_zone_latency"));
+    let edge = fields
+        .get("edge_latency")
+        .and_then(|n| ctx.dist(n, "edge_latency"));
     let latency = latency.unwrap_or(Dist::Const(0.0));
     let cross_zone_latency = cross.unwrap_or_else(|| latency.clone());
+    let edge_latency = edge.unwrap_or_else(|| latency.clone());
     Network {
         latency,
         cross_zone_latency,
+        edge_latency,
     }
 }

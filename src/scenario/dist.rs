@@ -1,6 +1,7 @@
 //! Distribution strings: `const(2ms)`, `exp(1ms)`, `uniform(1ms, 3ms)`,
 //! `lognormal(median=5ms, p99=50ms)`, `normal(mean=5ms, sd=1ms)`, `pareto(scale=1ms, shape=2.5)`,
-//! `mix(0.9 * exp(1ms), 0.1 * exp(20ms))` and `empirical(path.csv)`.
+//! `mix(0.9 * exp(1ms), 0.1 * exp(20ms))`, `empirical(path.csv)` and
+//! `quantiles(0=1ms, 0.5=2ms, 0.99=9ms, 1=20ms)`.
 //!
 //! Parameters may be given by position (in the order above) or by name (`exp(mean=1ms)`,
 //! `uniform(low=1ms, high=3ms)`, `const(value=2ms)`). Durations become nanoseconds.
@@ -12,7 +13,7 @@ use super::suggest::did_you_mean;
 use crate::model::Dist;
 
 /// The distribution names, for messages.
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 9] = [
     "const",
     "exp",
     "uniform",
@@ -21,6 +22,7 @@ const NAMES: [&str; 8] = [
     "pareto",
     "mix",
     "empirical",
+    "quantiles",
 ];
 
 /// Mixtures nest at most this deep (keeps hostile input from exhausting the stack).
@@ -69,6 +71,7 @@ fn signature(name: &str) -> (&'static [(&'static str, Kind)], &'static str) {
             "pareto(scale=1ms, shape=2.5)",
         ),
         "mix" => (&[], "mix(0.9 * exp(1ms), 0.1 * exp(20ms))"),
+        "quantiles" => (&[], "quantiles(0=1ms, 0.5=2ms, 0.99=9ms, 1=20ms)"),
         _ => (&[], "empirical(latencies.csv)"),
     }
 }
@@ -142,6 +145,7 @@ impl Parser<'_> {
         match name {
             "mix" => self.mix(s, open, close, depth),
             "empirical" => self.empirical(open, close),
+            "quantiles" => self.quantiles(open, close),
             _ => self.simple(name, open, close),
         }
     }
@@ -367,6 +371,89 @@ impl Parser<'_> {
         Ok(Dist::Mix(components))
     }
 
+    /// `quantiles(0=A, P1=B, ..., 1=Z)`: the inverse distribution function at increasing levels
+    /// from 0 to 1, linear between them. Sampled as a mixture of uniforms, one per interval, each
+    /// weighted by its width in probability (so it is exactly the piecewise-linear quantile
+    /// function); an interval of equal values is a constant.
+    fn quantiles(&self, open: usize, close: usize) -> Result<Dist, DistError> {
+        let (_, example) = signature("quantiles");
+        let pieces = self.split_args(open + 1, close);
+        if pieces.len() < 2 {
+            return fail(
+                open + 1,
+                format!("quantiles needs at least the levels 0 and 1, like \"{example}\""),
+            );
+        }
+        let mut points: Vec<(f64, f64)> = Vec::with_capacity(pieces.len());
+        for (p_s, p_e) in pieces {
+            let piece = &self.text[p_s..p_e];
+            let Some(eq) = piece.find('=') else {
+                return fail(
+                    p_s,
+                    format!("expected LEVEL=DURATION in quantiles, like \"{example}\""),
+                );
+            };
+            let (l_s, l_e) = self.trim(p_s, p_s + eq);
+            let raw = &self.text[l_s..l_e];
+            let level = match raw.parse::<f64>() {
+                Ok(level) if (0.0..=1.0).contains(&level) => level,
+                _ => {
+                    return fail(
+                        l_s,
+                        format!("quantiles level: expected a number from 0 to 1, found \"{raw}\""),
+                    )
+                }
+            };
+            let (v_s, v_e) = self.trim(p_s + eq + 1, p_e);
+            let value = match parse_duration(&self.text[v_s..v_e]) {
+                Ok(ns) => ns as f64,
+                Err(error) => {
+                    return fail(
+                        v_s + error.offset,
+                        format!("quantiles at {raw}: {}", error.message),
+                    )
+                }
+            };
+            if let Some(&(previous_level, previous_value)) = points.last() {
+                if level <= previous_level {
+                    return fail(l_s, "quantiles levels must increase");
+                }
+                if value < previous_value {
+                    return fail(
+                        v_s,
+                        "quantiles durations must not decrease as the level increases",
+                    );
+                }
+            } else if level != 0.0 {
+                return fail(l_s, "quantiles must start at level 0 (the minimum)");
+            }
+            points.push((level, value));
+        }
+        if points.last().is_some_and(|&(level, _)| level != 1.0) {
+            return fail(close, "quantiles must end at level 1 (the maximum)");
+        }
+        let components: Vec<(f64, Dist)> = points
+            .windows(2)
+            .map(|pair| {
+                let ((l0, v0), (l1, v1)) = (pair[0], pair[1]);
+                let part = if v0 == v1 {
+                    Dist::Const(v0)
+                } else {
+                    Dist::Uniform { low: v0, high: v1 }
+                };
+                (l1 - l0, part)
+            })
+            .collect();
+        if components.len() == 1 {
+            return Ok(components
+                .into_iter()
+                .next()
+                .map(|(_, d)| d)
+                .unwrap_or(Dist::Const(0.0)));
+        }
+        Ok(Dist::Mix(components))
+    }
+
     /// `empirical(path)`: one duration per non-empty line of a text file.
     fn empirical(&self, open: usize, close: usize) -> Result<Dist, DistError> {
         let (p_s, p_e) = self.trim(open + 1, close);
@@ -534,6 +621,69 @@ mod tests {
         assert!(parse("exp(())").is_err());
         let deep = format!("{}const(1ms){}", "mix(1 * ".repeat(100), ")".repeat(100));
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn quantiles_are_a_piecewise_linear_inverse_distribution_function() {
+        assert_eq!(
+            parse("quantiles(0=1ms, 0.5=2ms, 0.9=2ms, 1=10ms)"),
+            Ok(Dist::Mix(vec![
+                (
+                    0.5,
+                    Dist::Uniform {
+                        low: 1e6,
+                        high: 2e6
+                    }
+                ),
+                (0.4, Dist::Const(2e6)),
+                (
+                    0.09999999999999998,
+                    Dist::Uniform {
+                        low: 2e6,
+                        high: 10e6
+                    }
+                ),
+            ]))
+        );
+        assert_eq!(
+            parse("quantiles(0=1ms, 1=3ms)"),
+            Ok(Dist::Uniform {
+                low: 1e6,
+                high: 3e6
+            })
+        );
+        // Sampled quantiles follow the written ones (interpolated between them).
+        let dist = parse("quantiles(0=0ms, 0.5=1ms, 0.99=5ms, 1=9ms)").expect("valid");
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
+        let mut samples: Vec<u64> = (0..200_000).map(|_| dist.sample(&mut rng)).collect();
+        samples.sort_unstable();
+        let at = |q: f64| samples[(q * samples.len() as f64) as usize] as f64;
+        assert!((at(0.25) / 0.5e6 - 1.0).abs() < 0.02, "{}", at(0.25));
+        assert!((at(0.5) / 1e6 - 1.0).abs() < 0.02, "{}", at(0.5));
+        assert!((at(0.745) / 3e6 - 1.0).abs() < 0.02, "{}", at(0.745));
+        assert!((at(0.99) / 5e6 - 1.0).abs() < 0.02, "{}", at(0.99));
+        for (text, wanted) in [
+            ("quantiles(0=1ms)", "at least the levels 0 and 1"),
+            ("quantiles(0.1=1ms, 1=2ms)", "start at level 0"),
+            ("quantiles(0=1ms, 0.5=2ms)", "end at level 1"),
+            (
+                "quantiles(0=1ms, 0.5=2ms, 0.4=3ms, 1=4ms)",
+                "levels must increase",
+            ),
+            ("quantiles(0=3ms, 1=2ms)", "must not decrease"),
+            ("quantiles(0=1ms, 2=2ms)", "from 0 to 1"),
+            ("quantiles(0=1ms, 1ms)", "LEVEL=DURATION"),
+            ("quantiles(0=1ms, 1=2)", "quantiles at 1"),
+        ] {
+            let error = parse(text).expect_err(text);
+            assert!(error.message.contains(wanted), "{text}: {}", error.message);
+        }
+        assert_eq!(
+            parse("quantiles(0=1ms, 0.5=2ms, 0.4=3ms, 1=4ms)")
+                .err()
+                .map(|e| e.offset),
+            Some(26)
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const DURATION_PATTERN: &str =
 
 /// The regular expression a distribution string matches: a known name and its arguments.
 pub const DISTRIBUTION_PATTERN: &str =
-    r"^\s*(const|exp|uniform|lognormal|normal|pareto|mix|empirical)\s*\(.*\)\s*$";
+    r"^\s*(const|exp|uniform|lognormal|normal|pareto|mix|empirical|quantiles)\s*\(.*\)\s*$";
 
 /// A duration: a string with a unit (`"250us"`, `"1.5ms"`, `"2s"`, `"5m"`, `"1h"`, `"1m30s"`).
 #[derive(Debug, Clone, Deserialize)]
@@ -69,7 +69,9 @@ impl JsonSchema for Distribution {
                             uniform(1ms, 3ms), lognormal(median=5ms, p99=50ms), \
                             normal(mean=5ms, sd=1ms) (truncated at 0), pareto(scale=1ms, shape=2.5), \
                             mix(0.9 * exp(1ms), 0.1 * exp(20ms)) (weights sum to 1), \
-                            empirical(path.csv) (one duration per line, path relative to the scenario).",
+                            empirical(path.csv) (one duration per line, path relative to the scenario), \
+                            quantiles(0=1ms, 0.5=2ms, 0.99=9ms, 1=20ms) (the quantile function at \
+                            increasing levels from 0 to 1, linear between them).",
             "examples": ["exp(2ms)", "lognormal(median=5ms, p99=50ms)", "const(0.25ms)"]
         })
     }
@@ -141,6 +143,9 @@ pub struct NetworkTable {
     pub latency: Option<Distribution>,
     /// One-way latency between zones (default: `latency`).
     pub cross_zone_latency: Option<Distribution>,
+    /// One-way latency between a workload without a zone and the replicas it calls (default:
+    /// `latency`). `meshsim import traces` sets it from the load generator's client spans.
+    pub edge_latency: Option<Distribution>,
 }
 
 /// Registry models.

@@ -47,6 +47,8 @@ pub use file::{json_schema, ScenarioFile};
 /// The commented starter scenario `meshsim init` writes (it validates and runs).
 pub const STARTER: &str = include_str!("starter.toml");
 pub(crate) use duration::format_ns;
+#[cfg(test)]
+pub(crate) use duration::parse_duration;
 pub use overrides::Override;
 
 /// A scenario's text with what it needs to be read: the label its messages name (the file's path,

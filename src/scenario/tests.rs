@@ -467,7 +467,7 @@ fn bad_distribution_points_inside_the_string() {
     let text = BASE.replace("exp(1ms)", "expo(1ms)");
     let error = only_error(
         &text,
-        "unknown distribution \"expo\": expected one of const, exp, uniform, lognormal, normal, pareto, mix, empirical",
+        "unknown distribution \"expo\": expected one of const, exp, uniform, lognormal, normal, pareto, mix, empirical, quantiles",
     );
     assert!(
         error.message.contains("did you mean \"exp\""),

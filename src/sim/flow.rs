@@ -5,7 +5,7 @@ use super::deadlines::{Deadline, DeadlineKind};
 use super::request::{
     CallPhase, CallState, Job, Lineage, Parent, PendingTry, IDLE, LOCAL, PENDING, TRY_LANES,
 };
-use super::{Event, Recorder, Simulation, NONE};
+use super::{Event, Recorder, Simulation, TraceEvent, TryKind, NONE};
 use crate::engine::chacha::{LINEAGE_WORDS, OWN_WORDS};
 use crate::engine::{derive_key, EventQueue, StreamKind};
 use crate::model::zones::{Originating, ZoneRequest};
@@ -191,6 +191,13 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.measure.edge_window.arrivals += 1;
         self.measure.edge_in_flight += 1;
+        if R::TRACES {
+            self.recorder.trace(&TraceEvent::RequestStarts {
+                request: key,
+                workload,
+                at: now,
+            });
+        }
         let start = CallStart {
             parent: Parent::Edge { workload, user },
             optional: false,
@@ -302,7 +309,36 @@ impl<R: Recorder> Simulation<'_, R> {
         } else {
             self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
         }
+        if R::TRACES {
+            self.trace_try_sent(slot, TryKind::First, now);
+        }
         self.begin_try(slot, now, queue);
+    }
+
+    /// Tells the recorder that the call's next try goes out (kept out of line: only recorders
+    /// that write traces get here).
+    #[inline(never)]
+    fn trace_try_sent(&mut self, slot: u32, kind: TryKind, now: u64) {
+        let call = self.flight.calls.at(slot);
+        let (parent, parent_is_job, workload) = match call.parent {
+            Parent::Edge { workload, .. } => (call.key, false, workload),
+            Parent::Job { job, generation } => match self.flight.jobs.get(job, generation) {
+                Some(job) => (job.key, true, u32::MAX),
+                None => return,
+            },
+        };
+        let event = TraceEvent::TrySent {
+            try_key: derive_key(call.key, u64::from(call.tries)),
+            parent,
+            parent_is_job,
+            caller_replica: call.caller_replica,
+            workload,
+            endpoint: call.endpoint,
+            try_number: call.tries,
+            kind,
+            at: now,
+        };
+        self.recorder.trace(&event);
     }
 
     /// Starts the call's next try (first try, retry or hedge): numbers it, arms its timers, asks
@@ -641,7 +677,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let replica_zone = self.replicas[replica_slot as usize].zone;
         let network = &self.model.network;
         let dist = if call.caller_zone == NONE {
-            &network.latency
+            &network.edge_latency
         } else {
             network.between(call.caller_zone as usize, replica_zone as usize)
         };
@@ -822,6 +858,9 @@ impl<R: Recorder> Simulation<'_, R> {
             self.measure.service_totals[service].hedges += 1;
         }
         self.measure.windows[service].hedges += 1;
+        if R::TRACES {
+            self.trace_try_sent(slot, TryKind::Hedge, now);
+        }
         self.begin_try(slot, now, queue);
     }
 
@@ -844,6 +883,9 @@ impl<R: Recorder> Simulation<'_, R> {
             self.measure.service_totals[service].retries += 1;
         }
         self.measure.windows[service].retries += 1;
+        if R::TRACES {
+            self.trace_try_sent(slot, TryKind::Retry, now);
+        }
         self.begin_try(slot, now, queue);
     }
 
@@ -883,6 +925,17 @@ impl<R: Recorder> Simulation<'_, R> {
                 match outcome {
                     Some(outcome) => self.abandon_try(slot, number, outcome, now, queue),
                     None => {
+                        if R::TRACES {
+                            let try_key =
+                                derive_key(self.flight.calls.at(slot).key, u64::from(number));
+                            let outcome = None;
+                            let event = TraceEvent::TryEnds {
+                                try_key,
+                                outcome,
+                                at: now,
+                            };
+                            self.recorder.trace(&event);
+                        }
                         self.release_try(slot, number, now, queue);
                     }
                 }
@@ -903,6 +956,15 @@ impl<R: Recorder> Simulation<'_, R> {
         let call = self.flight.calls.at(slot);
         let (client, service, measured) = (call.client, call.service as usize, call.measured);
         let sent = call.sent[try_number as usize % TRY_LANES];
+        if R::TRACES {
+            let try_key = derive_key(call.key, u64::from(try_number));
+            let outcome = Some(outcome);
+            self.recorder.trace(&TraceEvent::TryEnds {
+                try_key,
+                outcome,
+                at: now,
+            });
+        }
         let replica = self.release_try(slot, try_number, now, queue);
         if replica < PENDING {
             self.observe_try_end(client, service, replica, outcome, now - sent, now);
@@ -1020,6 +1082,14 @@ impl<R: Recorder> Simulation<'_, R> {
         let call = self.flight.calls.at(slot);
         let (parent, optional, measured, started) =
             (call.parent, call.optional, call.measured, call.started);
+        if R::TRACES && matches!(parent, Parent::Edge { .. }) {
+            let request = call.key;
+            self.recorder.trace(&TraceEvent::RequestEnds {
+                request,
+                outcome,
+                at: now,
+            });
+        }
         self.flight.calls.remove(slot);
         match parent {
             Parent::Edge { workload, user } => {
@@ -1066,6 +1136,15 @@ impl<R: Recorder> Simulation<'_, R> {
             self.flight.jobs.remove(slot);
             return;
         }
+        if R::TRACES {
+            let event = TraceEvent::JobStarts {
+                try_key: job.key,
+                replica: job.replica,
+                endpoint: job.endpoint,
+                at: now,
+            };
+            self.recorder.trace(&event);
+        }
         let measured = now >= self.measure.measured.0 && now < self.measure.measured.1;
         let service = self.replicas[replica_slot].service as usize;
         self.measure.windows[service].arrivals += 1;
@@ -1099,16 +1178,24 @@ impl<R: Recorder> Simulation<'_, R> {
         if !replica.has_free_worker() {
             replica.queue.push_back(slot);
         } else if self.flight.jobs.at(slot).deadline <= now {
-            self.drop_expired(slot);
+            self.drop_expired(slot, now);
         } else {
             self.start_compute(slot, now, queue);
         }
     }
 
     /// Deadline propagation: the caller has given up on this queued job; it is dropped unserved.
-    fn drop_expired(&mut self, slot: u32) {
+    fn drop_expired(&mut self, slot: u32, now: u64) {
         let job = self.flight.jobs.at(slot);
         let (replica_slot, measured) = (job.replica as usize, job.measured);
+        if R::TRACES {
+            let (try_key, outcome) = (job.key, Outcome::Timeout);
+            self.recorder.trace(&TraceEvent::JobEnds {
+                try_key,
+                outcome,
+                at: now,
+            });
+        }
         self.remove_from_replica(replica_slot, slot);
         if measured {
             let service = self.replicas[replica_slot].service as usize;
@@ -1176,7 +1263,7 @@ impl<R: Recorder> Simulation<'_, R> {
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
             let waiting = self.flight.jobs.at(next);
             if waiting.deadline <= now {
-                self.drop_expired(next);
+                self.drop_expired(next, now);
                 continue;
             }
             if now - waiting.arrived > max_queue_time {
@@ -1312,6 +1399,15 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
+        let job = self.flight.jobs.at(slot);
+        if R::TRACES {
+            let try_key = job.key;
+            self.recorder.trace(&TraceEvent::JobEnds {
+                try_key,
+                outcome,
+                at: now,
+            });
+        }
         let job = self.flight.jobs.at(slot);
         if !self.is_in_flight(job.call, job.call_generation, job.try_number) {
             return; // the caller gave up: the response would be ignored

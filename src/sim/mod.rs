@@ -28,7 +28,7 @@ mod tests;
 pub use event::Event;
 pub use stats::{
     EventRecord, LatencyStats, MemoryRecorder, NullRecorder, OutcomeCounts, Recorder, ReplicaRow,
-    ServiceTotals, WindowCounters, WindowRow, EDGE_ROW,
+    ServiceTotals, TraceEvent, TryKind, WindowCounters, WindowRow, EDGE_ROW,
 };
 
 use crate::engine::{
@@ -446,6 +446,16 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             .saturating_add(1);
         let stats = engine::run(&mut simulation, &mut queue, bound);
         simulation.finish(stats.end_time.max(model.duration), stats.events)
+    }
+
+    /// The slot of the replica `index` of service `service` (for trace recorders: a
+    /// [`TraceEvent`]'s replica slot is in this numbering).
+    pub fn replica_slot_table(model: &Model) -> Vec<(u32, u32)> {
+        build_replicas(model)
+            .0
+            .iter()
+            .map(|r| (r.service, r.index))
+            .collect()
     }
 
     fn finish(mut self, end_time: u64, events_handled: u64) -> (RunResult, R) {

@@ -290,8 +290,100 @@ pub struct EventRecord {
     pub detail: String,
 }
 
+/// Why a try went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryKind {
+    /// The call's first try.
+    First,
+    /// A retry after a failed try (and its backoff).
+    Retry,
+    /// A hedge: another try while the previous one is still out.
+    Hedge,
+}
+
+/// One step of one request's life, for recorders that write traces ([`Recorder::TRACES`]).
+/// Identities are the simulator's keys: a request's key, a try's key (its work key, which is
+/// also the key of the job serving it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TraceEvent {
+    /// An end-to-end request enters the system from workload `workload`.
+    RequestStarts {
+        /// The request's key.
+        request: u64,
+        /// Workload index.
+        workload: u32,
+        /// Nanoseconds.
+        at: u64,
+    },
+    /// The end-to-end request has ended.
+    RequestEnds {
+        /// The request's key.
+        request: u64,
+        /// How it ended.
+        outcome: crate::model::Outcome,
+        /// Nanoseconds.
+        at: u64,
+    },
+    /// A try goes out (or is answered locally: breaker, bulkhead).
+    TrySent {
+        /// The try's key.
+        try_key: u64,
+        /// The key of the job that makes the call, or the request's key at the edge.
+        parent: u64,
+        /// Whether `parent` is a job (else the request).
+        parent_is_job: bool,
+        /// Calling replica slot, or `u32::MAX` for a workload.
+        caller_replica: u32,
+        /// The workload of the request (the caller at the edge).
+        workload: u32,
+        /// The endpoint called.
+        endpoint: u32,
+        /// Try number within its call (0 first).
+        try_number: u32,
+        /// Why it went out.
+        kind: TryKind,
+        /// Nanoseconds.
+        at: u64,
+    },
+    /// A try has ended at its caller: its outcome, or `None` when it lost to another try.
+    TryEnds {
+        /// The try's key.
+        try_key: u64,
+        /// Its outcome (`None`: cancelled, another try of its call succeeded first).
+        outcome: Option<crate::model::Outcome>,
+        /// Nanoseconds.
+        at: u64,
+    },
+    /// A try reached a running replica: a job starts (queued or served).
+    JobStarts {
+        /// The try's key (the job's).
+        try_key: u64,
+        /// Replica slot.
+        replica: u32,
+        /// Endpoint served.
+        endpoint: u32,
+        /// Nanoseconds.
+        at: u64,
+    },
+    /// A job has ended with `outcome` (its response leaves now, if anyone waits).
+    JobEnds {
+        /// The try's key (the job's).
+        try_key: u64,
+        /// How it ended.
+        outcome: crate::model::Outcome,
+        /// Nanoseconds.
+        at: u64,
+    },
+}
+
 /// Receives the run's streams of rows as they are produced.
 pub trait Recorder {
+    /// Whether [`Recorder::trace`] wants the life of every request. When false (the default)
+    /// the simulator never calls it: the checks are on this constant, so a run without traces
+    /// pays nothing for them.
+    const TRACES: bool = false;
+    /// One step of a request's life (only called when [`Recorder::TRACES`] is true).
+    fn trace(&mut self, _event: &TraceEvent) {}
     /// One service's row at the end of a window.
     fn window(&mut self, row: &WindowRow<'_>);
     /// One replica's row at the end of a window.

@@ -22,4 +22,5 @@ mod report;
 mod schema;
 mod stories;
 mod trace;
+mod traces;
 mod twin;

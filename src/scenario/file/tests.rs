@@ -26,6 +26,7 @@ window = "500ms"
 [network]
 latency = "const(0.1ms)"
 cross_zone_latency = "exp(1ms)"
+edge_latency = "quantiles(0=0.1ms, 0.5=0.2ms, 1=1ms)"
 
 [registry]
 model = "eureka"
