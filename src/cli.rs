@@ -322,6 +322,9 @@ pub fn run_to_folder_with_progress(
     let started = std::time::Instant::now();
     let (result, recorder) = Simulation::run(model, recorder);
     let simulation_wall = started.elapsed();
+    if let Some(reason) = result.stopped {
+        return Err(std::io::Error::other(reason));
+    }
     let (recorder, edge_windows) = recorder.into_parts();
     recorder.into_inner().finish()?;
     let mut summary = Summary::new(model, &result);

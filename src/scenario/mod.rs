@@ -24,6 +24,7 @@ mod fields;
 mod file;
 mod governance;
 mod graph;
+pub mod limits;
 mod overrides;
 mod policy;
 mod raw;

@@ -191,6 +191,9 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.edge_window.arrivals += 1;
         self.edge_in_flight += 1;
+        if self.edge_in_flight > super::MAX_IN_FLIGHT {
+            self.stop_runaway(now);
+        }
         let start = CallStart {
             parent: Parent::Edge { workload, user },
             optional: false,
@@ -244,7 +247,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if let Arrival::Closed { think_time, .. } = &self.model.workloads[workload as usize].arrival
         {
             let rng = &mut self.workloads[workload as usize].users[user as usize].0;
-            let wake = now + think_time.sample(rng);
+            let wake = now.saturating_add(think_time.sample(rng));
             if wake < self.model.duration {
                 queue.push(wake, Event::UserWakes { workload, user });
             }
@@ -324,7 +327,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if let Some(per_try) = policy.retries.per_try_timeout {
             if now.saturating_add(per_try) < deadline {
                 let deadline = Deadline {
-                    at: now + per_try,
+                    at: now.saturating_add(per_try),
                     call: slot,
                     generation,
                     try_number,
@@ -337,7 +340,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if let Some(hedge) = policy.hedge {
             if hedges < hedge.max && now.saturating_add(hedge.after) < deadline {
                 let deadline = Deadline {
-                    at: now + hedge.after,
+                    at: now.saturating_add(hedge.after),
                     call: slot,
                     generation,
                     try_number,
@@ -460,7 +463,9 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.partitioned(caller_zone, replica_zone) {
             return; // dropped on the wire: the caller will time out
         }
-        let arrival = now + request_hop + self.extra_latency(caller_replica, replica_slot);
+        let arrival = now
+            .saturating_add(request_hop)
+            .saturating_add(self.extra_latency(caller_replica, replica_slot));
         let (job_slot, job_generation) = self.jobs.insert(job);
         if self.job_lineage.len() <= job_slot as usize {
             self.job_lineage
@@ -703,7 +708,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let calls = &self.calls;
         let deadlines = &mut self.deadlines[index as usize];
         // Two per arming: the stale front shrinks faster than arming grows the back.
-        deadlines.drop_stale_front(2, |armed| deadline_is_live(calls, armed));
+        deadlines.drop_stale(2, |armed| deadline_is_live(calls, armed));
         if deadlines.arm(deadline) {
             queue.push(deadline.at, Event::DeadlineSweep { queue: index });
         }
@@ -980,7 +985,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let call = self.calls.at_mut(slot);
         call.phase = CallPhase::BackingOff;
         queue.push(
-            now + wait,
+            now.saturating_add(wait),
             Event::RetryDue {
                 call: slot,
                 generation: call.generation,
@@ -1138,7 +1143,7 @@ impl<R: Recorder> Simulation<'_, R> {
             job.service_time = (job.service_time as f64 * replica.slow_factor).round() as u64;
         }
         queue.push(
-            now + job.service_time,
+            now.saturating_add(job.service_time),
             Event::ComputeDone {
                 job: slot,
                 generation: job.generation,
@@ -1306,7 +1311,9 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.partitioned(call.caller_zone, replica_zone) {
             return;
         }
-        let arrival = now + job.response_hop + self.extra_latency(call.caller_replica, job.replica);
+        let arrival = now
+            .saturating_add(job.response_hop)
+            .saturating_add(self.extra_latency(call.caller_replica, job.replica));
         let event = Event::TryResponse {
             call: job.call,
             generation: job.call_generation,
@@ -1323,7 +1330,7 @@ impl<R: Recorder> Simulation<'_, R> {
         } else {
             self.replicas[caller_replica as usize].extra_latency
         };
-        caller + self.replicas[replica as usize].extra_latency
+        caller.saturating_add(self.replicas[replica as usize].extra_latency)
     }
 }
 

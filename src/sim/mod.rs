@@ -47,6 +47,17 @@ use std::collections::BTreeMap;
 /// `caller_zone` / `caller_replica` value meaning "none".
 const NONE: u32 = u32::MAX;
 
+/// Events handled at one simulated instant before the run is stopped: more can only be a loop
+/// in zero simulated time (closed-loop users with `think_time = const(0s)` whose requests fail
+/// at once, with no network latency), which would otherwise run, and grow, forever. The most
+/// events a real instant needs is a few per request started at it.
+pub const MAX_EVENTS_PER_INSTANT: u64 = 10_000_000;
+
+/// End-to-end requests in flight at once before the run is stopped: more means the offered load
+/// far exceeds the capacity, with unbounded queues, and memory would grow without end (a few
+/// hundred bytes a request: 10 million are some GB).
+pub const MAX_IN_FLIGHT: u64 = 10_000_000;
+
 /// The figures of one finished run.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -62,6 +73,10 @@ pub struct RunResult {
     pub events_handled: u64,
     /// Simulated time at which the run ended, nanoseconds.
     pub end_time: u64,
+    /// Why the run was stopped before its end (a loop in zero simulated time, a runaway number
+    /// of requests in flight); `None` for a run that ended normally. The figures of a stopped
+    /// run are partial and must not be reported as results.
+    pub stopped: Option<String>,
 }
 
 impl RunResult {
@@ -187,6 +202,10 @@ pub struct Simulation<'m, R: Recorder> {
     /// End-to-end requests under way (measured or not).
     edge_in_flight: u64,
     window_start: u64,
+    /// The simulated instant of the latest event, and the events handled at it so far.
+    instant: (u64, u64),
+    /// Why the run must stop early, once it must (see [`RunResult::stopped`]).
+    stopped: Option<String>,
 }
 
 impl<'m, R: Recorder> Simulation<'m, R> {
@@ -333,6 +352,8 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             edge_window: WindowCounters::default(),
             edge_in_flight: 0,
             window_start: 0,
+            instant: (0, 0),
+            stopped: None,
         }
     }
 
@@ -433,6 +454,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             services: self.service_totals,
             events_handled,
             end_time,
+            stopped: self.stopped,
         };
         (result, self.recorder)
     }
@@ -443,7 +465,15 @@ impl<R: Recorder> Process for Simulation<'_, R> {
 
     #[inline]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
-        if now >= self.window_start + self.model.window {
+        if now == self.instant.0 {
+            self.instant.1 += 1;
+            if self.instant.1 > MAX_EVENTS_PER_INSTANT {
+                self.stop_without_progress(now);
+            }
+        } else {
+            self.instant = (now, 1);
+        }
+        if now >= self.window_start.saturating_add(self.model.window) {
             self.advance_windows(now, false);
         }
         match event {
@@ -484,7 +514,36 @@ impl<R: Recorder> Process for Simulation<'_, R> {
     }
 
     fn finished(&self, now: u64) -> bool {
-        now >= self.model.duration && self.measured_in_flight == 0
+        (now >= self.model.duration && self.measured_in_flight == 0) || self.stopped.is_some()
+    }
+}
+
+impl<R: Recorder> Simulation<'_, R> {
+    /// Stops the run: [`MAX_EVENTS_PER_INSTANT`] events at `now` without time advancing.
+    #[cold]
+    fn stop_without_progress(&mut self, now: u64) {
+        self.stopped.get_or_insert_with(|| {
+            format!(
+                "the run stopped: {MAX_EVENTS_PER_INSTANT} events at simulated time {} s without \
+                 time advancing (a loop in zero time, such as closed-loop users with \
+                 think_time = const(0s) whose requests fail at once); give think_time, the \
+                 network latency or the service time a duration above 0",
+                crate::engine::time::nanos_to_seconds(now)
+            )
+        });
+    }
+
+    /// Stops the run: more than [`MAX_IN_FLIGHT`] end-to-end requests under way at `now`.
+    #[cold]
+    fn stop_runaway(&mut self, now: u64) {
+        self.stopped.get_or_insert_with(|| {
+            format!(
+                "the run stopped: more than {MAX_IN_FLIGHT} requests in flight at simulated time \
+                 {} s (the offered load far exceeds the capacity, and queues are unbounded); \
+                 bound the queues (queue = N), add timeouts or lower the rate",
+                crate::engine::time::nanos_to_seconds(now)
+            )
+        });
     }
 }
 
