@@ -258,7 +258,12 @@ impl<R: Recorder> Simulation<'_, R> {
 
     fn start_call(&mut self, start: CallStart, now: u64, queue: &mut EventQueue<Event>) {
         let service = self.model.endpoints[start.endpoint as usize].service;
-        let timeout = self.model.services[service].policy.timeout;
+        // Past LONGEST (10,000 h, the scenario limit), a timeout is as good as none; capped, every
+        // deadline stays below u64::MAX, the "no sweep pending" mark, and so fires.
+        let timeout = self.model.services[service]
+            .policy
+            .timeout
+            .min(crate::engine::time::LONGEST);
         let call = CallState {
             generation: 0,
             parent: start.parent,

@@ -424,7 +424,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let longest_timeout = model
             .services
             .iter()
-            .map(|s| s.policy.timeout)
+            .map(|s| s.policy.timeout.min(crate::engine::time::LONGEST))
             .max()
             .unwrap_or(0);
         let bound = model
