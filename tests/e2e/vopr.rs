@@ -80,15 +80,16 @@ fn service_time(rng: &mut ChaCha8Rng) -> String {
             micros(rng, 1, 2_000)
         ),
         _ => format!(
-            "mix(0.9: exp({}), 0.1: const({}))",
+            "mix(0.9 * exp({}), 0.1 * const({}))",
             micros(rng, 10, 1_000),
             micros(rng, 1_000, 50_000)
         ),
     }
 }
 
-/// A `policy = { ... }` inline table (empty string: none).
-fn policy(rng: &mut ChaCha8Rng) -> String {
+/// A `policy = { ... }` inline table (empty string: none). `hashing`: consistent-hash
+/// balancers may be picked, and zone-aware routing (which they exclude) is not.
+fn policy(rng: &mut ChaCha8Rng, hashing: bool) -> String {
     let mut keys: Vec<String> = Vec::new();
     if rng.random_bool(0.7) {
         let balancers = [
@@ -101,7 +102,8 @@ fn policy(rng: &mut ChaCha8Rng) -> String {
             "ring_hash",
             "maglev",
         ];
-        keys.push(format!("balancer = \"{}\"", pick(rng, &balancers)));
+        let choices = if hashing { &balancers[..] } else { &balancers[..6] };
+        keys.push(format!("balancer = \"{}\"", pick(rng, choices)));
     }
     if rng.random_bool(0.7) {
         keys.push(format!("timeout = \"{}\"", micros(rng, 500, 300_000)));
@@ -165,10 +167,10 @@ fn policy(rng: &mut ChaCha8Rng) -> String {
         ));
     }
     if rng.random_bool(0.15) {
+        let interval = rng.random_range(10_000..500_000);
         keys.push(format!(
-            "health_check = {{ interval = \"{}\", timeout = \"{}\" }}",
-            micros(rng, 10_000, 500_000),
-            micros(rng, 1_000, 100_000)
+            "health_check = {{ interval = \"{interval}us\", timeout = \"{}\", unhealthy = 2, healthy = 1 }}",
+            micros(rng, 1_000, interval)
         ));
     }
     if rng.random_bool(0.15) {
@@ -184,7 +186,7 @@ fn policy(rng: &mut ChaCha8Rng) -> String {
     if rng.random_bool(0.2) {
         keys.push("deadline_propagation = true".into());
     }
-    if rng.random_bool(0.15) {
+    if !hashing && rng.random_bool(0.15) {
         keys.push("zone_aware = true".into());
     }
     keys.join(", ")
@@ -221,7 +223,8 @@ pub fn generate(seed: u64) -> String {
         &["oracle", "oracle", "static", "eureka", "consul"],
     );
     let _ = writeln!(text, "[registry]\nmodel = \"{registry}\"\n");
-    let global = policy(&mut rng);
+    let hashing = rng.random_bool(0.3);
+    let global = policy(&mut rng, hashing);
     if !global.is_empty() {
         // The inline table's keys, one per line, as a [policy] table.
         let _ = writeln!(text, "[policy]\n{}\n", inline_to_lines(&global));
@@ -294,7 +297,7 @@ pub fn generate(seed: u64) -> String {
             }
             let _ = writeln!(text, "calls = [{}]", steps.join(", "));
         }
-        let own = policy(&mut rng);
+        let own = policy(&mut rng, hashing);
         if !own.is_empty() && rng.random_bool(0.5) {
             let _ = writeln!(text, "policy = {{ {own} }}");
         }
@@ -348,8 +351,9 @@ pub fn generate(seed: u64) -> String {
                 }
             }
         }
-        if rng.random_bool(0.2) {
-            let _ = writeln!(text, "zone = \"{}\"", pick(&mut rng, &zones[..1]));
+        // Every `zones` list starts with "a".
+        if text.contains("zones = [") && rng.random_bool(0.3) {
+            let _ = writeln!(text, "zone = \"a\"");
         }
         text.push('\n');
     }
