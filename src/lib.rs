@@ -1,11 +1,17 @@
 //! meshsim: a deterministic discrete-event simulator of microservice systems.
 //!
-//! The crate is layered: [`engine`] is a generic discrete-event core that knows nothing of
-//! services; [`model`] describes a system (services, network, policies, workloads, faults) and
-//! knows nothing of files; [`scenario`] turns a TOML file into a validated [`model::Model`];
-//! [`sim`] runs a model on the engine; [`report`] turns results into files; [`import`] turns
-//! other tools' topologies (Istio isotope) into scenarios.
+//! The crate is layered, and imports only go down:
+//!
+//! | layer | knows |
+//! | --- | --- |
+//! | [`cli`] | the command line: parses, dispatches, prints errors once, maps exit codes |
+//! | [`compare`] | variants × replications with common random numbers, and their statistics |
+//! | [`report`] | results into files and text: `summary.json`, CSV, plots, HTML, terminal |
+//! | [`analysis`], [`import`] | SLO verdicts and comparison result types; other tools' formats into scenario text |
+//! | [`scenario`], [`sim`] | a TOML scenario into a validated [`model::Model`]; a model run on the engine |
+//! | [`model`], [`engine`] | the system described, knowing no files; a generic discrete-event core knowing no services |
 
+pub mod analysis;
 pub mod cli;
 pub mod compare;
 pub mod engine;

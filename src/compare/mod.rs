@@ -12,43 +12,24 @@
 pub mod export;
 pub mod grid;
 pub mod replicate;
-pub mod results;
 pub mod stats;
+
+/// The types of `comparison.json` (they live in [`crate::analysis::comparison`], below both
+/// `compare` and `report`).
+pub use crate::analysis::comparison as results;
 pub mod summarize;
 
 use crate::model::Model;
 use crate::report::{latency_quantiles_csv, OutputFiles};
-use crate::scenario::{self, limits, Override};
+use crate::scenario::{limits, Override, Source};
 use crate::sim::LatencyStats;
 use grid::{Axis, Variant};
 use replicate::Progress;
 use results::Comparison;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
 /// Replications per variant when neither `--replications` nor `[compare] replications` says.
 pub const DEFAULT_REPLICATIONS: u32 = 5;
-
-/// The arguments of `meshsim compare`, as the command line gives them.
-#[derive(Debug, Clone)]
-pub struct CompareArgs {
-    /// The scenario file.
-    pub scenario: PathBuf,
-    /// `key=v1,v2,...` axes; several make a cross product; none: the file's `[compare]` table.
-    pub vary: Vec<String>,
-    /// Replications per variant (default: the file's `[compare] replications`, else 5).
-    pub replications: Option<u32>,
-    /// Output folder (default `reports/<name>-compare/`).
-    pub out: Option<PathBuf>,
-    /// Root seed, overriding the file's.
-    pub seed: Option<u64>,
-    /// `--set key=value` overrides applied to every variant.
-    pub overrides: Vec<String>,
-    /// Worker threads (default: all cores).
-    pub threads: Option<usize>,
-    /// Print nothing but errors.
-    pub quiet: bool,
-}
 
 /// Everything checked and loaded, ready to run.
 #[derive(Debug, Clone)]
@@ -76,17 +57,18 @@ pub struct Outcome {
     pub stopped: Option<String>,
 }
 
-/// Loads the scenario at `path` with the user's `overrides`, works out the axes (from `vary`, or
+/// Loads the scenario `source` with the user's `overrides`, works out the axes (from `vary`, or
 /// the file's `[compare]`) and the replications (`replications`, else `[compare]`, else 5), and
 /// loads every variant (the file with the user's overrides, then the variant's). Every problem
 /// is returned as a message line; nothing has run.
 pub fn plan(
-    path: &Path,
+    source: &Source,
     vary: &[String],
     replications: Option<u32>,
     overrides: &[Override],
 ) -> Result<Plan, Vec<String>> {
-    let base = scenario::load_file(path, overrides)
+    let base = source
+        .load(overrides)
         .map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let axes = grid::axes(vary, base.compare.as_ref()).map_err(|message| vec![message])?;
     let replications = replications
@@ -117,7 +99,7 @@ pub fn plan(
     for variant in grid::variants(&axes) {
         let mut all = overrides.to_vec();
         all.extend(variant.overrides());
-        match scenario::load_file(path, &all) {
+        match source.load(&all) {
             Ok(model) => variants.push((variant, model)),
             Err(errors) => {
                 for error in &errors.0 {
@@ -222,70 +204,4 @@ pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
     }
     crate::report::render_comparison_files(&mut files)?;
     files.commit()
-}
-
-/// The progress bar over every replication (on a terminal, without `--quiet`, past a second).
-fn progress_bar(plan: &Plan, quiet: bool) -> crate::report::Progress {
-    let total = plan.variants.len() as u64 * u64::from(plan.replications);
-    crate::report::Progress::replications(total, crate::report::progress::wanted(quiet))
-}
-
-/// Runs `meshsim compare`; returns the exit status.
-pub fn command(args: CompareArgs) -> ExitCode {
-    let invalid = |lines: &[String]| {
-        for line in lines {
-            eprintln!("error: {line}");
-        }
-        ExitCode::from(crate::cli::EXIT_INVALID)
-    };
-    let overrides = match crate::cli::parse_overrides(&args.overrides, args.seed) {
-        Ok(overrides) => overrides,
-        Err(message) => return invalid(&[format!("--set: {message}")]),
-    };
-    if let Err(message) = check_threads(args.threads) {
-        return invalid(&[message]);
-    }
-    let plan = match plan(&args.scenario, &args.vary, args.replications, &overrides) {
-        Ok(plan) => plan,
-        Err(problems) => return invalid(&problems),
-    };
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-    {
-        Ok(pool) => pool,
-        Err(error) => {
-            eprintln!("error: cannot start the worker threads: {error}");
-            return ExitCode::from(crate::cli::EXIT_FAILED);
-        }
-    };
-    let bar = progress_bar(&plan, args.quiet);
-    let outcome = pool.install(|| execute(&plan, &|_: Progress| bar.inc()));
-    bar.finish();
-    if let Some(reason) = &outcome.stopped {
-        eprintln!("error: {reason}");
-        return ExitCode::from(crate::cli::EXIT_FAILED);
-    }
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("reports").join(format!("{}-compare", plan.base.name)));
-    if let Err(error) = write_report(&outcome, &dir) {
-        eprintln!(
-            "error: writing the comparison to {}: {error}",
-            dir.display()
-        );
-        return ExitCode::from(crate::cli::EXIT_FAILED);
-    }
-    if !args.quiet {
-        say(&export::render_terminal(&outcome.comparison));
-        say(&format!("  report        {}\n", dir.display()));
-    }
-    ExitCode::SUCCESS
-}
-
-/// Prints to standard output; a closed pipe is not an error.
-fn say(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().write_all(text.as_bytes());
 }

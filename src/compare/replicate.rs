@@ -6,11 +6,10 @@
 //! keyed by that seed and the identity of what draws, so replication `r` of every variant sees the
 //! same arrivals and the same per-request work (common random numbers).
 
+use crate::analysis::slo::{self, EdgeRecorder, SloReport};
 use crate::engine::derive_key;
 use crate::engine::time::nanos_to_millis;
 use crate::model::{Model, Outcome};
-use crate::report::slo::{self, EdgeRecorder};
-use crate::report::SloReport;
 use crate::sim::{LatencyStats, NullRecorder, RunResult, Simulation};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,11 +4,13 @@
 pub mod chacha;
 pub mod queue;
 pub mod rng;
+mod scheduled;
 pub mod time;
 mod wheel;
 
-pub use queue::{EventQueue, Lane, Scheduled};
+pub use queue::{EventQueue, Lane};
 pub use rng::{derive_key, RekeyableStream, StreamFactory, StreamKind};
+pub use scheduled::Scheduled;
 
 /// A simulated system driven by events of type `Self::Event`.
 pub trait Process {

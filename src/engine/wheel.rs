@@ -13,7 +13,7 @@
 //! Nodes live in one slab with a free list: once the slab has grown to the most events ever
 //! pending at once, pushing and popping allocate nothing.
 
-use super::queue::Scheduled;
+use super::scheduled::Scheduled;
 
 /// log2 of a slot's width in nanoseconds.
 const SLOT_WIDTH_BITS: u32 = 12;

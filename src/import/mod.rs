@@ -10,11 +10,9 @@ pub mod emit;
 pub mod isotope;
 mod yaml;
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
-use crate::model::Model;
-use crate::scenario::{self, Override, ScenarioError, ScenarioErrors};
+use crate::scenario::{self, ScenarioError, ScenarioErrors, Source};
 use isotope::{ImportOptions, Topology};
 
 /// Whether `path` names an isotope topology (a `.yaml` or `.yml` file) rather than a scenario.
@@ -47,121 +45,15 @@ pub fn isotope_scenario(
     Ok(emit::scenario_text(&topology, label, options))
 }
 
-/// Reads the isotope topology at `path`, imports it with `options`, applies `overrides` and
-/// returns the validated model. Problems of the YAML name `path`; problems of the imported text
-/// (a bad `--set` or option) name `path (imported)` with positions in the text that
-/// `meshsim import isotope` prints.
-pub fn load_isotope_file(
-    path: &Path,
-    options: &ImportOptions,
-    overrides: &[Override],
-) -> Result<Model, ScenarioErrors> {
+/// The scenario source of the isotope topology at `path`, imported with `options`: problems of
+/// the YAML name `path`; the source is labelled `path (imported)`, so problems found when it is
+/// loaded (a bad `--set` or option) carry positions in the text `meshsim import isotope` prints.
+pub fn isotope_source(path: &Path, options: &ImportOptions) -> Result<Source, ScenarioErrors> {
     let label = path.display().to_string();
-    let text = read_text(path, &label)?;
-    let scenario_text = isotope_scenario(&text, &label, options)?;
-    scenario::load_str(
-        &scenario_text,
-        &format!("{label} (imported)"),
-        base_dir(path),
-        overrides,
-    )
-}
-
-fn read_text(path: &Path, label: &str) -> Result<String, ScenarioErrors> {
-    let bytes = std::fs::read(path)
-        .map_err(|error| ScenarioErrors::single(label, format!("cannot read {label}: {error}")))?;
-    String::from_utf8(bytes)
-        .map_err(|_| ScenarioErrors::single(label, format!("{label} is not UTF-8 text")))
-}
-
-fn base_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
-}
-
-/// `meshsim import isotope` arguments.
-#[derive(Debug, clap::Args)]
-pub struct IsotopeArgs {
-    /// The isotope topology (YAML).
-    pub file: PathBuf,
-    /// Requests per second sent to each isEntrypoint service (open Poisson).
-    #[arg(long, value_name = "PER_SECOND", default_value_t = isotope::DEFAULT_RATE)]
-    pub rate: f64,
-    /// Simulated load period.
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
-    pub duration: String,
-    /// Warm-up (requests arriving before it are not measured).
-    #[arg(long, value_name = "DURATION", default_value = "1s")]
-    pub warmup: String,
-    /// Service time of services whose script has no sleep.
-    #[arg(long, value_name = "DISTRIBUTION", default_value = isotope::DEFAULT_SERVICE_TIME)]
-    pub service_time: String,
-    /// Replicas of every service, instead of the file's numReplicas.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub replicas: Option<u32>,
-    /// Workers (concurrent requests) per replica.
-    #[arg(long, value_name = "N", default_value_t = isotope::DEFAULT_WORKERS, value_parser = clap::value_parser!(u32).range(1..))]
-    pub workers: u32,
-    /// Scenario seed.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
-    /// Scenario name [default: the file's name without extension].
-    #[arg(long)]
-    pub name: Option<String>,
-}
-
-impl IsotopeArgs {
-    /// The import options these arguments ask for.
-    pub fn options(&self) -> ImportOptions {
-        ImportOptions {
-            rate: self.rate,
-            duration: self.duration.clone(),
-            warmup: self.warmup.clone(),
-            service_time: self.service_time.clone(),
-            replicas: self.replicas,
-            workers: self.workers,
-            seed: self.seed,
-            name: self.name.clone(),
-        }
-    }
-}
-
-/// `meshsim import isotope FILE`: prints the scenario on standard output once it has been
-/// checked as any scenario is; exit status 2 with every problem otherwise.
-pub fn isotope_command(args: &IsotopeArgs) -> ExitCode {
-    let label = args.file.display().to_string();
-    let result = read_text(&args.file, &label).and_then(|text| {
-        if !(args.rate.is_finite() && args.rate > 0.0) {
-            return Err(ScenarioErrors::single(
-                "--rate",
-                format!(
-                    "must be a positive number of requests per second, found {}",
-                    args.rate
-                ),
-            ));
-        }
-        let scenario_text = isotope_scenario(&text, &label, &args.options())?;
-        scenario::load_str(
-            &scenario_text,
-            &format!("{label} (imported)"),
-            base_dir(&args.file),
-            &[],
-        )?;
-        Ok(scenario_text)
-    });
-    match result {
-        Ok(scenario_text) => {
-            use std::io::Write;
-            let _ = std::io::stdout().write_all(scenario_text.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            for error in &errors.0 {
-                eprintln!("error: {error}");
-            }
-            ExitCode::from(crate::cli::EXIT_INVALID)
-        }
-    }
+    let text = scenario::read_text(path, &label, "an isotope topology (YAML)")?;
+    Ok(Source {
+        text: isotope_scenario(&text, &label, options)?,
+        label: format!("{label} (imported)"),
+        base_dir: scenario::base_dir(path).to_path_buf(),
+    })
 }

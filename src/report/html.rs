@@ -3,6 +3,7 @@
 //! loading anything: it opens the same with or without a network. Every string that comes from
 //! the scenario (names of services, faults, variants) is escaped.
 
+use super::format::{count, number, percent};
 use super::plots::Rendered;
 use super::rundata::{EventRow, RunData};
 use std::fmt::Write;
@@ -90,37 +91,6 @@ pub fn figure(out: &mut String, plot: &Rendered, caption: &str) {
         escape(caption),
         name = plot.name
     );
-}
-
-/// An integer with thousands separators.
-pub fn count(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (index, c) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A number with `decimals` decimals.
-pub fn number(value: f64, decimals: usize) -> String {
-    if value.is_finite() {
-        format!("{value:.decimals$}")
-    } else {
-        "–".to_string()
-    }
-}
-
-/// A fraction as a percentage with four decimals.
-pub fn percent(value: f64) -> String {
-    if value.is_finite() {
-        format!("{:.4}%", value * 100.0)
-    } else {
-        "–".to_string()
-    }
 }
 
 fn tile(out: &mut String, value: &str, name: &str) {
@@ -315,7 +285,7 @@ fn trim(seconds: f64) -> String {
 /// The `slo` section of `summary.json`: the verdict, each target against the run, and how each
 /// fault showed and recovered. A section of another shape is shown as a plain table.
 pub fn slo_section(slo: &serde_json::Value) -> String {
-    let Ok(report) = serde_json::from_value::<crate::report::SloReport>(slo.clone()) else {
+    let Ok(report) = serde_json::from_value::<crate::analysis::slo::SloReport>(slo.clone()) else {
         let mut out = String::new();
         if let Some(met) = find_bool(slo, &["met"]) {
             let _ = writeln!(
@@ -490,10 +460,10 @@ fn comparison_caption(name: &str) -> &'static str {
 
 /// `report.html` of a comparison.
 pub fn comparison_report(
-    comparison: &crate::compare::results::Comparison,
+    comparison: &crate::analysis::comparison::Comparison,
     plots: &[Rendered],
 ) -> String {
-    use super::render::{display_unit, metric_title, variant_label};
+    use super::format::{display_unit, metric_title, variant_label};
     let mut out = String::with_capacity(1 << 20);
     page_start(
         &mut out,

@@ -3,19 +3,22 @@
 //! when the run has succeeded, so a report folder never holds a half-written file.
 
 mod files;
+pub mod format;
 pub mod html;
 pub mod plots;
 pub mod progress;
 mod render;
+mod run;
 pub mod rundata;
-pub mod slo;
 mod summary;
 mod terminal;
 
 pub use files::{latency_quantiles_csv, FileRecorder, OutputFiles};
 pub use progress::{Progress, ProgressRecorder};
-pub use render::{plot_command, render_comparison, render_comparison_files, render_run};
+pub use render::{
+    render_comparison, render_comparison_files, render_folder, render_run, FolderKind, RenderError,
+};
+pub use run::run_to_folder;
 pub use rundata::RunData;
-pub use slo::{EdgeRecorder, EdgeWindow, SloReport};
 pub use summary::Summary;
-pub use terminal::render as render_terminal;
+pub use terminal::{render as render_terminal, render_slo};

@@ -2,14 +2,14 @@
 //! (before their files are renamed into place, so a failure leaves no partial report), and by
 //! `meshsim plot DIR` from the folder's files alone.
 
+use super::format::{self, display_unit, metric_title, variant_label};
 use super::html;
 use super::plots::{self, cdf, comparison, Rendered};
 use super::rundata::{self, LoadError, RunData};
 use super::OutputFiles;
-use crate::compare::results::Comparison;
+use crate::analysis::comparison::Comparison;
 use std::io;
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 
 /// Writes the plots and `report.html` of the run whose files `files` holds (read back from
 /// their temporary names: call it after the CSV files and `summary.json` are written, before
@@ -69,36 +69,6 @@ pub fn render_comparison(dir: &Path) -> io::Result<()> {
     files.commit()
 }
 
-/// A short label for variant `index`: the values that make it (`p2c`, `p2c, 64`), or its name.
-pub fn variant_label(comparison: &Comparison, index: usize) -> String {
-    comparison.variants[index].short_label()
-}
-
-/// A readable title for a metric key: `latency_p99_ms` -> `p99 latency`.
-pub fn metric_title(name: &str) -> String {
-    match name {
-        "availability" => "availability".into(),
-        "latency_mean_ms" => "mean latency".into(),
-        "latency_p50_ms" => "p50 latency".into(),
-        "latency_p90_ms" => "p90 latency".into(),
-        "latency_p99_ms" => "p99 latency".into(),
-        "latency_p999_ms" => "p99.9 latency".into(),
-        "goodput" => "goodput".into(),
-        "retries_per_request" => "retries per request".into(),
-        "wasted_work_ms" => "wasted work".into(),
-        "replica_seconds" => "replica time".into(),
-        other => other.trim_end_matches("_ms").replace('_', " "),
-    }
-}
-
-/// The display unit and scale of a metric unit: fractions are shown as percentages.
-pub fn display_unit(unit: &str) -> (String, f64) {
-    match unit {
-        "fraction" => ("%".into(), 100.0),
-        other => (other.to_string(), 1.0),
-    }
-}
-
 fn comparison_plots(
     comparison: &Comparison,
     distributions: Vec<cdf::Distribution>,
@@ -107,7 +77,7 @@ fn comparison_plots(
         "{} – {} replications per variant, common random numbers – {}% confidence intervals",
         comparison.scenario,
         comparison.replications,
-        html::number(comparison.confidence * 100.0, 0)
+        format::number(comparison.confidence * 100.0, 0)
     );
     let labels: Vec<String> = (0..comparison.variants.len())
         .map(|i| variant_label(comparison, i))
@@ -162,53 +132,71 @@ fn comparison_plots(
     Ok(plots)
 }
 
-/// Runs `meshsim plot DIR`: re-renders the plots and `report.html` of a run (or comparison)
-/// folder from its files. Exit status 2 when `dir` is not such a folder, 1 when writing fails.
-pub fn plot_command(dir: &Path) -> ExitCode {
-    let failed = |error: io::Error| {
-        eprintln!("error: writing the plots to {}: {error}", dir.display());
-        ExitCode::from(crate::cli::EXIT_FAILED)
-    };
+/// What [`render_folder`] found in a folder and re-rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderKind {
+    /// A folder written by `meshsim run`.
+    Run,
+    /// A folder written by `meshsim compare`.
+    Comparison,
+}
+
+/// Why [`render_folder`] could not re-render a folder.
+#[derive(Debug)]
+pub enum RenderError {
+    /// The path is not a folder written by `meshsim run` or `meshsim compare` (the user's
+    /// mistake); the message says what was expected.
+    NotAReportFolder(String),
+    /// Reading or writing the folder's files failed.
+    Io(PathBuf, io::Error),
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderError::NotAReportFolder(message) => f.write_str(message),
+            RenderError::Io(dir, error) => {
+                write!(f, "writing the plots to {}: {error}", dir.display())
+            }
+        }
+    }
+}
+
+/// Re-renders the plots and `report.html` of a run (or comparison) folder from its files alone
+/// (`meshsim plot DIR`).
+pub fn render_folder(dir: &Path) -> Result<FolderKind, RenderError> {
+    let failed = |error: io::Error| RenderError::Io(dir.to_path_buf(), error);
     if !dir.is_dir() {
-        eprintln!("error: {} is not a folder (expected a folder written by `meshsim run` or `meshsim compare`)", dir.display());
-        return ExitCode::from(crate::cli::EXIT_INVALID);
+        return Err(RenderError::NotAReportFolder(format!(
+            "{} is not a folder (expected a folder written by `meshsim run` or `meshsim compare`)",
+            dir.display()
+        )));
     }
     if dir.join("comparison.json").is_file() {
-        return match render_comparison(dir) {
-            Ok(()) => {
-                println!("plots and report.html written to {}", dir.display());
-                ExitCode::SUCCESS
-            }
-            Err(error) => failed(error),
-        };
+        render_comparison(dir).map_err(failed)?;
+        return Ok(FolderKind::Comparison);
     }
     let data = match RunData::load(dir) {
         Ok(data) => data,
         Err(LoadError::Missing(file)) => {
-            eprintln!(
-                "error: {} is not a run folder: it has no {file} (write one with `meshsim run SCENARIO --out {}`)",
+            return Err(RenderError::NotAReportFolder(format!(
+                "{} is not a run folder: it has no {file} (write one with `meshsim run SCENARIO --out {}`)",
                 dir.display(),
                 dir.display()
-            );
-            return ExitCode::from(crate::cli::EXIT_INVALID);
+            )))
         }
         Err(error) => {
-            eprintln!(
-                "error: {} is not a readable run folder: {error}",
+            return Err(RenderError::NotAReportFolder(format!(
+                "{} is not a readable run folder: {error}",
                 dir.display()
-            );
-            return ExitCode::from(crate::cli::EXIT_INVALID);
+            )))
         }
     };
-    let result = OutputFiles::new(dir).and_then(|mut files| {
-        write_run(&data, &mut files)?;
-        files.commit()
-    });
-    match result {
-        Ok(()) => {
-            println!("plots and report.html written to {}", dir.display());
-            ExitCode::SUCCESS
-        }
-        Err(error) => failed(error),
-    }
+    OutputFiles::new(dir)
+        .and_then(|mut files| {
+            write_run(&data, &mut files)?;
+            files.commit()
+        })
+        .map_err(failed)?;
+    Ok(FolderKind::Run)
 }

@@ -33,7 +33,7 @@ pub struct Summary {
     pub events: u64,
     /// The run judged against the scenario's `[slo]` (only when it has one).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub slo: Option<super::SloReport>,
+    pub slo: Option<crate::analysis::slo::SloReport>,
 }
 
 /// Counts of end-to-end requests.

@@ -1,6 +1,7 @@
 //! The summary a person reads at a glance in a terminal.
 
 use super::Summary;
+use crate::analysis::slo::{format_number, SloReport};
 use std::fmt::Write;
 
 /// A few lines: load, availability with failures by kind, latency, and the busiest services.
@@ -44,7 +45,7 @@ pub fn render(summary: &Summary) -> String {
         latency.mean, latency.p50, latency.p90, latency.p99, latency.p999, latency.max
     );
     if let Some(slo) = &summary.slo {
-        text.push_str(&super::slo::render_terminal(slo));
+        text.push_str(&render_slo(slo));
     }
     let _ = writeln!(
         text,
@@ -61,6 +62,51 @@ pub fn render(summary: &Summary) -> String {
             service.utilization * 100.0,
             service.latency_ms.p50,
             service.latency_ms.p99
+        );
+    }
+    text
+}
+
+/// The terminal lines: one for the targets, one per fault.
+pub fn render_slo(report: &SloReport) -> String {
+    let mut text = String::new();
+    let mut parts = Vec::new();
+    if let Some(a) = &report.availability {
+        let mut part = format!(
+            "availability {:.4}% (target {}%) {}",
+            a.actual * 100.0,
+            format_number(a.target * 100.0),
+            if a.met { "ok" } else { "MISSED" }
+        );
+        match a.error_budget_burned {
+            Some(burned) => {
+                let _ = write!(part, ", error budget burned {:.1}%", burned * 100.0);
+            }
+            None => part.push_str(", error budget exhausted"),
+        }
+        parts.push(part);
+    }
+    for l in &report.latency {
+        parts.push(format!(
+            "{} {:.3} ms (target {} ms) {}",
+            l.percentile,
+            l.actual_ms,
+            format_number(l.target_ms),
+            if l.met { "ok" } else { "MISSED" }
+        ));
+    }
+    let verdict = if report.met { "met" } else { "NOT met" };
+    let _ = writeln!(text, "  slo           {verdict}: {}", parts.join("; "));
+    for f in &report.faults {
+        let _ = writeln!(
+            text,
+            "  fault {:<7} {} {} at {} s: {}, {}",
+            f.fault,
+            f.kind,
+            f.target,
+            format_number(f.at_s),
+            f.detection_text(),
+            f.recovery_text()
         );
     }
     text

@@ -54,6 +54,10 @@ pub const MAX_TRACE_BYTES: u64 = 1 << 30;
 /// Largest `empirical(...)` file, bytes: 64 MiB, about 8 million samples, held in memory.
 pub const MAX_EMPIRICAL_BYTES: u64 = 64 << 20;
 
+/// Largest scenario (or topology) file, bytes: 64 MiB, three thousand times the largest
+/// scenario of the repository, and a 20,000-service mesh takes 2 MB.
+pub const MAX_SCENARIO_BYTES: u64 = 64 << 20;
+
 /// Most replications per variant of `meshsim compare` (`-r`, `[compare] replications`).
 pub const MAX_REPLICATIONS: u64 = 10_000;
 

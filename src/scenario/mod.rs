@@ -1,5 +1,6 @@
-//! Scenario files: reads a TOML scenario (format in `shared/spec/scenario.md`), applies `--set`
-//! overrides, checks it and turns it into a validated [`Model`].
+//! Scenario files: reads a TOML scenario (the format is documented in `docs/scenario.md`), applies
+//! `--set` overrides, checks it and turns it into a validated [`Model`]. It knows no other format:
+//! importers (`crate::import`) produce scenario text that comes through [`Source`] like a file's.
 //!
 //! Every problem found is reported, each with the file, line and column (1-based) it is about and
 //! what was expected; reading never panics on any input. Units: durations in the file are strings
@@ -36,7 +37,7 @@ mod workloads;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::model::Model;
 use context::Ctx;
@@ -49,25 +50,74 @@ pub const STARTER: &str = include_str!("starter.toml");
 pub(crate) use duration::format_ns;
 pub use overrides::Override;
 
-/// Reads the scenario file at `path`, applies `overrides` (in order) and returns the validated
-/// model, or every problem found. Paths inside the file (empirical distributions) are relative to
-/// the file's folder. A missing or unreadable file, and a file that is not UTF-8 text, give one
-/// problem without a position. A `.yaml`/`.yml` file is an Istio isotope topology, imported in
-/// memory with the default options ([`crate::import`]).
-pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Model, ScenarioErrors> {
-    if crate::import::is_isotope_path(path) {
-        let options = crate::import::isotope::ImportOptions::default();
-        return crate::import::load_isotope_file(path, &options, overrides);
+/// A scenario's text with what it needs to be read: the label its messages name (the file's path,
+/// or `path (imported)` for text an importer made) and the folder relative paths inside it start
+/// from. Loading it again with other overrides (each variant of a comparison) reads nothing twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The scenario text (TOML).
+    pub text: String,
+    /// What messages call it.
+    pub label: String,
+    /// Where relative paths inside it (empirical distributions, traces) start.
+    pub base_dir: PathBuf,
+}
+
+impl Source {
+    /// Reads the TOML scenario file at `path`.
+    pub fn read(path: &Path) -> Result<Source, ScenarioErrors> {
+        let label = path.display().to_string();
+        Ok(Source {
+            text: read_text(path, &label, TOML_KIND)?,
+            label,
+            base_dir: base_dir(path).to_path_buf(),
+        })
     }
-    let label = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|error| ScenarioErrors::single(&label, format!("cannot read {label}: {error}")))?;
-    let text = String::from_utf8(bytes).map_err(|_| not_text(&label))?;
-    let base_dir = match path.parent() {
+
+    /// Applies `overrides` (in order) and returns the validated model, or every problem found.
+    pub fn load(&self, overrides: &[Override]) -> Result<Model, ScenarioErrors> {
+        load_str(&self.text, &self.label, &self.base_dir, overrides)
+    }
+}
+
+/// Reads the TOML scenario file at `path`, applies `overrides` (in order) and returns the
+/// validated model, or every problem found. Paths inside the file (empirical distributions) are
+/// relative to the file's folder. A missing or unreadable file, and a file that is not UTF-8
+/// text, give one problem without a position.
+pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Model, ScenarioErrors> {
+    Source::read(path)?.load(overrides)
+}
+
+/// The text of the file at `path` (labelled `label` in messages), which should be `kind` (e.g.
+/// "a TOML scenario"): one problem without a position when it cannot be read or is not UTF-8.
+pub fn read_text(path: &Path, label: &str, kind: &str) -> Result<String, ScenarioErrors> {
+    // Only a regular file has a known end (`meshsim validate /dev/zero` read for ever).
+    if let Ok(metadata) = std::fs::metadata(path) {
+        let limit = limits::MAX_SCENARIO_BYTES;
+        if !metadata.is_file() {
+            let message =
+                format!("{label} is not a regular file (devices, pipes and folders are refused)");
+            return Err(ScenarioErrors::single(label, message));
+        }
+        if metadata.len() > limit {
+            let message = format!(
+                "{label} is {} bytes, more than the limit of {limit}",
+                metadata.len()
+            );
+            return Err(ScenarioErrors::single(label, message));
+        }
+    }
+    let bytes = limits::read_at_most(path, limits::MAX_SCENARIO_BYTES)
+        .map_err(|error| ScenarioErrors::single(label, format!("cannot read {label}: {error}")))?;
+    String::from_utf8(bytes).map_err(|_| not_text(label, kind))
+}
+
+/// The folder relative paths in the file at `path` start from (`.` for a bare file name).
+pub fn base_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
-    load_str(&text, &label, base_dir, overrides)
+    }
 }
 
 /// Reads a scenario from `text`, labelled `file_label` in messages, with relative paths inside it
@@ -80,7 +130,7 @@ pub fn load_str(
     overrides: &[Override],
 ) -> Result<Model, ScenarioErrors> {
     if text.contains('\0') {
-        return Err(not_text(file_label));
+        return Err(not_text(file_label, TOML_KIND));
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let edited;
@@ -109,9 +159,9 @@ pub fn load_str(
     ctx.finish(model)
 }
 
-fn not_text(label: &str) -> ScenarioErrors {
-    ScenarioErrors::single(
-        label,
-        format!("{label} is not a text file (is it a TOML scenario?)"),
-    )
+/// What a scenario file is, in "is it ...?" messages.
+const TOML_KIND: &str = "a TOML scenario";
+
+fn not_text(label: &str, kind: &str) -> ScenarioErrors {
+    ScenarioErrors::single(label, format!("{label} is not a text file (is it {kind}?)"))
 }

@@ -61,7 +61,7 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         };
         let input = self.scale_input(service, now);
-        let runtime = self.autoscalers[service]
+        let runtime = self.discovery.autoscalers[service]
             .as_mut()
             .expect("an autoscaled service has a runtime");
         let recommendation = recommend(policy, input);
@@ -103,8 +103,10 @@ impl<R: Recorder> Simulation<'_, R> {
     fn scale_input(&mut self, service: usize, now: u64) -> ScaleInput {
         let first = self.first_replica[service] as usize;
         let slots = self.model.services[service].slots();
-        let measured = self.measured;
-        let runtime = self.autoscalers[service].as_mut().expect("runtime");
+        let measured = self.measure.measured;
+        let runtime = self.discovery.autoscalers[service]
+            .as_mut()
+            .expect("runtime");
         let mut input = ScaleInput {
             current: 0,
             ready_utilization_sum: 0.0,
@@ -195,7 +197,7 @@ impl<R: Recorder> Simulation<'_, R> {
                     continue;
                 }
                 stopped += 1;
-                let measured = self.measured;
+                let measured = self.measure.measured;
                 let replica = &mut self.replicas[first + index];
                 if replica.lifecycle == Lifecycle::Running {
                     replica.add_running_time(now, measured);

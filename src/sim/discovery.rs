@@ -174,8 +174,8 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             RegistryModel::Oracle | RegistryModel::Static => {}
         }
-        for client in 0..self.guards.len() {
-            let service = self.client_service[client] as usize;
+        for client in 0..self.clients.guards.len() {
+            let service = self.clients.client_service[client] as usize;
             if let Some(check) = self.model.services[service].policy.health_check {
                 let at = phase(&self.streams, callers + client as u64, check.interval);
                 queue.push(
@@ -245,7 +245,7 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     fn registry_frozen(&self) -> bool {
-        self.registry_outages > 0
+        self.discovery.registry_outages > 0
     }
 
     /// Whether the oracle (or static registry) shows replica `slot`.
@@ -261,7 +261,7 @@ impl<R: Recorder> Simulation<'_, R> {
     fn refresh_shared_view(&mut self, service: usize, now: u64) {
         let first = self.first_replica[service] as usize;
         let slots = self.model.services[service].slots();
-        let mut view = std::mem::take(&mut self.views[service]);
+        let mut view = std::mem::take(&mut self.discovery.views[service]);
         let before = view.len();
         let mut changed = false;
         let mut position = 0;
@@ -281,12 +281,12 @@ impl<R: Recorder> Simulation<'_, R> {
                     view.push(index as u32);
                 }
             }
-            self.view_versions[service] += 1;
+            self.discovery.view_versions[service] += 1;
         }
-        self.views[service] = view;
+        self.discovery.views[service] = view;
         if changed {
-            for position in 0..self.service_clients[service].len() {
-                let client = self.service_clients[service][position];
+            for position in 0..self.discovery.service_clients[service].len() {
+                let client = self.discovery.service_clients[service][position];
                 self.on_view_changed(client, now);
             }
         }
@@ -295,10 +295,10 @@ impl<R: Recorder> Simulation<'_, R> {
     /// A registry outage begins or ends.
     pub(super) fn set_registry_outage(&mut self, starts: bool, now: u64) {
         if starts {
-            self.registry_outages += 1;
+            self.discovery.registry_outages += 1;
             return;
         }
-        self.registry_outages = self.registry_outages.saturating_sub(1);
+        self.discovery.registry_outages = self.discovery.registry_outages.saturating_sub(1);
         if self.registry_frozen() {
             return;
         }
@@ -319,7 +319,7 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Eureka: `slot` registers (or renews an existing lease).
     fn eureka_register(&mut self, slot: usize, now: u64) {
-        let Some(registry) = self.registry.as_deref_mut() else {
+        let Some(registry) = self.discovery.registry.as_deref_mut() else {
             return;
         };
         registry.last_renewal[slot] = now;
@@ -334,7 +334,7 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// The instance of `slot` leaves the registry on a graceful shutdown.
     fn registry_cancel(&mut self, slot: usize, now: u64) {
-        let Some(registry) = self.registry.as_deref_mut() else {
+        let Some(registry) = self.discovery.registry.as_deref_mut() else {
             return;
         };
         if registry.registered[slot] {
@@ -356,7 +356,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let health = self.replicas[slot as usize].health;
         if matches!(health, Health::Up | Health::Hung) && !self.registry_frozen() {
             self.eureka_register(slot as usize, now);
-            if let Some(registry) = self.registry.as_deref_mut() {
+            if let Some(registry) = self.discovery.registry.as_deref_mut() {
                 registry.renewals_this_minute += 1;
             }
         }
@@ -387,7 +387,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 config.response_cache
             }
             (RegistryModel::Eureka(_), RegistryTimer::RenewalBucket) => {
-                if let Some(registry) = self.registry.as_deref_mut() {
+                if let Some(registry) = self.discovery.registry.as_deref_mut() {
                     registry.renewals_last_minute = registry.renewals_this_minute;
                     registry.renewals_this_minute = 0;
                 }
@@ -395,7 +395,7 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             (RegistryModel::Eureka(_), RegistryTimer::ThresholdUpdate) => {
                 let frozen = self.registry_frozen();
-                if let Some(registry) = self.registry.as_deref_mut() {
+                if let Some(registry) = self.discovery.registry.as_deref_mut() {
                     if !frozen {
                         registry.expected_clients =
                             registry.registered.iter().filter(|&&r| r).count() as u32;
@@ -419,7 +419,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.registry_frozen() {
             return;
         }
-        let Some(registry) = self.registry.as_deref_mut() else {
+        let Some(registry) = self.discovery.registry.as_deref_mut() else {
             return;
         };
         let per_minute = RENEWAL_BUCKET as f64 / config.heartbeat as f64;
@@ -445,7 +445,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if preserving {
             return;
         }
-        let Some(registry) = self.registry.as_deref_mut() else {
+        let Some(registry) = self.discovery.registry.as_deref_mut() else {
             return;
         };
         let mut expired: Vec<usize> = (0..registry.registered.len())
@@ -466,7 +466,7 @@ impl<R: Recorder> Simulation<'_, R> {
             expired.sort_unstable();
         }
         for slot in expired {
-            let registry = self.registry.as_deref_mut().expect("registry");
+            let registry = self.discovery.registry.as_deref_mut().expect("registry");
             registry.registered[slot] = false;
             let service = self.replicas[slot].service as usize;
             registry.changed[service] = true;
@@ -480,12 +480,18 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         }
         for service in 0..self.model.services.len() {
-            let registry = self.registry.as_deref_mut().expect("registry");
+            let registry = self.discovery.registry.as_deref_mut().expect("registry");
             if !std::mem::take(&mut registry.changed[service]) {
                 continue;
             }
             if self.publish(service) {
-                let count = self.registry.as_deref().expect("registry").published[service].len();
+                let count = self
+                    .discovery
+                    .registry
+                    .as_deref()
+                    .expect("registry")
+                    .published[service]
+                    .len();
                 self.recorder.event(&EventRecord {
                     time: now,
                     kind: "registry_cache_refresh",
@@ -502,7 +508,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let first = self.first_replica[service] as usize;
         let slots = self.model.services[service].slots();
         let consul = matches!(self.model.registry, RegistryModel::Consul(_));
-        let registry = self.registry.as_deref_mut().expect("registry");
+        let registry = self.discovery.registry.as_deref_mut().expect("registry");
         let shown = |slot: usize| registry.registered[slot] && (!consul || registry.passing[slot]);
         let fresh: Vec<u32> = (0..slots)
             .filter(|&index| shown(first + index))
@@ -525,8 +531,8 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         }
         if config.client_refresh == 0 {
-            for position in 0..self.service_clients[service].len() {
-                let client = self.service_clients[service][position];
+            for position in 0..self.discovery.service_clients[service].len() {
+                let client = self.discovery.service_clients[service][position];
                 self.copy_published(client, now);
             }
         }
@@ -554,7 +560,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let replica = &self.replicas[slot];
         let (service, lifecycle) = (replica.service as usize, replica.lifecycle);
         let passes = replica.health == Health::Up;
-        let registry = self.registry.as_deref_mut().expect("registry");
+        let registry = self.discovery.registry.as_deref_mut().expect("registry");
         if !registry.registered[slot] {
             if lifecycle == Lifecycle::Off || !passes {
                 return;
@@ -565,7 +571,7 @@ impl<R: Recorder> Simulation<'_, R> {
             registry.critical_since[slot] = now;
             self.record_replica_event(now, "registered", slot, String::new());
         }
-        let registry = self.registry.as_deref_mut().expect("registry");
+        let registry = self.discovery.registry.as_deref_mut().expect("registry");
         if registry.passing[slot] == passes {
             return;
         }
@@ -588,7 +594,7 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         }
         for slot in 0..self.replicas.len() {
-            let registry = self.registry.as_deref_mut().expect("registry");
+            let registry = self.discovery.registry.as_deref_mut().expect("registry");
             if registry.registered[slot]
                 && !registry.passing[slot]
                 && now.saturating_sub(registry.critical_since[slot]) >= config.deregister_after
@@ -630,31 +636,32 @@ impl<R: Recorder> Simulation<'_, R> {
         let slots = self.replicas.len();
         if caller < slots {
             let end = self
+                .clients
                 .client_base
                 .get(caller + 1)
                 .copied()
-                .unwrap_or_else(|| self.edge_client.first().copied().unwrap_or(0));
-            self.client_base[caller]..end
+                .unwrap_or_else(|| self.clients.edge_client.first().copied().unwrap_or(0));
+            self.clients.client_base[caller]..end
         } else {
-            let client = self.edge_client[caller - slots];
+            let client = self.clients.edge_client[caller - slots];
             client..client + 1
         }
     }
 
     /// Copies what is published for the client's service into its own view.
     fn copy_published(&mut self, client: u32, now: u64) {
-        let service = self.client_service[client as usize] as usize;
-        let registry = self.registry.as_deref_mut().expect("registry");
+        let service = self.clients.client_service[client as usize] as usize;
+        let registry = self.discovery.registry.as_deref_mut().expect("registry");
         let version = registry.published_version[service];
         if registry.client_seen[client as usize] == version {
             return;
         }
         registry.client_seen[client as usize] = version;
-        let view_id = self.client_view[client as usize] as usize;
-        let view = &mut self.views[view_id];
+        let view_id = self.discovery.client_view[client as usize] as usize;
+        let view = &mut self.discovery.views[view_id];
         view.clear();
         view.extend_from_slice(&registry.published[service]);
-        self.view_versions[view_id] += 1;
+        self.discovery.view_versions[view_id] += 1;
         let detail = format!("{} replicas", view.len());
         self.record_event(now, "view_refresh", client, None, detail);
         self.on_view_changed(client, now);
@@ -663,17 +670,21 @@ impl<R: Recorder> Simulation<'_, R> {
     /// A client's view changed: replicas new to a client that health-checks start unhealthy
     /// until their first passing check (Envoy).
     fn on_view_changed(&mut self, client: u32, _now: u64) {
-        let Some(health) = self.guards[client as usize]
+        let Some(health) = self.clients.guards[client as usize]
             .as_deref_mut()
             .and_then(|g| g.health.as_mut())
         else {
             return;
         };
-        let view = &self.views[self.client_view[client as usize] as usize];
+        let view = &self.discovery.views[self.discovery.client_view[client as usize] as usize];
         for &replica in view {
             if !health.known[replica as usize] {
                 health.known[replica as usize] = true;
-                self.balancers[client as usize].set_exclusion(replica, EXCLUDED_UNHEALTHY, true);
+                self.clients.balancers[client as usize].set_exclusion(
+                    replica,
+                    EXCLUDED_UNHEALTHY,
+                    true,
+                );
             }
         }
     }

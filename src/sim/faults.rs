@@ -124,13 +124,13 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let measured = self.measured;
+        let measured = self.measure.measured;
         let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
         for &job in &jobs {
             if let Some(outcome) = answer {
                 self.respond(job, outcome, now, queue);
             }
-            self.jobs.remove(job);
+            self.flight.jobs.remove(job);
         }
         let replica = &mut self.replicas[replica_slot];
         replica.jobs = jobs;

@@ -164,12 +164,12 @@ impl<R: Recorder> Simulation<'_, R> {
                 match trace.endpoints.get(row as usize) {
                     Some(&endpoint) => (
                         endpoint,
-                        self.trace_clients[workload as usize][row as usize],
+                        self.clients.trace_clients[workload as usize][row as usize],
                     ),
-                    None => (spec.target, self.edge_client[workload as usize]),
+                    None => (spec.target, self.clients.edge_client[workload as usize]),
                 }
             }
-            _ => (spec.target, self.edge_client[workload as usize]),
+            _ => (spec.target, self.clients.edge_client[workload as usize]),
         };
         let key = derive_key(
             derive_key(
@@ -178,20 +178,20 @@ impl<R: Recorder> Simulation<'_, R> {
             ),
             number,
         );
-        let user_key = if self.draws_user_keys {
+        let user_key = if self.clients.draws_user_keys {
             self.draw_user_key(key, spec.key_space)
         } else {
             0
         };
         let spec = &self.model.workloads[workload as usize];
-        let measured = now >= self.measured.0 && now < self.measured.1;
+        let measured = now >= self.measure.measured.0 && now < self.measure.measured.1;
         if measured {
-            self.offered += 1;
-            self.measured_in_flight += 1;
+            self.measure.offered += 1;
+            self.measure.measured_in_flight += 1;
         }
-        self.edge_window.arrivals += 1;
-        self.edge_in_flight += 1;
-        if self.edge_in_flight > super::MAX_IN_FLIGHT {
+        self.measure.edge_window.arrivals += 1;
+        self.measure.edge_in_flight += 1;
+        if self.measure.edge_in_flight > super::MAX_IN_FLIGHT {
             self.stop_runaway(now);
         }
         let start = CallStart {
@@ -230,19 +230,19 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        self.edge_in_flight -= 1;
+        self.measure.edge_in_flight -= 1;
         if outcome == Outcome::Succeeded {
-            self.edge_window.succeeded += 1;
-            self.edge_window.latency.record(now - started);
+            self.measure.edge_window.succeeded += 1;
+            self.measure.edge_window.latency.record(now - started);
         } else {
-            self.edge_window.try_outcomes.add(outcome);
+            self.measure.edge_window.try_outcomes.add(outcome);
         }
         if measured {
-            self.outcomes.add(outcome);
+            self.measure.outcomes.add(outcome);
             if outcome == Outcome::Succeeded {
-                self.latency.record(now - started);
+                self.measure.latency.record(now - started);
             }
-            self.measured_in_flight -= 1;
+            self.measure.measured_in_flight -= 1;
         }
         if let Arrival::Closed { think_time, .. } = &self.model.workloads[workload as usize].arrival
         {
@@ -288,7 +288,7 @@ impl<R: Recorder> Simulation<'_, R> {
         };
         let call_deadline = call.deadline;
         self.budget_deposit(start.client, now);
-        let (slot, generation) = self.calls.insert(call);
+        let (slot, generation) = self.flight.calls.insert(call);
         let deadline = Deadline {
             at: call_deadline,
             call: slot,
@@ -315,7 +315,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Starts the call's next try (first try, retry or hedge): numbers it, arms its timers, asks
     /// the local guards (breaker, bulkhead, connection pool), then sends it.
     fn begin_try(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let call = self.calls.at_mut(slot);
+        let call = self.flight.calls.at_mut(slot);
         let try_number = call.tries;
         call.tries += 1;
         call.phase = CallPhase::AwaitingResponse;
@@ -354,7 +354,9 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.arm_deadline(self.lanes.hedge[service], deadline, queue);
             }
         }
-        if self.guards[client as usize].is_some() && !self.breaker_admits(client, service, now) {
+        if self.clients.guards[client as usize].is_some()
+            && !self.breaker_admits(client, service, now)
+        {
             answer_at_once(
                 slot,
                 generation,
@@ -367,14 +369,14 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         let policy = &self.model.services[service].policy;
         if let Some(max) = policy.max_requests {
-            if self.balancers[client as usize].total_outstanding() >= max {
+            if self.clients.balancers[client as usize].total_outstanding() >= max {
                 // Bulkhead full: Envoy's overflow, a local 503.
                 answer_at_once(slot, generation, try_number, Outcome::Rejected, now, queue);
                 return;
             }
         }
         if let Some(connections) = policy.max_connections {
-            if self.balancers[client as usize].total_outstanding() >= connections {
+            if self.clients.balancers[client as usize].total_outstanding() >= connections {
                 self.wait_for_connection(slot, try_number, now, queue);
                 return;
             }
@@ -391,20 +393,20 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let call = self.calls.at_mut(slot);
+        let call = self.flight.calls.at_mut(slot);
         let (client, generation) = (call.client as usize, call.generation);
         let limit = self.model.services[call.service as usize]
             .policy
             .max_pending
             .unwrap_or(u32::MAX);
-        if self.pending[client].live >= limit {
+        if self.flight.pending[client].live >= limit {
             answer_at_once(slot, generation, try_number, Outcome::Rejected, now, queue);
             return;
         }
         call.lanes[try_number as usize % TRY_LANES] = PENDING;
-        let pending = &mut self.pending[client];
+        let pending = &mut self.flight.pending[client];
         if pending.entries.len() >= 2 * (pending.live as usize).max(16) {
-            let calls = &self.calls;
+            let calls = &self.flight.calls;
             pending.entries.retain(|entry| is_pending(calls, entry));
         }
         pending.entries.push_back(PendingTry {
@@ -417,44 +419,44 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// A connection of `client`'s pool is free: sends the pending tries that fit, oldest first.
     fn send_pending(&mut self, client: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let service = self.client_service[client as usize] as usize;
+        let service = self.clients.client_service[client as usize] as usize;
         let Some(connections) = self.model.services[service].policy.max_connections else {
             return;
         };
-        while self.balancers[client as usize].total_outstanding() < connections {
-            let Some(entry) = self.pending[client as usize].entries.pop_front() else {
+        while self.clients.balancers[client as usize].total_outstanding() < connections {
+            let Some(entry) = self.flight.pending[client as usize].entries.pop_front() else {
                 return;
             };
-            if !is_pending(&self.calls, &entry) {
+            if !is_pending(&self.flight.calls, &entry) {
                 continue; // ended while waiting
             }
-            self.pending[client as usize].live -= 1;
+            self.flight.pending[client as usize].live -= 1;
             let lane = entry.try_number as usize % TRY_LANES;
-            self.calls.at_mut(entry.call).lanes[lane] = LOCAL;
+            self.flight.calls.at_mut(entry.call).lanes[lane] = LOCAL;
             self.send_try(entry.call, entry.try_number, now, queue);
         }
     }
 
     /// Sends try `try_number` of the call: balance, draw the try's work, put it on the wire.
     fn send_try(&mut self, slot: u32, try_number: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         // Key the try's stream (see `draw_try`) first: its block is computed while the rest runs.
         let work_key = derive_key(call.key, u64::from(try_number));
         let lineage = self.key_work_stream(slot, try_number, work_key);
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let (generation, service, client) = (call.generation, call.service as usize, call.client);
         let Some(index) = self.pick_replica(slot, now) else {
             // No replica in view: "no healthy upstream", refused at once.
             answer_at_once(slot, generation, try_number, Outcome::Refused, now, queue);
             return;
         };
-        let index = if self.calls.at(slot).live_tries > 1 {
+        let index = if self.flight.calls.at(slot).live_tries > 1 {
             self.avoid_replicas_in_flight(slot, index, now)
         } else {
             index
         };
-        self.balancers[client as usize].on_send(index);
-        let call = self.calls.at_mut(slot);
+        self.clients.balancers[client as usize].on_send(index);
+        let call = self.flight.calls.at_mut(slot);
         let lane = try_number as usize % TRY_LANES;
         call.lanes[lane] = index;
         call.sent[lane] = now;
@@ -462,8 +464,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let (caller_zone, caller_replica) = (call.caller_zone, call.caller_replica);
         let (job, request_hop) = self.draw_try(slot, try_number, work_key, replica_slot, now);
         let replica_zone = self.replicas[replica_slot as usize].zone;
-        if caller_zone != NONE && caller_zone != replica_zone && self.calls.at(slot).measured {
-            self.service_totals[service].cross_zone_tries += 1;
+        if caller_zone != NONE && caller_zone != replica_zone && self.flight.calls.at(slot).measured
+        {
+            self.measure.service_totals[service].cross_zone_tries += 1;
         }
         if self.partitioned(caller_zone, replica_zone) {
             return; // dropped on the wire: the caller will time out
@@ -471,13 +474,14 @@ impl<R: Recorder> Simulation<'_, R> {
         let arrival = now
             .saturating_add(request_hop)
             .saturating_add(self.extra_latency(caller_replica, replica_slot));
-        let (job_slot, job_generation) = self.jobs.insert(job);
-        if self.job_lineage.len() <= job_slot as usize {
-            self.job_lineage
+        let (job_slot, job_generation) = self.flight.jobs.insert(job);
+        if self.flight.job_lineage.len() <= job_slot as usize {
+            self.flight
+                .job_lineage
                 .resize(job_slot as usize + 1, Lineage::default());
-            self.job_positions.resize(job_slot as usize + 1, 0);
+            self.flight.job_positions.resize(job_slot as usize + 1, 0);
         }
-        self.job_lineage[job_slot as usize] = lineage;
+        self.flight.job_lineage[job_slot as usize] = lineage;
         queue.push_in_lane(
             self.lanes.hops,
             arrival,
@@ -494,12 +498,12 @@ impl<R: Recorder> Simulation<'_, R> {
     /// one block then serves a chain of calls). Returns the words this try hands on.
     #[inline]
     fn key_work_stream(&mut self, slot: u32, try_number: u32, work_key: u64) -> Lineage {
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         if let (0, true, Parent::Job { job, generation }) =
             (try_number, call.first_child, call.parent)
         {
-            if self.jobs.get(job, generation).is_some() {
-                let parent = &self.job_lineage[job as usize];
+            if self.flight.jobs.get(job, generation).is_some() {
+                let parent = &self.flight.job_lineage[job as usize];
                 let available = usize::from(parent.len);
                 if available >= OWN_WORDS {
                     let mut inherited = [0u32; OWN_WORDS];
@@ -533,9 +537,9 @@ impl<R: Recorder> Simulation<'_, R> {
     /// A hedge should go to a replica other than those its call already waits on: picks again
     /// (at most twice more) while the pick is one of them.
     fn avoid_replicas_in_flight(&mut self, slot: u32, mut index: u32, now: u64) -> u32 {
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let (lanes, client) = (call.lanes, call.client as usize);
-        let view_size = self.views[self.client_view[client] as usize].len();
+        let view_size = self.discovery.views[self.discovery.client_view[client] as usize].len();
         for _ in 0..2 {
             if view_size < 2 || !lanes.contains(&index) {
                 break;
@@ -553,13 +557,16 @@ impl<R: Recorder> Simulation<'_, R> {
     /// with a zone; anything else is the plain balancer.
     #[inline]
     fn pick_replica(&mut self, slot: u32, now: u64) -> Option<u32> {
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let (service, client) = (call.service as usize, call.client as usize);
         let spec = &self.model.services[service];
         let policy = &spec.policy;
-        let view_id = self.client_view[client] as usize;
-        let (view, view_version) = (&self.views[view_id], self.view_versions[view_id]);
-        let balancer = &mut self.balancers[client];
+        let view_id = self.discovery.client_view[client] as usize;
+        let (view, view_version) = (
+            &self.discovery.views[view_id],
+            self.discovery.view_versions[view_id],
+        );
+        let balancer = &mut self.clients.balancers[client];
         if policy.balancer.is_consistent_hash() {
             return balancer.pick_hashed(
                 policy.balancer,
@@ -569,18 +576,18 @@ impl<R: Recorder> Simulation<'_, R> {
                 view,
                 view_version,
                 &spec.replica_weights,
-                &mut self.hash_tables,
+                &mut self.clients.hash_tables,
             );
         }
         if let (Some(zone_aware), true) = (&policy.zone_aware, call.caller_zone != NONE) {
             let originating = if call.caller_replica == NONE {
-                Originating::Counts(&self.edge_zone_counts[service])
+                Originating::Counts(&self.clients.edge_zone_counts[service])
             } else {
                 // The calling service's shared view (its registry view under oracle and static).
                 let caller = self.replicas[call.caller_replica as usize].service as usize;
                 Originating::Replicas {
-                    view: &self.views[caller],
-                    version: self.view_versions[caller],
+                    view: &self.discovery.views[caller],
+                    version: self.discovery.view_versions[caller],
                     zones: &self.model.services[caller].replica_zones,
                 }
             };
@@ -622,7 +629,7 @@ impl<R: Recorder> Simulation<'_, R> {
         replica_slot: u32,
         now: u64,
     ) -> (Job, u64) {
-        let call = self.calls.at(call_slot);
+        let call = self.flight.calls.at(call_slot);
         let endpoint = &self.model.endpoints[call.endpoint as usize];
         let service_time = endpoint.service_time.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
@@ -698,7 +705,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if !self.is_in_flight(slot, generation, try_number) {
             return;
         }
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let replica = call.lanes[try_number as usize % TRY_LANES];
         if replica < PENDING && !self.active_partitions.is_empty() {
             let replica = self.first_replica[call.service as usize] + replica;
@@ -710,8 +717,8 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     fn arm_deadline(&mut self, index: u32, deadline: Deadline, queue: &mut EventQueue<Event>) {
-        let calls = &self.calls;
-        let deadlines = &mut self.deadlines[index as usize];
+        let calls = &self.flight.calls;
+        let deadlines = &mut self.flight.deadlines[index as usize];
         // Two per arming: the stale front shrinks faster than arming grows the back.
         deadlines.drop_stale(2, |armed| deadline_is_live(calls, armed));
         if deadlines.arm(deadline) {
@@ -727,10 +734,10 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        if !self.deadlines[index].is_live_sweep(now) {
+        if !self.flight.deadlines[index].is_live_sweep(now) {
             return; // superseded by a sooner deadline's sweep
         }
-        while let Some(due) = self.deadlines[index].pop_due(now) {
+        while let Some(due) = self.flight.deadlines[index].pop_due(now) {
             match due.kind {
                 DeadlineKind::Call => self.on_call_timeout(due.call, due.generation, now, queue),
                 DeadlineKind::Try => {
@@ -741,8 +748,9 @@ impl<R: Recorder> Simulation<'_, R> {
                 }
             }
         }
-        let calls = &self.calls;
-        let next = self.deadlines[index].next_sweep(|deadline| deadline_is_live(calls, deadline));
+        let calls = &self.flight.calls;
+        let next =
+            self.flight.deadlines[index].next_sweep(|deadline| deadline_is_live(calls, deadline));
         if let Some(at) = next {
             queue.push(
                 at,
@@ -775,7 +783,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let Some(call) = self.calls.get(slot, generation) else {
+        let Some(call) = self.flight.calls.get(slot, generation) else {
             return;
         };
         if call.live_tries > 0 {
@@ -795,7 +803,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let Some(call) = self.calls.get(slot, generation) else {
+        let Some(call) = self.flight.calls.get(slot, generation) else {
             return;
         };
         if !call.is_latest_in_flight(try_number) || now >= call.deadline {
@@ -816,12 +824,12 @@ impl<R: Recorder> Simulation<'_, R> {
         if !self.budget_allows_retry(client, now) {
             return;
         }
-        let call = self.calls.at_mut(slot);
+        let call = self.flight.calls.at_mut(slot);
         call.hedges += 1;
         if call.measured {
-            self.service_totals[service].hedges += 1;
+            self.measure.service_totals[service].hedges += 1;
         }
-        self.windows[service].hedges += 1;
+        self.measure.windows[service].hedges += 1;
         self.begin_try(slot, now, queue);
     }
 
@@ -833,7 +841,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let Some(call) = self.calls.get(slot, generation) else {
+        let Some(call) = self.flight.calls.get(slot, generation) else {
             return;
         };
         if call.phase != CallPhase::BackingOff {
@@ -841,22 +849,23 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         let service = call.service as usize;
         if call.measured {
-            self.service_totals[service].retries += 1;
+            self.measure.service_totals[service].retries += 1;
         }
-        self.windows[service].retries += 1;
+        self.measure.windows[service].retries += 1;
         self.begin_try(slot, now, queue);
     }
 
     /// Whether try `try_number` of the call is in flight: the call waits on it.
     fn is_in_flight(&self, slot: u32, generation: u32, try_number: u32) -> bool {
-        self.calls
+        self.flight
+            .calls
             .get(slot, generation)
             .is_some_and(|call| call.is_in_flight(try_number))
     }
 
     /// The numbers of the call's tries in flight, oldest first (no allocation: an array).
     fn tries_in_flight(&self, slot: u32) -> impl Iterator<Item = u32> {
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let tries = call.tries;
         let lanes = call.lanes;
         let first = tries.saturating_sub(TRY_LANES as u32);
@@ -875,7 +884,7 @@ impl<R: Recorder> Simulation<'_, R> {
     ) {
         for pending_first in [true, false] {
             for number in self.tries_in_flight(slot) {
-                let lane = self.calls.at(slot).lanes[number as usize % TRY_LANES];
+                let lane = self.flight.calls.at(slot).lanes[number as usize % TRY_LANES];
                 if (lane == PENDING) != pending_first {
                     continue;
                 }
@@ -899,7 +908,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let (client, service, measured) = (call.client, call.service as usize, call.measured);
         let sent = call.sent[try_number as usize % TRY_LANES];
         let replica = self.release_try(slot, try_number, now, queue);
@@ -907,9 +916,11 @@ impl<R: Recorder> Simulation<'_, R> {
             self.observe_try_end(client, service, replica, outcome, now - sent, now);
         }
         if measured {
-            self.service_totals[service].try_outcomes.add(outcome);
+            self.measure.service_totals[service]
+                .try_outcomes
+                .add(outcome);
         }
-        self.windows[service].try_outcomes.add(outcome);
+        self.measure.windows[service].try_outcomes.add(outcome);
     }
 
     /// Frees try `try_number`'s lane, its place in the balancer's outstanding counts (and its
@@ -923,13 +934,13 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) -> u32 {
-        let call = self.calls.at_mut(slot);
+        let call = self.flight.calls.at_mut(slot);
         let lane = try_number as usize % TRY_LANES;
         let (client, service, replica) = (call.client, call.service as usize, call.lanes[lane]);
         call.lanes[lane] = IDLE;
         call.live_tries -= 1;
         if replica < PENDING {
-            self.balancers[client as usize].on_end(replica);
+            self.clients.balancers[client as usize].on_end(replica);
             if self.model.services[service]
                 .policy
                 .max_connections
@@ -938,7 +949,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.send_pending(client, now, queue);
             }
         } else if replica == PENDING {
-            self.pending[client as usize].live -= 1;
+            self.flight.pending[client as usize].live -= 1;
         }
         replica
     }
@@ -955,14 +966,14 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         self.abandon_try(slot, try_number, outcome, now, queue);
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         if call.live_tries > 0 {
             if outcome != Outcome::Succeeded {
                 return; // a hedge is still out: wait for it
             }
             self.end_tries_in_flight(slot, None, now, queue); // lost the race: not counted
         }
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let (client, service) = (call.client, call.service as usize);
         let retries = &self.model.services[service].policy.retries;
         let retries_used = call.tries - 1 - u32::from(call.hedges);
@@ -981,13 +992,13 @@ impl<R: Recorder> Simulation<'_, R> {
         let cap = base
             .saturating_mul(1u64 << retries_used.min(32))
             .min(retries.max_backoff);
-        let rng = self.balancers[client as usize].rng();
+        let rng = self.clients.balancers[client as usize].rng();
         let wait = match retries.jitter {
             Jitter::Full => rng.random_range(0..=cap),
             Jitter::Equal => cap / 2 + rng.random_range(0..=cap / 2),
             Jitter::None => cap,
         };
-        let call = self.calls.at_mut(slot);
+        let call = self.flight.calls.at_mut(slot);
         call.phase = CallPhase::BackingOff;
         queue.push(
             now.saturating_add(wait),
@@ -999,7 +1010,7 @@ impl<R: Recorder> Simulation<'_, R> {
     }
     fn parent_alive(&self, parent: Parent) -> bool {
         match parent {
-            Parent::Job { job, generation } => self.jobs.get(job, generation).is_some(),
+            Parent::Job { job, generation } => self.flight.jobs.get(job, generation).is_some(),
             Parent::Edge { .. } => true,
         }
     }
@@ -1012,16 +1023,16 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let call = self.calls.at(slot);
+        let call = self.flight.calls.at(slot);
         let (parent, optional, measured, started) =
             (call.parent, call.optional, call.measured, call.started);
-        self.calls.remove(slot);
+        self.flight.calls.remove(slot);
         match parent {
             Parent::Edge { workload, user } => {
                 self.end_request(workload, user, measured, started, outcome, now, queue)
             }
             Parent::Job { job, generation } => {
-                let Some(parent) = self.jobs.get_mut(job, generation) else {
+                let Some(parent) = self.flight.jobs.get_mut(job, generation) else {
                     return;
                 };
                 parent.pending_calls -= 1;
@@ -1045,12 +1056,12 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let Some(job) = self.jobs.get(slot, generation) else {
+        let Some(job) = self.flight.jobs.get(slot, generation) else {
             return;
         };
         let replica_slot = job.replica as usize;
         if self.partitioned(job.caller_zone, self.replicas[replica_slot].zone) {
-            self.jobs.remove(slot); // a partition began while the request was on the wire
+            self.flight.jobs.remove(slot); // a partition began while the request was on the wire
             return;
         }
         if matches!(
@@ -1058,42 +1069,42 @@ impl<R: Recorder> Simulation<'_, R> {
             super::replica::Health::Crashed | super::replica::Health::Stopped
         ) {
             self.respond(slot, Outcome::Refused, now, queue);
-            self.jobs.remove(slot);
+            self.flight.jobs.remove(slot);
             return;
         }
-        let measured = now >= self.measured.0 && now < self.measured.1;
+        let measured = now >= self.measure.measured.0 && now < self.measure.measured.1;
         let service = self.replicas[replica_slot].service as usize;
-        self.windows[service].arrivals += 1;
+        self.measure.windows[service].arrivals += 1;
         self.replicas[replica_slot].window_arrivals += 1;
         if measured {
-            self.service_totals[service].requests += 1;
+            self.measure.service_totals[service].requests += 1;
         }
         if let Some(limit) = &self.model.services[service].rate_limit {
             if !self.replicas[replica_slot].take_token(limit, now) {
                 self.respond(slot, Outcome::Rejected, now, queue); // over the rate limit: 429
-                self.jobs.remove(slot);
+                self.flight.jobs.remove(slot);
                 return;
             }
         }
         if self.replicas[replica_slot].health == super::replica::Health::Hung {
             self.replicas[replica_slot].hung_accepted += 1; // accepted, never answered
-            self.jobs.remove(slot);
+            self.flight.jobs.remove(slot);
             return;
         }
         let replica = &mut self.replicas[replica_slot];
         if !replica.has_free_worker() && !replica.queue_has_room() {
             self.respond(slot, Outcome::Rejected, now, queue);
-            self.jobs.remove(slot);
+            self.flight.jobs.remove(slot);
             return;
         }
-        let job = self.jobs.at_mut(slot);
+        let job = self.flight.jobs.at_mut(slot);
         job.arrived = now;
         job.measured = measured;
-        self.job_positions[slot as usize] = replica.jobs.len() as u32;
+        self.flight.job_positions[slot as usize] = replica.jobs.len() as u32;
         replica.jobs.push(slot);
         if !replica.has_free_worker() {
             replica.queue.push_back(slot);
-        } else if self.jobs.at(slot).deadline <= now {
+        } else if self.flight.jobs.at(slot).deadline <= now {
             self.drop_expired(slot);
         } else {
             self.start_compute(slot, now, queue);
@@ -1102,45 +1113,45 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Deadline propagation: the caller has given up on this queued job; it is dropped unserved.
     fn drop_expired(&mut self, slot: u32) {
-        let job = self.jobs.at(slot);
+        let job = self.flight.jobs.at(slot);
         let (replica_slot, measured) = (job.replica as usize, job.measured);
         self.remove_from_replica(replica_slot, slot);
         if measured {
             let service = self.replicas[replica_slot].service as usize;
-            self.service_totals[service].expired += 1;
+            self.measure.service_totals[service].expired += 1;
         }
-        self.jobs.remove(slot);
+        self.flight.jobs.remove(slot);
     }
 
     /// Load shedding: a job that waited in the queue longer than the service allows is
     /// rejected when it would start.
     fn shed(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let job = self.jobs.at(slot);
+        let job = self.flight.jobs.at(slot);
         let (replica_slot, measured) = (job.replica as usize, job.measured);
         self.remove_from_replica(replica_slot, slot);
         if measured {
             let service = self.replicas[replica_slot].service as usize;
-            self.service_totals[service].shed += 1;
+            self.measure.service_totals[service].shed += 1;
         }
         self.respond(slot, Outcome::Rejected, now, queue);
-        self.jobs.remove(slot);
+        self.flight.jobs.remove(slot);
     }
 
     /// Takes job `slot` off its replica's list of jobs present.
     #[inline(always)]
     fn remove_from_replica(&mut self, replica_slot: usize, slot: u32) {
-        let position = self.job_positions[slot as usize] as usize;
+        let position = self.flight.job_positions[slot as usize] as usize;
         let replica = &mut self.replicas[replica_slot];
         replica.jobs.swap_remove(position);
         if let Some(&moved) = replica.jobs.get(position) {
-            self.job_positions[moved as usize] = position as u32;
+            self.flight.job_positions[moved as usize] = position as u32;
         }
     }
 
     /// The job takes a worker and computes for its (possibly slowed) service time.
     fn start_compute(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let measured = self.measured;
-        let job = self.jobs.at_mut(slot);
+        let measured = self.measure.measured;
+        let job = self.flight.jobs.at_mut(slot);
         let replica = &mut self.replicas[job.replica as usize];
         replica.change_busy(now, 1, measured);
         job.holds_worker = true;
@@ -1158,8 +1169,8 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// The job gives its worker back; the next queued job takes it.
     fn release_worker(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let measured = self.measured;
-        let job = self.jobs.at_mut(slot);
+        let measured = self.measure.measured;
+        let job = self.flight.jobs.at_mut(slot);
         if !job.holds_worker {
             return;
         }
@@ -1169,7 +1180,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let service = self.replicas[replica_slot].service as usize;
         let max_queue_time = self.model.services[service].max_queue_time;
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
-            let waiting = self.jobs.at(next);
+            let waiting = self.flight.jobs.at(next);
             if waiting.deadline <= now {
                 self.drop_expired(next);
                 continue;
@@ -1190,13 +1201,13 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let Some(job) = self.jobs.get(slot, generation) else {
+        let Some(job) = self.flight.jobs.get(slot, generation) else {
             return;
         };
         let replica = &self.replicas[job.replica as usize];
         let service = replica.service as usize;
         if job.measured && !self.is_in_flight(job.call, job.call_generation, job.try_number) {
-            self.service_totals[service].wasted_nanos += job.service_time;
+            self.measure.service_totals[service].wasted_nanos += job.service_time;
         }
         if job.error_draw < replica.error_rate {
             self.finish_job(slot, Outcome::Error, now, queue);
@@ -1212,7 +1223,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// no step is left (or a required call has failed).
     fn advance_steps(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         loop {
-            let job = self.jobs.at(slot);
+            let job = self.flight.jobs.at(slot);
             let endpoint = &self.model.endpoints[job.endpoint as usize];
             if job.failed_required {
                 self.finish_job(slot, Outcome::Error, now, queue);
@@ -1228,13 +1239,13 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.finish_job(slot, Outcome::Timeout, now, queue);
                 return;
             }
-            let first_call = self.step_first_call[job.endpoint as usize][step_index];
+            let first_call = self.clients.step_first_call[job.endpoint as usize][step_index];
             let enabled = enabled_calls(job.call_mask, first_call, step.calls.len());
             if enabled == 0 {
-                self.jobs.at_mut(slot).step += 1;
+                self.flight.jobs.at_mut(slot).step += 1;
                 continue;
             }
-            self.jobs.at_mut(slot).pending_calls = enabled;
+            self.flight.jobs.at_mut(slot).pending_calls = enabled;
             self.issue_step_calls(slot, now, queue);
             return;
         }
@@ -1242,28 +1253,28 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Starts every enabled call of the job's current step.
     fn issue_step_calls(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let job = self.jobs.at(slot);
+        let job = self.flight.jobs.at(slot);
         let (endpoint_index, step_index) = (job.endpoint as usize, job.step as usize);
-        let first_call = self.step_first_call[endpoint_index][step_index] as usize;
+        let first_call = self.clients.step_first_call[endpoint_index][step_index] as usize;
         let step_len = self.model.endpoints[endpoint_index].steps[step_index]
             .calls
             .len();
         for offset in 0..step_len {
-            let job = self.jobs.at(slot);
+            let job = self.flight.jobs.at(slot);
             let call_index = first_call + offset;
             if job.call_mask & (1u128 << call_index) == 0 {
                 continue;
             }
             let call = &self.model.endpoints[endpoint_index].steps[step_index].calls[offset];
             let replica = &self.replicas[job.replica as usize];
-            let client_offset = self.call_client_offset[endpoint_index][call_index];
+            let client_offset = self.clients.call_client_offset[endpoint_index][call_index];
             let start = CallStart {
                 parent: Parent::Job {
                     job: slot,
                     generation: job.generation,
                 },
                 optional: call.optional,
-                client: self.client_base[job.replica as usize] + client_offset,
+                client: self.clients.client_base[job.replica as usize] + client_offset,
                 caller_zone: replica.zone,
                 caller_replica: job.replica,
                 endpoint: call.target as u32,
@@ -1280,23 +1291,23 @@ impl<R: Recorder> Simulation<'_, R> {
     /// The job is done: free its worker and slot, record it, send the response.
     fn finish_job(&mut self, slot: u32, outcome: Outcome, now: u64, queue: &mut EventQueue<Event>) {
         self.release_worker(slot, now, queue);
-        let job = self.jobs.at(slot);
+        let job = self.flight.jobs.at(slot);
         let (replica_slot, measured, arrived) = (job.replica as usize, job.measured, job.arrived);
         self.remove_from_replica(replica_slot, slot);
         if outcome == Outcome::Succeeded {
             let service = self.replicas[replica_slot].service as usize;
             let latency = now - arrived;
-            let window = &mut self.windows[service];
+            let window = &mut self.measure.windows[service];
             window.succeeded += 1;
             window.latency.record(latency);
             if measured {
-                let totals = &mut self.service_totals[service];
+                let totals = &mut self.measure.service_totals[service];
                 totals.succeeded += 1;
                 totals.latency.record(latency);
             }
         }
         self.respond(slot, outcome, now, queue);
-        self.jobs.remove(slot);
+        self.flight.jobs.remove(slot);
     }
 
     /// Puts the job's response on the wire, unless nobody waits for it or a partition drops it.
@@ -1307,11 +1318,11 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let job = self.jobs.at(slot);
+        let job = self.flight.jobs.at(slot);
         if !self.is_in_flight(job.call, job.call_generation, job.try_number) {
             return; // the caller gave up: the response would be ignored
         }
-        let call = self.calls.at(job.call);
+        let call = self.flight.calls.at(job.call);
         let replica_zone = self.replicas[job.replica as usize].zone;
         if self.partitioned(call.caller_zone, replica_zone) {
             return;

@@ -33,7 +33,7 @@ fn is_failure(outcome: Outcome) -> bool {
 impl<R: Recorder> Simulation<'_, R> {
     /// The circuit breaker's verdict on sending a try now: false when it refuses.
     pub(super) fn breaker_admits(&mut self, client: u32, service: usize, now: u64) -> bool {
-        let Some(guards) = self.guards[client as usize].as_deref_mut() else {
+        let Some(guards) = self.clients.guards[client as usize].as_deref_mut() else {
             return true;
         };
         let Some(breaker) = guards.breaker.as_mut() else {
@@ -68,9 +68,9 @@ impl<R: Recorder> Simulation<'_, R> {
     ) {
         let policy = &self.model.services[service].policy;
         if policy.balancer == BalancerKind::PeakEwma {
-            self.balancers[client as usize].observe_rtt(replica, rtt, now);
+            self.clients.balancers[client as usize].observe_rtt(replica, rtt, now);
         }
-        if self.guards[client as usize].is_some() {
+        if self.clients.guards[client as usize].is_some() {
             self.guard_try_end(client, service, replica, outcome, rtt, now);
         }
     }
@@ -87,7 +87,7 @@ impl<R: Recorder> Simulation<'_, R> {
     ) {
         let policy = &self.model.services[service].policy;
         let failed = is_failure(outcome);
-        let Some(guards) = self.guards[client as usize].as_deref_mut() else {
+        let Some(guards) = self.clients.guards[client as usize].as_deref_mut() else {
             return;
         };
         if let (Some(breaker), Some(breaker_policy)) =
@@ -104,7 +104,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 }
             }
         }
-        let Some(guards) = self.guards[client as usize].as_deref_mut() else {
+        let Some(guards) = self.clients.guards[client as usize].as_deref_mut() else {
             return;
         };
         if let (Some(detector), Some(outlier_policy)) =
@@ -113,14 +113,16 @@ impl<R: Recorder> Simulation<'_, R> {
             if let Some(time) = detector.record(outlier_policy, replica, failed) {
                 let enforced = outlier_policy.enforcing >= 1.0
                     || (outlier_policy.enforcing > 0.0
-                        && self.balancers[client as usize].rng().random::<f64>()
+                        && self.clients.balancers[client as usize]
+                            .rng()
+                            .random::<f64>()
                             < outlier_policy.enforcing);
                 if !enforced {
                     detector.not_enforced(replica);
                     return;
                 }
                 detector.eject(replica, now.saturating_add(time));
-                self.balancers[client as usize].set_excluded(replica, true);
+                self.clients.balancers[client as usize].set_excluded(replica, true);
                 let detail = format!(
                     "for {}s after {} consecutive failures",
                     time as f64 / 1e9,
@@ -134,7 +136,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// A call starts: it deposits into the retry budget.
     #[inline]
     pub(super) fn budget_deposit(&mut self, client: u32, now: u64) {
-        if let Some(budget) = self.guards[client as usize]
+        if let Some(budget) = self.clients.guards[client as usize]
             .as_deref_mut()
             .and_then(|g| g.budget.as_mut())
         {
@@ -144,7 +146,7 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// Whether the retry budget allows one more retry now.
     pub(super) fn budget_allows_retry(&mut self, client: u32, now: u64) -> bool {
-        let Some(budget) = self.guards[client as usize]
+        let Some(budget) = self.clients.guards[client as usize]
             .as_deref_mut()
             .and_then(|g| g.budget.as_mut())
         else {
@@ -172,7 +174,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let service = self.client_service[client as usize] as usize;
+        let service = self.clients.client_service[client as usize] as usize;
         let Some(policy) = self.model.services[service]
             .policy
             .outlier_detection
@@ -183,14 +185,14 @@ impl<R: Recorder> Simulation<'_, R> {
         let interval = policy.interval;
         let mut returned = std::mem::take(&mut self.scratch_replicas);
         returned.clear();
-        if let Some(detector) = self.guards[client as usize]
+        if let Some(detector) = self.clients.guards[client as usize]
             .as_deref_mut()
             .and_then(|g| g.outlier.as_mut())
         {
             detector.sweep(now, &mut returned);
         }
         for &replica in &returned {
-            self.balancers[client as usize].set_excluded(replica, false);
+            self.clients.balancers[client as usize].set_excluded(replica, false);
             self.record_event(now, "ejection_end", client, Some(replica), String::new());
         }
         self.scratch_replicas = returned;
@@ -208,12 +210,12 @@ impl<R: Recorder> Simulation<'_, R> {
         replica: Option<u32>,
         detail: String,
     ) {
-        let service = self.client_service[client as usize] as usize;
+        let service = self.clients.client_service[client as usize] as usize;
         let target = match replica {
             Some(index) => format!("{}#{index}", self.model.services[service].name),
             None => self.model.services[service].name.clone(),
         };
-        let subject = format!("{} -> {target}", self.client_names[client as usize]);
+        let subject = format!("{} -> {target}", self.clients.client_names[client as usize]);
         self.recorder.event(&EventRecord {
             time: now,
             kind,

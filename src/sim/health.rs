@@ -45,14 +45,14 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let service = self.client_service[client as usize] as usize;
+        let service = self.clients.client_service[client as usize] as usize;
         let Some(policy) = self.model.services[service].policy.health_check else {
             return;
         };
-        let view_id = self.client_view[client as usize] as usize;
+        let view_id = self.discovery.client_view[client as usize] as usize;
         let mut view = std::mem::take(&mut self.scratch_replicas);
         view.clear();
-        view.extend_from_slice(&self.views[view_id]);
+        view.extend_from_slice(&self.discovery.views[view_id]);
         for &replica in &view {
             let passes = self.check_passes(client, service, replica);
             self.apply_check(
@@ -80,7 +80,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if target.health != Health::Up {
             return false;
         }
-        let caller_zone = self.client_zone[client as usize];
+        let caller_zone = self.clients.client_zone[client as usize];
         caller_zone == NONE || !self.partitioned(caller_zone, target.zone)
     }
 
@@ -94,13 +94,13 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
     ) {
         let index = replica as usize;
-        let Some(health) = self.guards[client as usize]
+        let Some(health) = self.clients.guards[client as usize]
             .as_deref_mut()
             .and_then(|g| g.health.as_mut())
         else {
             return;
         };
-        let balancer = &mut self.balancers[client as usize];
+        let balancer = &mut self.clients.balancers[client as usize];
         let flagged = balancer.has_exclusion(replica, EXCLUDED_UNHEALTHY);
         let mut transition = None;
         if passes {
@@ -127,15 +127,17 @@ impl<R: Recorder> Simulation<'_, R> {
                 state.to_string(),
             );
         }
-        if passes && self.balancers[client as usize].has_exclusion(replica, EXCLUDED_EJECTED) {
+        if passes
+            && self.clients.balancers[client as usize].has_exclusion(replica, EXCLUDED_EJECTED)
+        {
             // A passing active check ends an outlier ejection (Envoy).
-            if let Some(detector) = self.guards[client as usize]
+            if let Some(detector) = self.clients.guards[client as usize]
                 .as_deref_mut()
                 .and_then(|g| g.outlier.as_mut())
             {
                 detector.return_host(replica);
             }
-            self.balancers[client as usize].set_excluded(replica, false);
+            self.clients.balancers[client as usize].set_excluded(replica, false);
             let detail = "health check passed".to_string();
             self.record_event(now, "ejection_end", client, Some(replica), detail);
         }

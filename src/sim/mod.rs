@@ -47,11 +47,31 @@ use std::collections::BTreeMap;
 /// `caller_zone` / `caller_replica` value meaning "none".
 const NONE: u32 = u32::MAX;
 
-/// Events handled at one simulated instant before the run is stopped: more can only be a loop
+/// Events handled at one simulated instant before the run is stopped, besides
+/// [`EVENTS_PER_INSTANT_PER_SOURCE`] per closed-loop user and trace row: more can only be a loop
 /// in zero simulated time (closed-loop users with `think_time = const(0s)` whose requests fail
-/// at once, with no network latency), which would otherwise run, and grow, forever. The most
-/// events a real instant needs is a few per request started at it.
-pub const MAX_EVENTS_PER_INSTANT: u64 = 10_000_000;
+/// at once, with no network latency), which would otherwise run, and grow, forever. A real
+/// instant needs a few events per request started at it, and at most every user and trace row
+/// starts one at the same instant.
+pub const MAX_EVENTS_PER_INSTANT: u64 = 1_000_000;
+
+/// Events allowed at one instant per closed-loop user and per trace row (see
+/// [`MAX_EVENTS_PER_INSTANT`]).
+pub const EVENTS_PER_INSTANT_PER_SOURCE: u64 = 64;
+
+/// The most events one instant of `model` may take (see [`MAX_EVENTS_PER_INSTANT`]).
+pub fn events_per_instant_limit(model: &Model) -> u64 {
+    let sources: u64 = model
+        .workloads
+        .iter()
+        .map(|w| match &w.arrival {
+            Arrival::Closed { users, .. } => u64::from(*users),
+            Arrival::Trace(trace) => trace.times.len() as u64,
+            Arrival::Poisson | Arrival::Constant => 0,
+        })
+        .sum();
+    MAX_EVENTS_PER_INSTANT.saturating_add(sources.saturating_mul(EVENTS_PER_INSTANT_PER_SOURCE))
+}
 
 /// End-to-end requests in flight at once before the run is stopped: more means the offered load
 /// far exceeds the capacity, with unbounded queues, and memory would grow without end (a few
@@ -125,6 +145,26 @@ pub struct Simulation<'m, R: Recorder> {
     replicas: Vec<Replica>,
     /// Slot of each service's replica 0 in `replicas`.
     first_replica: Vec<u32>,
+    /// Who each caller sees: views, registry caches, autoscalers.
+    discovery: Discovery,
+    /// Every (caller, called service) client: balancers, guards, and the tables that find them.
+    clients: ClientTable,
+    /// Calls, jobs and the timeouts armed for them.
+    flight: InFlight,
+    /// What is counted: totals, latency, windows.
+    measure: Measurement,
+    /// Scratch list reused by sweeps.
+    scratch_replicas: Vec<u32>,
+    /// Scratch stream, re-keyed for every try's work.
+    work_rng: RekeyableStream,
+    workloads: Vec<WorkloadRuntime>,
+    lanes: Lanes,
+    /// Partition faults in force (fault indices).
+    active_partitions: Vec<u32>,
+}
+
+/// Discovery: which replicas each client balances over, and what keeps that up to date.
+struct Discovery {
     /// Views (replica indices clients balance over): one per service, shared by its clients
     /// under the oracle and static registries; then, under Eureka and Consul, one per client.
     views: Vec<Vec<u32>>,
@@ -138,10 +178,13 @@ pub struct Simulation<'m, R: Recorder> {
     registry: Option<Box<discovery::RegistryState>>,
     /// Registry outages in force.
     registry_outages: u32,
-    /// Per client: the zone of the caller (`NONE` for a workload without a zone).
-    client_zone: Vec<u32>,
     /// Per service: the autoscaler's state, if it is autoscaled.
     autoscalers: Vec<Option<autoscale::AutoscaleRuntime>>,
+}
+
+/// The clients (one per caller replica and called service, and one per workload entry) and the
+/// tables that find a call's client.
+struct ClientTable {
     /// Balancer state of every (caller, called service) client.
     balancers: Vec<BalancerState>,
     /// Consistent-hash tables, shared by clients balancing over the same replicas.
@@ -164,12 +207,16 @@ pub struct Simulation<'m, R: Recorder> {
     client_service: Vec<u32>,
     /// Per client: who it is, for events (`gateway#0`, `workload:readers`).
     client_names: Vec<String>,
-    /// Scratch list reused by sweeps.
-    scratch_replicas: Vec<u32>,
+    /// Per client: the zone of the caller (`NONE` for a workload without a zone).
+    client_zone: Vec<u32>,
     /// Per endpoint, per call index: offset of the called service among the caller's clients.
     call_client_offset: Vec<Vec<u32>>,
     /// Per endpoint, per step: index of the step's first call.
     step_first_call: Vec<Vec<u32>>,
+}
+
+/// What is under way: calls and their tries, jobs on replicas, and their timeouts.
+struct InFlight {
     calls: Arena<CallState>,
     /// Per client: tries waiting for a connection (used only with `max_connections`).
     pending: Vec<request::PendingQueue>,
@@ -180,18 +227,16 @@ pub struct Simulation<'m, R: Recorder> {
     /// `jobs`: taking a job off that list moves another job, and writing the moved job's new
     /// position into this small table stays in cache where writing into the job did not).
     job_positions: Vec<u32>,
-    /// Scratch stream, re-keyed for every try's work.
-    work_rng: RekeyableStream,
-    workloads: Vec<WorkloadRuntime>,
-    lanes: Lanes,
     /// Armed timeouts, one queue per distinct delay.
     deadlines: Vec<DeadlineQueue>,
+}
+
+/// The run's measurements: end-to-end totals and latency, per-service totals, windows.
+struct Measurement {
     /// Measured interval `[warmup, duration)`, nanoseconds.
     measured: (u64, u64),
     /// Measured end-to-end requests not yet ended.
     measured_in_flight: u64,
-    /// Partition faults in force (fault indices).
-    active_partitions: Vec<u32>,
     offered: u64,
     outcomes: OutcomeCounts,
     latency: LatencyStats,
@@ -201,9 +246,12 @@ pub struct Simulation<'m, R: Recorder> {
     edge_window: WindowCounters,
     /// End-to-end requests under way (measured or not).
     edge_in_flight: u64,
+    /// Start of the current window, nanoseconds.
     window_start: u64,
     /// The simulated instant of the latest event, and the events handled at it so far.
     instant: (u64, u64),
+    /// Events one instant may take ([`events_per_instant_limit`]).
+    instant_limit: u64,
     /// Why the run must stop early, once it must (see [`RunResult::stopped`]).
     stopped: Option<String>,
 }
@@ -305,55 +353,64 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             recorder,
             replicas,
             first_replica,
-            view_versions: vec![0; views.len()],
-            views,
-            client_view,
-            service_clients,
-            registry,
-            registry_outages: 0,
-            client_zone: clients.zone,
-            autoscalers,
-            balancers,
-            hash_tables: HashTables::default(),
-            draws_user_keys: model
-                .services
-                .iter()
-                .any(|s| s.policy.balancer.is_consistent_hash()),
-            edge_zone_counts: edge_zone_counts(model),
-            guards: clients.guards,
-            client_service: clients.service,
-            client_names: clients.names,
+            discovery: Discovery {
+                view_versions: vec![0; views.len()],
+                views,
+                client_view,
+                service_clients,
+                registry,
+                registry_outages: 0,
+                autoscalers,
+            },
+            clients: ClientTable {
+                balancers,
+                hash_tables: HashTables::default(),
+                draws_user_keys: model
+                    .services
+                    .iter()
+                    .any(|s| s.policy.balancer.is_consistent_hash()),
+                edge_zone_counts: edge_zone_counts(model),
+                client_base,
+                edge_client,
+                trace_clients,
+                guards: clients.guards,
+                client_service: clients.service,
+                client_names: clients.names,
+                client_zone: clients.zone,
+                call_client_offset,
+                step_first_call,
+            },
+            flight: InFlight {
+                calls: Arena::default(),
+                pending: (0..client_count)
+                    .map(|_| request::PendingQueue::default())
+                    .collect(),
+                jobs: Arena::default(),
+                job_lineage: Vec::new(),
+                job_positions: Vec::new(),
+                deadlines: (0..deadline_queues)
+                    .map(|_| DeadlineQueue::default())
+                    .collect(),
+            },
+            measure: Measurement {
+                measured: (model.warmup, model.duration),
+                measured_in_flight: 0,
+                offered: 0,
+                outcomes: OutcomeCounts::default(),
+                latency: LatencyStats::default(),
+                service_totals: vec![ServiceTotals::default(); model.services.len()],
+                windows: vec![WindowCounters::default(); model.services.len()],
+                edge_window: WindowCounters::default(),
+                edge_in_flight: 0,
+                window_start: 0,
+                instant: (0, 0),
+                instant_limit: events_per_instant_limit(model),
+                stopped: None,
+            },
             scratch_replicas: Vec::new(),
-            client_base,
-            edge_client,
-            trace_clients,
-            call_client_offset,
-            step_first_call,
-            calls: Arena::default(),
-            pending: (0..client_count)
-                .map(|_| request::PendingQueue::default())
-                .collect(),
-            jobs: Arena::default(),
-            job_lineage: Vec::new(),
-            job_positions: Vec::new(),
             workloads,
             lanes,
-            deadlines: (0..deadline_queues)
-                .map(|_| DeadlineQueue::default())
-                .collect(),
-            measured: (model.warmup, model.duration),
-            measured_in_flight: 0,
             active_partitions: Vec::new(),
-            offered: 0,
-            outcomes: OutcomeCounts::default(),
-            latency: LatencyStats::default(),
-            service_totals: vec![ServiceTotals::default(); model.services.len()],
-            windows: vec![WindowCounters::default(); model.services.len()],
-            edge_window: WindowCounters::default(),
-            edge_in_flight: 0,
-            window_start: 0,
-            instant: (0, 0),
-            stopped: None,
         }
     }
 
@@ -379,9 +436,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 }
             }
         }
-        for (client, guards) in self.guards.iter().enumerate() {
+        for (client, guards) in self.clients.guards.iter().enumerate() {
             if guards.as_ref().is_some_and(|g| g.outlier.is_some()) {
-                let service = self.client_service[client] as usize;
+                let service = self.clients.client_service[client] as usize;
                 let interval = self.model.services[service]
                     .policy
                     .outlier_detection
@@ -438,23 +495,23 @@ impl<'m, R: Recorder> Simulation<'m, R> {
     fn finish(mut self, end_time: u64, events_handled: u64) -> (RunResult, R) {
         self.advance_windows(end_time, true);
         for replica in &mut self.replicas {
-            replica.integrate_busy(end_time, self.measured);
+            replica.integrate_busy(end_time, self.measure.measured);
             if replica.lifecycle == replica::Lifecycle::Running {
-                replica.add_running_time(end_time, self.measured);
+                replica.add_running_time(end_time, self.measure.measured);
             }
-            let totals = &mut self.service_totals[replica.service as usize];
+            let totals = &mut self.measure.service_totals[replica.service as usize];
             totals.busy_worker_nanos += replica.busy_worker_nanos;
             totals.capacity_worker_nanos +=
                 replica.running_measured_nanos * f64::from(replica.workers);
         }
         let result = RunResult {
-            offered: self.offered,
-            outcomes: self.outcomes,
-            latency: self.latency,
-            services: self.service_totals,
+            offered: self.measure.offered,
+            outcomes: self.measure.outcomes,
+            latency: self.measure.latency,
+            services: self.measure.service_totals,
             events_handled,
             end_time,
-            stopped: self.stopped,
+            stopped: self.measure.stopped,
         };
         (result, self.recorder)
     }
@@ -465,15 +522,15 @@ impl<R: Recorder> Process for Simulation<'_, R> {
 
     #[inline]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
-        if now == self.instant.0 {
-            self.instant.1 += 1;
-            if self.instant.1 > MAX_EVENTS_PER_INSTANT {
+        if now == self.measure.instant.0 {
+            self.measure.instant.1 += 1;
+            if self.measure.instant.1 > self.measure.instant_limit {
                 self.stop_without_progress(now);
             }
         } else {
-            self.instant = (now, 1);
+            self.measure.instant = (now, 1);
         }
-        if now >= self.window_start.saturating_add(self.model.window) {
+        if now >= self.measure.window_start.saturating_add(self.model.window) {
             self.advance_windows(now, false);
         }
         match event {
@@ -514,17 +571,19 @@ impl<R: Recorder> Process for Simulation<'_, R> {
     }
 
     fn finished(&self, now: u64) -> bool {
-        (now >= self.model.duration && self.measured_in_flight == 0) || self.stopped.is_some()
+        (now >= self.model.duration && self.measure.measured_in_flight == 0)
+            || self.measure.stopped.is_some()
     }
 }
 
 impl<R: Recorder> Simulation<'_, R> {
-    /// Stops the run: [`MAX_EVENTS_PER_INSTANT`] events at `now` without time advancing.
+    /// Stops the run: too many events at `now` without time advancing.
     #[cold]
     fn stop_without_progress(&mut self, now: u64) {
-        self.stopped.get_or_insert_with(|| {
+        let limit = self.measure.instant_limit;
+        self.measure.stopped.get_or_insert_with(|| {
             format!(
-                "the run stopped: {MAX_EVENTS_PER_INSTANT} events at simulated time {} s without \
+                "the run stopped: {limit} events at simulated time {} s without \
                  time advancing (a loop in zero time, such as closed-loop users with \
                  think_time = const(0s) whose requests fail at once); give think_time, the \
                  network latency or the service time a duration above 0",
@@ -536,7 +595,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Stops the run: more than [`MAX_IN_FLIGHT`] end-to-end requests under way at `now`.
     #[cold]
     fn stop_runaway(&mut self, now: u64) {
-        self.stopped.get_or_insert_with(|| {
+        self.measure.stopped.get_or_insert_with(|| {
             format!(
                 "the run stopped: more than {MAX_IN_FLIGHT} requests in flight at simulated time \
                  {} s (the offered load far exceeds the capacity, and queues are unbounded); \

@@ -180,18 +180,21 @@ fn hedges_pools_and_timeouts_leave_no_try_outstanding() {
     let mut simulation = Simulation::new(&model, NullRecorder, &mut queue);
     simulation.prime(&mut queue);
     crate::engine::run(&mut simulation, &mut queue, u64::MAX);
-    let totals = &simulation.service_totals[0];
+    let totals = &simulation.measure.service_totals[0];
     assert!(totals.hedges > 1000, "{} hedges", totals.hedges);
     assert!(totals.retries > 1000, "{} retries", totals.retries);
     for outcome in [Outcome::Succeeded, Outcome::Timeout, Outcome::Rejected] {
         assert!(totals.try_outcomes.get(outcome) > 100, "{outcome:?}");
     }
-    assert_eq!(simulation.outcomes.total(), simulation.offered);
-    assert_eq!(simulation.measured_in_flight, 0);
-    for balancer in &simulation.balancers {
+    assert_eq!(
+        simulation.measure.outcomes.total(),
+        simulation.measure.offered
+    );
+    assert_eq!(simulation.measure.measured_in_flight, 0);
+    for balancer in &simulation.clients.balancers {
         assert_eq!(balancer.total_outstanding(), 0);
     }
-    for pending in &simulation.pending {
+    for pending in &simulation.flight.pending {
         assert_eq!(pending.live, 0);
     }
 }
@@ -261,7 +264,14 @@ fn a_zero_time_loop_stops_with_its_cause() {
     let reason = result.stopped.expect("the run is stopped");
     assert!(reason.contains("without time advancing"), "{reason}");
     assert!(reason.contains("at simulated time 1 s"), "{reason}");
-    assert!(result.events_handled <= 2 * super::MAX_EVENTS_PER_INSTANT);
+    // 1,000,000 + 64 per user: the run stopped within that many events of the loop's start.
+    let limit = super::events_per_instant_limit(&model);
+    assert_eq!(limit, 1_000_128);
+    assert!(
+        result.events_handled <= 2 * limit,
+        "{}",
+        result.events_handled
+    );
 }
 
 #[test]

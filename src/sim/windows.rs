@@ -8,10 +8,10 @@ impl<R: Recorder> Simulation<'_, R> {
     #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn advance_windows(&mut self, now: u64, flush_partial: bool) {
         let width = self.model.window;
-        while self.window_start.saturating_add(width) <= now
-            || (flush_partial && self.window_start < now)
+        while self.measure.window_start.saturating_add(width) <= now
+            || (flush_partial && self.measure.window_start < now)
         {
-            let end = self.window_start.saturating_add(width);
+            let end = self.measure.window_start.saturating_add(width);
             for (service, spec) in self.model.services.iter().enumerate() {
                 let (mut in_flight, mut busy, mut queued, mut ready) = (0u64, 0u64, 0u64, 0u64);
                 let first = self.first_replica[service] as usize;
@@ -21,7 +21,7 @@ impl<R: Recorder> Simulation<'_, R> {
                     busy += u64::from(replica.busy_workers);
                     queued += replica.queue.len() as u64;
                     let row = ReplicaRow {
-                        start: self.window_start,
+                        start: self.measure.window_start,
                         service: &spec.name,
                         replica: replica.index,
                         zone: &self.model.zones[replica.zone as usize],
@@ -35,31 +35,31 @@ impl<R: Recorder> Simulation<'_, R> {
                     replica.window_arrivals = 0;
                 }
                 let row = WindowRow {
-                    start: self.window_start,
+                    start: self.measure.window_start,
                     end,
                     service: &spec.name,
-                    counters: &self.windows[service],
+                    counters: &self.measure.windows[service],
                     in_flight,
                     busy_workers: busy,
                     queue_length: queued,
                     ready_replicas: Some(ready),
                 };
                 self.recorder.window(&row);
-                self.windows[service].reset();
+                self.measure.windows[service].reset();
             }
             let edge = WindowRow {
-                start: self.window_start,
+                start: self.measure.window_start,
                 end,
                 service: EDGE_ROW,
-                counters: &self.edge_window,
-                in_flight: self.edge_in_flight,
+                counters: &self.measure.edge_window,
+                in_flight: self.measure.edge_in_flight,
                 busy_workers: 0,
                 queue_length: 0,
                 ready_replicas: None,
             };
             self.recorder.window(&edge);
-            self.edge_window.reset();
-            self.window_start = end;
+            self.measure.edge_window.reset();
+            self.measure.window_start = end;
         }
     }
 }

@@ -28,13 +28,10 @@ fn overrides(texts: &[&str]) -> Vec<Override> {
 /// Plans and runs a comparison of a file under `scenarios/` on the default rayon pool.
 fn compare(file: &str, vary: &[&str], replications: u32, sets: &[&str]) -> Outcome {
     let vary: Vec<String> = vary.iter().map(|v| v.to_string()).collect();
-    let plan = plan(
-        &scenario_path(file),
-        &vary,
-        Some(replications),
-        &overrides(sets),
-    )
-    .unwrap_or_else(|problems| panic!("{file} does not plan: {problems:?}"));
+    let source = meshsim::cli::load::source(&scenario_path(file))
+        .unwrap_or_else(|error| panic!("{file} does not read: {:?}", error.lines()));
+    let plan = plan(&source, &vary, Some(replications), &overrides(sets))
+        .unwrap_or_else(|problems| panic!("{file} does not plan: {problems:?}"));
     execute(&plan, &|_| {})
 }
 
@@ -347,7 +344,7 @@ fn run_reports_the_slo_when_there_is_one() {
     assert_eq!(slo["faults"][1]["recovered"], false);
     assert!(slo["faults"][1]["time_to_recover_s"].is_null());
     assert_eq!(slo["recovery_windows"], 3);
-    let parsed: meshsim::report::SloReport =
+    let parsed: meshsim::analysis::slo::SloReport =
         serde_json::from_value(slo.clone()).expect("reads back");
     assert_eq!(parsed.faults.len(), 2);
     let plain = base.join("without");

@@ -32,9 +32,10 @@ fn overrides(pairs: &[&str]) -> Vec<Override> {
         .collect()
 }
 
+/// Loads a scenario or an isotope topology as the command line does (`cli::load` chooses).
 fn load(path: &Path, sets: &[&str]) -> Model {
-    scenario::load_file(path, &overrides(sets))
-        .unwrap_or_else(|errors| panic!("{} does not load:\n{errors}", path.display()))
+    meshsim::cli::load::model(path, &overrides(sets))
+        .unwrap_or_else(|error| panic!("{} does not load:\n{:?}", path.display(), error.lines()))
 }
 
 #[test]

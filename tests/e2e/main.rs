@@ -14,6 +14,7 @@ mod hashing;
 mod hedging;
 mod hostile;
 mod import;
+mod layers;
 mod metastable;
 mod queueing;
 mod report;

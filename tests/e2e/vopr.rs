@@ -12,7 +12,8 @@
 //! - `compare` on 1 and 2 threads gives the same `comparison.json` (every 8th scenario).
 //!
 //! Budget: `MESHSIM_VOPR_SCENARIOS` scenarios (default [`DEFAULT_SCENARIOS`]) from seed
-//! `MESHSIM_VOPR_SEED` (default 0) on. A failure names its seed; replay it with
+//! `MESHSIM_VOPR_SEED` (default 0) on; every `MESHSIM_VOPR_COMPARE_EVERY`-th (default 8) also
+//! runs `compare` on 1 and 2 threads. A failure names its seed; replay it with
 //! `MESHSIM_VOPR_SEED=<seed> MESHSIM_VOPR_SCENARIOS=1 cargo test --release --test e2e vopr`.
 //! The scenario reader's fuzz test is in the same module: mutated real scenario files.
 
@@ -26,10 +27,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Scenarios per `cargo test` run.
-const DEFAULT_SCENARIOS: u64 = 120;
+const DEFAULT_SCENARIOS: u64 = 100;
 
 /// Wall-clock budget of one scenario (both runs): generous for a loaded machine.
-const SCENARIO_BUDGET: Duration = Duration::from_secs(60);
+const SCENARIO_BUDGET: Duration = Duration::from_secs(120);
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -102,7 +103,11 @@ fn policy(rng: &mut ChaCha8Rng, hashing: bool) -> String {
             "ring_hash",
             "maglev",
         ];
-        let choices = if hashing { &balancers[..] } else { &balancers[..6] };
+        let choices = if hashing {
+            &balancers[..]
+        } else {
+            &balancers[..6]
+        };
         keys.push(format!("balancer = \"{}\"", pick(rng, choices)));
     }
     if rng.random_bool(0.7) {
@@ -650,7 +655,7 @@ fn check_seed(seed: u64, dir: &Path) {
             "{name} differs between two runs of the same scenario"
         );
     }
-    if seed % 8 == 0 {
+    if seed % env_u64("MESHSIM_VOPR_COMPARE_EVERY", 8).max(1) == 0 {
         check_compare_threads(&text, dir);
     }
 }
@@ -661,7 +666,8 @@ fn check_compare_threads(text: &str, dir: &Path) {
     let path = dir.join("compare.toml");
     std::fs::write(&path, text).expect("scenario file");
     let vary = vec!["policy.balancer=round_robin,least_request".to_string()];
-    let plan = meshsim::compare::plan(&path, &vary, Some(3), &[]).expect("plan");
+    let source = meshsim::scenario::Source::read(&path).expect("scenario file");
+    let plan = meshsim::compare::plan(&source, &vary, Some(3), &[]).expect("plan");
     let on = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

@@ -3,6 +3,7 @@
 
 use super::style::{self, Key, Line, ValueAxis};
 use super::{Figure, PlotResult};
+use crate::report::format::format_number;
 use crate::report::rundata::{FaultSpan, RunData};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -131,7 +132,7 @@ impl Figure for AvailabilityPlot {
             "{} – seed {} – end-to-end requests per {} s window: availability = succeeded / ended",
             self.scenario,
             self.seed,
-            style::format_number(self.window_s)
+            format_number(self.window_s)
         );
         let area = style::header(root, &self.title(), &subtitle, &keys)?;
         let (_, height) = area.dim_in_pixel();
@@ -147,7 +148,7 @@ impl Figure for AvailabilityPlot {
         let floor = availability_floor(lowest * 100.0);
         let y = ValueAxis::exact(floor, 100.0 + (100.0 - floor) * 0.04);
         let x = ValueAxis::exact(0.0, self.end_s);
-        let percent = |v: &f64| format!("{}%", style::format_number(*v));
+        let percent = |v: &f64| format!("{}%", format_number(*v));
         let space = style::fault_label_space(root, &top, &self.faults, &x)?;
         let mut chart = style::chart(
             &top,

@@ -5,6 +5,7 @@
 
 use super::style::{self, Key, Line, ValueAxis};
 use super::{Figure, PlotResult};
+use crate::report::format::format_number;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -73,7 +74,7 @@ impl Figure for CdfPlot {
         } else {
             "latency (ms)"
         };
-        let fraction = |v: &f64| style::format_number(*v);
+        let fraction = |v: &f64| format_number(*v);
         let mut chart = style::chart(
             &left,
             latency_axis.clone(),

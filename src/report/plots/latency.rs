@@ -2,6 +2,7 @@
 
 use super::style::{self, Key, Line};
 use super::{Figure, PlotResult};
+use crate::report::format::format_number;
 use crate::report::rundata::{FaultSpan, RunData};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -64,10 +65,9 @@ impl LatencyPlot {
 /// The p50 and p99 latency objectives of `summary.json`'s `slo` section (the percentiles this
 /// plot draws), as (percentile, ms).
 pub fn latency_objectives(summary: &serde_json::Value) -> Vec<(String, f64)> {
-    let Some(report) = summary
-        .get("slo")
-        .and_then(|slo| serde_json::from_value::<crate::report::SloReport>(slo.clone()).ok())
-    else {
+    let Some(report) = summary.get("slo").and_then(|slo| {
+        serde_json::from_value::<crate::analysis::slo::SloReport>(slo.clone()).ok()
+    }) else {
         return Vec::new();
     };
     report
@@ -116,7 +116,7 @@ impl Figure for LatencyPlot {
             .partition(|(_, target)| *target <= highest * 1.5 || highest == 0.0);
         for (label, target) in &shown {
             keys.push(Key::Series(
-                format!("{label} objective ({} ms)", style::format_number(*target)),
+                format!("{label} objective ({} ms)", format_number(*target)),
                 objective,
             ));
         }
@@ -124,12 +124,12 @@ impl Figure for LatencyPlot {
             "{} – seed {} – succeeded requests ending in each {} s window",
             self.scenario,
             self.seed,
-            style::format_number(self.window_s)
+            format_number(self.window_s)
         );
         for (label, target) in &off_scale {
             subtitle.push_str(&format!(
                 " – {label} objective {} ms (above the scale)",
-                style::format_number(*target)
+                format_number(*target)
             ));
         }
         let area = style::header(root, &self.title(), &subtitle, &keys)?;

@@ -6,6 +6,7 @@
 
 use super::style::{self, INK, MUTED};
 use super::{Figure, PlotResult};
+use crate::report::format::format_number;
 use crate::report::rundata::{FaultSpan, RunData};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -307,7 +308,7 @@ impl Figure for ReplicaPlot {
             }
             let rate = format!(
                 "{}/s per replica",
-                style::format_number(group.per_replica_rate.round())
+                format_number(group.per_replica_rate.round())
             );
             let middle = (y_top + y_bottom) / 2;
             let row_height = (y_bottom - y_top) / group.rows.len().max(1) as i32;

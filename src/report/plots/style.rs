@@ -4,6 +4,7 @@
 //! and the shading of fault windows.
 
 use super::{PlotError, PlotResult};
+use crate::report::format::format_number;
 use crate::report::rundata::FaultSpan;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
@@ -605,20 +606,6 @@ impl Ranged for ValueAxis {
 impl ValueFormatter<f64> for ValueAxis {
     fn format_ext(&self, value: &f64) -> String {
         format_number(*value)
-    }
-}
-
-/// A tick label: at most three decimals, no trailing zeros, thousands as `k` from 10 000.
-pub fn format_number(value: f64) -> String {
-    if value.abs() >= 10_000.0 && (value / 1000.0).fract().abs() < 1e-9 {
-        return format!("{}k", (value / 1000.0) as i64);
-    }
-    let text = format!("{value:.3}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_string()
-    } else {
-        text.to_string()
     }
 }
 

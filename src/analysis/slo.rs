@@ -29,7 +29,6 @@ use crate::engine::time::{nanos_to_millis, nanos_to_seconds};
 use crate::model::{Model, Slo};
 use crate::sim::{EventRecord, Recorder, ReplicaRow, RunResult, WindowRow, EDGE_ROW};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write;
 
 /// Consecutive windows meeting the SLO needed to call a fault recovered.
 pub const RECOVERY_WINDOWS: usize = 3;
@@ -343,53 +342,8 @@ fn recovery_start(slo: &Slo, windows: &[EdgeWindow], from: u64, load_end: u64) -
         .map(|i| candidates[i].start)
 }
 
-/// The terminal lines: one for the targets, one per fault.
-pub fn render_terminal(report: &SloReport) -> String {
-    let mut text = String::new();
-    let mut parts = Vec::new();
-    if let Some(a) = &report.availability {
-        let mut part = format!(
-            "availability {:.4}% (target {}%) {}",
-            a.actual * 100.0,
-            format_number(a.target * 100.0),
-            if a.met { "ok" } else { "MISSED" }
-        );
-        match a.error_budget_burned {
-            Some(burned) => {
-                let _ = write!(part, ", error budget burned {:.1}%", burned * 100.0);
-            }
-            None => part.push_str(", error budget exhausted"),
-        }
-        parts.push(part);
-    }
-    for l in &report.latency {
-        parts.push(format!(
-            "{} {:.3} ms (target {} ms) {}",
-            l.percentile,
-            l.actual_ms,
-            format_number(l.target_ms),
-            if l.met { "ok" } else { "MISSED" }
-        ));
-    }
-    let verdict = if report.met { "met" } else { "NOT met" };
-    let _ = writeln!(text, "  slo           {verdict}: {}", parts.join("; "));
-    for f in &report.faults {
-        let _ = writeln!(
-            text,
-            "  fault {:<7} {} {} at {} s: {}, {}",
-            f.fault,
-            f.kind,
-            f.target,
-            format_number(f.at_s),
-            f.detection_text(),
-            f.recovery_text()
-        );
-    }
-    text
-}
-
 /// A number without trailing zeros (at most 6 decimals).
-fn format_number(value: f64) -> String {
+pub fn format_number(value: f64) -> String {
     let text = format!("{value:.6}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }

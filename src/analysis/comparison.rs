@@ -22,7 +22,7 @@
 //!                                       "slo": { ... } or absent }, ... ] }, ... ] }
 //! ```
 
-use crate::report::SloReport;
+use crate::analysis::slo::SloReport;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

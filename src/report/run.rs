@@ -1,0 +1,47 @@
+//! A whole run into a folder: the simulation streams its rows into the report's files, then the
+//! summary, the SLO verdicts, the plots and `report.html` are written, all renamed into place
+//! together when everything succeeded.
+
+use super::{FileRecorder, OutputFiles, Progress, ProgressRecorder, Summary};
+use crate::analysis::slo::{self, EdgeRecorder};
+use crate::model::Model;
+use crate::sim::Simulation;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Runs `model` and writes its report into `dir` (atomically: all files or none), moving
+/// `progress` along simulated time. Returns the summary and the wall-clock time the simulation
+/// itself took (reports and plots excluded; printed, never written to a report file).
+pub fn run_to_folder(
+    model: &Model,
+    dir: &Path,
+    progress: &Progress,
+) -> std::io::Result<(Summary, Duration)> {
+    let mut files = OutputFiles::new(dir)?;
+    let recorder = EdgeRecorder::for_model(
+        ProgressRecorder::new(FileRecorder::new(&mut files)?, progress),
+        model,
+    );
+    let started = Instant::now();
+    let (result, recorder) = Simulation::run(model, recorder);
+    let simulation_wall = started.elapsed();
+    if let Some(reason) = result.stopped {
+        // A stopped run's figures are partial: no report (its files are removed on drop).
+        return Err(std::io::Error::other(reason));
+    }
+    let (recorder, edge_windows) = recorder.into_parts();
+    recorder.into_inner().finish()?;
+    let mut summary = Summary::new(model, &result);
+    summary.slo = model
+        .slo
+        .as_ref()
+        .map(|objectives| slo::evaluate(model, objectives, &result, &edge_windows));
+    files.write("summary.json", summary.to_json().as_bytes())?;
+    files.write(
+        "latency.csv",
+        super::latency_quantiles_csv(&result.latency).as_bytes(),
+    )?;
+    super::render_run(&mut files)?;
+    files.commit()?;
+    Ok((summary, simulation_wall))
+}
