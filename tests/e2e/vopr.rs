@@ -655,7 +655,7 @@ fn check_seed(seed: u64, dir: &Path) {
             "{name} differs between two runs of the same scenario"
         );
     }
-    if seed % env_u64("MESHSIM_VOPR_COMPARE_EVERY", 8).max(1) == 0 {
+    if seed.is_multiple_of(env_u64("MESHSIM_VOPR_COMPARE_EVERY", 8).max(1)) {
         check_compare_threads(&text, dir);
     }
 }
@@ -810,7 +810,7 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
             // Insert a structural character.
             let c = *pick(
                 rng,
-                &[b'[', b']', b'{', b'}', b'"', b'=', b'\n', b',', b'#', b'\\'],
+                b"[]{}\"=\n,#\\",
             );
             out.insert(at, c);
         }
@@ -824,7 +824,7 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
                 .collect();
             if let Some(&i) = digits.get(rng.random_range(0..digits.len().max(1))) {
                 let mut t = text;
-                t.insert_str(i, *pick(rng, &["999999", "0", "1e30", "-"]));
+                t.insert_str(i, pick(rng, &["999999", "0", "1e30", "-"]));
                 return t;
             }
             return text;
