@@ -808,10 +808,7 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
         }
         4 => {
             // Insert a structural character.
-            let c = *pick(
-                rng,
-                b"[]{}\"=\n,#\\",
-            );
+            let c = *pick(rng, b"[]{}\"=\n,#\\");
             out.insert(at, c);
         }
         5 => {
