@@ -678,7 +678,11 @@ fn check_compare_threads(text: &str, dir: &Path) {
     };
     let one = on(1);
     let two = on(2);
-    assert_eq!(one.0, None, "a compare run stopped");
+    // A variant may meet a zero-time loop its baseline did not (seed 1920: closed-loop users,
+    // queue = 1, least_request); it must then stop the same way on any number of threads.
+    if let Some(reason) = &one.0 {
+        assert!(reason.contains("without time advancing"), "{reason}");
+    }
     assert!(one == two, "compare differs between 1 and 2 threads");
 }
 
