@@ -401,6 +401,7 @@ mod tests {
             services: vec![],
             events_handled: 0,
             end_time: 0,
+            stopped: None,
         }
     }
 

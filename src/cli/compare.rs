@@ -38,6 +38,7 @@ pub struct CompareArgs {
 /// prints its table.
 pub fn run(args: &CompareArgs) -> Result<(), AppError> {
     let overrides = load::overrides(&args.overrides, args.seed)?;
+    compare::check_threads(args.threads).map_err(|message| AppError::Invalid(vec![message]))?;
     let source = load::source(&args.scenario)?;
     let plan = compare::plan(&source, &args.vary, args.replications, &overrides)
         .map_err(AppError::Invalid)?;
@@ -48,6 +49,9 @@ pub fn run(args: &CompareArgs) -> Result<(), AppError> {
     let bar = progress_bar(&plan, args.quiet);
     let outcome = pool.install(|| compare::execute(&plan, &|_: Progress| bar.inc()));
     bar.finish();
+    if let Some(reason) = outcome.stopped {
+        return Err(AppError::Failed(reason));
+    }
     let dir = args
         .out
         .clone()

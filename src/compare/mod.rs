@@ -21,7 +21,7 @@ pub mod summarize;
 
 use crate::model::Model;
 use crate::report::{latency_quantiles_csv, OutputFiles};
-use crate::scenario::{Override, Source};
+use crate::scenario::{limits, Override, Source};
 use crate::sim::LatencyStats;
 use grid::{Axis, Variant};
 use replicate::Progress;
@@ -52,6 +52,9 @@ pub struct Outcome {
     pub comparison: Comparison,
     /// Per variant, in order: replication 0's end-to-end latency.
     pub latency: Vec<LatencyStats>,
+    /// Why a run was stopped before its end (the first in variant then replication order), if
+    /// one was: its figures are partial, and the comparison must not be reported.
+    pub stopped: Option<String>,
 }
 
 /// Loads the scenario `source` with the user's `overrides`, works out the axes (from `vary`, or
@@ -73,6 +76,23 @@ pub fn plan(
         .unwrap_or(DEFAULT_REPLICATIONS);
     if replications == 0 {
         return Err(vec!["--replications must be at least 1".to_string()]);
+    }
+    if u64::from(replications) > limits::MAX_REPLICATIONS {
+        return Err(vec![format!(
+            "--replications {replications} is more than the limit of {} per variant",
+            limits::MAX_REPLICATIONS
+        )]);
+    }
+    let variant_count = axes.iter().fold(1u64, |count, axis| {
+        count.saturating_mul(axis.values.len() as u64)
+    });
+    let runs = variant_count.saturating_mul(u64::from(replications));
+    if runs > limits::MAX_COMPARE_RUNS {
+        return Err(vec![format!(
+            "{variant_count} variants × {replications} replications make {runs} runs, more than \
+             the limit of {} (vary fewer values or run fewer replications)",
+            limits::MAX_COMPARE_RUNS
+        )]);
     }
     let mut problems = Vec::new();
     let mut variants = Vec::new();
@@ -100,6 +120,17 @@ pub fn plan(
     }
 }
 
+/// Checks `-j N`: at most [`limits::MAX_THREADS`] (`None` or 0: all cores).
+pub fn check_threads(threads: Option<usize>) -> Result<(), String> {
+    match threads {
+        Some(n) if n as u64 > limits::MAX_THREADS => Err(format!(
+            "-j {n} is more than the limit of {} threads",
+            limits::MAX_THREADS
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs every replication of every variant of `plan` on the current rayon pool (wrap the call
 /// in `ThreadPool::install` to choose the threads), calling `on_finished` after each one (from
 /// the thread that ran it, in any order: the hook for a progress bar). The outcome does not
@@ -111,6 +142,19 @@ pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome 
         .map(|(_, model)| model.clone())
         .collect();
     let mut runs = replicate::run_grid(&models, plan.replications, on_finished);
+    let stopped = plan
+        .variants
+        .iter()
+        .zip(&runs)
+        .find_map(|((variant, _), runs)| {
+            runs.iter().find_map(|run| {
+                let reason = run.stopped.as_ref()?;
+                Some(format!(
+                    "variant {}, replication {} (seed {}): {reason}",
+                    variant.name, run.index, run.seed
+                ))
+            })
+        });
     let latency = runs
         .iter_mut()
         .map(|runs| runs[0].latency.take().unwrap_or_default())
@@ -129,6 +173,7 @@ pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome 
     Outcome {
         comparison: summarize::summarize(header, &variants, &runs),
         latency,
+        stopped,
     }
 }
 

@@ -125,6 +125,8 @@ pub struct ReplicationRun {
     pub slo: Option<SloReport>,
     /// The end-to-end latency distribution, when asked to keep it.
     pub latency: Option<LatencyStats>,
+    /// Why the run was stopped before its end, if it was ([`crate::sim::RunResult::stopped`]).
+    pub stopped: Option<String>,
 }
 
 /// Runs replication `index` of `model` (with its seed replaced by [`replication_seed`]).
@@ -145,6 +147,7 @@ pub fn run_replication(model: &Model, index: u32, keep_latency: bool) -> Replica
         succeeded: result.outcomes.get(Outcome::Succeeded),
         values: metric_values(&model, &result),
         slo,
+        stopped: result.stopped.clone(),
         latency: keep_latency.then_some(result.latency),
     }
 }

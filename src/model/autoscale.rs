@@ -114,7 +114,7 @@ impl Stabilizer {
         while self
             .history
             .front()
-            .is_some_and(|&(at, _)| at + policy.scale_down_stabilization <= now)
+            .is_some_and(|&(at, _)| at.saturating_add(policy.scale_down_stabilization) <= now)
         {
             self.history.pop_front();
         }

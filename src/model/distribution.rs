@@ -25,12 +25,17 @@ pub enum Dist {
     Empirical(Vec<u64>),
 }
 
+/// Largest sample, nanoseconds: larger and infinite draws saturate here.
+const LONGEST: f64 = crate::engine::time::LONGEST as f64;
+
 /// `value` (nanoseconds) rounded half up to a whole number of nanoseconds: 0 for NaN or a
-/// negative value, capped at about 292 years.
+/// negative value; a value beyond [`crate::engine::time::LONGEST`] (10,000 hours), infinity
+/// included (`pareto(shape=1e-300)`), saturates there instead of wrapping to 0.
 #[inline(always)]
 fn whole_nanos(value: f64) -> u64 {
-    if value.is_finite() && value > 0.0 {
-        (value.min(9.2e18) + 0.5) as u64 // cheaper than `round`
+    if value > 0.0 {
+        // `NaN > 0.0` is false; infinity is capped by `min`.
+        (value.min(LONGEST) + 0.5) as u64 // cheaper than `round`
     } else {
         0
     }
@@ -176,8 +181,8 @@ impl Dist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
     use rand::rngs::ChaCha8Rng;
+    use rand::SeedableRng;
 
     /// Mean and standard error of the mean of `draws` samples of `dist` (the standard error from
     /// the draws' own standard deviation, so it does not lean on the closed forms under test).
@@ -243,8 +248,7 @@ mod tests {
         // lognormal f(x_q) = phi(z_q) / (x_q sigma), so relative to x_q it is
         // sigma sqrt(q (1 - q) / n) / phi(z_q): 0.28% at the median, 0.83% at the p99 here.
         let phi = |z: f64| (-z * z / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
-        let relative_se =
-            |q: f64, z: f64| sigma * (q * (1.0 - q) / DRAWS as f64).sqrt() / phi(z);
+        let relative_se = |q: f64, z: f64| sigma * (q * (1.0 - q) / DRAWS as f64).sqrt() / phi(z);
         let (median_se, p99_se) = (relative_se(0.5, 0.0), relative_se(0.99, 2.326_347_874));
         assert!(
             (median / 5e6 - 1.0).abs() < 5.0 * median_se,
@@ -266,6 +270,30 @@ mod tests {
             .map(|i| if i % 2 == 1 { 4.0 } else { 2.0 } * phi(i as f64 * h))
             .sum();
         0.5 + h / 3.0 * (phi(0.0) + inner + phi(x))
+    }
+
+    #[test]
+    fn infinite_and_huge_draws_saturate_instead_of_wrapping_to_zero() {
+        let longest = crate::engine::time::LONGEST;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        // scale / U^(1/shape) with shape 1e-300: U^(1e300) is 0 for every U < 1, so the draw is
+        // +infinity (or, for U = 1, the scale).
+        let pareto = Dist::Pareto {
+            scale: 1e6,
+            shape: 1e-300,
+        };
+        let draws: Vec<u64> = (0..1000).map(|_| pareto.sample(&mut rng)).collect();
+        assert!(
+            draws.iter().all(|&d| d == longest || d == 1_000_000),
+            "{draws:?}"
+        );
+        assert!(draws.iter().filter(|&&d| d == longest).count() > 990);
+        assert_eq!(Dist::Const(f64::INFINITY).sample(&mut rng), longest);
+        assert_eq!(Dist::Const(1e30).sample(&mut rng), longest);
+        assert_eq!(Dist::Const(f64::NAN).sample(&mut rng), 0);
+        assert_eq!(Dist::Const(-5.0).sample(&mut rng), 0);
+        let huge_exp = Dist::Exp { mean: 1e300 };
+        assert!((0..100).all(|_| huge_exp.sample(&mut rng) <= longest));
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl CircuitBreaker {
                 self.reset_window();
                 let to = if reopen {
                     self.state = BreakerState::Open {
-                        until: now + policy.open_for,
+                        until: now.saturating_add(policy.open_for),
                     };
                     "open"
                 } else {
@@ -200,7 +200,7 @@ impl CircuitBreaker {
                     let calls = counts.total;
                     self.reset_window();
                     self.state = BreakerState::Open {
-                        until: now + policy.open_for,
+                        until: now.saturating_add(policy.open_for),
                     };
                     return Some(BreakerTransition {
                         from: "closed",

@@ -1,4 +1,10 @@
 //! The report folder: files streamed under temporary names, renamed into place on success.
+//!
+//! One run at a time writes into a folder: [`OutputFiles::new`] takes an exclusive lock on
+//! `DIR/.meshsim.lock` (released by the system when the process ends, however it ends), and a
+//! second run into the same folder is refused rather than mixing its files with the first's.
+//! Under the lock, temporary files a killed run left behind are removed. On SIGINT or SIGTERM,
+//! the temporary files of every folder being written are removed before the process exits.
 
 use crate::engine::time::{nanos_to_millis, nanos_to_seconds};
 use crate::model::Outcome;
@@ -7,27 +13,66 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// The lock file of a report folder.
+pub const LOCK_FILE: &str = ".meshsim.lock";
+
+/// Suffix of the temporary name of a file being written.
+const PARTIAL_SUFFIX: &str = ".partial";
+
 /// Files being written into one report folder.
 #[derive(Debug)]
 pub struct OutputFiles {
     dir: PathBuf,
     /// (temporary path, final path) of every file written so far.
     pending: Vec<(PathBuf, PathBuf)>,
+    /// Holds the folder's lock while open.
+    _lock: File,
 }
 
 impl OutputFiles {
-    /// Prepares `dir` (created if missing).
+    /// Prepares `dir` (created if missing): takes its lock, and removes the temporary files a
+    /// killed run left there. Fails if another run is writing into `dir`.
     pub fn new(dir: &Path) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!(
+                        "another meshsim run is writing into {}; wait for it, or write to \
+                         another folder (--out)",
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(fs::TryLockError::Error(error)) => return Err(error),
+        }
+        remove_stale_partials(dir)?;
+        signals::install();
         Ok(OutputFiles {
             dir: dir.to_path_buf(),
             pending: Vec::new(),
+            _lock: lock,
         })
     }
 
     /// Creates `name` under a temporary name; it appears under `name` at [`OutputFiles::commit`].
+    /// `name` must be a plain file name (no separator, not `.` or `..`).
     pub fn create(&mut self, name: &str) -> io::Result<BufWriter<File>> {
-        let temporary = self.dir.join(format!(".{name}.partial"));
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is not a plain file name"),
+            ));
+        }
+        let temporary = self.dir.join(format!(".{name}{PARTIAL_SUFFIX}"));
+        signals::register(&temporary);
         let file = File::create(&temporary)?;
         self.pending.push((temporary, self.dir.join(name)));
         Ok(BufWriter::with_capacity(1 << 16, file))
@@ -59,8 +104,14 @@ impl OutputFiles {
 
     /// Renames every file into place.
     pub fn commit(mut self) -> io::Result<()> {
-        for (temporary, target) in std::mem::take(&mut self.pending) {
-            fs::rename(&temporary, &target)?;
+        let pending = std::mem::take(&mut self.pending);
+        for (index, (temporary, target)) in pending.iter().enumerate() {
+            if let Err(error) = fs::rename(temporary, target) {
+                // The files not renamed yet are removed by `drop`.
+                self.pending = pending[index..].to_vec();
+                return Err(error);
+            }
+            signals::unregister(temporary);
         }
         Ok(())
     }
@@ -76,7 +127,71 @@ impl Drop for OutputFiles {
     fn drop(&mut self) {
         for (temporary, _) in &self.pending {
             let _ = fs::remove_file(temporary);
+            signals::unregister(temporary);
         }
+    }
+}
+
+/// Removes `.NAME.partial` files from `dir`: left by a run that was killed (SIGKILL, power
+/// loss) while writing there. Called under the folder's lock, so no live run owns them.
+fn remove_stale_partials(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) && entry.file_type()?.is_file() {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removal of the temporary files being written when the process is interrupted.
+mod signals {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, Once};
+
+    /// Temporary files being written, by every [`super::OutputFiles`] of the process.
+    static PARTIALS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+    /// Notes a temporary file about to be created.
+    pub fn register(path: &Path) {
+        if let Ok(mut partials) = PARTIALS.lock() {
+            partials.insert(path.to_path_buf());
+        }
+    }
+
+    /// Forgets a temporary file renamed into place or removed.
+    pub fn unregister(path: &Path) {
+        if let Ok(mut partials) = PARTIALS.lock() {
+            partials.remove(path);
+        }
+    }
+
+    /// On the first call, starts a thread that waits for SIGINT or SIGTERM, then removes every
+    /// registered temporary file and exits with status 128 + the signal (as the shell reports
+    /// a process killed by it). Without a report folder open, the signals keep their default.
+    pub fn install() {
+        static INSTALLED: Once = Once::new();
+        INSTALLED.call_once(|| {
+            use signal_hook::consts::{SIGINT, SIGTERM};
+            let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+                return;
+            };
+            let _ = std::thread::Builder::new()
+                .name("meshsim-signals".into())
+                .spawn(move || {
+                    if let Some(signal) = signals.forever().next() {
+                        // Taken and kept: no file is created or renamed after this.
+                        let partials = PARTIALS.lock().unwrap_or_else(|e| e.into_inner());
+                        for path in partials.iter() {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        std::process::exit(128 + signal);
+                    }
+                });
+        });
     }
 }
 

@@ -51,6 +51,10 @@ pub fn run_to_folder_traced(
         }
     };
     let simulation_wall = started.elapsed();
+    if let Some(reason) = result.stopped {
+        // A stopped run's figures are partial: no report (its files are removed on drop).
+        return Err(std::io::Error::other(reason));
+    }
     let (recorder, edge_windows) = recorder.into_parts();
     recorder.into_inner().finish()?;
     let mut summary = Summary::new(model, &result);

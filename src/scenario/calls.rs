@@ -123,17 +123,18 @@ fn read_call(ctx: &mut Ctx<'_>, node: &Node) -> Option<CallDraft> {
 pub(crate) struct Directory {
     services: Vec<(String, Vec<(String, EndpointId)>)>,
     by_name: HashMap<String, ServiceId>,
+    /// Endpoints numbered so far (the next endpoint's id).
+    endpoint_count: usize,
 }
 
 impl Directory {
     /// Adds a service with its endpoint names; returns the endpoint ids given to them (numbered
     /// on from the previous services'). A duplicate service name keeps the first.
     pub fn add(&mut self, service: &str, endpoints: &[String]) -> Vec<EndpointId> {
-        let first = self
-            .services
-            .iter()
-            .map(|(_, eps)| eps.len())
-            .sum::<usize>();
+        // A running count, not a sum over the services so far: that made reading n services
+        // take n^2 steps (52 s for a chain of 20,000).
+        let first = self.endpoint_count;
+        self.endpoint_count += endpoints.len();
         let ids: Vec<EndpointId> = (first..first + endpoints.len()).collect();
         let id = self.services.len();
         self.by_name.entry(service.to_string()).or_insert(id);
@@ -171,8 +172,9 @@ impl Directory {
             Some((service, endpoint)) => (service, Some(endpoint)),
             None => (target, None),
         };
-        let labels = self.labels();
         let Some(id) = self.service(service) else {
+            // Only for the message: listing every name for each target resolved is quadratic.
+            let labels = self.labels();
             let names: Vec<&str> = self.service_names().collect();
             let hint = did_you_mean(target, labels.iter().map(String::as_str));
             let listing = if hint.is_empty() && names.len() <= 12 {

@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::duration::parse_duration;
+use super::limits::read_at_most;
 use super::suggest::did_you_mean;
 use crate::model::Dist;
 
@@ -470,7 +471,11 @@ impl Parser<'_> {
             );
         }
         let full = self.base_dir.join(path);
-        let bytes = match std::fs::read(&full) {
+        let limit = super::limits::MAX_EMPIRICAL_BYTES;
+        if let Err(problem) = super::limits::check_input_file(&full, limit, "empirical file") {
+            return fail(p_s, problem);
+        }
+        let bytes = match read_at_most(&full, limit) {
             Ok(bytes) => bytes,
             Err(error) => {
                 return fail(

@@ -1,6 +1,8 @@
 //! Durations written with a unit: `"250us"`, `"1.5ms"`, `"2s"`, `"5m"`, `"1h"`, and sums such as
 //! `"1m30s"`. Results are whole nanoseconds, rounded to the nearest (halves up).
 
+use crate::engine::time::LONGEST;
+
 /// The units a duration may use, with their length in nanoseconds.
 const UNITS: [(&str, u128); 8] = [
     ("ns", 1),
@@ -96,7 +98,17 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, DurationError> {
         };
         i = skip_spaces(text, i);
     }
-    u64::try_from(total).or_else(|_| fail(0, format!("duration \"{text}\" is too large")))
+    match u64::try_from(total) {
+        Ok(ns) if ns <= LONGEST => Ok(ns),
+        _ => fail(
+            0,
+            format!(
+                "duration \"{text}\" is too long: at most {} (a limit that keeps time arithmetic \
+                 far from overflow)",
+                format_ns(LONGEST)
+            ),
+        ),
+    }
 }
 
 fn skip_spaces(text: &str, from: usize) -> usize {
@@ -197,6 +209,18 @@ mod tests {
         assert!(parse_duration("1s,").is_err());
         assert!(parse_duration("99999999999999999999999h").is_err());
         assert!(parse_duration("1e3ms").is_err());
+    }
+
+    #[test]
+    fn durations_stop_at_ten_thousand_hours() {
+        assert_eq!(parse_duration("10000h"), Ok(36_000_000_000_000_000));
+        let long = parse_duration("10000h1ns").expect_err("one nanosecond too long");
+        assert!(long.message.contains("at most 10000h"), "{}", long.message);
+        assert!(parse_duration("100000h").is_err());
+        assert!(
+            parse_duration("18446744073709551615ns").is_err(),
+            "u64::MAX ns"
+        );
     }
 
     #[test]

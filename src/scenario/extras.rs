@@ -50,7 +50,12 @@ pub(crate) fn read_compare(ctx: &mut Ctx<'_>, node: &Node) -> Option<CompareSpec
     for entry in entries {
         if entry.key == "replications" {
             spec.replications = ctx
-                .integer(&entry.node, "replications", 1, i64::from(u32::MAX))
+                .integer(
+                    &entry.node,
+                    "replications",
+                    1,
+                    super::limits::MAX_REPLICATIONS as i64,
+                )
                 .map(|n| n as u32);
             continue;
         }

@@ -137,6 +137,21 @@ impl Ctx<'_> {
             );
             return None;
         }
+        let limit = super::limits::MAX_NAME_BYTES;
+        if name.len() > limit {
+            self.error(
+                node,
+                format!("{what} is {} bytes long, at most {limit}", name.len()),
+            );
+            return None;
+        }
+        if name.chars().any(char::is_control) {
+            self.error(
+                node,
+                format!("{what} {name:?} must not contain control characters"),
+            );
+            return None;
+        }
         Some(name)
     }
 
@@ -384,7 +399,9 @@ mod tests {
             format!("t.toml:2:5: speed \"later\" {PLANNED}")
         );
         assert!(
-            messages[1].starts_with("t.toml:3:5: unknown speed \"neither\": expected one of fast, slow, later"),
+            messages[1].starts_with(
+                "t.toml:3:5: unknown speed \"neither\": expected one of fast, slow, later"
+            ),
             "{}",
             messages[1]
         );

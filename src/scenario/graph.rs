@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graphmap::DiGraphMap;
 
 use super::context::Ctx;
@@ -27,7 +27,9 @@ pub(crate) fn report_cycles(
             site_of.entry((from, to)).or_insert(offset);
         }
     }
-    let mut components: Vec<Vec<EndpointId>> = tarjan_scc(&graph)
+    // Kosaraju's algorithm, not Tarjan's: petgraph's Tarjan recurses once per endpoint of a
+    // call chain, and a chain of 20,000 services overflowed the stack.
+    let mut components: Vec<Vec<EndpointId>> = kosaraju_scc(&graph)
         .into_iter()
         .filter(|c| c.len() > 1 || c.first().is_some_and(|&n| graph.contains_edge(n, n)))
         .collect();

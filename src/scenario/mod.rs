@@ -25,6 +25,7 @@ mod fields;
 mod file;
 mod governance;
 mod graph;
+pub mod limits;
 mod overrides;
 mod policy;
 mod raw;
@@ -92,7 +93,23 @@ pub fn load_file(path: &Path, overrides: &[Override]) -> Result<Model, ScenarioE
 /// The text of the file at `path` (labelled `label` in messages), which should be `kind` (e.g.
 /// "a TOML scenario"): one problem without a position when it cannot be read or is not UTF-8.
 pub fn read_text(path: &Path, label: &str, kind: &str) -> Result<String, ScenarioErrors> {
-    let bytes = std::fs::read(path)
+    // Only a regular file has a known end (`meshsim validate /dev/zero` read for ever).
+    if let Ok(metadata) = std::fs::metadata(path) {
+        let limit = limits::MAX_SCENARIO_BYTES;
+        if !metadata.is_file() {
+            let message =
+                format!("{label} is not a regular file (devices, pipes and folders are refused)");
+            return Err(ScenarioErrors::single(label, message));
+        }
+        if metadata.len() > limit {
+            let message = format!(
+                "{label} is {} bytes, more than the limit of {limit}",
+                metadata.len()
+            );
+            return Err(ScenarioErrors::single(label, message));
+        }
+    }
+    let bytes = limits::read_at_most(path, limits::MAX_SCENARIO_BYTES)
         .map_err(|error| ScenarioErrors::single(label, format!("cannot read {label}: {error}")))?;
     String::from_utf8(bytes).map_err(|_| not_text(label, kind))
 }

@@ -291,7 +291,7 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
     }
     if let Some(node) = fields.get("max") {
         patch.max = ctx
-            .integer(node, "retries max", 0, i64::from(u32::MAX))
+            .integer(node, "retries max", 0, super::limits::MAX_RETRIES as i64)
             .and_then(|v| u32::try_from(v).ok());
     }
     if let Some(node) = fields.get("per_try_timeout") {
@@ -379,9 +379,17 @@ fn read_circuit_breaker(ctx: &mut Ctx<'_>, node: &Node) -> Option<CircuitBreaker
             super::raw::Value::Integer(_) => ctx
                 .integer(node, "window", 1, 1_000_000)
                 .map_or(policy.window, |calls| BreakerWindow::Calls(calls as u32)),
-            _ => ctx
-                .positive_duration(node, "window")
-                .map_or(policy.window, BreakerWindow::Time),
+            _ => match ctx.positive_duration(node, "window") {
+                Some(span) if span > super::limits::MAX_COUNTER_SPAN => {
+                    ctx.error(
+                        node,
+                        "a time-based window is at most 1h (one counter per second is kept per \
+                         client); for longer memory use a count-based window",
+                    );
+                    policy.window
+                }
+                span => span.map_or(policy.window, BreakerWindow::Time),
+            },
         };
     }
     if let Some(node) = fields.get("min_calls") {

@@ -18,7 +18,7 @@ const CONCURRENCY: [(&str, Concurrency); 2] = [
 ];
 
 /// Most replicas a service may have.
-const MAX_REPLICAS: i64 = u32::MAX as i64;
+const MAX_REPLICAS: i64 = super::limits::MAX_REPLICAS_PER_SERVICE as i64;
 
 /// Zone of replicas of a service that names none.
 pub(crate) const DEFAULT_ZONE: &str = "default";
@@ -138,7 +138,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     };
     let workers = match fields.get("workers") {
         Some(n) => ctx
-            .integer(n, "workers", 1, i64::from(u32::MAX))
+            .integer(n, "workers", 1, super::limits::MAX_WORKERS as i64)
             .unwrap_or(1),
         None => 1,
     } as u32;

@@ -994,9 +994,9 @@ fn a_window_too_short_for_the_duration_is_refused() {
     let text = BASE.replacen("[scenario]", "[scenario]\nwindow = \"1us\"", 1);
     let errors = errors(&text);
     assert!(
-        errors
-            .iter()
-            .any(|e| e.message.contains("window is too short")),
+        errors.iter().any(|e| e
+            .message
+            .contains("more than the limit of 1000000: set a longer")),
         "{errors:#?}"
     );
 }
@@ -1046,3 +1046,6 @@ fn hedge_and_connection_pool_are_read_and_checked() {
     bad("max_connections = 0", "max_connections");
     bad("max_pending = -1", "max_pending");
 }
+
+#[path = "limits_tests.rs"]
+mod limits_tests;

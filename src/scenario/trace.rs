@@ -34,7 +34,11 @@ pub(crate) fn read_trace(
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
+        // A file that grew past the limit since it was checked is read up to the limit only.
+        .from_reader(std::io::BufReader::new(std::io::Read::take(
+            file,
+            super::limits::MAX_TRACE_BYTES,
+        )));
     let (time_column, endpoint_column) = columns(&mut reader)?;
     let mut rows = Rows::default();
     let mut record = csv::StringRecord::new();

@@ -11,6 +11,7 @@ use super::calls::{resolve_at, Directory};
 use super::context::Ctx;
 use super::fields::Fields;
 use super::file::{keys_of, ScheduleEntry, WorkloadTable};
+use super::limits;
 use super::raw::{Node, Value};
 use super::suggest::did_you_mean;
 use super::trace::read_trace;
@@ -133,6 +134,11 @@ fn read_workload(
             let trace = trace_node.zip(duration).and_then(|(n, duration)| {
                 let path = ctx.string(n, "trace")?;
                 let full = ctx.base_dir().join(path);
+                let limit = limits::MAX_TRACE_BYTES;
+                if let Err(problem) = limits::check_input_file(&full, limit, "trace file") {
+                    ctx.error(n, problem);
+                    return None;
+                }
                 match read_trace(&full, duration, directory) {
                     Ok(trace) => Some(trace),
                     Err(problems) => {
@@ -148,7 +154,7 @@ fn read_workload(
         Some(Family::Closed) => {
             let users = ctx
                 .required(&fields, "users")
-                .and_then(|n| ctx.integer(n, "users", 1, i64::from(u32::MAX)))
+                .and_then(|n| ctx.integer(n, "users", 1, limits::MAX_USERS as i64))
                 .map_or(1, |u| u as u32);
             let think_time = match fields.get("think_time") {
                 Some(n) => ctx.dist(n, "think_time").unwrap_or(Dist::Const(0.0)),
@@ -157,11 +163,11 @@ fn read_workload(
             Arrival::Closed { users, think_time }
         }
         open => {
-            if let Some(r) = ctx
-                .required(&fields, "rate")
-                .and_then(|n| ctx.positive(n, "rate"))
-            {
-                rate = r;
+            if let Some(n) = ctx.required(&fields, "rate") {
+                if let Some(r) = ctx.positive(n, "rate") {
+                    rate = r;
+                    check_rate(ctx, n, r);
+                }
             }
             if let Some(n) = fields.get("schedule") {
                 schedule = read_schedule(ctx, n);
@@ -230,6 +236,19 @@ fn read_zone(ctx: &mut Ctx<'_>, node: &Node, zones: &[String]) -> Option<usize> 
     found
 }
 
+/// Reports a rate above [`limits::MAX_RATE`].
+fn check_rate(ctx: &mut Ctx<'_>, node: &Node, rate: f64) {
+    if rate > limits::MAX_RATE {
+        ctx.error(
+            node,
+            format!(
+                "rate {rate} is more than the limit of {} requests per second per workload",
+                limits::MAX_RATE
+            ),
+        );
+    }
+}
+
 fn read_schedule(ctx: &mut Ctx<'_>, node: &Node) -> Vec<RateChange> {
     let Some(items) = ctx.array(node, "schedule") else {
         return Vec::new();
@@ -248,6 +267,7 @@ fn read_schedule(ctx: &mut Ctx<'_>, node: &Node) -> Vec<RateChange> {
             if rate < 0.0 {
                 ctx.error(n, format!("rate must not be negative, found {rate}"));
             }
+            check_rate(ctx, n, rate);
         }
         let ramp = match fields.get("ramp") {
             Some(n) => ctx.duration(n, "ramp"),

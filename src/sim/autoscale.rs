@@ -91,7 +91,7 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         if now < self.model.duration {
             queue.push(
-                now + policy.sync,
+                now.saturating_add(policy.sync),
                 Event::AutoscaleSync {
                     service: service as u32,
                 },
@@ -168,7 +168,7 @@ impl<R: Recorder> Simulation<'_, R> {
             started += 1;
             self.record_replica_event(now, "replica_starting", first + index, String::new());
             queue.push(
-                now + startup,
+                now.saturating_add(startup),
                 Event::ReplicaReady {
                     replica: (first + index) as u32,
                     start,

@@ -40,12 +40,18 @@ pub struct Deadline {
     pub kind: DeadlineKind,
 }
 
+/// Entries a queue holds before its first full pass over them for stale ones.
+const FIRST_COMPACTION: usize = 4096;
+
 /// The armed timeouts of one fixed delay, in deadline order.
 #[derive(Debug)]
 pub struct DeadlineQueue {
     entries: VecDeque<Deadline>,
     /// Time of the live sweep event, nanoseconds (`u64::MAX`: none).
     sweep_at: u64,
+    /// Length at which the next pass drops stale entries wherever they are: twice the live
+    /// entries left by the last pass (at least [`FIRST_COMPACTION`]).
+    compact_at: usize,
 }
 
 impl Default for DeadlineQueue {
@@ -53,6 +59,7 @@ impl Default for DeadlineQueue {
         DeadlineQueue {
             entries: VecDeque::new(),
             sweep_at: u64::MAX,
+            compact_at: FIRST_COMPACTION,
         }
     }
 }
@@ -110,6 +117,26 @@ impl DeadlineQueue {
                 _ => return,
             }
         }
+    }
+
+    /// [`DeadlineQueue::drop_stale_front`], and, once the queue has doubled since the last
+    /// pass, drops the stale entries wherever they are. One call that stays live (a replica hung
+    /// under a 1000 h timeout) would otherwise keep every later call's timeout queued behind it:
+    /// memory then grows with simulated time, not with what is in flight. The queue stays below
+    /// twice its live entries (or [`FIRST_COMPACTION`]); each pass costs its length, paid for
+    /// by the armings that doubled it.
+    #[inline]
+    pub fn drop_stale(&mut self, limit: usize, mut is_live: impl FnMut(&Deadline) -> bool) {
+        self.drop_stale_front(limit, &mut is_live);
+        if self.entries.len() >= self.compact_at {
+            self.compact(is_live);
+        }
+    }
+
+    #[cold]
+    fn compact(&mut self, mut is_live: impl FnMut(&Deadline) -> bool) {
+        self.entries.retain(|deadline| is_live(deadline));
+        self.compact_at = (2 * self.entries.len()).max(FIRST_COMPACTION);
     }
 
     /// Number of armed timeouts held (live or stale).
@@ -182,6 +209,41 @@ mod tests {
             .map(|d| d.call)
             .collect();
         assert_eq!(order, vec![3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn stale_entries_behind_a_live_one_are_dropped_once_the_queue_doubles() {
+        let mut queue = DeadlineQueue::default();
+        // Call 0 stays live for ever (a hung replica, a huge timeout); every later call ends
+        // before the next is armed. Front drops cannot pass call 0.
+        let live = |deadline: &Deadline| deadline.call == 0;
+        queue.arm(at(1_000_000, 0));
+        let mut longest = 0;
+        for call in 1..100_000u32 {
+            queue.drop_stale(2, live);
+            queue.arm(at(1_000_000 + u64::from(call), call));
+            longest = longest.max(queue.len());
+        }
+        assert!(
+            longest <= FIRST_COMPACTION + 1,
+            "held {longest} entries for one live call"
+        );
+        // The live entry survives every pass and still fires, first.
+        assert_eq!(queue.pop_due(u64::MAX).map(|d| d.call), Some(0));
+    }
+
+    #[test]
+    fn compaction_keeps_live_entries_in_order() {
+        let mut queue = DeadlineQueue::default();
+        for call in 0..10_000u32 {
+            queue.arm(at(u64::from(call), call));
+        }
+        queue.drop_stale(0, |deadline| deadline.call % 3 == 0);
+        let order: Vec<u32> = std::iter::from_fn(|| queue.pop_due(u64::MAX))
+            .map(|d| d.call)
+            .collect();
+        let expected: Vec<u32> = (0..10_000).filter(|c| c % 3 == 0).collect();
+        assert_eq!(order, expected);
     }
 
     #[test]

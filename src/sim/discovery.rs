@@ -361,7 +361,10 @@ impl<R: Recorder> Simulation<'_, R> {
             }
         }
         if self.discovery_continues(now) {
-            queue.push(now + config.heartbeat, Event::Heartbeat { replica: slot });
+            queue.push(
+                now.saturating_add(config.heartbeat),
+                Event::Heartbeat { replica: slot },
+            );
         }
     }
 
@@ -407,7 +410,7 @@ impl<R: Recorder> Simulation<'_, R> {
             _ => return,
         };
         if self.discovery_continues(now) {
-            queue.push(now + period, timer(which));
+            queue.push(now.saturating_add(period), timer(which));
         }
     }
 
@@ -547,7 +550,7 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         if self.discovery_continues(now) {
             queue.push(
-                now + config.check_interval,
+                now.saturating_add(config.check_interval),
                 Event::AgentCheck { replica: slot },
             );
         }
@@ -624,7 +627,7 @@ impl<R: Recorder> Simulation<'_, R> {
             }
         }
         if self.discovery_continues(now) && period > 0 {
-            queue.push(now + period, Event::ViewFetch { caller });
+            queue.push(now.saturating_add(period), Event::ViewFetch { caller });
         }
     }
 

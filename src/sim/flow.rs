@@ -191,6 +191,9 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.measure.edge_window.arrivals += 1;
         self.measure.edge_in_flight += 1;
+        if self.measure.edge_in_flight > super::MAX_IN_FLIGHT {
+            self.stop_runaway(now);
+        }
         if R::TRACES {
             self.recorder.trace(&TraceEvent::RequestStarts {
                 request: key,
@@ -251,7 +254,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if let Arrival::Closed { think_time, .. } = &self.model.workloads[workload as usize].arrival
         {
             let rng = &mut self.workloads[workload as usize].users[user as usize].0;
-            let wake = now + think_time.sample(rng);
+            let wake = now.saturating_add(think_time.sample(rng));
             if wake < self.model.duration {
                 queue.push(wake, Event::UserWakes { workload, user });
             }
@@ -262,7 +265,12 @@ impl<R: Recorder> Simulation<'_, R> {
 
     fn start_call(&mut self, start: CallStart, now: u64, queue: &mut EventQueue<Event>) {
         let service = self.model.endpoints[start.endpoint as usize].service;
-        let timeout = self.model.services[service].policy.timeout;
+        // Past LONGEST (10,000 h, the scenario limit), a timeout is as good as none; capped, every
+        // deadline stays below u64::MAX, the "no sweep pending" mark, and so fires.
+        let timeout = self.model.services[service]
+            .policy
+            .timeout
+            .min(crate::engine::time::LONGEST);
         let call = CallState {
             generation: 0,
             parent: start.parent,
@@ -362,7 +370,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if let Some(per_try) = policy.retries.per_try_timeout {
             if now.saturating_add(per_try) < deadline {
                 let deadline = Deadline {
-                    at: now + per_try,
+                    at: now.saturating_add(per_try),
                     call: slot,
                     generation,
                     try_number,
@@ -375,7 +383,7 @@ impl<R: Recorder> Simulation<'_, R> {
         if let Some(hedge) = policy.hedge {
             if hedges < hedge.max && now.saturating_add(hedge.after) < deadline {
                 let deadline = Deadline {
-                    at: now + hedge.after,
+                    at: now.saturating_add(hedge.after),
                     call: slot,
                     generation,
                     try_number,
@@ -501,7 +509,9 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.partitioned(caller_zone, replica_zone) {
             return; // dropped on the wire: the caller will time out
         }
-        let arrival = now + request_hop + self.extra_latency(caller_replica, replica_slot);
+        let arrival = now
+            .saturating_add(request_hop)
+            .saturating_add(self.extra_latency(caller_replica, replica_slot));
         let (job_slot, job_generation) = self.flight.jobs.insert(job);
         if self.flight.job_lineage.len() <= job_slot as usize {
             self.flight
@@ -748,7 +758,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let calls = &self.flight.calls;
         let deadlines = &mut self.flight.deadlines[index as usize];
         // Two per arming: the stale front shrinks faster than arming grows the back.
-        deadlines.drop_stale_front(2, |armed| deadline_is_live(calls, armed));
+        deadlines.drop_stale(2, |armed| deadline_is_live(calls, armed));
         if deadlines.arm(deadline) {
             queue.push(deadline.at, Event::DeadlineSweep { queue: index });
         }
@@ -1057,7 +1067,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let call = self.flight.calls.at_mut(slot);
         call.phase = CallPhase::BackingOff;
         queue.push(
-            now + wait,
+            now.saturating_add(wait),
             Event::RetryDue {
                 call: slot,
                 generation: call.generation,
@@ -1240,7 +1250,7 @@ impl<R: Recorder> Simulation<'_, R> {
             job.service_time = (job.service_time as f64 * replica.slow_factor).round() as u64;
         }
         queue.push(
-            now + job.service_time,
+            now.saturating_add(job.service_time),
             Event::ComputeDone {
                 job: slot,
                 generation: job.generation,
@@ -1417,7 +1427,9 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.partitioned(call.caller_zone, replica_zone) {
             return;
         }
-        let arrival = now + job.response_hop + self.extra_latency(call.caller_replica, job.replica);
+        let arrival = now
+            .saturating_add(job.response_hop)
+            .saturating_add(self.extra_latency(call.caller_replica, job.replica));
         let event = Event::TryResponse {
             call: job.call,
             generation: job.call_generation,
@@ -1434,7 +1446,7 @@ impl<R: Recorder> Simulation<'_, R> {
         } else {
             self.replicas[caller_replica as usize].extra_latency
         };
-        caller + self.replicas[replica as usize].extra_latency
+        caller.saturating_add(self.replicas[replica as usize].extra_latency)
     }
 }
 

@@ -121,7 +121,7 @@ impl<R: Recorder> Simulation<'_, R> {
                     detector.not_enforced(replica);
                     return;
                 }
-                detector.eject(replica, now + time);
+                detector.eject(replica, now.saturating_add(time));
                 self.clients.balancers[client as usize].set_excluded(replica, true);
                 let detail = format!(
                     "for {}s after {} consecutive failures",
@@ -197,7 +197,7 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.scratch_replicas = returned;
         if now < self.model.duration {
-            queue.push(now + interval, Event::OutlierSweep { client });
+            queue.push(now.saturating_add(interval), Event::OutlierSweep { client });
         }
     }
 

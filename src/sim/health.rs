@@ -79,7 +79,10 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.scratch_replicas = view;
         if now < self.model.duration {
-            queue.push(now + policy.interval, Event::HealthCheckRound { client });
+            queue.push(
+                now.saturating_add(policy.interval),
+                Event::HealthCheckRound { client },
+            );
         }
     }
 

@@ -47,6 +47,37 @@ use std::collections::BTreeMap;
 /// `caller_zone` / `caller_replica` value meaning "none".
 const NONE: u32 = u32::MAX;
 
+/// Events handled at one simulated instant before the run is stopped, besides
+/// [`EVENTS_PER_INSTANT_PER_SOURCE`] per closed-loop user and trace row: more can only be a loop
+/// in zero simulated time (closed-loop users with `think_time = const(0s)` whose requests fail
+/// at once, with no network latency), which would otherwise run, and grow, forever. A real
+/// instant needs a few events per request started at it, and at most every user and trace row
+/// starts one at the same instant.
+pub const MAX_EVENTS_PER_INSTANT: u64 = 1_000_000;
+
+/// Events allowed at one instant per closed-loop user and per trace row (see
+/// [`MAX_EVENTS_PER_INSTANT`]).
+pub const EVENTS_PER_INSTANT_PER_SOURCE: u64 = 64;
+
+/// The most events one instant of `model` may take (see [`MAX_EVENTS_PER_INSTANT`]).
+pub fn events_per_instant_limit(model: &Model) -> u64 {
+    let sources: u64 = model
+        .workloads
+        .iter()
+        .map(|w| match &w.arrival {
+            Arrival::Closed { users, .. } => u64::from(*users),
+            Arrival::Trace(trace) => trace.times.len() as u64,
+            Arrival::Poisson | Arrival::Constant => 0,
+        })
+        .sum();
+    MAX_EVENTS_PER_INSTANT.saturating_add(sources.saturating_mul(EVENTS_PER_INSTANT_PER_SOURCE))
+}
+
+/// End-to-end requests in flight at once before the run is stopped: more means the offered load
+/// far exceeds the capacity, with unbounded queues, and memory would grow without end (a few
+/// hundred bytes a request: 10 million are some GB).
+pub const MAX_IN_FLIGHT: u64 = 10_000_000;
+
 /// The figures of one finished run.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -62,6 +93,10 @@ pub struct RunResult {
     pub events_handled: u64,
     /// Simulated time at which the run ended, nanoseconds.
     pub end_time: u64,
+    /// Why the run was stopped before its end (a loop in zero simulated time, a runaway number
+    /// of requests in flight); `None` for a run that ended normally. The figures of a stopped
+    /// run are partial and must not be reported as results.
+    pub stopped: Option<String>,
 }
 
 impl RunResult {
@@ -213,6 +248,12 @@ struct Measurement {
     edge_in_flight: u64,
     /// Start of the current window, nanoseconds.
     window_start: u64,
+    /// The simulated instant of the latest event, and the events handled at it so far.
+    instant: (u64, u64),
+    /// Events one instant may take ([`events_per_instant_limit`]).
+    instant_limit: u64,
+    /// Why the run must stop early, once it must (see [`RunResult::stopped`]).
+    stopped: Option<String>,
 }
 
 impl<'m, R: Recorder> Simulation<'m, R> {
@@ -362,6 +403,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 edge_window: WindowCounters::default(),
                 edge_in_flight: 0,
                 window_start: 0,
+                instant: (0, 0),
+                instant_limit: events_per_instant_limit(model),
+                stopped: None,
             },
             scratch_replicas: Vec::new(),
             workloads,
@@ -437,7 +481,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let longest_timeout = model
             .services
             .iter()
-            .map(|s| s.policy.timeout)
+            .map(|s| s.policy.timeout.min(crate::engine::time::LONGEST))
             .max()
             .unwrap_or(0);
         let bound = model
@@ -477,6 +521,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             services: self.measure.service_totals,
             events_handled,
             end_time,
+            stopped: self.measure.stopped,
         };
         (result, self.recorder)
     }
@@ -487,7 +532,15 @@ impl<R: Recorder> Process for Simulation<'_, R> {
 
     #[inline]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
-        if now >= self.measure.window_start + self.model.window {
+        if now == self.measure.instant.0 {
+            self.measure.instant.1 += 1;
+            if self.measure.instant.1 > self.measure.instant_limit {
+                self.stop_without_progress(now);
+            }
+        } else {
+            self.measure.instant = (now, 1);
+        }
+        if now >= self.measure.window_start.saturating_add(self.model.window) {
             self.advance_windows(now, false);
         }
         match event {
@@ -533,7 +586,38 @@ impl<R: Recorder> Process for Simulation<'_, R> {
     }
 
     fn finished(&self, now: u64) -> bool {
-        now >= self.model.duration && self.measure.measured_in_flight == 0
+        (now >= self.model.duration && self.measure.measured_in_flight == 0)
+            || self.measure.stopped.is_some()
+    }
+}
+
+impl<R: Recorder> Simulation<'_, R> {
+    /// Stops the run: too many events at `now` without time advancing.
+    #[cold]
+    fn stop_without_progress(&mut self, now: u64) {
+        let limit = self.measure.instant_limit;
+        self.measure.stopped.get_or_insert_with(|| {
+            format!(
+                "the run stopped: {limit} events at simulated time {} s without \
+                 time advancing (a loop in zero time, such as closed-loop users with \
+                 think_time = const(0s) whose requests fail at once); give think_time, the \
+                 network latency or the service time a duration above 0",
+                crate::engine::time::nanos_to_seconds(now)
+            )
+        });
+    }
+
+    /// Stops the run: more than [`MAX_IN_FLIGHT`] end-to-end requests under way at `now`.
+    #[cold]
+    fn stop_runaway(&mut self, now: u64) {
+        self.measure.stopped.get_or_insert_with(|| {
+            format!(
+                "the run stopped: more than {MAX_IN_FLIGHT} requests in flight at simulated time \
+                 {} s (the offered load far exceeds the capacity, and queues are unbounded); \
+                 bound the queues (queue = N), add timeouts or lower the rate",
+                crate::engine::time::nanos_to_seconds(now)
+            )
+        });
     }
 }
 

@@ -15,6 +15,8 @@ pub struct LatencyStats {
     sum_nanos: u128,
     count: u64,
     max_nanos: u64,
+    /// Exact minimum (`u64::MAX` when empty).
+    min_nanos: u64,
     /// Records after which the counts widen to 64 bits (`u32::MAX`; smaller in tests).
     narrow_limit: u64,
 }
@@ -44,6 +46,7 @@ impl LatencyStats {
             sum_nanos: 0,
             count: 0,
             max_nanos: 0,
+            min_nanos: u64::MAX,
             narrow_limit: u64::from(u32::MAX),
         }
     }
@@ -60,6 +63,7 @@ impl LatencyStats {
         self.sum_nanos += u128::from(nanos);
         self.count += 1;
         self.max_nanos = self.max_nanos.max(nanos);
+        self.min_nanos = self.min_nanos.min(nanos);
     }
 
     /// Moves the counts to 64-bit buckets (bucket by bucket: the same percentiles).
@@ -92,15 +96,28 @@ impl LatencyStats {
         }
     }
 
-    /// The `quantile` (in [0, 1]) from the histogram, nanoseconds (0 when empty).
+    /// The `quantile` (in [0, 1]) from the histogram, nanoseconds (0 when empty), within the
+    /// exact [min, max] recorded: the histogram answers with the top of a bucket, which can lie
+    /// above every value recorded (p50 = 0.300031 ms for latencies all 0.3 ms), and a value
+    /// past its range (an hour) saturates at its top.
     pub fn quantile_nanos(&self, quantile: f64) -> u64 {
         if self.count == 0 {
             0
         } else {
-            match &self.counts {
+            let value = match &self.counts {
                 BucketCounts::Narrow(histogram) => histogram.value_at_quantile(quantile),
                 BucketCounts::Wide(histogram) => histogram.value_at_quantile(quantile),
-            }
+            };
+            value.clamp(self.min_nanos, self.max_nanos)
+        }
+    }
+
+    /// Exact minimum, nanoseconds (0 when empty).
+    pub fn min_nanos(&self) -> u64 {
+        if self.count == 0 {
+            0
+        } else {
+            self.min_nanos
         }
     }
 
@@ -118,6 +135,7 @@ impl LatencyStats {
         self.sum_nanos = 0;
         self.count = 0;
         self.max_nanos = 0;
+        self.min_nanos = u64::MAX;
     }
 }
 
@@ -449,6 +467,43 @@ mod tests {
     }
 
     #[test]
+    fn percentiles_stay_within_the_values_recorded() {
+        // Constant 0.3 ms: the histogram's bucket holding it ends at 0.300031 ms.
+        let mut stats = LatencyStats::default();
+        for _ in 0..1000 {
+            stats.record(300_000);
+        }
+        for quantile in [0.0, 0.5, 0.99, 0.999, 1.0] {
+            assert_eq!(
+                stats.quantile_nanos(quantile),
+                300_000,
+                "quantile {quantile}"
+            );
+        }
+        // Two values: every percentile lies in [min, max].
+        let mut two = LatencyStats::default();
+        two.record(1_234_567);
+        two.record(7_654_321);
+        for quantile in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            let value = two.quantile_nanos(quantile);
+            assert!(
+                (1_234_567..=7_654_321).contains(&value),
+                "{quantile}: {value}"
+            );
+        }
+        assert_eq!(two.min_nanos(), 1_234_567);
+        // Past the histogram's hour: saturated in the buckets, exact at the top.
+        let mut long = LatencyStats::default();
+        long.record(10 * HISTOGRAM_MAX_NANOS);
+        assert_eq!(long.quantile_nanos(0.5), 10 * HISTOGRAM_MAX_NANOS);
+        assert_eq!(long.max_nanos(), 10 * HISTOGRAM_MAX_NANOS);
+        long.reset();
+        assert_eq!(long.min_nanos(), 0);
+        long.record(5);
+        assert_eq!(long.quantile_nanos(1.0), 5, "reset forgets the old range");
+    }
+
+    #[test]
     fn widened_counts_keep_every_percentile() {
         // Narrow counts widen after `narrow_limit` records; the percentiles must stay those of
         // a 64-bit histogram fed the same values (an independent reference).
@@ -457,6 +512,7 @@ mod tests {
             ..LatencyStats::default()
         };
         let mut reference: Histogram<u64> = new_histogram(3);
+        let (mut low, mut high) = (u64::MAX, 0);
         let mut state = 7u64;
         for _ in 0..5_000 {
             state = state
@@ -465,12 +521,13 @@ mod tests {
             let nanos = 1_000 + (state >> 33) % 50_000_000;
             stats.record(nanos);
             reference.record(nanos).unwrap();
+            (low, high) = (low.min(nanos), high.max(nanos));
         }
         assert!(matches!(stats.counts, BucketCounts::Wide(_)));
         for quantile in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
             assert_eq!(
                 stats.quantile_nanos(quantile),
-                reference.value_at_quantile(quantile),
+                reference.value_at_quantile(quantile).clamp(low, high),
                 "quantile {quantile}"
             );
         }

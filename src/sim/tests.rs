@@ -205,3 +205,116 @@ fn hedges_pools_and_timeouts_leave_no_try_outstanding() {
         assert_eq!(pending.live, 0);
     }
 }
+
+/// Every measured request ended, in exactly one outcome, per service too.
+fn assert_conserved(result: &super::RunResult) {
+    assert_eq!(result.stopped, None);
+    assert_eq!(
+        result.offered,
+        result.outcomes.total(),
+        "offered {} but ended {:?}",
+        result.offered,
+        result.outcomes
+    );
+}
+
+#[test]
+fn a_timeout_near_u64_max_drops_no_request() {
+    // (A window of 10,000 h: the drain after the load may last that long, the longest timeout,
+    // and a scenario keeps its windows below a million.)
+    let longest = crate::engine::time::LONGEST;
+    for timeout in [
+        u64::MAX,
+        u64::MAX - 1,
+        u64::MAX - 20 * SECOND,
+        u64::MAX / 2,
+        longest,
+    ] {
+        let mut model = single_service(50.0, 1, 1, Dist::Const(1e6));
+        model.duration = 2 * SECOND;
+        model.warmup = 0;
+        model.window = longest;
+        model.services[0].policy.timeout = timeout;
+        model.services[0].policy.retries.per_try_timeout = Some(timeout - 1);
+        let (result, _) = Simulation::run(&model, NullRecorder);
+        assert!(result.offered > 50, "timeout {timeout}: {}", result.offered);
+        assert_conserved(&result);
+        assert_eq!(
+            result.outcomes.get(Outcome::Succeeded),
+            result.offered,
+            "timeout {timeout}"
+        );
+    }
+}
+
+#[test]
+fn a_zero_time_loop_stops_with_its_cause() {
+    // Closed-loop users with zero think time against a replica that has crashed: each request
+    // is refused at once, in zero simulated time, and the user sends the next one.
+    let mut model = single_service(1.0, 1, 1, Dist::Const(1e6));
+    model.duration = 10 * SECOND;
+    model.workloads[0].arrival = Arrival::Closed {
+        users: 2,
+        think_time: Dist::Const(0.0),
+    };
+    model.faults.push(Fault {
+        kind: FaultKind::Crash,
+        target_label: "server#0".into(),
+        replicas: vec![ReplicaRef {
+            service: 0,
+            index: 0,
+        }],
+        at: SECOND,
+        until: None,
+    });
+    let (result, _) = Simulation::run(&model, NullRecorder);
+    let reason = result.stopped.expect("the run is stopped");
+    assert!(reason.contains("without time advancing"), "{reason}");
+    assert!(reason.contains("at simulated time 1 s"), "{reason}");
+    // 1,000,000 + 64 per user: the run stopped within that many events of the loop's start.
+    let limit = super::events_per_instant_limit(&model);
+    assert_eq!(limit, 1_000_128);
+    assert!(
+        result.events_handled <= 2 * limit,
+        "{}",
+        result.events_handled
+    );
+}
+
+#[test]
+fn runaway_load_on_unbounded_queues_stops_with_its_cause() {
+    // 10 million requests a second to one worker of 1 ms, queue unbounded, 1 h timeout: the
+    // queue grows by 10 million a second of simulated time.
+    let mut model = single_service(1e7, 1, 1, Dist::Const(1e6));
+    model.duration = 10 * SECOND;
+    model.warmup = 0;
+    model.services[0].policy.timeout = 3_600 * SECOND;
+    let (result, _) = Simulation::run(&model, NullRecorder);
+    let reason = result.stopped.expect("the run is stopped");
+    assert!(reason.contains("requests in flight"), "{reason}");
+    // Stopped by the arrival that made one more than the limit in flight (every request is
+    // measured: no warmup), about 1 s into the 10 s of load (100 million arrivals).
+    assert_eq!(
+        result.offered - result.outcomes.total(),
+        super::MAX_IN_FLIGHT + 1
+    );
+}
+
+#[test]
+fn pareto_with_a_vanishing_shape_saturates_rather_than_answering_in_zero_time() {
+    // pareto(shape=1e-300) draws +infinity: the service time saturates at 10,000 h and every
+    // measured request times out (it used to wrap to 0 ns: instant successes).
+    let pareto = Dist::Pareto {
+        scale: 1e6,
+        shape: 1e-300,
+    };
+    let mut model = single_service(20.0, 1, 64, pareto);
+    model.duration = 5 * SECOND;
+    model.warmup = 0;
+    model.services[0].policy.timeout = 100 * MILLISECOND;
+    let (result, _) = Simulation::run(&model, NullRecorder);
+    assert_conserved(&result);
+    assert!(result.offered > 50);
+    assert_eq!(result.outcomes.get(Outcome::Succeeded), 0);
+    assert!(result.outcomes.get(Outcome::Timeout) > 0);
+}

@@ -8,10 +8,10 @@ impl<R: Recorder> Simulation<'_, R> {
     #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn advance_windows(&mut self, now: u64, flush_partial: bool) {
         let width = self.model.window;
-        while self.measure.window_start + width <= now
+        while self.measure.window_start.saturating_add(width) <= now
             || (flush_partial && self.measure.window_start < now)
         {
-            let end = self.measure.window_start + width;
+            let end = self.measure.window_start.saturating_add(width);
             for (service, spec) in self.model.services.iter().enumerate() {
                 let (mut in_flight, mut busy, mut queued, mut ready) = (0u64, 0u64, 0u64, 0u64);
                 let first = self.first_replica[service] as usize;
