@@ -405,11 +405,21 @@ mod tests {
             ["1", "10", "100", "1000"]
         );
         assert_eq!(expand_range("0.5..2/3").expect("valid"), ["0.5", "1", "2"]);
-        for bad in ["8..2", "1.5..2", "0..10/3", "1ms..1s/1", "a..b/3", "1..10/x"] {
+        for bad in [
+            "8..2",
+            "1.5..2",
+            "0..10/3",
+            "1ms..1s/1",
+            "a..b/3",
+            "1..10/x",
+        ] {
             assert!(expand_range(bad).is_err(), "{bad}");
         }
         // A quoted string with dots is a value, not a range.
-        assert_eq!(parse_vary("a.b=\"x..y\"").expect("parses").values, ["\"x..y\""]);
+        assert_eq!(
+            parse_vary("a.b=\"x..y\"").expect("parses").values,
+            ["\"x..y\""]
+        );
     }
 
     #[test]

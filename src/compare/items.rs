@@ -393,8 +393,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     ));
     let result = (|| {
         let mut file = fs::File::create(&temporary)?;
+        // No fsync: a process killed mid-write leaves only the temporary name; after an OS crash
+        // an empty item file reads as unreadable, and the next run of its shard replaces it.
         file.write_all(bytes)?;
-        file.sync_all()?;
         fs::rename(&temporary, path)
     })();
     if result.is_err() {

@@ -19,4 +19,5 @@ mod queueing;
 mod report;
 mod schema;
 mod stories;
+mod sweeps;
 mod trace;
