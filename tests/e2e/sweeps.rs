@@ -610,7 +610,7 @@ fn kubernetes_indexed_job_recipe_is_well_formed_and_its_commands_merge() {
     assert_eq!(merge_claim, sweep_claim, "both Jobs share the volume");
     assert_eq!(merge_mount, sweep_mount);
     assert_eq!(
-        env_value(&sweep_container, "SHARDS"),
+        env_value(sweep_container, "SHARDS"),
         Some(completions.to_string())
     );
     assert_eq!(env_value(sweep_container, "SWEEP_DIR"), sweep_mount);
