@@ -234,4 +234,34 @@ mod tests {
         // The unpaired interval of the variant alone is far wider than the paired one.
         assert!(Estimate::of(&variant, 0.95).half_width().expect("interval") > 2.0);
     }
+
+    #[test]
+    fn intervals_of_normal_samples_cover_at_exactly_the_nominal_rate() {
+        // For normal samples the t interval covers the true mean with probability exactly 95%:
+        // over 20,000 intervals the count is Binomial(20,000, 0.95), sd 0.15 percentage points,
+        // and 5 sd (0.77 points) tells 95% from 94% or 92% (a z quantile instead of t, the wrong
+        // degrees of freedom or variance divisor all land there or lower).
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        const INTERVALS: usize = 20_000;
+        let (mean, sd) = (7.0, 3.0);
+        let normal = Normal::new(mean, sd).expect("a normal");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(95);
+        for replications in [2usize, 3, 5, 10] {
+            let covering = (0..INTERVALS)
+                .filter(|_| {
+                    let samples: Vec<f64> =
+                        (0..replications).map(|_| normal.sample(&mut rng)).collect();
+                    let estimate = Estimate::of(&samples, 0.95);
+                    estimate.low.expect("low") <= mean && mean <= estimate.high.expect("high")
+                })
+                .count();
+            let coverage = covering as f64 / INTERVALS as f64;
+            let five_sd = 5.0 * (0.95 * 0.05 / INTERVALS as f64).sqrt();
+            assert!(
+                (coverage - 0.95).abs() < five_sd,
+                "{replications} replications: coverage {coverage}, expected 0.95 +- {five_sd:.4}"
+            );
+        }
+    }
 }

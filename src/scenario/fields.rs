@@ -356,6 +356,44 @@ fn quoted_number_hint(node: &Node) -> &'static str {
 /// Test support: the positions of the keys the readers looked up, so that a test can find keys
 /// that a table's type declares but its reader never reads (silently ignored keys).
 #[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::raw;
+    use std::path::Path;
+
+    #[test]
+    fn a_recognised_but_unsupported_choice_is_refused_as_planned() {
+        let text = "a = \"fast\"\nb = \"later\"\nc = \"neither\"\n";
+        let root = raw::parse(text).ok().expect("parses");
+        let mut ctx = Ctx::new("t.toml", text, Path::new("."));
+        let fields = ctx.table(&root, "t", &["a", "b", "c"]).expect("a table");
+        let (a, b, c) = (
+            fields.get("a").expect("a"),
+            fields.get("b").expect("b"),
+            fields.get("c").expect("c"),
+        );
+        let options = [("fast", 1), ("slow", 2)];
+        assert_eq!(ctx.choice(a, "speed", &options, &["later"]), Some(1));
+        assert_eq!(ctx.choice(b, "speed", &options, &["later"]), None);
+        assert_eq!(ctx.choice(c, "speed", &options, &["later"]), None);
+        let errors = ctx.finish(Some(())).expect_err("two problems").0;
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert_eq!(
+            messages[0],
+            format!("t.toml:2:5: speed \"later\" {PLANNED}")
+        );
+        assert!(
+            messages[1].starts_with(
+                "t.toml:3:5: unknown speed \"neither\": expected one of fast, slow, later"
+            ),
+            "{}",
+            messages[1]
+        );
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod read_keys {
     use std::cell::RefCell;
 

@@ -386,4 +386,29 @@ mod tests {
         stats.reset();
         assert_eq!(stats.quantile_nanos(0.5), 0);
     }
+
+    #[test]
+    fn failed_counts_every_outcome_but_succeeded_once() {
+        // A distinct power of ten per outcome: any outcome left out of the failures, counted
+        // twice, or counted as a failure when it is the success changes a digit.
+        let mut counts = OutcomeCounts::default();
+        for (power, outcome) in [
+            Outcome::Succeeded,
+            Outcome::Timeout,
+            Outcome::Refused,
+            Outcome::Error,
+            Outcome::Rejected,
+            Outcome::CircuitOpen,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for _ in 0..10u64.pow(power as u32) {
+                counts.add(outcome);
+            }
+        }
+        assert_eq!(counts.get(Outcome::Succeeded), 1);
+        assert_eq!(counts.failed(), 111_110);
+        assert_eq!(counts.total(), 111_111);
+    }
 }

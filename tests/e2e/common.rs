@@ -5,6 +5,7 @@
 use meshsim::model::Model;
 use meshsim::scenario::{self, Override};
 use meshsim::sim::{MemoryRecorder, NullRecorder, RunResult, Simulation};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -68,4 +69,41 @@ pub fn mean_and_half_width(values: &[f64]) -> (f64, f64) {
     let mean = values.iter().sum::<f64>() / n;
     let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
     (mean, 1.96 * (variance / n).sqrt())
+}
+
+/// Whether the tests run in continuous integration: the environment variable `CI` is set to
+/// anything but empty, `0` or `false` (CI services set `CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"))
+}
+
+/// A real program a test drives (Chromium today; HAProxy, promtool, Slurm when they come), at
+/// `path`. Returns the path when it is there. When it is missing the test cannot check what it
+/// is for, so this never passes silently:
+/// - under CI ([`in_ci`]) it panics: CI installs every component (`.ci/run`), so a missing one
+///   is a broken CI, not a reason to skip;
+/// - elsewhere it writes a `SKIPPED` banner straight to the process's standard error and returns
+///   `None`. Not with `eprintln!`: the test harness captures the macros' output and shows it only
+///   for a failing test, while a write to `std::io::stderr()` itself goes past the capture and
+///   appears in a plain `cargo test` run among the test results.
+///
+/// `test` names the check that is skipped, `install` says how to get the component.
+pub fn require_component(test: &str, name: &str, path: &str, install: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(path);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        !in_ci(),
+        "{test}: {name} is missing at {} and CI is set: {install}",
+        path.display()
+    );
+    let banner = format!(
+        "\n==== SKIPPED {test}: {name} is missing at {} ({install}); set CI=1 to make this a \
+         failure ====\n",
+        path.display()
+    );
+    // Straight to the file descriptor, past the harness's capture (see above).
+    let _ = std::io::stderr().write_all(banner.as_bytes());
+    None
 }

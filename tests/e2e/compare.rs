@@ -36,11 +36,16 @@ fn compare(file: &str, vary: &[&str], replications: u32, sets: &[&str]) -> Outco
 }
 
 /// 200 independent 95% intervals, each from 5 replications of M/M/1 (rho = 0.5), for the mean
-/// sojourn 1 / (mu - lambda): about 95% of them must hold it. With a true rate of 0.95 the count
-/// of covering intervals is Binomial(200, 0.95) (sd 3.1 intervals, 1.5%); [0.88, 0.99] is more
-/// than 2.5 sd either side. The warm-up (1 s, ~80 relaxation times) removes the empty-start bias;
-/// the intervals must also be tight (mean half-width below 10% of the truth), so that covering is
-/// not vacuous.
+/// sojourn 1 / (mu - lambda): nearly 95% of them must hold it. The t interval is exact for normal
+/// samples (asserted to within 0.8 percentage points in `compare::stats`'s unit tests); M/M/1
+/// replication means are a little right-skewed (skewness 0.38), which costs about one point:
+/// 1884 of 2000 intervals covered (94.2%, seeds 100001-102000; docs/testing.md). Telling 94%
+/// from 92% here would take ~3,500 intervals (a minute of CPU), so this end-to-end check is
+/// one-sided and loose: at least 89% (178 of 200), 3 sd of Binomial(200, 0.942) below the
+/// measured rate; it catches replications that are not independent or intervals that ignore
+/// the run-to-run spread. The warm-up (1 s, ~80 relaxation times) removes the empty-start bias;
+/// the intervals must also be tight (mean half-width below 10% of the truth), so that covering
+/// is not vacuous.
 #[test]
 fn intervals_cover_the_mm1_mean_at_the_nominal_rate() {
     const INTERVALS: u64 = 200;
@@ -93,8 +98,8 @@ fn intervals_cover_the_mm1_mean_at_the_nominal_rate() {
         started.elapsed().as_secs_f64()
     );
     assert!(
-        (0.88..=0.99).contains(&coverage),
-        "coverage {coverage} is far from 0.95"
+        coverage >= 0.89,
+        "coverage {coverage} is far below the 0.942 measured over 2000 intervals"
     );
     assert!(
         mean_half_width < 0.1 * truth_ms,
@@ -266,11 +271,27 @@ fn balancers_see_the_same_offered_load_per_replication() {
         means.iter().any(|&m| m != means[0]),
         "balancers change latency here: {means:?}"
     );
-    // The paired interval of a balancer against round robin is narrower than its own.
-    let p2c = &variants[2].metrics["latency_mean_ms"];
-    let own = p2c.ci_high.expect("interval") - p2c.ci_low.expect("interval");
-    let paired = p2c.diff_ci_high.expect("interval") - p2c.diff_ci_low.expect("interval");
-    eprintln!("p2c mean latency: own interval width {own:.5} ms, paired {paired:.5} ms");
+    // Common random numbers pay off: each balancer's replication means move with round
+    // robin's (replication r of every variant is offered the same requests), so the paired
+    // interval of the difference is narrower than the unpaired one the same replications would
+    // give, sqrt(h_b^2 + h_v^2) from the two own half-widths (same t quantile): that is, the
+    // paired differences vary less than the sum of the variances, a positive covariance.
+    let half = |low: Option<f64>, high: Option<f64>| {
+        (high.expect("interval") - low.expect("interval")) / 2.0
+    };
+    let baseline = &variants[0].metrics["latency_mean_ms"];
+    let baseline_half = half(baseline.ci_low, baseline.ci_high);
+    for variant in &variants[1..] {
+        let metric = &variant.metrics["latency_mean_ms"];
+        let own_half = half(metric.ci_low, metric.ci_high);
+        let unpaired = (baseline_half.powi(2) + own_half.powi(2)).sqrt();
+        let paired = half(metric.diff_ci_low, metric.diff_ci_high);
+        assert!(
+            paired < unpaired,
+            "{}: paired half-width {paired:.5} ms not below the unpaired {unpaired:.5} ms",
+            variant.name
+        );
+    }
 }
 
 /// A crash that ends is detected within one window and recovered from; a crash that never ends

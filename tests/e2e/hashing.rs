@@ -62,28 +62,56 @@ fn service<'a>(
     &result.services[index]
 }
 
-/// The replica of `members` the table of `kind` gives user `key` (the cache's weights are 1).
-fn owner(kind: BalancerKind, members: &[u32], key: u64) -> u32 {
-    HashTable::build(kind, "cache", members, &[1; 5])
+const AFFINITY: &str = "validation/hashing/affinity.toml";
+
+/// The cache tier of affinity.toml: its replicas' indices and weights, and the front tier's
+/// replica count.
+fn affinity_tiers() -> (Vec<u32>, Vec<u32>, usize) {
+    let model = load(AFFINITY, &[]);
+    let index = |name: &str| {
+        model
+            .services
+            .iter()
+            .position(|s| s.name == name)
+            .expect(name)
+    };
+    let cache = &model.services[index("cache")];
+    let members = (0..cache.replicas as u32).collect();
+    (
+        members,
+        cache.replica_weights.clone(),
+        model.services[index("front")].replicas,
+    )
+}
+
+/// The replica of `members` the table of `kind` gives user `key`.
+fn owner(kind: BalancerKind, members: &[u32], weights: &[u32], key: u64) -> u32 {
+    HashTable::build(kind, "cache", members, weights)
         .lookup(hash_user_key(key))
         .expect("a member")
 }
 
 #[test]
 fn a_users_calls_stay_on_one_replica_and_move_to_the_next_while_it_is_down() {
+    let (all, weights, fronts) = affinity_tiers();
     for kind in [BalancerKind::RingHash, BalancerKind::Maglev] {
-        let all = [0, 1, 2, 3, 4];
         // One user (key 0): its replica, and the one its keys go to while that one is crashed.
-        let home = owner(kind, &all, 0);
+        let home = owner(kind, &all, &weights, 0);
         let rest: Vec<u32> = all.iter().copied().filter(|&r| r != home).collect();
-        let next = owner(kind, &rest, 0);
+        let next = owner(kind, &rest, &weights, 0);
         let balancer = format!("service.cache.policy.balancer={}", kind.name());
         let target = format!("fault.0.target=cache#{home}");
-        let model = load("validation/hashing/affinity.toml", &[&balancer, &target]);
+        let model = load(AFFINITY, &[&balancer, &target]);
+        assert_eq!(model.workloads[0].key_space, 1, "one user");
+        let (crash, end) = (
+            model.faults[0].at / SECOND,
+            model.faults[0].until.expect("the crash ends") / SECOND,
+        );
+        let duration = model.duration / SECOND;
         let (result, rows) = run_rows(&model);
         assert_eq!(result.availability(), 1.0, "{}", kind.name());
-        // Before the crash (20 s), during it (20-30 s) and after (from the window after 30 s):
-        // every call, from any of the three front replicas, reaches exactly one cache replica.
+        // Before the crash, during it and after (from the window after its end): every call,
+        // from any of the front replicas, reaches exactly one cache replica.
         let only = |replica: u32, counts: Vec<u64>| {
             let total: u64 = counts.iter().sum();
             assert!(total > 1000, "{counts:?}");
@@ -94,30 +122,32 @@ fn a_users_calls_stay_on_one_replica_and_move_to_the_next_while_it_is_down() {
                 kind.name()
             );
         };
-        only(home, arrivals(&rows, "cache", 5, 0, 20));
-        only(next, arrivals(&rows, "cache", 5, 20, 30));
-        only(home, arrivals(&rows, "cache", 5, 31, 40));
-        let fronts = arrivals(&rows, "front", 3, 0, 20);
-        assert!(fronts.iter().all(|&count| count > 1000), "{fronts:?}");
+        only(home, arrivals(&rows, "cache", all.len(), 0, crash));
+        only(next, arrivals(&rows, "cache", all.len(), crash, end));
+        only(home, arrivals(&rows, "cache", all.len(), end + 1, duration));
+        let front_counts = arrivals(&rows, "front", fronts, 0, crash);
+        assert!(
+            front_counts.iter().all(|&count| count > 1000),
+            "{front_counts:?}"
+        );
     }
 }
 
 #[test]
 fn many_users_spread_over_the_replicas_as_the_table_divides_them() {
     const USERS: u64 = 10_000;
+    let (all, weights, _) = affinity_tiers();
     for kind in [BalancerKind::RingHash, BalancerKind::Maglev] {
-        let all = [0, 1, 2, 3, 4];
-        let mut share = [0.0; 5];
+        let mut share = vec![0.0; all.len()];
         for key in 0..USERS {
-            share[owner(kind, &all, key) as usize] += 1.0 / USERS as f64;
+            share[owner(kind, &all, &weights, key) as usize] += 1.0 / USERS as f64;
         }
         let balancer = format!("service.cache.policy.balancer={}", kind.name());
-        let model = load(
-            "validation/hashing/affinity.toml",
-            &[&balancer, "workload.users.key_space=10000"],
-        );
+        let key_space = format!("workload.users.key_space={USERS}");
+        let model = load(AFFINITY, &[&balancer, &key_space]);
+        let crash = model.faults[0].at / SECOND;
         let (_, rows) = run_rows(&model);
-        let counts = arrivals(&rows, "cache", 5, 0, 20);
+        let counts = arrivals(&rows, "cache", all.len(), 0, crash);
         let total: u64 = counts.iter().sum();
         for (replica, &count) in counts.iter().enumerate() {
             // Each call's user is uniform over 10k users: binomial around the users' share.
@@ -130,6 +160,24 @@ fn many_users_spread_over_the_replicas_as_the_table_divides_them() {
             );
         }
     }
+}
+
+fn index_of(model: &Model, name: &str) -> usize {
+    model
+        .services
+        .iter()
+        .position(|s| s.name == name)
+        .expect(name)
+}
+
+/// The constant same-zone and cross-zone hops of `model`, ms.
+fn hops_ms(model: &Model) -> (f64, f64) {
+    let network = &model.network;
+    assert!(network.latency.is_const() && network.cross_zone_latency.is_const());
+    (
+        network.latency.mean() / 1e6,
+        network.cross_zone_latency.mean() / 1e6,
+    )
 }
 
 /// Mean end-to-end latency, milliseconds.
@@ -151,13 +199,23 @@ fn zone_aware_routing_with_equal_zones_keeps_calls_local_and_saves_the_cross_zon
         aware_back.cross_zone_tries, 0,
         "every call stays in its zone"
     );
-    // Round robin over back replicas in zones a, b, c, a, b, c: two calls in three cross.
+    // Round robin over back replicas in zones a, b, c, a, b, c: a caller's calls cross to the
+    // replicas outside its zone (two in three).
+    let back_zones = &plain.services[index_of(&plain, "back")].replica_zones;
+    let front_zones = &plain.services[index_of(&plain, "front")].replica_zones;
+    let expected_crossing = front_zones
+        .iter()
+        .map(|zone| back_zones.iter().filter(|z| *z != zone).count() as f64)
+        .sum::<f64>()
+        / (front_zones.len() * back_zones.len()) as f64;
     let plain_back = service(&plain_result, &plain, "back");
     let crossing = plain_back.cross_zone_tries as f64 / plain_back.requests as f64;
-    assert!((crossing - 2.0 / 3.0).abs() < 0.01, "{crossing}");
-    // Each crossing call pays 2 x (2 ms - 0.25 ms) more; service times are the same draws
-    // in both runs and nothing queues, so the means differ by that alone.
-    let expected = 2.0 / 3.0 * 2.0 * (2.0 - 0.25);
+    // Binomial-like wobble of the front replicas' shares: well under 0.01 at 15,000 calls.
+    assert!((crossing - expected_crossing).abs() < 0.01, "{crossing}");
+    // Each crossing call pays 2 x (cross-zone hop - same-zone hop) more; service times are the
+    // same draws in both runs and nothing queues, so the means differ by that alone.
+    let (same_ms, cross_ms) = hops_ms(&plain);
+    let expected = expected_crossing * 2.0 * (cross_ms - same_ms);
     let saved = mean_ms(&plain_result) - mean_ms(&aware_result);
     assert!(
         (saved / expected - 1.0).abs() < 0.03,
@@ -191,20 +249,48 @@ fn zone_outage_zone_aware_routing_stays_local_when_healthy_and_spills_over_durin
         plain_result.availability()
     );
 
+    // The outage takes one zone of three, tiers alike; each zone has its users' workload.
+    let zones = aware.zones.len() as f64;
+    let front = &aware.services[index_of(&aware, "front")];
+    let down_zone = front.replica_zones[aware.faults[0].replicas[0].index];
+    let rate: f64 = aware.workloads.iter().map(|w| w.rate).sum();
+    let down_rate: f64 = aware
+        .workloads
+        .iter()
+        .filter(|w| w.zone == Some(down_zone))
+        .map(|w| w.rate)
+        .sum();
+    assert_eq!(zones, 3.0);
+    assert_eq!(down_rate * zones, rate, "equal users per zone");
+    let front_replicas = front.replicas as f64;
+    let front_down = aware.faults[0]
+        .replicas
+        .iter()
+        .filter(|r| aware.services[r.service].name == "front")
+        .count() as f64;
+    assert_eq!(
+        front_down * zones,
+        front_replicas,
+        "a third of the front tier is down"
+    );
+
     // Zone-aware: the front tier's calls to the back tier never leave their zone; the only
-    // cross-zone tries are zone b's users during the outage (300/s for 30 s, Poisson: 5 sd).
+    // cross-zone tries are the down zone's users during the outage (Poisson count: 5 sd).
     assert_eq!(service(&aware_result, &aware, "back").cross_zone_tries, 0);
     let spilled = service(&aware_result, &aware, "front").cross_zone_tries as f64;
-    let expected_spill = 300.0 * outage;
+    let expected_spill = down_rate * outage;
     assert!(
         (spilled - expected_spill).abs() < 5.0 * expected_spill.sqrt(),
         "{spilled} vs {expected_spill}"
     );
     // Spilled in proportion to residual capacity: every front replica left (zones a and c)
     // carries the same load, a sixth of it, during the outage; a ninth each when healthy.
-    let during = arrivals(&rows, "front", 9, from + 1, until);
-    let before = arrivals(&rows, "front", 9, 0, from);
-    for (counts, replicas) in [(during, 6.0), (before, 9.0)] {
+    let during = arrivals(&rows, "front", front.replicas, from + 1, until);
+    let before = arrivals(&rows, "front", front.replicas, 0, from);
+    for (counts, replicas) in [
+        (during, front_replicas - front_down),
+        (before, front_replicas),
+    ] {
         let total: u64 = counts.iter().sum();
         for (replica, &count) in counts.iter().enumerate() {
             if count == 0 {
@@ -223,11 +309,14 @@ fn zone_outage_zone_aware_routing_stays_local_when_healthy_and_spills_over_durin
     // Without zone awareness, round robin crosses zones in 2/3 of the front's tries both when
     // healthy (6 of 9 replicas elsewhere) and during the outage (zone a and c users: 1/2;
     // zone b users: all), and the back tier's in 2/3 when healthy and 1/2 during the outage.
-    let rate = 900.0;
+    let healthy_crossing = (zones - 1.0) / zones;
+    let outage_crossing = (zones - 2.0) / (zones - 1.0);
+    let up_share = (zones - 1.0) / zones;
     let plain_front = service(&plain_result, &plain, "front").cross_zone_tries as f64;
     let plain_back = service(&plain_result, &plain, "back").cross_zone_tries as f64;
-    let front_expected = rate * (healthy + outage) * 2.0 / 3.0;
-    let back_expected = rate * (healthy * 2.0 / 3.0 + outage / 2.0);
+    let front_expected = rate
+        * (healthy * healthy_crossing + outage * (up_share * outage_crossing + (1.0 - up_share)));
+    let back_expected = rate * (healthy * healthy_crossing + outage * outage_crossing);
     assert!(
         (plain_front / front_expected - 1.0).abs() < 0.02,
         "{plain_front}"
@@ -237,17 +326,20 @@ fn zone_outage_zone_aware_routing_stays_local_when_healthy_and_spills_over_durin
         "{plain_back}"
     );
 
-    // Latency: the network time per request, from the hops' latencies (0.25 ms same zone, 2 ms
-    // across) and the crossing fractions above; service times are identical draws in both runs.
-    let round_trip = |crossing: f64| 2.0 * (crossing * 2.0 + (1.0 - crossing) * 0.25);
+    // Latency: the network time per request (two calls: edge to front, front to back), from
+    // the hops' latencies and the crossing fractions above; service times are identical draws
+    // in both runs.
+    let (same_ms, cross_ms) = hops_ms(&aware);
+    let round_trip = |crossing: f64| 2.0 * (crossing * cross_ms + (1.0 - crossing) * same_ms);
     let aware_ms = (healthy * 2.0 * round_trip(0.0)
         + outage
-            * (2.0 / 3.0 * 2.0 * round_trip(0.0)
-                + 1.0 / 3.0 * (round_trip(1.0) + round_trip(0.0))))
+            * (up_share * 2.0 * round_trip(0.0)
+                + (1.0 - up_share) * (round_trip(1.0) + round_trip(0.0))))
         / (healthy + outage);
-    let plain_edge_outage = (2.0 * round_trip(0.5) + round_trip(1.0)) / 3.0;
-    let plain_ms = (healthy * 2.0 * round_trip(2.0 / 3.0)
-        + outage * (plain_edge_outage + round_trip(0.5)))
+    let plain_edge_outage =
+        up_share * round_trip(outage_crossing) + (1.0 - up_share) * round_trip(1.0);
+    let plain_ms = (healthy * 2.0 * round_trip(healthy_crossing)
+        + outage * (plain_edge_outage + round_trip(outage_crossing)))
         / (healthy + outage);
     let saved = mean_ms(&plain_result) - mean_ms(&aware_result);
     let expected = plain_ms - aware_ms;
@@ -367,10 +459,7 @@ fn hashing_draws_user_keys_without_changing_the_offered_load() {
         .iter()
         .map(|balancer| {
             let set = format!("service.cache.policy.balancer={balancer}");
-            let model = load(
-                "validation/hashing/affinity.toml",
-                &[&set, "scenario.duration=5s"],
-            );
+            let model = load(AFFINITY, &[&set, "scenario.duration=5s"]);
             crate::common::run(&model).offered
         })
         .collect();

@@ -5,7 +5,7 @@
 //! Scenarios: `scenarios/validation/governance/hedge.toml` and `pending.toml`.
 
 use crate::common::{load, run, run_recorded};
-use meshsim::model::{Dist, Outcome};
+use meshsim::model::{Arrival, BalancerKind, Dist, FaultKind, Model, Outcome};
 use meshsim::sim::RunResult;
 use std::collections::VecDeque;
 
@@ -23,25 +23,65 @@ fn assert_conserved(label: &str, result: &RunResult) {
     );
 }
 
-/// P(round trip > `after_ms`) in hedge.toml: 1 ms of network plus Exp(10 ms) on three replicas
-/// of four, Exp(10 ms x factor) on the slow one, each picked with probability 1/4.
-fn p_slower_than(after_ms: f64, mean_ms: f64, factor: f64) -> f64 {
-    let compute = after_ms - 1.0;
-    0.75 * (-compute / mean_ms).exp() + 0.25 * (-compute / (mean_ms * factor)).exp()
+/// The shape of hedge.toml's unhedged latency, read from the model: a constant network round
+/// trip plus an exponential service time, `factor` times longer on the slow replicas, which the
+/// random balancer picks with probability `slow_share`.
+#[derive(Debug, Clone, Copy)]
+struct Mixture {
+    /// Network round trip (two hops), ms.
+    network_ms: f64,
+    /// Mean service time on a healthy replica, ms.
+    mean_ms: f64,
+    /// The slow fault's factor.
+    factor: f64,
+    /// Share of the replicas that are slow.
+    slow_share: f64,
 }
 
-/// The `q` quantile of that mixture, ms (bisection on its survival function).
-fn unhedged_quantile_ms(q: f64, mean_ms: f64, factor: f64) -> f64 {
-    let (mut low, mut high) = (1.0, 10_000.0);
-    for _ in 0..100 {
-        let middle = (low + high) / 2.0;
-        if p_slower_than(middle, mean_ms, factor) > 1.0 - q {
-            low = middle;
-        } else {
-            high = middle;
+impl Mixture {
+    fn of(model: &Model) -> Mixture {
+        let pool = &model.services[0];
+        assert_eq!(pool.policy.balancer, BalancerKind::Random);
+        assert!(model.network.latency.is_const(), "a constant hop");
+        let Dist::Exp { mean } = model.endpoints[pool.endpoints[0]].service_time else {
+            panic!("hedge.toml has exponential service times")
+        };
+        let fault = &model.faults[0];
+        let FaultKind::Slow { factor } = fault.kind else {
+            panic!("hedge.toml has a slow fault")
+        };
+        assert!(
+            fault.at <= model.warmup && fault.until.is_none(),
+            "the whole run"
+        );
+        Mixture {
+            network_ms: 2.0 * model.network.latency.mean() / MS,
+            mean_ms: mean / MS,
+            factor,
+            slow_share: fault.replicas.len() as f64 / pool.replicas as f64,
         }
     }
-    low
+
+    /// P(round trip > `after_ms`).
+    fn p_slower_than(&self, after_ms: f64) -> f64 {
+        let compute = after_ms - self.network_ms;
+        (1.0 - self.slow_share) * (-compute / self.mean_ms).exp()
+            + self.slow_share * (-compute / (self.mean_ms * self.factor)).exp()
+    }
+
+    /// The `q` quantile, ms (bisection on the survival function).
+    fn quantile_ms(&self, q: f64) -> f64 {
+        let (mut low, mut high) = (self.network_ms, 10_000.0);
+        for _ in 0..100 {
+            let middle = (low + high) / 2.0;
+            if self.p_slower_than(middle) > 1.0 - q {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
 }
 
 #[test]
@@ -50,11 +90,7 @@ fn hedging_after_the_p95_sends_the_predicted_hedges_and_cuts_the_p99() {
     let hedge = hedged_model.services[0].policy.hedge.expect("hedge policy");
     assert_eq!(hedge.max, 1);
     let after_ms = hedge.after as f64 / MS;
-    let (mean_ms, factor) = (10.0, 5.0);
-    assert!(matches!(
-        hedged_model.faults[0].kind,
-        meshsim::model::FaultKind::Slow { factor } if factor == 5.0
-    ));
+    let mixture = Mixture::of(&hedged_model);
     // Without hedging: a delay past the whole-call timeout is never armed.
     let plain_model = load(HEDGE, &["policy.hedge={ after = \"10s\", max = 1 }"]);
     let plain = run(&plain_model);
@@ -69,18 +105,18 @@ fn hedging_after_the_p95_sends_the_predicted_hedges_and_cuts_the_p99() {
     assert_eq!(hedged.availability(), 1.0);
 
     // The unhedged p99 is the mixture's (sd of an empirical p99 over 30,000 requests: ~2%).
-    let p99_theory = unhedged_quantile_ms(0.99, mean_ms, factor);
+    let p99_theory = mixture.quantile_ms(0.99);
     let plain_p99 = plain.latency.quantile_nanos(0.99) as f64 / MS;
     assert!(
         (plain_p99 / p99_theory - 1.0).abs() < 0.08,
         "unhedged p99 {plain_p99:.1} ms vs {p99_theory:.1} ms"
     );
     // `after` is about the p95.
-    let p95_theory = unhedged_quantile_ms(0.95, mean_ms, factor);
+    let p95_theory = mixture.quantile_ms(0.95);
     assert!((after_ms / p95_theory - 1.0).abs() < 0.05, "{p95_theory}");
 
     // One hedge per request whose first try is unanswered after `after`: Binomial(offered, p).
-    let p = p_slower_than(after_ms, mean_ms, factor);
+    let p = mixture.p_slower_than(after_ms);
     let offered = hedged.offered as f64;
     let hedges = hedged.services[0].hedges as f64;
     let five_sd = 5.0 * (offered * p * (1.0 - p)).sqrt();
@@ -121,7 +157,10 @@ fn hedges_never_exceed_max_per_call() {
             hedges <= max * offered,
             "{setting}: {hedges} > {max} x {offered}"
         );
-        // P(1 ms + Exp(10 ms) > 2 ms) ~ 0.9: most calls use their whole allowance.
+        // P(1 ms + Exp(10 ms) > 2 ms) ~ 0.9 for the first try: most calls use their whole
+        // allowance (later hedges only when the earlier tries are all still out).
+        let p_first = Mixture::of(&model).p_slower_than(2.0);
+        assert!(p_first > 0.85, "test premise: {p_first}");
         assert!(
             hedges as f64 > 0.6 * (max * offered) as f64,
             "{setting}: only {hedges} hedges for {offered} requests"
@@ -217,9 +256,19 @@ fn connection_pool_queues_then_rejects_exactly_as_counted() {
             Dist::Const(nanos) => nanos as u64,
             _ => panic!("pending.toml has a constant service time"),
         };
-        let hop = 1_000_000; // const(1ms) each way
+        let hop = match model.network.latency {
+            Dist::Const(nanos) => nanos as u64,
+            _ => panic!("pending.toml has a constant network hop"),
+        };
         let rtt = hop + compute + hop;
-        let gap = 1_000_000_000 / 100; // rate 100/s
+        let workload = &model.workloads[0];
+        assert!(matches!(workload.arrival, Arrival::Constant));
+        let gap = (1e9 / workload.rate) as u64;
+        assert_eq!(
+            gap as f64 * workload.rate,
+            1e9,
+            "a whole number of ns apart"
+        );
         let expected = pool_outcomes(
             gap,
             model.duration,

@@ -1,7 +1,8 @@
 //! The metastable retry storm of `scenarios/metastable.toml` (Bronson et al., HotOS 2021): after
 //! a 15 s load spike, the service without a retry budget stays down until the end of the run;
 //! with a budget and backoff it recovers; without the spike it never goes down. Read from the
-//! end-to-end rows of `timeseries.csv` written by the `meshsim` binary.
+//! end-to-end rows of `timeseries.csv` written by the `meshsim` binary. The figures asserted
+//! are those docs/testing.md states for the story.
 
 use crate::common::{load, meshsim, run, temp_dir};
 use meshsim::model::Outcome;
@@ -58,13 +59,26 @@ fn run_windows(name: &str, settings: &[&str]) -> Vec<(f64, u64, u64)> {
     edge_windows(&csv)
 }
 
+/// Requests that ended in the windows starting in `[from, to)` seconds: (succeeded, failed).
+fn ended(windows: &[(f64, u64, u64)], from: f64, to: f64) -> (u64, u64) {
+    windows
+        .iter()
+        .filter(|w| w.0 >= from && w.0 < to)
+        .fold((0, 0), |(s, f), w| (s + w.1, f + w.2))
+}
+
+/// What the scenario's documentation (docs/testing.md, the README's story) claims, asserted
+/// figure for figure: availability 100% before the spike; the spike fails (nearly) everything;
+/// without a budget 0% (to the percent) in the last 20 s; with a budget back above 99% in every
+/// window from a second after the spike's end; without the spike not one failure.
 #[test]
 fn retry_storm_outlives_its_trigger_without_a_budget_and_not_with_one() {
     let model = load("metastable.toml", &[]);
     let spike = &model.workloads[0].schedule;
     assert_eq!(spike.len(), 2, "a spike and its end");
     let (spike_start, spike_end) = (spike[0].at as f64 / 1e9, spike[1].at as f64 / 1e9);
-    let end = model.duration as f64 / 1e9;
+    let (warmup, end) = (model.warmup as f64 / 1e9, model.duration as f64 / 1e9);
+    let window = model.window as f64 / 1e9;
     assert!(model.services[0].policy.retries.budget.is_none());
     assert!(!model.services[0].policy.deadline_propagation);
     assert!(end - spike_end >= 30.0, "a long tail after the trigger");
@@ -72,25 +86,39 @@ fn retry_storm_outlives_its_trigger_without_a_budget_and_not_with_one() {
     let storm = run_windows("metastable-storm", &[]);
     let budgeted = run_windows("metastable-budget", &[BUDGETED]);
     for (label, windows) in [("no budget", &storm), ("budget", &budgeted)] {
-        let before = availability(windows, model.warmup as f64 / 1e9, spike_start);
-        assert!(
-            before > 0.99,
-            "{label}: stable before the trigger ({before})"
-        );
+        let (succeeded, failed) = ended(windows, warmup, spike_start);
+        assert!(succeeded > 1000, "{label}: load before the trigger");
+        assert_eq!(failed, 0, "{label}: 100% before the trigger");
+        // Once the queues have filled (2 s), the spike fails nearly everything.
         let during = availability(windows, spike_start + 2.0, spike_end);
-        assert!(during < 0.5, "{label}: the spike overloads it ({during})");
+        assert!(during < 0.05, "{label}: the spike overloads it ({during})");
     }
-    // The last 20 s, well after the trigger ended.
+    // The last 20 s, well after the trigger ended: 0% to the percent.
     let tail = (end - 20.0, end);
     let stuck = availability(&storm, tail.0, tail.1);
-    assert!(stuck < 0.5, "without a budget it stays down: {stuck}");
-    let recovered = availability(&budgeted, tail.0, tail.1);
-    assert!(recovered > 0.95, "with a budget it recovers: {recovered}");
+    assert!(stuck < 0.005, "without a budget it stays down: {stuck}");
+    // With a budget: above 99% in every window from a second after the spike's end.
+    let mut recovered_windows = 0;
+    for &(start, succeeded, failed) in &budgeted {
+        if start >= spike_end + 1.0 && start + window <= end {
+            let available = succeeded as f64 / (succeeded + failed) as f64;
+            assert!(
+                available > 0.99,
+                "with a budget, window at {start} s: {available}"
+            );
+            recovered_windows += 1;
+        }
+    }
+    assert!(
+        recovered_windows >= 20,
+        "{recovered_windows} windows after the spike"
+    );
 
-    // Without the trigger the same system stays up: the storm needs the spike to start.
+    // Without the trigger the same system never fails: the storm needs the spike to start.
     let calm = run_windows("metastable-calm", &["workload.clients.schedule=[]"]);
-    let calm_tail = availability(&calm, tail.0, tail.1);
-    assert!(calm_tail > 0.99, "no spike, no storm: {calm_tail}");
+    let (succeeded, failed) = ended(&calm, warmup, end);
+    assert!(succeeded > 10_000, "{succeeded}");
+    assert_eq!(failed, 0, "no spike, no storm");
 }
 
 #[test]

@@ -2,10 +2,11 @@
 //! every SVG is XML with a title, the report loads nothing from outside and escapes the
 //! scenario's names, `meshsim plot DIR` gives the same bytes again from the CSV files, and the
 //! report opens in real headless Chromium without console errors or network requests (driven
-//! over the DevTools protocol on a pipe; skipped with a notice where `/usr/bin/chromium` is
-//! missing — `.ci/run` installs it).
+//! over the DevTools protocol on a pipe). Where `/usr/bin/chromium` is missing the Chromium
+//! checks fail under CI and otherwise print a SKIPPED banner that `cargo test` shows
+//! (`common::require_component`); `.ci/run` installs it.
 
-use crate::common::{meshsim, temp_dir, write_file};
+use crate::common::{meshsim, require_component, temp_dir, write_file};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -341,7 +342,7 @@ fn a_comparison_writes_plots_and_a_report_that_plot_redraws() {
             std::fs::read(out.join(name)).unwrap_or_else(|_| panic!("plot did not write {name}"));
         assert!(&again == bytes, "{name} differs when re-rendered");
     }
-    if Path::new(CHROMIUM).exists() {
+    if require_chromium("the comparison report opens in headless Chromium").is_some() {
         let visit = visit(&out.join("report.html"), &dir.join("profile"));
         assert!(
             visit.page_requested && visit.problems.is_empty(),
@@ -355,6 +356,17 @@ fn a_comparison_writes_plots_and_a_report_that_plot_redraws() {
 // ---- headless Chromium over the DevTools protocol ----
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Chromium's path, or `None` after a loud skip (a failure under CI): see
+/// [`require_component`].
+fn require_chromium(test: &str) -> Option<PathBuf> {
+    require_component(
+        test,
+        "Chromium",
+        CHROMIUM,
+        "`apt-get install chromium`; .ci/run installs it",
+    )
+}
 
 /// A DevTools-protocol connection to a browser over `--remote-debugging-pipe` (fds 3 and 4,
 /// messages separated by NUL bytes).
@@ -633,8 +645,7 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
 
 #[test]
 fn the_report_opens_in_headless_chromium_without_errors_or_requests() {
-    if !Path::new(CHROMIUM).exists() {
-        println!("SKIPPED: {CHROMIUM} is missing (.ci/run installs Debian's chromium package)");
+    if require_chromium("the run report opens in headless Chromium").is_none() {
         return;
     }
     let out = run_report("chromium");

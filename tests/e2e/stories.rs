@@ -20,8 +20,14 @@ fn eureka_crash_outlier_detection_stops_the_failures_eureka_lets_through_for_min
     assert_eq!(off.offered, on.offered);
     // Without enforcement: a quarter of the calls fail from the crash until the gateways'
     // views drop catalog#1, at least 2 x ttl - heartbeat = 150 s after the crash.
+    let meshsim::model::RegistryModel::Eureka(config) = &without.registry else {
+        panic!("a eureka scenario")
+    };
+    let exposed_s = (2 * config.ttl - config.heartbeat) as f64 / SECOND as f64;
+    let catalog = &without.services[without.faults[0].replicas[0].service];
+    assert_eq!(without.faults[0].replicas.len(), 1);
     let rate = without.workloads[0].rate;
-    let at_least = 150.0 * rate / 4.0;
+    let at_least = exposed_s * rate / catalog.replicas as f64;
     assert!(
         off.outcomes.failed() as f64 > 0.9 * at_least,
         "{}",
@@ -68,9 +74,21 @@ fn gray_failure_round_robin_feeds_the_slow_replica_and_load_aware_balancers_avoi
     // Round robin sends the slow replica a quarter of 2400/s = 600/s; 4 workers at 10 x 2 ms
     // serve 200/s, so at least 400/s of its share cannot be served in time during the fault.
     let rate = model.workloads[0].rate;
-    let fault_seconds = (model.duration - model.faults[0].at) as f64 / SECOND as f64;
+    let fault = &model.faults[0];
+    let meshsim::model::FaultKind::Slow { factor } = fault.kind else {
+        panic!("a slow fault")
+    };
+    let api = &model.services[fault.replicas[0].service];
+    let slow_service_s =
+        factor * model.endpoints[api.endpoints[0]].service_time.mean() / SECOND as f64;
+    let fault_seconds = (model.duration - fault.at) as f64 / SECOND as f64;
     let measured_seconds = (model.duration - model.warmup) as f64 / SECOND as f64;
-    let lost_at_least = (rate / 4.0 - 4.0 / 0.020) * fault_seconds;
+    let lost_at_least =
+        (rate / api.replicas as f64 - f64::from(api.workers) / slow_service_s) * fault_seconds;
+    assert!(
+        lost_at_least > 0.0,
+        "test premise: the slow replica is overloaded"
+    );
     let offered = rate * measured_seconds;
     assert!(round_robin.availability() < 1.0 - 0.9 * lost_at_least / offered);
     assert!(round_robin.outcomes.get(Outcome::Timeout) > 0);
@@ -116,6 +134,12 @@ fn hpa_spike_scales_by_its_formula_and_a_longer_startup_costs_availability() {
         .iter()
         .filter(|e| e.kind == "replica_starting")
         .collect();
+    // The scale-up started replicas: the loop below has something to check.
+    assert!(
+        started.len() as u32 >= desired - api.replicas as u32,
+        "{} replicas started, the decision asked for {desired}",
+        started.len()
+    );
     for start in &started {
         let ready = recorder
             .events
@@ -128,7 +152,8 @@ fn hpa_spike_scales_by_its_formula_and_a_longer_startup_costs_availability() {
     }
     // Enough for the spike at the target: ceil(2880/s x 10 ms / (8 workers x 0.6)) = 6.
     let peak = model.workloads[0].schedule[0].rate;
-    let needed = (peak * 0.010 / (f64::from(api.workers) * policy.target_utilization)).ceil();
+    let service_s = model.endpoints[api.endpoints[0]].service_time.mean() / SECOND as f64;
+    let needed = (peak * service_s / (f64::from(api.workers) * policy.target_utilization)).ceil();
     let most = recorder
         .ready_replicas
         .iter()

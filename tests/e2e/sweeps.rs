@@ -1,7 +1,7 @@
 //! Sweeps split into work items and merged (`meshsim compare --shard`, `meshsim merge`), the
 //! gates (`--check`, `--fail-if`), and the Slurm and Kubernetes recipes under `deploy/`.
 
-use crate::common::{meshsim, root, temp_dir, write_file};
+use crate::common::{in_ci, meshsim, require_component, root, temp_dir, write_file};
 use saphyr::{LoadableYamlNode, Yaml};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -684,26 +684,34 @@ struct SlurmCluster {
 }
 
 impl SlurmCluster {
-    const DAEMONS: [&'static str; 3] = [
-        "/usr/sbin/munged",
-        "/usr/sbin/slurmctld",
-        "/usr/sbin/slurmd",
-    ];
-
-    /// Why a cluster cannot start here, if it cannot.
-    fn unavailable() -> Option<String> {
-        for binary in Self::DAEMONS.iter().chain(&["/usr/bin/sbatch"]) {
-            if !Path::new(binary).exists() {
-                return Some(format!(
-                    "{binary} is missing (apt-get install -y slurm-wlm munge)"
-                ));
+    /// Whether a cluster can start here: the Slurm and munge programs (through
+    /// [`require_component`]: a failure under CI, a loud skip elsewhere) and root.
+    fn available(test: &str) -> bool {
+        let install = "apt-get install -y slurm-wlm munge (.ci/run does)";
+        for (name, path) in [
+            ("munged", "/usr/sbin/munged"),
+            ("slurmctld", "/usr/sbin/slurmctld"),
+            ("slurmd", "/usr/sbin/slurmd"),
+            ("sbatch", "/usr/bin/sbatch"),
+            ("squeue", "/usr/bin/squeue"),
+        ] {
+            if require_component(test, name, path, install).is_none() {
+                return false;
             }
         }
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            return Some("the test cluster runs its daemons as root".into());
+            assert!(
+                !in_ci(),
+                "{test}: the test cluster runs its daemons as root, and CI is set"
+            );
+            let _ = std::io::stderr().write_all(
+                format!("\n==== SKIPPED {test}: the test cluster runs its daemons as root ====\n")
+                    .as_bytes(),
+            );
+            return false;
         }
-        None
+        true
     }
 
     fn start(dir: &Path) -> SlurmCluster {
@@ -827,15 +835,7 @@ impl Drop for SlurmCluster {
 /// loudly elsewhere.
 #[test]
 fn slurm_job_array_and_dependent_merge_give_one_compare() {
-    if let Some(reason) = SlurmCluster::unavailable() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the Slurm test: {reason}"
-        );
-        let _ = std::io::stderr().write_all(
-            format!("SKIPPED slurm_job_array_and_dependent_merge_give_one_compare: {reason}\n")
-                .as_bytes(),
-        );
+    if !SlurmCluster::available("sweeps::slurm_job_array_and_dependent_merge_give_one_compare") {
         return;
     }
     let dir = temp_dir("sweep-slurm");
