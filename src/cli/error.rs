@@ -7,6 +7,9 @@ use crate::scenario::ScenarioErrors;
 pub const EXIT_INVALID: u8 = 2;
 /// Exit status: the command could not finish (e.g. the report could not be written).
 pub const EXIT_FAILED: u8 = 1;
+/// Exit status: the command ran, and `--check` found objectives missed (an `[slo]` target, or a
+/// `--fail-if` rule): what a pipeline fails on.
+pub const EXIT_OBJECTIVES_MISSED: u8 = 3;
 
 /// Why a command did not succeed. `main` prints it once, each line as `error: LINE` on standard
 /// error, and exits with [`AppError::exit_code`].
@@ -17,6 +20,8 @@ pub enum AppError {
     Invalid(Vec<String>),
     /// The command could not finish although its input was valid. Exit status 1.
     Failed(String),
+    /// `--check`: the run or comparison missed objectives, one line each. Exit status 3.
+    ObjectivesMissed(Vec<String>),
 }
 
 impl AppError {
@@ -30,6 +35,7 @@ impl AppError {
         match self {
             AppError::Invalid(_) => EXIT_INVALID,
             AppError::Failed(_) => EXIT_FAILED,
+            AppError::ObjectivesMissed(_) => EXIT_OBJECTIVES_MISSED,
         }
     }
 
@@ -38,6 +44,10 @@ impl AppError {
         match self {
             AppError::Invalid(lines) => lines.clone(),
             AppError::Failed(line) => vec![line.clone()],
+            AppError::ObjectivesMissed(lines) => lines
+                .iter()
+                .map(|line| format!("objective missed: {line}"))
+                .collect(),
         }
     }
 }
@@ -57,6 +67,12 @@ mod tests {
         assert_eq!(AppError::invalid("x").exit_code(), 2);
         assert_eq!(AppError::Failed("y".into()).exit_code(), 1);
         assert_eq!(AppError::invalid("x").lines(), vec!["x".to_string()]);
+        let missed = AppError::ObjectivesMissed(vec!["p99 latency".into()]);
+        assert_eq!(missed.exit_code(), 3);
+        assert_eq!(
+            missed.lines(),
+            vec!["objective missed: p99 latency".to_string()]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! ([`main`]). Every command returns `Result<(), AppError>`; nothing below this module prints an
 //! error or knows an exit status, and nothing below imports it.
 //!
-//! One module per command: [`run`], [`validate`], [`compare`], [`plot`], [`import`], [`init`],
+//! One module per command: [`run`], [`validate`], [`compare`], [`merge`], [`plot`], [`import`], [`init`],
 //! [`schema`], [`completions`] (with `man`); [`load`] chooses between a TOML scenario and a file an
 //! importer reads; [`error`] holds [`AppError`] and the exit statuses.
 
@@ -13,12 +13,13 @@ pub mod error;
 pub mod import;
 pub mod init;
 pub mod load;
+pub mod merge;
 pub mod plot;
 pub mod run;
 pub mod schema;
 pub mod validate;
 
-pub use error::{AppError, EXIT_FAILED, EXIT_INVALID};
+pub use error::{AppError, EXIT_FAILED, EXIT_INVALID, EXIT_OBJECTIVES_MISSED};
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -52,6 +53,11 @@ pub enum Command {
     ///
     /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
     Compare(compare::CompareArgs),
+    /// Merge the item folders of a sharded sweep (`meshsim compare --shard I/N`) into the
+    /// comparison folder one `meshsim compare` writes, byte for byte.
+    ///
+    /// Example: meshsim merge sweep/shard-* --out reports/blog-compare
+    Merge(merge::MergeArgs),
     /// Re-render the plots and report.html of a run folder from its CSV files, without re-running.
     Plot(plot::PlotArgs),
     /// Print a meshsim scenario made from another tool's topology file.
@@ -98,6 +104,7 @@ fn dispatch(command: &Command) -> Result<(), AppError> {
     match command {
         Command::Run(args) => run::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Import { format } => import::run(format),
         Command::Validate(args) => validate::run(args),

@@ -1,6 +1,7 @@
 //! `meshsim run SCENARIO`: simulate, write the report folder, print the summary.
 
 use super::{load, say, AppError};
+use crate::analysis::slo::SloReport;
 use crate::report::{self, Summary};
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,10 @@ pub struct RunArgs {
     /// Fraction of requests written by --traces, chosen by request identity (0 < P <= 1).
     #[arg(long, value_name = "P", default_value_t = 1.0, requires = "traces")]
     pub trace_sample: f64,
+    /// Exit with status 3 when an [slo] objective is not met (0 when every one is), printing
+    /// which; the scenario must have an [slo] table.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
@@ -45,6 +50,12 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
     });
     let overrides = load::overrides(&args.overrides, args.seed)?;
     let model = load::model(&args.scenario, &overrides)?;
+    if args.check && model.slo.is_none() {
+        return Err(AppError::invalid(format!(
+            "{}: --check judges the run against the scenario's [slo] table, and it has none",
+            args.scenario.display()
+        )));
+    }
     let dir = args
         .out
         .clone()
@@ -66,7 +77,35 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
             say(&format!("  traces        {}\n", traces.path.display()));
         }
     }
-    Ok(())
+    match summary.slo.as_ref().filter(|_| args.check) {
+        Some(slo) => {
+            let missed = missed_objectives(slo);
+            if missed.is_empty() {
+                Ok(())
+            } else {
+                Err(AppError::ObjectivesMissed(missed))
+            }
+        }
+        None => Ok(()),
+    }
+}
+
+/// One line per `[slo]` target the run missed.
+fn missed_objectives(slo: &SloReport) -> Vec<String> {
+    let mut missed = Vec::new();
+    if let Some(availability) = slo.availability.as_ref().filter(|a| !a.met) {
+        missed.push(format!(
+            "availability {} < target {}",
+            availability.actual, availability.target
+        ));
+    }
+    for latency in slo.latency.iter().filter(|l| !l.met) {
+        missed.push(format!(
+            "{} latency {} ms > target {} ms",
+            latency.percentile, latency.actual_ms, latency.target_ms
+        ));
+    }
+    missed
 }
 
 /// How fast the simulation itself ran (wall-clock: printed, never written to a report file).

@@ -64,14 +64,140 @@ pub fn parse_vary(arg: &str) -> Result<Axis, String> {
             "--vary {arg}: \"{key}\" is not a dotted key like policy.balancer"
         ));
     }
-    let values = split_values(values);
+    let mut values = split_values(values);
     if let Some(position) = values.iter().position(String::is_empty) {
         return Err(format!("--vary {arg}: value {} is empty", position + 1));
+    }
+    if values.len() == 1 && is_range(&values[0]) {
+        values = expand_range(&values[0]).map_err(|message| format!("--vary {arg}: {message}"))?;
     }
     Ok(Axis {
         key: key.to_string(),
         values,
     })
+}
+
+/// The most values a range may expand to.
+pub const MAX_RANGE_VALUES: u64 = 100_000;
+
+/// Whether a lone `--vary` value is a range `A..B` or `A..B/N` (not a quoted string, array or
+/// inline table).
+fn is_range(value: &str) -> bool {
+    !value.starts_with(['"', '\'', '[', '{']) && value.contains("..")
+}
+
+/// Expands a range:
+/// - `A..B` with integers A ≤ B: every integer from A to B (`2..8`: 2, 3, ..., 8);
+/// - `A..B/N` with N ≥ 2: N values spaced evenly on a log scale from A to B, both included
+///   (A, B > 0). Durations (`100ms..1s/5`) are rounded to whole microseconds and written with
+///   the largest unit that divides them (`100ms, 177828us, 316228us, 562341us, 1s`); integers
+///   stay integers (rounded, repeats dropped); other numbers keep 6 significant digits.
+pub fn expand_range(text: &str) -> Result<Vec<String>, String> {
+    let (range, count) = match text.rsplit_once('/') {
+        Some((range, count)) => {
+            let count: u64 = count.trim().parse().map_err(|_| {
+                format!("\"{count}\" after / is not a count of values (like 100ms..1s/5)")
+            })?;
+            if !(2..=MAX_RANGE_VALUES).contains(&count) {
+                return Err(format!(
+                    "a log-spaced range takes 2 to {MAX_RANGE_VALUES} values, not {count}"
+                ));
+            }
+            (range, Some(count))
+        }
+        None => (text, None),
+    };
+    let (low, high) = range
+        .split_once("..")
+        .ok_or_else(|| "expected a range like 2..8 or 100ms..1s/5".to_string())?;
+    let (low, high) = (low.trim(), high.trim());
+    match count {
+        None => {
+            let (a, b) = match (low.parse::<i64>(), high.parse::<i64>()) {
+                (Ok(a), Ok(b)) => (a, b),
+                _ => {
+                    return Err(format!(
+                        "{low}..{high}: a range without /N steps through integers; for other values give the count, like {low}..{high}/5 (log-spaced)"
+                    ))
+                }
+            };
+            if a > b {
+                return Err(format!("{low}..{high}: the range is empty ({a} > {b})"));
+            }
+            if (b - a) as u64 >= MAX_RANGE_VALUES {
+                return Err(format!(
+                    "{low}..{high}: more than {MAX_RANGE_VALUES} values"
+                ));
+            }
+            Ok((a..=b).map(|v| v.to_string()).collect())
+        }
+        Some(count) => log_spaced(low, high, count),
+    }
+}
+
+/// `count` log-spaced values from `low` to `high` (see [`expand_range`]).
+fn log_spaced(low: &str, high: &str, count: u64) -> Result<Vec<String>, String> {
+    let point = |i: u64, a: f64, b: f64| {
+        if i == 0 {
+            a
+        } else if i == count - 1 {
+            b
+        } else {
+            (a.ln() + (b.ln() - a.ln()) * i as f64 / (count - 1) as f64).exp()
+        }
+    };
+    let positive = |a: f64, b: f64| {
+        if a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{low}..{high}: a log-spaced range needs two positive ends"
+            ))
+        }
+    };
+    let mut values: Vec<String> = Vec::new();
+    let mut push = |value: String| {
+        if values.last() != Some(&value) {
+            values.push(value);
+        }
+    };
+    if let (Ok(a), Ok(b)) = (
+        crate::scenario::duration::parse_duration(low),
+        crate::scenario::duration::parse_duration(high),
+    ) {
+        positive(a as f64, b as f64)?;
+        for i in 0..count {
+            let nanos = point(i, a as f64, b as f64);
+            let micros = if i == 0 || i == count - 1 {
+                nanos
+            } else {
+                (nanos / 1e3).round() * 1e3
+            };
+            push(crate::scenario::duration::format_ns(micros as u64));
+        }
+    } else if let (Ok(a), Ok(b)) = (low.parse::<i64>(), high.parse::<i64>()) {
+        positive(a as f64, b as f64)?;
+        for i in 0..count {
+            push((point(i, a as f64, b as f64).round() as i64).to_string());
+        }
+    } else if let (Ok(a), Ok(b)) = (low.parse::<f64>(), high.parse::<f64>()) {
+        positive(a, b)?;
+        for i in 0..count {
+            let value = point(i, a, b);
+            push(if i == 0 {
+                low.to_string()
+            } else if i == count - 1 {
+                high.to_string()
+            } else {
+                format!("{}", format!("{value:.5e}").parse::<f64>().unwrap_or(value))
+            });
+        }
+    } else {
+        return Err(format!(
+            "{low}..{high}: the ends must be numbers or durations with a unit (like 100ms..1s/5)"
+        ));
+    }
+    Ok(values)
 }
 
 /// Splits at top-level commas (outside quoted strings, `[...]` and `{...}`), trimming each part.
@@ -260,6 +386,40 @@ mod tests {
         let same = variants(&[parse_vary("policy.balancer=p2c,p2c,\"p2c\"").expect("parses")]);
         let slugs: Vec<&str> = same.iter().map(|v| v.slug.as_str()).collect();
         assert_eq!(slugs, ["p2c", "p2c-2", "p2c-3"]);
+    }
+
+    #[test]
+    fn ranges_expand() {
+        let axis = parse_vary("service.api.replicas=2..8").expect("parses");
+        assert_eq!(axis.values, ["2", "3", "4", "5", "6", "7", "8"]);
+        // 10^(-1 + i/4) s for i = 0..4, rounded to microseconds: 0.1, 0.177828, 0.316228,
+        // 0.562341, 1 s.
+        let axis = parse_vary("policy.timeout=100ms..1s/5").expect("parses");
+        assert_eq!(
+            axis.values,
+            ["100ms", "177828us", "316228us", "562341us", "1s"]
+        );
+        // 1, 10, 100, 1000: integers stay integers.
+        assert_eq!(
+            expand_range("1..1000/4").expect("valid"),
+            ["1", "10", "100", "1000"]
+        );
+        assert_eq!(expand_range("0.5..2/3").expect("valid"), ["0.5", "1", "2"]);
+        for bad in [
+            "8..2",
+            "1.5..2",
+            "0..10/3",
+            "1ms..1s/1",
+            "a..b/3",
+            "1..10/x",
+        ] {
+            assert!(expand_range(bad).is_err(), "{bad}");
+        }
+        // A quoted string with dots is a value, not a range.
+        assert_eq!(
+            parse_vary("a.b=\"x..y\"").expect("parses").values,
+            ["\"x..y\""]
+        );
     }
 
     #[test]

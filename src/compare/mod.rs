@@ -10,7 +10,10 @@
 //! them on the current rayon pool, [`write_report`] writes the folder.
 
 pub mod export;
+pub mod gate;
 pub mod grid;
+pub mod items;
+pub mod merge;
 pub mod replicate;
 pub mod stats;
 
@@ -181,7 +184,17 @@ pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome 
 /// `latency-<slug>.csv` per variant into `dir`, with the plots and `report.html`
 /// ([`crate::report::render_comparison_files`]), atomically (all files or none).
 pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
-    let comparison = &outcome.comparison;
+    let latency: Vec<String> = outcome.latency.iter().map(latency_quantiles_csv).collect();
+    write_comparison(&outcome.comparison, &latency, dir)
+}
+
+/// [`write_report`] from the comparison and each variant's latency file contents (what
+/// [`merge::merge`] has): the same bytes.
+pub fn write_comparison(
+    comparison: &Comparison,
+    latency_csv: &[String],
+    dir: &Path,
+) -> std::io::Result<()> {
     let mut files = OutputFiles::new(dir)?;
     files.write("comparison.json", comparison.to_json().as_bytes())?;
     files.write(
@@ -196,11 +209,8 @@ pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
         "replications.csv",
         export::replications_csv(comparison).as_bytes(),
     )?;
-    for (variant, latency) in comparison.variants.iter().zip(&outcome.latency) {
-        files.write(
-            &variant.latency_file,
-            latency_quantiles_csv(latency).as_bytes(),
-        )?;
+    for (variant, latency) in comparison.variants.iter().zip(latency_csv) {
+        files.write(&variant.latency_file, latency.as_bytes())?;
     }
     crate::report::render_comparison_files(&mut files)?;
     files.commit()

@@ -17,7 +17,7 @@ mod build;
 mod calls;
 mod context;
 mod dist;
-mod duration;
+pub(crate) mod duration;
 mod error;
 mod extras;
 mod faults;

@@ -22,6 +22,7 @@ mod queueing;
 mod report;
 mod schema;
 mod stories;
+mod sweeps;
 mod trace;
 mod traces;
 mod twin;
