@@ -321,6 +321,9 @@ pub struct ItemResult {
     pub slo: Option<SloReport>,
     /// Replication 0 only: the variant's `latency-<slug>.csv`.
     pub latency_csv: Option<String>,
+    /// Why the run was stopped before its end, if it was (such an item fails its comparison).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl ItemResult {
@@ -335,6 +338,7 @@ impl ItemResult {
             values: run.values.to_vec(),
             slo: run.slo.clone(),
             latency_csv: run.latency.as_ref().map(latency_quantiles_csv),
+            stopped: run.stopped.clone(),
         }
     }
 
@@ -356,6 +360,7 @@ impl ItemResult {
             values,
             slo: self.slo.clone(),
             latency: None,
+            stopped: self.stopped.clone(),
         })
     }
 

@@ -659,7 +659,7 @@ mod tests {
         );
         // Sampled quantiles follow the written ones (interpolated between them).
         let dist = parse("quantiles(0=0ms, 0.5=1ms, 0.99=5ms, 1=9ms)").expect("valid");
-        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
+        let mut rng = <rand::rngs::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
         let mut samples: Vec<u64> = (0..200_000).map(|_| dist.sample(&mut rng)).collect();
         samples.sort_unstable();
         let at = |q: f64| samples[(q * samples.len() as f64) as usize] as f64;
