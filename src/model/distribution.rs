@@ -243,8 +243,7 @@ mod tests {
         // lognormal f(x_q) = phi(z_q) / (x_q sigma), so relative to x_q it is
         // sigma sqrt(q (1 - q) / n) / phi(z_q): 0.28% at the median, 0.83% at the p99 here.
         let phi = |z: f64| (-z * z / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
-        let relative_se =
-            |q: f64, z: f64| sigma * (q * (1.0 - q) / DRAWS as f64).sqrt() / phi(z);
+        let relative_se = |q: f64, z: f64| sigma * (q * (1.0 - q) / DRAWS as f64).sqrt() / phi(z);
         let (median_se, p99_se) = (relative_se(0.5, 0.0), relative_se(0.99, 2.326_347_874));
         assert!(
             (median / 5e6 - 1.0).abs() < 5.0 * median_se,

@@ -384,7 +384,9 @@ mod tests {
             format!("t.toml:2:5: speed \"later\" {PLANNED}")
         );
         assert!(
-            messages[1].starts_with("t.toml:3:5: unknown speed \"neither\": expected one of fast, slow, later"),
+            messages[1].starts_with(
+                "t.toml:3:5: unknown speed \"neither\": expected one of fast, slow, later"
+            ),
             "{}",
             messages[1]
         );

@@ -276,7 +276,9 @@ fn balancers_see_the_same_offered_load_per_replication() {
     // interval of the difference is narrower than the unpaired one the same replications would
     // give, sqrt(h_b^2 + h_v^2) from the two own half-widths (same t quantile): that is, the
     // paired differences vary less than the sum of the variances, a positive covariance.
-    let half = |low: Option<f64>, high: Option<f64>| (high.expect("interval") - low.expect("interval")) / 2.0;
+    let half = |low: Option<f64>, high: Option<f64>| {
+        (high.expect("interval") - low.expect("interval")) / 2.0
+    };
     let baseline = &variants[0].metrics["latency_mean_ms"];
     let baseline_half = half(baseline.ci_low, baseline.ci_high);
     for variant in &variants[1..] {
@@ -454,4 +456,3 @@ fn long_variant_labels_are_numbered_with_a_legend() {
         .expect("an availability row");
     assert!(row.chars().count() < 80, "{row}");
 }
-

@@ -277,7 +277,10 @@ fn hang_times_out_the_replicas_share_only_during_the_fault() {
             checked_windows += 1;
         }
     }
-    assert!(checked_windows >= 5, "{checked_windows} windows inside the hang");
+    assert!(
+        checked_windows >= 5,
+        "{checked_windows} windows inside the hang"
+    );
     assert_only_failure(&result, Outcome::Timeout);
     let all_timeouts: u64 = rows.iter().map(|row| timeouts(&row.4)).sum();
     assert_eq!(result.outcomes.get(Outcome::Timeout), all_timeouts);
@@ -528,11 +531,19 @@ fn partition_times_out_calls_across_the_cut_only_while_it_lasts() {
             checked_windows += 1;
         }
     }
-    assert!(checked_windows >= 5, "{checked_windows} windows inside the partition");
+    assert!(
+        checked_windows >= 5,
+        "{checked_windows} windows inside the partition"
+    );
     // Over the whole fault the shifted slices cancel but at the two ends: the same wobble over
     // the span of the fault's whole windows (sd 0.0006 here), 5 sd.
     let (from, to) = (at + back_timeout.div_ceil(window) * window, until);
-    let span_sd = shifted_fraction_sd(share, offered_rate(&model), secs(back_timeout), secs(to - from));
+    let span_sd = shifted_fraction_sd(
+        share,
+        offered_rate(&model),
+        secs(back_timeout),
+        secs(to - from),
+    );
     let fraction = sum_between(&rows, from, to, timeouts) as f64
         / sum_between(&rows, from, to, OutcomeCounts::total) as f64;
     assert!(

@@ -263,13 +263,16 @@ fn zone_outage_zone_aware_routing_stays_local_when_healthy_and_spills_over_durin
     assert_eq!(zones, 3.0);
     assert_eq!(down_rate * zones, rate, "equal users per zone");
     let front_replicas = front.replicas as f64;
-    let front_down = aware
-        .faults[0]
+    let front_down = aware.faults[0]
         .replicas
         .iter()
         .filter(|r| aware.services[r.service].name == "front")
         .count() as f64;
-    assert_eq!(front_down * zones, front_replicas, "a third of the front tier is down");
+    assert_eq!(
+        front_down * zones,
+        front_replicas,
+        "a third of the front tier is down"
+    );
 
     // Zone-aware: the front tier's calls to the back tier never leave their zone; the only
     // cross-zone tries are the down zone's users during the outage (Poisson count: 5 sd).

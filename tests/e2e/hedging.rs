@@ -50,7 +50,10 @@ impl Mixture {
         let FaultKind::Slow { factor } = fault.kind else {
             panic!("hedge.toml has a slow fault")
         };
-        assert!(fault.at <= model.warmup && fault.until.is_none(), "the whole run");
+        assert!(
+            fault.at <= model.warmup && fault.until.is_none(),
+            "the whole run"
+        );
         Mixture {
             network_ms: 2.0 * model.network.latency.mean() / MS,
             mean_ms: mean / MS,
@@ -261,7 +264,11 @@ fn connection_pool_queues_then_rejects_exactly_as_counted() {
         let workload = &model.workloads[0];
         assert!(matches!(workload.arrival, Arrival::Constant));
         let gap = (1e9 / workload.rate) as u64;
-        assert_eq!(gap as f64 * workload.rate, 1e9, "a whole number of ns apart");
+        assert_eq!(
+            gap as f64 * workload.rate,
+            1e9,
+            "a whole number of ns apart"
+        );
         let expected = pool_outcomes(
             gap,
             model.duration,

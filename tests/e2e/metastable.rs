@@ -109,7 +109,10 @@ fn retry_storm_outlives_its_trigger_without_a_budget_and_not_with_one() {
             recovered_windows += 1;
         }
     }
-    assert!(recovered_windows >= 20, "{recovered_windows} windows after the spike");
+    assert!(
+        recovered_windows >= 20,
+        "{recovered_windows} windows after the spike"
+    );
 
     // Without the trigger the same system never fails: the storm needs the spike to start.
     let calm = run_windows("metastable-calm", &["workload.clients.schedule=[]"]);

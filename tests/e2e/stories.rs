@@ -83,9 +83,12 @@ fn gray_failure_round_robin_feeds_the_slow_replica_and_load_aware_balancers_avoi
         factor * model.endpoints[api.endpoints[0]].service_time.mean() / SECOND as f64;
     let fault_seconds = (model.duration - fault.at) as f64 / SECOND as f64;
     let measured_seconds = (model.duration - model.warmup) as f64 / SECOND as f64;
-    let lost_at_least = (rate / api.replicas as f64 - f64::from(api.workers) / slow_service_s)
-        * fault_seconds;
-    assert!(lost_at_least > 0.0, "test premise: the slow replica is overloaded");
+    let lost_at_least =
+        (rate / api.replicas as f64 - f64::from(api.workers) / slow_service_s) * fault_seconds;
+    assert!(
+        lost_at_least > 0.0,
+        "test premise: the slow replica is overloaded"
+    );
     let offered = rate * measured_seconds;
     assert!(round_robin.availability() < 1.0 - 0.9 * lost_at_least / offered);
     assert!(round_robin.outcomes.get(Outcome::Timeout) > 0);
