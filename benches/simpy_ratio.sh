@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Speed ratio to the SimPy peer model, measured in one sitting on this machine:
 # the same tier chain (3 tiers x 4 replicas x 8 workers, exp(1 ms), 0.5 ms hops, round robin,
-# 70% load) in ../shared/peers/simpy_tiers.py and in scenarios/tiers.toml.
+# 70% load) in benches/peers/simpy_tiers.py and in scenarios/tiers.toml.
 #
 # Runs the two back to back, interleaved, ROUNDS times, each under /usr/bin/time, and states the
 # medians of both processes' rates two ways:
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 requests=${2:-200000}
-peer=${SIMPY_TIERS:-../shared/peers/simpy_tiers.py}
+peer=${SIMPY_TIERS:-benches/peers/simpy_tiers.py}
 python3 -c "import simpy" 2>/dev/null || pip install --quiet simpy
 if [ -z "${MESHSIM:-}" ]; then
   cargo build --release --quiet

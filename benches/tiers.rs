@@ -1,7 +1,7 @@
 //! Simulated requests per wall-clock second on the SimPy peer model (`scenarios/tiers.toml`:
 //! 3 tiers x 4 replicas x 8 async workers, exp(1 ms), 0.5 ms hops, round robin, 70% load), and on
-//! the blog scenario. Compare with `python3 ../shared/peers/simpy_tiers.py 200000` run in the
-//! same sitting (see the README).
+//! the blog scenario. Compare with `python3 benches/peers/simpy_tiers.py 200000` run in the
+//! same sitting (see docs/performance.md).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use meshsim::scenario::{load_file, Override};

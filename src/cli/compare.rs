@@ -11,16 +11,16 @@ pub struct CompareArgs {
     /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
     pub scenario: PathBuf,
     /// An axis of variants, KEY=V1,V2,... (repeatable: several make a cross product);
-    /// without one, the file's [compare] table.
+    /// without one, the file's `[compare]` table.
     #[arg(long, value_name = "KEY=V1,V2,...")]
     pub vary: Vec<String>,
-    /// Replications per variant [default: the file's [compare] replications, else 5].
+    /// Replications per variant (default: the file's `[compare]` replications, else 5).
     #[arg(long, short = 'r', value_name = "R")]
     pub replications: Option<u32>,
-    /// Output folder [default: reports/<scenario name>-compare/].
+    /// Output folder (default: `reports/<scenario name>-compare/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Root seed, overriding [scenario] seed.
+    /// Root seed, overriding the file's `[scenario]` seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Override one value of the file for every variant (repeatable).

@@ -48,7 +48,7 @@ pub enum Command {
     ///
     /// Replication r of every variant runs with the same seed (common random numbers), so the
     /// differences to the baseline (the first variant) are paired. Writes comparison.json,
-    /// comparison.csv, comparison.md, replications.csv and latency-<variant>.csv.
+    /// comparison.csv, comparison.md, replications.csv and `latency-<variant>.csv`.
     ///
     /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
     Compare(compare::CompareArgs),

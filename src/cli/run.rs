@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 pub struct RunArgs {
     /// The scenario file (TOML), or an Istio isotope topology (.yaml), imported with defaults.
     pub scenario: PathBuf,
-    /// Output folder [default: reports/<scenario name>/].
+    /// Output folder (default: `reports/<scenario name>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Root seed, overriding [scenario] seed.
+    /// Root seed, overriding the file's `[scenario]` seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Override one value of the file, e.g. policy.balancer=p2c, service.article.workers=64,

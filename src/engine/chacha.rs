@@ -3,7 +3,7 @@
 //! The simulator re-keys a stream for every try of every request and draws only a few words from
 //! it. A general-purpose ChaCha generator computes four blocks (256 bytes) per refill, so most of
 //! that work was thrown away at the next re-key. [`ChaCha8Block`] yields exactly the same words as
-//! `rand_chacha::ChaCha8Rng` seeded with the same key (block counter from 0, stream 0), but
+//! `rand::rngs::ChaCha8Rng` seeded with the same key (block counter from 0, stream 0), but
 //! computes a block only when the previous one is used up — for a try, usually one block.
 //!
 //! A try uses few words, so one block can serve a chain of tries. [`ChaCha8Block::rekey_try`]
@@ -16,7 +16,8 @@
 //! counter set by seeking: the IETF layout then holds the same words as the original 64-bit
 //! counter and stream 0 for every block number below 2^32, far more than a try draws).
 
-use rand::RngCore;
+use rand::{Rng, TryRng};
+use std::convert::Infallible;
 
 /// Words of one ChaCha block.
 const BLOCK_WORDS: usize = 16;
@@ -30,19 +31,20 @@ pub const LINEAGE_WORDS: usize = BLOCK_WORDS - OWN_WORDS;
 /// The ChaCha8 block for the key `first`, `tail` (32 bytes as four little-endian 64-bit words)
 /// at block number `counter` (stream 0), as 16 words. `counter` must be below 2^32.
 ///
-/// Calls the cipher's core directly (no keystream buffer, no XOR with zeros). Its AVX2 back end
-/// computes four blocks to return one; `.cargo/config.toml` selects the SSE2 back end, which
-/// computes one (the same words either way).
+/// Calls the cipher's core directly (no keystream buffer, no XOR with zeros); the back end is
+/// chosen in `.cargo/config.toml` (the same words whichever it is).
 #[inline]
 pub fn chacha8_block(first: u64, tail: &[u64; 3], counter: u64) -> [u32; BLOCK_WORDS] {
-    use chacha20::cipher::{KeyIvInit, StreamCipherCore, StreamCipherSeekCore};
+    use chacha20::cipher::{KeyIvInit, StreamCipherCore};
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&first.to_le_bytes());
     for (chunk, word) in key[8..].chunks_exact_mut(8).zip(tail) {
         chunk.copy_from_slice(&word.to_le_bytes());
     }
-    let mut core =
-        chacha20::ChaChaCore::<chacha20::cipher::consts::U4>::new(&key.into(), &[0u8; 12].into());
+    let mut core = chacha20::ChaChaCore::<chacha20::R8, chacha20::variants::Ietf>::new(
+        &key.into(),
+        &[0u8; 12].into(),
+    );
     if counter > 0 {
         core.set_block_pos(counter as u32);
     }
@@ -56,7 +58,7 @@ pub fn chacha8_block(first: u64, tail: &[u64; 3], counter: u64) -> [u32; BLOCK_W
 }
 
 /// A ChaCha8 random stream computed block by block; re-keyed in place by [`ChaCha8Block::rekey`].
-/// Its words are those of `rand_chacha::ChaCha8Rng::from_seed` with the same 32-byte key.
+/// Its words are those of `rand::rngs::ChaCha8Rng::from_seed` with the same 32-byte key.
 #[derive(Debug, Clone)]
 pub struct ChaCha8Block {
     /// The key's first eight bytes, as a little-endian word.
@@ -138,7 +140,7 @@ impl ChaCha8Block {
 }
 
 impl ChaCha8Block {
-    /// [`RngCore::next_u64`] when the two words lie on either side of a refill.
+    /// [`TryRng::try_next_u64`] when the two words lie on either side of a refill.
     #[inline(never)]
     fn next_u64_across(&mut self) -> u64 {
         let low = u64::from(self.next_u32());
@@ -146,51 +148,94 @@ impl ChaCha8Block {
     }
 }
 
-impl RngCore for ChaCha8Block {
+/// Never fails: [`rand::Rng`] (`next_u32`, `next_u64`, `fill_bytes`) comes with it.
+impl TryRng for ChaCha8Block {
+    type Error = Infallible;
+
     #[inline]
-    fn next_u32(&mut self) -> u32 {
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
         if self.index >= self.limit {
             self.refill();
         }
         let value = self.buffer[self.index];
         self.index += 1;
-        value
+        Ok(value)
     }
 
     /// Two consecutive words, the first as the low half (across a block boundary too).
     #[inline(always)]
-    fn next_u64(&mut self) -> u64 {
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
         let index = self.index;
         if index + 1 < self.limit {
             self.index = index + 2;
-            u64::from(self.buffer[index]) | (u64::from(self.buffer[index + 1]) << 32)
+            Ok(u64::from(self.buffer[index]) | (u64::from(self.buffer[index + 1]) << 32))
         } else {
-            self.next_u64_across()
+            Ok(self.next_u64_across())
         }
     }
 
     /// Whole words in order; the unused bytes of a last partial word are dropped.
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
         for chunk in dest.chunks_mut(4) {
-            let bytes = self.next_u32().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
+            let Ok(word) = self.try_next_u32();
+            chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
         }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
+    use rand::rngs::ChaCha8Rng;
+    use rand::{Rng, RngExt, SeedableRng};
 
     fn key(salt: u8) -> [u8; 32] {
         std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(salt))
     }
 
+    /// Hex text as bytes.
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex"))
+            .collect()
+    }
+
     #[test]
-    fn words_match_rand_chacha_across_several_blocks() {
-        // rand_chacha computes four blocks at a time with other code: an independent reference.
+    fn blocks_match_the_published_chacha8_test_vector() {
+        // draft-strombergson-chacha-test-vectors-01, TC1 (all-zero 256-bit key and 64-bit IV,
+        // 8 rounds): keystream blocks 0 and 1, an independent reference for the block function.
+        let expected = [
+            "3e00ef2f895f40d67f5bb8e81f09a5a12c840ec3ce9a7f3b181be188ef711a1e\
+             984ce172b9216f419f445367456d5619314a42a3da86b001387bfdb80e0cfe42",
+            "d2aefa0deaa5c151bf0adb6c01f2a5adc0fd581259f9a2aadcf20f8fd566a26b\
+             5032ec38bbc5da98ee0c6f568b872a65a08abf251deb21bb4b56e5d8821e68aa",
+        ];
+        for (counter, text) in expected.iter().enumerate() {
+            let words = chacha8_block(0, &[0; 3], counter as u64);
+            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            assert_eq!(bytes, hex(text), "block {counter}");
+        }
+    }
+
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn the_sse2_back_end_is_selected() {
+        // `.cargo/config.toml` passes `--cfg chacha20_backend="sse2"` to every crate; without it
+        // chacha20 picks its back end at run time: same words, another speed. This fails when the
+        // switch is lost (a RUSTFLAGS variable replaces the config's flags; chacha20 renamed it
+        // before: `chacha20_force_sse2` in 0.9).
+        assert!(
+            cfg!(chacha20_backend = "sse2"),
+            "built without --cfg chacha20_backend=\"sse2\" (is RUSTFLAGS set?)"
+        );
+    }
+
+    #[test]
+    fn words_match_rand_chacha8rng_across_several_blocks() {
+        // rand's ChaCha8Rng computes four blocks at a time, with the original layout (64-bit
+        // counter and stream), through another path of the chacha20 crate.
         for salt in [0u8, 1, 200] {
             let mut ours = ChaCha8Block::from_key(&key(salt));
             let mut reference = ChaCha8Rng::from_seed(key(salt));
@@ -201,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn u64_and_bytes_match_rand_chacha_at_odd_offsets() {
+    fn u64_and_bytes_match_rand_chacha8rng_at_odd_offsets() {
         let mut ours = ChaCha8Block::from_key(&key(9));
         let mut reference = ChaCha8Rng::from_seed(key(9));
         for step in 0..200u32 {
@@ -221,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_try_draws_its_own_words_then_block_one_and_hands_on_the_rest() {
-        // Reference: rand_chacha's words of the same key, block 0 = words 0..16.
+        // Reference: ChaCha8Rng's words of the same key, block 0 = words 0..16.
         let mut ours = ChaCha8Block::from_key(&key(5));
         let first = u64::from_le_bytes(key(5)[..8].try_into().unwrap());
         let lineage = ours.rekey_try(first);

@@ -6,8 +6,8 @@
 //! common random numbers across variants.
 
 use super::chacha::{ChaCha8Block, LINEAGE_WORDS, OWN_WORDS};
+use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 /// A ChaCha8 stream that can be re-keyed in place (the hot path re-keys one for every try of every
 /// request). It computes one 64-byte block at a time: a try draws a few words, so one block is
@@ -155,7 +155,7 @@ mod tests {
             assert_eq!(derive_key(parent, component), expected, "{component}");
         }
     }
-    use rand::Rng;
+    use rand::RngExt;
 
     #[test]
     fn same_identity_same_stream_other_identity_other_stream() {

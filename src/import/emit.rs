@@ -42,7 +42,7 @@ fn header(out: &mut String, topology: &Topology, source: &str, options: &ImportO
         "# Imported by `meshsim import isotope` from the Istio isotope topology {source}\n\
          # ({} services, {replicas} replicas as written, {calls} calls).\n\
          #\n\
-         # Mapping (README, \"Importing isotope topologies\"): an isotope service is a [[service]]\n\
+         # Mapping (docs/importing.md): an isotope service is a [[service]]\n\
          # with its numReplicas; its script's calls are call steps in order (a concurrent block is\n\
          # one parallel step; `probability` N is p = N/100); errorRate is error_rate; the script's\n\
          # sleeps are its service time (moved before its calls); a service without sleeps gets\n\

@@ -9,7 +9,7 @@
 //! commands run concurrently (one level only). Sizes are docker units (`1 KB` = 1024 bytes).
 //! Unknown keys are ignored, as isotope does.
 //!
-//! The mapping (README, "Importing isotope topologies"): a service becomes a `[[service]]` with
+//! The mapping (docs/importing.md): a service becomes a `[[service]]` with
 //! its replicas; a call a call step (`p` = probability / 100), a concurrent block a parallel
 //! step; `errorRate` the service's `error_rate`; the script's sleeps its service time (they
 //! are moved before its calls); services without sleeps get [`ImportOptions::service_time`];

@@ -3,12 +3,12 @@
 use super::hashing::{HashTable, HashTables};
 use super::policy::BalancerKind;
 use super::zones::{ZoneRequest, ZoneState};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::RngExt;
 use std::sync::Arc;
 
 /// What one client (a calling replica, or a workload at the edge) remembers about one service.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BalancerState {
     /// Next position in the view for round robin.
     round_robin_next: usize,

@@ -1,6 +1,6 @@
 //! Probability distributions of durations (service times, network latency, think times).
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp1, StandardNormal};
 
 /// A distribution of non-negative durations. Parameters are in nanoseconds (as floats, so that
@@ -177,7 +177,7 @@ impl Dist {
 mod tests {
     use super::*;
     use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
+    use rand::rngs::ChaCha8Rng;
 
     /// Mean and standard error of the mean of `draws` samples of `dist` (the standard error from
     /// the draws' own standard deviation, so it does not lean on the closed forms under test).

@@ -33,7 +33,7 @@ impl RegistryModel {
     }
 }
 
-/// Eureka's timers, with Netflix's defaults (see `shared/reference/governance.md`).
+/// Eureka's timers, with Netflix's defaults (see `docs/discovery.md`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EurekaConfig {
     /// Lease renewal (heartbeat) interval of every instance, nanoseconds (default 30 s).

@@ -446,7 +446,7 @@ pub struct ServiceTable {
     pub weights: Option<Vec<u32>>,
     /// Endpoints; a service without any has one, named "default".
     pub endpoint: Option<Vec<EndpointTable>>,
-    /// Policy of calls to this service (replaces `[policy]`).
+    /// Policy of calls to this service (merged key by key over `[policy]`).
     pub policy: Option<PolicyTable>,
     /// Horizontal autoscaling (Kubernetes HPA semantics).
     pub autoscale: Option<AutoscaleTable>,

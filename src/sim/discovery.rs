@@ -26,8 +26,8 @@ use crate::engine::{derive_key, EventQueue, StreamFactory, StreamKind};
 use crate::model::balancer::EXCLUDED_UNHEALTHY;
 use crate::model::registry::CONSUL_REAP_INTERVAL;
 use crate::model::{ConsulConfig, EurekaConfig, Model, RegistryModel};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::RngExt;
 
 /// Eureka's renewal-rate bucket (`MeasuredRate`): one minute, nanoseconds.
 const RENEWAL_BUCKET: u64 = 60_000_000_000;

@@ -10,7 +10,7 @@ use crate::engine::chacha::{LINEAGE_WORDS, OWN_WORDS};
 use crate::engine::{derive_key, EventQueue, StreamKind};
 use crate::model::zones::{Originating, ZoneRequest};
 use crate::model::{Arrival, Jitter, Outcome};
-use rand::Rng;
+use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
 /// Identity root of end-to-end requests (keeps their keys apart from other derived keys).

@@ -6,7 +6,7 @@ use super::{Event, EventRecord, Recorder, Simulation};
 use crate::engine::EventQueue;
 use crate::model::resilience::Admission;
 use crate::model::{BalancerKind, CircuitBreaker, Outcome, OutlierDetector, RetryBudgetState};
-use rand::Rng;
+use rand::RngExt;
 
 /// The governance state one client keeps about one called service.
 #[derive(Debug, Default)]

@@ -39,7 +39,7 @@ use crate::model::{Arrival, BalancerState, Model};
 use arena::Arena;
 use arrivals::RateClock;
 use deadlines::DeadlineQueue;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
 use replica::Replica;
 use request::{CallState, Job};
 use std::collections::BTreeMap;
