@@ -176,8 +176,8 @@ impl Dist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
     use rand::rngs::ChaCha8Rng;
+    use rand::SeedableRng;
 
     /// Mean and standard error of the mean of `draws` samples of `dist` (the standard error from
     /// the draws' own standard deviation, so it does not lean on the closed forms under test).
