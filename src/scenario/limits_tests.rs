@@ -180,6 +180,7 @@ fn trace_and_empirical_files_must_be_regular_files() {
 }
 
 #[test]
+#[ignore = "a wall-clock ratio: timings are not asserted in the suite; run alone with --ignored"]
 fn a_chain_of_twenty_thousand_services_validates_in_linear_time() {
     let chain = |n: usize| {
         let mut text = String::from("[scenario]\nname = \"chain\"\nduration = \"1s\"\n");
