@@ -246,7 +246,7 @@ mod tests {
         const INTERVALS: usize = 20_000;
         let (mean, sd) = (7.0, 3.0);
         let normal = Normal::new(mean, sd).expect("a normal");
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(95);
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(95);
         for replications in [2usize, 3, 5, 10] {
             let covering = (0..INTERVALS)
                 .filter(|_| {

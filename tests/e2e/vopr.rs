@@ -20,8 +20,8 @@
 use meshsim::report::{FileRecorder, OutputFiles, Summary};
 use meshsim::scenario::{load_str, ScenarioErrors};
 use meshsim::sim::{MemoryRecorder, Recorder, RunResult, Simulation};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -825,7 +825,8 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
                 .collect();
             if let Some(&i) = digits.get(rng.random_range(0..digits.len().max(1))) {
                 let mut t = text;
-                t.insert_str(i, pick(rng, &["999999", "0", "1e30", "-"]));
+                let inserted: &&str = pick(rng, &["999999", "0", "1e30", "-"]);
+                t.insert_str(i, inserted);
                 return t;
             }
             return text;
