@@ -825,7 +825,8 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
                 .collect();
             if let Some(&i) = digits.get(rng.random_range(0..digits.len().max(1))) {
                 let mut t = text;
-                t.insert_str(i, pick::<&str>(rng, &["999999", "0", "1e30", "-"]));
+                let inserted: &&str = pick(rng, &["999999", "0", "1e30", "-"]);
+                t.insert_str(i, inserted);
                 return t;
             }
             return text;
