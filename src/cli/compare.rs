@@ -47,7 +47,7 @@ pub struct CompareArgs {
     /// the shard).
     #[arg(long, value_name = "ITEMS", value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Exit with status 3 when a variant misses an [slo] objective or breaks a --fail-if rule.
+    /// Exit with status 3 when a variant misses an `[slo]` objective or breaks a --fail-if rule.
     #[arg(long)]
     pub check: bool,
     /// With --check: a rule a variant must not break, METRIC OP VALUE: relative to the

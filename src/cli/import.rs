@@ -27,7 +27,7 @@ pub struct TracesArgs {
     /// The format [default: detected from the content].
     #[arg(long, value_parser = ["otlp", "jaeger", "zipkin", "alibaba"])]
     pub format: Option<String>,
-    /// Write DIR/<name>.toml (and, with --replay, DIR/<name>-arrivals.csv) instead of printing.
+    /// Write `DIR/<name>.toml` (and, with --replay, `DIR/<name>-arrivals.csv`) instead of printing.
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Replay the traces' arrival times as a trace workload (needs -o).

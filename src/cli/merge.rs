@@ -14,7 +14,7 @@ pub struct MergeArgs {
     /// The comparison folder to write.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Exit with status 3 when a variant misses an [slo] objective or breaks a --fail-if rule.
+    /// Exit with status 3 when a variant misses an `[slo]` objective or breaks a --fail-if rule.
     #[arg(long)]
     pub check: bool,
     /// With --check: a rule a variant must not break (see `meshsim compare --fail-if`).

@@ -30,8 +30,8 @@ pub struct RunArgs {
     /// Fraction of requests written by --traces, chosen by request identity (0 < P <= 1).
     #[arg(long, value_name = "P", default_value_t = 1.0, requires = "traces")]
     pub trace_sample: f64,
-    /// Exit with status 3 when an [slo] objective is not met (0 when every one is), printing
-    /// which; the scenario must have an [slo] table.
+    /// Exit with status 3 when an `[slo]` objective is not met (0 when every one is), printing
+    /// which; the scenario must have an `[slo]` table.
     #[arg(long)]
     pub check: bool,
 }
