@@ -51,7 +51,9 @@ fn read_u64(value: Option<&Value>, what: &str) -> Result<u64, String> {
     match value {
         None => Ok(0),
         Some(Value::Number(n)) => n.as_u64().ok_or(format!("{what}: {n} is not a uint64")),
-        Some(Value::String(s)) => s.parse().map_err(|_| format!("{what}: \"{s}\" (ParseUint)")),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| format!("{what}: \"{s}\" (ParseUint)")),
         Some(other) => Err(format!("{what}: unsupported value type {other}")),
     }
 }
@@ -277,10 +279,8 @@ fn jaeger_transform(text: &str, scope_key: &str) -> Result<Value, String> {
                 }
                 let mut logs = Vec::new();
                 for event in array_of(span, "events", "events") {
-                    let at = read_u64(
-                        field(event, "timeUnixNano", "time_unix_nano"),
-                        "event time",
-                    )?;
+                    let at =
+                        read_u64(field(event, "timeUnixNano", "time_unix_nano"), "event time")?;
                     let mut fields = Vec::new();
                     let name = event["name"].as_str().unwrap_or("");
                     let has_event = attributes_of(event).iter().any(|kv| kv["key"] == "event");
@@ -365,7 +365,8 @@ fn load_in_ui(trace: &Value) -> UiTrace {
         services: BTreeSet::new(),
     };
     if trace["traceID"].as_str().is_none_or(str::is_empty) {
-        ui.problems.push("no traceID: the UI drops the trace".into());
+        ui.problems
+            .push("no traceID: the UI drops the trace".into());
     }
     for span in trace["spans"].as_array().map_or(&[][..], Vec::as_slice) {
         let id = span["spanID"].as_str().unwrap_or("").to_string();
@@ -377,7 +378,9 @@ fn load_in_ui(trace: &Value) -> UiTrace {
             Some(service) => {
                 ui.services.insert(service.to_string());
             }
-            None => ui.problems.push(format!("{id}: unknown-service (no process)")),
+            None => ui
+                .problems
+                .push(format!("{id}: unknown-service (no process)")),
         }
         let mut seen = BTreeSet::new();
         for tag in span["tags"].as_array().map_or(&[][..], Vec::as_slice) {
@@ -424,8 +427,11 @@ fn the_jaeger_transform_written_here_reproduces_jaeger_uis_fixture_pair() {
     };
     let expected: Value =
         serde_json::from_str(&fixture("jaeger-ui-otlp2jaeger-out.json")).expect("JSON");
-    let got = jaeger_transform(&fixture("jaeger-ui-otlp2jaeger-in.json"), "otel.library.name")
-        .expect("transform");
+    let got = jaeger_transform(
+        &fixture("jaeger-ui-otlp2jaeger-in.json"),
+        "otel.library.name",
+    )
+    .expect("transform");
     assert_eq!(got, expected);
     // And what the backend refuses (HTTP 400, "Error converting OTLP trace to Jaeger" in the
     // UI): a short id, an unknown enum name, a time that is not an integer.
@@ -491,7 +497,12 @@ fn a_retry_storm_from_the_blog_converts_and_loads_as_jaegers_ui_would() {
         .services
         .iter()
         .map(|s| s.name.clone())
-        .chain(model.workloads.iter().map(|w| format!("workload:{}", w.name)))
+        .chain(
+            model
+                .workloads
+                .iter()
+                .map(|w| format!("workload:{}", w.name)),
+        )
         .collect();
     let (mut retries_seen, mut refused_seen) = (0, 0);
     for trace in data {

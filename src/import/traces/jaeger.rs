@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::otlp::flex_i64;
-use super::{file_error, json_error, parse_id, span_id, SpanKind, SpanSet, NO_NAME};
+use super::{
+    file_error, json_error, outcome_named, parse_id, span_id, SpanKind, SpanSet, TryMark, NO_NAME,
+};
 use crate::scenario::ScenarioError;
 
 #[derive(Deserialize)]
@@ -175,6 +177,21 @@ fn add_span(set: &mut SpanSet, span: &JaegerSpan<'_>, processes: &BTreeMap<Strin
     let peer = tag_text(&span.tags, "peer.service")
         .or_else(|| tag_text(&span.tags, "db.system"))
         .map_or(NO_NAME, |peer| set.names.intern(&peer));
+    let flag = |key: &str| tag_text(&span.tags, key).is_some_and(|v| v == "true");
+    let integer = |key: &str| tag_text(&span.tags, key).and_then(|v| v.trim().parse().ok());
+    let try_mark = TryMark::from_attributes(
+        flag("meshsim.retry"),
+        flag("meshsim.hedge"),
+        integer("http.request.resend_count"),
+        integer("retry.count"),
+    );
+    let outcome = if error {
+        tag_text(&span.tags, "otel.status_description")
+            .and_then(|m| outcome_named(&m))
+            .or_else(|| tag_text(&span.tags, "error.type").and_then(|m| outcome_named(&m)))
+    } else {
+        None
+    };
     let name = set.names.intern(&span.operation_name);
     let start = span.start_time.saturating_mul(1_000);
     set.spans.push(super::Span {
@@ -189,6 +206,9 @@ fn add_span(set: &mut SpanSet, span: &JaegerSpan<'_>, processes: &BTreeMap<Strin
         error,
         start,
         end: start.saturating_add(span.duration.saturating_mul(1_000)),
+        try_mark,
+        outcome,
+        cancelled: flag("meshsim.cancelled"),
     });
 }
 
