@@ -471,6 +471,12 @@ fn a_retry_storm_from_the_blog_converts_and_loads_as_jaegers_ui_would() {
     run_traced(&model, &path, 0.02);
     let text = std::fs::read_to_string(&path).expect("trace file");
     let response = jaeger_transform(&text, "otel.scope.name").expect("Jaeger's /api/transform");
+    // For the check in a browser (docs/traces.md): the trace file and the Jaeger JSON that
+    // Jaeger's backend answers for it, as written here.
+    if let Ok(out) = std::env::var("MESHSIM_JAEGER_JSON") {
+        std::fs::write(&out, response.to_string()).expect("write the Jaeger JSON");
+        std::fs::copy(&path, format!("{out}.otlp.json")).expect("copy the trace file");
+    }
 
     // Independently of the conversion: spans, services and retries per trace id, from the OTLP.
     let otlp: Value = serde_json::from_str(&text).expect("OTLP JSON");

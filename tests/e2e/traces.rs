@@ -334,7 +334,6 @@ fn hedges_round_trip_as_a_hedge_policy_not_as_parallel_calls() {
     assert_call_probabilities("hedged", &original, &imported, &server_span_counts(&text));
     let hedge = policy_of(&imported, "back")
         .hedge
-        .clone()
         .unwrap_or_else(|| panic!("no hedge policy\n{imported_text}"));
     // Every hedge of the export starts exactly 3 ms after its first try.
     assert_eq!((hedge.after, hedge.max), (3_000_000, 1), "{imported_text}");

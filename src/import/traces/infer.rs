@@ -389,7 +389,9 @@ impl Inference<'_> {
                 || matches!(parent.kind, SpanKind::Producer | SpanKind::Consumer);
             // A try that lost a hedge race ends when the winner answers, before its server
             // finishes: no skew.
-            if !asynchronous && !parent.cancelled && (child.end - child.start) > (parent.end - parent.start) + resolution
+            if !asynchronous
+                && !parent.cancelled
+                && (child.end - child.start) > (parent.end - parent.start) + resolution
             {
                 let example = format!(
                     "{} lasts {} ns, longer than its parent {} ({} ns): clock skew",
