@@ -238,4 +238,34 @@ mod tests {
         read(text.as_bytes(), "j.json", &mut set).expect("reads");
         assert!(set.broken[&0].contains("p9"), "{:?}", set.broken);
     }
+
+    #[test]
+    fn reads_retry_marks_and_named_failures_from_tags() {
+        // As Jaeger's own conversion of OTLP writes them: attributes as tags, the status
+        // message as `otel.status_description`.
+        let text = r#"{"data":[{"traceID":"abc","spans":[
+          {"traceID":"abc","spanID":"01","operationName":"get","startTime":1,"duration":1,"tags":[{"key":"span.kind","type":"string","value":"client"},{"key":"error","type":"bool","value":true},{"key":"otel.status_description","type":"string","value":"refused"}],"processID":"p1"},
+          {"traceID":"abc","spanID":"02","operationName":"get","startTime":3,"duration":1,"tags":[{"key":"span.kind","type":"string","value":"client"},{"key":"http.request.resend_count","type":"int64","value":1}],"processID":"p1"},
+          {"traceID":"abc","spanID":"03","operationName":"get","startTime":3,"duration":1,"tags":[{"key":"meshsim.hedge","type":"bool","value":true},{"key":"meshsim.cancelled","type":"bool","value":true}],"processID":"p1"}],
+          "processes":{"p1":{"serviceName":"web"}}}]}"#;
+        let mut set = SpanSet::new(Format::Jaeger);
+        read(text.as_bytes(), "j.json", &mut set).expect("reads");
+        let got: Vec<_> = set
+            .spans
+            .iter()
+            .map(|s| (s.try_mark, s.outcome, s.cancelled))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    TryMark::Unmarked,
+                    Some(crate::model::Outcome::Refused),
+                    false
+                ),
+                (TryMark::Retry, None, false),
+                (TryMark::Hedge, None, true),
+            ]
+        );
+    }
 }
