@@ -891,7 +891,7 @@ impl Inference<'_> {
                 if e.retries > 0 {
                     let _ = writeln!(
                         out,
-                        "  # {} retries seen (a call after a failed one to the same endpoint)",
+                        "  # {} retries seen (tries after a failed one, merged into their call)",
                         e.retries
                     );
                 }
@@ -992,7 +992,7 @@ fn write_try_policy(out: &mut String, tries: &TryStats, resolution: i64) {
         });
         let _ = writeln!(
             out,
-            "  retries = {{ max = {}, on = [{}]{timeout} }}   # {} of {} calls retried; backoff assumed",
+            "  retries = {{ max = {}, on = [{}]{timeout} }}   # {} of {} calls retried; backoff: defaults",
             tries.max_retries,
             on.join(", "),
             tries.retried_calls,
