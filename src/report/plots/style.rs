@@ -858,3 +858,12 @@ mod tests {
         assert_eq!(format_number(1500.0), "1500");
     }
 }
+
+/// The subtitle's note on a series drawn in buckets of `per_bucket` windows (empty when every
+/// window is drawn).
+pub fn bucket_note(per_bucket: u64) -> String {
+    if per_bucket <= 1 {
+        return String::new();
+    }
+    format!(" – {per_bucket} windows per bucket, each drawn as its lowest and highest values")
+}
