@@ -163,9 +163,12 @@ pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome 
                     ))
                 });
             }
-            latency_csv.push(runs[0].latency_csv.take().unwrap_or_else(|| {
-                latency_quantiles_csv(&crate::sim::LatencyStats::default())
-            }));
+            latency_csv.push(
+                runs[0]
+                    .latency_csv
+                    .take()
+                    .unwrap_or_else(|| latency_quantiles_csv(&crate::sim::LatencyStats::default())),
+            );
             if index == 0 {
                 baseline = runs;
                 variants.push(summarize::summarize_variant(

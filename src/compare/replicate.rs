@@ -212,7 +212,9 @@ pub fn run_grid(
 ) -> Vec<Vec<ReplicationRun>> {
     let mut grid: Vec<Vec<ReplicationRun>> = Vec::with_capacity(models.len());
     let models: Vec<&Model> = models.iter().collect();
-    run_grid_streamed(&models, replications, on_finished, &mut |_, runs| grid.push(runs));
+    run_grid_streamed(&models, replications, on_finished, &mut |_, runs| {
+        grid.push(runs)
+    });
     grid
 }
 

@@ -343,7 +343,11 @@ pub struct WindowPoint {
 
 impl WindowPoint {
     fn of(row: &WindowRecord) -> Self {
-        let width = if row.window_s > 0.0 { row.window_s } else { 1.0 };
+        let width = if row.window_s > 0.0 {
+            row.window_s
+        } else {
+            1.0
+        };
         let ended = row.succeeded + row.failed();
         WindowPoint {
             middle: row.time_s + row.window_s / 2.0,
@@ -430,7 +434,9 @@ impl EdgeSeries {
         if row.succeeded > 0 {
             let middle = point.middle;
             bucket.latency = Some(match bucket.latency {
-                None => (middle, middle, row.p50_ms, row.p99_ms, row.p50_ms, row.p99_ms),
+                None => (
+                    middle, middle, row.p50_ms, row.p99_ms, row.p50_ms, row.p99_ms,
+                ),
                 Some((first, _, low50, low99, high50, high99)) => (
                     first,
                     middle,
@@ -469,10 +475,10 @@ impl EdgeSeries {
                 }
             }
             // A bucket without a success breaks the line.
-            None if full.windows > 0 => {
-                if self.latency_runs.last().is_some_and(|run| !run.is_empty()) {
-                    self.latency_runs.push(Vec::new());
-                }
+            None if full.windows > 0
+                && self.latency_runs.last().is_some_and(|run| !run.is_empty()) =>
+            {
+                self.latency_runs.push(Vec::new());
             }
             None => {}
         }
@@ -538,10 +544,7 @@ impl ReplicaScan {
                 self.last_time = Some(row.time_s);
             }
         }
-        let service = self
-            .services
-            .entry(row.service.clone())
-            .or_insert((0, 0));
+        let service = self.services.entry(row.service.clone()).or_insert((0, 0));
         service.0 += row.arrivals;
         service.1 = service.1.max(row.replica.saturating_add(1));
         Ok(())
@@ -595,7 +598,7 @@ impl ReplicaFill {
 
     fn add(&mut self, row: &ReplicaRecord) {
         if self.last_time != Some(row.time_s) {
-            if self.times % self.per_column == 0 {
+            if self.times.is_multiple_of(self.per_column) {
                 self.load.edges.push(row.time_s);
             }
             self.times += 1;
@@ -797,8 +800,7 @@ impl RunData {
             }
         };
 
-        let (mut events, mut event_count, mut faults) =
-            (Vec::new(), 0u64, FaultPairing::default());
+        let (mut events, mut event_count, mut faults) = (Vec::new(), 0u64, FaultPairing::default());
         if let Some(reader) = open("events.csv")? {
             for_each_row(reader, |row: EventRow| {
                 faults.add(&row);
@@ -811,8 +813,9 @@ impl RunData {
             .map_err(invalid("events.csv"))?;
         }
         let latency = match open("latency.csv")? {
-            Some(reader) => parse_quantiles(&whole("latency.csv", reader)?)
-                .map_err(invalid("latency.csv"))?,
+            Some(reader) => {
+                parse_quantiles(&whole("latency.csv", reader)?).map_err(invalid("latency.csv"))?
+            }
             None => Vec::new(),
         };
         Ok(RunData {

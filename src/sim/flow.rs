@@ -951,8 +951,7 @@ impl<R: Recorder> Simulation<'_, R> {
                         }
                         let call = self.flight.calls.at(slot);
                         if call.measured {
-                            self.measure.service_totals[call.service as usize].tries_cancelled +=
-                                1;
+                            self.measure.service_totals[call.service as usize].tries_cancelled += 1;
                         }
                         self.release_try(slot, number, now, queue);
                     }

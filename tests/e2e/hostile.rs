@@ -170,10 +170,8 @@ fn inputs_that_aborted_are_refused_at_validation_with_exit_2() {
         (
             // 10 s of load but a drain of up to 2,000 s: 2 million windows of 1 ms.
             "drain",
-            scenario("t", "const(1ms)", "policy = { timeout = \"2000s\" }").replace(
-                "duration = \"2s\"",
-                "duration = \"10s\"\nwindow = \"1ms\"",
-            ),
+            scenario("t", "const(1ms)", "policy = { timeout = \"2000s\" }")
+                .replace("duration = \"2s\"", "duration = \"10s\"\nwindow = \"1ms\""),
             "windows of 1ms over the run",
         ),
     ];
@@ -224,9 +222,21 @@ fn compare_refuses_absurd_replications_and_threads() {
         args.extend_from_slice(extra);
         let started = Instant::now();
         let output = meshsim(&args);
-        assert_eq!(output.status.code(), Some(2), "{extra:?}: {}", stderr(&output));
-        assert!(stderr(&output).contains(needle), "{extra:?}: {}", stderr(&output));
-        assert!(started.elapsed() < Duration::from_secs(30), "{extra:?} took too long");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{extra:?} took too long"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -533,7 +543,13 @@ fn a_report_of_a_million_windows_is_streamed_in_bounded_memory() {
     let path = write_file(&dir, "m.toml", text.as_bytes());
     let out = dir.join("out");
     let out_text = out.to_str().expect("utf-8");
-    let (run, run_peak) = meshsim_peak_rss(&["run", path.to_str().expect("utf-8"), "--out", out_text, "--quiet"]);
+    let (run, run_peak) = meshsim_peak_rss(&[
+        "run",
+        path.to_str().expect("utf-8"),
+        "--out",
+        out_text,
+        "--quiet",
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     let file = std::fs::File::open(out.join("timeseries.csv")).expect("timeseries.csv");
     let rows = std::io::BufRead::lines(std::io::BufReader::new(file)).count();
@@ -549,7 +565,10 @@ fn a_report_of_a_million_windows_is_streamed_in_bounded_memory() {
     assert!(run_peak < 64.0, "meshsim run: peak RSS {run_peak:.1} MB");
     // The plots say how they drew a million windows.
     let svg = std::fs::read_to_string(out.join("latency.svg")).expect("latency.svg");
-    assert!(svg.contains("windows per bucket"), "the latency plot names its buckets");
+    assert!(
+        svg.contains("windows per bucket"),
+        "the latency plot names its buckets"
+    );
     // At most 2,000 points per line (two per bucket), whatever the run's length.
     assert!(svg.len() < 8 << 20, "latency.svg is {} bytes", svg.len());
     let _ = std::fs::remove_dir_all(&dir);
