@@ -18,6 +18,7 @@ mod hostile;
 mod import;
 mod layers;
 mod metastable;
+mod metrics;
 mod queueing;
 mod report;
 mod schema;
