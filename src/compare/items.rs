@@ -319,6 +319,9 @@ pub struct ItemResult {
     pub values: Vec<f64>,
     /// The SLO verdict, when the scenario has `[slo]`.
     pub slo: Option<SloReport>,
+    /// The `[[alert]]` rules' report, when the scenario has rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::analysis::alerts::AlertsReport>,
     /// Replication 0 only: the variant's `latency-<slug>.csv`.
     pub latency_csv: Option<String>,
     /// Why the run was stopped before its end, if it was (such an item fails its comparison).
@@ -337,6 +340,7 @@ impl ItemResult {
             succeeded: run.succeeded,
             values: run.values.to_vec(),
             slo: run.slo.clone(),
+            alerts: run.alerts.clone(),
             latency_csv: run.latency.as_ref().map(latency_quantiles_csv),
             stopped: run.stopped.clone(),
         }
@@ -359,6 +363,7 @@ impl ItemResult {
             succeeded: self.succeeded,
             values,
             slo: self.slo.clone(),
+            alerts: self.alerts.clone(),
             latency: None,
             stopped: self.stopped.clone(),
         })

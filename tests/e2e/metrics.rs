@@ -535,3 +535,58 @@ fn openmetrics_loads_into_prometheus_with_timeseries_counts_and_the_same_alerts(
     }
     drop(server);
 }
+
+#[test]
+fn compare_reports_each_variants_detection_delay() {
+    let dir = common::temp_dir("metrics-compare");
+    let out = dir.join("compare");
+    let output = common::meshsim(&[
+        "compare",
+        STORY,
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--vary",
+        "workload.users.rate=1500,3000",
+        "-r",
+        "2",
+        "--set",
+        "scenario.duration=200s",
+        "--set",
+        "fault.0.at=100s",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let comparison: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("comparison.json")).expect("comparison.json"),
+    )
+    .expect("JSON");
+    let model = common::load("late_alert.toml", &[]);
+    let variants = comparison["variants"].as_array().expect("variants");
+    assert_eq!(variants.len(), 2);
+    for variant in variants {
+        let alerts = variant["alerts"].as_array().expect("alerts per variant");
+        assert_eq!(alerts.len(), model.alerts.len());
+        let find = |name: &str| {
+            alerts
+                .iter()
+                .find(|a| a["name"] == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        // 1% errors never reach page_fast's 1.44% (4.4 sd at 1500/s, more at 3000/s).
+        assert_eq!(find("page_fast")["faults"][0]["detected"].as_u64(), Some(0));
+        // page_slow: 60 s x 0.6% / 1% = 36 s after the start whatever the rate (sd 1.5 s at
+        // 1500/s for one replication; band 5 sd + one interval).
+        let page = &find("page_slow")["faults"][0];
+        assert_eq!(page["detected"].as_u64(), Some(2));
+        let mean = page["detection_delay_s"]["mean"]
+            .as_f64()
+            .expect("mean delay");
+        assert!((mean - 36.0).abs() <= 8.5, "page_slow mean delay {mean} s");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(html.contains("<h2 id=\"alerts\">Alerts</h2>") && html.contains("page_slow"));
+}
