@@ -245,7 +245,7 @@ fn holds(rule: &AlertRule, window: u64, upto: &[EdgeWindow]) -> bool {
 /// A duration in PromQL's syntax (`90s`, `1500ms`).
 fn promql_duration(nanos: u64) -> String {
     let millis = nanos / 1_000_000;
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")

@@ -61,7 +61,7 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
             args.scenario.display()
         )));
     }
-    if args.openmetrics.is_some() && model.window % 1_000_000 != 0 {
+    if args.openmetrics.is_some() && !model.window.is_multiple_of(1_000_000) {
         return Err(AppError::invalid(format!(
             "--openmetrics: the window ({} ns) must be a whole number of milliseconds, the \
              precision of Prometheus' timestamps",

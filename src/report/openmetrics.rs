@@ -331,7 +331,7 @@ fn escape(text: &str) -> String {
 /// reads them too), else with milliseconds (the precision Prometheus keeps).
 pub fn timestamp(nanos: u64) -> String {
     let millis = (EPOCH_NANOS + nanos) / 1_000_000;
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}", millis / 1000)
     } else {
         format!("{}.{:03}", millis / 1000, millis % 1000)

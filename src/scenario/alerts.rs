@@ -213,7 +213,7 @@ fn check_whole_windows(
     window: Option<u64>,
 ) -> Option<u64> {
     match window {
-        Some(window) if nanos % window != 0 => {
+        Some(window) if !nanos.is_multiple_of(window) => {
             ctx.error(
                 node,
                 format!(
