@@ -590,3 +590,82 @@ fn compare_reports_each_variants_detection_delay() {
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(html.contains("<h2 id=\"alerts\">Alerts</h2>") && html.contains("page_slow"));
 }
+
+#[test]
+fn openmetrics_bytes_are_the_same_for_the_same_scenario_and_seed() {
+    let dir = common::temp_dir("metrics-determinism");
+    let mut files = Vec::new();
+    for attempt in 0..2 {
+        let report = dir.join(format!("report-{attempt}"));
+        let path = dir.join(format!("run-{attempt}.om"));
+        let output = common::meshsim(&[
+            "run",
+            STORY,
+            "--quiet",
+            "--out",
+            report.to_str().expect("utf-8 path"),
+            "--openmetrics",
+            path.to_str().expect("utf-8 path"),
+            "--set",
+            "scenario.duration=30s",
+            "--set",
+            "fault.0.at=10s",
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !dir.join(format!("run-{attempt}.om.partial")).exists(),
+            "scratch file removed"
+        );
+        files.push(std::fs::read(&path).expect("the OpenMetrics file"));
+    }
+    assert!(files[0] == files[1], "two runs wrote different bytes");
+    // Each series: a sample at 0 and one per window, in increasing time.
+    let text = String::from_utf8(files.swap_remove(0)).expect("utf-8");
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("istio_requests_total{"))
+        .expect("a counter sample");
+    let labels = &first[..first.find('}').expect("labels end") + 1];
+    let times: Vec<u64> = text
+        .lines()
+        .filter(|l| l.starts_with(labels))
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .expect("timestamp")
+                .parse()
+                .expect("whole seconds")
+        })
+        .collect();
+    // Time 0, then every window of timeseries.csv (the run's 30 s and the drain after it).
+    let (edge, _) = read_timeseries(&dir.join("report-0").join("timeseries.csv"));
+    let expected: Vec<u64> = std::iter::once(EPOCH_S)
+        .chain(edge.iter().map(|row| EPOCH_S + row.end_s))
+        .collect();
+    assert!(edge.len() >= 30);
+    assert_eq!(times, expected);
+}
+
+#[test]
+fn openmetrics_refuses_a_window_below_prometheus_precision() {
+    let dir = common::temp_dir("metrics-window");
+    let output = common::meshsim(&[
+        "run",
+        STORY,
+        "--quiet",
+        "--out",
+        dir.join("report").to_str().expect("utf-8 path"),
+        "--openmetrics",
+        dir.join("x.om").to_str().expect("utf-8 path"),
+        "--set",
+        "scenario.window=500us",
+        "--set",
+        "scenario.duration=1s",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("whole number of milliseconds"));
+}
