@@ -17,7 +17,6 @@ use super::replicate::{run_replication, ReplicationRun, METRICS};
 use super::results::{AxisResult, Setting};
 use super::Plan;
 use crate::analysis::slo::SloReport;
-use crate::report::latency_quantiles_csv;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -341,7 +340,7 @@ impl ItemResult {
             values: run.values.to_vec(),
             slo: run.slo.clone(),
             alerts: run.alerts.clone(),
-            latency_csv: run.latency.as_ref().map(latency_quantiles_csv),
+            latency_csv: run.latency_csv.clone(),
             stopped: run.stopped.clone(),
         }
     }
@@ -364,7 +363,7 @@ impl ItemResult {
             values,
             slo: self.slo.clone(),
             alerts: self.alerts.clone(),
-            latency: None,
+            latency_csv: None,
             stopped: self.stopped.clone(),
         })
     }
