@@ -85,6 +85,9 @@ pub struct VariantResult {
     /// SLO verdicts over the replications (only when the scenario has `[slo]`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub slo: Option<VariantSlo>,
+    /// Each `[[alert]]` rule over the replications (only when the scenario has rules).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alerts: Option<Vec<VariantAlert>>,
     /// Each replication's own figures, by index.
     pub replications: Vec<ReplicationResult>,
 }
@@ -184,6 +187,30 @@ pub struct FaultSummary {
     pub did_not_recover: u32,
     /// Time to recover, seconds, over the replications that recovered.
     pub time_to_recover_s: Option<Stat>,
+}
+
+/// One `[[alert]]` rule over a variant's replications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantAlert {
+    /// The alert's name.
+    pub name: String,
+    /// Per fault, in file order: how the rule paged for it.
+    pub faults: Vec<AlertFaultSummary>,
+    /// False alarms (see `summary.json`'s `alerts`), mean per replication.
+    pub false_alarms_mean: f64,
+}
+
+/// How one rule paged for one fault over the replications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertFaultSummary {
+    /// Index of the fault in the file.
+    pub fault: usize,
+    /// Replications in which the rule fired for it.
+    pub detected: u32,
+    /// Detection delay, seconds, over the replications that detected it.
+    pub detection_delay_s: Option<Stat>,
+    /// Failed requests before the firing (to the run's end when not detected), mean.
+    pub failed_before_firing_mean: f64,
 }
 
 /// One replication of one variant.

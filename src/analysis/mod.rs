@@ -6,5 +6,7 @@
 //! It sits below `report` (which renders these results as files and text) and `compare` (which
 //! computes them over replications), so neither needs the other: imports only go down.
 
+pub mod alerts;
 pub mod comparison;
+pub mod istio;
 pub mod slo;

@@ -49,6 +49,9 @@ pub struct EdgeWindow {
     /// (quantile, latency in nanoseconds) of the succeeded requests ending in the window, for the
     /// quantiles the recorder was asked to keep.
     pub latency: Vec<(f64, u64)>,
+    /// (threshold in nanoseconds, succeeded requests ending in the window that took longer),
+    /// for the thresholds the recorder was asked to count (the `[[alert]]` latency rules').
+    pub slower_than: Vec<(u64, u64)>,
 }
 
 impl EdgeWindow {
@@ -67,6 +70,7 @@ impl EdgeWindow {
 pub struct EdgeRecorder<R> {
     inner: R,
     quantiles: Vec<f64>,
+    thresholds: Vec<u64>,
     windows: Vec<EdgeWindow>,
 }
 
@@ -76,15 +80,17 @@ impl<R: Recorder> EdgeRecorder<R> {
         EdgeRecorder {
             inner,
             quantiles,
+            thresholds: Vec::new(),
             windows: Vec::new(),
         }
     }
 
-    /// Keeps the quantiles `model`'s `[slo]` has targets for, and always p99; keeps no window
-    /// at all when the model has no `[slo]` (nothing reads them then, and a run of a million
-    /// windows would hold them all).
+    /// Keeps the quantiles `model`'s `[slo]` has targets for, and always p99, and counts the
+    /// requests slower than each `[[alert]]` latency rule's threshold; keeps no window at all
+    /// when the model has neither `[slo]` nor `[[alert]]` (nothing reads them then, and a run of
+    /// a million windows would hold them all).
     pub fn for_model(inner: R, model: &Model) -> Self {
-        if model.slo.is_none() {
+        if model.slo.is_none() && model.alerts.is_empty() {
             return EdgeRecorder::new(inner, Vec::new());
         }
         let mut quantiles = vec![0.99];
@@ -95,7 +101,15 @@ impl<R: Recorder> EdgeRecorder<R> {
                 }
             }
         }
-        EdgeRecorder::new(inner, quantiles)
+        let mut recorder = EdgeRecorder::new(inner, quantiles);
+        for rule in &model.alerts {
+            if let crate::model::AlertKind::Latency { above, .. } = rule.kind {
+                if !recorder.thresholds.contains(&above) {
+                    recorder.thresholds.push(above);
+                }
+            }
+        }
+        recorder
     }
 
     /// The inner recorder and the kept windows, in time order.
@@ -118,6 +132,11 @@ impl<R: Recorder> Recorder for EdgeRecorder<R> {
                     .quantiles
                     .iter()
                     .map(|&q| (q, counters.latency.quantile_nanos(q)))
+                    .collect(),
+                slower_than: self
+                    .thresholds
+                    .iter()
+                    .map(|&t| (t, counters.latency.count_above(t)))
                     .collect(),
             });
         }
@@ -368,6 +387,7 @@ mod tests {
             succeeded,
             failed,
             latency: vec![(0.99, p99_ms * 1_000_000)],
+            slower_than: vec![],
         }
     }
 

@@ -30,6 +30,11 @@ pub struct RunArgs {
     /// Fraction of requests written by --traces, chosen by request identity (0 < P <= 1).
     #[arg(long, value_name = "P", default_value_t = 1.0, requires = "traces")]
     pub trace_sample: f64,
+    /// Also write the run's time series as OpenMetrics text to FILE: Istio's standard metrics
+    /// (`istio_requests_total`, `istio_request_duration_milliseconds`) with timestamps, for
+    /// `promtool tsdb create-blocks-from openmetrics` (see docs/metrics.md).
+    #[arg(long, value_name = "FILE")]
+    pub openmetrics: Option<PathBuf>,
     /// Exit with status 3 when an `[slo]` objective is not met (0 when every one is), printing
     /// which; the scenario must have an `[slo]` table.
     #[arg(long)]
@@ -56,6 +61,13 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
             args.scenario.display()
         )));
     }
+    if args.openmetrics.is_some() && !model.window.is_multiple_of(1_000_000) {
+        return Err(AppError::invalid(format!(
+            "--openmetrics: the window ({} ns) must be a whole number of milliseconds, the \
+             precision of Prometheus' timestamps",
+            model.window
+        )));
+    }
     let dir = args
         .out
         .clone()
@@ -64,7 +76,13 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         model.duration as f64 / 1e9,
         report::progress::wanted(args.quiet),
     );
-    let written = report::run_to_folder_traced(&model, &dir, &progress, traces.as_ref());
+    let written = report::run_to_folder_with(
+        &model,
+        &dir,
+        &progress,
+        traces.as_ref(),
+        args.openmetrics.as_deref(),
+    );
     progress.finish();
     let (summary, simulation_wall) =
         written.map_err(|error| match report::RunStopped::of(&error) {
@@ -81,6 +99,9 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         say(&format!("  report        {}\n", dir.display()));
         if let Some(traces) = &traces {
             say(&format!("  traces        {}\n", traces.path.display()));
+        }
+        if let Some(path) = &args.openmetrics {
+            say(&format!("  openmetrics   {}\n", path.display()));
         }
     }
     match summary.slo.as_ref().filter(|_| args.check) {

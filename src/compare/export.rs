@@ -468,6 +468,7 @@ mod tests {
             latency_file: String::new(),
             metrics: Default::default(),
             slo: None,
+            alerts: None,
             replications: vec![],
         };
         assert_eq!(

@@ -264,6 +264,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             slo: None,
+            alerts: None,
             replications: vec![],
         }
     }

@@ -318,6 +318,9 @@ pub struct ItemResult {
     pub values: Vec<f64>,
     /// The SLO verdict, when the scenario has `[slo]`.
     pub slo: Option<SloReport>,
+    /// The `[[alert]]` rules' report, when the scenario has rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::analysis::alerts::AlertsReport>,
     /// Replication 0 only: the variant's `latency-<slug>.csv`.
     pub latency_csv: Option<String>,
     /// Why the run was stopped before its end, if it was (such an item fails its comparison).
@@ -336,6 +339,7 @@ impl ItemResult {
             succeeded: run.succeeded,
             values: run.values.to_vec(),
             slo: run.slo.clone(),
+            alerts: run.alerts.clone(),
             latency_csv: run.latency_csv.clone(),
             stopped: run.stopped.clone(),
         }
@@ -358,6 +362,7 @@ impl ItemResult {
             succeeded: self.succeeded,
             values,
             slo: self.slo.clone(),
+            alerts: self.alerts.clone(),
             latency_csv: None,
             stopped: self.stopped.clone(),
         })

@@ -6,6 +6,7 @@
 //! keyed by that seed and the identity of what draws, so replication `r` of every variant sees the
 //! same arrivals and the same per-request work (common random numbers).
 
+use crate::analysis::alerts::AlertsReport;
 use crate::analysis::slo::{self, EdgeRecorder, SloReport};
 use crate::engine::derive_key;
 use crate::engine::time::nanos_to_millis;
@@ -123,6 +124,8 @@ pub struct ReplicationRun {
     pub values: [f64; METRICS.len()],
     /// The run judged against `[slo]`, when the model has one.
     pub slo: Option<SloReport>,
+    /// The `[[alert]]` rules evaluated on the run, when the model has some.
+    pub alerts: Option<AlertsReport>,
     /// The end-to-end latency distribution as `latency.csv` text
     /// ([`crate::report::latency_quantiles_csv`]), when asked to keep it: about 15 KB, where the
     /// histogram itself takes about 130 KB.
@@ -142,7 +145,9 @@ pub fn run_replication(model: &Model, index: u32, keep_latency: bool) -> Replica
         .slo
         .as_ref()
         .map(|slo| slo::evaluate(&model, slo, &result, &windows));
+    let alerts = crate::analysis::alerts::evaluate(&model, &windows);
     ReplicationRun {
+        alerts,
         index,
         seed: model.seed,
         offered: result.offered,

@@ -5,8 +5,8 @@
 use super::grid::{Axis, Variant};
 use super::replicate::{ReplicationRun, METRICS};
 use super::results::{
-    AxisResult, Comparison, FaultSummary, MetricInfo, MetricResult, ReplicationResult, Setting,
-    Stat, VariantResult, VariantSlo,
+    AlertFaultSummary, AxisResult, Comparison, FaultSummary, MetricInfo, MetricResult,
+    ReplicationResult, Setting, Stat, VariantAlert, VariantResult, VariantSlo,
 };
 use super::stats::{Estimate, CONFIDENCE};
 use std::collections::BTreeMap;
@@ -65,6 +65,7 @@ pub fn summarize_variant(
         latency_file: latency_file_name(&variant.slug),
         metrics: metric_results(runs, baseline),
         slo: variant_slo(runs),
+        alerts: variant_alerts(runs),
         replications: runs.iter().map(replication_result).collect(),
     }
 }
@@ -186,6 +187,50 @@ fn variant_slo(runs: &[ReplicationRun]) -> Option<VariantSlo> {
         error_budget_burned: budgets.as_deref().and_then(stat),
         faults,
     })
+}
+
+/// Each alert rule over the replications: per fault, how many detected it and the mean delay.
+fn variant_alerts(runs: &[ReplicationRun]) -> Option<Vec<VariantAlert>> {
+    let reports: Vec<_> = runs
+        .iter()
+        .map(|r| r.alerts.as_ref())
+        .collect::<Option<Vec<_>>>()?;
+    let first = reports.first()?;
+    let count = reports.len() as f64;
+    let alerts = first
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(rule, first_rule)| {
+            let rules: Vec<_> = reports.iter().map(|r| &r.rules[rule]).collect();
+            let faults = (0..first_rule.faults.len())
+                .map(|fault| {
+                    let detections: Vec<_> = rules.iter().map(|r| &r.faults[fault]).collect();
+                    let delays: Vec<f64> = detections
+                        .iter()
+                        .filter_map(|d| d.detection_delay_s)
+                        .collect();
+                    AlertFaultSummary {
+                        fault,
+                        detected: delays.len() as u32,
+                        detection_delay_s: stat(&delays),
+                        failed_before_firing_mean: detections
+                            .iter()
+                            .map(|d| d.failed_before_firing as f64)
+                            .sum::<f64>()
+                            / count,
+                    }
+                })
+                .collect();
+            VariantAlert {
+                name: first_rule.name.clone(),
+                faults,
+                false_alarms_mean: rules.iter().map(|r| f64::from(r.false_alarms)).sum::<f64>()
+                    / count,
+            }
+        })
+        .collect();
+    Some(alerts)
 }
 
 fn replication_result(run: &ReplicationRun) -> ReplicationResult {

@@ -20,7 +20,7 @@ pub use balancer::BalancerState;
 pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
-pub use objectives::{CompareSpec, Slo};
+pub use objectives::{AlertKind, AlertRule, CompareSpec, Slo};
 pub use policy::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
     Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
@@ -61,6 +61,8 @@ pub struct Model {
     pub faults: Vec<Fault>,
     /// Service-level objectives (`[slo]`), if given.
     pub slo: Option<Slo>,
+    /// Alert rules (`[[alert]]`), in file order.
+    pub alerts: Vec<AlertRule>,
     /// What `meshsim compare` varies by default (`[compare]`), if given.
     pub compare: Option<CompareSpec>,
 }

@@ -33,6 +33,66 @@ impl Slo {
     }
 }
 
+/// An alert rule (`[[alert]]`), evaluated on the end-to-end windows at each window end (the
+/// evaluation interval is the scenario's `window`), as Prometheus evaluates a rule group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// The alert's name (`alertname` in Prometheus).
+    pub name: String,
+    /// What it watches.
+    pub kind: AlertKind,
+    /// How long the condition must hold before the alert fires (Prometheus `for`),
+    /// nanoseconds; 0 fires at the first evaluation that holds.
+    pub hold: u64,
+}
+
+/// The condition of an [`AlertRule`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertKind {
+    /// Multi-window burn rate on the `[slo]` availability's error budget (SRE workbook): holds
+    /// when the error ratio over `long`, and over `short` when given, exceeds
+    /// `burn * (1 - availability)`.
+    BurnRate {
+        /// Long look-back, nanoseconds (a multiple of the window).
+        long: u64,
+        /// Short look-back, nanoseconds (a multiple of the window, shorter than `long`); `None`:
+        /// a long-window-only rule.
+        short: Option<u64>,
+        /// Burn-rate factor (> 0).
+        burn: f64,
+        /// The `[slo]` availability target the budget comes from, in [0, 1).
+        availability: f64,
+    },
+    /// A latency percentile above a threshold: holds when more than `1 - quantile` of the
+    /// requests that succeeded within the look-back took longer than `above`.
+    Latency {
+        /// The quantile, in (0, 1) (`percentile / 100`).
+        quantile: f64,
+        /// Threshold, nanoseconds.
+        above: u64,
+        /// Look-back, nanoseconds (a multiple of the window).
+        window: u64,
+    },
+}
+
+impl AlertRule {
+    /// The scenario-file spelling of the rule's kind.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            AlertKind::BurnRate { .. } => "burn_rate",
+            AlertKind::Latency { .. } => "latency",
+        }
+    }
+
+    /// How far back the rule's condition looks, nanoseconds (its longest window).
+    pub fn look_back(&self) -> u64 {
+        match self.kind {
+            AlertKind::BurnRate { long, .. } => long,
+            AlertKind::Latency { window, .. } => window,
+        }
+    }
+}
+
 /// What `meshsim compare` varies when no `--vary` is given (`[compare]`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CompareSpec {

@@ -127,7 +127,16 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
         number(summary.warmup_s, 3).trim_end_matches('0').trim_end_matches('.'),
         count(summary.events)
     );
-    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a><a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>\n");
+    let alerts_link = if data
+        .summary_json
+        .get("alerts")
+        .is_some_and(|a| !a.is_null())
+    {
+        "<a href=\"#alerts\">Alerts</a>"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "<nav><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a>{alerts_link}<a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>");
 
     out.push_str("<h2 id=\"summary\">Summary</h2>\n<div class=\"figures\">\n");
     let requests = &summary.requests;
@@ -191,6 +200,11 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
         _ => out.push_str(
             "<p class=\"note\">The scenario sets no objectives (<code>[slo]</code>).</p>\n",
         ),
+    }
+
+    if let Some(alerts) = data.summary_json.get("alerts").filter(|a| !a.is_null()) {
+        out.push_str("<h2 id=\"alerts\">Alerts</h2>\n");
+        out.push_str(&alerts_section(alerts));
     }
 
     out.push_str("<h2 id=\"plots\">Plots</h2>\n");
@@ -380,6 +394,70 @@ pub fn slo_section(slo: &serde_json::Value) -> String {
         }
         out.push_str("</tbody></table>\n");
     }
+    out
+}
+
+/// The `alerts` section of `summary.json`: per rule its firings, per fault its detection delay
+/// and the budget burned before it, and its false alarms. Another shape is shown as a table.
+pub fn alerts_section(alerts: &serde_json::Value) -> String {
+    let Ok(report) =
+        serde_json::from_value::<crate::analysis::alerts::AlertsReport>(alerts.clone())
+    else {
+        return json_table(alerts);
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Evaluated at every window end ({} s), as a Prometheus rule group with that interval; a firing counts for a fault when it starts during the fault or within the rule's grace after it (look-back + for).</p>",
+        trim(report.evaluation_interval_s)
+    );
+    out.push_str("<table><thead><tr><th class=\"text\">alert</th><th class=\"text\">kind</th><th class=\"text\">fired → resolved (s)</th><th class=\"text\">per fault: detection delay, failed before it (budget)</th><th>false alarms</th></tr></thead><tbody>\n");
+    for rule in &report.rules {
+        let firings: Vec<String> = rule
+            .firings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} → {}",
+                    trim(f.fired_at_s),
+                    f.resolved_at_s.map_or("still firing".to_string(), trim)
+                )
+            })
+            .collect();
+        let faults: Vec<String> = rule
+            .faults
+            .iter()
+            .map(|f| {
+                let budget = f.budget_burned_before_firing.map_or(String::new(), |b| {
+                    format!(" ({}% of the run's budget)", number(b * 100.0, 1))
+                });
+                match f.detection_delay_s {
+                    Some(delay) => format!(
+                        "fault {}: <span class=\"met\">after {} s</span>, {} failed{}",
+                        f.fault,
+                        trim(delay),
+                        f.failed_before_firing,
+                        budget
+                    ),
+                    None => format!(
+                        "fault {}: <span class=\"missed\">not detected</span>, {} failed{}",
+                        f.fault, f.failed_before_firing, budget
+                    ),
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\" title=\"{}\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td></tr>",
+            escape(&rule.promql),
+            escape(&rule.name),
+            escape(&rule.kind),
+            if firings.is_empty() { "never fired".to_string() } else { firings.join("<br>") },
+            if faults.is_empty() { "–".to_string() } else { faults.join("<br>") },
+            rule.false_alarms
+        );
+    }
+    out.push_str("</tbody></table>\n");
     out
 }
 
@@ -636,6 +714,45 @@ pub fn comparison_report(
         out.push_str("</tbody></table>\n");
     }
 
+    if comparison.variants.iter().any(|v| v.alerts.is_some()) {
+        out.push_str("<h2 id=\"alerts\">Alerts</h2>\n");
+        out.push_str("<p class=\"note\">Per variant and alert rule: for each fault, the replications in which the rule fired for it and the mean detection delay (with its 95% interval over those replications); mean false alarms per replication.</p>\n");
+        out.push_str("<table><thead><tr><th class=\"text\">variant</th><th class=\"text\">alert</th><th class=\"text\">per fault: detected, delay</th><th>false alarms (mean)</th></tr></thead><tbody>\n");
+        for (index, variant) in comparison.variants.iter().enumerate() {
+            for alert in variant.alerts.iter().flatten() {
+                let faults: Vec<String> = alert
+                    .faults
+                    .iter()
+                    .map(|f| {
+                        let delay = f.detection_delay_s.map_or(String::new(), |s| {
+                            let interval = match (s.ci_low, s.ci_high) {
+                                (Some(low), Some(high)) => {
+                                    format!(" [{}, {}]", number(low, 2), number(high, 2))
+                                }
+                                _ => String::new(),
+                            };
+                            format!(" after {} s{interval}", number(s.mean, 2))
+                        });
+                        format!(
+                            "fault {}: {}/{}{}",
+                            f.fault, f.detected, comparison.replications, delay
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "<tr><td class=\"text\">{} {}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td></tr>",
+                    index + 1,
+                    escape(&variant_label(comparison, index)),
+                    escape(&alert.name),
+                    if faults.is_empty() { "–".to_string() } else { faults.join("<br>") },
+                    number(alert.false_alarms_mean, 2)
+                );
+            }
+        }
+        out.push_str("</tbody></table>\n");
+    }
+
     out.push_str("<h2 id=\"plots\">Plots</h2>\n");
     for plot in plots {
         figure(&mut out, plot, comparison_caption(plot.name));
@@ -687,6 +804,29 @@ mod tests {
         );
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn alerts_render_firings_delays_and_false_alarms() {
+        let value = serde_json::json!({
+            "evaluation_interval_s": 1.0,
+            "rules": [{
+                "name": "page<1>", "kind": "burn_rate", "promql": "x > 1", "for_s": 0.0,
+                "grace_s": 60.0,
+                "firings": [{"fired_at_s": 755.0, "resolved_at_s": null}],
+                "faults": [{"fault": 0, "detected": true, "detection_delay_s": 35.0,
+                            "failed_before_firing": 546, "budget_burned_before_firing": 0.364}],
+                "false_alarms": 2
+            }]
+        });
+        let html = alerts_section(&value);
+        assert!(html.contains("page&lt;1&gt;"), "{html}");
+        assert!(html.contains("755 → still firing"), "{html}");
+        assert!(
+            html.contains("after 35 s</span>, 546 failed (36.4% of the run's budget)"),
+            "{html}"
+        );
+        assert!(html.contains("<td>2</td>"), "{html}");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! summary, the SLO verdicts, the plots and `report.html` are written, all renamed into place
 //! together when everything succeeded.
 
+use super::openmetrics::OpenMetricsRecorder;
 use super::{FileRecorder, OutputFiles, Progress, ProgressRecorder, Summary, TraceRecorder};
+use crate::analysis::alerts;
 use crate::analysis::slo::{self, EdgeRecorder};
 use crate::model::Model;
 use crate::sim::Simulation;
@@ -58,23 +60,51 @@ pub fn run_to_folder_traced(
     progress: &Progress,
     traces: Option<&TraceOutput>,
 ) -> std::io::Result<(Summary, Duration)> {
+    run_to_folder_with(model, dir, progress, traces, None)
+}
+
+/// [`run_to_folder_traced`], also writing the run's metrics as OpenMetrics text to
+/// `openmetrics` when given (see [`super::openmetrics`]).
+pub fn run_to_folder_with(
+    model: &Model,
+    dir: &Path,
+    progress: &Progress,
+    traces: Option<&TraceOutput>,
+    openmetrics: Option<&Path>,
+) -> std::io::Result<(Summary, Duration)> {
     let mut files = OutputFiles::new(dir)?;
     let recorder = EdgeRecorder::for_model(
         ProgressRecorder::new(FileRecorder::new(&mut files)?, progress),
         model,
     );
     let started = Instant::now();
-    let (result, recorder) = match traces {
-        None => Simulation::run(model, recorder),
-        Some(traces) => {
+    // The metrics recorder goes outside the trace recorder: it passes trace events on.
+    let (result, recorder) = match (traces, openmetrics) {
+        (None, None) => Simulation::run(model, recorder),
+        (Some(traces), None) => {
             let traced = TraceRecorder::new(recorder, model, &traces.path, traces.probability)?;
             let (result, traced) = Simulation::run(model, traced);
             (result, traced.finish()?)
         }
+        (None, Some(path)) => {
+            let metered = OpenMetricsRecorder::new(recorder, model, path)?;
+            let (result, metered) = Simulation::run(model, metered);
+            (result, metered.finish()?)
+        }
+        (Some(traces), Some(path)) => {
+            let traced = TraceRecorder::new(recorder, model, &traces.path, traces.probability)?;
+            let metered = OpenMetricsRecorder::new(traced, model, path)?;
+            let (result, metered) = Simulation::run(model, metered);
+            (result, metered.finish()?.finish()?)
+        }
     };
     let simulation_wall = started.elapsed();
     if let Some(reason) = result.stopped {
-        // A stopped run's figures are partial: no report (its files are removed on drop).
+        // A stopped run's figures are partial: no report (its files are removed on drop), and
+        // no metrics file either.
+        if let Some(path) = openmetrics {
+            let _ = std::fs::remove_file(path);
+        }
         return Err(std::io::Error::other(RunStopped(reason)));
     }
     let (recorder, edge_windows) = recorder.into_parts();
@@ -84,6 +114,7 @@ pub fn run_to_folder_traced(
         .slo
         .as_ref()
         .map(|objectives| slo::evaluate(model, objectives, &result, &edge_windows));
+    summary.alerts = alerts::evaluate(model, &edge_windows);
     files.write("summary.json", summary.to_json().as_bytes())?;
     files.write(
         "latency.csv",

@@ -34,6 +34,9 @@ pub struct Summary {
     /// The run judged against the scenario's `[slo]` (only when it has one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::analysis::slo::SloReport>,
+    /// The `[[alert]]` rules evaluated on the run (only when it has some).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::analysis::alerts::AlertsReport>,
 }
 
 /// Counts of end-to-end requests.
@@ -222,6 +225,7 @@ impl Summary {
             goodput: succeeded as f64 / measured_seconds,
             events: result.events_handled,
             slo: None,
+            alerts: None,
         }
     }
 

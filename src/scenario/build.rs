@@ -1,6 +1,7 @@
 //! From the file's tree to a [`Model`]: reads every section, resolves names, runs the whole-model
 //! checks, and produces the model only when no problem was found.
 
+use super::alerts::read_alerts;
 use super::calls::Directory;
 use super::context::Ctx;
 use super::duration::format_ns;
@@ -110,6 +111,12 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
     let faults = read_faults(ctx, top.get("fault"), &targets);
     let slo = top.get("slo").and_then(|n| read_slo(ctx, n));
     let compare = top.get("compare").and_then(|n| read_compare(ctx, n));
+    let alerts = read_alerts(
+        ctx,
+        top.get("alert"),
+        header.as_ref().map(|h| h.window),
+        slo.as_ref(),
+    );
 
     let header = header?;
     if ctx.error_count() > 0 {
@@ -129,6 +136,7 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
         workloads,
         faults,
         slo,
+        alerts,
         compare,
     })
 }

@@ -104,6 +104,8 @@ pub struct ScenarioFile {
     pub fault: Option<Vec<FaultTable>>,
     /// Service-level objectives every run is judged by.
     pub slo: Option<SloTable>,
+    /// Alert rules evaluated on the run (burn rate on the `[slo]` error budget, latency).
+    pub alert: Option<Vec<AlertTable>>,
     /// What `meshsim compare` varies when no `--vary` is given.
     pub compare: Option<CompareTable>,
 }
@@ -657,6 +659,46 @@ pub struct FaultTable {
     /// partition: the two sides.
     #[schemars(length(min = 2, max = 2))]
     pub between: Option<Vec<PartitionSide>>,
+}
+
+/// `[[alert]]`: a burn-rate or latency alert rule, evaluated at each window end.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertTable {
+    /// Name of the alert (default `alert_N`, N its index from 0).
+    pub name: Option<String>,
+    /// burn_rate | latency.
+    pub kind: AlertKindName,
+    /// burn_rate: long look-back window (a multiple of `[scenario] window`).
+    pub long: Option<Duration>,
+    /// burn_rate: short look-back window (a multiple of the window, shorter than `long`;
+    /// default: none, a long-window-only rule).
+    pub short: Option<Duration>,
+    /// burn_rate: burn-rate factor; fires when the error ratio exceeds burn * (1 - [slo]
+    /// availability) over both windows.
+    #[schemars(range(min = 0.0))]
+    pub burn: Option<f64>,
+    /// latency: the percentile, e.g. 99 or 99.9 (in (0, 100)).
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub percentile: Option<f64>,
+    /// latency: the threshold the percentile is compared with.
+    pub above: Option<Duration>,
+    /// latency: look-back window (a multiple of `[scenario] window`).
+    pub window: Option<Duration>,
+    /// How long the condition must hold before the alert fires (Prometheus `for`; default
+    /// "0s").
+    #[serde(rename = "for")]
+    pub for_: Option<Duration>,
+}
+
+/// Alert kinds.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKindName {
+    /// Multi-window burn rate on the error budget of `[slo] availability`.
+    BurnRate,
+    /// A latency percentile of succeeded requests above a threshold.
+    Latency,
 }
 
 /// `[slo]`.

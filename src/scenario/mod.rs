@@ -13,6 +13,7 @@
 //! sections; `graph` checks the call graph for cycles; `build` puts the model together;
 //! `overrides` edits the text for `--set`; `error` holds the public error types.
 
+mod alerts;
 mod build;
 mod calls;
 mod context;

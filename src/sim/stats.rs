@@ -112,6 +112,23 @@ impl LatencyStats {
         }
     }
 
+    /// How many recorded latencies are longer than `nanos`: exact when `nanos` lies outside
+    /// [min, max] recorded, else read from the histogram, where values within its precision of
+    /// `nanos` (its bucket) count as not longer.
+    pub fn count_above(&self, nanos: u64) -> u64 {
+        if self.count == 0 || nanos >= self.max_nanos {
+            return 0;
+        }
+        if nanos < self.min_nanos {
+            return self.count;
+        }
+        let at_or_below = match &self.counts {
+            BucketCounts::Narrow(histogram) => histogram.count_between(0, nanos),
+            BucketCounts::Wide(histogram) => histogram.count_between(0, nanos),
+        };
+        self.count.saturating_sub(at_or_below)
+    }
+
     /// Exact minimum, nanoseconds (0 when empty).
     pub fn min_nanos(&self) -> u64 {
         if self.count == 0 {
@@ -461,6 +478,20 @@ impl Recorder for MemoryRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_above_a_threshold() {
+        let mut stats = LatencyStats::with_digits(2);
+        for ms in 1..=100u64 {
+            stats.record(ms * 1_000_000);
+        }
+        // 100 latencies of 1..100 ms: 20 are longer than 80 ms (bucket width at 80 ms is
+        // 0.5 ms with two digits, so 80 ms itself stays at or below).
+        assert_eq!(stats.count_above(80_000_000), 20);
+        assert_eq!(stats.count_above(0), 100);
+        assert_eq!(stats.count_above(100_000_000), 0);
+        assert_eq!(LatencyStats::default().count_above(5), 0);
+    }
 
     #[test]
     fn percentiles_are_within_histogram_precision() {

@@ -53,6 +53,7 @@ pub(crate) fn single_service(
         }],
         faults: vec![],
         slo: None,
+        alerts: vec![],
         compare: None,
     }
 }

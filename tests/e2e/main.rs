@@ -19,6 +19,7 @@ mod import;
 mod jaeger_ui;
 mod layers;
 mod metastable;
+mod metrics;
 mod queueing;
 mod report;
 mod schema;

@@ -140,6 +140,20 @@ kind = "registry_outage"
 availability = 0.99
 latency = { p50 = "10ms", p90 = "20ms", p99 = "50ms", p999 = "100ms" }
 
+[[alert]]
+name = "page"
+kind = "burn_rate"
+long = "10s"
+short = "1s"
+burn = 14.4
+for = "0s"
+
+[[alert]]
+kind = "latency"
+percentile = 99.9
+above = "100ms"
+window = "5s"
+
 [compare]
 "policy.balancer" = ["p2c", "round_robin"]
 replications = 2
