@@ -67,6 +67,9 @@ pub fn run_to_folder_traced(
         "latency.csv",
         super::latency_quantiles_csv(&result.latency).as_bytes(),
     )?;
+    // The plots read their data back from the files: the run's histograms are not needed while
+    // they are drawn (so the peak memory is the larger of the two phases, not their sum).
+    drop(result);
     super::render_run(&mut files)?;
     files.commit()?;
     Ok((summary, simulation_wall))
