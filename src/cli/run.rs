@@ -34,6 +34,11 @@ pub struct RunArgs {
     /// which; the scenario must have an `[slo]` table.
     #[arg(long)]
     pub check: bool,
+    /// Leave out of timeseries.csv and replicas.csv the rows of services and replicas with
+    /// nothing in the window (no arrival, nothing in flight or queued, replica up): big meshes
+    /// are mostly idle, and those rows are most of the files.
+    #[arg(long)]
+    pub omit_idle_rows: bool,
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
@@ -64,7 +69,13 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         model.duration as f64 / 1e9,
         report::progress::wanted(args.quiet),
     );
-    let written = report::run_to_folder_traced(&model, &dir, &progress, traces.as_ref());
+    let written = report::run_to_folder_with(
+        &model,
+        &dir,
+        &progress,
+        traces.as_ref(),
+        args.omit_idle_rows,
+    );
     progress.finish();
     let (summary, simulation_wall) = written.map_err(|error| {
         AppError::Failed(format!("writing the report to {}: {error}", dir.display()))

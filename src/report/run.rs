@@ -36,11 +36,21 @@ pub fn run_to_folder_traced(
     progress: &Progress,
     traces: Option<&TraceOutput>,
 ) -> std::io::Result<(Summary, Duration)> {
+    run_to_folder_with(model, dir, progress, traces, false)
+}
+
+/// [`run_to_folder_traced`], leaving idle rows out of the CSV files with `omit_idle_rows`
+/// ([`FileRecorder::omit_idle_rows`]).
+pub fn run_to_folder_with(
+    model: &Model,
+    dir: &Path,
+    progress: &Progress,
+    traces: Option<&TraceOutput>,
+    omit_idle_rows: bool,
+) -> std::io::Result<(Summary, Duration)> {
     let mut files = OutputFiles::new(dir)?;
-    let recorder = EdgeRecorder::for_model(
-        ProgressRecorder::new(FileRecorder::new(&mut files)?, progress),
-        model,
-    );
+    let file_recorder = FileRecorder::new(&mut files)?.omit_idle_rows(omit_idle_rows);
+    let recorder = EdgeRecorder::for_model(ProgressRecorder::new(file_recorder, progress), model);
     let started = Instant::now();
     let (result, recorder) = match traces {
         None => Simulation::run(model, recorder),

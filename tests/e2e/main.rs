@@ -20,6 +20,7 @@ mod layers;
 mod metastable;
 mod queueing;
 mod report;
+mod scale;
 mod schema;
 mod stories;
 mod sweeps;

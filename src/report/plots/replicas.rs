@@ -86,7 +86,7 @@ impl ReplicaPlot {
         let mut cells: BTreeMap<(&str, u32), Vec<(u64, bool)>> = BTreeMap::new();
         let mut service_columns: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
         for row in rows_in_load {
-            let service = row.service.as_str();
+            let service: &str = &row.service;
             *totals.entry(service).or_default() += row.arrivals;
             let count = replica_counts.entry(service).or_default();
             *count = (*count).max(row.replica + 1);
@@ -95,7 +95,7 @@ impl ReplicaPlot {
                 .entry((service, row.replica))
                 .or_insert_with(|| vec![(0, false); columns])[column];
             cell.0 += row.arrivals;
-            cell.1 |= row.health != "up" && !row.health.is_empty();
+            cell.1 |= &*row.health != "up" && !row.health.is_empty();
             service_columns
                 .entry(service)
                 .or_insert_with(|| vec![0; columns])[column] += row.arrivals;
