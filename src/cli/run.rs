@@ -39,6 +39,11 @@ pub struct RunArgs {
     /// which; the scenario must have an `[slo]` table.
     #[arg(long)]
     pub check: bool,
+    /// Leave out of timeseries.csv and replicas.csv the rows of services and replicas with
+    /// nothing in the window (no arrival, nothing in flight or queued, replica up): big meshes
+    /// are mostly idle, and those rows are most of the files.
+    #[arg(long)]
+    pub omit_idle_rows: bool,
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
@@ -82,6 +87,7 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         &progress,
         traces.as_ref(),
         args.openmetrics.as_deref(),
+        args.omit_idle_rows,
     );
     progress.finish();
     let (summary, simulation_wall) =

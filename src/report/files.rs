@@ -219,6 +219,9 @@ pub struct FileRecorder {
     events: csv::Writer<BufWriter<File>>,
     /// First write error, reported at the end (a recorder cannot fail mid-run).
     error: Option<io::Error>,
+    /// Leave out the rows of services and replicas with nothing in the window
+    /// ([`FileRecorder::omit_idle_rows`]).
+    omit_idle_rows: bool,
 }
 
 impl FileRecorder {
@@ -257,7 +260,19 @@ impl FileRecorder {
             replicas,
             events,
             error: None,
+            omit_idle_rows: false,
         })
+    }
+
+    /// With `omit` (`meshsim run --omit-idle-rows`), leaves out of `timeseries.csv` the rows of
+    /// services with nothing in the window (every counter zero, nothing in flight, no worker
+    /// busy, nothing queued), and out of `replicas.csv` the rows of replicas that are up with
+    /// nothing in the window. The end-to-end rows are always written. In a big mesh most
+    /// services are idle in most windows: their rows are most of the files' size and of the
+    /// time spent writing and plotting them.
+    pub fn omit_idle_rows(mut self, omit: bool) -> Self {
+        self.omit_idle_rows = omit;
+        self
     }
 
     /// Flushes both files; returns the first error met while writing.
@@ -280,6 +295,9 @@ impl FileRecorder {
 impl Recorder for FileRecorder {
     fn window(&mut self, row: &WindowRow<'_>) {
         let counters = row.counters;
+        if self.omit_idle_rows && row.ready_replicas.is_some() && window_is_idle(row) {
+            return;
+        }
         let mut fields: Vec<String> = vec![
             format_seconds(row.start),
             format_seconds(row.end - row.start),
@@ -311,6 +329,15 @@ impl Recorder for FileRecorder {
     }
 
     fn replica_window(&mut self, row: &ReplicaRow<'_>) {
+        if self.omit_idle_rows
+            && row.arrivals == 0
+            && row.busy_workers == 0
+            && row.in_flight == 0
+            && row.queue_length == 0
+            && row.health == "up"
+        {
+            return;
+        }
         let result = self.replicas.write_record([
             format_seconds(row.start).as_str(),
             row.service,
@@ -334,6 +361,21 @@ impl Recorder for FileRecorder {
         ]);
         self.keep_error(result);
     }
+}
+
+/// Whether a service's window row has nothing in it: no counter above zero, nothing in flight,
+/// no worker busy, nothing queued.
+fn window_is_idle(row: &WindowRow<'_>) -> bool {
+    let counters = row.counters;
+    counters.arrivals == 0
+        && counters.succeeded == 0
+        && counters.try_outcomes.total() == 0
+        && counters.retries == 0
+        && counters.hedges == 0
+        && counters.latency.count() == 0
+        && row.in_flight == 0
+        && row.busy_workers == 0
+        && row.queue_length == 0
 }
 
 /// `latency.csv`: the end-to-end latency distribution of the succeeded measured requests, as

@@ -60,23 +60,23 @@ pub fn run_to_folder_traced(
     progress: &Progress,
     traces: Option<&TraceOutput>,
 ) -> std::io::Result<(Summary, Duration)> {
-    run_to_folder_with(model, dir, progress, traces, None)
+    run_to_folder_with(model, dir, progress, traces, None, false)
 }
 
 /// [`run_to_folder_traced`], also writing the run's metrics as OpenMetrics text to
-/// `openmetrics` when given (see [`super::openmetrics`]).
+/// `openmetrics` when given (see [`super::openmetrics`]), and leaving idle rows out of the CSV
+/// files with `omit_idle_rows` ([`FileRecorder::omit_idle_rows`]).
 pub fn run_to_folder_with(
     model: &Model,
     dir: &Path,
     progress: &Progress,
     traces: Option<&TraceOutput>,
     openmetrics: Option<&Path>,
+    omit_idle_rows: bool,
 ) -> std::io::Result<(Summary, Duration)> {
     let mut files = OutputFiles::new(dir)?;
-    let recorder = EdgeRecorder::for_model(
-        ProgressRecorder::new(FileRecorder::new(&mut files)?, progress),
-        model,
-    );
+    let file_recorder = FileRecorder::new(&mut files)?.omit_idle_rows(omit_idle_rows);
+    let recorder = EdgeRecorder::for_model(ProgressRecorder::new(file_recorder, progress), model);
     let started = Instant::now();
     // The metrics recorder goes outside the trace recorder: it passes trace events on.
     let (result, recorder) = match (traces, openmetrics) {
@@ -120,6 +120,9 @@ pub fn run_to_folder_with(
         "latency.csv",
         super::latency_quantiles_csv(&result.latency).as_bytes(),
     )?;
+    // The plots read their data back from the files: the run's histograms are not needed while
+    // they are drawn (so the peak memory is the larger of the two phases, not their sum).
+    drop(result);
     super::render_run(&mut files)?;
     files.commit()?;
     Ok((summary, simulation_wall))

@@ -17,6 +17,7 @@ mod faults;
 mod flow;
 mod guards;
 mod health;
+mod histogram;
 mod replica;
 mod request;
 pub mod stats;

@@ -1,34 +1,41 @@
 //! Streaming statistics: counters and latency histograms whose memory does not grow with
 //! simulated time.
 
+use super::histogram::{value_at_quantile, Layout, PagedCounts};
 use crate::model::Outcome;
-use hdrhistogram::Histogram;
 
 /// Largest latency a histogram tracks exactly, nanoseconds (one hour); larger values saturate.
 const HISTOGRAM_MAX_NANOS: u64 = 3_600_000_000_000;
 
 /// A latency distribution: exact count, mean and max, percentiles from an HDR histogram with three
-/// significant digits (relative error below 0.1%).
+/// significant digits (relative error below 0.1%). The histogram's counters are allocated as
+/// values arrive, a page of neighbouring buckets at a time ([`super::histogram`]): an empty one
+/// holds no heap memory, one service's latencies a few KiB.
 #[derive(Debug, Clone)]
 pub struct LatencyStats {
+    /// HDR's bucket arithmetic for the precision asked.
+    layout: Layout,
     counts: BucketCounts,
     sum_nanos: u128,
     count: u64,
     max_nanos: u64,
     /// Exact minimum (`u64::MAX` when empty).
     min_nanos: u64,
-    /// Records after which the counts widen to 64 bits (`u32::MAX`; smaller in tests).
-    narrow_limit: u64,
+    /// Records at which the counts widen next (`u16::MAX`, then `u32::MAX`, then never).
+    widen_at: u64,
+    /// Records at which 32-bit counts widen to 64 bits (`u32::MAX`; smaller in tests).
+    limit_32: u64,
 }
 
-/// The histogram's bucket counts: 32-bit while fewer than 2^32 latencies are recorded (so no
-/// bucket can have saturated), 64-bit after. Half-width counts halve the memory that recording
-/// touches: the buckets of a run's latencies then stay in cache (measured: about 5% of a
-/// tier-chain run went to cache misses in 64-bit histograms).
+/// The histogram's bucket counts: 16-bit while fewer than 2^16 latencies are recorded (so no
+/// bucket can have saturated), 32-bit while fewer than 2^32, 64-bit after. Narrow counts
+/// shrink the memory a histogram holds and the memory that recording touches (measured: about
+/// 5% of a tier-chain run went to cache misses in 64-bit histograms).
 #[derive(Debug, Clone)]
 enum BucketCounts {
-    Narrow(Histogram<u32>),
-    Wide(Histogram<u64>),
+    Small(PagedCounts<u16>),
+    Narrow(PagedCounts<u32>),
+    Wide(PagedCounts<u64>),
 }
 
 impl Default for LatencyStats {
@@ -40,25 +47,31 @@ impl Default for LatencyStats {
 
 impl LatencyStats {
     /// Percentiles with `digits` significant digits (1 to 5; relative error below 10^-digits).
+    /// Allocates nothing until the first record.
     pub fn with_digits(digits: u8) -> Self {
         LatencyStats {
-            counts: BucketCounts::Narrow(new_histogram(digits)),
+            layout: Layout::new(HISTOGRAM_MAX_NANOS, digits.clamp(1, 5)),
+            counts: BucketCounts::Small(PagedCounts::default()),
             sum_nanos: 0,
             count: 0,
             max_nanos: 0,
             min_nanos: u64::MAX,
-            narrow_limit: u64::from(u32::MAX),
+            widen_at: u64::from(u16::MAX),
+            limit_32: u64::from(u32::MAX),
         }
     }
 
     /// Records one latency, nanoseconds.
+    #[inline]
     pub fn record(&mut self, nanos: u64) {
-        if self.count == self.narrow_limit {
+        if self.count == self.widen_at {
             self.widen();
         }
+        let index = self.layout.index(nanos);
         match &mut self.counts {
-            BucketCounts::Narrow(histogram) => histogram.saturating_record(nanos),
-            BucketCounts::Wide(histogram) => histogram.saturating_record(nanos),
+            BucketCounts::Small(counts) => counts.bump(&self.layout, index),
+            BucketCounts::Narrow(counts) => counts.bump(&self.layout, index),
+            BucketCounts::Wide(counts) => counts.bump(&self.layout, index),
         }
         self.sum_nanos += u128::from(nanos);
         self.count += 1;
@@ -66,20 +79,21 @@ impl LatencyStats {
         self.min_nanos = self.min_nanos.min(nanos);
     }
 
-    /// Moves the counts to 64-bit buckets (bucket by bucket: the same percentiles).
+    /// Moves the counts to the next wider counters (bucket by bucket: the same percentiles).
     #[cold]
+    #[inline(never)]
     fn widen(&mut self) {
-        let BucketCounts::Narrow(narrow) = &self.counts else {
-            return;
-        };
-        let mut wide = new_histogram(narrow.sigfig());
-        for bucket in narrow.iter_recorded() {
-            wide.saturating_record_n(
-                bucket.value_iterated_to(),
-                u64::from(bucket.count_at_value()),
-            );
+        match &self.counts {
+            BucketCounts::Small(small) => {
+                self.counts = BucketCounts::Narrow(small.widen());
+                self.widen_at = self.limit_32;
+            }
+            BucketCounts::Narrow(narrow) => {
+                self.counts = BucketCounts::Wide(narrow.widen());
+                self.widen_at = u64::MAX;
+            }
+            BucketCounts::Wide(_) => self.widen_at = u64::MAX,
         }
-        self.counts = BucketCounts::Wide(wide);
     }
 
     /// Number of latencies recorded.
@@ -105,8 +119,15 @@ impl LatencyStats {
             0
         } else {
             let value = match &self.counts {
-                BucketCounts::Narrow(histogram) => histogram.value_at_quantile(quantile),
-                BucketCounts::Wide(histogram) => histogram.value_at_quantile(quantile),
+                BucketCounts::Small(counts) => {
+                    value_at_quantile(&self.layout, counts, self.count, quantile)
+                }
+                BucketCounts::Narrow(counts) => {
+                    value_at_quantile(&self.layout, counts, self.count, quantile)
+                }
+                BucketCounts::Wide(counts) => {
+                    value_at_quantile(&self.layout, counts, self.count, quantile)
+                }
             };
             value.clamp(self.min_nanos, self.max_nanos)
         }
@@ -122,9 +143,11 @@ impl LatencyStats {
         if nanos < self.min_nanos {
             return self.count;
         }
+        let last = self.layout.index(nanos);
         let at_or_below = match &self.counts {
-            BucketCounts::Narrow(histogram) => histogram.count_between(0, nanos),
-            BucketCounts::Wide(histogram) => histogram.count_between(0, nanos),
+            BucketCounts::Small(counts) => counts.count_through(&self.layout, last),
+            BucketCounts::Narrow(counts) => counts.count_through(&self.layout, last),
+            BucketCounts::Wide(counts) => counts.count_through(&self.layout, last),
         };
         self.count.saturating_sub(at_or_below)
     }
@@ -143,23 +166,29 @@ impl LatencyStats {
         self.max_nanos
     }
 
-    /// Forgets everything (keeps the histogram's memory).
+    /// Heap bytes the histogram holds (0 before the first record).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.counts {
+            BucketCounts::Small(counts) => counts.heap_bytes(),
+            BucketCounts::Narrow(counts) => counts.heap_bytes(),
+            BucketCounts::Wide(counts) => counts.heap_bytes(),
+        }
+    }
+
+    /// Forgets everything (keeps the histogram's memory, to be used again).
     pub fn reset(&mut self) {
-        match &mut self.counts {
-            BucketCounts::Narrow(histogram) => histogram.reset(),
-            BucketCounts::Wide(histogram) => histogram.reset(),
+        if self.count != 0 {
+            match &mut self.counts {
+                BucketCounts::Small(counts) => counts.clear(),
+                BucketCounts::Narrow(counts) => counts.clear(),
+                BucketCounts::Wide(counts) => counts.clear(),
+            }
         }
         self.sum_nanos = 0;
         self.count = 0;
         self.max_nanos = 0;
         self.min_nanos = u64::MAX;
     }
-}
-
-/// An empty histogram from 1 ns to [`HISTOGRAM_MAX_NANOS`] with `digits` significant digits.
-fn new_histogram<T: hdrhistogram::Counter>(digits: u8) -> Histogram<T> {
-    Histogram::new_with_bounds(1, HISTOGRAM_MAX_NANOS, digits.clamp(1, 5))
-        .expect("static histogram bounds are valid")
 }
 
 /// A count per [`Outcome`].
@@ -478,6 +507,12 @@ impl Recorder for MemoryRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hdrhistogram::Histogram;
+
+    /// hdrhistogram's histogram with the simulator's range: the independent reference.
+    fn new_histogram<T: hdrhistogram::Counter>(digits: u8) -> Histogram<T> {
+        Histogram::new_with_bounds(1, HISTOGRAM_MAX_NANOS, digits).unwrap()
+    }
 
     #[test]
     fn count_above_a_threshold() {
@@ -544,33 +579,43 @@ mod tests {
 
     #[test]
     fn widened_counts_keep_every_percentile() {
-        // Narrow counts widen after `narrow_limit` records; the percentiles must stay those of
-        // a 64-bit histogram fed the same values (an independent reference).
+        // 16-bit counts widen at 65,535 records (the real limit), 32-bit ones at `limit_32`
+        // (lowered here); the percentiles must stay those of a 64-bit HDR histogram fed the
+        // same values (an independent reference), at every width.
         let mut stats = LatencyStats {
-            narrow_limit: 1_000,
+            limit_32: 100_000,
             ..LatencyStats::default()
         };
         let mut reference: Histogram<u64> = new_histogram(3);
         let (mut low, mut high) = (u64::MAX, 0);
         let mut state = 7u64;
-        for _ in 0..5_000 {
+        let mut widths = Vec::new();
+        for records in 1..=150_000u64 {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let nanos = 1_000 + (state >> 33) % 50_000_000;
+            // A narrow band, so that single buckets exceed 65,535 counts in the end.
+            let nanos = 1_000 + (state >> 33) % 20_000;
             stats.record(nanos);
             reference.record(nanos).unwrap();
             (low, high) = (low.min(nanos), high.max(nanos));
+            if [65_535, 65_536, 100_000, 100_001, 150_000].contains(&records) {
+                widths.push(match stats.counts {
+                    BucketCounts::Small(_) => 16,
+                    BucketCounts::Narrow(_) => 32,
+                    BucketCounts::Wide(_) => 64,
+                });
+                for quantile in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
+                    assert_eq!(
+                        stats.quantile_nanos(quantile),
+                        reference.value_at_quantile(quantile).clamp(low, high),
+                        "quantile {quantile} after {records} records"
+                    );
+                }
+            }
         }
-        assert!(matches!(stats.counts, BucketCounts::Wide(_)));
-        for quantile in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
-            assert_eq!(
-                stats.quantile_nanos(quantile),
-                reference.value_at_quantile(quantile).clamp(low, high),
-                "quantile {quantile}"
-            );
-        }
-        assert_eq!(stats.count(), 5_000);
+        assert_eq!(widths, [16, 32, 32, 64, 64]);
+        assert_eq!(stats.count(), 150_000);
         stats.reset();
         assert_eq!(stats.quantile_nanos(0.5), 0);
     }

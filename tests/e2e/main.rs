@@ -22,6 +22,7 @@ mod metastable;
 mod metrics;
 mod queueing;
 mod report;
+mod scale;
 mod schema;
 mod stories;
 mod sweeps;
