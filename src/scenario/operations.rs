@@ -553,15 +553,41 @@ pub(crate) fn read_changes(
         );
         return Vec::new();
     };
-    let mut changes: Vec<ConfigChange> = items
+    // In time order, each change on top of the earlier ones (what a client has once it has
+    // switched to a change is the scenario with every change up to it applied).
+    let mut order: Vec<(u64, usize)> = items
         .iter()
-        .filter_map(|item| read_change(ctx, item, model))
+        .enumerate()
+        .map(|(index, item)| (peek_at(item).unwrap_or(0), index))
         .collect();
-    changes.sort_by_key(|c| c.at);
+    order.sort_unstable();
+    let mut applied: Vec<super::Override> = Vec::new();
+    let mut changes = Vec::new();
+    for (_, index) in order {
+        if let Some((change, overrides)) = read_change(ctx, &items[index], model, &applied) {
+            applied.extend(overrides);
+            changes.push(change);
+        }
+    }
     changes
 }
 
-fn read_change(ctx: &mut Ctx<'_>, node: &Node, model: &Model) -> Option<ConfigChange> {
+/// The `at` of a `[[change]]`, if it is readable (its problems are reported when it is read).
+fn peek_at(node: &Node) -> Option<u64> {
+    let Value::Table(entries) = &node.value else {
+        return None;
+    };
+    let at = entries.iter().find(|e| e.key == "at")?;
+    super::duration::parse_duration(at.node.as_str()?).ok()
+}
+
+/// One change, with the overrides it adds to `earlier`.
+fn read_change(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    model: &Model,
+    earlier: &[super::Override],
+) -> Option<(ConfigChange, Vec<super::Override>)> {
     let fields = ctx.table(node, "[[change]]", keys_of::<ChangeTable>())?;
     let at = ctx
         .required(&fields, "at")
@@ -620,7 +646,8 @@ fn read_change(ctx: &mut Ctx<'_>, node: &Node, model: &Model) -> Option<ConfigCh
     if !valid {
         return None;
     }
-    let changed = match super::load_variant(ctx.text(), ctx.base_dir(), &label) {
+    let cumulative: Vec<super::Override> = earlier.iter().chain(&label).cloned().collect();
+    let changed = match super::load_variant(ctx.text(), ctx.base_dir(), &cumulative) {
         Ok(changed) => changed,
         Err(errors) => {
             for error in errors.0 {
@@ -646,17 +673,18 @@ fn read_change(ctx: &mut Ctx<'_>, node: &Node, model: &Model) -> Option<ConfigCh
         );
         return None;
     }
-    let label = label
+    let text = label
         .iter()
         .map(|o| format!("{}={}", o.key, o.value))
         .collect::<Vec<_>>()
         .join(" ");
-    Some(ConfigChange {
+    let change = ConfigChange {
         at: at?,
         propagation: propagation?,
-        label,
+        label: text,
         policies,
-    })
+    };
+    Some((change, label))
 }
 
 /// The dotted keys and values of a `set` entry (a nested table is flattened).
@@ -719,8 +747,8 @@ mod tests {
         // maxSurge rounds up, maxUnavailable down (k8s.io/apimachinery's
         // GetScaledValueFromIntOrPercent with roundUp true / false).
         for (replicas, surge, unavailable) in [(4, 1, 1), (3, 1, 0), (10, 3, 2), (1, 1, 0)] {
-            let model = load(replicas, "[[deployment]]\nservice = \"api\"\nat = \"1s\"\n")
-                .expect("valid");
+            let model =
+                load(replicas, "[[deployment]]\nservice = \"api\"\nat = \"1s\"\n").expect("valid");
             let deployment = &model.deployments[0];
             assert_eq!(
                 (deployment.max_surge, deployment.max_unavailable),
@@ -747,7 +775,10 @@ mod tests {
         assert_eq!(service.versions[0].error_rate, 0.1);
         assert_eq!(service.versions[1].error_rate, 0.5);
         assert!(service.versions[0].service_time.is_none());
-        assert_eq!(service.traffic.as_ref().map(|t| t.weights.clone()), Some(vec![9, 1]));
+        assert_eq!(
+            service.traffic.as_ref().map(|t| t.weights.clone()),
+            Some(vec![9, 1])
+        );
     }
 
     #[test]
@@ -755,27 +786,27 @@ mod tests {
         let cases = [
             (
                 "[service.traffic]\nweights = { v1 = 1 }\n",
-                "ops.toml:9:1: [service.traffic] of service \"api\" splits calls",
+                "ops.toml:11:1: [service.traffic] of service \"api\" splits calls",
             ),
             (
                 "[[service.version]]\nname = \"v1\"\n[service.traffic]\nweights = { v1 = 0 }\n",
-                "ops.toml:12:11: weights must give at least one version a weight above 0",
+                "ops.toml:14:11: weights must give at least one version a weight above 0",
             ),
             (
                 "[[deployment]]\nservice = \"api\"\nat = \"1s\"\nmax_surge = \"120%\"\n",
-                "ops.toml:12:13: max_surge must be a count or a percent",
+                "ops.toml:14:13: max_surge must be a count or a percent",
             ),
             (
                 "[[deployment]]\nservice = \"api\"\nat = \"1s\"\nto = \"v2\"\n",
-                "ops.toml:12:6: service \"api\" declares no [[service.version]]",
+                "ops.toml:14:6: service \"api\" declares no [[service.version]]",
             ),
             (
                 "[[change]]\nat = \"1s\"\nset = { \"policy.retries.budget\" = 0.2 }\n",
-                "ops.toml:11:7: a change may not set retries.budget",
+                "ops.toml:13:7: a change may not set retries.budget",
             ),
             (
                 "[[change]]\nat = \"1s\"\nset = { \"service.api.workers\" = 2 }\n",
-                "ops.toml:11:33: change of \"service.api.workers\"",
+                "ops.toml:13:33: change of \"service.api.workers\"",
             ),
         ];
         for (extra, expected) in cases {
@@ -788,13 +819,22 @@ mod tests {
     fn a_change_carries_the_policies_with_it_applied() {
         let model = load(
             2,
-            "[[change]]\nat = \"5s\"\nset = { \"policy.timeout\" = \"40ms\", \"service.api.policy.retries.max\" = 2 }\npropagation = \"3s\"\n",
+            "[[change]]\nat = \"9s\"\nset = { \"policy.timeout\" = \"70ms\" }\n\
+             [[change]]\nat = \"5s\"\nset = { \"policy.timeout\" = \"40ms\", \
+             \"service.api.policy.retries.max\" = 2 }\npropagation = \"3s\"\n",
         )
         .expect("valid");
+        // In time order, each on top of the earlier ones.
         let change = &model.changes[0];
-        assert_eq!((change.at, change.propagation), (5_000_000_000, 3_000_000_000));
+        assert_eq!(
+            (change.at, change.propagation),
+            (5_000_000_000, 3_000_000_000)
+        );
         assert_eq!(change.policies[0].timeout, 40_000_000);
         assert_eq!(change.policies[0].retries.max_retries, 2);
+        let later = &model.changes[1];
+        assert_eq!(later.policies[0].timeout, 70_000_000);
+        assert_eq!(later.policies[0].retries.max_retries, 2);
         assert_eq!(model.services[0].policy.retries.max_retries, 0);
     }
 

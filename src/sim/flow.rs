@@ -606,29 +606,25 @@ impl<R: Recorder> Simulation<'_, R> {
         let call = self.flight.calls.at(slot);
         let (service, client) = (call.service as usize, call.client as usize);
         let view_id = self.discovery.client_view[client] as usize;
-        let version = self.pick_version(service, try_key);
-        if let Some(version) = version {
-            // A split: the version by weight, then the balancer over its replicas in view.
-            self.version_view(client, service, version, view_id);
-        }
-        let call = self.flight.calls.at(slot);
         let spec = &self.model.services[service];
-        let policy = &spec.policy;
-        let (view, view_version) = match version {
-            None => (
+        let (view, view_version) = if spec.traffic.is_none() {
+            (
                 self.discovery.views[view_id].as_slice(),
                 self.discovery.view_versions[view_id],
-            ),
-            Some(version) => {
-                let cache = self.ops.version_views[client]
-                    .as_deref()
-                    .expect("version views");
-                (
-                    cache[version].1.as_slice(),
-                    ops::version_stamp(self.discovery.view_versions[view_id], version),
-                )
-            }
+            )
+        } else {
+            // A split: the version by weight, then the balancer over its replicas in view.
+            let version = self.split_version(client, service, try_key, view_id);
+            let cache = self.ops.version_views[client]
+                .as_deref()
+                .expect("version views");
+            (
+                cache[version].1.as_slice(),
+                ops::version_stamp(self.discovery.view_versions[view_id], version),
+            )
         };
+        let call = self.flight.calls.at(slot);
+        let policy = &spec.policy;
         let balancer = &mut self.clients.balancers[client];
         if policy.balancer.is_consistent_hash() {
             return balancer.pick_hashed(
@@ -765,6 +761,7 @@ impl<R: Recorder> Simulation<'_, R> {
         (job, request_hop)
     }
 
+    #[inline]
     pub(super) fn on_try_response(
         &mut self,
         slot: u32,
@@ -1157,6 +1154,7 @@ impl<R: Recorder> Simulation<'_, R> {
 
     // ----- jobs (the server side) -----------------------------------------------------------
 
+    #[inline]
     pub(super) fn on_try_arrives(
         &mut self,
         slot: u32,
@@ -1319,6 +1317,7 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
+    #[inline]
     pub(super) fn on_compute_done(
         &mut self,
         slot: u32,

@@ -227,7 +227,10 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             OperationKind::PreStopEnds => self.on_pre_stop_ends(index, arg as u32, now, queue),
             OperationKind::GraceEnds => self.on_grace_ends(index, arg as u32, now, queue),
             OperationKind::ConfigSwitch => {
-                self.ops.policy_set[index] = arg as u32 + 1;
+                // Changes are cumulative: a client never goes back to an earlier one whose
+                // push reaches it late.
+                let set = &mut self.ops.policy_set[index];
+                *set = (*set).max(arg as u32 + 1);
                 let label = self.model.changes[arg].label.clone();
                 self.record_event(now, "config_switch", index as u32, None, label);
             }
@@ -287,24 +290,19 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         self.record_service_event(now, "traffic_weights", service, detail);
     }
 
-    /// Where a try of `try_key` to `service` goes: the version, when the service splits traffic.
-    #[inline]
-    pub(super) fn pick_version(&self, service: usize, try_key: u64) -> Option<usize> {
-        self.ops
-            .traffic
-            .get(service)?
-            .as_deref()
-            .map(|t| t.pick(try_key))
-    }
-
-    /// The client's view restricted to `version`, rebuilt when its view changed, and its stamp.
-    pub(super) fn version_view(
+    /// The version a try of `try_key` from `client` to the split `service` goes to; the
+    /// client's view restricted to it (in `Operations::version_views`) is brought up to date.
+    #[inline(never)]
+    pub(super) fn split_version(
         &mut self,
         client: usize,
         service: usize,
-        version: usize,
+        try_key: u64,
         view_id: usize,
-    ) -> (&[u32], u64) {
+    ) -> usize {
+        let version = self.ops.traffic[service]
+            .as_deref()
+            .map_or(0, |t| t.pick(try_key));
         let view_version = self.discovery.view_versions[view_id];
         let versions = &self.model.services[service].replica_versions;
         let cache = self.ops.version_views[client]
@@ -321,7 +319,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             );
             *built_from = view_version;
         }
-        (list.as_slice(), version_stamp(view_version, version))
+        version
     }
 
     /// A try of the analysed version ended at its replica `replica_slot` (server side).
@@ -436,7 +434,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let first = self.first_replica[service] as usize;
         let slots = self.model.services[service].slots();
         let new_range = spec.first_slot..spec.first_slot + spec.desired;
-        let (mut old, mut old_ready, mut new_created, mut new_ready) = (0, 0, 0, 0);
+        let (mut old, mut new_created, mut new_ready) = (0, 0, 0);
         for local in 0..slots {
             let replica = &self.replicas[first + local];
             if replica.lifecycle == Lifecycle::Off || replica.terminating {
@@ -448,7 +446,6 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 new_ready += usize::from(ready);
             } else {
                 old += 1;
-                old_ready += usize::from(ready);
             }
         }
         if old == 0 && new_ready == spec.desired {
@@ -501,8 +498,8 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             .saturating_sub(min_available)
             .saturating_sub(new_created - new_ready)
             .min(old);
-        // Unready old replicas go first, then the newest (highest index); both count against
-        // the same allowance except unready ones, which Kubernetes removes freely.
+        // Unready old replicas go at once (Kubernetes cleans them up first: they serve
+        // nothing), then ready ones within the allowance, the newest (highest index) first.
         let mut unready_old: Vec<usize> = Vec::new();
         let mut ready_old: Vec<usize> = Vec::new();
         for local in (0..slots).rev() {
@@ -519,13 +516,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 unready_old.push(first + local);
             }
         }
-        let _ = old_ready;
         let mut acted = false;
         for slot in unready_old {
             self.terminate(slot, index, now, queue);
             acted = true;
         }
-        for &slot in ready_old.iter().take(removable.saturating_sub(0)) {
+        for &slot in ready_old.iter().take(removable) {
             self.terminate(slot, index, now, queue);
             acted = true;
         }
@@ -694,6 +690,11 @@ mod tests {
         }
         // The same key always goes to the same version.
         assert_eq!(runtime.pick(42), runtime.pick(42));
+    }
+
+    #[test]
+    fn an_operation_event_keeps_events_at_16_bytes() {
+        assert!(std::mem::size_of::<super::Event>() <= 16);
     }
 
     #[test]
