@@ -554,7 +554,10 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             now,
             "replica_terminating",
             slot,
-            format!("pre_stop {}", crate::scenario::format_ns(pre_stop)),
+            format!(
+                "pre_stop {}s",
+                crate::engine::time::nanos_to_seconds(pre_stop)
+            ),
         );
         self.deregister(slot, now);
         queue.push(
