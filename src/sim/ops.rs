@@ -29,9 +29,13 @@ pub enum OperationKind {
 }
 
 /// Salt of the version draw (a try's version is a function of the try's key).
-const VERSION_DRAW: u64 = 0x7665_7273_696f_6e;
+const VERSION_DRAW: u64 = 0x0076_6572_7369_6f6e;
 /// Bits of a view stamp left for the version (at most 64 versions).
 const VERSION_BITS: u32 = 6;
+
+/// One client's view restricted to each version of a split service: (the view version it was
+/// built from, the replica indices).
+pub type VersionViews = Box<[(u64, Vec<u32>)]>;
 
 /// Runtime state of the operations.
 #[derive(Default)]
@@ -40,7 +44,7 @@ pub struct Operations {
     pub traffic: Vec<Option<Box<TrafficRuntime>>>,
     /// Per client of a split service: its view restricted to each version, and the view
     /// version each was built from.
-    pub version_views: Vec<Option<Box<[(u64, Vec<u32>)]>>>,
+    pub version_views: Vec<Option<VersionViews>>,
     /// Per deployment: whether it is under way.
     pub deployments_running: Vec<bool>,
     /// Per client: the policy set in force (0: the scenario's; k: change k − 1's). Empty
