@@ -13,6 +13,10 @@ const SECOND: u64 = 1_000_000_000;
 /// directly (one client: its view is the one that matters), constant arrivals and round robin
 /// (so the tries each replica gets are known to within one per view change).
 fn rollout_model(pre_stop: &str) -> Model {
+    rollout_model_under(pre_stop, "eureka")
+}
+
+fn rollout_model_under(pre_stop: &str, registry: &str) -> Model {
     let text = format!(
         r#"
 [scenario]
@@ -24,7 +28,7 @@ duration = "240s"
 latency = "const(0.25ms)"
 
 [registry]
-model = "eureka"
+model = "{registry}"
 
 [policy]
 balancer = "round_robin"
@@ -167,6 +171,53 @@ fn rolling_update_with_a_pre_stop_longer_than_the_cache_lag_fails_nothing() {
     // The same prediction says so too: no stopped replica is ever in the view.
     let (expected, _) = predicted_refusals(&recorder.events, 200.0, model.duration);
     assert_eq!(expected, 0.0);
+}
+
+#[test]
+fn the_registry_in_force_decides_who_keeps_sending_to_a_terminating_replica() {
+    let failures = |r: &meshsim::sim::RunResult| -> u64 {
+        Outcome::FAILURES.iter().map(|&o| r.outcomes.get(o)).sum()
+    };
+    // The oracle drops a terminating replica from every view at once, before it stops
+    // accepting: only a try already on the wire at that instant can be refused (0.25 ms of
+    // 200/s: 0.05 expected per stop, 4 stops).
+    let result = run(&rollout_model_under("0s", "oracle"));
+    assert!(failures(&result) <= 2, "oracle: {:?}", result.outcomes);
+    // The static registry: callers never learn. Their view is every replica ever ready, so
+    // from its stop each old replica takes its share of round robin until the end.
+    let model = rollout_model_under("0s", "static");
+    let (result, recorder) = run_recorded(&model);
+    let mut view: BTreeSet<String> = (0..4).map(|i| format!("article#{i}")).collect();
+    let mut stopped: BTreeSet<String> = BTreeSet::new();
+    let (mut expected, mut tolerance, mut since) = (0.0, 2.0, 0u64);
+    let mut account = |view: &BTreeSet<String>, stopped: &BTreeSet<String>, from: u64, to: u64| {
+        let dead = view.intersection(stopped).count();
+        if dead > 0 {
+            expected += 200.0 * (to - from) as f64 / 1e9 * dead as f64 / view.len() as f64;
+            tolerance += dead as f64;
+        }
+    };
+    for event in &recorder.events {
+        match event.kind {
+            "replica_ready" => {
+                account(&view, &stopped, since, event.time);
+                view.insert(event.subject.clone());
+            }
+            "replica_stopped" => {
+                account(&view, &stopped, since, event.time);
+                stopped.insert(event.subject.clone());
+            }
+            _ => continue,
+        }
+        since = event.time;
+    }
+    account(&view, &stopped, since, model.duration);
+    let refused = result.outcomes.get(Outcome::Refused) as f64;
+    assert!(expected > 10_000.0, "{expected}");
+    assert!(
+        (refused - expected).abs() <= tolerance,
+        "static: refused {refused}, predicted {expected:.1} ± {tolerance}"
+    );
 }
 
 #[test]
