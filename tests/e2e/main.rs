@@ -23,6 +23,7 @@ mod metrics;
 mod queueing;
 mod report;
 mod scale;
+mod rollouts;
 mod schema;
 mod stories;
 mod sweeps;
