@@ -16,6 +16,7 @@ mod hashing;
 mod hedging;
 mod hostile;
 mod import;
+mod istio;
 mod layers;
 mod metastable;
 mod queueing;

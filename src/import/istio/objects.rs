@@ -1196,8 +1196,8 @@ impl<'a> Reader<'a> {
     /// A route's `retries` as a policy's `retries` table; absent, Istio's default retry policy
     /// (2 attempts on connect-failure, refused-stream, unavailable, cancelled).
     fn retries(&mut self, object: &Object<'_>, retries: Option<&Node>, path: &str) -> InlineTable {
-        let mut table = InlineTable::new();
         let mut attempts = 2;
+        let mut per_try_timeout = None;
         let mut retry_on = "connect-failure,refused-stream,unavailable,cancelled".to_string();
         let mut on_node = None;
         if let Some(node) = retries {
@@ -1223,7 +1223,7 @@ impl<'a> Reader<'a> {
             if let Some(n) = node.get("perTryTimeout") {
                 if let Some(ns) = self.duration(object, n, &join(path, "perTryTimeout")) {
                     if ns > 0 {
-                        table.insert("per_try_timeout", format_ns(ns).into());
+                        per_try_timeout = Some(format_ns(ns));
                     }
                 }
             }
@@ -1234,7 +1234,11 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        let mut table = InlineTable::new();
         table.insert("max", i64::try_from(attempts).unwrap_or(i64::MAX).into());
+        if let Some(per_try_timeout) = per_try_timeout {
+            table.insert("per_try_timeout", per_try_timeout.into());
+        }
         let mut outcomes: Vec<&'static str> = Vec::new();
         let mut not_modelled: Vec<String> = Vec::new();
         for condition in retry_on.split(',').map(str::trim).filter(|c| !c.is_empty()) {
