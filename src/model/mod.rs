@@ -8,6 +8,7 @@ pub mod fault;
 pub mod hashing;
 pub mod network;
 pub mod objectives;
+pub mod operations;
 pub mod policy;
 pub mod registry;
 pub mod resilience;
@@ -21,6 +22,7 @@ pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
 pub use objectives::{CompareSpec, Slo};
+pub use operations::{Analysis, ConfigChange, Deployment, TrafficSplit, Version, WeightStep};
 pub use policy::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
     Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,
@@ -59,6 +61,10 @@ pub struct Model {
     pub workloads: Vec<Workload>,
     /// Faults, in file order.
     pub faults: Vec<Fault>,
+    /// Rolling deployments, in file order.
+    pub deployments: Vec<Deployment>,
+    /// Timed policy changes, sorted by time.
+    pub changes: Vec<ConfigChange>,
     /// Service-level objectives (`[slo]`), if given.
     pub slo: Option<Slo>,
     /// What `meshsim compare` varies by default (`[compare]`), if given.

@@ -50,15 +50,31 @@ pub struct Service {
     /// (no downstream call made), like an `errors` fault in force all the run (isotope's
     /// `errorRate`); 0 for none.
     pub error_rate: f64,
+    /// Versions (subsets), at least one; a service that declares none has one, named "".
+    pub versions: Vec<super::operations::Version>,
+    /// Version (index into `versions`) of each replica slot: the starting replicas version by
+    /// version, then each deployment's new replicas.
+    pub replica_versions: Vec<u32>,
+    /// How callers split calls across versions; `None`: over all replicas in view.
+    pub traffic: Option<super::operations::TrafficSplit>,
+    /// Replica slots past the starting ones (and the autoscaler's) that deployments bring in.
+    pub deployment_slots: usize,
 }
 
 impl Service {
     /// Replica slots the simulator provides: the starting replicas, or the autoscaler's maximum
-    /// when that is higher. Slots past `replicas` start stopped.
+    /// when that is higher, plus the deployments' new replicas. Slots past `replicas` start
+    /// stopped.
     pub fn slots(&self) -> usize {
         self.autoscale
             .as_ref()
             .map_or(self.replicas, |a| self.replicas.max(a.max as usize))
+            + self.deployment_slots
+    }
+
+    /// Whether the service declares versions of its own (else it has one unnamed version).
+    pub fn has_versions(&self) -> bool {
+        self.versions.len() > 1 || self.versions.first().is_some_and(|v| !v.name.is_empty())
     }
 }
 

@@ -10,6 +10,7 @@ use super::file::{keys_of, NetworkTable, ScenarioFile, ScenarioHeader};
 use super::governance::read_registry;
 use super::graph::report_cycles;
 use super::limits;
+use super::operations::{place_deployments, read_changes, read_deployments};
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::Node;
 use super::services::{build_services, read_services, Built, DEFAULT_ZONE};
@@ -75,7 +76,17 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
             directory.add(&d.name, &names)
         })
         .collect();
-    let built = build_services(ctx, &drafts, &endpoint_ids, &directory, &zones, &global);
+    let mut deployments = read_deployments(ctx, top.get("deployment"), &drafts, &directory);
+    let deployment_versions = place_deployments(&mut deployments, &drafts);
+    let built = build_services(
+        ctx,
+        &drafts,
+        &endpoint_ids,
+        &directory,
+        &zones,
+        &global,
+        &deployment_versions,
+    );
     let labels: Vec<String> = built
         .endpoints
         .iter()
@@ -115,7 +126,7 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
     if ctx.error_count() > 0 {
         return None;
     }
-    Some(Model {
+    let mut model = Model {
         name: header.name,
         seed: header.seed,
         duration: header.duration,
@@ -128,9 +139,18 @@ pub(crate) fn build(root: &Node, ctx: &mut Ctx<'_>) -> Option<Model> {
         endpoints: built.endpoints,
         workloads,
         faults,
+        deployments,
+        changes: Vec::new(),
         slo,
         compare,
-    })
+    };
+    if !ctx.skip_changes {
+        model.changes = read_changes(ctx, top.get("change"), &model);
+        if ctx.error_count() > 0 {
+            return None;
+        }
+    }
+    Some(model)
 }
 
 fn read_header(ctx: &mut Ctx<'_>, node: &Node) -> Option<Header> {

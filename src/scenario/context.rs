@@ -13,6 +13,8 @@ pub(crate) struct Ctx<'t> {
     text: &'t str,
     base_dir: &'t Path,
     errors: Vec<ScenarioError>,
+    /// Whether `[[change]]` tables are skipped (while the text with a change applied is read).
+    pub skip_changes: bool,
 }
 
 impl<'t> Ctx<'t> {
@@ -24,7 +26,13 @@ impl<'t> Ctx<'t> {
             text,
             base_dir,
             errors: Vec::new(),
+            skip_changes: false,
         }
+    }
+
+    /// The scenario text being read.
+    pub fn text(&self) -> &'t str {
+        self.text
     }
 
     /// The folder relative paths start from.

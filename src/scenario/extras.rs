@@ -101,7 +101,7 @@ pub(crate) fn read_compare(ctx: &mut Ctx<'_>, node: &Node) -> Option<CompareSpec
 /// The text to write after `key=` in a `--set` so that the override sets exactly this value: a
 /// string that `--set` would read back as the same string stays bare (`p2c`, `30s`); anything
 /// else is written as TOML (`64`, `0.5`, `"true"`, `["a", "b"]`). `None` for a date-time.
-fn override_text(node: &Node) -> Option<String> {
+pub(crate) fn override_text(node: &Node) -> Option<String> {
     if let Value::String { text, .. } = &node.value {
         let reads_back_bare = !text.is_empty()
             && text.trim() == text

@@ -102,6 +102,10 @@ pub struct ScenarioFile {
     pub workload: Vec<WorkloadTable>,
     /// Faults injected during the run.
     pub fault: Option<Vec<FaultTable>>,
+    /// Rolling deployments of a service to a version (see docs/operations.md).
+    pub deployment: Option<Vec<DeploymentTable>>,
+    /// Timed policy changes, each reaching the clients over a propagation window.
+    pub change: Option<Vec<ChangeTable>>,
     /// Service-level objectives every run is judged by.
     pub slo: Option<SloTable>,
     /// What `meshsim compare` varies when no `--vary` is given.
@@ -466,6 +470,132 @@ pub struct ServiceTable {
     /// Load shedding: a request that waited in a replica's queue longer than this is rejected
     /// when a worker would take it (default: never).
     pub max_queue_time: Option<Duration>,
+    /// Versions (subsets) of the service, each with its own replicas; what a version does not
+    /// set it takes from the service. Without any, the service has one unnamed version.
+    pub version: Option<Vec<VersionTable>>,
+    /// How callers split calls to this service across its versions (Istio route weights), a
+    /// schedule of weight changes, and the analysis that may roll back.
+    pub traffic: Option<TrafficTable>,
+}
+
+/// `[[service.version]]`: a subset of the service's replicas.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionTable {
+    /// Name, unique in its service ("v1").
+    pub name: String,
+    /// Replicas of this version at the start (default: the service's `replicas`; 0 for a
+    /// version that only a deployment brings in).
+    #[schemars(range(min = 0))]
+    pub replicas: Option<u32>,
+    /// Compute time of every endpoint on replicas of this version (default: the endpoint's).
+    pub service_time: Option<Distribution>,
+    /// Steady fraction of requests failing with `error` on this version (default: the
+    /// service's `error_rate`).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub error_rate: Option<f64>,
+}
+
+/// `[service.traffic]`: the weights of the versions.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficTable {
+    /// Weight of each version by name (non-negative integers, not all 0; a version not named
+    /// gets 0), from t = 0.
+    #[schemars(with = "BTreeMap<String, u32>")]
+    pub weights: toml::Value,
+    /// Later weights, sorted by `at` (progressive delivery).
+    pub steps: Option<Vec<TrafficStep>>,
+    /// Automated analysis of a version (Argo Rollouts / Flagger): on failure all traffic goes
+    /// back to the first version.
+    pub analysis: Option<AnalysisTable>,
+}
+
+/// One entry of `steps`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficStep {
+    /// When these weights take effect.
+    pub at: Duration,
+    /// Weight of each version by name.
+    #[schemars(with = "BTreeMap<String, u32>")]
+    pub weights: toml::Value,
+}
+
+/// `analysis = { ... }`: checks of one version, every `interval`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisTable {
+    /// The version analysed (default: the last version).
+    pub version: Option<String>,
+    /// Period of the checks, each over the calls that ended since the last (default "30s").
+    pub interval: Option<Duration>,
+    /// The check fails when the version's failed calls / ended calls exceed this.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub max_error_rate: Option<f64>,
+    /// The check fails when the 99th percentile of the version's succeeded calls exceeds this.
+    pub max_latency_p99: Option<Duration>,
+    /// Fewer ended calls than this in an interval: no verdict (default 20).
+    #[schemars(range(min = 1))]
+    pub min_requests: Option<u32>,
+    /// Failed checks before the rollback (Argo's failureLimit + 1; default 1).
+    #[schemars(range(min = 1))]
+    pub failures: Option<u32>,
+    /// First check at this time (default: one interval after the first step that gives the
+    /// version a weight above 0).
+    pub start: Option<Duration>,
+}
+
+/// A count of replicas: an integer, or a percent of the desired replicas (`"25%"`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CountOrPercent {
+    /// A number of replicas.
+    Count(#[schemars(range(min = 0))] u32),
+    /// A percent of the desired replicas.
+    Percent(#[schemars(regex(pattern = r"^\s*[0-9]+(\.[0-9]+)?\s*%\s*$"))] String),
+}
+
+/// `[[deployment]]`: a rolling update (Kubernetes Deployment semantics).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentTable {
+    /// The service deployed.
+    pub service: String,
+    /// When the rollout starts.
+    pub at: Duration,
+    /// The version the new replicas run (a `[[service.version]]`; default: the first version,
+    /// a redeploy).
+    pub to: Option<String>,
+    /// Replicas above the desired count during the update: integer or percent rounded up
+    /// (default "25%").
+    pub max_surge: Option<CountOrPercent>,
+    /// Replicas below the desired count that may be unavailable: integer or percent rounded
+    /// down (default "25%"; not 0 together with max_surge).
+    pub max_unavailable: Option<CountOrPercent>,
+    /// Time from a new replica's creation to its readiness (default "0s").
+    pub readiness_delay: Option<Duration>,
+    /// preStop hook: time a terminating replica keeps serving after it left the registry
+    /// (default "0s").
+    pub pre_stop: Option<Duration>,
+    /// Time from the start of termination after which what the replica still holds is dropped
+    /// (terminationGracePeriodSeconds; default "30s").
+    pub termination_grace: Option<Duration>,
+}
+
+/// `[[change]]`: a timed policy change.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeTable {
+    /// When the change is pushed.
+    pub at: Duration,
+    /// Dotted keys as `--set` takes them ("policy.timeout", "service.api.policy.retries.max")
+    /// and their new values.
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub set: toml::Value,
+    /// Each client switches at its own instant, uniform in [at, at + propagation] (default
+    /// "0s": all at once).
+    pub propagation: Option<Duration>,
 }
 
 /// `[[service.endpoint]]`.

@@ -26,6 +26,7 @@ mod file;
 mod governance;
 mod graph;
 pub mod limits;
+mod operations;
 mod overrides;
 mod policy;
 mod raw;
@@ -151,6 +152,35 @@ pub fn load_str(
     };
     let mut ctx = Ctx::new(file_label, text, base_dir);
     let root = match raw::parse(text) {
+        Ok(root) => root,
+        Err(error) => {
+            ctx.error_at(error.offset, error.message);
+            return ctx.finish(None);
+        }
+    };
+    let model = build::build(&root, &mut ctx);
+    ctx.finish(model)
+}
+
+/// The model of `text` with `overrides` applied, its `[[change]]` tables skipped: what the
+/// services' policies are once a change has reached a client.
+fn load_variant(
+    text: &str,
+    base_dir: &Path,
+    overrides: &[Override],
+) -> Result<Model, ScenarioErrors> {
+    let label = "the scenario";
+    let edited = overrides::apply(text, overrides).map_err(|messages| {
+        ScenarioErrors(
+            messages
+                .into_iter()
+                .map(|m| ScenarioError::without_position(label, m))
+                .collect(),
+        )
+    })?;
+    let mut ctx = Ctx::new(label, &edited, base_dir);
+    ctx.skip_changes = true;
+    let root = match raw::parse(&edited) {
         Ok(root) => root,
         Err(error) => {
             ctx.error_at(error.offset, error.message);

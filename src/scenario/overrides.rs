@@ -12,7 +12,15 @@ use toml_edit::{DocumentMut, Item, Key, Table, TableLike, Value};
 use super::suggest::did_you_mean;
 
 /// Keys that hold arrays of tables: a missing one cannot be created by naming an element.
-const ARRAYS_OF_TABLES: [&str; 4] = ["service", "workload", "fault", "endpoint"];
+const ARRAYS_OF_TABLES: [&str; 7] = [
+    "service",
+    "workload",
+    "fault",
+    "endpoint",
+    "version",
+    "deployment",
+    "change",
+];
 
 /// A `--set key=value` override.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use super::calls::{read_calls, resolve_at, Directory, StepDraft};
 use super::context::Ctx;
 use super::file::{keys_of, EndpointTable, RateLimitTable, ServiceTable};
+use super::operations::{read_traffic, read_versions, resolve_versions};
 use super::policy::{read_policy, PolicyPatch};
 use super::raw::{Node, Value};
 use crate::model::{
     AutoscalePolicy, Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step,
+    TrafficSplit, Version,
 };
 
 const CONCURRENCY: [(&str, Concurrency); 2] = [
@@ -55,6 +57,10 @@ pub(crate) struct ServiceDraft {
     pub autoscale: Option<AutoscalePolicy>,
     /// Longest wait in the queue before the request is shed, nanoseconds.
     pub max_queue_time: u64,
+    /// Versions (at least one; one unnamed when none is declared).
+    pub versions: Vec<Version>,
+    /// The traffic split across versions, if any.
+    pub traffic: Option<TrafficSplit>,
 }
 
 /// An endpoint as written.
@@ -125,6 +131,31 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         Some(n) => ctx.integer(n, "replicas", 1, MAX_REPLICAS).unwrap_or(1),
         None => 1,
     } as usize;
+    let label = name.clone().unwrap_or_else(|| "?".to_string());
+    let error_rate = fields
+        .get("error_rate")
+        .and_then(|n| ctx.fraction(n, "error_rate"))
+        .unwrap_or(0.0);
+    let version_drafts = fields
+        .get("version")
+        .map(|n| read_versions(ctx, n, &label))
+        .unwrap_or_default();
+    let versions = resolve_versions(version_drafts, replicas, error_rate);
+    // With versions, the service's replicas are theirs together.
+    let replicas = versions.iter().map(|v| v.replicas).sum::<usize>();
+    if replicas == 0 || replicas > MAX_REPLICAS as usize {
+        ctx.error(
+            fields.get("version").unwrap_or(node),
+            format!(
+                "the versions of service \"{label}\" have {replicas} replicas together: from 1 to \
+                 {MAX_REPLICAS}"
+            ),
+        );
+    }
+    let replicas = replicas.clamp(1, MAX_REPLICAS as usize);
+    let traffic = fields
+        .get("traffic")
+        .and_then(|n| read_traffic(ctx, n, &label, &versions));
     let max_queue_time = fields
         .get("max_queue_time")
         .and_then(|n| ctx.duration(n, "max_queue_time"))
@@ -155,10 +186,6 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     let rate_limit = fields
         .get("rate_limit")
         .and_then(|n| read_rate_limit(ctx, n));
-    let error_rate = fields
-        .get("error_rate")
-        .and_then(|n| ctx.fraction(n, "error_rate"))
-        .unwrap_or(0.0);
     let weights = match fields.get("weights") {
         Some(n) => read_weights(ctx, n, replicas),
         None => vec![1; replicas],
@@ -172,7 +199,15 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         .get("policy")
         .map(|n| read_policy(ctx, n, "[service.policy]"));
 
-    let label = name.clone().unwrap_or_else(|| "?".to_string());
+    if let (Some(n), true) = (fields.get("autoscale"), versions.len() > 1) {
+        ctx.error(
+            n,
+            format!(
+                "service \"{label}\" has versions: autoscaling a service with versions is not \
+                 modelled"
+            ),
+        );
+    }
     let mut endpoints = Vec::new();
     let declared = fields.get("endpoint");
     let endpoint_items = match declared {
@@ -260,6 +295,8 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         policy,
         autoscale,
         max_queue_time,
+        versions,
+        traffic,
     };
     Some((draft, name_node.pos()))
 }
@@ -331,7 +368,8 @@ pub(crate) struct Built {
     pub call_sites: Vec<Vec<(EndpointId, usize)>>,
 }
 
-/// Builds model services from drafts; `endpoint_ids[i]` are the ids of draft i's endpoints.
+/// Builds model services from drafts; `endpoint_ids[i]` are the ids of draft i's endpoints and
+/// `deployment_versions[i]` the versions of the slots deployments add to service i.
 pub(crate) fn build_services(
     ctx: &mut Ctx<'_>,
     drafts: &[ServiceDraft],
@@ -339,6 +377,7 @@ pub(crate) fn build_services(
     directory: &Directory,
     zones: &[String],
     global: &PolicyPatch,
+    deployment_versions: &[Vec<u32>],
 ) -> Built {
     let mut built = Built {
         services: Vec::new(),
@@ -350,10 +389,23 @@ pub(crate) fn build_services(
             Some(own) => own.over(global).resolve(ctx),
             None => global.resolve(ctx),
         };
+        let added = deployment_versions
+            .get(service_id)
+            .map_or(&[][..], Vec::as_slice);
         let slots = draft
             .autoscale
             .as_ref()
-            .map_or(draft.replicas, |a| draft.replicas.max(a.max as usize));
+            .map_or(draft.replicas, |a| draft.replicas.max(a.max as usize))
+            + added.len();
+        // The starting replicas version by version, then what deployments add.
+        let mut replica_versions: Vec<u32> = draft
+            .versions
+            .iter()
+            .enumerate()
+            .flat_map(|(index, v)| std::iter::repeat_n(index as u32, v.replicas))
+            .collect();
+        replica_versions.resize(slots - added.len(), 0);
+        replica_versions.extend_from_slice(added);
         let mut replica_weights = draft.weights.clone();
         replica_weights.resize(slots, 1);
         let replica_zones = (0..slots)
@@ -405,6 +457,10 @@ pub(crate) fn build_services(
             error_rate: draft.error_rate,
             endpoints: ids.clone(),
             policy,
+            versions: draft.versions.clone(),
+            replica_versions,
+            traffic: draft.traffic.clone(),
+            deployment_slots: added.len(),
         });
     }
     built

@@ -35,6 +35,15 @@ pub(crate) fn single_service(
             endpoints: vec![0],
             policy: CallPolicy::default(),
             rate_limit: None,
+            versions: vec![Version {
+                name: String::new(),
+                replicas,
+                service_time: None,
+                error_rate: 0.0,
+            }],
+            replica_versions: vec![0; replicas],
+            traffic: None,
+            deployment_slots: 0,
         }],
         endpoints: vec![Endpoint {
             service: 0,
@@ -52,6 +61,8 @@ pub(crate) fn single_service(
             key_space: crate::model::DEFAULT_KEY_SPACE,
         }],
         faults: vec![],
+        deployments: vec![],
+        changes: vec![],
         slo: None,
         compare: None,
     }

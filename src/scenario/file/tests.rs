@@ -86,6 +86,42 @@ service_time = "exp(2ms)"
   scale_down_stabilization = "5m"
   tolerance = 0.1
 
+[[service]]
+name = "pages"
+replicas = 2
+service_time = "exp(1ms)"
+  [[service.version]]
+  name = "v1"
+  [[service.version]]
+  name = "v2"
+  replicas = 1
+  service_time = "exp(2ms)"
+  error_rate = 0.05
+  [service.traffic]
+  weights = { v1 = 99, v2 = 1 }
+  steps = [{ at = "4s", weights = { v1 = 90, v2 = 10 } }]
+  analysis = { version = "v2", interval = "2s", max_error_rate = 0.01, max_latency_p99 = "200ms", min_requests = 5, failures = 2, start = "3s" }
+
+[[deployment]]
+service = "pages"
+at = "2s"
+to = "v2"
+max_surge = 1
+max_unavailable = "25%"
+readiness_delay = "1s"
+pre_stop = "1s"
+termination_grace = "30s"
+
+[[change]]
+at = "5s"
+set = { "policy.timeout" = "1s", "service.pages.policy.retries.max" = 3 }
+propagation = "1s"
+
+[[workload]]
+name = "pages"
+target = "pages"
+rate = 5
+
 [[workload]]
 name = "open"
 target = "front"

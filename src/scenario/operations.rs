@@ -1,0 +1,704 @@
+//! Operations: `[[service.version]]`, `[service.traffic]`, `[[deployment]]` and `[[change]]`
+//! (the format is in `docs/operations.md`).
+
+use super::calls::Directory;
+use super::context::Ctx;
+use super::file::{
+    keys_of, AnalysisTable, ChangeTable, DeploymentTable, TrafficStep, TrafficTable, VersionTable,
+};
+use super::raw::{Node, Value};
+use super::services::ServiceDraft;
+use super::suggest::did_you_mean;
+use crate::model::{
+    Analysis, CallPolicy, ConfigChange, Deployment, Dist, Model, TrafficSplit, Version, WeightStep,
+};
+
+/// Default analysis interval: 30 s.
+const DEFAULT_ANALYSIS_INTERVAL: u64 = 30_000_000_000;
+/// Default fewest calls an analysis judges.
+const DEFAULT_MIN_REQUESTS: u64 = 20;
+/// Kubernetes' default `maxSurge` and `maxUnavailable`: 25 %.
+const DEFAULT_ROLLING_PERCENT: f64 = 25.0;
+/// Kubernetes' default `terminationGracePeriodSeconds`: 30 s.
+const DEFAULT_TERMINATION_GRACE: u64 = 30_000_000_000;
+/// Most versions a service may have.
+const MAX_VERSIONS: usize = 64;
+
+/// A version as written: what it does not set is `None` (taken from the service).
+pub(crate) struct VersionDraft {
+    pub name: String,
+    pub replicas: Option<usize>,
+    pub service_time: Option<Dist>,
+    pub error_rate: Option<f64>,
+}
+
+/// Reads `[[service.version]]` tables (none is fine).
+pub(crate) fn read_versions(ctx: &mut Ctx<'_>, node: &Node, service: &str) -> Vec<VersionDraft> {
+    let Value::Array(items) = &node.value else {
+        ctx.error(
+            node,
+            format!(
+                "version must be written as [[service.version]] tables, found {}",
+                node.kind()
+            ),
+        );
+        return Vec::new();
+    };
+    if items.len() > MAX_VERSIONS {
+        ctx.error(
+            node,
+            format!(
+                "service \"{service}\" has {} versions, more than the limit of {MAX_VERSIONS}",
+                items.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut drafts: Vec<VersionDraft> = Vec::new();
+    for item in items {
+        let Some(fields) = ctx.table(item, "[[service.version]]", keys_of::<VersionTable>()) else {
+            continue;
+        };
+        let name_node = ctx.required(&fields, "name");
+        let name = name_node.and_then(|n| ctx.name(n, "version name"));
+        let replicas = fields.get("replicas").and_then(|n| {
+            ctx.integer(
+                n,
+                "version replicas",
+                0,
+                super::limits::MAX_REPLICAS_PER_SERVICE as i64,
+            )
+            .map(|r| r as usize)
+        });
+        let service_time = fields
+            .get("service_time")
+            .and_then(|n| ctx.dist(n, "service_time"));
+        let error_rate = fields
+            .get("error_rate")
+            .and_then(|n| ctx.fraction(n, "error_rate"));
+        let (Some(name), Some(name_node)) = (name, name_node) else {
+            continue;
+        };
+        if drafts.iter().any(|d| d.name == name) {
+            ctx.error(
+                name_node,
+                format!("duplicate version name \"{name}\" in service \"{service}\""),
+            );
+            continue;
+        }
+        drafts.push(VersionDraft {
+            name: name.to_string(),
+            replicas,
+            service_time,
+            error_rate,
+        });
+    }
+    drafts
+}
+
+/// The model versions of a service: its declared ones with the service's values filled in, or
+/// one unnamed version of all its replicas.
+pub(crate) fn resolve_versions(
+    drafts: Vec<VersionDraft>,
+    replicas: usize,
+    error_rate: f64,
+) -> Vec<Version> {
+    if drafts.is_empty() {
+        return vec![Version {
+            name: String::new(),
+            replicas,
+            service_time: None,
+            error_rate,
+        }];
+    }
+    drafts
+        .into_iter()
+        .map(|d| Version {
+            name: d.name,
+            replicas: d.replicas.unwrap_or(replicas),
+            service_time: d.service_time,
+            error_rate: d.error_rate.unwrap_or(error_rate),
+        })
+        .collect()
+}
+
+/// Reads `[service.traffic]` against the service's versions.
+pub(crate) fn read_traffic(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    service: &str,
+    versions: &[Version],
+) -> Option<TrafficSplit> {
+    let fields = ctx.table(node, "[service.traffic]", keys_of::<TrafficTable>())?;
+    let before = ctx.error_count();
+    if !versions.iter().any(|v| !v.name.is_empty()) {
+        ctx.error(
+            node,
+            format!(
+                "[service.traffic] of service \"{service}\" splits calls across versions, and it \
+                 declares none: add [[service.version]] tables"
+            ),
+        );
+        return None;
+    }
+    let weights = ctx
+        .required(&fields, "weights")
+        .and_then(|n| read_weights(ctx, n, service, versions));
+    let mut steps = Vec::new();
+    if let Some(n) = fields.get("steps") {
+        if let Some(items) = ctx.array(n, "traffic steps") {
+            let mut last = 0;
+            for item in items {
+                let Some(step) = ctx.table(item, "a traffic step", keys_of::<TrafficStep>()) else {
+                    continue;
+                };
+                let at = ctx
+                    .required(&step, "at")
+                    .and_then(|n| ctx.duration(n, "at"));
+                let weights = ctx
+                    .required(&step, "weights")
+                    .and_then(|n| read_weights(ctx, n, service, versions));
+                if let Some(at) = at {
+                    if at < last {
+                        ctx.error(item, "traffic steps must be sorted by at");
+                    }
+                    last = at;
+                }
+                if let (Some(at), Some(weights)) = (at, weights) {
+                    steps.push(WeightStep { at, weights });
+                }
+            }
+        }
+    }
+    let analysis = fields.get("analysis").and_then(|n| {
+        read_analysis(
+            ctx,
+            n,
+            service,
+            versions,
+            weights.as_deref().unwrap_or(&[]),
+            &steps,
+        )
+    });
+    if ctx.error_count() > before {
+        return None;
+    }
+    Some(TrafficSplit {
+        weights: weights?,
+        steps,
+        analysis,
+    })
+}
+
+/// `{ v1 = 90, v2 = 10 }`: a weight per version (unnamed versions get 0; not all 0).
+fn read_weights(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    service: &str,
+    versions: &[Version],
+) -> Option<Vec<u32>> {
+    let Value::Table(entries) = &node.value else {
+        ctx.error(
+            node,
+            format!(
+                "weights must be a table of version = weight, like {{ v1 = 90, v2 = 10 }}; found {}",
+                node.kind()
+            ),
+        );
+        return None;
+    };
+    let mut weights = vec![0u32; versions.len()];
+    let mut ok = true;
+    for entry in entries {
+        #[cfg(test)]
+        super::fields::read_keys::record(entry.key_span.start);
+        let Some(index) = versions.iter().position(|v| v.name == entry.key) else {
+            ctx.error_at(
+                entry.key_span.start,
+                unknown_version(&entry.key, service, versions),
+            );
+            ok = false;
+            continue;
+        };
+        match ctx.integer(&entry.node, "a weight", 0, 1_000_000) {
+            Some(w) => weights[index] = w as u32,
+            None => ok = false,
+        }
+    }
+    if ok && weights.iter().all(|&w| w == 0) {
+        ctx.error(
+            node,
+            "weights must give at least one version a weight above 0",
+        );
+        return None;
+    }
+    ok.then_some(weights)
+}
+
+fn unknown_version(name: &str, service: &str, versions: &[Version]) -> String {
+    let names: Vec<&str> = versions.iter().map(|v| v.name.as_str()).collect();
+    format!(
+        "unknown version \"{name}\" of service \"{service}\": expected one of {}{}",
+        names.join(", "),
+        did_you_mean(name, names.iter().copied())
+    )
+}
+
+fn read_analysis(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    service: &str,
+    versions: &[Version],
+    weights: &[u32],
+    steps: &[WeightStep],
+) -> Option<Analysis> {
+    let fields = ctx.table(node, "analysis", keys_of::<AnalysisTable>())?;
+    let version = match fields.get("version") {
+        Some(n) => {
+            let name = ctx.string(n, "analysis version")?;
+            match versions.iter().position(|v| v.name == name) {
+                Some(index) => index,
+                None => {
+                    ctx.error(n, unknown_version(name, service, versions));
+                    return None;
+                }
+            }
+        }
+        None => versions.len() - 1,
+    };
+    if version == 0 {
+        ctx.error(
+            fields.get("version").unwrap_or(node),
+            "the analysis judges a new version: the first version is the stable one traffic \
+             rolls back to",
+        );
+        return None;
+    }
+    let interval = match fields.get("interval") {
+        Some(n) => ctx.positive_duration(n, "analysis interval")?,
+        None => DEFAULT_ANALYSIS_INTERVAL,
+    };
+    let max_error_rate = fields
+        .get("max_error_rate")
+        .and_then(|n| ctx.fraction(n, "max_error_rate"));
+    let max_latency_p99 = fields
+        .get("max_latency_p99")
+        .and_then(|n| ctx.positive_duration(n, "max_latency_p99"));
+    if max_error_rate.is_none() && max_latency_p99.is_none() {
+        ctx.error(
+            node,
+            "an analysis needs max_error_rate, max_latency_p99 or both (what it checks)",
+        );
+        return None;
+    }
+    let min_requests = match fields.get("min_requests") {
+        Some(n) => ctx.integer(n, "min_requests", 1, i64::from(u32::MAX))? as u64,
+        None => DEFAULT_MIN_REQUESTS,
+    };
+    let failures = match fields.get("failures") {
+        Some(n) => ctx.integer(n, "analysis failures", 1, 1_000_000)? as u32,
+        None => 1,
+    };
+    let start = match fields.get("start") {
+        Some(n) => ctx.duration(n, "analysis start")?,
+        None => {
+            let first_weighted = if weights.get(version).is_some_and(|&w| w > 0) {
+                Some(0)
+            } else {
+                steps
+                    .iter()
+                    .find(|s| s.weights.get(version).is_some_and(|&w| w > 0))
+                    .map(|s| s.at)
+            };
+            first_weighted.unwrap_or(0).saturating_add(interval)
+        }
+    };
+    Some(Analysis {
+        version,
+        start,
+        interval,
+        max_error_rate,
+        max_latency_p99,
+        min_requests,
+        failures,
+    })
+}
+
+/// Reads every `[[deployment]]` against the service drafts (their index is their service id);
+/// returns them with `first_slot` relative to the service's own slots past its starting ones
+/// (see [`place_deployments`]).
+pub(crate) fn read_deployments(
+    ctx: &mut Ctx<'_>,
+    node: Option<&Node>,
+    drafts: &[ServiceDraft],
+    directory: &Directory,
+) -> Vec<Deployment> {
+    let Some(node) = node else {
+        return Vec::new();
+    };
+    let Value::Array(items) = &node.value else {
+        ctx.error(
+            node,
+            format!(
+                "deployment must be written as [[deployment]] tables, found {}",
+                node.kind()
+            ),
+        );
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| read_deployment(ctx, item, drafts, directory))
+        .collect()
+}
+
+fn read_deployment(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    drafts: &[ServiceDraft],
+    directory: &Directory,
+) -> Option<Deployment> {
+    let fields = ctx.table(node, "[[deployment]]", keys_of::<DeploymentTable>())?;
+    let before = ctx.error_count();
+    let service_node = ctx.required(&fields, "service");
+    let service = service_node.and_then(|n| {
+        let name = ctx.string(n, "deployment service")?;
+        let found = directory.service(name);
+        if found.is_none() {
+            let names: Vec<&str> = directory.service_names().collect();
+            ctx.error(
+                n,
+                format!(
+                    "unknown service \"{name}\" in [[deployment]]{}",
+                    did_you_mean(name, names.iter().copied())
+                ),
+            );
+        }
+        found
+    });
+    let at = ctx
+        .required(&fields, "at")
+        .and_then(|n| ctx.duration(n, "at"));
+    let draft = service.and_then(|s| drafts.get(s));
+    let to = match (fields.get("to"), draft) {
+        (Some(n), Some(draft)) => {
+            let name = ctx.string(n, "deployment to")?;
+            match draft.versions.iter().position(|v| v.name == name) {
+                Some(index) => Some(index),
+                None => {
+                    ctx.error(n, unknown_version(name, &draft.name, &draft.versions));
+                    None
+                }
+            }
+        }
+        _ => Some(0),
+    };
+    if let (Some(draft), Some(n)) = (draft, service_node) {
+        if draft.autoscale.is_some() {
+            ctx.error(
+                n,
+                format!(
+                    "service \"{}\" is autoscaled: a deployment of an autoscaled service is not \
+                     modelled (remove [service.autoscale] or the deployment)",
+                    draft.name
+                ),
+            );
+        }
+    }
+    let desired = draft.map_or(1, |d| d.replicas);
+    let max_surge = read_count(ctx, fields.get("max_surge"), "max_surge", desired, true);
+    let max_unavailable = read_count(
+        ctx,
+        fields.get("max_unavailable"),
+        "max_unavailable",
+        desired,
+        false,
+    );
+    if max_surge == Some(0) && max_unavailable == Some(0) {
+        ctx.error(
+            fields.get("max_unavailable").unwrap_or(node),
+            "max_surge and max_unavailable are both 0: the rollout could never progress",
+        );
+    }
+    let duration = |ctx: &mut Ctx<'_>, key: &str, default: u64| match fields.get(key) {
+        Some(n) => ctx.duration(n, key),
+        None => Some(default),
+    };
+    let readiness_delay = duration(ctx, "readiness_delay", 0);
+    let pre_stop = duration(ctx, "pre_stop", 0);
+    let termination_grace = duration(ctx, "termination_grace", DEFAULT_TERMINATION_GRACE);
+    if ctx.error_count() > before {
+        return None;
+    }
+    Some(Deployment {
+        service: service?,
+        at: at?,
+        to: to?,
+        first_slot: 0,
+        desired,
+        max_surge: max_surge?,
+        max_unavailable: max_unavailable?,
+        readiness_delay: readiness_delay?,
+        pre_stop: pre_stop?,
+        termination_grace: termination_grace?,
+    })
+}
+
+/// An integer count, or a percent of `desired` (rounded up for surge, down for unavailable,
+/// as Kubernetes does); 25 % when absent.
+fn read_count(
+    ctx: &mut Ctx<'_>,
+    node: Option<&Node>,
+    what: &str,
+    desired: usize,
+    round_up: bool,
+) -> Option<usize> {
+    let percent = match node {
+        None => DEFAULT_ROLLING_PERCENT,
+        Some(n) => match &n.value {
+            Value::Integer(_) => {
+                return ctx
+                    .integer(n, what, 0, super::limits::MAX_REPLICAS_PER_SERVICE as i64)
+                    .map(|c| c as usize)
+            }
+            Value::String { text, .. } => {
+                let parsed = text
+                    .trim()
+                    .strip_suffix('%')
+                    .and_then(|p| p.trim().parse::<f64>().ok())
+                    .filter(|p| p.is_finite() && (0.0..=100.0).contains(p));
+                match parsed {
+                    Some(p) => p,
+                    None => {
+                        ctx.error(
+                            n,
+                            format!(
+                                "{what} must be a count or a percent from 0% to 100% like \
+                                 \"25%\", found \"{text}\""
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                ctx.error(
+                    n,
+                    format!(
+                        "{what} must be an integer or a percent like \"25%\", found {}",
+                        n.kind()
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    let exact = percent * desired as f64 / 100.0;
+    // A hair of tolerance so that 25% of 4 is exactly 1 either way.
+    Some(if round_up {
+        (exact - 1e-9).ceil().max(0.0) as usize
+    } else {
+        (exact + 1e-9).floor() as usize
+    })
+}
+
+/// Gives each deployment its replica slots: after the service's starting slots, in file order.
+/// Returns, per service, the slots deployments add and the version of each.
+pub(crate) fn place_deployments(
+    deployments: &mut [Deployment],
+    drafts: &[ServiceDraft],
+) -> Vec<Vec<u32>> {
+    let mut added: Vec<Vec<u32>> = vec![Vec::new(); drafts.len()];
+    for deployment in deployments.iter_mut() {
+        let draft = &drafts[deployment.service];
+        let list = &mut added[deployment.service];
+        deployment.first_slot = draft.replicas + list.len();
+        list.extend(std::iter::repeat_n(
+            deployment.to as u32,
+            deployment.desired,
+        ));
+    }
+    added
+}
+
+/// Reads every `[[change]]`: each `set` is applied to the scenario text as `--set` overrides
+/// would be, the result read again, and the services' call policies taken from it. Only the
+/// policy keys a client applies call by call may change.
+pub(crate) fn read_changes(
+    ctx: &mut Ctx<'_>,
+    node: Option<&Node>,
+    model: &Model,
+) -> Vec<ConfigChange> {
+    let Some(node) = node else {
+        return Vec::new();
+    };
+    let Value::Array(items) = &node.value else {
+        ctx.error(
+            node,
+            format!(
+                "change must be written as [[change]] tables, found {}",
+                node.kind()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut changes: Vec<ConfigChange> = items
+        .iter()
+        .filter_map(|item| read_change(ctx, item, model))
+        .collect();
+    changes.sort_by_key(|c| c.at);
+    changes
+}
+
+fn read_change(ctx: &mut Ctx<'_>, node: &Node, model: &Model) -> Option<ConfigChange> {
+    let fields = ctx.table(node, "[[change]]", keys_of::<ChangeTable>())?;
+    let at = ctx
+        .required(&fields, "at")
+        .and_then(|n| ctx.duration(n, "at"));
+    let propagation = match fields.get("propagation") {
+        Some(n) => ctx.duration(n, "propagation"),
+        None => Some(0),
+    };
+    let set = ctx.required(&fields, "set")?;
+    let Value::Table(entries) = &set.value else {
+        ctx.error(
+            set,
+            format!(
+                "set must be a table of dotted keys and values, like {{ \"policy.timeout\" = \"100ms\" }}; found {}",
+                set.kind()
+            ),
+        );
+        return None;
+    };
+    if entries.is_empty() {
+        ctx.error(set, "set must change at least one key");
+        return None;
+    }
+    let mut overrides = Vec::new();
+    for entry in entries {
+        #[cfg(test)]
+        super::fields::read_keys::record(entry.key_span.start);
+        // `policy.timeout = "1s"` written without quotes is a nested table: flatten it.
+        flatten(&entry.key, &entry.node, &mut overrides);
+    }
+    let mut label = Vec::new();
+    let mut valid = true;
+    for (key, value_node) in &overrides {
+        let Some(value) = super::extras::override_text(value_node) else {
+            ctx.error(value_node, "a date-time is not a value a scenario can hold");
+            valid = false;
+            continue;
+        };
+        if !is_changeable(key) {
+            ctx.error(
+                value_node,
+                format!(
+                    "change of \"{key}\": a change may set only the policy keys a client applies \
+                     call by call (timeout, retries, retries.*, deadline_propagation, under policy \
+                     or service.NAME.policy); the rest is read when the run starts"
+                ),
+            );
+            valid = false;
+            continue;
+        }
+        label.push(super::Override {
+            key: key.clone(),
+            value,
+        });
+    }
+    if !valid {
+        return None;
+    }
+    let changed = match super::load_variant(ctx.text(), ctx.base_dir(), &label) {
+        Ok(changed) => changed,
+        Err(errors) => {
+            for error in errors.0 {
+                ctx.error(set, format!("with this change: {}", error.message));
+            }
+            return None;
+        }
+    };
+    let policies: Vec<CallPolicy> = changed.services.into_iter().map(|s| s.policy).collect();
+    if policies.len() != model.services.len() {
+        ctx.error(set, "a change may not add services");
+        return None;
+    }
+    let label = label
+        .iter()
+        .map(|o| format!("{}={}", o.key, o.value))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(ConfigChange {
+        at: at?,
+        propagation: propagation?,
+        label,
+        policies,
+    })
+}
+
+/// The dotted keys and values of a `set` entry (a nested table is flattened).
+fn flatten<'n>(key: &str, node: &'n Node, out: &mut Vec<(String, &'n Node)>) {
+    match &node.value {
+        Value::Table(entries) if !key.ends_with("retries") => {
+            for entry in entries {
+                let inner = if needs_quotes(&entry.key) {
+                    format!("{key}.\"{}\"", entry.key)
+                } else {
+                    format!("{key}.{}", entry.key)
+                };
+                flatten(&inner, &entry.node, out);
+            }
+        }
+        _ => out.push((key.to_string(), node)),
+    }
+}
+
+fn needs_quotes(key: &str) -> bool {
+    !key.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The keys a change may set: `policy.K` or `service.NAME.policy.K` with K one of the per-call
+/// keys.
+fn is_changeable(key: &str) -> bool {
+    let Ok(parts) = toml_edit::Key::parse(key) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.iter().map(|k| k.get()).collect();
+    let rest = match parts.as_slice() {
+        ["policy", rest @ ..] => rest,
+        ["service", _, "policy", rest @ ..] => rest,
+        _ => return false,
+    };
+    matches!(
+        rest,
+        ["timeout"] | ["retries"] | ["retries", _] | ["deadline_propagation"]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_changeable;
+
+    #[test]
+    fn only_per_call_policy_keys_are_changeable() {
+        for key in [
+            "policy.timeout",
+            "policy.retries.max",
+            "service.api.policy.retries",
+            "policy.deadline_propagation",
+        ] {
+            assert!(is_changeable(key), "{key}");
+        }
+        for key in [
+            "policy.balancer",
+            "service.api.workers",
+            "scenario.duration",
+            "policy.circuit_breaker.failure_rate",
+            "service.api.policy",
+            "policy.hedge.after",
+        ] {
+            assert!(!is_changeable(key), "{key}");
+        }
+    }
+}
