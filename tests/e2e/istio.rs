@@ -62,7 +62,9 @@ fn bookinfo_destination_rules_and_a_random_balancer() {
     );
     for subset in ["v1", "v2", "v3"] {
         assert!(
-            err.contains(&format!("DestinationRule reviews, subset {subset}: no Deployment's pods")),
+            err.contains(&format!(
+                "DestinationRule reviews, subset {subset}: no Deployment's pods"
+            )),
             "{err}"
         );
     }
@@ -82,13 +84,18 @@ fn bookinfo_deployments_one_version_per_service_keeps_replicas_on_the_service() 
         &fixture("bookinfo.toml"),
     );
     assert_eq!(status, 0, "{err}");
+    validates(&out, "bookinfo-all-v1");
     let table: toml::Table = out.parse().expect("TOML");
     for name in ["productpage", "details", "ratings"] {
         let svc = service(&table, name);
         assert_eq!(svc["replicas"].as_integer(), Some(1), "{name}");
         assert!(svc.get("version").is_none(), "{name}");
         // Istio's default retry policy on the route: 2 attempts.
-        assert_eq!(svc["policy"]["retries"]["max"].as_integer(), Some(2), "{name}");
+        assert_eq!(
+            svc["policy"]["retries"]["max"].as_integer(),
+            Some(2),
+            "{name}"
+        );
     }
     let reviews = service(&table, "reviews");
     let versions: Vec<&str> = reviews["version"]
@@ -129,6 +136,7 @@ fn bookinfo_weighted_routes_become_the_traffic_split() {
             &fixture("bookinfo.toml"),
         );
         assert_eq!(status, 0, "{file}: {err}");
+        validates(&out, "bookinfo-weighted");
         let table: toml::Table = out.parse().expect("TOML");
         let weights = service(&table, "reviews")["traffic"]["weights"]
             .as_table()
@@ -215,11 +223,17 @@ fn istios_every_field_destination_rule_maps_and_warns() {
     assert_eq!(policy["max_connections"].as_integer(), Some(99));
     assert_eq!(policy["max_requests"].as_integer(), Some(33));
     assert_eq!(policy["max_pending"].as_integer(), Some(14));
-    let od = policy["outlier_detection"].as_table().expect("outlier detection");
+    let od = policy["outlier_detection"]
+        .as_table()
+        .expect("outlier detection");
     assert_eq!(od["interval"].as_str(), Some("8ms"));
     assert_eq!(od["base_ejection"].as_str(), Some("1m"));
     assert_eq!(od["max_ejection"].as_float(), Some(0.11));
-    assert_eq!(od["consecutive_errors"].as_integer(), Some(5), "Istio's default");
+    assert_eq!(
+        od["consecutive_errors"].as_integer(),
+        Some(5),
+        "Istio's default"
+    );
     for needle in [
         "ServiceEntry destall: kind: not read",
         "spec.trafficPolicy.connectionPool.tcp.connectTimeout: not modelled",
@@ -261,7 +275,10 @@ fn istios_every_field_virtual_service_warns_what_it_does_not_model() {
     ] {
         assert!(err.contains(needle), "{needle}\n{err}");
     }
-    assert!(!err.contains("spec.gateways[1]"), "mesh is not a gateway:\n{err}");
+    assert!(
+        !err.contains("spec.gateways[1]"),
+        "mesh is not a gateway:\n{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -276,7 +293,10 @@ fn bad_yaml_and_wrong_types_exit_2_with_file_line_and_column() {
     let (status, out, err) = import(&[bad.to_str().expect("utf-8")], &fixture("bookinfo.toml"));
     assert_eq!(status, 2, "{err}");
     assert!(out.is_empty());
-    assert!(err.starts_with(&format!("error: {}:", bad.display())), "{err}");
+    assert!(
+        err.starts_with(&format!("error: {}:", bad.display())),
+        "{err}"
+    );
     let typed = write_file(
         &dir,
         "typed.yaml",
@@ -353,11 +373,17 @@ fn the_blog_under_its_mesh_ejects_the_crashed_replica_five_tries_per_caller() {
         // fewer than five in 100 calls (5 s) has probability below 1e-20. The gateway's take
         // milliseconds.
         let within = policy.interval;
-        assert!(times[0] > crash && times[0] < crash + within, "{caller}: {times:?}");
+        assert!(
+            times[0] > crash && times[0] < crash + within,
+            "{caller}: {times:?}"
+        );
         // Second: the crash (60 s) outlasts the first ejection (base 30 s), which ends at the
         // first sweep after it; the caller ejects again after five more refusals.
         let end = (times[0] + policy.base_ejection).div_ceil(policy.interval) * policy.interval;
-        assert!(times[1] > end && times[1] < end + within, "{caller}: {times:?}");
+        assert!(
+            times[1] > end && times[1] < end + within,
+            "{caller}: {times:?}"
+        );
     }
     // Each ejection took exactly `consecutive_errors` refused tries: 4 callers x 5 x 2, plus at
     // most one try per ejection already on its way when the fifth refusal came back.
@@ -371,6 +397,9 @@ fn the_blog_under_its_mesh_ejects_the_crashed_replica_five_tries_per_caller() {
     // to the crashed replica for the whole minute.
     let plain = run(&load("blog.toml", &[]));
     let plain_refused = plain.services[article].try_outcomes.get(Outcome::Refused);
-    assert!(plain_refused > 100 * refused, "{plain_refused} vs {refused}");
+    assert!(
+        plain_refused > 100 * refused,
+        "{plain_refused} vs {refused}"
+    );
     assert!(result.availability() > plain.availability());
 }

@@ -1611,13 +1611,17 @@ impl<'a> Reader<'a> {
                                 replicas_origin,
                             );
                         }
-                        for (key, value) in policy {
-                            self.set(
-                                service,
-                                Some(name),
-                                vec!["policy", key],
-                                value.clone(),
-                                policy_origin,
+                        let subset_at = mesh.subsets.iter().find(|s| &s.name == name).map(|s| s.at);
+                        if let (false, Some(at)) = (policy.is_empty(), subset_at) {
+                            // A version has no policy of its own in meshsim: callers pick the
+                            // version, then balance with the service's policy.
+                            self.warn_at(
+                                at,
+                                &format!(
+                                    "{policy_origin}: trafficPolicy: not modelled for one version \
+                                     of several (meshsim's policy is per service: the rule's \
+                                     applies to every version)"
+                                ),
                             );
                         }
                     }
