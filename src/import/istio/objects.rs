@@ -88,6 +88,16 @@ struct Routes {
     at: (usize, usize, usize),
 }
 
+/// A version being decided: (name, replicas if a Deployment gives them, its subset's policy
+/// keys, what gave the replicas, what gave the policy).
+type Version = (
+    String,
+    Option<u32>,
+    Vec<(&'static str, TomlValue)>,
+    String,
+    String,
+);
+
 /// What the objects say about one service.
 #[derive(Debug, Clone, Default)]
 struct ServiceMesh {
@@ -149,7 +159,9 @@ pub(super) fn read(files: &[MeshFile], services: &[String]) -> Result<Read, Scen
     if !reader.errors.is_empty() {
         return Err(ScenarioErrors(reader.errors));
     }
-    reader.warnings.sort_by(|a, b| a.0.cmp(&b.0));
+    reader.warnings.sort_by_key(|(at, _)| *at);
+    // A route read for several hosts warns once.
+    reader.warnings.dedup_by(|a, b| a.1 == b.1);
     Ok(Read {
         settings: reader.settings,
         warnings: reader.warnings.into_iter().map(|(_, text)| text).collect(),
@@ -1477,14 +1489,7 @@ impl<'a> Reader<'a> {
     fn versions(&mut self) {
         let mesh = std::mem::take(&mut self.mesh);
         for (service, mesh) in &mesh {
-            // (name, replicas, policy, origin of the replicas, origin of the policy)
-            let mut versions: Vec<(
-                String,
-                Option<u32>,
-                Vec<(&'static str, TomlValue)>,
-                String,
-                String,
-            )> = Vec::new();
+            let mut versions: Vec<Version> = Vec::new();
             let routed = |name: &str| {
                 mesh.routes
                     .as_ref()
