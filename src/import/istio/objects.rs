@@ -244,6 +244,20 @@ impl<'a> Reader<'a> {
         read: &[&str],
         notes: &[(&str, &str)],
     ) {
+        if !node.is_null() && !matches!(node.value, Value::Mapping(_)) {
+            let shown = if path.is_empty() { "the object" } else { path };
+            self.error(
+                object.file,
+                node,
+                format!(
+                    "{} {}: {shown}: expected a mapping, found {}",
+                    object.kind,
+                    object.name,
+                    node.kind()
+                ),
+            );
+            return;
+        }
         for (key, _) in entries(node) {
             let Some(name) = key.scalar() else { continue };
             if read.contains(&name) {
@@ -258,6 +272,35 @@ impl<'a> Reader<'a> {
     }
 
     // ----- typed values -----------------------------------------------------------------------
+
+    /// The items of the list under `key` of `parent` (at `path`): none when absent or null, an
+    /// error when it is not a list.
+    fn list<'n>(
+        &mut self,
+        object: &Object<'_>,
+        parent: &'n Node,
+        key: &str,
+        path: &str,
+    ) -> &'n [Node] {
+        match parent.get(key) {
+            Some(node) if !node.is_null() && !matches!(node.value, Value::Sequence(_)) => {
+                self.error(
+                    object.file,
+                    node,
+                    format!(
+                        "{} {}: {}: expected a list, found {}",
+                        object.kind,
+                        object.name,
+                        join(path, key),
+                        node.kind()
+                    ),
+                );
+                &[]
+            }
+            Some(node) => items(node),
+            None => &[],
+        }
+    }
 
     /// A non-negative integer at most `max`, or an error at the node.
     fn integer(&mut self, object: &Object<'_>, node: &Node, path: &str, max: u64) -> Option<u64> {
@@ -513,7 +556,8 @@ impl<'a> Reader<'a> {
             }
         }
         let mut subsets = Vec::new();
-        for (index, subset) in items(spec.get("subsets").unwrap_or(spec))
+        for (index, subset) in self
+            .list(object, spec, "subsets", "spec")
             .iter()
             .enumerate()
         {
@@ -1023,7 +1067,12 @@ impl<'a> Reader<'a> {
             ],
         );
         if let Some(gateways) = spec.get("gateways") {
-            for (index, gateway) in items(gateways).iter().enumerate() {
+            let _ = gateways;
+            for (index, gateway) in self
+                .list(object, spec, "gateways", "spec")
+                .iter()
+                .enumerate()
+            {
                 if gateway.scalar() != Some("mesh") {
                     self.warn(
                         object,
@@ -1036,14 +1085,14 @@ impl<'a> Reader<'a> {
             }
         }
         let mut services = Vec::new();
-        for (index, host) in items(spec.get("hosts").unwrap_or(spec)).iter().enumerate() {
+        for (index, host) in self.list(object, spec, "hosts", "spec").iter().enumerate() {
             if let Some(service) = self.service_of(object, host, &format!("spec.hosts[{index}]")) {
                 if !services.contains(&service) {
                     services.push(service);
                 }
             }
         }
-        let routes = items(spec.get("http").unwrap_or(spec));
+        let routes = self.list(object, spec, "http", "spec");
         // The route a request without special headers or paths takes: the first without
         // `match`; if every route has one, the first, its conditions ignored.
         let chosen = routes
@@ -1141,7 +1190,7 @@ impl<'a> Reader<'a> {
             origin,
         );
         let mut weights = Vec::new();
-        let destinations = items(route.get("route").unwrap_or(route));
+        let destinations = self.list(object, route, "route", path);
         for (index, destination) in destinations.iter().enumerate() {
             let destination_path = format!("{path}.route[{index}]");
             self.rest(
@@ -1382,7 +1431,8 @@ impl<'a> Reader<'a> {
         if let Some(node) = spec.get("targetCPUUtilizationPercentage") {
             target_percent = self.number(object, node, "spec.targetCPUUtilizationPercentage");
         }
-        for (index, metric) in items(spec.get("metrics").unwrap_or(spec))
+        for (index, metric) in self
+            .list(object, spec, "metrics", "spec")
             .iter()
             .enumerate()
         {

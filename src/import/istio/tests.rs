@@ -649,3 +649,34 @@ fn one_routed_subset_puts_its_policy_on_the_service() {
     // The subset's own policy overrides the rule's (Istio: a subset's trafficPolicy wins).
     assert_eq!(reviews["policy"]["balancer"].as_str(), Some("round_robin"));
 }
+
+#[test]
+fn a_scalar_or_list_where_a_mapping_or_list_belongs_is_an_error() {
+    for (yaml, position, message) in [
+        (
+            dr("  trafficPolicy:\n    loadBalancer: ROUND_ROBIN\n"),
+            "mesh.yaml:8:19:",
+            "spec.trafficPolicy.loadBalancer: expected a mapping, found a scalar",
+        ),
+        (
+            dr("  subsets: v1\n"),
+            "mesh.yaml:7:12:",
+            "spec.subsets: expected a list, found a scalar",
+        ),
+        (
+            vs("  - route: reviews\n"),
+            "mesh.yaml:9:12:",
+            "spec.http[0].route: expected a list, found a scalar",
+        ),
+    ] {
+        let files = [MeshFile {
+            label: "mesh.yaml".into(),
+            text: yaml,
+        }];
+        let errors = import(&files, SCENARIO, "t.toml")
+            .expect_err("wrong shape")
+            .to_string();
+        assert!(errors.starts_with(position), "{errors}");
+        assert!(errors.contains(message), "{errors}");
+    }
+}
