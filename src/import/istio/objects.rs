@@ -1066,22 +1066,16 @@ impl<'a> Reader<'a> {
                 ),
             ],
         );
-        if let Some(gateways) = spec.get("gateways") {
-            let _ = gateways;
-            for (index, gateway) in self
-                .list(object, spec, "gateways", "spec")
-                .iter()
-                .enumerate()
-            {
-                if gateway.scalar() != Some("mesh") {
-                    self.warn(
-                        object,
-                        gateway,
-                        &format!("spec.gateways[{index}]"),
-                        "routes at a gateway: not modelled apart (the routes are applied to \
-                         every caller of the host)",
-                    );
-                }
+        let gateways = self.list(object, spec, "gateways", "spec");
+        for (index, gateway) in gateways.iter().enumerate() {
+            if gateway.scalar() != Some("mesh") {
+                self.warn(
+                    object,
+                    gateway,
+                    &format!("spec.gateways[{index}]"),
+                    "routes at a gateway: not modelled apart (the routes are applied to every \
+                     caller of the host)",
+                );
             }
         }
         let mut services = Vec::new();
