@@ -381,6 +381,17 @@ fn read_deployment(
         .and_then(|n| ctx.duration(n, "at"));
     let draft = service.and_then(|s| drafts.get(s));
     let to = match (fields.get("to"), draft) {
+        (Some(n), Some(draft)) if draft.versions.iter().all(|v| v.name.is_empty()) => {
+            ctx.error(
+                n,
+                format!(
+                    "service \"{}\" declares no [[service.version]] to deploy to (omit to for a \
+                     redeploy)",
+                    draft.name
+                ),
+            );
+            None
+        }
         (Some(n), Some(draft)) => {
             let name = ctx.string(n, "deployment to")?;
             match draft.versions.iter().position(|v| v.name == name) {
@@ -542,15 +553,41 @@ pub(crate) fn read_changes(
         );
         return Vec::new();
     };
-    let mut changes: Vec<ConfigChange> = items
+    // In time order, each change on top of the earlier ones (what a client has once it has
+    // switched to a change is the scenario with every change up to it applied).
+    let mut order: Vec<(u64, usize)> = items
         .iter()
-        .filter_map(|item| read_change(ctx, item, model))
+        .enumerate()
+        .map(|(index, item)| (peek_at(item).unwrap_or(0), index))
         .collect();
-    changes.sort_by_key(|c| c.at);
+    order.sort_unstable();
+    let mut applied: Vec<super::Override> = Vec::new();
+    let mut changes = Vec::new();
+    for (_, index) in order {
+        if let Some((change, overrides)) = read_change(ctx, &items[index], model, &applied) {
+            applied.extend(overrides);
+            changes.push(change);
+        }
+    }
     changes
 }
 
-fn read_change(ctx: &mut Ctx<'_>, node: &Node, model: &Model) -> Option<ConfigChange> {
+/// The `at` of a `[[change]]`, if it is readable (its problems are reported when it is read).
+fn peek_at(node: &Node) -> Option<u64> {
+    let Value::Table(entries) = &node.value else {
+        return None;
+    };
+    let at = entries.iter().find(|e| e.key == "at")?;
+    super::duration::parse_duration(at.node.as_str()?).ok()
+}
+
+/// One change, with the overrides it adds to `earlier`.
+fn read_change(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    model: &Model,
+    earlier: &[super::Override],
+) -> Option<(ConfigChange, Vec<super::Override>)> {
     let fields = ctx.table(node, "[[change]]", keys_of::<ChangeTable>())?;
     let at = ctx
         .required(&fields, "at")
@@ -609,7 +646,8 @@ fn read_change(ctx: &mut Ctx<'_>, node: &Node, model: &Model) -> Option<ConfigCh
     if !valid {
         return None;
     }
-    let changed = match super::load_variant(ctx.text(), ctx.base_dir(), &label) {
+    let cumulative: Vec<super::Override> = earlier.iter().chain(&label).cloned().collect();
+    let changed = match super::load_variant(ctx.text(), ctx.base_dir(), &cumulative) {
         Ok(changed) => changed,
         Err(errors) => {
             for error in errors.0 {
@@ -623,17 +661,30 @@ fn read_change(ctx: &mut Ctx<'_>, node: &Node, model: &Model) -> Option<ConfigCh
         ctx.error(set, "a change may not add services");
         return None;
     }
-    let label = label
+    // A retry budget's state is built when the run starts, as a breaker's is.
+    let budget_changed = policies
+        .iter()
+        .zip(&model.services)
+        .any(|(new, old)| new.retries.budget != old.policy.retries.budget);
+    if budget_changed {
+        ctx.error(
+            set,
+            "a change may not set retries.budget (the budget's state is built when the run starts)",
+        );
+        return None;
+    }
+    let text = label
         .iter()
         .map(|o| format!("{}={}", o.key, o.value))
         .collect::<Vec<_>>()
         .join(" ");
-    Some(ConfigChange {
+    let change = ConfigChange {
         at: at?,
         propagation: propagation?,
-        label,
+        label: text,
         policies,
-    })
+    };
+    Some((change, label))
 }
 
 /// The dotted keys and values of a `set` entry (a nested table is flattened).
@@ -679,6 +730,113 @@ fn is_changeable(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::is_changeable;
+    use crate::scenario::load_str;
+    use std::path::Path;
+
+    const BASE: &str = "[scenario]\nname = \"ops\"\nduration = \"60s\"\n\
+        [[workload]]\ntarget = \"api\"\nrate = 10\n\
+        [[service]]\nname = \"api\"\nreplicas = REPLICAS\nservice_time = \"exp(1ms)\"\n";
+
+    fn load(replicas: usize, extra: &str) -> Result<crate::model::Model, String> {
+        let text = format!("{}{extra}", BASE.replace("REPLICAS", &replicas.to_string()));
+        load_str(&text, "ops.toml", Path::new("."), &[]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn percents_round_as_kubernetes_does() {
+        // maxSurge rounds up, maxUnavailable down (k8s.io/apimachinery's
+        // GetScaledValueFromIntOrPercent with roundUp true / false).
+        for (replicas, surge, unavailable) in [(4, 1, 1), (3, 1, 0), (10, 3, 2), (1, 1, 0)] {
+            let model =
+                load(replicas, "[[deployment]]\nservice = \"api\"\nat = \"1s\"\n").expect("valid");
+            let deployment = &model.deployments[0];
+            assert_eq!(
+                (deployment.max_surge, deployment.max_unavailable),
+                (surge, unavailable),
+                "{replicas} replicas"
+            );
+            assert_eq!(deployment.first_slot, replicas);
+            assert_eq!(model.services[0].slots(), 2 * replicas);
+        }
+    }
+
+    #[test]
+    fn versions_take_what_they_do_not_set_from_the_service() {
+        let model = load(
+            3,
+            "error_rate = 0.1\n[[service.version]]\nname = \"v1\"\n[[service.version]]\n\
+             name = \"v2\"\nreplicas = 1\nerror_rate = 0.5\nservice_time = \"const(9ms)\"\n\
+             [service.traffic]\nweights = { v1 = 9, v2 = 1 }\n",
+        )
+        .expect("valid");
+        let service = &model.services[0];
+        assert_eq!(service.replicas, 4);
+        assert_eq!(service.replica_versions, vec![0, 0, 0, 1]);
+        assert_eq!(service.versions[0].error_rate, 0.1);
+        assert_eq!(service.versions[1].error_rate, 0.5);
+        assert!(service.versions[0].service_time.is_none());
+        assert_eq!(
+            service.traffic.as_ref().map(|t| t.weights.clone()),
+            Some(vec![9, 1])
+        );
+    }
+
+    #[test]
+    fn problems_are_positioned() {
+        let cases = [
+            (
+                "[service.traffic]\nweights = { v1 = 1 }\n",
+                "ops.toml:11:1: [service.traffic] of service \"api\" splits calls",
+            ),
+            (
+                "[[service.version]]\nname = \"v1\"\n[service.traffic]\nweights = { v1 = 0 }\n",
+                "ops.toml:14:11: weights must give at least one version a weight above 0",
+            ),
+            (
+                "[[deployment]]\nservice = \"api\"\nat = \"1s\"\nmax_surge = \"120%\"\n",
+                "ops.toml:14:13: max_surge must be a count or a percent",
+            ),
+            (
+                "[[deployment]]\nservice = \"api\"\nat = \"1s\"\nto = \"v2\"\n",
+                "ops.toml:14:6: service \"api\" declares no [[service.version]]",
+            ),
+            (
+                "[[change]]\nat = \"1s\"\nset = { \"policy.retries.budget\" = 0.2 }\n",
+                "ops.toml:13:7: a change may not set retries.budget",
+            ),
+            (
+                "[[change]]\nat = \"1s\"\nset = { \"service.api.workers\" = 2 }\n",
+                "ops.toml:13:33: change of \"service.api.workers\"",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let error = load(2, extra).expect_err(extra);
+            assert!(error.contains(expected), "{extra}\n{error}");
+        }
+    }
+
+    #[test]
+    fn a_change_carries_the_policies_with_it_applied() {
+        let model = load(
+            2,
+            "[[change]]\nat = \"9s\"\nset = { \"policy.timeout\" = \"70ms\" }\n\
+             [[change]]\nat = \"5s\"\nset = { \"policy.timeout\" = \"40ms\", \
+             \"service.api.policy.retries.max\" = 2 }\npropagation = \"3s\"\n",
+        )
+        .expect("valid");
+        // In time order, each on top of the earlier ones.
+        let change = &model.changes[0];
+        assert_eq!(
+            (change.at, change.propagation),
+            (5_000_000_000, 3_000_000_000)
+        );
+        assert_eq!(change.policies[0].timeout, 40_000_000);
+        assert_eq!(change.policies[0].retries.max_retries, 2);
+        let later = &model.changes[1];
+        assert_eq!(later.policies[0].timeout, 70_000_000);
+        assert_eq!(later.policies[0].retries.max_retries, 2);
+        assert_eq!(model.services[0].policy.retries.max_retries, 0);
+    }
 
     #[test]
     fn only_per_call_policy_keys_are_changeable() {

@@ -228,5 +228,6 @@ impl<R: Recorder> Simulation<'_, R> {
         replica.ever_ready = true;
         self.record_replica_event(now, "replica_ready", slot as usize, String::new());
         self.apply_health(slot as usize, now, queue);
+        self.on_deployment_replica_ready(slot as usize, now, queue);
     }
 }

@@ -253,7 +253,31 @@ impl<R: Recorder> Simulation<'_, R> {
         let replica = &self.replicas[slot];
         match self.model.registry {
             RegistryModel::Static => replica.ever_ready,
-            _ => replica.lifecycle == Lifecycle::Running && replica.health != Health::Crashed,
+            _ => {
+                replica.lifecycle == Lifecycle::Running
+                    && replica.health != Health::Crashed
+                    && !replica.terminating
+            }
+        }
+    }
+
+    /// Recomputes the shared view of `service` (oracle, static).
+    pub(super) fn refresh_service_view(&mut self, service: usize, now: u64) {
+        if !self.registry_frozen() {
+            self.refresh_shared_view(service, now);
+        }
+    }
+
+    /// Eureka's cancel or Consul's deregistration of a terminating replica (Consul's blocking
+    /// queries see it at once).
+    pub(super) fn deregister_instance(&mut self, slot: usize, now: u64) {
+        if self.registry_frozen() {
+            return;
+        }
+        self.registry_cancel(slot, now);
+        if matches!(self.model.registry, RegistryModel::Consul(_)) {
+            let service = self.replicas[slot].service as usize;
+            self.consul_publish(service, now);
         }
     }
 
@@ -353,8 +377,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let RegistryModel::Eureka(config) = self.model.registry else {
             return;
         };
-        let health = self.replicas[slot as usize].health;
-        if matches!(health, Health::Up | Health::Hung) && !self.registry_frozen() {
+        let replica = &self.replicas[slot as usize];
+        let renews = matches!(replica.health, Health::Up | Health::Hung) && !replica.terminating;
+        if renews && !self.registry_frozen() {
             self.eureka_register(slot as usize, now);
             if let Some(registry) = self.discovery.registry.as_deref_mut() {
                 registry.renewals_this_minute += 1;
@@ -560,6 +585,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let replica = &self.replicas[slot];
         let (service, lifecycle) = (replica.service as usize, replica.lifecycle);
         let passes = replica.health == Health::Up;
+        if replica.terminating {
+            return; // its agent deregistered it on shutdown
+        }
         let registry = self.discovery.registry.as_deref_mut().expect("registry");
         if !registry.registered[slot] {
             if lifecycle == Lifecycle::Off || !passes {

@@ -125,4 +125,14 @@ pub enum Event {
         /// Fault index.
         fault: u32,
     },
+    /// An operation: a traffic step, an analysis check, a deployment's start, a terminating
+    /// replica's pre-stop or grace end, a client's config switch (see `ops.rs`).
+    Operation {
+        /// What it does.
+        kind: super::ops::OperationKind,
+        /// The service, deployment, replica slot or client it is about.
+        index: u32,
+        /// A step, termination number or change index.
+        arg: u32,
+    },
 }

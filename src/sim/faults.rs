@@ -118,7 +118,7 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Every job the replica holds is lost; with `answer`, each caller is told so.
-    fn drop_all_jobs(
+    pub(super) fn drop_all_jobs(
         &mut self,
         replica_slot: usize,
         answer: Option<Outcome>,

@@ -5,7 +5,7 @@ use super::deadlines::{Deadline, DeadlineKind};
 use super::request::{
     CallPhase, CallState, Job, Lineage, Parent, PendingTry, IDLE, LOCAL, PENDING, TRY_LANES,
 };
-use super::{Event, Recorder, Simulation, TraceEvent, TryKind, NONE};
+use super::{ops, Event, Recorder, Simulation, TraceEvent, TryKind, NONE};
 use crate::engine::chacha::{LINEAGE_WORDS, OWN_WORDS};
 use crate::engine::{derive_key, EventQueue, StreamKind};
 use crate::model::zones::{Originating, ZoneRequest};
@@ -267,8 +267,8 @@ impl<R: Recorder> Simulation<'_, R> {
         let service = self.model.endpoints[start.endpoint as usize].service;
         // Past LONGEST (10,000 h, the scenario limit), a timeout is as good as none; capped, every
         // deadline stays below u64::MAX, the "no sweep pending" mark, and so fires.
-        let timeout = self.model.services[service]
-            .policy
+        let timeout = self
+            .client_policy(start.client, service)
             .timeout
             .min(crate::engine::time::LONGEST);
         let call = CallState {
@@ -315,7 +315,8 @@ impl<R: Recorder> Simulation<'_, R> {
                 },
             );
         } else {
-            self.arm_deadline(self.lanes.call_timeout[service], deadline, queue);
+            let lane = self.lanes.call_timeout[self.lane_index(start.client, service)];
+            self.arm_deadline(lane, deadline, queue);
         }
         if R::TRACES {
             self.trace_try_sent(slot, TryKind::First, now);
@@ -366,7 +367,7 @@ impl<R: Recorder> Simulation<'_, R> {
             call.client,
             u32::from(call.hedges),
         );
-        let policy = &self.model.services[service].policy;
+        let policy = self.client_policy(client, service);
         if let Some(per_try) = policy.retries.per_try_timeout {
             if now.saturating_add(per_try) < deadline {
                 let deadline = Deadline {
@@ -376,7 +377,8 @@ impl<R: Recorder> Simulation<'_, R> {
                     try_number,
                     kind: DeadlineKind::Try,
                 };
-                self.arm_deadline(self.lanes.per_try_timeout[service], deadline, queue);
+                let lane = self.lanes.per_try_timeout[self.lane_index(client, service)];
+                self.arm_deadline(lane, deadline, queue);
             }
         }
         let policy = &self.model.services[service].policy;
@@ -483,13 +485,13 @@ impl<R: Recorder> Simulation<'_, R> {
         let lineage = self.key_work_stream(slot, try_number, work_key);
         let call = self.flight.calls.at(slot);
         let (generation, service, client) = (call.generation, call.service as usize, call.client);
-        let Some(index) = self.pick_replica(slot, now) else {
+        let Some(index) = self.pick_replica(slot, work_key, now) else {
             // No replica in view: "no healthy upstream", refused at once.
             answer_at_once(slot, generation, try_number, Outcome::Refused, now, queue);
             return;
         };
         let index = if self.flight.calls.at(slot).live_tries > 1 {
-            self.avoid_replicas_in_flight(slot, index, now)
+            self.avoid_replicas_in_flight(slot, index, work_key, now)
         } else {
             index
         };
@@ -574,7 +576,13 @@ impl<R: Recorder> Simulation<'_, R> {
 
     /// A hedge should go to a replica other than those its call already waits on: picks again
     /// (at most twice more) while the pick is one of them.
-    fn avoid_replicas_in_flight(&mut self, slot: u32, mut index: u32, now: u64) -> u32 {
+    fn avoid_replicas_in_flight(
+        &mut self,
+        slot: u32,
+        mut index: u32,
+        work_key: u64,
+        now: u64,
+    ) -> u32 {
         let call = self.flight.calls.at(slot);
         let (lanes, client) = (call.lanes, call.client as usize);
         let view_size = self.discovery.views[self.discovery.client_view[client] as usize].len();
@@ -582,7 +590,7 @@ impl<R: Recorder> Simulation<'_, R> {
             if view_size < 2 || !lanes.contains(&index) {
                 break;
             }
-            match self.pick_replica(slot, now) {
+            match self.pick_replica(slot, work_key, now) {
                 Some(other) => index = other,
                 None => break,
             }
@@ -594,16 +602,29 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Consistent hashing hashes the request's user key; zone-aware routing applies to callers
     /// with a zone; anything else is the plain balancer.
     #[inline]
-    fn pick_replica(&mut self, slot: u32, now: u64) -> Option<u32> {
+    fn pick_replica(&mut self, slot: u32, try_key: u64, now: u64) -> Option<u32> {
         let call = self.flight.calls.at(slot);
         let (service, client) = (call.service as usize, call.client as usize);
-        let spec = &self.model.services[service];
-        let policy = &spec.policy;
         let view_id = self.discovery.client_view[client] as usize;
-        let (view, view_version) = (
-            &self.discovery.views[view_id],
-            self.discovery.view_versions[view_id],
-        );
+        let spec = &self.model.services[service];
+        let (view, view_version) = if spec.traffic.is_none() {
+            (
+                self.discovery.views[view_id].as_slice(),
+                self.discovery.view_versions[view_id],
+            )
+        } else {
+            // A split: the version by weight, then the balancer over its replicas in view.
+            let version = self.split_version(client, service, try_key, view_id);
+            let cache = self.ops.version_views[client]
+                .as_deref()
+                .expect("version views");
+            (
+                cache[version].1.as_slice(),
+                ops::version_stamp(self.discovery.view_versions[view_id], version),
+            )
+        };
+        let call = self.flight.calls.at(slot);
+        let policy = &spec.policy;
         let balancer = &mut self.clients.balancers[client];
         if policy.balancer.is_consistent_hash() {
             return balancer.pick_hashed(
@@ -669,7 +690,16 @@ impl<R: Recorder> Simulation<'_, R> {
     ) -> (Job, u64) {
         let call = self.flight.calls.at(call_slot);
         let endpoint = &self.model.endpoints[call.endpoint as usize];
-        let service_time = endpoint.service_time.sample(&mut self.work_rng);
+        let replica = &self.replicas[replica_slot as usize];
+        let compute = if replica.overrides_service_time {
+            self.model.services[replica.service as usize].versions[replica.version as usize]
+                .service_time
+                .as_ref()
+                .unwrap_or(&endpoint.service_time)
+        } else {
+            &endpoint.service_time
+        };
+        let service_time = compute.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
         let mut call_mask = 0u128;
         for (index, downstream) in endpoint
@@ -702,12 +732,12 @@ impl<R: Recorder> Simulation<'_, R> {
             try_number,
             key,
             user_key: call.user_key,
-            deadline: if self.model.services[call.service as usize]
-                .policy
+            deadline: if self
+                .client_policy(call.client, call.service as usize)
                 .deadline_propagation
             {
-                let per_try = self.model.services[call.service as usize]
-                    .policy
+                let per_try = self
+                    .client_policy(call.client, call.service as usize)
                     .retries
                     .per_try_timeout;
                 per_try.map_or(call.deadline, |timeout| {
@@ -731,6 +761,7 @@ impl<R: Recorder> Simulation<'_, R> {
         (job, request_hop)
     }
 
+    #[inline]
     pub(super) fn on_try_response(
         &mut self,
         slot: u32,
@@ -1039,7 +1070,7 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         let call = self.flight.calls.at(slot);
         let (client, service) = (call.client, call.service as usize);
-        let retries = &self.model.services[service].policy.retries;
+        let retries = &self.client_policy(client, service).retries;
         let retries_used = call.tries - 1 - u32::from(call.hedges);
         let lost_in_crash = call.lost_in_crash & (1 << (try_number as usize % TRY_LANES)) != 0;
         let retry = outcome != Outcome::Succeeded
@@ -1053,7 +1084,7 @@ impl<R: Recorder> Simulation<'_, R> {
             self.complete_call(slot, outcome, now, queue);
             return;
         }
-        let retries = &self.model.services[service].policy.retries;
+        let retries = &self.client_policy(client, service).retries;
         let base = retries.backoff;
         let cap = base
             .saturating_mul(1u64 << retries_used.min(32))
@@ -1123,6 +1154,7 @@ impl<R: Recorder> Simulation<'_, R> {
 
     // ----- jobs (the server side) -----------------------------------------------------------
 
+    #[inline]
     pub(super) fn on_try_arrives(
         &mut self,
         slot: u32,
@@ -1285,6 +1317,7 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
+    #[inline]
     pub(super) fn on_compute_done(
         &mut self,
         slot: u32,
@@ -1385,6 +1418,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let job = self.flight.jobs.at(slot);
         let (replica_slot, measured, arrived) = (job.replica as usize, job.measured, job.arrived);
         self.remove_from_replica(replica_slot, slot);
+        if self.replicas[replica_slot].analysed {
+            self.record_analysed(replica_slot, outcome, now - arrived);
+        }
         if outcome == Outcome::Succeeded {
             let service = self.replicas[replica_slot].service as usize;
             let latency = now - arrived;

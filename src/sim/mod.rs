@@ -17,6 +17,7 @@ mod faults;
 mod flow;
 mod guards;
 mod health;
+mod ops;
 mod replica;
 mod request;
 pub mod stats;
@@ -128,9 +129,10 @@ struct WorkloadRuntime {
 struct Lanes {
     /// Network hops.
     hops: Lane,
-    /// Whole-call timeouts: deadline queue index per called service.
+    /// Whole-call timeouts: deadline queue index per called service, then per policy set of
+    /// each config change and called service (see [`Simulation::lane_index`]).
     call_timeout: Vec<u32>,
-    /// Per-try timeouts: deadline queue index per called service.
+    /// Per-try timeouts: indexed like `call_timeout`.
     per_try_timeout: Vec<u32>,
     /// Hedge delays: deadline queue index per called service.
     hedge: Vec<u32>,
@@ -161,6 +163,8 @@ pub struct Simulation<'m, R: Recorder> {
     lanes: Lanes,
     /// Partition faults in force (fault indices).
     active_partitions: Vec<u32>,
+    /// Traffic splits, deployments and config changes under way.
+    ops: ops::Operations,
 }
 
 /// Discovery: which replicas each client balances over, and what keeps that up to date.
@@ -411,6 +415,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             workloads,
             lanes,
             active_partitions: Vec::new(),
+            ops: ops::Operations::default(),
         }
     }
 
@@ -454,6 +459,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         }
         self.prime_discovery(queue);
         self.prime_autoscale(queue);
+        self.prime_operations(queue);
         for (index, fault) in self.model.faults.iter().enumerate() {
             queue.push(
                 fault.at,
@@ -582,6 +588,9 @@ impl<R: Recorder> Process for Simulation<'_, R> {
             }
             Event::FaultStarts { fault } => self.on_fault_starts(fault as usize, now, queue),
             Event::FaultEnds { fault } => self.on_fault_ends(fault as usize, now, queue),
+            Event::Operation { kind, index, arg } => {
+                self.on_operation(kind, index, arg, now, queue)
+            }
         }
     }
 
@@ -694,7 +703,15 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
                 replica.health = replica::Health::Stopped;
                 replica.ever_ready = false;
             }
+            let version = service.replica_versions.get(index).copied().unwrap_or(0);
+            replica.version = version;
             replica.base_error_rate = service.error_rate;
+            if let Some(spec) = service.versions.get(version as usize) {
+                replica.overrides_service_time = spec.service_time.is_some();
+                if service.has_versions() {
+                    replica.base_error_rate = spec.error_rate;
+                }
+            }
             replica.combine_error_rates();
             replicas.push(replica);
         }
@@ -763,6 +780,14 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
             .per_try_timeout
             .unwrap_or(service.policy.timeout);
         per_try_timeout.push(index_for(per_try));
+    }
+    // After the scenario's own, the queues of each change's policies (set k at k × services).
+    for change in &model.changes {
+        for policy in &change.policies {
+            call_timeout.push(index_for(policy.timeout));
+            let per_try = policy.retries.per_try_timeout.unwrap_or(policy.timeout);
+            per_try_timeout.push(index_for(per_try));
+        }
     }
     (
         Lanes {

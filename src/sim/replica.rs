@@ -101,6 +101,15 @@ pub struct Replica {
     pub window_arrivals: u64,
     /// Index within its service.
     pub index: u32,
+    /// Version (index into the service's versions).
+    pub version: u32,
+    /// Whether its version has a service time of its own (read from the version then).
+    pub overrides_service_time: bool,
+    /// Whether it is terminating (a deployment's): it has left the registry and serves until
+    /// its pre-stop delay ends.
+    pub terminating: bool,
+    /// Whether its version is under a traffic analysis (its ended tries are counted).
+    pub analysed: bool,
     /// Rate limit: tokens in the bucket, and when they were last counted (nanoseconds).
     tokens: f64,
     tokens_at: u64,
@@ -143,6 +152,10 @@ impl Replica {
             busy_worker_nanos: 0.0,
             window_arrivals: 0,
             index,
+            version: 0,
+            overrides_service_time: false,
+            terminating: false,
+            analysed: false,
             tokens: f64::INFINITY,
             tokens_at: 0,
         }

@@ -21,6 +21,7 @@ mod layers;
 mod metastable;
 mod queueing;
 mod report;
+mod rollouts;
 mod schema;
 mod stories;
 mod sweeps;
