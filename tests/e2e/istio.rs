@@ -403,3 +403,50 @@ fn the_blog_under_its_mesh_ejects_the_crashed_replica_five_tries_per_caller() {
     );
     assert!(result.availability() > plain.availability());
 }
+
+#[test]
+fn an_imported_weighted_route_splits_the_calls_in_the_run() {
+    let (status, out, err) = import(
+        &[
+            &fixture("bookinfo.yaml"),
+            &fixture("bookinfo-destination-rule-all.yaml"),
+            &fixture("bookinfo-virtual-service-reviews-90-10.yaml"),
+        ],
+        &fixture("bookinfo.toml"),
+    );
+    assert_eq!(status, 0, "{err}");
+    let dir = temp_dir("istio-split");
+    let scenario = write_file(&dir, "bookinfo.toml", out.as_bytes());
+    let report = dir.join("report");
+    let output = meshsim(&[
+        "run",
+        scenario.to_str().expect("utf-8"),
+        "--quiet",
+        "--out",
+        report.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // reviews' replicas are its versions' in order: #0 v1, #1 v2, #2 v3 (one pod each).
+    let csv = std::fs::read_to_string(report.join("replicas.csv")).expect("replicas.csv");
+    let mut arrivals = [0u64; 3];
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[1] == "reviews" {
+            let replica: usize = cells[2].parse().expect("replica");
+            arrivals[replica] += cells[4].parse::<u64>().expect("arrivals");
+        }
+    }
+    let total = arrivals.iter().sum::<u64>() as f64;
+    assert!(total > 300.0, "{arrivals:?}");
+    // Each call draws v2 with probability 10/100: its share's standard error is
+    // sqrt(0.1 x 0.9 / n), 0.013 for n = 500; 4 standard errors allowed. v3 gets nothing.
+    let share = arrivals[1] as f64 / total;
+    let standard_error = (0.1 * 0.9 / total).sqrt();
+    assert!((share - 0.1).abs() < 4.0 * standard_error, "{arrivals:?}");
+    assert_eq!(arrivals[2], 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1528,8 +1528,8 @@ impl<'a> Reader<'a> {
     /// route sends it traffic; a Deployment whose pods no subset selects becomes a version named
     /// by its `version` label when the service has several Deployments. With one version (or
     /// none) the replicas, and the routed subset's policy, go to the service itself. Without a
-    /// VirtualService's weights, the versions share the calls in proportion to their replicas,
-    /// as a Kubernetes Service spreads them over every pod.
+    /// VirtualService's weights there is no `[service.traffic]`: callers balance over every
+    /// replica, as a Kubernetes Service spreads calls over every pod.
     fn versions(&mut self) {
         let mesh = std::mem::take(&mut self.mesh);
         for (service, mesh) in &mesh {
@@ -1674,10 +1674,10 @@ impl<'a> Reader<'a> {
                             );
                         }
                     }
-                    let mut weights = InlineTable::new();
-                    let origin;
+                    // Without a route, no split: callers balance over every replica whatever
+                    // its version, as a Kubernetes Service spreads calls over every pod.
                     if let Some(routes) = &mesh.routes {
-                        origin = routes.origin.clone();
+                        let mut weights = InlineTable::new();
                         for (name, ..) in &versions {
                             let weight: u32 = routes
                                 .weights
@@ -1687,19 +1687,14 @@ impl<'a> Reader<'a> {
                                 .sum();
                             weights.insert(name, i64::from(weight).into());
                         }
-                    } else {
-                        origin = "Deployments' replicas (no VirtualService)".to_string();
-                        for (name, replicas, ..) in &versions {
-                            weights.insert(name, i64::from(replicas.unwrap_or(1)).into());
-                        }
+                        self.set(
+                            service,
+                            None,
+                            vec!["traffic", "weights"],
+                            TomlValue::InlineTable(weights),
+                            &routes.origin,
+                        );
                     }
-                    self.set(
-                        service,
-                        None,
-                        vec!["traffic", "weights"],
-                        TomlValue::InlineTable(weights),
-                        &origin,
-                    );
                 }
             }
             if let Some((keys, origin)) = &mesh.autoscale {

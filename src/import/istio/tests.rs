@@ -619,7 +619,7 @@ fn subsets_with_pods_become_versions_and_routes_their_weights() {
 }
 
 #[test]
-fn without_a_route_versions_share_calls_by_replicas() {
+fn without_a_route_versions_have_no_split() {
     let yaml = [
         deployment("reviews-v1", "reviews", "v1", Some(3)),
         deployment("reviews-v2", "reviews", "v2", Some(1)),
@@ -628,9 +628,11 @@ fn without_a_route_versions_share_calls_by_replicas() {
     let out = run(&yaml);
     let table = valid(&out);
     let reviews = service(&table, "reviews");
-    let weights = reviews["traffic"]["weights"].as_table().expect("weights");
-    assert_eq!(weights["v1"].as_integer(), Some(3));
-    assert_eq!(weights["v2"].as_integer(), Some(1));
+    let versions = reviews["version"].as_array().expect("versions");
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["replicas"].as_integer(), Some(3));
+    // A Kubernetes Service spreads calls over every pod: callers balance over all replicas.
+    assert!(reviews.get("traffic").is_none(), "{}", out.text);
 }
 
 #[test]
