@@ -2,7 +2,7 @@
 //! scenario is.
 
 use super::{say, AppError};
-use crate::import::{self, isotope, traces};
+use crate::import::{self, isotope, istio, traces};
 use crate::scenario::Source;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,25 @@ pub enum ImportFormat {
     ///
     /// Example: meshsim import traces spans.json -o imported/
     Traces(TracesArgs),
+    /// Kubernetes and Istio objects (DestinationRule, VirtualService, Deployment,
+    /// HorizontalPodAutoscaler) written into a scenario: prints the scenario with the keys they
+    /// set, each marked by a comment naming its object; fields not modelled are warned about.
+    ///
+    /// Example: meshsim import istio mesh.yaml --into scenarios/blog.toml > blog-istio.toml
+    Istio(IstioArgs),
+}
+
+/// `meshsim import istio` arguments.
+#[derive(Debug, clap::Args)]
+pub struct IstioArgs {
+    /// YAML files of Kubernetes/Istio objects (several documents per file and `kind: List` are
+    /// read).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The scenario the objects' settings are written into (it is not modified: the result is
+    /// printed).
+    #[arg(long, value_name = "SCENARIO", required = true)]
+    pub into: PathBuf,
 }
 
 /// `meshsim import traces` arguments.
@@ -95,7 +114,35 @@ pub fn run(format: &ImportFormat) -> Result<(), AppError> {
     match format {
         ImportFormat::Isotope(args) => isotope(args),
         ImportFormat::Traces(args) => traces(args),
+        ImportFormat::Istio(args) => istio(args),
     }
+}
+
+/// Prints the scenario with the objects' settings once it has been checked as any scenario is;
+/// warnings (fields not modelled, unknown hosts) go to standard error.
+fn istio(args: &IstioArgs) -> Result<(), AppError> {
+    let scenario = Source::read(&args.into)?;
+    scenario.load(&[])?;
+    let mut files = Vec::new();
+    for path in &args.files {
+        let label = path.display().to_string();
+        let text = crate::scenario::read_text(path, &label, "Kubernetes/Istio YAML")?;
+        files.push(istio::MeshFile { label, text });
+    }
+    let imported = istio::import(&files, &scenario.text, &scenario.label)?;
+    for warning in &imported.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let label = format!("{} (imported)", scenario.label);
+    crate::scenario::load_str(&imported.text, &label, &scenario.base_dir, &[])?;
+    eprintln!(
+        "{} keys set in {} from {} file(s)",
+        imported.changes,
+        scenario.label,
+        files.len()
+    );
+    say(&imported.text);
+    Ok(())
 }
 
 /// Prints the scenario inferred from the traces (or writes it under `-o DIR`, with the arrivals

@@ -1,7 +1,8 @@
 //! Importers: systems described in other tools' formats, turned into meshsim scenarios.
 //!
 //! [`isotope`] reads Istio isotope service graphs (YAML); [`traces`] reads distributed traces
-//! (OTLP, Jaeger, Zipkin, Alibaba's call graphs). An import produces scenario *text*
+//! (OTLP, Jaeger, Zipkin, Alibaba's call graphs); [`istio`] writes Kubernetes/Istio objects'
+//! settings into an existing scenario. An import produces scenario *text*
 //! (commented TOML, what `meshsim import isotope FILE` prints), which then goes through the
 //! ordinary scenario reader: an imported file is checked exactly as a written one, and `--set`
 //! works on it. `meshsim run`/`validate`/`compare` accept a `.yaml`/`.yml` file directly and
@@ -9,6 +10,7 @@
 
 pub mod emit;
 pub mod isotope;
+pub mod istio;
 pub mod traces;
 mod yaml;
 

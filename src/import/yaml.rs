@@ -92,19 +92,53 @@ impl Node {
 /// Parses the first document of `text` (an empty text is a null node at 1:1). A second document
 /// in the same text is an error, as are duplicate keys in a mapping.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let mut documents = read_documents(
+        text,
+        Some("a second YAML document (after ---): an isotope file holds one"),
+    )?;
+    Ok(if documents.is_empty() {
+        Node {
+            value: Value::Scalar {
+                text: String::new(),
+                plain: true,
+            },
+            line: 1,
+            column: 1,
+        }
+    } else {
+        documents.swap_remove(0)
+    })
+}
+
+/// Parses every document of `text` (a stream separated by `---`, as `kubectl` reads), in order;
+/// an empty document is a null node. Duplicate keys in a mapping are errors.
+pub fn parse_stream(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    read_documents(text, None)
+}
+
+/// The documents of `text`; with `only_one`, a second document is an error with that message.
+fn read_documents(text: &str, only_one: Option<&str>) -> Result<Vec<Node>, SyntaxError> {
     let mut builder = Builder::default();
-    let mut documents = 0;
+    let mut documents = Vec::new();
+    let mut started = 0;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|error| at(error.marker(), error.info().to_string()))?;
         match event {
             Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    return Err(at(
-                        &span.start,
-                        "a second YAML document (after ---): an isotope file holds one".into(),
-                    ));
+                started += 1;
+                if let (Some(message), true) = (only_one, started > 1) {
+                    return Err(at(&span.start, message.into()));
                 }
+            }
+            Event::DocumentEnd => {
+                documents.push(builder.root.take().unwrap_or(Node {
+                    value: Value::Scalar {
+                        text: String::new(),
+                        plain: true,
+                    },
+                    line: span.start.line().max(1),
+                    column: span.start.col() + 1,
+                }));
             }
             Event::Scalar(value, style, anchor, _) => {
                 let node = Node {
@@ -124,14 +158,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             _ => {}
         }
     }
-    Ok(builder.root.unwrap_or(Node {
-        value: Value::Scalar {
-            text: String::new(),
-            plain: true,
-        },
-        line: 1,
-        column: 1,
-    }))
+    if let Some(root) = builder.root.take() {
+        documents.push(root);
+    }
+    Ok(documents)
 }
 
 fn at(marker: &Marker, message: String) -> SyntaxError {
@@ -315,5 +345,19 @@ mod tests {
         assert_eq!((y.line, y.column), (2, 4));
         assert!(parse("").expect("empty").is_null());
         assert!(parse("a: *nowhere\n").is_err());
+    }
+
+    #[test]
+    fn a_stream_holds_every_document_in_order() {
+        let documents = parse_stream("a: 1\n---\nb: 2\n---\n---\nc: [3]\n").expect("parses");
+        assert_eq!(documents.len(), 4, "{documents:?}");
+        assert_eq!(documents[0].get("a").and_then(Node::scalar), Some("1"));
+        let b = documents[1].get("b").expect("b");
+        assert_eq!((b.line, b.column), (3, 4));
+        assert!(documents[2].is_null());
+        assert!(documents[3].get("c").is_some());
+        assert!(parse_stream("").expect("empty").is_empty());
+        let error = parse_stream("a: 1\n---\nb: [1\n").expect_err("bad second document");
+        assert!(error.line >= 3, "{error:?}");
     }
 }

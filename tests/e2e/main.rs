@@ -16,6 +16,7 @@ mod hashing;
 mod hedging;
 mod hostile;
 mod import;
+mod istio;
 mod jaeger_ui;
 mod layers;
 mod metastable;
