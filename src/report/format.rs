@@ -24,6 +24,11 @@ pub fn number(value: f64, decimals: usize) -> String {
     }
 }
 
+/// Seconds as written in a scenario: at most three decimals, no trailing zeros (`40`, `2.5`).
+pub fn seconds(value: f64) -> String {
+    format_number(value)
+}
+
 /// A fraction as a percentage with four decimals.
 pub fn percent(value: f64) -> String {
     if value.is_finite() {
