@@ -78,6 +78,8 @@ pub struct SummaryData {
     pub latency_ms: LatencyData,
     /// Per service, by name.
     pub services: BTreeMap<String, ServiceData>,
+    /// Per workload, by name (empty in folders written before).
+    pub workloads: BTreeMap<String, WorkloadData>,
     /// Load offered during `[0, duration_s)`.
     pub duration_s: f64,
     /// Requests arriving before this are not measured.
@@ -102,6 +104,42 @@ pub struct RequestsData {
     pub failed: u64,
     /// Failures by outcome name.
     pub outcomes: BTreeMap<String, u64>,
+    /// Failures by root cause, most frequent first (empty in folders written before).
+    pub root_causes: Vec<RootCauseData>,
+}
+
+/// One root cause of failed requests (`summary.json`'s `requests.root_causes`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RootCauseData {
+    /// Service of the deepest failed try.
+    pub service: String,
+    /// Its replica (`None`: answered by the caller).
+    pub replica: Option<u32>,
+    /// The try's outcome.
+    pub outcome: String,
+    /// Why its call stopped trying.
+    pub gave_up: String,
+    /// Failed requests with this cause.
+    pub requests: u64,
+    /// The cause in words.
+    pub label: String,
+}
+
+/// One workload's measured requests (`summary.json`'s `workloads`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WorkloadData {
+    /// Entry endpoint, `service/endpoint`.
+    pub endpoint: String,
+    /// Measured requests.
+    pub offered: u64,
+    /// Succeeded.
+    pub succeeded: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Succeeded / offered.
+    pub availability: f64,
 }
 
 /// Latency figures, ms.
