@@ -34,6 +34,11 @@ pub struct RunArgs {
     /// which; the scenario must have an `[slo]` table.
     #[arg(long)]
     pub check: bool,
+    /// Also print what is simulated, before the run: the registry, each service with its
+    /// replicas, the balancer and policies of calls to it and its calls, the workloads with
+    /// their schedules, the faults (report.html shows the same, with the topology diagram).
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
@@ -55,6 +60,9 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
             "{}: --check judges the run against the scenario's [slo] table, and it has none",
             args.scenario.display()
         )));
+    }
+    if args.verbose && !args.quiet {
+        say(&report::Setup::new(&model).render_text());
     }
     let dir = args
         .out

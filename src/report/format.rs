@@ -95,8 +95,12 @@ pub fn per_million(value: f64) -> String {
     if failed >= 100.0 {
         return count(failed.round() as u64);
     }
+    // Rounded to two significant digits first, so that 9.99999 shows as 10, not 10.0.
     let decimals = decimals_for(failed, 0);
-    format!("{failed:.decimals$}")
+    let scale = 10f64.powi(decimals as i32);
+    let rounded = (failed * scale).round() / scale;
+    let decimals = decimals_for(rounded, 0);
+    format!("{rounded:.decimals$}")
 }
 
 /// An availability as "nines": `-log10(1 - availability)` with one decimal (`5.8` for

@@ -43,6 +43,9 @@ th, td { padding: 4px 8px; border-bottom: 1px solid #e4e4e4; text-align: right; 
 th { background: #f4f4f4; font-weight: bold; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
 td.wrap { white-space: normal; }
+.scroll { overflow-x: auto; max-width: 100%; }
+#topology .scroll { max-height: 900px; overflow-y: auto; }
+#topology svg { width: 100%; height: auto; }
 tbody tr:nth-child(even) { background: #fafafa; }
 figure { margin: 18px 0 26px; }
 figure svg { width: 100%; height: auto; display: block; border: 1px solid #e4e4e4; }
@@ -128,7 +131,10 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
         number(summary.warmup_s, 3).trim_end_matches('0').trim_end_matches('.'),
         count(summary.events)
     );
-    out.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a><a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>\n");
+    if let Some(setup) = &data.setup {
+        simulated_section(&mut out, setup, summary);
+    }
+    out.push_str("<nav><a href=\"#simulated\">Simulated</a><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a><a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>\n");
 
     out.push_str("<h2 id=\"summary\">Summary</h2>\n<div class=\"figures\">\n");
     let requests = &summary.requests;
@@ -235,6 +241,79 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
     event_timeline(&mut out, &data.events);
     page_end(&mut out);
     out
+}
+
+/// "What was simulated": the topology diagram, then the registry, each service's replicas and
+/// the policy of calls to it, the workloads with their schedules, and the faults.
+fn simulated_section(out: &mut String, setup: &super::setup::Setup, summary: &super::rundata::SummaryData) {
+    out.push_str("<h2 id=\"simulated\">What was simulated</h2>\n");
+    out.push_str("<figure id=\"topology\"><div class=\"scroll\">");
+    out.push_str(&inline_svg(&super::topology::render(setup, &summary.services)));
+    out.push_str("</div><figcaption>Boxes: workloads (rounded) and services with their replicas, utilisation and the share of the tries sent to them that failed. Arrows: calls, with their probability (p), parallel steps (∥) and optional calls (opt); hover for each call.</figcaption></figure>\n");
+    let _ = writeln!(
+        out,
+        "<p><b>Registry</b>: {}{}</p>",
+        escape(&setup.registry),
+        if setup.zones.is_empty() {
+            String::new()
+        } else {
+            format!(" · <b>zones</b>: {}", escape(&setup.zones.join(", ")))
+        }
+    );
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">service</th><th>replicas</th><th>workers</th><th class=\"text\">balancer and policies of calls to it</th><th class=\"text\">calls (steps in order)</th></tr></thead><tbody>\n");
+    for service in &setup.services {
+        let calls: Vec<String> = service
+            .endpoints
+            .iter()
+            .filter(|e| !e.steps.is_empty())
+            .map(|e| {
+                let steps: Vec<String> = e.steps.iter().map(|s| super::setup::step_text(s)).collect();
+                format!("{}: {}", e.name, steps.join(" → "))
+            })
+            .collect();
+        let replicas = if service.max_replicas > service.replicas {
+            format!("{} (up to {})", service.replicas, service.max_replicas)
+        } else {
+            service.replicas.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"text wrap\">{}</td><td class=\"text wrap\">{}</td></tr>",
+            escape(&service.name),
+            replicas,
+            service.workers,
+            escape(&service.policy),
+            escape(&calls.join("; "))
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">workload</th><th class=\"text\">into</th><th class=\"text\">arrivals</th><th class=\"text\">schedule (load changes)</th></tr></thead><tbody>\n");
+    for workload in &setup.workloads {
+        let schedule: Vec<String> = workload.schedule.iter().map(super::setup::schedule_text).collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"text\">{}/{}</td><td class=\"text\">{}</td><td class=\"text wrap\">{}</td></tr>",
+            escape(&workload.name),
+            escape(&workload.service),
+            escape(&workload.endpoint),
+            escape(&workload.arrival),
+            if schedule.is_empty() { "steady".to_string() } else { escape(&schedule.join("; ")) }
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+    if setup.faults.is_empty() {
+        out.push_str("<p class=\"note\">No faults.</p>\n");
+    } else {
+        out.push_str("<table><thead><tr><th class=\"text\">fault</th><th class=\"text\">what, where, when</th></tr></thead><tbody>\n");
+        for (index, fault) in setup.faults.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "<tr><td>{index}</td><td class=\"text wrap\">{}</td></tr>",
+                escape(&super::setup::fault_text(fault))
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
 }
 
 /// Failed requests by root cause: the deepest failed try on each failure's path.

@@ -63,6 +63,7 @@ pub fn run_to_folder_traced(
         .as_ref()
         .map(|objectives| slo::evaluate(model, objectives, &result, &edge_windows));
     files.write("summary.json", summary.to_json().as_bytes())?;
+    files.write("setup.json", super::Setup::new(model).to_json().as_bytes())?;
     files.write(
         "latency.csv",
         super::latency_quantiles_csv(&result.latency).as_bytes(),

@@ -60,6 +60,8 @@ pub struct RunData {
     pub events: Vec<EventRow>,
     /// `latency.csv`: (quantile, latency ms) of the succeeded end-to-end requests.
     pub latency: Vec<(f64, f64)>,
+    /// `setup.json`: what was simulated (`None` in folders written before it existed).
+    pub setup: Option<super::setup::Setup>,
 }
 
 /// The part of `summary.json` the report reads.
@@ -354,6 +356,13 @@ impl RunData {
             Some(bytes) => parse_quantiles(&bytes).map_err(invalid("latency.csv"))?,
             None => Vec::new(),
         };
+        let setup = match get("setup.json")? {
+            Some(bytes) => Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| invalid("setup.json")(e.to_string()))?,
+            ),
+            None => None,
+        };
         Ok(RunData {
             summary,
             summary_json,
@@ -361,6 +370,7 @@ impl RunData {
             replicas,
             events,
             latency,
+            setup,
         })
     }
 
@@ -373,6 +383,40 @@ impl RunData {
     /// `fault_end` of the same target and kind.
     pub fn fault_spans(&self) -> Vec<FaultSpan> {
         fault_spans(&self.events)
+    }
+
+    /// What the time plots mark: the fault spans, each change of a workload's load from
+    /// `setup.json` (a step as a line, a ramp as a band, labelled `load → 800/s readers`), and
+    /// the drain after the load ends (`drain: no new load`), whose windows hold only requests
+    /// still ending, when the axis runs past the load's end.
+    pub fn marked_spans(&self) -> Vec<FaultSpan> {
+        let mut spans = self.fault_spans();
+        if let Some(setup) = &self.setup {
+            for workload in &setup.workloads {
+                for change in &workload.schedule {
+                    spans.push(FaultSpan {
+                        start_s: change.at_s,
+                        end_s: Some(change.at_s + change.ramp_s),
+                        subject: workload.name.clone(),
+                        detail: format!(
+                            "load → {}/s",
+                            super::format::format_number(change.rate)
+                        ),
+                    });
+                }
+            }
+        }
+        let end = self.end_s();
+        if end > self.summary.duration_s && self.summary.duration_s > 0.0 {
+            spans.push(FaultSpan {
+                start_s: self.summary.duration_s,
+                end_s: Some(end),
+                subject: "new load".to_string(),
+                detail: "drain: no".to_string(),
+            });
+        }
+        spans.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        spans
     }
 
     /// The end of the time axis, seconds: the load's duration, or the end of the last

@@ -61,7 +61,7 @@ impl AvailabilityPlot {
             warmup_s: data.summary.warmup_s,
             end_s: data.end_s(),
             windows,
-            faults: data.fault_spans(),
+            faults: data.marked_spans(),
             objective: availability_objective(&data.summary_json),
         }
     }

@@ -39,7 +39,7 @@ impl LatencyPlot {
             warmup_s: data.summary.warmup_s,
             end_s: data.end_s(),
             points,
-            faults: data.fault_spans(),
+            faults: data.marked_spans(),
             objectives: latency_objectives(&data.summary_json),
         }
     }
