@@ -141,10 +141,7 @@ fn half(low: Option<f64>, high: Option<f64>) -> Option<f64> {
 fn interval_cell(mean: f64, half_width: Option<f64>, sign: bool, min_decimals: usize) -> String {
     let (mean_text, half_text) = match half_width {
         Some(0.0) if min_decimals == 0 => (short(mean), Some("0".to_string())),
-        Some(0.0) => (
-            format!("{mean:.min_decimals$}"),
-            Some("0".to_string()),
-        ),
+        Some(0.0) => (format!("{mean:.min_decimals$}"), Some("0".to_string())),
         Some(h) => {
             let d = decimals(Some(h), 3).max(min_decimals);
             (format!("{mean:.d$}"), Some(format!("{h:.d$}")))

@@ -68,7 +68,7 @@ pub fn availability(value: f64) -> String {
     let failed = 1.0 - value;
     let decimals = decimals_for(failed * 100.0, 4);
     let percent = format!("{:.decimals$}%", value * 100.0);
-    if value >= 0.999 && value < 1.0 {
+    if (0.999..1.0).contains(&value) {
         format!("{percent} ({} per million failed)", per_million(value))
     } else {
         percent
@@ -219,7 +219,10 @@ mod tests {
         }
         // The case: 99.99984% against 100% with a significant difference.
         let decimals = decimals_to_tell_apart([0.9999984 * 100.0 - 100.0], 3);
-        assert_ne!(format!("{:.decimals$}", 99.99984), format!("{:.decimals$}", 100.0));
+        assert_ne!(
+            format!("{:.decimals$}", 99.99984),
+            format!("{:.decimals$}", 100.0)
+        );
         assert_eq!(decimals_to_tell_apart([], 3), 3);
         assert_eq!(decimals_to_tell_apart([0.0, f64::NAN], 2), 2);
         assert_eq!(decimals_to_tell_apart([0.65], 0), 2);
@@ -227,7 +230,10 @@ mod tests {
 
     #[test]
     fn availability_near_one_shows_the_failed_share() {
-        assert_eq!(availability(0.9999984), "99.99984% (1.6 per million failed)");
+        assert_eq!(
+            availability(0.9999984),
+            "99.99984% (1.6 per million failed)"
+        );
         assert_eq!(availability(0.98919119659122), "98.9191%");
         assert_eq!(availability(1.0), "100.0000%");
         assert_eq!(availability(0.999), "99.9000% (1,000 per million failed)");

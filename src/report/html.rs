@@ -245,16 +245,23 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
 
 /// "What was simulated": the topology diagram, then the registry, each service's replicas and
 /// the policy of calls to it, the workloads with their schedules, and the faults.
-fn simulated_section(out: &mut String, setup: &super::setup::Setup, summary: &super::rundata::SummaryData) {
+fn simulated_section(
+    out: &mut String,
+    setup: &super::setup::Setup,
+    summary: &super::rundata::SummaryData,
+) {
     out.push_str("<h2 id=\"simulated\">What was simulated</h2>\n");
     out.push_str("<figure id=\"topology\"><div class=\"scroll\">");
-    out.push_str(&inline_svg(&super::topology::render(setup, &summary.services)));
+    out.push_str(&inline_svg(&super::topology::render(
+        setup,
+        &summary.services,
+    )));
     out.push_str("</div><figcaption>Boxes: workloads (rounded) and services with their replicas, utilisation and the share of the tries sent to them that failed. Arrows: calls, with their probability (p), parallel steps (∥) and optional calls (opt); hover for each call.</figcaption></figure>\n");
     let _ = writeln!(
         out,
         "<p><b>Registry</b>: {}{}</p>",
         escape(&setup.registry),
-        if setup.zones.is_empty() {
+        if setup.zones.len() < 2 {
             String::new()
         } else {
             format!(" · <b>zones</b>: {}", escape(&setup.zones.join(", ")))
@@ -267,7 +274,8 @@ fn simulated_section(out: &mut String, setup: &super::setup::Setup, summary: &su
             .iter()
             .filter(|e| !e.steps.is_empty())
             .map(|e| {
-                let steps: Vec<String> = e.steps.iter().map(|s| super::setup::step_text(s)).collect();
+                let steps: Vec<String> =
+                    e.steps.iter().map(|s| super::setup::step_text(s)).collect();
                 format!("{}: {}", e.name, steps.join(" → "))
             })
             .collect();
@@ -289,7 +297,11 @@ fn simulated_section(out: &mut String, setup: &super::setup::Setup, summary: &su
     out.push_str("</tbody></table></div>\n");
     out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">workload</th><th class=\"text\">into</th><th class=\"text\">arrivals</th><th class=\"text\">schedule (load changes)</th></tr></thead><tbody>\n");
     for workload in &setup.workloads {
-        let schedule: Vec<String> = workload.schedule.iter().map(super::setup::schedule_text).collect();
+        let schedule: Vec<String> = workload
+            .schedule
+            .iter()
+            .map(super::setup::schedule_text)
+            .collect();
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"text\">{}/{}</td><td class=\"text\">{}</td><td class=\"text wrap\">{}</td></tr>",

@@ -358,8 +358,7 @@ impl RunData {
         };
         let setup = match get("setup.json")? {
             Some(bytes) => Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| invalid("setup.json")(e.to_string()))?,
+                serde_json::from_slice(&bytes).map_err(|e| invalid("setup.json")(e.to_string()))?,
             ),
             None => None,
         };
@@ -398,10 +397,7 @@ impl RunData {
                         start_s: change.at_s,
                         end_s: Some(change.at_s + change.ramp_s),
                         subject: workload.name.clone(),
-                        detail: format!(
-                            "load → {}/s",
-                            super::format::format_number(change.rate)
-                        ),
+                        detail: format!("load → {}/s", super::format::format_number(change.rate)),
                     });
                 }
             }

@@ -313,7 +313,7 @@ impl Setup {
         let mut text = String::new();
         let _ = writeln!(text, "what is simulated");
         let _ = writeln!(text, "  registry      {}", self.registry);
-        if !self.zones.is_empty() {
+        if self.zones.len() > 1 {
             let _ = writeln!(text, "  zones         {}", self.zones.join(", "));
         }
         for service in &self.services {
@@ -359,6 +359,7 @@ impl Setup {
         for (index, fault) in self.faults.iter().enumerate() {
             let _ = writeln!(text, "  fault {index}       {}", fault_text(fault));
         }
+        text.push('\n');
         text
     }
 }

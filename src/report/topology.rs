@@ -309,6 +309,27 @@ fn order(layer_of: &[usize], edges: &[Edge]) -> Vec<Vec<usize>> {
     rows
 }
 
+/// The three corners of an arrowhead at `to`, pointing from `from` (drawn as a polygon rather
+/// than an SVG marker: a marker is referenced by `url(#id)`, and the page references nothing).
+fn arrowhead(from: (i64, i64), to: (i64, i64)) -> String {
+    let (dx, dy) = ((to.0 - from.0) as f64, (to.1 - from.1) as f64);
+    let length = (dx * dx + dy * dy).sqrt().max(1.0);
+    let (ux, uy) = (dx / length, dy / length);
+    let (back, half) = (8.0, 3.5);
+    let base = (to.0 as f64 - ux * back, to.1 as f64 - uy * back);
+    let corner = |side: f64| {
+        (
+            (base.0 - uy * half * side).round() as i64,
+            (base.1 + ux * half * side).round() as i64,
+        )
+    };
+    let (left, right) = (corner(1.0), corner(-1.0));
+    format!(
+        "{},{} {},{} {},{}",
+        to.0, to.1, left.0, left.1, right.0, right.1
+    )
+}
+
 /// The topology of `setup` as an SVG document (with a `<title>`), coloured by the run's
 /// per-service figures.
 pub fn render(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> String {
@@ -320,7 +341,11 @@ pub fn render(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> String
     } else {
         &NORMAL
     };
-    let widest = rows.iter().map(|r| r.len().min(m.per_row)).max().unwrap_or(1);
+    let widest = rows
+        .iter()
+        .map(|r| r.len().min(m.per_row))
+        .max()
+        .unwrap_or(1);
     let width = (widest as i64) * (m.box_width + m.gap_x) + m.gap_x + 20;
     let mut at = vec![(0i64, 0i64); nodes.len()];
     let top = 44;
@@ -344,7 +369,6 @@ pub fn render(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> String
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans, Verdana, sans-serif\" role=\"img\">"
     );
     svg.push_str("<title>Topology: workloads and services, calls as arrows</title>\n");
-    svg.push_str("<defs><marker id=\"topology-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n");
     let _ = writeln!(
         svg,
         "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>\n<text x=\"12\" y=\"20\" font-size=\"12\" fill=\"#333\">Topology: fill = utilisation (white 0% → orange 100%); red outline = share of the tries sent to it that failed; arrows = calls (p = probability, ∥ = parallel step, opt = optional)</text>"
@@ -358,7 +382,8 @@ pub fn render(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> String
         let _ = write!(svg, "<title>{}</title>", escape(&edge.calls.join("\n")));
         let _ = write!(
             svg,
-            "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#777\" stroke-width=\"1\" marker-end=\"url(#topology-arrow)\"/>"
+            "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#777\" stroke-width=\"1\"/><polygon points=\"{}\" fill=\"#555\"/>",
+            arrowhead((x1, y1), (x2, y2))
         );
         if !edge.label.is_empty() {
             let (lx, ly) = ((x1 + x2) / 2, (y1 + y2) / 2);
@@ -483,6 +508,12 @@ mod tests {
         let rows = order(&layer_of, &edges);
         assert_eq!(rows[1], vec![0, 1]);
         assert_eq!(rows[2], vec![3, 2], "q (3) under x, p (2) under y");
+    }
+
+    #[test]
+    fn arrowheads_point_along_the_arrow() {
+        assert_eq!(arrowhead((0, 0), (0, 100)), "0,100 -4,92 4,92");
+        assert_eq!(arrowhead((0, 0), (100, 0)), "100,0 92,4 92,-4");
     }
 
     #[test]

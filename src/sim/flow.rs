@@ -1122,9 +1122,9 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.flight.calls.remove(slot);
         match parent {
-            Parent::Edge { workload, user } => {
-                self.end_request(workload, user, measured, started, outcome, cause, now, queue)
-            }
+            Parent::Edge { workload, user } => self.end_request(
+                workload, user, measured, started, outcome, cause, now, queue,
+            ),
             Parent::Job { job, generation } => {
                 let Some(parent) = self.flight.jobs.get_mut(job, generation) else {
                     return;
@@ -1525,7 +1525,11 @@ impl<R: Recorder> Simulation<'_, R> {
     fn fault_on_service(&self, service: usize, outcome: Outcome) -> u32 {
         let first = self.first_replica[service] as usize;
         let replicas = &self.replicas[first..first + self.model.services[service].slots()];
-        let in_force = || replicas.iter().flat_map(|r| r.faults_in_force.iter().copied());
+        let in_force = || {
+            replicas
+                .iter()
+                .flat_map(|r| r.faults_in_force.iter().copied())
+        };
         in_force()
             .filter(|&fault| explains(&self.model.faults[fault as usize].kind, outcome))
             .max()

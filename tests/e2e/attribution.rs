@@ -81,10 +81,17 @@ fn root_causes_match_an_independent_count_from_the_windows_and_events() {
             .map(|column| number(row, column) as u64)
             .sum()
     };
-    for row in windows.iter().filter(|row| row["service"] == "(end-to-end)") {
+    for row in windows
+        .iter()
+        .filter(|row| row["service"] == "(end-to-end)")
+    {
         let t = number(row, "time_s");
         if !spans.iter().any(|(_, _, span)| covered(*span, t)) {
-            assert_eq!(edge_failures(row), 0, "a request failed at {t} s, outside the faults");
+            assert_eq!(
+                edge_failures(row),
+                0,
+                "a request failed at {t} s, outside the faults"
+            );
         }
     }
 
@@ -115,7 +122,10 @@ fn root_causes_match_an_independent_count_from_the_windows_and_events() {
         let counted = attributed(service, outcome, kind);
         assert!(edge > 100, "the fault at {service} fails requests ({edge})");
         // No retries: every failed try of the faulty service fails exactly its one request.
-        assert_eq!(counted, edge, "{service}: root causes vs end-to-end failures");
+        assert_eq!(
+            counted, edge,
+            "{service}: root causes vs end-to-end failures"
+        );
         assert_eq!(counted, tries, "{service}: root causes vs its failed tries");
     }
     // The crash names its replica; the errors spread over inventory's three replicas.
@@ -133,7 +143,11 @@ fn root_causes_match_an_independent_count_from_the_windows_and_events() {
         .filter(|c| c["service"] == "inventory")
         .map(|c| c["replica"].as_u64().unwrap())
         .collect();
-    assert_eq!(inventory_replicas.len(), 3, "one cause per inventory replica");
+    assert_eq!(
+        inventory_replicas.len(),
+        3,
+        "one cause per inventory replica"
+    );
     // The optional call's crash fails nothing, and no cause names it.
     assert!(reviews.0 > 0.0 && causes.iter().all(|c| c["service"] != "reviews"));
     // The causes account for every failed request, and the total is the summary's.
@@ -148,7 +162,11 @@ fn root_causes_follow_retries_to_the_call_that_gave_up() {
     // and a request fails only when every retry was refused as well.
     let out = temp_dir("attribution-blog");
     let output = meshsim(&["run", "scenarios/blog.toml", "--out", out.to_str().unwrap()]);
-    assert!(output.status.success());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let summary: Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let causes = summary["requests"]["root_causes"].as_array().unwrap();
@@ -168,4 +186,144 @@ fn root_causes_follow_retries_to_the_call_that_gave_up() {
         text.contains("refused by article#0 (crash article#0 40–100 s), retries exhausted"),
         "{text}"
     );
+}
+
+/// The topology diagram of a run's `report.html`, parsed: (the SVG's texts and titles).
+fn topology_texts(html: &str) -> Vec<String> {
+    let start = html
+        .find("<figure id=\"topology\">")
+        .expect("a topology figure");
+    let svg_start = start + html[start..].find("<svg").expect("an inline svg");
+    let svg_end = svg_start + html[svg_start..].find("</svg>").expect("svg end") + "</svg>".len();
+    let svg = &html[svg_start..svg_end];
+    let document = roxmltree::Document::parse(svg).expect("the topology SVG is XML");
+    assert_eq!(document.root_element().tag_name().name(), "svg");
+    document
+        .descendants()
+        .filter(|n| n.has_tag_name("title") || n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every service and every call of `scenario` (read from the file independently of meshsim's
+/// own reader: TOML parsed here), as the diagram must name them.
+fn services_and_calls(scenario: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let text = std::fs::read_to_string(crate::common::root().join(scenario)).unwrap();
+    let table: toml::Table = text.parse().expect("TOML");
+    let mut services = Vec::new();
+    let mut calls = Vec::new();
+    fn targets(value: &toml::Value, out: &mut Vec<String>) {
+        match value {
+            toml::Value::String(to) => out.push(to.clone()),
+            toml::Value::Table(call) => out.push(call["to"].as_str().unwrap().to_string()),
+            toml::Value::Array(step) => step.iter().for_each(|v| targets(v, out)),
+            _ => {}
+        }
+    }
+    for service in table["service"].as_array().unwrap() {
+        let name = service["name"].as_str().unwrap().to_string();
+        let mut called = Vec::new();
+        if let Some(list) = service.get("calls") {
+            targets(list, &mut called);
+        }
+        for endpoint in service
+            .get("endpoint")
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(list) = endpoint.get("calls") {
+                targets(list, &mut called);
+            }
+        }
+        for to in called {
+            // "svc" or "svc/endpoint": the diagram names the service called.
+            let service_called = to.split('/').next().unwrap().to_string();
+            calls.push((name.clone(), service_called));
+        }
+        services.push(name);
+    }
+    (services, calls)
+}
+
+#[test]
+fn the_topology_diagram_names_every_service_and_call() {
+    for (scenario, name) in [
+        ("scenarios/blog.toml", "topology-blog"),
+        ("scenarios/systems/social-network.toml", "topology-social"),
+        ("scenarios/systems/mesh-1000.toml", "topology-mesh"),
+        (
+            "scenarios/validation/attribution.toml",
+            "topology-attribution",
+        ),
+    ] {
+        let out = temp_dir(name);
+        let output = meshsim(&[
+            "run",
+            scenario,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--set",
+            "scenario.duration=3s",
+            "--set",
+            "scenario.warmup=1s",
+        ]);
+        assert!(
+            output.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        let texts = topology_texts(&html);
+        let (services, calls) = services_and_calls(scenario);
+        assert!(!services.is_empty());
+        for service in &services {
+            assert!(
+                texts.iter().any(|t| t.starts_with(&format!("{service}: "))),
+                "{scenario}: the diagram does not name service {service}"
+            );
+        }
+        for (caller, callee) in &calls {
+            let needle_from = format!("{caller}/");
+            let needle_to = format!(" → {callee}/");
+            assert!(
+                texts.iter().any(|t| t
+                    .lines()
+                    .any(|line| line.starts_with(&needle_from) && line.contains(&needle_to))),
+                "{scenario}: the diagram does not name the call {caller} → {callee}"
+            );
+        }
+        std::fs::remove_dir_all(&out).ok();
+    }
+}
+
+#[test]
+fn verbose_prints_what_is_simulated() {
+    let out = temp_dir("attribution-verbose");
+    let output = meshsim(&[
+        "run",
+        "scenarios/validation/attribution.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--verbose",
+        "--set",
+        "scenario.duration=2s",
+        "--set",
+        "scenario.warmup=1s",
+    ]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "what is simulated",
+        "registry      static",
+        "service catalog: 2 replicas x 32 workers; calls to it: round_robin, timeout 1 s, no retries",
+        "gateway/default calls catalog/default then [pricing/default | reviews/default (p 0.5, optional)] in parallel",
+        "workload shoppers: poisson 400/s into gateway/default",
+        "fault 0       crash catalog#0 10–20 s",
+        "fault 1       errors inventory 30–40 s (rate 0.2)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
 }

@@ -268,7 +268,10 @@ mod tests {
         let close = panel(&[(12.0, 11.9, 12.1), (12.65, 12.55, 12.75)], false);
         assert!(axis_is_broken(&close));
         // Availability crowded near 100%: broken as well.
-        let near_one = panel(&[(99.9998, 99.9996, 100.0), (99.9984, 99.998, 99.999)], true);
+        let near_one = panel(
+            &[(99.9998, 99.9996, 100.0), (99.9984, 99.998, 99.999)],
+            true,
+        );
         assert!(axis_is_broken(&near_one));
         // Values spread from near zero: the axis starts at zero, nothing is marked.
         let spread = panel(&[(1.0, 0.8, 1.2), (5.0, 4.5, 5.5)], false);
