@@ -45,7 +45,7 @@ th:first-child, td:first-child, td.text, th.text { text-align: left; }
 td.wrap { white-space: normal; }
 .scroll { overflow-x: auto; max-width: 100%; }
 #topology .scroll { max-height: 900px; overflow-y: auto; }
-#topology svg { width: 100%; height: auto; }
+#topology svg { width: 100%; height: auto; box-sizing: border-box; }
 tbody tr:nth-child(even) { background: #fafafa; }
 figure { margin: 18px 0 26px; }
 figure svg { width: 100%; height: auto; display: block; border: 1px solid #e4e4e4; }
@@ -131,10 +131,10 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
         number(summary.warmup_s, 3).trim_end_matches('0').trim_end_matches('.'),
         count(summary.events)
     );
+    out.push_str("<nav><a href=\"#simulated\">Simulated</a><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a><a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>\n");
     if let Some(setup) = &data.setup {
         simulated_section(&mut out, setup, summary);
     }
-    out.push_str("<nav><a href=\"#simulated\">Simulated</a><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a><a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>\n");
 
     out.push_str("<h2 id=\"summary\">Summary</h2>\n<div class=\"figures\">\n");
     let requests = &summary.requests;
@@ -209,7 +209,7 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
 
     out.push_str("<h2 id=\"services\">Services</h2>\n");
     out.push_str("<p class=\"note\">Left: the tries sent to each service (first tries, retries and hedges) and how they ended as its callers saw them; they add up to <i>sent</i>. Right: the tries that reached a replica and those it answered without error. Sent and received differ by the tries that never reached a replica (refused by a crashed replica or with none in view, circuit open, bulkhead or pool full, lost to a partition) and by those its callers gave up on or that lost a hedge race. Latency: from arrival at a replica to the response leaving it (succeeded tries).</p>\n");
-    out.push_str("<table><thead><tr><th class=\"text\" rowspan=\"2\">service</th><th colspan=\"7\">tries sent, as callers saw them</th><th colspan=\"2\">tries received</th><th rowspan=\"2\">retries</th><th rowspan=\"2\">utilization</th><th rowspan=\"2\">p50 ms</th><th rowspan=\"2\">p99 ms</th><th rowspan=\"2\">mean ms</th><th rowspan=\"2\">wasted work ms</th></tr>\n<tr><th>sent</th><th>succeeded</th><th>timeout</th><th>refused</th><th>error</th><th>rejected</th><th>circuit open</th><th>received</th><th>succeeded</th></tr></thead><tbody>\n");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\" rowspan=\"2\">service</th><th colspan=\"7\">tries sent, as callers saw them</th><th colspan=\"2\">tries received</th><th rowspan=\"2\">retries</th><th rowspan=\"2\">utilization</th><th rowspan=\"2\">p50 ms</th><th rowspan=\"2\">p99 ms</th><th rowspan=\"2\">mean ms</th><th rowspan=\"2\">wasted work ms</th></tr>\n<tr><th>sent</th><th>succeeded</th><th>timeout</th><th>refused</th><th>error</th><th>rejected</th><th>circuit open</th><th>received</th><th>succeeded</th></tr></thead><tbody>\n");
     for (name, service) in &summary.services {
         let tried = |key: &str| service.tries.get(key).copied().unwrap_or(0);
         let tries = |key: &str| count(tried(key));
@@ -235,7 +235,7 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
             number(service.wasted_work_ms, 1),
         );
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
 
     out.push_str("<h2 id=\"timeline\">Event timeline</h2>\n");
     event_timeline(&mut out, &data.events);
@@ -333,7 +333,7 @@ fn root_cause_table(out: &mut String, requests: &super::rundata::RequestsData) {
     if requests.root_causes.is_empty() {
         return;
     }
-    out.push_str("<table><thead><tr><th class=\"text\">failed requests by root cause: the deepest failed try, the fault in force there, why its call stopped trying</th><th>requests</th><th>share of failed</th></tr></thead><tbody>\n");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">failed requests by root cause <span class=\"note\">(deepest failed try, fault there, why its call gave up)</span></th><th>requests</th><th>share of failed</th></tr></thead><tbody>\n");
     for cause in &requests.root_causes {
         let share = cause.requests as f64 / requests.failed.max(1) as f64;
         let _ = writeln!(
@@ -344,7 +344,7 @@ fn root_cause_table(out: &mut String, requests: &super::rundata::RequestsData) {
             number(share * 100.0, 1) + "%"
         );
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
 }
 
 /// Availability per workload (and so per entry endpoint).
@@ -352,7 +352,7 @@ fn workload_table(out: &mut String, summary: &super::rundata::SummaryData) {
     if summary.workloads.is_empty() {
         return;
     }
-    out.push_str("<table><thead><tr><th class=\"text\">workload</th><th class=\"text\">entry endpoint</th><th>requests</th><th>failed</th><th>availability</th><th>failed per million</th><th>nines</th></tr></thead><tbody>\n");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">workload</th><th class=\"text\">entry endpoint</th><th>requests</th><th>failed</th><th>availability</th><th>failed per million</th><th>nines</th></tr></thead><tbody>\n");
     for (name, workload) in &summary.workloads {
         let _ = writeln!(
             out,
@@ -366,7 +366,7 @@ fn workload_table(out: &mut String, summary: &super::rundata::SummaryData) {
             super::format::nines(workload.availability),
         );
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
 }
 
 /// The events of `events.csv`, as a table (faults with their durations).
