@@ -17,6 +17,7 @@ mod hashing;
 mod hedging;
 mod hostile;
 mod import;
+mod jaeger_ui;
 mod layers;
 mod metastable;
 mod queueing;
