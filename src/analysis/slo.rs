@@ -424,6 +424,8 @@ mod tests {
             outcomes,
             latency,
             services: vec![],
+            causes: Default::default(),
+            workload_outcomes: vec![],
             events_handled: 0,
             end_time: 0,
             stopped: None,

@@ -44,6 +44,11 @@ pub struct RunArgs {
     /// are mostly idle, and those rows are most of the files.
     #[arg(long)]
     pub omit_idle_rows: bool,
+    /// Also print what is simulated, before the run: the registry, each service with its
+    /// replicas, the balancer and policies of calls to it and its calls, the workloads with
+    /// their schedules, the faults (report.html shows the same, with the topology diagram).
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
@@ -72,6 +77,9 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
              precision of Prometheus' timestamps",
             model.window
         )));
+    }
+    if args.verbose && !args.quiet {
+        say(&report::Setup::new(&model).render_text());
     }
     let dir = args
         .out

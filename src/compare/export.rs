@@ -4,6 +4,7 @@
 
 use super::replicate::METRICS;
 use super::results::{Comparison, MetricResult, VariantResult};
+use crate::report::format::metric_decimals;
 use std::fmt::Write;
 
 /// `comparison.csv`: one row per variant and metric: the variant, one column per axis with its
@@ -136,14 +137,19 @@ fn half(low: Option<f64>, high: Option<f64>) -> Option<f64> {
 
 /// `mean ± half-width` (with `sign`, a leading `+` on positive means): the mean with the
 /// decimals that show two significant digits of the half-width; a zero-width interval as `± 0`.
-fn interval_cell(mean: f64, half_width: Option<f64>, sign: bool) -> String {
+/// At least `min_decimals` (enough to tell significantly different means apart).
+fn interval_cell(mean: f64, half_width: Option<f64>, sign: bool, min_decimals: usize) -> String {
     let (mean_text, half_text) = match half_width {
-        Some(0.0) => (short(mean), Some("0".to_string())),
+        Some(0.0) if min_decimals == 0 => (short(mean), Some("0".to_string())),
+        Some(0.0) => (format!("{mean:.min_decimals$}"), Some("0".to_string())),
         Some(h) => {
-            let d = decimals(Some(h), 3);
+            let d = decimals(Some(h), 3).max(min_decimals);
             (format!("{mean:.d$}"), Some(format!("{h:.d$}")))
         }
-        None => (format!("{mean:.3}"), None),
+        None => {
+            let d = min_decimals.max(3);
+            (format!("{mean:.d$}"), None)
+        }
     };
     let mean_text = if sign && !mean_text.starts_with('-') {
         format!("+{mean_text}")
@@ -157,11 +163,12 @@ fn interval_cell(mean: f64, half_width: Option<f64>, sign: bool) -> String {
 }
 
 /// `mean ± half-width`, scaled.
-fn mean_cell(result: &MetricResult, scale: f64) -> String {
+fn mean_cell(result: &MetricResult, scale: f64, min_decimals: usize) -> String {
     interval_cell(
         result.mean * scale,
         half(result.ci_low, result.ci_high).map(|h| h * scale),
         false,
+        min_decimals,
     )
 }
 
@@ -171,7 +178,7 @@ fn diff_cell(variant: &VariantResult, result: &MetricResult, scale: f64) -> Opti
         return None;
     }
     let h = half(result.diff_ci_low, result.diff_ci_high).map(|h| h * scale);
-    Some(interval_cell(result.diff_mean * scale, h, true))
+    Some(interval_cell(result.diff_mean * scale, h, true, 0))
 }
 
 /// Longest column title the terminal table shows as it is, characters.
@@ -219,6 +226,7 @@ pub fn render_terminal(comparison: &Comparison) -> String {
     rows.push(title);
     for metric in &comparison.metrics {
         let (label, scale) = display(&metric.name);
+        let apart = metric_decimals(comparison, &metric.name, scale, 0);
         let mut means = vec![label];
         let mut diffs = vec!["  vs baseline".to_string()];
         for variant in &comparison.variants {
@@ -227,7 +235,7 @@ pub fn render_terminal(comparison: &Comparison) -> String {
                 diffs.push(String::new());
                 continue;
             };
-            means.push(mean_cell(result, scale));
+            means.push(mean_cell(result, scale, apart));
             diffs.push(
                 diff_cell(variant, result, scale)
                     .map(|cell| {
@@ -365,13 +373,14 @@ pub fn comparison_md(comparison: &Comparison) -> String {
     let _ = writeln!(text, "| --- |{}", " ---: |".repeat(titles.len()));
     for metric in &comparison.metrics {
         let (label, scale) = display(&metric.name);
+        let apart = metric_decimals(comparison, &metric.name, scale, 0);
         let cells: Vec<String> = comparison
             .variants
             .iter()
             .map(|v| {
                 v.metrics
                     .get(&metric.name)
-                    .map_or_else(String::new, |r| mean_cell(r, scale))
+                    .map_or_else(String::new, |r| mean_cell(r, scale, apart))
             })
             .collect();
         let _ = writeln!(text, "| {label} | {} |", cells.join(" | "));
@@ -459,7 +468,7 @@ mod tests {
             diff_ci_high: Some(0.00097),
             significant: true,
         };
-        assert_eq!(mean_cell(&result, 100.0), "99.512 ± 0.012");
+        assert_eq!(mean_cell(&result, 100.0, 0), "99.512 ± 0.012");
         let variant = VariantResult {
             name: "a=b".into(),
             slug: "b".into(),
@@ -475,8 +484,21 @@ mod tests {
             diff_cell(&variant, &result, 100.0).as_deref(),
             Some("+0.0890 ± 0.0080")
         );
-        assert_eq!(interval_cell(112.0, Some(0.0), false), "112 ± 0");
-        assert_eq!(interval_cell(0.0, Some(0.0), true), "+0 ± 0");
-        assert_eq!(interval_cell(-1.5, None, true), "-1.500");
+        assert_eq!(interval_cell(112.0, Some(0.0), false, 0), "112 ± 0");
+        assert_eq!(interval_cell(0.0, Some(0.0), true, 0), "+0 ± 0");
+        assert_eq!(interval_cell(-1.5, None, true, 0), "-1.500");
+        // A wide interval of the mean does not hide a significant paired difference: the
+        // decimals follow the difference (0.0004 here) when asked to.
+        assert_eq!(mean_cell(&result, 100.0, 0), "99.512 ± 0.012");
+        assert_eq!(
+            interval_cell(99.9998, Some(0.3), false, 0),
+            "100.00 ± 0.30",
+            "two significant digits of the half-width alone"
+        );
+        let apart = crate::report::format::decimals_to_tell_apart([0.0004], 0);
+        assert_ne!(
+            interval_cell(99.9998, Some(0.3), false, apart),
+            interval_cell(99.9994, Some(0.3), false, apart)
+        );
     }
 }

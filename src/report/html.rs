@@ -42,6 +42,10 @@ table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0
 th, td { padding: 4px 8px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
 th { background: #f4f4f4; font-weight: bold; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
+td.wrap { white-space: normal; }
+.scroll { overflow-x: auto; max-width: 100%; }
+#topology .scroll { max-height: 900px; overflow-y: auto; }
+#topology svg { width: 100%; height: auto; box-sizing: border-box; }
 tbody tr:nth-child(even) { background: #fafafa; }
 figure { margin: 18px 0 26px; }
 figure svg { width: 100%; height: auto; display: block; border: 1px solid #e4e4e4; }
@@ -136,7 +140,10 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
     } else {
         ""
     };
-    let _ = writeln!(out, "<nav><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a>{alerts_link}<a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>");
+    let _ = writeln!(out, "<nav><a href=\"#simulated\">Simulated</a><a href=\"#summary\">Summary</a><a href=\"#slo\">Objectives</a>{alerts_link}<a href=\"#plots\">Plots</a><a href=\"#services\">Services</a><a href=\"#timeline\">Events</a></nav>");
+    if let Some(setup) = &data.setup {
+        simulated_section(&mut out, setup, summary);
+    }
 
     out.push_str("<h2 id=\"summary\">Summary</h2>\n<div class=\"figures\">\n");
     let requests = &summary.requests;
@@ -152,7 +159,7 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
     );
     tile(
         &mut out,
-        &percent(summary.availability),
+        &super::format::availability(summary.availability),
         "availability (succeeded / offered)",
     );
     tile(&mut out, &count(requests.failed), "requests failed");
@@ -192,7 +199,9 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
             }
         }
         out.push_str("</tbody></table>\n");
+        root_cause_table(&mut out, requests);
     }
+    workload_table(&mut out, summary);
 
     out.push_str("<h2 id=\"slo\">Service-level objectives</h2>\n");
     match data.summary_json.get("slo") {
@@ -213,20 +222,25 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
     }
 
     out.push_str("<h2 id=\"services\">Services</h2>\n");
-    out.push_str("<p class=\"note\">Tries that reached a replica, and how the tries sent to each service ended as its callers saw them. Latency: from arrival at a replica to the response leaving it (succeeded tries).</p>\n");
-    out.push_str("<table><thead><tr><th class=\"text\">service</th><th>tries</th><th>succeeded</th><th>timeout</th><th>refused</th><th>error</th><th>rejected</th><th>retries</th><th>utilization</th><th>p50 ms</th><th>p99 ms</th><th>mean ms</th><th>wasted work ms</th></tr></thead><tbody>\n");
+    out.push_str("<p class=\"note\">Left: the tries sent to each service (first tries, retries and hedges) and how they ended as its callers saw them; they add up to <i>sent</i>. Right: the tries that reached a replica and those it answered without error. Sent and received differ by the tries that never reached a replica (refused by a crashed replica or with none in view, circuit open, bulkhead or pool full, lost to a partition) and by those its callers gave up on or that lost a hedge race. Latency: from arrival at a replica to the response leaving it (succeeded tries).</p>\n");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\" rowspan=\"2\">service</th><th colspan=\"7\">tries sent, as callers saw them</th><th colspan=\"2\">tries received</th><th rowspan=\"2\">retries</th><th rowspan=\"2\">utilization</th><th rowspan=\"2\">p50 ms</th><th rowspan=\"2\">p99 ms</th><th rowspan=\"2\">mean ms</th><th rowspan=\"2\">wasted work ms</th></tr>\n<tr><th>sent</th><th>succeeded</th><th>timeout</th><th>refused</th><th>error</th><th>rejected</th><th>circuit open</th><th>received</th><th>succeeded</th></tr></thead><tbody>\n");
     for (name, service) in &summary.services {
-        let tries = |key: &str| count(service.tries.get(key).copied().unwrap_or(0));
+        let tried = |key: &str| service.tries.get(key).copied().unwrap_or(0);
+        let tries = |key: &str| count(tried(key));
+        let sent: u64 = service.tries.values().sum();
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
-            count(service.requests),
-            count(service.succeeded),
+            count(sent),
+            tries("succeeded"),
             tries("timeout"),
             tries("refused"),
             tries("error"),
             tries("rejected"),
+            tries("circuit_open"),
+            count(service.requests),
+            count(service.succeeded),
             count(service.retries),
             number(service.utilization * 100.0, 1),
             number(service.latency_ms.p50, 3),
@@ -235,12 +249,138 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
             number(service.wasted_work_ms, 1),
         );
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
 
     out.push_str("<h2 id=\"timeline\">Event timeline</h2>\n");
     event_timeline(&mut out, data);
     page_end(&mut out);
     out
+}
+
+/// "What was simulated": the topology diagram, then the registry, each service's replicas and
+/// the policy of calls to it, the workloads with their schedules, and the faults.
+fn simulated_section(
+    out: &mut String,
+    setup: &super::setup::Setup,
+    summary: &super::rundata::SummaryData,
+) {
+    out.push_str("<h2 id=\"simulated\">What was simulated</h2>\n");
+    out.push_str("<figure id=\"topology\"><div class=\"scroll\">");
+    out.push_str(&inline_svg(&super::topology::render(
+        setup,
+        &summary.services,
+    )));
+    out.push_str("</div><figcaption>Boxes: workloads (rounded) and services with their replicas, utilisation and the share of the tries sent to them that failed. Arrows: calls, with their probability (p), parallel steps (∥) and optional calls (opt); hover for each call.</figcaption></figure>\n");
+    let _ = writeln!(
+        out,
+        "<p><b>Registry</b>: {}{}</p>",
+        escape(&setup.registry),
+        if setup.zones.len() < 2 {
+            String::new()
+        } else {
+            format!(" · <b>zones</b>: {}", escape(&setup.zones.join(", ")))
+        }
+    );
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">service</th><th>replicas</th><th>workers</th><th class=\"text\">balancer and policies of calls to it</th><th class=\"text\">calls (steps in order)</th></tr></thead><tbody>\n");
+    for service in &setup.services {
+        let calls: Vec<String> = service
+            .endpoints
+            .iter()
+            .filter(|e| !e.steps.is_empty())
+            .map(|e| {
+                let steps: Vec<String> =
+                    e.steps.iter().map(|s| super::setup::step_text(s)).collect();
+                format!("{}: {}", e.name, steps.join(" → "))
+            })
+            .collect();
+        let replicas = if service.max_replicas > service.replicas {
+            format!("{} (up to {})", service.replicas, service.max_replicas)
+        } else {
+            service.replicas.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"text wrap\">{}</td><td class=\"text wrap\">{}</td></tr>",
+            escape(&service.name),
+            replicas,
+            service.workers,
+            escape(&service.policy),
+            escape(&calls.join("; "))
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">workload</th><th class=\"text\">into</th><th class=\"text\">arrivals</th><th class=\"text\">schedule (load changes)</th></tr></thead><tbody>\n");
+    for workload in &setup.workloads {
+        let schedule: Vec<String> = workload
+            .schedule
+            .iter()
+            .map(super::setup::schedule_text)
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"text\">{}/{}</td><td class=\"text\">{}</td><td class=\"text wrap\">{}</td></tr>",
+            escape(&workload.name),
+            escape(&workload.service),
+            escape(&workload.endpoint),
+            escape(&workload.arrival),
+            if schedule.is_empty() { "steady".to_string() } else { escape(&schedule.join("; ")) }
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+    if setup.faults.is_empty() {
+        out.push_str("<p class=\"note\">No faults.</p>\n");
+    } else {
+        out.push_str("<table><thead><tr><th class=\"text\">fault</th><th class=\"text\">what, where, when</th></tr></thead><tbody>\n");
+        for (index, fault) in setup.faults.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "<tr><td>{index}</td><td class=\"text wrap\">{}</td></tr>",
+                escape(&super::setup::fault_text(fault))
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+}
+
+/// Failed requests by root cause: the deepest failed try on each failure's path.
+fn root_cause_table(out: &mut String, requests: &super::rundata::RequestsData) {
+    if requests.root_causes.is_empty() {
+        return;
+    }
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">failed requests by root cause <span class=\"note\">(deepest failed try, fault there, why its call gave up)</span></th><th>requests</th><th>share of failed</th></tr></thead><tbody>\n");
+    for cause in &requests.root_causes {
+        let share = cause.requests as f64 / requests.failed.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text wrap\">{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&cause.label),
+            count(cause.requests),
+            number(share * 100.0, 1) + "%"
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
+}
+
+/// Availability per workload (and so per entry endpoint).
+fn workload_table(out: &mut String, summary: &super::rundata::SummaryData) {
+    if summary.workloads.is_empty() {
+        return;
+    }
+    out.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"text\">workload</th><th class=\"text\">entry endpoint</th><th>requests</th><th>failed</th><th>availability</th><th>failed per million</th><th>nines</th></tr></thead><tbody>\n");
+    for (name, workload) in &summary.workloads {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            escape(&workload.endpoint),
+            count(workload.offered),
+            count(workload.failed),
+            super::format::percent_to_tell(workload.availability),
+            super::format::per_million(workload.availability),
+            super::format::nines(workload.availability),
+        );
+    }
+    out.push_str("</tbody></table></div>\n");
 }
 
 /// The events of `events.csv`, as a table (faults with their durations).
@@ -607,7 +747,7 @@ pub fn comparison_report(
     out.push_str("</tr></thead><tbody>\n");
     for metric in &comparison.metrics {
         let (unit, scale) = display_unit(&metric.unit);
-        let decimals = 3;
+        let decimals = super::format::metric_decimals(comparison, &metric.name, scale, 3);
         let _ = write!(
             out,
             "<tr><td class=\"text\" title=\"{}\">{} <span class=\"note\">({}, {} is better)</span></td>",

@@ -11,8 +11,10 @@ pub mod progress;
 mod render;
 mod run;
 pub mod rundata;
+pub mod setup;
 mod summary;
 mod terminal;
+pub mod topology;
 pub mod traces;
 
 pub use files::{latency_quantiles_csv, FileRecorder, OutputFiles};
@@ -22,6 +24,7 @@ pub use render::{
 };
 pub use run::{run_to_folder, run_to_folder_traced, run_to_folder_with, RunStopped, TraceOutput};
 pub use rundata::RunData;
+pub use setup::Setup;
 pub use summary::Summary;
 pub use terminal::{render as render_terminal, render_slo};
 pub use traces::TraceRecorder;

@@ -116,6 +116,7 @@ pub fn run_to_folder_with(
         .map(|objectives| slo::evaluate(model, objectives, &result, &edge_windows));
     summary.alerts = alerts::evaluate(model, &edge_windows);
     files.write("summary.json", summary.to_json().as_bytes())?;
+    files.write("setup.json", super::Setup::new(model).to_json().as_bytes())?;
     files.write(
         "latency.csv",
         super::latency_quantiles_csv(&result.latency).as_bytes(),

@@ -89,6 +89,8 @@ pub struct RunData {
     pub faults: Vec<FaultSpan>,
     /// `latency.csv`: (quantile, latency ms) of the succeeded end-to-end requests.
     pub latency: Vec<(f64, f64)>,
+    /// `setup.json`: what was simulated (`None` in folders written before it existed).
+    pub setup: Option<super::setup::Setup>,
     /// The end of the time axis, seconds ([`RunData::end_s`]).
     end_s: f64,
 }
@@ -109,6 +111,8 @@ pub struct SummaryData {
     pub latency_ms: LatencyData,
     /// Per service, by name.
     pub services: BTreeMap<String, ServiceData>,
+    /// Per workload, by name (empty in folders written before).
+    pub workloads: BTreeMap<String, WorkloadData>,
     /// Load offered during `[0, duration_s)`.
     pub duration_s: f64,
     /// Requests arriving before this are not measured.
@@ -133,6 +137,42 @@ pub struct RequestsData {
     pub failed: u64,
     /// Failures by outcome name.
     pub outcomes: BTreeMap<String, u64>,
+    /// Failures by root cause, most frequent first (empty in folders written before).
+    pub root_causes: Vec<RootCauseData>,
+}
+
+/// One root cause of failed requests (`summary.json`'s `requests.root_causes`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RootCauseData {
+    /// Service of the deepest failed try.
+    pub service: String,
+    /// Its replica (`None`: answered by the caller).
+    pub replica: Option<u32>,
+    /// The try's outcome.
+    pub outcome: String,
+    /// Why its call stopped trying.
+    pub gave_up: String,
+    /// Failed requests with this cause.
+    pub requests: u64,
+    /// The cause in words.
+    pub label: String,
+}
+
+/// One workload's measured requests (`summary.json`'s `workloads`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WorkloadData {
+    /// Entry endpoint, `service/endpoint`.
+    pub endpoint: String,
+    /// Measured requests.
+    pub offered: u64,
+    /// Succeeded.
+    pub succeeded: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Succeeded / offered.
+    pub availability: f64,
 }
 
 /// Latency figures, ms.
@@ -818,7 +858,15 @@ impl RunData {
             }
             None => Vec::new(),
         };
+        let setup = match open("setup.json")? {
+            Some(reader) => Some(
+                serde_json::from_slice(&whole("setup.json", reader)?)
+                    .map_err(|e| invalid("setup.json")(e.to_string()))?,
+            ),
+            None => None,
+        };
         Ok(RunData {
+            setup,
             summary,
             summary_json,
             edge,
@@ -835,6 +883,37 @@ impl RunData {
     /// `fault_end` of the same target and kind.
     pub fn fault_spans(&self) -> Vec<FaultSpan> {
         self.faults.clone()
+    }
+
+    /// What the time plots mark: the fault spans, each change of a workload's load from
+    /// `setup.json` (a step as a line, a ramp as a band, labelled `load → 800/s readers`), and
+    /// the drain after the load ends (`drain: no new load`), whose windows hold only requests
+    /// still ending, when the axis runs past the load's end.
+    pub fn marked_spans(&self) -> Vec<FaultSpan> {
+        let mut spans = self.fault_spans();
+        if let Some(setup) = &self.setup {
+            for workload in &setup.workloads {
+                for change in &workload.schedule {
+                    spans.push(FaultSpan {
+                        start_s: change.at_s,
+                        end_s: Some(change.at_s + change.ramp_s),
+                        subject: workload.name.clone(),
+                        detail: format!("load → {}/s", super::format::format_number(change.rate)),
+                    });
+                }
+            }
+        }
+        let end = self.end_s();
+        if end > self.summary.duration_s && self.summary.duration_s > 0.0 {
+            spans.push(FaultSpan {
+                start_s: self.summary.duration_s,
+                end_s: Some(end),
+                subject: "new load".to_string(),
+                detail: "drain: no".to_string(),
+            });
+        }
+        spans.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        spans
     }
 
     /// The end of the time axis, seconds: the load's duration, or the end of the last

@@ -2,6 +2,7 @@
 
 use crate::engine::time::nanos_to_millis;
 use crate::model::{Model, Outcome};
+use crate::sim::cause::{Cause, CauseCounts, NO_INDEX};
 use crate::sim::{LatencyStats, OutcomeCounts, RunResult};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -21,6 +22,8 @@ pub struct Summary {
     pub latency_ms: Latency,
     /// Per service, by name.
     pub services: BTreeMap<String, ServiceSummary>,
+    /// Per workload, by name: its measured requests and their availability.
+    pub workloads: BTreeMap<String, WorkloadSummary>,
     /// Load offered during `[0, duration_s)`, seconds.
     pub duration_s: f64,
     /// Requests arriving before this are not measured, seconds.
@@ -50,6 +53,60 @@ pub struct Requests {
     pub failed: u64,
     /// Failures by outcome.
     pub outcomes: Outcomes,
+    /// Failures by root cause (the deepest failed try on each failure's path), most frequent
+    /// first; the counts sum to `failed`.
+    pub root_causes: Vec<RootCause>,
+}
+
+/// Failed end-to-end requests with one root cause.
+#[derive(Debug, Serialize)]
+pub struct RootCause {
+    /// Service of the deepest failed try.
+    pub service: String,
+    /// Its replica index; `null` when the try never reached a replica (its caller answered it:
+    /// no replica in view, circuit open, bulkhead or connection pool full).
+    pub replica: Option<u32>,
+    /// The try's outcome.
+    pub outcome: &'static str,
+    /// The fault in force there when it failed (`null`: none).
+    pub fault: Option<FaultRef>,
+    /// Why the call holding that try stopped trying.
+    pub gave_up: &'static str,
+    /// Failed end-to-end requests with this root cause.
+    pub requests: u64,
+    /// The cause in words, e.g. `refused by article#0 (crash article#0 40–100 s), retries
+    /// exhausted`.
+    pub label: String,
+}
+
+/// A fault of the scenario, as a root cause names it.
+#[derive(Debug, Serialize)]
+pub struct FaultRef {
+    /// Index among the scenario's faults (file order, from 0).
+    pub index: u32,
+    /// Kind (`crash`, `errors`, ...).
+    pub kind: &'static str,
+    /// Target as written.
+    pub target: String,
+    /// Start, seconds.
+    pub from_s: f64,
+    /// End, seconds (`null`: until the end of the run).
+    pub until_s: Option<f64>,
+}
+
+/// One workload's measured end-to-end requests.
+#[derive(Debug, Serialize)]
+pub struct WorkloadSummary {
+    /// Its entry endpoint, `service/endpoint`.
+    pub endpoint: String,
+    /// Measured requests (arrived in the measured interval).
+    pub offered: u64,
+    /// Of those, succeeded.
+    pub succeeded: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Succeeded / offered (1 when nothing was offered).
+    pub availability: f64,
 }
 
 /// Failures by outcome.
@@ -166,6 +223,77 @@ pub struct TryCounts {
     pub failures: Outcomes,
 }
 
+/// `crash article#0 40–100 s`: a fault's kind, target and time span.
+pub fn fault_label(model: &Model, index: usize) -> String {
+    let fault = &model.faults[index];
+    let from = crate::report::format::seconds(fault.at as f64 / 1e9);
+    let span = match fault.until {
+        Some(until) => format!(
+            "{from}–{} s",
+            crate::report::format::seconds(until as f64 / 1e9)
+        ),
+        None => format!("from {from} s"),
+    };
+    format!("{} {} {span}", fault.kind.name(), fault.target_label)
+}
+
+/// The root cause in words: where the deepest failed try failed, the fault there, and why its
+/// call stopped trying.
+pub fn cause_label(model: &Model, cause: &Cause) -> String {
+    let service = &model.services[cause.service as usize].name;
+    let place = if cause.replica == NO_INDEX {
+        match cause.outcome {
+            Outcome::Refused => format!("refused: no replica of {service} in view"),
+            Outcome::CircuitOpen => format!("circuit open to {service}"),
+            Outcome::Rejected => format!("rejected by the caller's pool to {service}"),
+            Outcome::Timeout => format!("timeout before reaching {service}"),
+            other => format!("{} at the caller of {service}", other.name()),
+        }
+    } else {
+        let replica = format!("{service}#{}", cause.replica);
+        match cause.outcome {
+            Outcome::Refused => format!("refused by {replica}"),
+            Outcome::Error => format!("error from {replica}"),
+            Outcome::Timeout => format!("timeout waiting on {replica}"),
+            Outcome::Rejected => format!("rejected by {replica}"),
+            other => format!("{} at {replica}", other.name()),
+        }
+    };
+    let fault = if cause.fault == NO_INDEX {
+        " (no fault in force)".to_string()
+    } else {
+        format!(" ({})", fault_label(model, cause.fault as usize))
+    };
+    format!("{place}{fault}, {}", cause.gave_up.name())
+}
+
+/// The root causes of `counts`, most frequent first (ties in the causes' own order).
+pub fn root_causes(model: &Model, counts: &CauseCounts) -> Vec<RootCause> {
+    let mut causes: Vec<(&Cause, u64)> = counts.0.iter().map(|(c, &n)| (c, n)).collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    causes
+        .into_iter()
+        .map(|(cause, requests)| RootCause {
+            service: model.services[cause.service as usize].name.clone(),
+            replica: (cause.replica != NO_INDEX).then_some(cause.replica),
+            outcome: cause.outcome.name(),
+            fault: (cause.fault != NO_INDEX).then(|| {
+                let fault = &model.faults[cause.fault as usize];
+                FaultRef {
+                    index: cause.fault,
+                    kind: fault.kind.name(),
+                    target: fault.target_label.clone(),
+                    from_s: fault.at as f64 / 1e9,
+                    until_s: fault.until.map(|until| until as f64 / 1e9),
+                }
+            }),
+            gave_up: cause.gave_up.name(),
+            requests,
+            label: cause_label(model, cause),
+        })
+        .collect()
+}
+
 impl Summary {
     /// The summary of `result`, a run of `model`.
     pub fn new(model: &Model, result: &RunResult) -> Self {
@@ -207,6 +335,27 @@ impl Summary {
                 (service.name.clone(), summary)
             })
             .collect();
+        let workloads = model
+            .workloads
+            .iter()
+            .zip(&result.workload_outcomes)
+            .map(|(workload, outcomes)| {
+                let offered = outcomes.total();
+                let succeeded = outcomes.get(Outcome::Succeeded);
+                let summary = WorkloadSummary {
+                    endpoint: model.endpoint_label(workload.target),
+                    offered,
+                    succeeded,
+                    failed: outcomes.failed(),
+                    availability: if offered == 0 {
+                        1.0
+                    } else {
+                        succeeded as f64 / offered as f64
+                    },
+                };
+                (workload.name.clone(), summary)
+            })
+            .collect();
         Summary {
             scenario: model.name.clone(),
             seed: model.seed,
@@ -215,10 +364,12 @@ impl Summary {
                 succeeded,
                 failed: result.outcomes.failed(),
                 outcomes: Outcomes::from(&result.outcomes),
+                root_causes: root_causes(model, &result.causes),
             },
             availability: result.availability(),
             latency_ms: Latency::from(&result.latency),
             services,
+            workloads,
             duration_s: model.duration as f64 / 1e9,
             warmup_s: model.warmup as f64 / 1e9,
             offered_rate: result.offered as f64 / measured_seconds,

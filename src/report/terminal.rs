@@ -22,7 +22,11 @@ pub fn render(summary: &Summary) -> String {
         "  requests      {} offered ({:.1}/s), {} succeeded, {} failed",
         requests.offered, summary.offered_rate, requests.succeeded, requests.failed
     );
-    let _ = writeln!(text, "  availability  {:.4}%", summary.availability * 100.0);
+    let _ = writeln!(
+        text,
+        "  availability  {}",
+        super::format::availability(summary.availability)
+    );
     if requests.failed > 0 {
         let kinds = [
             ("timeout", outcomes.timeout),
@@ -37,6 +41,7 @@ pub fn render(summary: &Summary) -> String {
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
         let _ = writeln!(text, "  failures      {}", parts.join(", "));
+        text.push_str(&render_root_causes(&requests.root_causes));
     }
     let latency = &summary.latency_ms;
     let _ = writeln!(
@@ -62,6 +67,35 @@ pub fn render(summary: &Summary) -> String {
             service.utilization * 100.0,
             service.latency_ms.p50,
             service.latency_ms.p99
+        );
+    }
+    text
+}
+
+/// Root causes listed in the terminal; the rest are summed on one line.
+pub const TERMINAL_ROOT_CAUSES: usize = 5;
+
+/// The failed requests by root cause, most frequent first: `1,113  refused by article#0 (...)`.
+pub fn render_root_causes(causes: &[super::summary::RootCause]) -> String {
+    let mut text = String::new();
+    for (index, cause) in causes.iter().take(TERMINAL_ROOT_CAUSES).enumerate() {
+        let _ = writeln!(
+            text,
+            "  {:<13} {:>9}  {}",
+            if index == 0 { "root causes" } else { "" },
+            super::format::count(cause.requests),
+            cause.label
+        );
+    }
+    if causes.len() > TERMINAL_ROOT_CAUSES {
+        let rest = &causes[TERMINAL_ROOT_CAUSES..];
+        let requests: u64 = rest.iter().map(|c| c.requests).sum();
+        let _ = writeln!(
+            text,
+            "  {:<13} {:>9}  in {} other causes (summary.json: requests.root_causes)",
+            "",
+            super::format::count(requests),
+            rest.len()
         );
     }
     text

@@ -31,6 +31,7 @@ impl<R: Recorder> Simulation<'_, R> {
         for target in &spec.replicas {
             let slot = (self.first_replica[target.service] + target.index as u32) as usize;
             let replica = &mut self.replicas[slot];
+            replica.faults_in_force.push(fault as u32);
             match &spec.kind {
                 FaultKind::Crash => replica.crash_faults += 1,
                 FaultKind::Hang => replica.hang_faults += 1,
@@ -90,6 +91,13 @@ impl<R: Recorder> Simulation<'_, R> {
         for target in &spec.replicas {
             let slot = (self.first_replica[target.service] + target.index as u32) as usize;
             let replica = &mut self.replicas[slot];
+            if let Some(position) = replica
+                .faults_in_force
+                .iter()
+                .position(|&f| f as usize == fault)
+            {
+                replica.faults_in_force.remove(position);
+            }
             match &spec.kind {
                 FaultKind::Crash => replica.crash_faults = replica.crash_faults.saturating_sub(1),
                 FaultKind::Hang => replica.hang_faults = replica.hang_faults.saturating_sub(1),
@@ -162,16 +170,24 @@ impl<R: Recorder> Simulation<'_, R> {
         if zone_a == NONE || zone_a == zone_b {
             return false;
         }
-        let (a, b) = (zone_a as usize, zone_b as usize);
         self.active_partitions
             .iter()
-            .any(|&fault| match &self.model.faults[fault as usize].kind {
-                FaultKind::Partition { side_a, side_b } => {
-                    (side_a.contains(&a) && side_b.contains(&b))
-                        || (side_a.contains(&b) && side_b.contains(&a))
-                }
-                _ => false,
-            })
+            .any(|&fault| self.partition_fault_separates(fault as usize, zone_a, zone_b))
+    }
+
+    /// Whether fault `fault` is a partition with the two zones on opposite sides.
+    pub(super) fn partition_fault_separates(&self, fault: usize, zone_a: u32, zone_b: u32) -> bool {
+        if zone_a == NONE || zone_a == zone_b {
+            return false;
+        }
+        let (a, b) = (zone_a as usize, zone_b as usize);
+        match &self.model.faults[fault].kind {
+            FaultKind::Partition { side_a, side_b } => {
+                (side_a.contains(&a) && side_b.contains(&b))
+                    || (side_a.contains(&b) && side_b.contains(&a))
+            }
+            _ => false,
+        }
     }
 
     fn record_fault(&mut self, now: u64, kind: &'static str, fault: usize) {

@@ -1,6 +1,7 @@
 //! The request life cycle: arrivals at the edge, calls and their tries, jobs at replicas.
 
 use super::arena::Arena;
+use super::cause::{self, Cause, GaveUp, TryCause, NO_INDEX};
 use super::deadlines::{Deadline, DeadlineKind};
 use super::request::{
     CallPhase, CallState, Job, Lineage, Parent, PendingTry, IDLE, LOCAL, PENDING, TRY_LANES,
@@ -9,7 +10,7 @@ use super::{ops, Event, Recorder, Simulation, TraceEvent, TryKind, NONE};
 use crate::engine::chacha::{LINEAGE_WORDS, OWN_WORDS};
 use crate::engine::{derive_key, EventQueue, StreamKind};
 use crate::model::zones::{Originating, ZoneRequest};
-use crate::model::{Arrival, Jitter, Outcome};
+use crate::model::{Arrival, FaultKind, Jitter, Outcome};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
@@ -234,6 +235,7 @@ impl<R: Recorder> Simulation<'_, R> {
         measured: bool,
         started: u64,
         outcome: Outcome,
+        cause: Cause,
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
@@ -246,8 +248,11 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         if measured {
             self.measure.outcomes.add(outcome);
+            self.measure.workload_outcomes[workload as usize].add(outcome);
             if outcome == Outcome::Succeeded {
                 self.measure.latency.record(now - started);
+            } else {
+                self.measure.causes.add(cause);
             }
             self.measure.measured_in_flight -= 1;
         }
@@ -858,10 +863,12 @@ impl<R: Recorder> Simulation<'_, R> {
         let Some(call) = self.flight.calls.get(slot, generation) else {
             return;
         };
-        if call.live_tries > 0 {
+        let live_tries = call.live_tries;
+        let cause = self.call_timeout_cause(slot);
+        if live_tries > 0 {
             self.end_tries_in_flight(slot, Some(Outcome::Timeout), now, queue);
         }
-        self.complete_call(slot, Outcome::Timeout, now, queue);
+        self.complete_call(slot, Outcome::Timeout, cause, now, queue);
     }
 
     /// The hedge delay of try `try_number` is over: when it is still the call's latest try,
@@ -1067,10 +1074,16 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
+        let cause = if outcome == Outcome::Succeeded {
+            Cause::NONE
+        } else {
+            self.try_cause(slot, try_number, outcome) // before the lane is freed
+        };
         self.abandon_try(slot, try_number, outcome, now, queue);
         let call = self.flight.calls.at(slot);
         if call.live_tries > 0 {
             if outcome != Outcome::Succeeded {
+                self.remember_cause(slot, cause);
                 return; // a hedge is still out: wait for it
             }
             self.end_tries_in_flight(slot, None, now, queue); // lost the race: not counted
@@ -1088,9 +1101,15 @@ impl<R: Recorder> Simulation<'_, R> {
             && self.parent_alive(call.parent)
             && self.budget_allows_retry(client, now);
         if !retry {
-            self.complete_call(slot, outcome, now, queue);
+            let cause = if outcome == Outcome::Succeeded {
+                cause
+            } else {
+                self.with_gave_up(slot, cause, outcome, lost_in_crash, now)
+            };
+            self.complete_call(slot, outcome, cause, now, queue);
             return;
         }
+        self.remember_cause(slot, cause); // in case the deadline passes while backing off
         let retries = &self.client_policy(client, service).retries;
         let base = retries.backoff;
         let cap = base
@@ -1124,6 +1143,7 @@ impl<R: Recorder> Simulation<'_, R> {
         &mut self,
         slot: u32,
         outcome: Outcome,
+        cause: Cause,
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
@@ -1140,15 +1160,20 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.flight.calls.remove(slot);
         match parent {
-            Parent::Edge { workload, user } => {
-                self.end_request(workload, user, measured, started, outcome, now, queue)
-            }
+            Parent::Edge { workload, user } => self.end_request(
+                workload, user, measured, started, outcome, cause, now, queue,
+            ),
             Parent::Job { job, generation } => {
                 let Some(parent) = self.flight.jobs.get_mut(job, generation) else {
                     return;
                 };
                 parent.pending_calls -= 1;
                 if outcome != Outcome::Succeeded && !optional {
+                    if !parent.failed_required {
+                        // The first required call to fail is the one the job's error reports.
+                        let kept = cause::Stamped { generation, cause };
+                        *cause::slot_entry(&mut self.flight.job_causes, job) = kept;
+                    }
                     parent.failed_required = true;
                 }
                 if parent.pending_calls == 0 {
@@ -1470,6 +1495,11 @@ impl<R: Recorder> Simulation<'_, R> {
         if self.partitioned(call.caller_zone, replica_zone) {
             return;
         }
+        if outcome != Outcome::Succeeded {
+            self.note_response_cause(slot, outcome);
+        }
+        let job = self.flight.jobs.at(slot);
+        let call = self.flight.calls.at(job.call);
         let arrival = now
             .saturating_add(job.response_hop)
             .saturating_add(self.extra_latency(call.caller_replica, job.replica));
@@ -1490,6 +1520,205 @@ impl<R: Recorder> Simulation<'_, R> {
             self.replicas[caller_replica as usize].extra_latency
         };
         caller.saturating_add(self.replicas[replica as usize].extra_latency)
+    }
+}
+
+// ----- failure attribution (see `super::cause`); only failures get here ---------------------
+
+/// Whether a fault of `kind` explains a try ending with `outcome` (a crash refuses, errors
+/// fail, a hang, slow-down or added latency times out or fills the queue).
+fn explains(kind: &FaultKind, outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::Refused => matches!(kind, FaultKind::Crash),
+        Outcome::Error => matches!(kind, FaultKind::Errors { .. }),
+        Outcome::Timeout => matches!(
+            kind,
+            FaultKind::Hang | FaultKind::Slow { .. } | FaultKind::Latency { .. }
+        ),
+        Outcome::Rejected => matches!(kind, FaultKind::Slow { .. } | FaultKind::Latency { .. }),
+        Outcome::Succeeded | Outcome::CircuitOpen => false,
+    }
+}
+
+impl<R: Recorder> Simulation<'_, R> {
+    /// The fault in force at replica `replica_slot` that explains `outcome` (the latest started
+    /// of that kind, else the latest started of any kind); for a timeout across zones, a
+    /// partition in force between the caller and the replica first. [`NO_INDEX`]: none.
+    fn fault_at(&self, replica_slot: usize, outcome: Outcome, caller_zone: u32) -> u32 {
+        let replica = &self.replicas[replica_slot];
+        if outcome == Outcome::Timeout && self.partitioned(caller_zone, replica.zone) {
+            if let Some(&fault) = self.active_partitions.iter().rev().find(|&&fault| {
+                self.partition_fault_separates(fault as usize, caller_zone, replica.zone)
+            }) {
+                return fault;
+            }
+        }
+        let faults = &replica.faults_in_force;
+        faults
+            .iter()
+            .rev()
+            .find(|&&fault| explains(&self.model.faults[fault as usize].kind, outcome))
+            .or(faults.last())
+            .copied()
+            .unwrap_or(NO_INDEX)
+    }
+
+    /// The fault in force on any replica of `service` that explains `outcome` (else any), for a
+    /// try its caller answered itself: the highest fault index, [`NO_INDEX`] when none.
+    fn fault_on_service(&self, service: usize, outcome: Outcome) -> u32 {
+        let first = self.first_replica[service] as usize;
+        let replicas = &self.replicas[first..first + self.model.services[service].slots()];
+        let in_force = || {
+            replicas
+                .iter()
+                .flat_map(|r| r.faults_in_force.iter().copied())
+        };
+        in_force()
+            .filter(|&fault| explains(&self.model.faults[fault as usize].kind, outcome))
+            .max()
+            .or_else(|| in_force().max())
+            .unwrap_or(NO_INDEX)
+    }
+
+    /// The cause of a try of `service` that failed with `outcome` for a reason of its own:
+    /// `lane` is what its lane held (a replica index, or [`LOCAL`] / [`PENDING`]: the caller
+    /// answered itself).
+    fn own_cause(&self, service: u32, lane: u32, outcome: Outcome, caller_zone: u32) -> Cause {
+        let (replica, fault) = if lane < PENDING {
+            let slot = (self.first_replica[service as usize] + lane) as usize;
+            (lane, self.fault_at(slot, outcome, caller_zone))
+        } else {
+            (NO_INDEX, self.fault_on_service(service as usize, outcome))
+        };
+        Cause {
+            service,
+            replica,
+            outcome,
+            fault,
+            gave_up: GaveUp::Unknown,
+        }
+    }
+
+    /// A job answers its try with a failure: leaves the cause for the caller (the cause of
+    /// its failed required call, else its own failure).
+    #[cold]
+    #[inline(never)]
+    fn note_response_cause(&mut self, job_slot: u32, outcome: Outcome) {
+        let job = self.flight.jobs.at(job_slot);
+        let deep = match self.flight.job_causes.get(job_slot as usize) {
+            Some(kept)
+                if outcome == Outcome::Error
+                    && job.failed_required
+                    && kept.generation == job.generation =>
+            {
+                Some(kept.cause)
+            }
+            _ => None,
+        };
+        let replica = &self.replicas[job.replica as usize];
+        let cause = deep.unwrap_or_else(|| {
+            self.own_cause(replica.service, replica.index, outcome, job.caller_zone)
+        });
+        let entry = cause::slot_entry(&mut self.flight.call_causes, job.call);
+        entry.lanes[job.try_number as usize % TRY_LANES] = TryCause {
+            generation: job.call_generation,
+            try_number: job.try_number,
+            try_outcome: outcome,
+            cause,
+        };
+    }
+
+    /// The cause of try `try_number` of the call, ending now with `outcome` (call before its
+    /// lane is freed): what its response carried, else its own failure (a timeout, an answer
+    /// the caller gave itself).
+    #[cold]
+    #[inline(never)]
+    fn try_cause(&self, slot: u32, try_number: u32, outcome: Outcome) -> Cause {
+        let call = self.flight.calls.at(slot);
+        let lane = try_number as usize % TRY_LANES;
+        if let Some(entry) = self.flight.call_causes.get(slot as usize) {
+            let carried = entry.lanes[lane];
+            if carried.generation == call.generation
+                && carried.try_number == try_number
+                && carried.try_outcome == outcome
+            {
+                return carried.cause;
+            }
+        }
+        self.own_cause(call.service, call.lanes[lane], outcome, call.caller_zone)
+    }
+
+    /// Keeps `cause` as the call's latest failure (a call whose deadline passes before its next
+    /// try ends reports it).
+    #[cold]
+    #[inline(never)]
+    fn remember_cause(&mut self, slot: u32, cause: Cause) {
+        let generation = self.flight.calls.at(slot).generation;
+        cause::slot_entry(&mut self.flight.call_causes, slot).last =
+            cause::Stamped { generation, cause };
+    }
+
+    /// The cause of a call whose deadline passed: its latest try in flight timed out (at the
+    /// replica it waited on), else its latest failed try.
+    #[cold]
+    #[inline(never)]
+    fn call_timeout_cause(&self, slot: u32) -> Cause {
+        let call = self.flight.calls.at(slot);
+        let latest = self.tries_in_flight(slot).last();
+        let cause = match latest {
+            Some(number) => {
+                let lane = call.lanes[number as usize % TRY_LANES];
+                self.own_cause(call.service, lane, Outcome::Timeout, call.caller_zone)
+            }
+            None => match self.flight.call_causes.get(slot as usize) {
+                Some(entry) if entry.last.generation == call.generation => entry.last.cause,
+                _ => self.own_cause(call.service, LOCAL, Outcome::Timeout, call.caller_zone),
+            },
+        };
+        if cause.gave_up == GaveUp::Unknown {
+            Cause {
+                gave_up: GaveUp::Deadline,
+                ..cause
+            }
+        } else {
+            cause
+        }
+    }
+
+    /// `cause` with why the call stopped trying, when it is the call's own try's (a cause from
+    /// deeper down keeps the reason its own call gave). Mirrors the retry decision of
+    /// `end_try`, whose last condition is the retry budget.
+    #[cold]
+    #[inline(never)]
+    fn with_gave_up(
+        &self,
+        slot: u32,
+        cause: Cause,
+        outcome: Outcome,
+        lost_in_crash: bool,
+        now: u64,
+    ) -> Cause {
+        if cause.gave_up != GaveUp::Unknown {
+            return cause;
+        }
+        let call = self.flight.calls.at(slot);
+        let retries = &self.model.services[call.service as usize].policy.retries;
+        let retries_used = call.tries - 1 - u32::from(call.hedges);
+        let gave_up = if retries.max_retries == 0
+            || !retries.retry_on[outcome.index()]
+            || (lost_in_crash && !retries.retry_lost_in_crash)
+        {
+            GaveUp::NotRetried
+        } else if retries_used >= retries.max_retries {
+            GaveUp::RetriesExhausted
+        } else if now >= call.deadline {
+            GaveUp::Deadline
+        } else if !self.parent_alive(call.parent) {
+            GaveUp::CallerGone
+        } else {
+            GaveUp::RetryBudget
+        };
+        Cause { gave_up, ..cause }
     }
 }
 

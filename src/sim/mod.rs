@@ -10,6 +10,7 @@
 mod arena;
 pub mod arrivals;
 mod autoscale;
+pub mod cause;
 mod deadlines;
 mod discovery;
 mod event;
@@ -91,6 +92,10 @@ pub struct RunResult {
     pub latency: LatencyStats,
     /// Per service, in model order.
     pub services: Vec<ServiceTotals>,
+    /// Measured failed end-to-end requests by root cause (sums to the failures of `outcomes`).
+    pub causes: cause::CauseCounts,
+    /// Per workload, in model order: how its measured end-to-end requests ended.
+    pub workload_outcomes: Vec<OutcomeCounts>,
     /// Events the engine handled.
     pub events_handled: u64,
     /// Simulated time at which the run ended, nanoseconds.
@@ -234,6 +239,11 @@ struct InFlight {
     job_positions: Vec<u32>,
     /// Armed timeouts, one queue per distinct delay.
     deadlines: Vec<DeadlineQueue>,
+    /// Causes travelling back with failed responses (by call slot; grown only on failures).
+    call_causes: Vec<cause::CallCauses>,
+    /// The cause of each job's first failed required call, with the job's generation (by job
+    /// slot; grown only on failures).
+    job_causes: Vec<cause::Stamped>,
 }
 
 /// The run's measurements: end-to-end totals and latency, per-service totals, windows.
@@ -244,6 +254,10 @@ struct Measurement {
     measured_in_flight: u64,
     offered: u64,
     outcomes: OutcomeCounts,
+    /// Measured failures by root cause.
+    causes: cause::CauseCounts,
+    /// Per workload: how its measured requests ended.
+    workload_outcomes: Vec<OutcomeCounts>,
     latency: LatencyStats,
     service_totals: Vec<ServiceTotals>,
     windows: Vec<WindowCounters>,
@@ -396,12 +410,16 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 deadlines: (0..deadline_queues)
                     .map(|_| DeadlineQueue::default())
                     .collect(),
+                call_causes: Vec::new(),
+                job_causes: Vec::new(),
             },
             measure: Measurement {
                 measured: (model.warmup, model.duration),
                 measured_in_flight: 0,
                 offered: 0,
                 outcomes: OutcomeCounts::default(),
+                causes: cause::CauseCounts::default(),
+                workload_outcomes: vec![OutcomeCounts::default(); model.workloads.len()],
                 latency: LatencyStats::default(),
                 service_totals: vec![ServiceTotals::default(); model.services.len()],
                 windows: vec![WindowCounters::default(); model.services.len()],
@@ -530,6 +548,8 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let result = RunResult {
             offered: self.measure.offered,
             outcomes: self.measure.outcomes,
+            causes: self.measure.causes,
+            workload_outcomes: self.measure.workload_outcomes,
             latency: self.measure.latency,
             services: self.measure.service_totals,
             events_handled,

@@ -89,6 +89,8 @@ pub struct Replica {
     /// Rates of the `errors` faults in force on it; `error_rate` combines them as independent
     /// causes, `1 - prod(1 - rate)`.
     pub error_fault_rates: Vec<f64>,
+    /// Faults in force on it (fault indices, in start order), for failure attribution.
+    pub faults_in_force: Vec<u32>,
     /// Requests accepted while hung (never answered), since the hang began.
     pub hung_accepted: u64,
     /// Extra one-way latency on messages to and from it, nanoseconds.
@@ -146,6 +148,7 @@ impl Replica {
             hang_faults: 0,
             error_fault_rates: Vec::new(),
             slow_fault_factors: Vec::new(),
+            faults_in_force: Vec::new(),
             hung_accepted: 0,
             extra_latency: 0,
             busy_since: 0,

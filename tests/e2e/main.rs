@@ -3,6 +3,7 @@
 
 mod common;
 
+mod attribution;
 mod balancers;
 mod cli;
 mod compare;

@@ -195,8 +195,8 @@ fn a_run_writes_plots_and_a_self_contained_report() {
     // Every plot inline, once.
     assert_eq!(
         html.matches("<svg").count(),
-        RUN_PLOTS.len(),
-        "inline SVG plots"
+        RUN_PLOTS.len() + 1,
+        "inline SVG plots and the topology diagram"
     );
     // Names are escaped everywhere: the raw names never appear.
     assert!(!html.contains("front<b>"), "an unescaped service name");

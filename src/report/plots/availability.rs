@@ -33,7 +33,7 @@ impl AvailabilityPlot {
             warmup_s: data.summary.warmup_s,
             end_s: data.end_s(),
             windows: data.edge.points.clone(),
-            faults: data.fault_spans(),
+            faults: data.marked_spans(),
             objective: availability_objective(&data.summary_json),
         }
     }

@@ -42,6 +42,13 @@ impl ComparisonPlot {
     }
 }
 
+/// Whether a panel's value axis leaves out zero (its values all lie above it): the panel then
+/// shows a broken-axis mark and says where the axis starts, so that a small difference is not
+/// read as a large one.
+fn axis_is_broken(panel: &MetricPanel) -> bool {
+    panel_axis(panel).range().start > 0.0
+}
+
 /// The axis of one panel: the intervals with a margin, from zero when the values are near it.
 fn panel_axis(panel: &MetricPanel) -> ValueAxis {
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -133,6 +140,7 @@ impl Figure for ComparisonPlot {
             let plot_area = cell.split_vertically(22).1;
             let x = ValueAxis::categories(count);
             let y = panel_axis(panel);
+            let broken_at = axis_is_broken(panel).then(|| y.range().start);
             let labels = |v: &f64| {
                 let index = v.round();
                 if (v - index).abs() < 1e-6 && index >= 0.0 && (index as usize) < count {
@@ -159,6 +167,26 @@ impl Figure for ComparisonPlot {
                 .y_labels(5)
                 .x_label_formatter(&labels)
                 .draw()?;
+            if let Some(start) = broken_at {
+                // The broken-axis mark: two slanted strokes across the foot of the value axis.
+                let (x_pixels, y_pixels) = chart.plotting_area().get_pixel_range();
+                let (x0, y0) = (x_pixels.start, y_pixels.end - 8);
+                let ink = ShapeStyle::from(&INK).stroke_width(2);
+                for offset in [0, 6] {
+                    root.draw(&PathElement::new(
+                        vec![(x0 - 6, y0 + 4 - offset), (x0 + 6, y0 - 4 - offset)],
+                        ink,
+                    ))?;
+                }
+                let note = format!(
+                    "axis broken: starts at {}",
+                    crate::report::format::format_number(start)
+                );
+                let style = style::text(11, MUTED);
+                let (width, _) = cell.estimate_text_size(&note, &style)?;
+                let (cell_width, _) = cell.dim_in_pixel();
+                cell.draw_text(&note, &style, (cell_width as i32 - width as i32 - 12, 24))?;
+            }
             for (index, value) in panel.values.iter().enumerate() {
                 let Some((mean, low, high)) = *value else {
                     continue;
@@ -215,5 +243,39 @@ impl<DB: DrawingBackend> plotters::element::Drawable<DB> for MarkerAt {
             Some(at) => style::draw_marker(backend, at, self.series.marker, self.series.color, 6),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(values: &[(f64, f64, f64)], percent: bool) -> MetricPanel {
+        MetricPanel {
+            title: "metric".into(),
+            unit: String::new(),
+            lower_is_better: Some(true),
+            values: values.iter().copied().map(Some).collect(),
+            significant: vec![false; values.len()],
+            percent,
+        }
+    }
+
+    #[test]
+    fn an_axis_without_zero_is_marked_broken() {
+        // 12.0 ms against 12.65 ms: the axis would magnify 0.65 ms; it leaves zero out, and
+        // the panel says so.
+        let close = panel(&[(12.0, 11.9, 12.1), (12.65, 12.55, 12.75)], false);
+        assert!(axis_is_broken(&close));
+        // Availability crowded near 100%: broken as well.
+        let near_one = panel(
+            &[(99.9998, 99.9996, 100.0), (99.9984, 99.998, 99.999)],
+            true,
+        );
+        assert!(axis_is_broken(&near_one));
+        // Values spread from near zero: the axis starts at zero, nothing is marked.
+        let spread = panel(&[(1.0, 0.8, 1.2), (5.0, 4.5, 5.5)], false);
+        assert!(!axis_is_broken(&spread));
+        assert_eq!(panel_axis(&spread).range().start, 0.0);
     }
 }

@@ -42,7 +42,7 @@ impl LatencyPlot {
                 .filter(|run| !run.is_empty())
                 .cloned()
                 .collect(),
-            faults: data.fault_spans(),
+            faults: data.marked_spans(),
             objectives: latency_objectives(&data.summary_json),
         }
     }
