@@ -397,7 +397,10 @@ mod tests {
         assert_eq!(paged_buckets, reference_buckets, "digits {digits}");
         // Counts at or below a value (the latency alerts' reading) agree with HDR's.
         // (Within the trackable range: above it, HDR clamps where the paged layout saturates.)
-        let within = recorded_values.iter().filter(|&&value| value <= HOUR).take(200);
+        let within = recorded_values
+            .iter()
+            .filter(|&&value| value <= HOUR)
+            .take(200);
         for &value in within.chain(&[0, 1, HOUR / 2, HOUR]) {
             assert_eq!(
                 paged.count_through(&layout, layout.index(value)),
