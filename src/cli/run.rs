@@ -5,6 +5,24 @@ use crate::analysis::slo::SloReport;
 use crate::report::{self, Summary};
 use std::path::{Path, PathBuf};
 
+/// Every file `meshsim run` writes, for `meshsim run --help` (and the man page); the test
+/// `run_help_lists_every_file_written` compares it with a run's folder.
+pub const FILES_WRITTEN: &str = "\
+Files written into the output folder (--out DIR, default reports/<scenario name>/):
+  summary.json             requests, availability, latency, per-service figures, SLO verdicts
+  timeseries.csv           per window and service (and end to end): arrivals, outcomes, latency
+  replicas.csv             per window and replica: tries, busy workers, queue, health
+  events.csv               faults and governance actions (ejections, breakers, scaling), timed
+  latency.csv              end-to-end latency quantiles of succeeded requests
+  latency.svg, .png        p50 and p99 over time, faults shaded
+  availability.svg, .png   availability and requests per second over time
+  replicas.svg, .png       per-replica load heatmap
+  cdf.svg, .png            the latency distribution and its tail
+  report.html              one self-contained page with all of the above
+  .meshsim-files           the list of these files (a later run removes those it does not write)
+With --traces FILE: sampled requests as OTLP/JSON traces, in FILE.
+Standard output: the summary (--quiet: nothing). Files: docs/reports.md.";
+
 /// The arguments of `meshsim run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {

@@ -64,6 +64,7 @@ pub fn parse_vary(arg: &str) -> Result<Axis, String> {
             "--vary {arg}: \"{key}\" is not a dotted key like policy.balancer"
         ));
     }
+    crate::scenario::check_key(key).map_err(|message| format!("--vary {arg}: {message}"))?;
     let mut values = split_values(values);
     if let Some(position) = values.iter().position(String::is_empty) {
         return Err(format!("--vary {arg}: value {} is empty", position + 1));
@@ -319,18 +320,18 @@ pub fn variants(axes: &[Axis]) -> Vec<Variant> {
         .collect()
 }
 
-/// A value reduced to letters, digits, `.` and `_` (others become `_`); `v` if nothing is left.
+/// A value reduced to letters, digits, `.` and `_` for a file name: every run of other
+/// characters becomes one `_` (`{ max = 2, backoff = "10ms" }` gives `max_2_backoff_10ms`);
+/// `v` if nothing is left.
 fn slug_part(value: &str) -> String {
-    let text: String = value
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut text = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            text.push(c);
+        } else if !text.ends_with('_') {
+            text.push('_');
+        }
+    }
     let text = text.trim_matches(|c| c == '_' || c == '.').to_string();
     if text.is_empty() {
         "v".to_string()

@@ -68,6 +68,6 @@ pub fn run_to_folder_traced(
         super::latency_quantiles_csv(&result.latency).as_bytes(),
     )?;
     super::render_run(&mut files)?;
-    files.commit()?;
+    files.commit_whole()?;
     Ok((summary, simulation_wall))
 }
