@@ -418,9 +418,20 @@ mod tests {
         }
         // A quoted string with dots is a value, not a range.
         assert_eq!(
-            parse_vary("a.b=\"x..y\"").expect("parses").values,
+            parse_vary("scenario.name=\"x..y\"").expect("parses").values,
             ["\"x..y\""]
         );
+    }
+
+    #[test]
+    fn slugs_are_readable_file_name_parts() {
+        assert_eq!(slug_part("p2c"), "p2c");
+        assert_eq!(
+            slug_part("{ max = 2, backoff = \"10ms\" }"),
+            "max_2_backoff_10ms"
+        );
+        assert_eq!(slug_part("false"), "false");
+        assert_eq!(slug_part("\"{}\""), "v");
     }
 
     #[test]
@@ -438,6 +449,13 @@ mod tests {
         assert_eq!(from_cli[0].key, "policy.timeout");
         assert_eq!(variants(&[]).len(), 1);
         assert_eq!(variants(&[])[0].slug, "baseline");
-        assert!(axes(&["a.b=1".into(), "a.b=2".into()], None).is_err());
+        let twice = axes(
+            &[
+                "policy.balancer=p2c".into(),
+                "policy.balancer=random".into(),
+            ],
+            None,
+        );
+        assert!(twice.expect_err("twice").contains("varied twice"));
     }
 }
