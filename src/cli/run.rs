@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Services listed in the summary's table: the N failing or busiest (the others summed on
+    /// one line), or `all`.
+    #[arg(long, value_name = "N|all", default_value = "20", value_parser = parse_services)]
+    pub services: ServiceLimit,
     /// Also write sampled end-to-end requests as OTLP/JSON traces to FILE (opens in Jaeger's
     /// UI; `meshsim import traces` reads it back).
     #[arg(long, value_name = "FILE")]
@@ -52,6 +56,23 @@ pub struct RunArgs {
     /// which; the scenario must have an `[slo]` table.
     #[arg(long)]
     pub check: bool,
+}
+
+/// How many services the summary's table lists (`None`: all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceLimit(pub Option<usize>);
+
+/// Parses `--services`: a positive count, or `all`.
+fn parse_services(text: &str) -> Result<ServiceLimit, String> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(ServiceLimit(None));
+    }
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(ServiceLimit(Some(n))),
+        _ => Err(format!(
+            "expected a number of services (at least 1) or all, found \"{text}\""
+        )),
+    }
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
@@ -88,7 +109,7 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         AppError::Failed(format!("writing the report to {}: {error}", dir.display()))
     })?;
     if !args.quiet {
-        say(&report::render_terminal(&summary));
+        say(&report::render_terminal_limited(&summary, args.services.0));
         say(&engine_line(&summary, simulation_wall));
         say(&format!("  report        {}\n", dir.display()));
         if let Some(traces) = &traces {

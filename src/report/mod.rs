@@ -22,5 +22,7 @@ pub use render::{
 pub use run::{run_to_folder, run_to_folder_traced, TraceOutput};
 pub use rundata::RunData;
 pub use summary::Summary;
-pub use terminal::{render as render_terminal, render_slo};
+pub use terminal::{
+    render as render_terminal, render_limited as render_terminal_limited, render_slo,
+};
 pub use traces::TraceRecorder;

@@ -17,6 +17,7 @@ mod hedging;
 mod hostile;
 mod import;
 mod layers;
+mod messages;
 mod metastable;
 mod queueing;
 mod report;
