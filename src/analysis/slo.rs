@@ -71,7 +71,7 @@ pub struct EdgeRecorder<R> {
 }
 
 impl<R: Recorder> EdgeRecorder<R> {
-    /// Keeps the latency of each window at `quantiles`.
+    /// Keeps the latency of each window at `quantiles` (no quantile: keeps no window).
     pub fn new(inner: R, quantiles: Vec<f64>) -> Self {
         EdgeRecorder {
             inner,
@@ -80,8 +80,13 @@ impl<R: Recorder> EdgeRecorder<R> {
         }
     }
 
-    /// Keeps the quantiles `model`'s `[slo]` has targets for, and always p99.
+    /// Keeps the quantiles `model`'s `[slo]` has targets for, and always p99; keeps no window
+    /// at all when the model has no `[slo]` (nothing reads them then, and a run of a million
+    /// windows would hold them all).
     pub fn for_model(inner: R, model: &Model) -> Self {
+        if model.slo.is_none() {
+            return EdgeRecorder::new(inner, Vec::new());
+        }
         let mut quantiles = vec![0.99];
         if let Some(slo) = &model.slo {
             for &(quantile, _) in &slo.latency {
@@ -101,7 +106,7 @@ impl<R: Recorder> EdgeRecorder<R> {
 
 impl<R: Recorder> Recorder for EdgeRecorder<R> {
     fn window(&mut self, row: &WindowRow<'_>) {
-        if row.service == EDGE_ROW {
+        if row.service == EDGE_ROW && !self.quantiles.is_empty() {
             let counters = row.counters;
             self.windows.push(EdgeWindow {
                 start: row.start,

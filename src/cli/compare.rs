@@ -141,7 +141,10 @@ pub fn run(args: &CompareArgs) -> Result<(), AppError> {
     let outcome = pool.install(|| compare::execute(&plan, &|_: Progress| bar.inc()));
     bar.finish();
     if let Some(reason) = outcome.stopped {
-        return Err(AppError::Failed(reason));
+        return Err(AppError::Failed(format!(
+            "{reason}; no comparison was written to {} (the figures of a stopped run are partial)",
+            dir.display()
+        )));
     }
     compare::write_report(&outcome, &dir).map_err(|error| {
         AppError::Failed(format!(

@@ -91,7 +91,11 @@ pub enum Command {
 /// Runs the command line; returns the process's exit status (0, or [`AppError::exit_code`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(&cli.command) {
+    let result = dispatch(&cli.command);
+    if std::env::var_os(PEAK_RSS_VARIABLE).is_some_and(|value| !value.is_empty()) {
+        report_peak_rss();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let mut stderr = std::io::stderr().lock();
@@ -100,6 +104,26 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// Set (to anything but the empty string), `meshsim` prints its peak resident memory to
+/// standard error as it exits: `meshsim: peak RSS N kB` (Linux; `VmHWM` of
+/// `/proc/self/status`). The tests measure memory bounds with it, free of other processes.
+pub const PEAK_RSS_VARIABLE: &str = "MESHSIM_PEAK_RSS";
+
+/// Prints `meshsim: peak RSS N kB` to standard error, if the system tells it.
+fn report_peak_rss() {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return;
+    };
+    let peak = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .map(str::trim);
+    if let Some(kilobytes) = peak {
+        let _ = writeln!(std::io::stderr().lock(), "meshsim: peak RSS {kilobytes} kB");
     }
 }
 

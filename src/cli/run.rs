@@ -105,9 +105,15 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
     );
     let written = report::run_to_folder_traced(&model, &dir, &progress, traces.as_ref());
     progress.finish();
-    let (summary, simulation_wall) = written.map_err(|error| {
-        AppError::Failed(format!("writing the report to {}: {error}", dir.display()))
-    })?;
+    let (summary, simulation_wall) =
+        written.map_err(|error| match report::RunStopped::of(&error) {
+            // The cause first; then that nothing was written (a stopped run's figures are partial).
+            Some(stopped) => AppError::Failed(format!(
+                "{stopped}; no report was written to {} (the figures of a stopped run are partial)",
+                dir.display()
+            )),
+            None => AppError::Failed(format!("writing the report to {}: {error}", dir.display())),
+        })?;
     if !args.quiet {
         say(&report::render_terminal_limited(&summary, args.services.0));
         say(&engine_line(&summary, simulation_wall));

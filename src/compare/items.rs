@@ -17,7 +17,6 @@ use super::replicate::{run_replication, ReplicationRun, METRICS};
 use super::results::{AxisResult, Setting};
 use super::Plan;
 use crate::analysis::slo::SloReport;
-use crate::report::latency_quantiles_csv;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -337,7 +336,7 @@ impl ItemResult {
             succeeded: run.succeeded,
             values: run.values.to_vec(),
             slo: run.slo.clone(),
-            latency_csv: run.latency.as_ref().map(latency_quantiles_csv),
+            latency_csv: run.latency_csv.clone(),
             stopped: run.stopped.clone(),
         }
     }
@@ -359,7 +358,7 @@ impl ItemResult {
             succeeded: self.succeeded,
             values,
             slo: self.slo.clone(),
-            latency: None,
+            latency_csv: None,
             stopped: self.stopped.clone(),
         })
     }

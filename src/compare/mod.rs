@@ -25,7 +25,6 @@ pub mod summarize;
 use crate::model::Model;
 use crate::report::{latency_quantiles_csv, OutputFiles};
 use crate::scenario::{limits, Override, ScenarioError, Source};
-use crate::sim::LatencyStats;
 use grid::{Axis, Variant};
 use replicate::Progress;
 use results::Comparison;
@@ -53,8 +52,8 @@ pub struct Plan {
 pub struct Outcome {
     /// The comparison (`comparison.json`).
     pub comparison: Comparison,
-    /// Per variant, in order: replication 0's end-to-end latency.
-    pub latency: Vec<LatencyStats>,
+    /// Per variant, in order: replication 0's end-to-end latency, as `latency-<slug>.csv` text.
+    pub latency_csv: Vec<String>,
     /// Why a run was stopped before its end (the first in variant then replication order), if
     /// one was: its figures are partial, and the comparison must not be reported.
     pub stopped: Option<String>,
@@ -158,35 +157,50 @@ pub fn check_threads(threads: Option<usize>) -> Result<(), String> {
 /// in `ThreadPool::install` to choose the threads), calling `on_finished` after each one (from
 /// the thread that ran it, in any order: the hook for a progress bar). The outcome does not
 /// depend on the number of threads.
+///
+/// The grid is streamed: each variant's replications are folded into its part of the
+/// comparison as soon as they are done, then dropped (only the baseline's are kept, for the
+/// paired differences), so memory grows with the comparison's own size (a few hundred bytes
+/// per replication, about 15 KB of latency quantiles per variant), not with the runs' details.
 pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome {
-    let models: Vec<Model> = plan
-        .variants
-        .iter()
-        .map(|(_, model)| model.clone())
-        .collect();
-    let mut runs = replicate::run_grid(&models, plan.replications, on_finished);
-    let stopped = plan
-        .variants
-        .iter()
-        .zip(&runs)
-        .find_map(|((variant, _), runs)| {
-            runs.iter().find_map(|run| {
-                let reason = run.stopped.as_ref()?;
-                Some(format!(
-                    "variant {}, replication {} (seed {}): {reason}",
-                    variant.name, run.index, run.seed
-                ))
-            })
-        });
-    let latency = runs
-        .iter_mut()
-        .map(|runs| runs[0].latency.take().unwrap_or_default())
-        .collect();
-    let variants: Vec<Variant> = plan
-        .variants
-        .iter()
-        .map(|(variant, _)| variant.clone())
-        .collect();
+    let models: Vec<&Model> = plan.variants.iter().map(|(_, model)| model).collect();
+    let mut baseline: Vec<replicate::ReplicationRun> = Vec::new();
+    let mut variants = Vec::with_capacity(models.len());
+    let mut latency_csv = Vec::with_capacity(models.len());
+    let mut stopped = None;
+    replicate::run_grid_streamed(
+        &models,
+        plan.replications,
+        on_finished,
+        &mut |index, mut runs| {
+            let variant = &plan.variants[index].0;
+            if stopped.is_none() {
+                stopped = runs.iter().find_map(|run| {
+                    let reason = run.stopped.as_ref()?;
+                    Some(format!(
+                        "variant {}, replication {} (seed {}): {reason}",
+                        variant.name, run.index, run.seed
+                    ))
+                });
+            }
+            latency_csv.push(
+                runs[0]
+                    .latency_csv
+                    .take()
+                    .unwrap_or_else(|| latency_quantiles_csv(&crate::sim::LatencyStats::default())),
+            );
+            if index == 0 {
+                baseline = runs;
+                variants.push(summarize::summarize_variant(
+                    0, variant, &baseline, &baseline,
+                ));
+            } else {
+                variants.push(summarize::summarize_variant(
+                    index, variant, &runs, &baseline,
+                ));
+            }
+        },
+    );
     let header = summarize::Header {
         scenario: &plan.base.name,
         seed: plan.variants[0].1.seed,
@@ -194,8 +208,8 @@ pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome 
         axes: &plan.axes,
     };
     Outcome {
-        comparison: summarize::summarize(header, &variants, &runs),
-        latency,
+        comparison: summarize::comparison(header, variants),
+        latency_csv,
         stopped,
     }
 }
@@ -204,8 +218,7 @@ pub fn execute(plan: &Plan, on_finished: &(dyn Fn(Progress) + Sync)) -> Outcome 
 /// `latency-<slug>.csv` per variant into `dir`, with the plots and `report.html`
 /// ([`crate::report::render_comparison_files`]), atomically (all files or none).
 pub fn write_report(outcome: &Outcome, dir: &Path) -> std::io::Result<()> {
-    let latency: Vec<String> = outcome.latency.iter().map(latency_quantiles_csv).collect();
-    write_comparison(&outcome.comparison, &latency, dir)
+    write_comparison(&outcome.comparison, &outcome.latency_csv, dir)
 }
 
 /// [`write_report`] from the comparison and each variant's latency file contents (what

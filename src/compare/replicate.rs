@@ -10,7 +10,7 @@ use crate::analysis::slo::{self, EdgeRecorder, SloReport};
 use crate::engine::derive_key;
 use crate::engine::time::nanos_to_millis;
 use crate::model::{Model, Outcome};
-use crate::sim::{LatencyStats, NullRecorder, RunResult, Simulation};
+use crate::sim::{NullRecorder, RunResult, Simulation};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -123,8 +123,10 @@ pub struct ReplicationRun {
     pub values: [f64; METRICS.len()],
     /// The run judged against `[slo]`, when the model has one.
     pub slo: Option<SloReport>,
-    /// The end-to-end latency distribution, when asked to keep it.
-    pub latency: Option<LatencyStats>,
+    /// The end-to-end latency distribution as `latency.csv` text
+    /// ([`crate::report::latency_quantiles_csv`]), when asked to keep it: about 15 KB, where the
+    /// histogram itself takes about 130 KB.
+    pub latency_csv: Option<String>,
     /// Why the run was stopped before its end, if it was ([`crate::sim::RunResult::stopped`]).
     pub stopped: Option<String>,
 }
@@ -148,7 +150,11 @@ pub fn run_replication(model: &Model, index: u32, keep_latency: bool) -> Replica
         values: metric_values(&model, &result),
         slo,
         stopped: result.stopped.clone(),
-        latency: keep_latency.then_some(result.latency),
+        latency_csv: keep_latency.then(|| {
+            let mut text = crate::report::latency_quantiles_csv(&result.latency);
+            text.shrink_to_fit();
+            text
+        }),
     }
 }
 
@@ -204,31 +210,59 @@ pub fn run_grid(
     replications: u32,
     on_finished: &(dyn Fn(Progress) + Sync),
 ) -> Vec<Vec<ReplicationRun>> {
+    let mut grid: Vec<Vec<ReplicationRun>> = Vec::with_capacity(models.len());
+    let models: Vec<&Model> = models.iter().collect();
+    run_grid_streamed(&models, replications, on_finished, &mut |_, runs| {
+        grid.push(runs)
+    });
+    grid
+}
+
+/// Items run together before their results are handed on: enough to keep every thread busy
+/// (a chunk's last items leave threads idle), few enough that the runs in hand stay small.
+fn chunk_items() -> usize {
+    (rayon::current_num_threads() * 16).max(64)
+}
+
+/// [`run_grid`], handing each model's replications to `consume(model index, runs)` in model
+/// order as soon as they are done, instead of keeping them all: models are run in chunks of
+/// whole models of about [`chunk_items`] items, so the runs held at once are those of one
+/// chunk, whatever the size of the grid.
+pub fn run_grid_streamed(
+    models: &[&Model],
+    replications: u32,
+    on_finished: &(dyn Fn(Progress) + Sync),
+    consume: &mut dyn FnMut(usize, Vec<ReplicationRun>),
+) {
     let total = models.len() * replications as usize;
     let finished = AtomicUsize::new(0);
-    let tasks: Vec<(usize, u32)> = (0..models.len())
-        .flat_map(|v| (0..replications).map(move |r| (v, r)))
-        .collect();
-    let runs: Vec<ReplicationRun> = tasks
-        .into_par_iter()
-        .map(|(variant, replication)| {
-            let run = run_replication(&models[variant], replication, replication == 0);
-            let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-            on_finished(Progress {
-                variant,
-                replication,
-                finished: done,
-                total,
-            });
-            run
-        })
-        .collect();
-    let mut grid: Vec<Vec<ReplicationRun>> = Vec::with_capacity(models.len());
-    let mut runs = runs.into_iter();
-    for _ in models {
-        grid.push(runs.by_ref().take(replications as usize).collect());
+    let models_per_chunk = chunk_items().div_ceil(replications as usize).max(1);
+    let mut first = 0;
+    while first < models.len() {
+        let last = (first + models_per_chunk).min(models.len());
+        let tasks: Vec<(usize, u32)> = (first..last)
+            .flat_map(|v| (0..replications).map(move |r| (v, r)))
+            .collect();
+        let runs: Vec<ReplicationRun> = tasks
+            .into_par_iter()
+            .map(|(variant, replication)| {
+                let run = run_replication(models[variant], replication, replication == 0);
+                let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                on_finished(Progress {
+                    variant,
+                    replication,
+                    finished: done,
+                    total,
+                });
+                run
+            })
+            .collect();
+        let mut runs = runs.into_iter();
+        for variant in first..last {
+            consume(variant, runs.by_ref().take(replications as usize).collect());
+        }
+        first = last;
     }
-    grid
 }
 
 #[cfg(test)]

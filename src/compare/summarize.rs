@@ -36,24 +36,41 @@ pub fn summarize(
         .iter()
         .zip(runs)
         .enumerate()
-        .map(|(index, (variant, runs))| VariantResult {
-            name: variant.name.clone(),
-            slug: variant.slug.clone(),
-            baseline: index == 0,
-            overrides: variant
-                .settings
-                .iter()
-                .map(|(key, value)| Setting {
-                    key: key.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-            latency_file: latency_file_name(&variant.slug),
-            metrics: metric_results(runs, baseline),
-            slo: variant_slo(runs),
-            replications: runs.iter().map(replication_result).collect(),
-        })
+        .map(|(index, (variant, runs))| summarize_variant(index, variant, runs, baseline))
         .collect();
+    comparison(header, variants)
+}
+
+/// One variant's part of the comparison, from its replications and the baseline's (`index` 0
+/// is the baseline itself): what [`summarize`] computes for it, so that a grid can be folded
+/// variant by variant without keeping every variant's runs.
+pub fn summarize_variant(
+    index: usize,
+    variant: &Variant,
+    runs: &[ReplicationRun],
+    baseline: &[ReplicationRun],
+) -> VariantResult {
+    VariantResult {
+        name: variant.name.clone(),
+        slug: variant.slug.clone(),
+        baseline: index == 0,
+        overrides: variant
+            .settings
+            .iter()
+            .map(|(key, value)| Setting {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        latency_file: latency_file_name(&variant.slug),
+        metrics: metric_results(runs, baseline),
+        slo: variant_slo(runs),
+        replications: runs.iter().map(replication_result).collect(),
+    }
+}
+
+/// The comparison of the variants summarized by [`summarize_variant`], in order.
+pub fn comparison(header: Header<'_>, variants: Vec<VariantResult>) -> Comparison {
     Comparison {
         scenario: header.scenario.to_string(),
         seed: header.seed,

@@ -113,6 +113,23 @@ impl OutputFiles {
         }
     }
 
+    /// Opens `name` for reading, as [`OutputFiles::read`] finds it, without reading it whole;
+    /// `None` if there is no such file.
+    pub fn open(&self, name: &str) -> io::Result<Option<File>> {
+        let target = self.dir.join(name);
+        let path = self
+            .pending
+            .iter()
+            .rev()
+            .find(|(_, t)| *t == target)
+            .map_or(target.clone(), |(p, _)| p.clone());
+        match File::open(path) {
+            Ok(file) => Ok(Some(file)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Renames every file into place, and adds them to the folder's list of written files (if it
     /// has one: re-rendering a folder written before the list existed does not start one).
     pub fn commit(mut self) -> io::Result<()> {

@@ -5,11 +5,11 @@
 
 use super::format::{count, number, percent};
 use super::plots::Rendered;
-use super::rundata::{EventRow, RunData};
+use super::rundata::RunData;
 use std::fmt::Write;
 
 /// At most this many rows of `events.csv` are listed (the rest are counted).
-pub const MAX_EVENTS: usize = 500;
+pub const MAX_EVENTS: usize = super::rundata::SHOWN_EVENTS;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -249,21 +249,22 @@ pub fn run_report(data: &RunData, plots: &[Rendered]) -> String {
     out.push_str("</tbody></table>\n");
 
     out.push_str("<h2 id=\"timeline\">Event timeline</h2>\n");
-    event_timeline(&mut out, &data.events);
+    event_timeline(&mut out, data);
     page_end(&mut out);
     out
 }
 
 /// The events of `events.csv`, as a table (faults with their durations).
-fn event_timeline(out: &mut String, events: &[EventRow]) {
-    if events.is_empty() {
+fn event_timeline(out: &mut String, data: &RunData) {
+    let events = &data.events;
+    if data.event_count == 0 {
         out.push_str("<p class=\"note\">No events: the scenario has no faults.</p>\n");
         return;
     }
-    let spans = super::rundata::fault_spans(events);
+    let spans = &data.faults;
     if !spans.is_empty() {
         out.push_str("<table><thead><tr><th class=\"text\">fault</th><th class=\"text\">target</th><th>from (s)</th><th>to (s)</th><th>lasting (s)</th></tr></thead><tbody>\n");
-        for span in &spans {
+        for span in spans {
             let (to, lasting) = match span.end_s {
                 Some(end) => (trim(end), trim(end - span.start_s)),
                 None => ("end of run".to_string(), "–".to_string()),
@@ -292,11 +293,11 @@ fn event_timeline(out: &mut String, events: &[EventRow]) {
         );
     }
     out.push_str("</tbody></table>\n");
-    if events.len() > MAX_EVENTS {
+    if data.event_count > MAX_EVENTS as u64 {
         let _ = writeln!(
             out,
             "<p class=\"note\">{} more events in <code>events.csv</code>.</p>",
-            count((events.len() - MAX_EVENTS) as u64)
+            count(data.event_count - MAX_EVENTS as u64)
         );
     }
 }

@@ -19,7 +19,7 @@ pub use progress::{Progress, ProgressRecorder};
 pub use render::{
     render_comparison, render_comparison_files, render_folder, render_run, FolderKind, RenderError,
 };
-pub use run::{run_to_folder, run_to_folder_traced, TraceOutput};
+pub use run::{run_to_folder, run_to_folder_traced, RunStopped, TraceOutput};
 pub use rundata::RunData;
 pub use summary::Summary;
 pub use terminal::{

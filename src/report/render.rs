@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 /// their temporary names: call it after the CSV files and `summary.json` are written, before
 /// [`OutputFiles::commit`]).
 pub fn render_run(files: &mut OutputFiles) -> io::Result<()> {
-    let data = RunData::read_with(|name| files.read(name))?;
+    let data = RunData::read_with(&mut |name| {
+        Ok(files
+            .open(name)?
+            .map(|file| Box::new(file) as Box<dyn io::Read>))
+    })?;
     write_run(&data, files)
 }
 
@@ -43,7 +47,12 @@ pub fn render_comparison_files(files: &mut OutputFiles) -> io::Result<()> {
     let comparison: Comparison = serde_json::from_slice(&text)
         .map_err(|e| io::Error::other(format!("comparison.json: {e}")))?;
     let mut distributions = Vec::new();
-    for (index, variant) in comparison.variants.iter().enumerate() {
+    for (index, variant) in comparison
+        .variants
+        .iter()
+        .enumerate()
+        .take(cdf::MAX_DISTRIBUTIONS)
+    {
         let quantiles = match files.read(&variant.latency_file)? {
             Some(bytes) => rundata::parse_quantiles(&bytes)
                 .map_err(|e| io::Error::other(format!("{}: {e}", variant.latency_file)))?,
@@ -118,10 +127,19 @@ fn comparison_plots(
         })
         .collect();
     let chart = comparison::ComparisonPlot::new(subtitle.clone(), labels, panels);
-    let cdf_subtitle = format!(
-        "{} – each variant's first replication, succeeded measured requests",
-        comparison.scenario
-    );
+    let cdf_subtitle = if comparison.variants.len() > cdf::MAX_DISTRIBUTIONS {
+        format!(
+            "{} – the first {} of {} variants, first replication, succeeded measured requests",
+            comparison.scenario,
+            cdf::MAX_DISTRIBUTIONS,
+            comparison.variants.len()
+        )
+    } else {
+        format!(
+            "{} – each variant's first replication, succeeded measured requests",
+            comparison.scenario
+        )
+    };
     let mut plots = vec![plots::render(&chart)?];
     if distributions.iter().any(|d| !d.quantiles.is_empty()) {
         plots.push(plots::render(&cdf::CdfPlot::new(

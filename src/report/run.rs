@@ -20,6 +20,28 @@ pub fn run_to_folder(
     run_to_folder_traced(model, dir, progress, None)
 }
 
+/// The error of [`run_to_folder`] for a run the simulator stopped before its end
+/// ([`crate::sim::RunResult::stopped`]): the reason names the cause and the simulated time. No
+/// report is written (the figures of a stopped run are partial); find it with
+/// [`RunStopped::of`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStopped(pub String);
+
+impl std::fmt::Display for RunStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunStopped {}
+
+impl RunStopped {
+    /// The stop inside an I/O error of [`run_to_folder`], if that is what it is.
+    pub fn of(error: &std::io::Error) -> Option<&RunStopped> {
+        error.get_ref()?.downcast_ref::<RunStopped>()
+    }
+}
+
 /// Where `meshsim run --traces` writes sampled requests, and the sampling probability.
 #[derive(Debug, Clone)]
 pub struct TraceOutput {
@@ -53,7 +75,7 @@ pub fn run_to_folder_traced(
     let simulation_wall = started.elapsed();
     if let Some(reason) = result.stopped {
         // A stopped run's figures are partial: no report (its files are removed on drop).
-        return Err(std::io::Error::other(reason));
+        return Err(std::io::Error::other(RunStopped(reason)));
     }
     let (recorder, edge_windows) = recorder.into_parts();
     recorder.into_inner().finish()?;

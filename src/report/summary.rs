@@ -124,6 +124,14 @@ pub struct ServiceSummary {
     pub retries: u64,
     /// Hedges sent to it (extra tries while an earlier one was still in flight).
     pub hedges: u64,
+    /// Calls made to it. Each sends a first try, so tries sent = calls + retries + hedges =
+    /// the sum of `tries` + `tries_cancelled` + `tries_in_flight_at_end`.
+    pub calls: u64,
+    /// Tries abandoned without an outcome: another try of the same call succeeded first.
+    pub tries_cancelled: u64,
+    /// Tries still in flight when the run ended (downstream calls of requests that had already
+    /// ended, for instance by a timeout of their caller).
+    pub tries_in_flight_at_end: u64,
     /// Tries sent to it by a caller in another zone.
     pub cross_zone_tries: u64,
     /// Compute time spent on tries whose caller had already given up, milliseconds.
@@ -185,6 +193,9 @@ impl Summary {
                     },
                     retries: totals.retries,
                     hedges: totals.hedges,
+                    calls: totals.calls,
+                    tries_cancelled: totals.tries_cancelled,
+                    tries_in_flight_at_end: totals.tries_in_flight_at_end,
                     cross_zone_tries: totals.cross_zone_tries,
                     wasted_work_ms: nanos_to_millis(totals.wasted_nanos as f64),
                     expired: totals.expired,

@@ -75,6 +75,20 @@ impl<T: Generational> Arena<T> {
     }
 
     /// Frees slot `index`; every handle to it becomes stale. Freeing twice is a logic error.
+    /// The values in use (not freed), in slot order. Allocates a mark per slot: for the end of
+    /// a run, not for the event loop.
+    pub fn live(&self) -> impl Iterator<Item = &T> {
+        let mut free = vec![false; self.slots.len()];
+        for &index in &self.free {
+            free[index as usize] = true;
+        }
+        self.slots
+            .iter()
+            .zip(free)
+            .filter(|(_, free)| !free)
+            .map(|(value, _)| value)
+    }
+
     pub fn remove(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
         slot.set_generation(slot.generation().wrapping_add(1));

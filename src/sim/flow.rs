@@ -295,6 +295,9 @@ impl<R: Recorder> Simulation<'_, R> {
             first_child: start.first_child,
         };
         let call_deadline = call.deadline;
+        if start.measured {
+            self.measure.service_totals[service].calls += 1;
+        }
         self.budget_deposit(start.client, now);
         let (slot, generation) = self.flight.calls.insert(call);
         let deadline = Deadline {
@@ -945,6 +948,10 @@ impl<R: Recorder> Simulation<'_, R> {
                                 at: now,
                             };
                             self.recorder.trace(&event);
+                        }
+                        let call = self.flight.calls.at(slot);
+                        if call.measured {
+                            self.measure.service_totals[call.service as usize].tries_cancelled += 1;
                         }
                         self.release_try(slot, number, now, queue);
                     }

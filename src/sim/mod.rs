@@ -514,6 +514,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             totals.capacity_worker_nanos +=
                 replica.running_measured_nanos * f64::from(replica.workers);
         }
+        for call in self.flight.calls.live() {
+            if call.measured {
+                self.measure.service_totals[call.service as usize].tries_in_flight_at_end +=
+                    u64::from(call.live_tries);
+            }
+        }
         let result = RunResult {
             offered: self.measure.offered,
             outcomes: self.measure.outcomes,
@@ -598,10 +604,10 @@ impl<R: Recorder> Simulation<'_, R> {
         let limit = self.measure.instant_limit;
         self.measure.stopped.get_or_insert_with(|| {
             format!(
-                "the run stopped: {limit} events at simulated time {} s without \
-                 time advancing (a loop in zero time, such as closed-loop users with \
-                 think_time = const(0s) whose requests fail at once); give think_time, the \
-                 network latency or the service time a duration above 0",
+                "the run stopped at simulated time {} s: a loop in zero time: {limit} events \
+                 without time advancing (such as closed-loop users with think_time = \
+                 const(0s) whose requests fail at once); give think_time, the network latency \
+                 or the service time a duration above 0",
                 crate::engine::time::nanos_to_seconds(now)
             )
         });
@@ -612,9 +618,10 @@ impl<R: Recorder> Simulation<'_, R> {
     fn stop_runaway(&mut self, now: u64) {
         self.measure.stopped.get_or_insert_with(|| {
             format!(
-                "the run stopped: more than {MAX_IN_FLIGHT} requests in flight at simulated time \
-                 {} s (the offered load far exceeds the capacity, and queues are unbounded); \
-                 bound the queues (queue = N), add timeouts or lower the rate",
+                "the run stopped at simulated time {} s: runaway load: more than \
+                 {MAX_IN_FLIGHT} requests in flight (the offered load far exceeds the capacity, \
+                 and queues are unbounded); bound the queues (queue = N), add timeouts or lower \
+                 the rate",
                 crate::engine::time::nanos_to_seconds(now)
             )
         });

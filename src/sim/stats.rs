@@ -180,10 +180,18 @@ pub struct ServiceTotals {
     pub succeeded: u64,
     /// Outcomes of the tries sent to this service, as their callers saw them.
     pub try_outcomes: OutcomeCounts,
+    /// Calls made to this service (each sends a first try, then maybe retries and hedges).
+    pub calls: u64,
     /// Retries sent to this service.
     pub retries: u64,
     /// Hedges sent to this service (extra tries while another is in flight).
     pub hedges: u64,
+    /// Tries abandoned without an outcome because another try of the same call succeeded
+    /// first (the losers of a hedge race).
+    pub tries_cancelled: u64,
+    /// Tries of measured calls still in flight when the run ended (orphans of requests that
+    /// ended before their downstream calls did).
+    pub tries_in_flight_at_end: u64,
     /// Tries sent to it by a caller in another zone (callers with a zone only).
     pub cross_zone_tries: u64,
     /// Arrival to response of the succeeded ones, nanoseconds.

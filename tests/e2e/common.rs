@@ -48,6 +48,16 @@ pub fn meshsim(args: &[&str]) -> Output {
         .expect("the meshsim binary runs")
 }
 
+/// [`meshsim`] with extra environment variables.
+pub fn meshsim_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .output()
+        .expect("the meshsim binary runs")
+}
+
 /// A fresh empty folder under the system's temporary folder.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("meshsim-test-{}-{name}", std::process::id()));

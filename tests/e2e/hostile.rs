@@ -1,7 +1,31 @@
 //! Hostile input and long runs through the `meshsim` binary (issue 17): each case found by
 //! mutated scenarios, extreme values and concurrent runs, with the behaviour it must have now.
+//!
+//! The issue's list, case by case, and the test that holds it:
+//! - aborts on memory exhaustion: `replicas = 4294967295`, a `trace` or `empirical` file that
+//!   is `/dev/zero`, a 128-call fan-out nested six deep, `rate = 1e9`, a breaker
+//!   `window = "100000h"`, more windows than the cap (with the drain, with the default window):
+//!   [`inputs_that_aborted_are_refused_at_validation_with_exit_2`]; `compare -r 1000000000`:
+//!   [`compare_refuses_absurd_replications_and_threads`]; the report stage of a run of a
+//!   million windows: [`a_report_of_a_million_windows_is_streamed_in_bounded_memory`];
+//! - runs that never end: [`a_zero_time_loop_ends_with_its_cause_and_no_report`];
+//! - silently wrong output: a timeout near `u64::MAX` ns (refused at validation; the largest
+//!   accepted one drops no request): [`the_longest_timeout_accepted_drops_no_request`];
+//!   percentiles above the maximum:
+//!   [`constant_service_times_give_percentiles_no_higher_than_the_maximum`];
+//!   `pareto(shape=1e-300)`:
+//!   [`pareto_with_a_vanishing_shape_times_out_instead_of_answering_in_no_time`];
+//! - memory that is not flat: a replica hung under a 1000 h timeout:
+//!   [`a_replica_hung_under_a_long_timeout_keeps_memory_flat`]; the drain and the default
+//!   window counted against the window cap: in the validation table;
+//! - files: `name = ".."`, `"."`, NUL and 300-character names: in the validation table; two
+//!   runs into one `--out`:
+//!   [`a_second_run_into_a_folder_being_written_is_refused_and_the_first_is_whole`]; partial
+//!   files of killed runs: [`partial_files_a_killed_run_left_are_removed_by_the_next_run`];
+//! - slow validation: the unit test
+//!   `scenario::limits_tests::a_chain_of_twenty_thousand_services_validates_in_linear_time`.
 
-use super::common::{meshsim, temp_dir, write_file};
+use super::common::{meshsim, meshsim_with_env, temp_dir, write_file};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +50,36 @@ fn scenario(name: &str, service_time: &str, extra: &str) -> String {
         .replace("NAME", name)
         .replace("SERVICE_TIME", service_time)
         .replace("EXTRA", extra)
+}
+
+/// Seven services, each calling the next with 128 parallel calls: 128^6 tries per request.
+fn fan_out_six_deep() -> String {
+    let mut text = String::from("[scenario]\nname = \"t\"\nduration = \"1s\"\n");
+    for level in 0..7 {
+        text.push_str(&format!(
+            "[[service]]\nname = \"l{level}\"\nservice_time = \"const(1us)\"\n"
+        ));
+        if level < 6 {
+            let calls: Vec<String> = (0..128).map(|_| format!("\"l{}\"", level + 1)).collect();
+            text.push_str(&format!("calls = [[{}]]\n", calls.join(", ")));
+        }
+    }
+    text.push_str("[[workload]]\ntarget = \"l0\"\nrate = 1\n");
+    text
+}
+
+/// Runs `meshsim args` with [`meshsim::cli::PEAK_RSS_VARIABLE`] set; returns the output and
+/// the peak resident memory it printed, in MB.
+fn meshsim_peak_rss(args: &[&str]) -> (std::process::Output, f64) {
+    let output = meshsim_with_env(args, &[(meshsim::cli::PEAK_RSS_VARIABLE, "1")]);
+    let error = stderr(&output);
+    let kilobytes: f64 = error
+        .lines()
+        .find_map(|line| line.strip_prefix("meshsim: peak RSS "))
+        .and_then(|rest| rest.strip_suffix(" kB"))
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS line: {error}"));
+    (output, kilobytes / 1024.0)
 }
 
 fn stderr(output: &std::process::Output) -> String {
@@ -106,6 +160,20 @@ fn inputs_that_aborted_are_refused_at_validation_with_exit_2() {
             scenario(&"n".repeat(300), "const(1ms)", ""),
             "300 bytes long",
         ),
+        ("fanout", fan_out_six_deep(), "may cause 2.114e6 tries"),
+        (
+            // The default 1 s window over 1.1 million seconds: the cap counts it.
+            "default-window",
+            scenario("t", "const(1ms)", "").replace("\"2s\"", "\"1100000s\""),
+            "windows of 1s over the run",
+        ),
+        (
+            // 10 s of load but a drain of up to 2,000 s: 2 million windows of 1 ms.
+            "drain",
+            scenario("t", "const(1ms)", "policy = { timeout = \"2000s\" }")
+                .replace("duration = \"2s\"", "duration = \"10s\"\nwindow = \"1ms\""),
+            "windows of 1ms over the run",
+        ),
     ];
     for (label, text, needle) in cases {
         let path = write_file(&dir, &format!("{label}.toml"), text.as_bytes());
@@ -141,12 +209,35 @@ fn compare_refuses_absurd_replications_and_threads() {
     let path = path.to_str().expect("utf-8 path");
     let out = dir.join("out");
     let out = out.to_str().expect("utf-8 path");
-    let output = meshsim(&["compare", path, "-r", "1000000000", "--out", out, "--quiet"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("more than the limit of 10000"));
-    let output = meshsim(&["compare", path, "-j", "100000", "--out", out, "--quiet"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("-j 100000"));
+    let cases: [(&[&str], &str); 3] = [
+        (&["-r", "1000000000"], "more than the limit of 10000"),
+        (&["-j", "100000"], "-j 100000"),
+        (
+            &["--vary", "service.api.workers=1..2000", "-r", "1000"],
+            "more than the limit of 1000000",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["compare", path, "--out", out, "--quiet"];
+        args.extend_from_slice(extra);
+        let started = Instant::now();
+        let output = meshsim(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{extra:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{extra:?} took too long"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -185,8 +276,17 @@ at = "1s"
     assert!(started.elapsed() < Duration::from_secs(120));
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let error = stderr(&output);
+    // The cause first, with the simulated time; then that no report was written, and where.
+    assert!(
+        error.starts_with("error: the run stopped at simulated time 1 s: a loop in zero time:"),
+        "{error}"
+    );
     assert!(error.contains("without time advancing"), "{error}");
     assert!(error.contains("think_time"), "{error}");
+    assert!(
+        error.contains(&format!("no report was written to {}", out.display())),
+        "{error}"
+    );
     // No report, and no partial file left.
     let left: Vec<String> = std::fs::read_dir(&out)
         .expect("out folder")
@@ -338,5 +438,138 @@ fn partial_files_a_killed_run_left_are_removed_by_the_next_run() {
         b"mine",
         "other files are left alone"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_longest_timeout_accepted_drops_no_request() {
+    // 10,000 h is the longest duration a scenario may give (a timeout near u64::MAX ns is
+    // refused, in the validation table); with it, every request still ends and is counted
+    // (a timeout near u64::MAX ns used to give offered 3, succeeded 0, failed 0).
+    let dir = temp_dir("hostile-long-timeout");
+    let text = scenario("t", "exp(1ms)", "policy = { timeout = \"10000h\" }")
+        // The window cap counts the drain up to the longest timeout: 10,000 h in 60 s windows.
+        .replace("duration = \"2s\"", "duration = \"2s\"\nwindow = \"60s\"");
+    let path = write_file(&dir, "t.toml", text.as_bytes());
+    let out = dir.join("out");
+    let output = meshsim(&[
+        "run",
+        path.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+            .expect("JSON");
+    let requests = &summary["requests"];
+    let offered = requests["offered"].as_u64().expect("offered");
+    // Poisson arrivals at 100/s for 2 s: 200 expected (standard deviation 14).
+    assert!((100..=300).contains(&offered), "{summary}");
+    // One replica of one worker at 1 ms mean: nothing waits long, nothing times out.
+    assert_eq!(requests["succeeded"].as_u64(), Some(offered), "{summary}");
+    assert_eq!(requests["failed"].as_u64(), Some(0), "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run with a replica hung for 10 ms during the warm-up, under a 1000 h timeout, at
+/// 20,000 requests/s for `seconds` of load: its peak RSS, MB.
+fn hung_replica_run_peak(dir: &Path, seconds: u64) -> f64 {
+    let text = format!(
+        r#"[scenario]
+name = "hung"
+duration = "{seconds}s"
+warmup = "2s"
+window = "10s"
+
+[[service]]
+name = "api"
+replicas = 2
+workers = 64
+service_time = "exp(1ms)"
+policy = {{ timeout = "1000h" }}
+
+[[workload]]
+target = "api"
+rate = 20000
+
+[[fault]]
+kind = "hang"
+target = "api#0"
+at = "1s"
+for = "10ms"
+"#
+    );
+    let path = write_file(dir, &format!("hung-{seconds}.toml"), text.as_bytes());
+    let out = dir.join(format!("out-{seconds}"));
+    let (output, peak) = meshsim_peak_rss(&[
+        "run",
+        path.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    peak
+}
+
+#[test]
+fn a_replica_hung_under_a_long_timeout_keeps_memory_flat() {
+    // The calls the hung replica accepted are never answered: their 1000 h timeouts stay at
+    // the front of the timeout FIFO, and every later call's timeout queued behind them used
+    // to stay too (+190 MB per 10 simulated seconds). Five times the load period must not
+    // cost more memory: 80 s more at 20,000 calls/s would be 1.6 million entries (tens of MB)
+    // if they were kept.
+    let dir = temp_dir("hostile-hung");
+    let short = hung_replica_run_peak(&dir, 20);
+    let long = hung_replica_run_peak(&dir, 100);
+    assert!(
+        long < short + 12.0,
+        "peak RSS {long:.1} MB over 100 s of load, {short:.1} MB over 20 s: not flat"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_report_of_a_million_windows_is_streamed_in_bounded_memory() {
+    // 998 s in windows of 1 ms, drain included (1 s timeout): 999,001 windows, under the cap.
+    // timeseries.csv and replicas.csv hold about 3 million rows (some 150 MB): the report
+    // used to read them back whole.
+    let dir = temp_dir("hostile-million");
+    let text = scenario("m", "exp(1ms)", "policy = { timeout = \"1s\" }")
+        .replace("duration = \"2s\"", "duration = \"998s\"\nwindow = \"1ms\"")
+        .replace("rate = 100", "rate = 10");
+    let path = write_file(&dir, "m.toml", text.as_bytes());
+    let out = dir.join("out");
+    let out_text = out.to_str().expect("utf-8");
+    let (run, run_peak) = meshsim_peak_rss(&[
+        "run",
+        path.to_str().expect("utf-8"),
+        "--out",
+        out_text,
+        "--quiet",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let file = std::fs::File::open(out.join("timeseries.csv")).expect("timeseries.csv");
+    let rows = std::io::BufRead::lines(std::io::BufReader::new(file)).count();
+    // Two rows per window (the service's and the end-to-end one) and the header.
+    assert!(rows > 1_990_000, "{rows} rows");
+    // The report stage alone: `meshsim plot` re-renders the folder from its files.
+    let (plot, plot_peak) = meshsim_peak_rss(&["plot", out_text]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    // Streamed, the report holds a bounded reduction of the files (2,000 points per plot, the
+    // heatmap's cells, 500 events) and the plots themselves: a few tens of MB whatever the
+    // run's length. Reading replicas.csv whole took more than the file's 50 MB.
+    assert!(plot_peak < 48.0, "meshsim plot: peak RSS {plot_peak:.1} MB");
+    assert!(run_peak < 64.0, "meshsim run: peak RSS {run_peak:.1} MB");
+    // The plots say how they drew a million windows.
+    let svg = std::fs::read_to_string(out.join("latency.svg")).expect("latency.svg");
+    assert!(
+        svg.contains("windows per bucket"),
+        "the latency plot names its buckets"
+    );
+    // At most 2,000 points per line (two per bucket), whatever the run's length.
+    assert!(svg.len() < 8 << 20, "latency.svg is {} bytes", svg.len());
     let _ = std::fs::remove_dir_all(&dir);
 }

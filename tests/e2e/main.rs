@@ -16,6 +16,7 @@ mod hashing;
 mod hedging;
 mod hostile;
 mod import;
+mod jaeger_ui;
 mod layers;
 mod messages;
 mod metastable;

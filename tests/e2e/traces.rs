@@ -115,6 +115,45 @@ fn assert_within(what: &str, got: f64, expected: f64, tolerance: f64) {
     );
 }
 
+/// The imported call probabilities within 3 standard errors of the original's (n: the caller's
+/// server spans in the traces, `jobs`), and no call the original does not make.
+fn assert_call_probabilities(
+    relative: &str,
+    original: &Model,
+    imported: &Model,
+    jobs: &BTreeMap<String, u64>,
+) {
+    let got = call_probabilities(imported);
+    let expected = call_probabilities(original);
+    for (key, p) in &expected {
+        if !reachable(original).contains(&key.0) {
+            continue;
+        }
+        let p = *p;
+        let n = jobs.get(&key.0).copied().unwrap_or(0) as f64;
+        assert!(n > 0.0, "{relative}: no trace of {}", key.0);
+        let p_hat = got.get(key).copied().unwrap_or(0.0);
+        let variance = (p * (1.0 - p)).max(p_hat * (1.0 - p_hat)).max(0.25 / n);
+        let allowed = 3.0 * (variance / n).sqrt();
+        assert!(
+            (p_hat - p).abs() <= allowed,
+            "{relative}: {} calls {} (#{}) with p {p_hat}, expected {p} ± {allowed:.4} (n = {n})",
+            key.0,
+            key.1,
+            key.2
+        );
+    }
+    for key in got.keys() {
+        assert!(
+            expected.contains_key(key),
+            "{relative}: the import calls {} from {} (#{}), the original does not",
+            key.1,
+            key.0,
+            key.2
+        );
+    }
+}
+
 /// Run `relative` with traces, import them, run the import at the same load: same services and
 /// endpoints, call probabilities within 3 standard errors, p50 within 5% and p99 within 10%.
 fn round_trip(relative: &str, sets: &[&str], sample: f64) {
@@ -147,24 +186,7 @@ fn round_trip(relative: &str, sets: &[&str], sample: f64) {
         "{relative}: endpoints"
     );
     let jobs = server_span_counts(&text);
-    let got = call_probabilities(&imported);
-    for (key, p) in call_probabilities(&original) {
-        if !reachable(&original).contains(&key.0) {
-            continue;
-        }
-        let n = jobs.get(&key.0).copied().unwrap_or(0) as f64;
-        assert!(n > 0.0, "{relative}: no trace of {}", key.0);
-        let p_hat = got.get(&key).copied().unwrap_or(0.0);
-        let variance = (p * (1.0 - p)).max(p_hat * (1.0 - p_hat)).max(0.25 / n);
-        let allowed = 3.0 * (variance / n).sqrt();
-        assert!(
-            (p_hat - p).abs() <= allowed,
-            "{relative}: {} calls {} (#{}) with p {p_hat}, expected {p} ± {allowed:.4} (n = {n})",
-            key.0,
-            key.1,
-            key.2
-        );
-    }
+    assert_call_probabilities(relative, &original, &imported, &jobs);
     let after = common::run(&imported);
     // The load: the imported rates come from the sampled traces (a Poisson count of them).
     let traces = jobs.len().max(1) as f64;
@@ -214,6 +236,121 @@ fn online_boutique_round_trips_through_its_traces() {
         "systems/online-boutique.toml",
         &["scenario.duration=60s", "fault.0.at=1000s"],
         0.2,
+    );
+}
+
+/// The call policy of `service` in `model`.
+fn policy_of<'m>(model: &'m Model, service: &str) -> &'m meshsim::model::CallPolicy {
+    &model
+        .services
+        .iter()
+        .find(|s| s.name == service)
+        .unwrap_or_else(|| panic!("no service {service}"))
+        .policy
+}
+
+#[test]
+fn blog_with_its_crash_round_trips_its_retry_policy() {
+    // article#0 is down from 40 s to 60 s: a quarter of the tries to article are refused and
+    // retried (`max = 2`, on refused). Retries are not extra calls, and the import retries
+    // calls to article as the original does.
+    let original = common::load(
+        "blog.toml",
+        &["scenario.duration=60s", "scenario.warmup=1s"],
+    );
+    let dir = temp_dir("round-trip-retries");
+    let path = dir.join("traces.json");
+    run_traced(&original, &path, 0.05);
+    let text = std::fs::read_to_string(&path).expect("trace file");
+    let (imported_text, imported) = import_and_load(&[path], &ImportOptions::default(), &[]);
+    assert_eq!(reachable(&imported), reachable(&original), "endpoints");
+    assert_call_probabilities(
+        "blog (crash)",
+        &original,
+        &imported,
+        &server_span_counts(&text),
+    );
+    let (want, got) = (
+        &policy_of(&original, "article").retries,
+        &policy_of(&imported, "article").retries,
+    );
+    assert_eq!(got.max_retries, want.max_retries, "{imported_text}");
+    let refused = meshsim::model::Outcome::Refused.index();
+    assert!(got.retry_on[refused], "{imported_text}");
+    for outcome in meshsim::model::Outcome::FAILURES {
+        let i = outcome.index();
+        assert!(
+            !got.retry_on[i] || want.retry_on[i],
+            "{} is not retried in the original\n{imported_text}",
+            outcome.name()
+        );
+    }
+    // Only refused tries were retried: no timeout shows, so none is written.
+    assert_eq!(got.per_try_timeout, None);
+    // Services no try of which was retried get no retries.
+    for service in ["user", "comment", "user-db", "comment-db", "article-db"] {
+        assert_eq!(
+            policy_of(&imported, service).retries.max_retries,
+            0,
+            "{service}\n{imported_text}"
+        );
+    }
+}
+
+#[test]
+fn hedges_round_trip_as_a_hedge_policy_not_as_parallel_calls() {
+    // front calls back, which its caller hedges after 3 ms: a hedge overlaps its first try,
+    // so read as a call it would be a second, parallel call with p = the hedged fraction.
+    let hedged = "[scenario]\nname = \"hedged\"\nduration = \"40s\"\nwarmup = \"1s\"\nseed = 3\n\
+        [network]\nlatency = \"const(0.2ms)\"\n\
+        [[service]]\nname = \"front\"\nreplicas = 2\nworkers = 64\nservice_time = \"exp(1ms)\"\ncalls = [\"back\"]\n\
+        [[service]]\nname = \"back\"\nreplicas = 3\nworkers = 64\nservice_time = \"lognormal(median=1ms, p99=12ms)\"\n\
+          [service.policy]\n  hedge = { after = \"3ms\", max = 1 }\n\
+        [[workload]]\nname = \"load\"\ntarget = \"front\"\nrate = 200\n";
+    let dir = temp_dir("round-trip-hedges");
+    let original = scenario::load_str(hedged, "hedged", &dir, &[]).expect("hedging scenario");
+    let path = dir.join("traces.json");
+    let before = run_traced(&original, &path, 0.5);
+    let text = std::fs::read_to_string(&path).expect("trace file");
+    let (imported_text, imported) = import_and_load(
+        &[path],
+        &ImportOptions::default(),
+        &[
+            "scenario.duration=40s",
+            "scenario.warmup=1s",
+            "scenario.seed=7",
+        ],
+    );
+    assert!(
+        text.contains("meshsim.hedge"),
+        "no hedge in the traces: the test shows nothing"
+    );
+    // A try that lost its race ends before its server span: not clock skew, no trace skipped
+    // (skipping them would drop the slow requests).
+    assert!(
+        imported_text.contains("skipped 0\n# broken traces."),
+        "{imported_text}"
+    );
+    assert_call_probabilities("hedged", &original, &imported, &server_span_counts(&text));
+    let hedge = policy_of(&imported, "back")
+        .hedge
+        .unwrap_or_else(|| panic!("no hedge policy\n{imported_text}"));
+    // Every hedge of the export starts exactly 3 ms after its first try.
+    assert_eq!((hedge.after, hedge.max), (3_000_000, 1), "{imported_text}");
+    assert_eq!(policy_of(&imported, "back").retries.max_retries, 0);
+    // The same system, so the same end-to-end latency (p50 within 5%, p99 within 10%).
+    let after = common::run(&imported);
+    assert_within(
+        "hedged: p50 ms",
+        quantile_ms(&after, 0.5),
+        quantile_ms(&before, 0.5),
+        0.05,
+    );
+    assert_within(
+        "hedged: p99 ms",
+        quantile_ms(&after, 0.99),
+        quantile_ms(&before, 0.99),
+        0.10,
     );
 }
 
@@ -525,6 +662,10 @@ struct GenSpan {
     server: bool,
     start: f64,
     end: f64,
+    /// Whether it failed (OTLP status code 2).
+    error: bool,
+    /// OpenTelemetry's `http.request.resend_count` of a client span that retries (0: first).
+    resend: u32,
 }
 
 /// Milliseconds scaled by `scale`.
@@ -532,7 +673,14 @@ struct Generator {
     rng: Rng,
     scale: f64,
     next_id: u64,
+    /// Whether each try to cart fails with probability [`CART_FAILURE`] and is retried.
+    retries: bool,
 }
+
+/// With retries on: the probability that one try to cart fails, after its work.
+const CART_FAILURE: f64 = 0.2;
+/// With retries on: most retries of a call to cart.
+const CART_RETRIES: u32 = 2;
 
 impl Generator {
     fn id(&mut self) -> u64 {
@@ -567,6 +715,68 @@ impl Generator {
         service: &'static str,
         start: f64,
     ) -> f64 {
+        self.try_once(
+            spans,
+            parent,
+            caller,
+            caller_instance,
+            service,
+            start,
+            0,
+            false,
+        )
+    }
+
+    /// A call to cart with retries on: every try fails with probability [`CART_FAILURE`] (its
+    /// client and server spans in error); a failed try is retried, at most [`CART_RETRIES`]
+    /// times, after full-jitter backoff (uniform in [0, 25 ms × 2^(n−1)] before retry n, Envoy's
+    /// base), as a new client span with `http.request.resend_count` = n. Returns the end and
+    /// whether the call failed.
+    fn call_retried(
+        &mut self,
+        spans: &mut Vec<GenSpan>,
+        parent: u64,
+        caller: &'static str,
+        caller_instance: u32,
+        start: f64,
+    ) -> (f64, bool) {
+        let mut at = start;
+        let mut resend = 0;
+        loop {
+            let failed = self.rng.chance(CART_FAILURE);
+            let end = self.try_once(
+                spans,
+                parent,
+                caller,
+                caller_instance,
+                "cart",
+                at,
+                resend,
+                failed,
+            );
+            if !failed || resend == CART_RETRIES {
+                return (end, failed);
+            }
+            resend += 1;
+            let cap = 25.0 * f64::powi(2.0, resend as i32 - 1);
+            at = end + self.rng.between(0.0, cap) * self.scale;
+        }
+    }
+
+    /// One try: client span, network, server span (own work and its calls; in error when
+    /// `failed`), network. Returns its end.
+    #[allow(clippy::too_many_arguments)]
+    fn try_once(
+        &mut self,
+        spans: &mut Vec<GenSpan>,
+        parent: u64,
+        caller: &'static str,
+        caller_instance: u32,
+        service: &'static str,
+        start: f64,
+        resend: u32,
+        failed: bool,
+    ) -> f64 {
         let client = self.id();
         let server = self.id();
         let (_, instances, name) = SYSTEM
@@ -576,7 +786,7 @@ impl Generator {
             .expect("known service");
         let instance = (self.rng.next() % u64::from(instances)) as u32;
         let arrive = start + self.hop();
-        let done = self.serve(spans, server, service, instance, arrive);
+        let (done, failed_call) = self.serve(spans, server, service, instance, arrive);
         let end = done + self.hop();
         spans.push(GenSpan {
             id: client,
@@ -587,6 +797,8 @@ impl Generator {
             server: false,
             start,
             end,
+            error: failed || failed_call,
+            resend,
         });
         spans.push(GenSpan {
             id: server,
@@ -597,11 +809,14 @@ impl Generator {
             server: true,
             start: arrive,
             end: done,
+            error: failed || failed_call,
+            resend: 0,
         });
         end
     }
 
     /// The server span `id` of `service` from `start`: half its work, its steps, the other half.
+    /// Returns its end and whether one of its calls failed.
     fn serve(
         &mut self,
         spans: &mut Vec<GenSpan>,
@@ -609,9 +824,10 @@ impl Generator {
         service: &'static str,
         instance: u32,
         start: f64,
-    ) -> f64 {
+    ) -> (f64, bool) {
         let work = self.work(service);
         let mut t = start + work / 2.0;
+        let mut failed_call = false;
         match service {
             "frontend" => {
                 t = self.call(spans, id, service, instance, "auth", t);
@@ -623,7 +839,11 @@ impl Generator {
                 };
                 t = catalog.max(recs);
                 if self.rng.chance(0.6) {
-                    t = self.call(spans, id, service, instance, "cart", t);
+                    if self.retries {
+                        (t, failed_call) = self.call_retried(spans, id, service, instance, t);
+                    } else {
+                        t = self.call(spans, id, service, instance, "cart", t);
+                    }
                 }
             }
             "catalog" => {
@@ -634,7 +854,7 @@ impl Generator {
             }
             _ => {}
         }
-        t + work / 2.0
+        (t + work / 2.0, failed_call)
     }
 
     /// One request from the load generator at `at`: its spans, and its end-to-end duration.
@@ -646,10 +866,20 @@ impl Generator {
 }
 
 fn generate(scale: f64, count: usize, seed: u64) -> (Vec<Vec<GenSpan>>, Vec<f64>) {
+    generate_with(scale, count, seed, false)
+}
+
+fn generate_with(
+    scale: f64,
+    count: usize,
+    seed: u64,
+    retries: bool,
+) -> (Vec<Vec<GenSpan>>, Vec<f64>) {
     let mut generator = Generator {
         rng: Rng(seed),
         scale,
         next_id: 0,
+        retries,
     };
     let mut at = 1_000.0;
     let mut traces = Vec::new();
@@ -695,7 +925,7 @@ fn write_otlp(traces: &[Vec<GenSpan>], first_trace: usize) -> String {
                 let spans: Vec<Value> = list
                     .iter()
                     .map(|s| {
-                        serde_json::json!({
+                        let mut span = serde_json::json!({
                             "traceId": format!("{:032x}", first_trace + t + 1),
                             "spanId": format!("{:016x}", s.id),
                             "parentSpanId": if s.parent == 0 { String::new() } else { format!("{:016x}", s.parent) },
@@ -703,7 +933,17 @@ fn write_otlp(traces: &[Vec<GenSpan>], first_trace: usize) -> String {
                             "kind": if s.server { 2 } else { 3 },
                             "startTimeUnixNano": ns(s.start).to_string(),
                             "endTimeUnixNano": ns(s.end).to_string(),
-                        })
+                        });
+                        if s.error {
+                            span["status"] = serde_json::json!({"code": 2});
+                        }
+                        if s.resend > 0 {
+                            span["attributes"] = serde_json::json!([{
+                                "key": "http.request.resend_count",
+                                "value": {"intValue": s.resend.to_string()},
+                            }]);
+                        }
+                        span
                     })
                     .collect();
                 serde_json::json!({
@@ -879,10 +1119,15 @@ fn sorted_quantile(sorted: &[f64], q: f64) -> f64 {
 /// Imports the known system's traces written in `format` (times scaled by `scale`) and checks
 /// services, replicas, call probabilities and the end-to-end distribution of a run.
 fn known_system(format: Format, scale: f64) {
+    known_system_with(format, scale, false);
+}
+
+/// [`known_system`], with the retries of calls to cart on or off (see [`Generator`]).
+fn known_system_with(format: Format, scale: f64, retries: bool) {
     let count = 3_000;
-    let (traces, _) = generate(scale, count, 11);
+    let (traces, _) = generate_with(scale, count, 11, retries);
     // The true end-to-end distribution, from many more requests than the file holds.
-    let (_, mut truth) = generate(scale, 100_000, 12);
+    let (_, mut truth) = generate_with(scale, 100_000, 12, retries);
     truth.sort_by(f64::total_cmp);
     let text = match format {
         Format::Otlp => write_otlp(&traces, 0),
@@ -890,7 +1135,11 @@ fn known_system(format: Format, scale: f64) {
         Format::Zipkin => write_zipkin(&traces),
         Format::Alibaba => write_alibaba(&traces),
     };
-    let dir = temp_dir(&format!("known-{}", format.name()));
+    let dir = temp_dir(&format!(
+        "known-{}{}",
+        format.name(),
+        if retries { "-retries" } else { "" }
+    ));
     let name = if format == Format::Alibaba {
         "known.csv"
     } else {
@@ -947,6 +1196,46 @@ fn known_system(format: Format, scale: f64) {
             "{context}: {key:?}: {p_hat} vs {p} ± {allowed}"
         );
     }
+    // Retries are not calls: no slot beyond the known ones.
+    let known: BTreeSet<(String, String, u32)> = CALLS
+        .iter()
+        .map(|&(caller, callee, _, occurrence)| {
+            let endpoint = |s: &str| SYSTEM.iter().find(|x| x.0 == s).map(|x| x.2).unwrap_or("");
+            (
+                format!("{caller}/{}", endpoint(caller)),
+                format!("{callee}/{}", endpoint(callee)),
+                occurrence,
+            )
+        })
+        .collect();
+    for key in got.keys() {
+        assert!(
+            known.contains(key),
+            "{context}: a call the system does not make: {key:?}"
+        );
+    }
+    for service in model.services.iter() {
+        let retried = service.policy.retries.max_retries;
+        if retries && service.name == "cart" {
+            // Every try of a call failing with probability 0.2, a call of three tries fails
+            // all three in 0.8% of calls: 1800 calls show it (P(none) = 0.992^1800 < 1e-6).
+            assert_eq!(retried, CART_RETRIES, "{context}\n{imported_text}");
+            let mut on = [false; 6];
+            on[meshsim::model::Outcome::Error.index()] = true;
+            assert_eq!(service.policy.retries.retry_on, on, "{context}");
+            assert_eq!(service.policy.retries.per_try_timeout, None, "{context}");
+            // Per try (a job of cart), error rate 0.2; n ≈ 1800 × 1.25 jobs: SE ≈ 0.0084.
+            let n = 1_800.0 * 1.25;
+            let allowed = 3.0 * (CART_FAILURE * (1.0 - CART_FAILURE) / n).sqrt();
+            assert!(
+                (service.error_rate - CART_FAILURE).abs() <= allowed,
+                "{context}: cart error_rate {} vs {CART_FAILURE} ± {allowed}",
+                service.error_rate
+            );
+        } else {
+            assert_eq!(retried, 0, "{context}: {} retries", service.name);
+        }
+    }
     let result = common::run(&model);
     assert!(
         result.offered > 20_000,
@@ -970,6 +1259,15 @@ fn known_system(format: Format, scale: f64) {
 #[test]
 fn a_known_system_in_otlp_is_reproduced() {
     known_system(Format::Otlp, 1.0);
+}
+
+#[test]
+fn a_known_system_with_retries_marked_by_resend_count_is_reproduced() {
+    // Calls to cart fail per try with probability 0.2 and are retried (OpenTelemetry's
+    // `http.request.resend_count` on each retry): the import writes cart's retry policy and
+    // error rate, keeps cart's call probability at 0.6, and reproduces the end-to-end latency,
+    // retries and their backoff included.
+    known_system_with(Format::Otlp, 1.0, true);
 }
 
 #[test]

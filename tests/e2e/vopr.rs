@@ -5,8 +5,10 @@
 //!
 //! - it ends, within a wall-clock budget (or stops itself with a reason, never silently);
 //! - conservation: offered = succeeded + failed = the sum of the outcomes; end to end, requests
-//!   entering = requests ending + requests still in flight at the end; per service, jobs
-//!   succeeded <= jobs arrived (measured and over all windows);
+//!   entering = requests ending + requests still in flight at the end; per service, tries sent
+//!   (calls + retries + hedges) = each outcome as callers saw it + tries cancelled by a hedge's
+//!   success + tries in flight at the end (`summary.json`), and jobs succeeded <= jobs arrived
+//!   (measured and over all windows);
 //! - percentiles monotone and within [min, max], no NaN or infinity in `summary.json`;
 //! - determinism: run twice, every file byte for byte equal;
 //! - `compare` on 1 and 2 threads gives the same `comparison.json` (every 8th scenario).
@@ -517,6 +519,34 @@ fn check_edge_conservation(result: &RunResult, memory: &MemoryRecorder) {
     }
 }
 
+/// Per service, from `summary.json`: every try sent (a call's first try, its retries and its
+/// hedges) ended in exactly one outcome as its caller saw it, lost a hedge race, or was still in
+/// flight when the run ended: calls + retries + hedges = succeeded + each failure outcome +
+/// cancelled + in flight at the end.
+fn check_service_conservation(json: &serde_json::Value) {
+    let services = json["services"].as_object().expect("services");
+    for (name, service) in services {
+        let field = |key: &str| {
+            service[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("services.{name}.{key} is missing"))
+        };
+        let sent = field("calls") + field("retries") + field("hedges");
+        let tries = service["tries"].as_object().expect("tries");
+        let outcomes: u64 = tries.values().filter_map(serde_json::Value::as_u64).sum();
+        let (cancelled, in_flight) = (field("tries_cancelled"), field("tries_in_flight_at_end"));
+        assert_eq!(
+            sent,
+            outcomes + cancelled + in_flight,
+            "service {name}: tries sent ({} calls + {} retries + {} hedges) != outcomes {tries:?} \
+             + {cancelled} cancelled + {in_flight} in flight at the end",
+            field("calls"),
+            field("retries"),
+            field("hedges")
+        );
+    }
+}
+
 /// `offered = succeeded + failed = sum of outcomes`, percentiles monotone within [min, max],
 /// and every number of `summary.json` finite.
 fn check_result(result: &RunResult, files: &[(String, Vec<u8>)]) {
@@ -571,6 +601,7 @@ fn check_result(result: &RunResult, files: &[(String, Vec<u8>)]) {
         failed, by_outcome,
         "summary: failed != the sum of its outcomes"
     );
+    check_service_conservation(&json);
     let latency = &json["latency_ms"];
     let keys = ["p50", "p90", "p99", "p999", "max"];
     let values: Vec<f64> = keys.iter().filter_map(|k| latency[*k].as_f64()).collect();

@@ -233,6 +233,10 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
             error: false,
             start,
             end: start + (rt.abs() * 1e6).round() as i64,
+            // The call graph says nothing of tries.
+            try_mark: super::TryMark::Unmarked,
+            outcome: None,
+            cancelled: false,
         });
     }
     if rows == 0 {

@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
-use super::{ImportOptions, Imported, SpanKind, SpanSet, NO_NAME};
+use super::{ImportOptions, Imported, SpanKind, SpanSet, TryMark, NO_NAME};
 use crate::import::emit::toml_string;
+use crate::model::Outcome;
 use crate::scenario::ScenarioErrors;
 
 const NONE: u32 = u32::MAX;
@@ -74,13 +75,61 @@ struct ServiceStats {
     own_errors: u64,
 }
 
-/// A call made by one request: target endpoint, interval, error.
+/// A call made by one request: target endpoint, interval, error; once its tries are merged,
+/// the interval runs from the first try's start to the last try's end.
 #[derive(Debug, Clone, Copy)]
 struct Made {
     target: u32,
     start: i64,
     end: i64,
     error: bool,
+    /// What the trace says of this try (retry, hedge), its named failure, whether it lost a
+    /// hedge race.
+    mark: TryMark,
+    outcome: Option<Outcome>,
+    cancelled: bool,
+    /// Retries and hedges merged into this call.
+    retries: u32,
+    hedges: u32,
+    /// The latest try merged: its interval and named failure (for the retry that follows it).
+    try_start: i64,
+    try_end: i64,
+    try_outcome: Option<Outcome>,
+}
+
+impl Made {
+    fn new(target: u32, span: &super::Span) -> Made {
+        Made {
+            target,
+            start: span.start,
+            end: span.end,
+            error: span.error && !span.cancelled,
+            mark: span.try_mark,
+            outcome: span.outcome,
+            cancelled: span.cancelled,
+            retries: 0,
+            hedges: 0,
+            try_start: span.start,
+            try_end: span.end,
+            try_outcome: span.outcome,
+        }
+    }
+}
+
+/// What the tries of the calls to one service show: the evidence of its retry and hedging
+/// policy.
+#[derive(Debug, Default)]
+struct TryStats {
+    /// Calls to the service, and those retried at least once.
+    calls: u64,
+    retried_calls: u64,
+    /// Most retries, and most hedges, in one call.
+    max_retries: u32,
+    max_hedges: u32,
+    /// The failed tries that were retried: duration (nanoseconds) and named failure.
+    retried_tries: Vec<(u64, Option<Outcome>)>,
+    /// Per hedge, nanoseconds from its call's first try to it.
+    hedge_delays: Vec<u64>,
 }
 
 struct Inference<'s> {
@@ -101,6 +150,11 @@ struct Inference<'s> {
     used_spans: u64,
     /// Broken traces by reason (the reason's kind) with one example.
     broken: BTreeMap<&'static str, (u64, String)>,
+    /// Whether any span marks its try (retry or hedge): then an unmarked call is never taken
+    /// for a retry.
+    marks_tries: bool,
+    /// Per called service (name index): what its calls' tries show.
+    tries: BTreeMap<u32, TryStats>,
 }
 
 /// Infers the scenario of `set`, named `name`.
@@ -121,6 +175,8 @@ pub fn scenario(
         used_traces: 0,
         used_spans: 0,
         broken: BTreeMap::new(),
+        marks_tries: set.spans.iter().any(|s| s.try_mark != TryMark::Unmarked),
+        tries: BTreeMap::new(),
     };
     for reason in set.broken.values() {
         inference.count_broken("unreadable span", reason.clone());
@@ -331,7 +387,11 @@ impl Inference<'_> {
             );
             let asynchronous = matches!(child.kind, SpanKind::Producer | SpanKind::Consumer)
                 || matches!(parent.kind, SpanKind::Producer | SpanKind::Consumer);
-            if !asynchronous && (child.end - child.start) > (parent.end - parent.start) + resolution
+            // A try that lost a hedge race ends when the winner answers, before its server
+            // finishes: no skew.
+            if !asynchronous
+                && !parent.cancelled
+                && (child.end - child.start) > (parent.end - parent.start) + resolution
             {
                 let example = format!(
                     "{} lasts {} ns, longer than its parent {} ({} ns): clock skew",
@@ -404,12 +464,7 @@ impl Inference<'_> {
                 match c.role {
                     Role::Server => {
                         let target = self.endpoint(cs.service, cs.name, false);
-                        calls.push(Made {
-                            target,
-                            start: cs.start,
-                            end: cs.end,
-                            error: cs.error,
-                        });
+                        calls.push(Made::new(target, cs));
                     }
                     Role::Client => {
                         let server =
@@ -418,7 +473,7 @@ impl Inference<'_> {
                             Some(g) => {
                                 let gs = &spans[nodes[g as usize].span as usize];
                                 let difference = (cs.end - cs.start) - (gs.end - gs.start);
-                                if difference >= 0 {
+                                if difference >= 0 && !cs.cancelled {
                                     self.network.push((difference / 2) as u64);
                                 }
                                 self.endpoint(gs.service, gs.name, false)
@@ -431,12 +486,7 @@ impl Inference<'_> {
                                 target
                             }
                         };
-                        calls.push(Made {
-                            target,
-                            start: cs.start,
-                            end: cs.end,
-                            error: cs.error,
-                        });
+                        calls.push(Made::new(target, cs));
                     }
                     Role::Internal => {}
                 }
@@ -478,10 +528,58 @@ impl Inference<'_> {
         calls: &mut [Made],
     ) {
         calls.sort_by_key(|c| (c.start, c.end, c.target));
-        // Own work: the span minus the time its calls cover.
+        // Tries: a retry or hedge the trace marks joins the latest call to its target; without
+        // marks in the traces, a call that follows a failed call to the same target, after it
+        // ended, is a retry of it.
+        let mut merged: Vec<Made> = Vec::with_capacity(calls.len());
+        let mut retries = 0;
+        for call in calls.iter() {
+            let previous = merged.iter_mut().rev().find(|m| m.target == call.target);
+            let joins = match (call.mark, &previous) {
+                (TryMark::Retry | TryMark::Hedge, Some(_)) => true,
+                (TryMark::Unmarked, Some(m)) => !self.marks_tries && m.error && m.end <= call.start,
+                (_, None) => false,
+            };
+            let Some(m) = previous.filter(|_| joins) else {
+                merged.push(*call);
+                continue;
+            };
+            let service = self.endpoints[call.target as usize].service;
+            let stats = self.tries.entry(service).or_default();
+            if call.mark == TryMark::Hedge {
+                m.hedges += 1;
+                stats
+                    .hedge_delays
+                    .push((call.start - m.start).max(0) as u64);
+            } else {
+                // The try before it failed and was retried.
+                m.retries += 1;
+                retries += 1;
+                let duration = (m.try_end - m.try_start).max(0) as u64;
+                stats.retried_tries.push((duration, m.try_outcome));
+            }
+            // The call's outcome is its last answer's (a try that lost a hedge race has none).
+            if !call.cancelled && call.end >= m.end {
+                m.error = call.error;
+            }
+            m.end = m.end.max(call.end);
+            m.try_start = call.start;
+            m.try_end = call.end;
+            m.try_outcome = call.outcome;
+        }
+        for m in &merged {
+            let service = self.endpoints[m.target as usize].service;
+            let stats = self.tries.entry(service).or_default();
+            stats.calls += 1;
+            stats.retried_calls += u64::from(m.retries > 0);
+            stats.max_retries = stats.max_retries.max(m.retries);
+            stats.max_hedges = stats.max_hedges.max(m.hedges);
+        }
+        // Own work: the span minus the time its calls cover (a retried call from its first
+        // try's start to its last try's end, so backoff is not work).
         let mut covered = 0i64;
         let mut reach = start;
-        for call in calls.iter() {
+        for call in merged.iter() {
             let (s, e) = (call.start.max(reach), call.end.min(end));
             if e > s {
                 covered += e - s;
@@ -489,20 +587,6 @@ impl Inference<'_> {
             }
         }
         let own = ((end - start) - covered).max(0) as u64;
-        // Retries: a later call to the same target after a failed one that had ended.
-        let mut merged: Vec<Made> = Vec::with_capacity(calls.len());
-        let mut retries = 0;
-        for call in calls.iter() {
-            let previous = merged.iter_mut().rev().find(|m| m.target == call.target);
-            match previous {
-                Some(m) if m.error && m.end <= call.start => {
-                    m.end = call.end;
-                    m.error = call.error;
-                    retries += 1;
-                }
-                _ => merged.push(*call),
-            }
-        }
         let failed_call = merged.iter().any(|m| m.error);
         if error && !failed_call {
             self.services.entry(service).or_default().own_errors += 1;
@@ -710,8 +794,9 @@ impl Inference<'_> {
              # half of client minus server duration; error_rate counts failed requests none of whose\n\
              # calls failed; load is {}.\n\
              # Assumed: {} workers per replica (--workers; concurrency cannot be seen in traces, and\n\
-             # the measured work already holds the queueing the traces saw); no retry, timeout or\n\
-             # balancer policy (set them to ask what-if questions); {}.",
+             # the measured work already holds the queueing the traces saw); no timeout or balancer\n\
+             # policy, and retries and hedges only where the tries show them (set them to ask\n\
+             # what-if questions); {}.",
             if options.replay {
                 "the traces' arrival times replayed (--replay)"
             } else {
@@ -783,6 +868,9 @@ impl Inference<'_> {
                     stats.jobs
                 );
             }
+            if let Some(tries) = self.tries.get(&raw) {
+                write_try_policy(&mut out, tries, set.format.resolution());
+            }
             for &index in list {
                 let e = &mut self.endpoints[index as usize];
                 e.own_work.sort_unstable();
@@ -803,7 +891,7 @@ impl Inference<'_> {
                 if e.retries > 0 {
                     let _ = writeln!(
                         out,
-                        "  # {} retries seen (a call after a failed one to the same endpoint)",
+                        "  # {} retries seen (tries after a failed one, merged into their call)",
                         e.retries
                     );
                 }
@@ -863,6 +951,93 @@ impl Inference<'_> {
             .filter(|&e| self.endpoints[e as usize].entries > 0)
             .max_by_key(|&e| (self.endpoints[e as usize].entries, std::cmp::Reverse(e)))
     }
+}
+
+/// Writes the `[service.policy]` that the tries of the calls to a service show, if they show
+/// any retry or hedge: `retries` with `max` the most retries seen in one call, `on` the named
+/// failures of the retried tries (`error` when a failure is not named), `per_try_timeout` when
+/// the retried tries that timed out (or failed unnamed) end at one common duration; `hedge` with
+/// `after` the median delay from a call's first try to its hedge and `max` the most hedges in
+/// one call. `resolution` is the format's time resolution, nanoseconds.
+fn write_try_policy(out: &mut String, tries: &TryStats, resolution: i64) {
+    if tries.max_retries == 0 && tries.max_hedges == 0 {
+        return;
+    }
+    out.push_str("\n  [service.policy]         # as the tries of the calls to this service show\n");
+    if tries.max_retries > 0 {
+        let per_try_timeout = common_try_timeout(&tries.retried_tries, resolution);
+        let mut on = [false; 6];
+        for &(duration, outcome) in &tries.retried_tries {
+            let outcome = match outcome {
+                Some(outcome) => outcome,
+                None if per_try_timeout
+                    .is_some_and(|t| duration.abs_diff(t) <= tolerance(t, resolution)) =>
+                {
+                    Outcome::Timeout
+                }
+                None => Outcome::Error,
+            };
+            on[outcome.index()] = true;
+        }
+        let on: Vec<String> = Outcome::FAILURES
+            .iter()
+            .filter(|o| on[o.index()])
+            .map(|o| toml_string(o.name()))
+            .collect();
+        let timeout = per_try_timeout.map_or(String::new(), |t| {
+            format!(
+                ", per_try_timeout = {}",
+                toml_string(&duration_text(t as f64))
+            )
+        });
+        let _ = writeln!(
+            out,
+            "  retries = {{ max = {}, on = [{}]{timeout} }}   # {} of {} calls retried; backoff: defaults",
+            tries.max_retries,
+            on.join(", "),
+            tries.retried_calls,
+            tries.calls,
+        );
+    }
+    if tries.max_hedges > 0 {
+        let mut delays = tries.hedge_delays.clone();
+        delays.sort_unstable();
+        let _ = writeln!(
+            out,
+            "  hedge = {{ after = {}, max = {} }}   # {} hedges; first try to hedge p50 {}, p99 {}",
+            toml_string(&duration_text(quantile(&delays, 0.5))),
+            tries.max_hedges,
+            delays.len(),
+            duration_text(quantile(&delays, 0.5)),
+            duration_text(quantile(&delays, 0.99)),
+        );
+    }
+}
+
+/// How far apart two durations ending at one timer may be: the format's resolution, or 0.1%.
+fn tolerance(duration: u64, resolution: i64) -> u64 {
+    (resolution.max(1) as u64).max(duration / 1000)
+}
+
+/// The per-try timeout that the retried tries show, if any: the longest of those that timed out
+/// (or failed without a named outcome), when at least three of them (or every one named
+/// `timeout`) end within [`tolerance`] of it; the shortest of that group, since the timer fires
+/// at the same delay after each try starts.
+fn common_try_timeout(retried: &[(u64, Option<Outcome>)], resolution: i64) -> Option<u64> {
+    let candidates: Vec<(u64, bool)> = retried
+        .iter()
+        .filter(|(_, o)| matches!(o, None | Some(Outcome::Timeout)))
+        .map(|&(d, o)| (d, o == Some(Outcome::Timeout)))
+        .collect();
+    let longest = candidates.iter().map(|c| c.0).max()?;
+    let group: Vec<&(u64, bool)> = candidates
+        .iter()
+        .filter(|c| longest - c.0 <= tolerance(longest, resolution))
+        .collect();
+    let named = candidates.iter().filter(|c| c.1).count();
+    let all_named_in_group = named > 0 && group.iter().filter(|c| c.1).count() == named;
+    (group.len() >= 3 || all_named_in_group)
+        .then(|| group.iter().map(|c| c.0).min().unwrap_or(longest))
 }
 
 /// The endpoint's call steps: slots ordered by mean start offset, grouped with the step before
@@ -1119,6 +1294,71 @@ fn unique(name: String, used: &mut BTreeSet<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_per_try_timeout_needs_tries_ending_together() {
+        let ms = |m: f64| (m * 1e6) as u64;
+        let unnamed = |d: &[f64]| d.iter().map(|&m| (ms(m), None)).collect::<Vec<_>>();
+        // Three unnamed failures within 0.1% of the longest: the shortest of them.
+        assert_eq!(
+            common_try_timeout(&unnamed(&[100.0, 300.0, 300.2, 300.1]), 1),
+            Some(ms(300.0))
+        );
+        // Two are not enough without names; one named `timeout` is.
+        assert_eq!(
+            common_try_timeout(&unnamed(&[100.0, 300.0, 300.0]), 1),
+            None
+        );
+        assert_eq!(
+            common_try_timeout(&[(ms(250.0), Some(Outcome::Timeout))], 1),
+            Some(ms(250.0))
+        );
+        // Named timeouts that do not end together show no single timer.
+        let spread = [
+            (ms(250.0), Some(Outcome::Timeout)),
+            (ms(300.0), Some(Outcome::Timeout)),
+        ];
+        assert_eq!(common_try_timeout(&spread, 1), None);
+        // Failures named otherwise (refused at once) are not timeouts.
+        let refused = vec![(ms(1.0), Some(Outcome::Refused)); 5];
+        assert_eq!(common_try_timeout(&refused, 1), None);
+        // Whole milliseconds (Alibaba): the resolution is the tolerance.
+        assert_eq!(
+            common_try_timeout(&unnamed(&[50.0, 51.0, 51.0]), 1_000_000),
+            Some(ms(50.0))
+        );
+    }
+
+    #[test]
+    fn retry_and_hedge_policies_are_written_from_the_tries() {
+        let mut out = String::new();
+        let tries = TryStats {
+            calls: 10,
+            retried_calls: 3,
+            max_retries: 2,
+            max_hedges: 1,
+            retried_tries: vec![
+                (1_000, Some(Outcome::Refused)),
+                (2_000, None),
+                (300_000_000, Some(Outcome::Timeout)),
+            ],
+            hedge_delays: vec![3_000_000, 3_000_000, 4_000_000],
+        };
+        write_try_policy(&mut out, &tries, 1);
+        assert!(
+            out.contains(
+                r#"retries = { max = 2, on = ["timeout", "refused", "error"], per_try_timeout = "300ms" }"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"hedge = { after = "3ms", max = 1 }"#),
+            "{out}"
+        );
+        let mut none = String::new();
+        write_try_policy(&mut none, &TryStats::default(), 1);
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn durations_are_written_exactly() {

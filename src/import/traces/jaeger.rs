@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::otlp::flex_i64;
-use super::{file_error, json_error, parse_id, span_id, SpanKind, SpanSet, NO_NAME};
+use super::{
+    file_error, json_error, outcome_named, parse_id, span_id, SpanKind, SpanSet, TryMark, NO_NAME,
+};
 use crate::scenario::ScenarioError;
 
 #[derive(Deserialize)]
@@ -175,6 +177,21 @@ fn add_span(set: &mut SpanSet, span: &JaegerSpan<'_>, processes: &BTreeMap<Strin
     let peer = tag_text(&span.tags, "peer.service")
         .or_else(|| tag_text(&span.tags, "db.system"))
         .map_or(NO_NAME, |peer| set.names.intern(&peer));
+    let flag = |key: &str| tag_text(&span.tags, key).is_some_and(|v| v == "true");
+    let integer = |key: &str| tag_text(&span.tags, key).and_then(|v| v.trim().parse().ok());
+    let try_mark = TryMark::from_attributes(
+        flag("meshsim.retry"),
+        flag("meshsim.hedge"),
+        integer("http.request.resend_count"),
+        integer("retry.count"),
+    );
+    let outcome = if error {
+        tag_text(&span.tags, "otel.status_description")
+            .and_then(|m| outcome_named(&m))
+            .or_else(|| tag_text(&span.tags, "error.type").and_then(|m| outcome_named(&m)))
+    } else {
+        None
+    };
     let name = set.names.intern(&span.operation_name);
     let start = span.start_time.saturating_mul(1_000);
     set.spans.push(super::Span {
@@ -189,6 +206,9 @@ fn add_span(set: &mut SpanSet, span: &JaegerSpan<'_>, processes: &BTreeMap<Strin
         error,
         start,
         end: start.saturating_add(span.duration.saturating_mul(1_000)),
+        try_mark,
+        outcome,
+        cancelled: flag("meshsim.cancelled"),
     });
 }
 
@@ -217,5 +237,35 @@ mod tests {
         let text = r#"{"data":[{"traceID":"abc","spans":[{"traceID":"abc","spanID":"01","operationName":"x","startTime":1,"duration":1,"processID":"p9"}],"processes":{}}]}"#;
         read(text.as_bytes(), "j.json", &mut set).expect("reads");
         assert!(set.broken[&0].contains("p9"), "{:?}", set.broken);
+    }
+
+    #[test]
+    fn reads_retry_marks_and_named_failures_from_tags() {
+        // As Jaeger's own conversion of OTLP writes them: attributes as tags, the status
+        // message as `otel.status_description`.
+        let text = r#"{"data":[{"traceID":"abc","spans":[
+          {"traceID":"abc","spanID":"01","operationName":"get","startTime":1,"duration":1,"tags":[{"key":"span.kind","type":"string","value":"client"},{"key":"error","type":"bool","value":true},{"key":"otel.status_description","type":"string","value":"refused"}],"processID":"p1"},
+          {"traceID":"abc","spanID":"02","operationName":"get","startTime":3,"duration":1,"tags":[{"key":"span.kind","type":"string","value":"client"},{"key":"http.request.resend_count","type":"int64","value":1}],"processID":"p1"},
+          {"traceID":"abc","spanID":"03","operationName":"get","startTime":3,"duration":1,"tags":[{"key":"meshsim.hedge","type":"bool","value":true},{"key":"meshsim.cancelled","type":"bool","value":true}],"processID":"p1"}],
+          "processes":{"p1":{"serviceName":"web"}}}]}"#;
+        let mut set = SpanSet::new(Format::Jaeger);
+        read(text.as_bytes(), "j.json", &mut set).expect("reads");
+        let got: Vec<_> = set
+            .spans
+            .iter()
+            .map(|s| (s.try_mark, s.outcome, s.cancelled))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    TryMark::Unmarked,
+                    Some(crate::model::Outcome::Refused),
+                    false
+                ),
+                (TryMark::Retry, None, false),
+                (TryMark::Hedge, None, true),
+            ]
+        );
     }
 }

@@ -23,6 +23,7 @@ pub mod zipkin;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::model::Outcome;
 use crate::scenario::{ScenarioError, ScenarioErrors};
 
 /// The trace formats read.
@@ -131,6 +132,59 @@ pub struct Span {
     pub start: i64,
     /// End, nanoseconds.
     pub end: i64,
+    /// How a client span relates to the other tries of its call, when the trace says so.
+    pub try_mark: TryMark,
+    /// Why it failed, when the trace names one of the simulator's outcomes (status message or
+    /// `error.type`: `timeout`, `refused`, `error`, `rejected`, `circuit_open`); `None` when it
+    /// did not fail or the trace does not say.
+    pub outcome: Option<Outcome>,
+    /// Whether it lost a hedge race (`meshsim.cancelled`): it ends when the winner answers, so
+    /// its end and status say nothing about its own try.
+    pub cancelled: bool,
+}
+
+/// What the trace says of a client span among the tries of its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TryMark {
+    /// Nothing: a first try, or a trace that does not mark its tries.
+    #[default]
+    Unmarked,
+    /// A retry after a failed try: meshsim's `meshsim.retry`, OpenTelemetry's
+    /// `http.request.resend_count` of 1 or more, Envoy's `retry.count` of 1 or more.
+    Retry,
+    /// A hedge, sent while an earlier try of the call is still out (`meshsim.hedge`).
+    Hedge,
+}
+
+impl TryMark {
+    /// The mark of a span with these attributes (each `None` when absent): meshsim's
+    /// `meshsim.retry` and `meshsim.hedge` flags, OpenTelemetry's `http.request.resend_count`,
+    /// Envoy's `retry.count`.
+    pub fn from_attributes(
+        retry: bool,
+        hedge: bool,
+        resend_count: Option<i64>,
+        envoy_retry_count: Option<i64>,
+    ) -> TryMark {
+        if hedge {
+            TryMark::Hedge
+        } else if retry
+            || resend_count.is_some_and(|n| n >= 1)
+            || envoy_retry_count.is_some_and(|n| n >= 1)
+        {
+            TryMark::Retry
+        } else {
+            TryMark::Unmarked
+        }
+    }
+}
+
+/// The simulator's failure outcome named `text` (a span's status message or `error.type`), if
+/// it names one.
+pub fn outcome_named(text: &str) -> Option<Outcome> {
+    Outcome::FAILURES
+        .into_iter()
+        .find(|o| o.name().eq_ignore_ascii_case(text.trim()))
 }
 
 /// Interned strings.

@@ -11,7 +11,9 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use super::{file_error, json_error, parse_id, span_id, SpanKind, SpanSet, NO_NAME};
+use super::{
+    file_error, json_error, outcome_named, parse_id, span_id, SpanKind, SpanSet, TryMark, NO_NAME,
+};
 use crate::scenario::ScenarioError;
 
 #[derive(Deserialize)]
@@ -67,6 +69,8 @@ pub(crate) struct AnyValue<'a> {
     string_value: Option<Cow<'a, str>>,
     #[serde(rename = "boolValue", default)]
     bool_value: Option<bool>,
+    #[serde(rename = "intValue", default, deserialize_with = "flex_i64_option")]
+    int_value: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +101,8 @@ struct OtlpSpan<'a> {
 struct Status {
     #[serde(default, deserialize_with = "flex_status")]
     code: u8,
+    #[serde(default)]
+    message: String,
 }
 
 /// The string value of attribute `key`, if present.
@@ -106,6 +112,14 @@ fn attribute<'b>(attributes: &'b [KeyValue<'_>], key: &str) -> Option<&'b str> {
         .find(|kv| kv.key == key)
         .and_then(|kv| kv.value.as_ref())
         .and_then(|v| v.string_value.as_deref())
+}
+
+/// The integer value of attribute `key` (an `intValue`, or a `stringValue` holding an integer).
+fn attribute_int(attributes: &[KeyValue<'_>], key: &str) -> Option<i64> {
+    let value = attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?;
+    value
+        .int_value
+        .or_else(|| value.string_value.as_deref()?.trim().parse().ok())
 }
 
 /// Whether attribute `key` is true (a bool, or the string "true").
@@ -217,6 +231,20 @@ fn add_span(set: &mut SpanSet, span: OtlpSpan<'_>, service: u32, instance: u32) 
         .map_or(NO_NAME, |peer| set.names.intern(peer));
     let error = span.status.as_ref().is_some_and(|s| s.code == 2)
         || attribute_true(&span.attributes, "error");
+    let try_mark = TryMark::from_attributes(
+        attribute_true(&span.attributes, "meshsim.retry"),
+        attribute_true(&span.attributes, "meshsim.hedge"),
+        attribute_int(&span.attributes, "http.request.resend_count"),
+        attribute_int(&span.attributes, "retry.count"),
+    );
+    let outcome = if error {
+        span.status
+            .as_ref()
+            .and_then(|s| outcome_named(&s.message))
+            .or_else(|| attribute(&span.attributes, "error.type").and_then(outcome_named))
+    } else {
+        None
+    };
     let name = set.names.intern(&span.name);
     set.spans.push(super::Span {
         trace,
@@ -230,6 +258,9 @@ fn add_span(set: &mut SpanSet, span: OtlpSpan<'_>, service: u32, instance: u32) 
         error,
         start: span.start,
         end: span.end,
+        try_mark,
+        outcome,
+        cancelled: attribute_true(&span.attributes, "meshsim.cancelled"),
     });
 }
 
@@ -265,6 +296,41 @@ impl Visitor<'_> for FlexI64 {
 /// An integer written as a number or a decimal string (OTLP's 64-bit integers).
 pub(crate) fn flex_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     d.deserialize_any(FlexI64)
+}
+
+struct FlexI64Option;
+
+impl<'de> Visitor<'de> for FlexI64Option {
+    type Value = Option<i64>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer, or an integer in a string")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+        flex_i64(d).map(Some)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<i64>, E> {
+        FlexI64.visit_i64(v).map(Some)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<i64>, E> {
+        FlexI64.visit_u64(v).map(Some)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<i64>, E> {
+        FlexI64.visit_f64(v).map(Some)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<i64>, E> {
+        FlexI64.visit_str(v).map(Some)
+    }
+}
+
+/// An optional integer written as a number or a decimal string (`intValue`).
+fn flex_i64_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    d.deserialize_any(FlexI64Option)
 }
 
 struct FlexEnum(&'static [&'static str]);
@@ -312,6 +378,7 @@ fn flex_status<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
 mod tests {
     use super::*;
     use crate::import::traces::Format;
+    use crate::model::Outcome;
 
     #[test]
     fn sampling_threshold_round_trips() {
@@ -328,6 +395,61 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(sampling_from_trace_state("vendor=x"), None);
+    }
+
+    #[test]
+    fn reads_the_marks_of_retries_and_hedges_and_named_failures() {
+        let span = |id: &str, attributes: &str, status: &str| {
+            format!(
+                r#"{{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"{id}","name":"x","kind":3,"startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{attributes}],"status":{status}}}"#
+            )
+        };
+        let spans = [
+            span("1111111111111111", "", "{}"),
+            span(
+                "2222222222222222",
+                r#"{"key":"http.request.resend_count","value":{"intValue":"2"}}"#,
+                r#"{"code":2,"message":"timeout"}"#,
+            ),
+            span(
+                "3333333333333333",
+                r#"{"key":"retry.count","value":{"stringValue":"1"}},{"key":"error.type","value":{"stringValue":"refused"}}"#,
+                r#"{"code":"STATUS_CODE_ERROR"}"#,
+            ),
+            span(
+                "4444444444444444",
+                r#"{"key":"meshsim.hedge","value":{"boolValue":true}},{"key":"meshsim.cancelled","value":{"boolValue":true}}"#,
+                r#"{"code":2,"message":"HTTP 500"}"#,
+            ),
+            span(
+                "5555555555555555",
+                r#"{"key":"http.request.resend_count","value":{"intValue":0}}"#,
+                r#"{"code":0,"message":"timeout"}"#,
+            ),
+        ];
+        let text = format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"api"}}}}]}},"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        );
+        let mut set = SpanSet::new(Format::Otlp);
+        read(text.as_bytes(), "t.json", &mut set).expect("reads");
+        let got: Vec<(TryMark, Option<Outcome>, bool)> = set
+            .spans
+            .iter()
+            .map(|s| (s.try_mark, s.outcome, s.cancelled))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (TryMark::Unmarked, None, false),
+                (TryMark::Retry, Some(Outcome::Timeout), false),
+                (TryMark::Retry, Some(Outcome::Refused), false),
+                // A failure the simulator has no name for is not named; a first try (resend
+                // count 0) is unmarked; a span that did not fail has no failure.
+                (TryMark::Hedge, None, true),
+                (TryMark::Unmarked, None, false),
+            ]
+        );
     }
 
     #[test]

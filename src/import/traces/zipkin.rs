@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::otlp::flex_i64;
-use super::{file_error, json_error, parse_id, span_id, SpanKind, SpanSet, NO_NAME};
+use super::{
+    file_error, json_error, outcome_named, parse_id, span_id, SpanKind, SpanSet, TryMark, NO_NAME,
+};
 use crate::scenario::ScenarioError;
 
 #[derive(Deserialize)]
@@ -127,6 +129,30 @@ fn add_span(set: &mut SpanSet, span: &ZipkinSpan<'_>) {
         .as_ref()
         .and_then(|e| e.service_name.as_deref())
         .map_or(NO_NAME, |peer| set.names.intern(peer));
+    let tag = |key: &str| {
+        span.tags.get(key).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let flag = |key: &str| tag(key).is_some_and(|v| v == "true");
+    let integer = |key: &str| tag(key).and_then(|v| v.trim().parse().ok());
+    let try_mark = TryMark::from_attributes(
+        flag("meshsim.retry"),
+        flag("meshsim.hedge"),
+        integer("http.request.resend_count"),
+        integer("retry.count"),
+    );
+    // Zipkin's `error` tag holds the error's message.
+    let error = span.tags.contains_key("error");
+    let outcome = if error {
+        tag("error")
+            .and_then(|m| outcome_named(&m))
+            .or_else(|| tag("error.type").and_then(|m| outcome_named(&m)))
+    } else {
+        None
+    };
+    let cancelled = flag("meshsim.cancelled");
     let name = set.names.intern(name);
     let start = timestamp.saturating_mul(1_000);
     set.spans.push(super::Span {
@@ -142,9 +168,12 @@ fn add_span(set: &mut SpanSet, span: &ZipkinSpan<'_>) {
         name,
         peer,
         kind,
-        error: span.tags.contains_key("error"),
+        error,
         start,
         end: start.saturating_add(duration.saturating_mul(1_000)),
+        try_mark,
+        outcome,
+        cancelled,
     });
 }
 

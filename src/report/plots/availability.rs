@@ -4,26 +4,17 @@
 use super::style::{self, Key, Line, ValueAxis};
 use super::{Figure, PlotResult};
 use crate::report::format::format_number;
-use crate::report::rundata::{FaultSpan, RunData};
+use crate::report::rundata::{FaultSpan, RunData, WindowPoint as Window};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-
-/// One end-to-end window.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    middle: f64,
-    /// Succeeded / ended, when some request ended in the window.
-    availability: Option<f64>,
-    offered: f64,
-    succeeded: f64,
-    failed: f64,
-}
 
 /// The availability-and-throughput plot of one run.
 pub struct AvailabilityPlot {
     scenario: String,
     seed: u64,
     window_s: f64,
+    /// Windows per bucket (1: every window drawn).
+    per_bucket: u64,
     warmup_s: f64,
     end_s: f64,
     windows: Vec<Window>,
@@ -34,33 +25,14 @@ pub struct AvailabilityPlot {
 impl AvailabilityPlot {
     /// From a run's data.
     pub fn new(data: &RunData) -> Self {
-        let mut window_s: f64 = 0.0;
-        let windows = data
-            .edge_windows()
-            .map(|row| {
-                window_s = window_s.max(row.window_s);
-                let width = if row.window_s > 0.0 {
-                    row.window_s
-                } else {
-                    1.0
-                };
-                let ended = row.succeeded + row.failed();
-                Window {
-                    middle: row.time_s + row.window_s / 2.0,
-                    availability: (ended > 0).then(|| row.succeeded as f64 / ended as f64),
-                    offered: row.arrivals as f64 / width,
-                    succeeded: row.succeeded as f64 / width,
-                    failed: row.failed() as f64 / width,
-                }
-            })
-            .collect();
         AvailabilityPlot {
             scenario: data.summary.scenario.clone(),
             seed: data.summary.seed,
-            window_s,
+            window_s: data.edge.window_s,
+            per_bucket: data.edge.per_bucket,
             warmup_s: data.summary.warmup_s,
             end_s: data.end_s(),
-            windows,
+            windows: data.edge.points.clone(),
             faults: data.fault_spans(),
             objective: availability_objective(&data.summary_json),
         }
@@ -128,12 +100,13 @@ impl Figure for AvailabilityPlot {
                 style::warmup_fill(),
             ));
         }
-        let subtitle = format!(
+        let mut subtitle = format!(
             "{} – seed {} – end-to-end requests per {} s window: availability = succeeded / ended",
             self.scenario,
             self.seed,
             format_number(self.window_s)
         );
+        subtitle.push_str(&style::bucket_note(self.per_bucket));
         let area = style::header(root, &self.title(), &subtitle, &keys)?;
         let (_, height) = area.dim_in_pixel();
         let (top, bottom) = area.split_vertically(height * 47 / 100);

@@ -9,6 +9,10 @@ use crate::report::format::format_number;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// At most this many distributions are drawn (a comparison's first variants, the baseline
+/// first): more lines cannot be told apart, and each costs about 1,000 points in every file.
+pub const MAX_DISTRIBUTIONS: usize = 20;
+
 /// One distribution: a label and its (quantile, latency ms) points, by increasing quantile.
 #[derive(Debug, Clone)]
 pub struct Distribution {

@@ -11,12 +11,15 @@ use plotters::prelude::*;
 pub struct LatencyPlot {
     scenario: String,
     seed: u64,
-    /// Window width, to break the lines where windows are missing.
+    /// Window width, for the subtitle.
     window_s: f64,
+    /// Windows per bucket (1: every window drawn).
+    per_bucket: u64,
     warmup_s: f64,
     end_s: f64,
-    /// (window middle s, p50 ms, p99 ms) of the windows in which some request succeeded.
-    points: Vec<(f64, f64, f64)>,
+    /// Runs of (window middle s, p50 ms, p99 ms) of the windows in which some request
+    /// succeeded ([`crate::report::rundata::EdgeSeries::latency_runs`]).
+    runs: Vec<Vec<(f64, f64, f64)>>,
     faults: Vec<FaultSpan>,
     /// The latency objective, if the scenario has one: (label, ms).
     objectives: Vec<(String, f64)>,
@@ -25,40 +28,28 @@ pub struct LatencyPlot {
 impl LatencyPlot {
     /// From a run's data.
     pub fn new(data: &RunData) -> Self {
-        let mut window_s: f64 = 0.0;
-        let points = data
-            .edge_windows()
-            .inspect(|row| window_s = window_s.max(row.window_s))
-            .filter(|row| row.succeeded > 0)
-            .map(|row| (row.time_s + row.window_s / 2.0, row.p50_ms, row.p99_ms))
-            .collect();
         LatencyPlot {
             scenario: data.summary.scenario.clone(),
             seed: data.summary.seed,
-            window_s,
+            window_s: data.edge.window_s,
+            per_bucket: data.edge.per_bucket,
             warmup_s: data.summary.warmup_s,
             end_s: data.end_s(),
-            points,
+            runs: data
+                .edge
+                .latency_runs
+                .iter()
+                .filter(|run| !run.is_empty())
+                .cloned()
+                .collect(),
             faults: data.fault_spans(),
             objectives: latency_objectives(&data.summary_json),
         }
     }
 
-    /// Splits the points into runs of consecutive windows (a window without successes breaks
-    /// the line rather than drawing a slope across it).
-    fn runs(&self) -> Vec<&[(f64, f64, f64)]> {
-        let mut runs = Vec::new();
-        let mut start = 0;
-        for index in 1..=self.points.len() {
-            let broken = index == self.points.len()
-                || self.points[index].0 - self.points[index - 1].0 > self.window_s * 1.5;
-            if broken {
-                runs.push(&self.points[start..index]);
-                start = index;
-            }
-        }
-        runs.retain(|run| !run.is_empty());
-        runs
+    /// Every point, in time order.
+    fn points(&self) -> impl Iterator<Item = &(f64, f64, f64)> {
+        self.runs.iter().flatten()
     }
 }
 
@@ -109,7 +100,7 @@ impl Figure for LatencyPlot {
             ..style::series(3)
         };
         // An objective far above the data would flatten it: it is then only named.
-        let highest = self.points.iter().map(|p| p.2).fold(0.0, f64::max);
+        let highest = self.points().map(|p| p.2).fold(0.0, f64::max);
         let (shown, off_scale): (Vec<_>, Vec<_>) = self
             .objectives
             .iter()
@@ -126,6 +117,7 @@ impl Figure for LatencyPlot {
             self.seed,
             format_number(self.window_s)
         );
+        subtitle.push_str(&style::bucket_note(self.per_bucket));
         for (label, target) in &off_scale {
             subtitle.push_str(&format!(
                 " – {label} objective {} ms (above the scale)",
@@ -134,8 +126,7 @@ impl Figure for LatencyPlot {
         }
         let area = style::header(root, &self.title(), &subtitle, &keys)?;
         let values = self
-            .points
-            .iter()
+            .points()
             .flat_map(|p| [p.1, p.2])
             .chain(shown.iter().map(|o| o.1));
         let y = style::ValueAxis::latency(values);
@@ -157,7 +148,7 @@ impl Figure for LatencyPlot {
                 objective,
             )))?;
         }
-        for run in self.runs() {
+        for run in &self.runs {
             chart.draw_series(std::iter::once(Line::new(
                 run.iter().map(|p| (p.0, p.2)).collect(),
                 p99,
@@ -167,7 +158,7 @@ impl Figure for LatencyPlot {
                 p50,
             )))?;
         }
-        if self.points.is_empty() {
+        if self.runs.is_empty() {
             let (x, y) = chart.plotting_area().get_pixel_range();
             root.draw_text(
                 "no request succeeded",

@@ -10,7 +10,6 @@ use crate::report::format::format_number;
 use crate::report::rundata::{FaultSpan, RunData};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::collections::BTreeMap;
 
 /// At most this many services are shown (the busiest).
 pub const MAX_SERVICES: usize = 6;
@@ -56,67 +55,25 @@ pub struct ReplicaPlot {
 }
 
 impl ReplicaPlot {
-    /// From a run's data.
+    /// From a run's data ([`crate::report::rundata::ReplicaLoad`]: the sums per replica and
+    /// column, read from `replicas.csv` as it streamed by).
     pub fn new(data: &RunData) -> Self {
-        // Windows of the load period only: the few requests still under way after it would
-        // make the last column's shares noise.
-        let load_end = data.summary.duration_s;
-        let rows_in_load = data
-            .replicas
-            .iter()
-            .filter(|r| load_end <= 0.0 || r.time_s < load_end);
-        let mut times: Vec<f64> = rows_in_load.clone().map(|r| r.time_s).collect();
-        times.sort_by(f64::total_cmp);
-        times.dedup();
-        let window_s = data.windows.first().map_or(1.0, |w| w.window_s).max(1e-9);
-        let per_column = times.len().div_ceil(MAX_COLUMNS).max(1);
-        let columns = times.len().div_ceil(per_column);
-        let mut edges: Vec<f64> = (0..columns).map(|c| times[c * per_column]).collect();
-        if let Some(last) = times.last() {
-            edges.push(last + window_s);
-        }
-        let column_of = |time: f64| -> usize {
-            let index = times.partition_point(|t| *t < time);
-            index / per_column
-        };
-
-        // Sums per (service, replica, column) and per (service, column).
-        let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut replica_counts: BTreeMap<&str, u32> = BTreeMap::new();
-        let mut cells: BTreeMap<(&str, u32), Vec<(u64, bool)>> = BTreeMap::new();
-        let mut service_columns: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-        for row in rows_in_load {
-            let service = row.service.as_str();
-            *totals.entry(service).or_default() += row.arrivals;
-            let count = replica_counts.entry(service).or_default();
-            *count = (*count).max(row.replica + 1);
-            let column = column_of(row.time_s);
-            let cell = &mut cells
-                .entry((service, row.replica))
-                .or_insert_with(|| vec![(0, false); columns])[column];
-            cell.0 += row.arrivals;
-            cell.1 |= row.health != "up" && !row.health.is_empty();
-            service_columns
-                .entry(service)
-                .or_insert_with(|| vec![0; columns])[column] += row.arrivals;
-        }
-        let mut ranked: Vec<(&str, u64)> = totals.iter().map(|(s, t)| (*s, *t)).collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let hidden_services = ranked.len().saturating_sub(MAX_SERVICES);
+        let load = &data.replica_load;
+        let edges = load.edges.clone();
         let span = edges.last().copied().unwrap_or(0.0) - edges.first().copied().unwrap_or(0.0);
-        let groups = ranked
+        let groups = load
+            .services
             .iter()
-            .take(MAX_SERVICES)
-            .map(|(service, total)| {
-                let replicas = replica_counts[service];
-                let shown = (replicas as usize).min(MAX_REPLICAS);
-                let rows = (0..shown as u32)
-                    .map(|replica| {
-                        let empty = vec![(0, false); columns];
-                        let own = cells.get(&(*service, replica)).unwrap_or(&empty);
+            .map(|service| {
+                let replicas = service.replicas;
+                let rows = service
+                    .cells
+                    .iter()
+                    .enumerate()
+                    .map(|(replica, own)| {
                         let cells = own
                             .iter()
-                            .zip(&service_columns[service])
+                            .zip(&service.columns)
                             .map(|(&(arrivals, unhealthy), &service_total)| {
                                 let level = (service_total > 0).then(|| {
                                     let share = arrivals as f64 * f64::from(replicas)
@@ -128,19 +85,19 @@ impl ReplicaPlot {
                             })
                             .collect();
                         Row {
-                            label: format!("{service}#{replica}"),
+                            label: format!("{}#{replica}", service.name),
                             cells,
                         }
                     })
                     .collect();
                 Group {
-                    service: service.to_string(),
+                    service: service.name.clone(),
                     per_replica_rate: if span > 0.0 {
-                        *total as f64 / f64::from(replicas) / span
+                        service.total as f64 / f64::from(replicas) / span
                     } else {
                         0.0
                     },
-                    hidden_replicas: replicas as usize - shown,
+                    hidden_replicas: replicas as usize - service.cells.len(),
                     rows,
                 }
             })
@@ -150,7 +107,7 @@ impl ReplicaPlot {
             seed: data.summary.seed,
             edges,
             groups,
-            hidden_services,
+            hidden_services: load.hidden_services,
             faults: data.fault_spans(),
         }
     }

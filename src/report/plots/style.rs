@@ -827,6 +827,15 @@ pub fn backend<T, E: std::fmt::Debug>(result: Result<T, E>) -> PlotResult<T> {
     result.map_err(|error| PlotError(format!("{error:?}")))
 }
 
+/// The subtitle's note on a series drawn in buckets of `per_bucket` windows (empty when every
+/// window is drawn).
+pub fn bucket_note(per_bucket: u64) -> String {
+    if per_bucket <= 1 {
+        return String::new();
+    }
+    format!(" – {per_bucket} windows per bucket, each drawn as its lowest and highest values")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
