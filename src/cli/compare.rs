@@ -8,6 +8,24 @@ use crate::compare::{self, export, replicate::Progress, Plan};
 use crate::report;
 use std::path::{Path, PathBuf};
 
+/// Every file `meshsim compare` writes, for `meshsim compare --help` (and the man page); the
+/// test `compare_help_lists_every_file_written` compares it with a comparison's folder.
+pub const FILES_WRITTEN: &str = "\
+Files written into the output folder (--out DIR, default reports/<scenario name>-compare/):
+  comparison.json          per variant and metric: mean, interval, paired difference, SLO verdicts
+  comparison.csv           the same, one row per variant and metric
+  comparison.md            the tables in Markdown, to paste into a design document
+  replications.csv         one row per variant and replication
+  latency-<variant>.csv    each variant's end-to-end latency quantiles (replication 0); <variant>
+                           is its values joined by '-' (latency-p2c.csv, latency-p2c-64.csv)
+  comparison.svg, .png     a panel per metric: means with confidence intervals
+  cdf.svg, .png            a latency distribution per variant
+  report.html              one self-contained page with all of the above
+  .meshsim-files           the list of these files (files of an earlier comparison in the folder
+                           that this one does not write are removed; no other file is touched)
+With --shard/--only: only the items, in OUT/items/ (meshsim merge writes the files above).
+Standard output: the comparison table (--quiet: nothing). Files: docs/reports.md.";
+
 /// The arguments of `meshsim compare`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CompareArgs {

@@ -41,17 +41,21 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario and write summary.json, timeseries.csv and events.csv.
+    /// Run a scenario and write its report folder (summary.json, CSV time series, plots,
+    /// report.html).
     ///
     /// Example: meshsim run scenarios/blog.toml --set policy.balancer=p2c --out reports/blog-p2c
+    #[command(after_long_help = run::FILES_WRITTEN)]
     Run(run::RunArgs),
     /// Compare variants of a scenario over replications, with confidence intervals.
     ///
     /// Replication r of every variant runs with the same seed (common random numbers), so the
     /// differences to the baseline (the first variant) are paired. Writes comparison.json,
-    /// comparison.csv, comparison.md, replications.csv and `latency-<variant>.csv`.
+    /// comparison.csv, comparison.md, replications.csv, `latency-<variant>.csv`, plots and
+    /// report.html.
     ///
     /// Example: meshsim compare scenarios/blog.toml --vary policy.balancer=round_robin,p2c --replications 10
+    #[command(after_long_help = compare::FILES_WRITTEN)]
     Compare(compare::CompareArgs),
     /// Merge the item folders of a sharded sweep (`meshsim compare --shard I/N`) into the
     /// comparison folder one `meshsim compare` writes, byte for byte.

@@ -5,6 +5,24 @@ use crate::analysis::slo::SloReport;
 use crate::report::{self, Summary};
 use std::path::{Path, PathBuf};
 
+/// Every file `meshsim run` writes, for `meshsim run --help` (and the man page); the test
+/// `run_help_lists_every_file_written` compares it with a run's folder.
+pub const FILES_WRITTEN: &str = "\
+Files written into the output folder (--out DIR, default reports/<scenario name>/):
+  summary.json             requests, availability, latency, per-service figures, SLO verdicts
+  timeseries.csv           per window and service (and end to end): arrivals, outcomes, latency
+  replicas.csv             per window and replica: tries, busy workers, queue, health
+  events.csv               faults and governance actions (ejections, breakers, scaling), timed
+  latency.csv              end-to-end latency quantiles of succeeded requests
+  latency.svg, .png        p50 and p99 over time, faults shaded
+  availability.svg, .png   availability and requests per second over time
+  replicas.svg, .png       per-replica load heatmap
+  cdf.svg, .png            the latency distribution and its tail
+  report.html              one self-contained page with all of the above
+  .meshsim-files           the list of these files (a later run removes those it does not write)
+With --traces FILE: sampled requests as OTLP/JSON traces, in FILE.
+Standard output: the summary (--quiet: nothing). Files: docs/reports.md.";
+
 /// The arguments of `meshsim run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -23,6 +41,10 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Services listed in the summary's table: the N failing or busiest (the others summed on
+    /// one line), or `all`.
+    #[arg(long, value_name = "N|all", default_value = "20", value_parser = parse_services)]
+    pub services: ServiceLimit,
     /// Also write sampled end-to-end requests as OTLP/JSON traces to FILE (opens in Jaeger's
     /// UI; `meshsim import traces` reads it back).
     #[arg(long, value_name = "FILE")]
@@ -49,6 +71,23 @@ pub struct RunArgs {
     /// their schedules, the faults (report.html shows the same, with the topology diagram).
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+/// How many services the summary's table lists (`None`: all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceLimit(pub Option<usize>);
+
+/// Parses `--services`: a positive count, or `all`.
+fn parse_services(text: &str) -> Result<ServiceLimit, String> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(ServiceLimit(None));
+    }
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(ServiceLimit(Some(n))),
+        _ => Err(format!(
+            "expected a number of services (at least 1) or all, found \"{text}\""
+        )),
+    }
 }
 
 /// Runs the scenario into its report folder and prints the summary (unless `--quiet`).
@@ -108,7 +147,7 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
             None => AppError::Failed(format!("writing the report to {}: {error}", dir.display())),
         })?;
     if !args.quiet {
-        say(&report::render_terminal(&summary));
+        say(&report::render_terminal_limited(&summary, args.services.0));
         say(&engine_line(&summary, simulation_wall));
         say(&format!("  report        {}\n", dir.display()));
         if let Some(traces) = &traces {

@@ -64,6 +64,7 @@ pub fn parse_vary(arg: &str) -> Result<Axis, String> {
             "--vary {arg}: \"{key}\" is not a dotted key like policy.balancer"
         ));
     }
+    crate::scenario::check_key(key).map_err(|message| format!("--vary {arg}: {message}"))?;
     let mut values = split_values(values);
     if let Some(position) = values.iter().position(String::is_empty) {
         return Err(format!("--vary {arg}: value {} is empty", position + 1));
@@ -319,18 +320,18 @@ pub fn variants(axes: &[Axis]) -> Vec<Variant> {
         .collect()
 }
 
-/// A value reduced to letters, digits, `.` and `_` (others become `_`); `v` if nothing is left.
+/// A value reduced to letters, digits, `.` and `_` for a file name: every run of other
+/// characters becomes one `_` (`{ max = 2, backoff = "10ms" }` gives `max_2_backoff_10ms`);
+/// `v` if nothing is left.
 fn slug_part(value: &str) -> String {
-    let text: String = value
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut text = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            text.push(c);
+        } else if !text.ends_with('_') {
+            text.push('_');
+        }
+    }
     let text = text.trim_matches(|c| c == '_' || c == '.').to_string();
     if text.is_empty() {
         "v".to_string()
@@ -417,9 +418,20 @@ mod tests {
         }
         // A quoted string with dots is a value, not a range.
         assert_eq!(
-            parse_vary("a.b=\"x..y\"").expect("parses").values,
+            parse_vary("scenario.name=\"x..y\"").expect("parses").values,
             ["\"x..y\""]
         );
+    }
+
+    #[test]
+    fn slugs_are_readable_file_name_parts() {
+        assert_eq!(slug_part("p2c"), "p2c");
+        assert_eq!(
+            slug_part("{ max = 2, backoff = \"10ms\" }"),
+            "max_2_backoff_10ms"
+        );
+        assert_eq!(slug_part("false"), "false");
+        assert_eq!(slug_part("\"{}\""), "v");
     }
 
     #[test]
@@ -437,6 +449,13 @@ mod tests {
         assert_eq!(from_cli[0].key, "policy.timeout");
         assert_eq!(variants(&[]).len(), 1);
         assert_eq!(variants(&[])[0].slug, "baseline");
-        assert!(axes(&["a.b=1".into(), "a.b=2".into()], None).is_err());
+        let twice = axes(
+            &[
+                "policy.balancer=p2c".into(),
+                "policy.balancer=random".into(),
+            ],
+            None,
+        );
+        assert!(twice.expect_err("twice").contains("varied twice"));
     }
 }

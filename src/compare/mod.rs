@@ -24,7 +24,7 @@ pub mod summarize;
 
 use crate::model::Model;
 use crate::report::{latency_quantiles_csv, OutputFiles};
-use crate::scenario::{limits, Override, Source};
+use crate::scenario::{limits, Override, ScenarioError, Source};
 use grid::{Axis, Variant};
 use replicate::Progress;
 use results::Comparison;
@@ -105,7 +105,7 @@ pub fn plan(
             Ok(model) => variants.push((variant, model)),
             Err(errors) => {
                 for error in &errors.0 {
-                    problems.push(format!("variant {}: {error}", variant.name));
+                    problems.push(as_varied(error, &variant, !vary.is_empty()));
                 }
             }
         }
@@ -119,6 +119,26 @@ pub fn plan(
         })
     } else {
         Err(problems)
+    }
+}
+
+/// A problem of a variant, as the user wrote what caused it: a problem reported as the `--set`
+/// of one of the variant's settings names the `--vary` (or the `[compare]` table) it came from;
+/// any other is prefixed with the variant's name.
+fn as_varied(error: &ScenarioError, variant: &Variant, from_vary: bool) -> String {
+    let setting = variant.settings.iter().find(|(key, value)| {
+        error.line == 0
+            && error.file
+                == Override {
+                    key: key.clone(),
+                    value: value.clone(),
+                }
+                .label()
+    });
+    match setting {
+        Some((key, value)) if from_vary => format!("--vary {key}={value}: {}", error.message),
+        Some((key, value)) => format!("[compare] {key} = {value}: {}", error.message),
+        None => format!("variant {}: {error}", variant.name),
     }
 }
 
@@ -226,5 +246,5 @@ pub fn write_comparison(
         files.write(&variant.latency_file, latency.as_bytes())?;
     }
     crate::report::render_comparison_files(&mut files)?;
-    files.commit()
+    files.commit_whole()
 }

@@ -5,6 +5,12 @@
 //! second run into the same folder is refused rather than mixing its files with the first's.
 //! Under the lock, temporary files a killed run left behind are removed. On SIGINT or SIGTERM,
 //! the temporary files of every folder being written are removed before the process exits.
+//!
+//! A run or a comparison writes the whole folder ([`OutputFiles::commit_whole`]): files an
+//! earlier one wrote there and this one does not (a variant's `latency-<slug>.csv` of another
+//! comparison) are removed, found in the folder's list of written files ([`WRITTEN_LIST`]), or
+//! for a folder written before the list existed, in its old `comparison.json`. Files meshsim did
+//! not write are never touched.
 
 use crate::engine::time::{nanos_to_millis, nanos_to_seconds};
 use crate::model::Outcome;
@@ -15,6 +21,11 @@ use std::path::{Path, PathBuf};
 
 /// The lock file of a report folder.
 pub const LOCK_FILE: &str = ".meshsim.lock";
+
+/// The list of the files meshsim wrote into a folder (one name a line). A run or comparison
+/// that writes the whole folder removes the files of the list it does not write again, so that
+/// the folder never mixes two runs' files; nothing else is ever removed.
+pub const WRITTEN_LIST: &str = ".meshsim-files";
 
 /// Suffix of the temporary name of a file being written.
 const PARTIAL_SUFFIX: &str = ".partial";
@@ -119,8 +130,53 @@ impl OutputFiles {
         }
     }
 
-    /// Renames every file into place.
+    /// Renames every file into place, and adds them to the folder's list of written files (if it
+    /// has one: re-rendering a folder written before the list existed does not start one).
     pub fn commit(mut self) -> io::Result<()> {
+        let list = self.dir.join(WRITTEN_LIST);
+        let mut names = read_list(&list)?;
+        let written = self.names();
+        self.rename_all()?;
+        if let Some(names) = &mut names {
+            names.extend(written);
+            write_list(&list, names)?;
+        }
+        Ok(())
+    }
+
+    /// Renames every file into place as the folder's whole contents: the files an earlier run
+    /// or comparison wrote there and this one did not are removed (only those: see
+    /// [`WRITTEN_LIST`]), and the list becomes the files written now.
+    pub fn commit_whole(mut self) -> io::Result<()> {
+        let dir = self.dir.clone();
+        let list = dir.join(WRITTEN_LIST);
+        let earlier = match read_list(&list)? {
+            Some(names) => names,
+            None => legacy_written(&dir),
+        };
+        let written = self.names();
+        self.rename_all()?;
+        for name in earlier.difference(&written) {
+            let path = dir.join(name);
+            // A plain file only: a folder or link of that name is not one meshsim wrote.
+            if is_plain_name(name) && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                fs::remove_file(&path)?;
+            }
+        }
+        write_list(&list, &written)
+    }
+
+    /// The names of the files written so far.
+    fn names(&self) -> std::collections::BTreeSet<String> {
+        self.pending
+            .iter()
+            .filter_map(|(_, target)| target.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Renames every file into place.
+    fn rename_all(&mut self) -> io::Result<()> {
         let pending = std::mem::take(&mut self.pending);
         for (index, (temporary, target)) in pending.iter().enumerate() {
             if let Err(error) = fs::rename(temporary, target) {
@@ -147,6 +203,59 @@ impl Drop for OutputFiles {
             signals::unregister(temporary);
         }
     }
+}
+
+/// Whether `name` is a plain file name (no separator, not `.` or `..`, not empty).
+fn is_plain_name(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']))
+}
+
+/// The names in the list of written files at `path`, `None` if there is none.
+fn read_list(path: &Path) -> io::Result<Option<std::collections::BTreeSet<String>>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(
+            text.lines()
+                .map(str::trim)
+                .filter(|name| is_plain_name(name))
+                .map(str::to_string)
+                .collect(),
+        )),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) if error.kind() == io::ErrorKind::InvalidData => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Writes the list of written files (under a temporary name, then renamed: never half a list).
+fn write_list(path: &Path, names: &std::collections::BTreeSet<String>) -> io::Result<()> {
+    let mut text = String::new();
+    for name in names {
+        text.push_str(name);
+        text.push('\n');
+    }
+    let temporary = path.with_file_name(format!(".{WRITTEN_LIST}{PARTIAL_SUFFIX}"));
+    fs::write(&temporary, text)?;
+    fs::rename(&temporary, path)
+}
+
+/// The files a comparison written before the list of written files existed left in `dir`: its
+/// variants' latency files, named in its `comparison.json` (the other files have fixed names and
+/// are written again). Empty when there is no such file or it cannot be read.
+fn legacy_written(dir: &Path) -> std::collections::BTreeSet<String> {
+    let Ok(text) = fs::read(dir.join("comparison.json")) else {
+        return Default::default();
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return Default::default();
+    };
+    value["variants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|variant| variant["latency_file"].as_str())
+        .filter(|name| name.starts_with("latency-") && name.ends_with(".csv"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Removes `.NAME.partial` files from `dir`: left by a run that was killed (SIGKILL, power

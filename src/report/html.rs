@@ -30,7 +30,8 @@ pub fn escape(text: &str) -> String {
 const STYLE: &str = r#"
 :root { color-scheme: light; }
 body { font-family: "DejaVu Sans", Verdana, system-ui, sans-serif; color: #212121; background: #fff;
-       margin: 0 auto; max-width: 1060px; padding: 24px 28px 60px; line-height: 1.45; }
+       margin: 0 auto; max-width: 1060px; padding: 24px 28px 60px; line-height: 1.45;
+       overflow-wrap: break-word; }
 h1 { font-size: 26px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e0e0e0; }
 p.meta { color: #555; margin: 0 0 12px; }
@@ -38,8 +39,10 @@ p.meta { color: #555; margin: 0 0 12px; }
 .figure { border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; }
 .figure .value { font-size: 21px; font-weight: bold; }
 .figure .name { font-size: 12.5px; color: #555; }
-table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0; }
+.fit { max-width: 100%; overflow-x: auto; margin: 8px 0; }
+table { border-collapse: collapse; width: 100%; font-size: 13.5px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
+td.text, th.text, td:first-child { white-space: normal; overflow-wrap: anywhere; min-width: 6em; }
 th { background: #f4f4f4; font-weight: bold; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
 td.wrap { white-space: normal; }
@@ -70,13 +73,35 @@ pub fn page_start(out: &mut String, title: &str) {
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
 }
 
-/// Closes a page.
+/// Closes a page. Every table is put in a box that scrolls sideways when the table is wider
+/// than the page ([`fit_tables`]), so no table makes the page wider than the window.
 pub fn page_end(out: &mut String) {
+    *out = fit_tables(out);
     let _ = writeln!(
         out,
         "<p class=\"note\">Written by meshsim {}. Re-render the plots and this page from the folder's CSV files with <code>meshsim plot DIR</code>.</p>\n</body>\n</html>",
         env!("CARGO_PKG_VERSION")
     );
+}
+
+/// `html` with every `<table>` wrapped in a `<div class="fit">` (which scrolls sideways when
+/// the table is wider than the page). Done once over the page, so that no table can be left
+/// out; user text cannot match, since its `<` is escaped, and SVG has no tables.
+pub fn fit_tables(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + 1024);
+    let mut rest = html;
+    while let Some(at) = rest.find("<table") {
+        let after = rest[at + "<table".len()..].chars().next();
+        let (before, tail) = rest.split_at(at);
+        out.push_str(before);
+        if matches!(after, Some('>' | ' ')) {
+            out.push_str("<div class=\"fit\">");
+        }
+        out.push_str("<table");
+        rest = &tail["<table".len()..];
+    }
+    out.push_str(rest);
+    out.replace("</table>", "</table></div>")
 }
 
 /// An SVG plot made fit to be inlined in HTML (no namespace declaration: HTML parsing puts
@@ -735,7 +760,7 @@ pub fn comparison_report(
         "<p class=\"note\">Each cell: the mean over the replications and its {}% confidence interval; below it, the paired difference to the baseline (Δ, replication by replication). <b>▲ better</b> / <b>▼ worse</b> marks a difference whose interval excludes zero (significant); “no significant difference” otherwise.</p>",
         number(comparison.confidence * 100.0, 0)
     );
-    out.push_str("<div style=\"overflow-x:auto\"><table><thead><tr><th class=\"text\">metric</th>");
+    out.push_str("<table><thead><tr><th class=\"text\">metric</th>");
     for index in 0..comparison.variants.len() {
         let _ = write!(
             out,
@@ -802,7 +827,7 @@ pub fn comparison_report(
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table></div>\n");
+    out.push_str("</tbody></table>\n");
 
     out.push_str("<h2 id=\"slo\">Service-level objectives</h2>\n");
     if comparison.variants.iter().all(|v| v.slo.is_none()) {
@@ -967,6 +992,15 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<td>2</td>"), "{html}");
+    }
+
+    #[test]
+    fn every_table_is_put_in_a_box_that_scrolls() {
+        let page = "<p>&lt;table&gt;</p><table class=\"x\"><tr><td><table><tr></tr></table></td></tr></table><tablex>";
+        assert_eq!(
+            fit_tables(page),
+            "<p>&lt;table&gt;</p><div class=\"fit\"><table class=\"x\"><tr><td><div class=\"fit\"><table><tr></tr></table></div></td></tr></table></div><tablex>"
+        );
     }
 
     #[test]

@@ -26,5 +26,7 @@ pub use run::{run_to_folder, run_to_folder_traced, run_to_folder_with, RunStoppe
 pub use rundata::RunData;
 pub use setup::Setup;
 pub use summary::Summary;
-pub use terminal::{render as render_terminal, render_slo};
+pub use terminal::{
+    render as render_terminal, render_limited as render_terminal_limited, render_slo,
+};
 pub use traces::TraceRecorder;

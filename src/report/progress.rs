@@ -67,7 +67,7 @@ impl Progress {
     /// A bar over a run's simulated time, `duration_s` seconds of load.
     pub fn simulation(duration_s: f64, enabled: bool) -> Self {
         let style = ProgressStyle::with_template(
-            "{spinner} simulated {simulated} [{wide_bar}] {percent:>3}%  elapsed {elapsed}  ETA {eta}",
+            "{spinner} simulated {simulated} [{wide_bar}] {percent:>3}%{msg}  elapsed {elapsed}  ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .with_key("simulated", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
@@ -87,13 +87,19 @@ impl Progress {
         Progress::start(total.max(1), style, enabled)
     }
 
-    /// Simulated time reached, seconds (the bar grows if the run drains past its duration).
+    /// Simulated time reached, seconds. Past the load period (the run drains the requests
+    /// still under way) the bar stays full, its total unchanged, and says how far it has
+    /// drained: a total that grew would move the goal while the user watches.
     pub fn set_simulated(&self, seconds: f64) {
         let position = (seconds * 1e3).round() as u64;
-        if self.bar.length().is_some_and(|length| position > length) {
-            self.bar.set_length(position);
+        let length = self.bar.length().unwrap_or(u64::MAX);
+        if position > length {
+            self.bar.set_message(format!(
+                "  draining +{:.0} s",
+                (position - length) as f64 / 1e3
+            ));
         }
-        self.bar.set_position(position);
+        self.bar.set_position(position.min(length));
     }
 
     /// One more unit done (thread-safe: runs of a comparison may finish on any thread).
@@ -172,5 +178,33 @@ impl<R: Recorder> Recorder for ProgressRecorder<'_, R> {
 
     fn event(&mut self, record: &EventRecord) {
         self.inner.event(record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_total_never_grows_during_the_drain() {
+        let style = ProgressStyle::default_bar();
+        let bar = Progress {
+            bar: ProgressBar::with_draw_target(Some(10_000), ProgressDrawTarget::hidden())
+                .with_style(style),
+            done: None,
+            watcher: None,
+        };
+        bar.set_simulated(4.0);
+        assert_eq!(
+            (bar.bar.position(), bar.bar.length()),
+            (4_000, Some(10_000))
+        );
+        assert_eq!(bar.bar.message(), "");
+        bar.set_simulated(12.5);
+        assert_eq!(
+            (bar.bar.position(), bar.bar.length()),
+            (10_000, Some(10_000))
+        );
+        assert_eq!(bar.bar.message(), "  draining +2 s");
     }
 }

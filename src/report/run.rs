@@ -125,6 +125,6 @@ pub fn run_to_folder_with(
     // they are drawn (so the peak memory is the larger of the two phases, not their sum).
     drop(result);
     super::render_run(&mut files)?;
-    files.commit()?;
+    files.commit_whole()?;
     Ok((summary, simulation_wall))
 }

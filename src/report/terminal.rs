@@ -1,11 +1,24 @@
 //! The summary a person reads at a glance in a terminal.
 
+use super::summary::ServiceSummary;
 use super::Summary;
 use crate::analysis::slo::{format_number, SloReport};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
-/// A few lines: load, availability with failures by kind, latency, and the busiest services.
+/// Services the terminal table lists by default; the rest are summed on one line.
+pub const DEFAULT_SERVICES: usize = 20;
+
+/// A few lines: load, availability with failures by kind, latency, and the busiest services
+/// (at most [`DEFAULT_SERVICES`]).
 pub fn render(summary: &Summary) -> String {
+    render_limited(summary, Some(DEFAULT_SERVICES))
+}
+
+/// [`render`] listing at most `max_services` services (`None`: every one): the failing ones
+/// first, then the busiest; the others are summed on one line, so that a 1,000-service run
+/// prints a screen, not a thousand lines.
+pub fn render_limited(summary: &Summary, max_services: Option<usize>) -> String {
     let mut text = String::new();
     let requests = &summary.requests;
     let outcomes = &requests.outcomes;
@@ -57,7 +70,12 @@ pub fn render(summary: &Summary) -> String {
         "  {:<20} {:>10} {:>10} {:>9} {:>10} {:>10}",
         "service", "requests", "succeeded", "util", "p50 ms", "p99 ms"
     );
-    for (name, service) in &summary.services {
+    let shown = shown_services(summary, max_services);
+    for (name, service) in summary
+        .services
+        .iter()
+        .filter(|(name, _)| shown.contains(name.as_str()))
+    {
         let _ = writeln!(
             text,
             "  {:<20} {:>10} {:>10} {:>8.1}% {:>10.3} {:>10.3}",
@@ -67,6 +85,25 @@ pub fn render(summary: &Summary) -> String {
             service.utilization * 100.0,
             service.latency_ms.p50,
             service.latency_ms.p99
+        );
+    }
+    let hidden: Vec<&ServiceSummary> = summary
+        .services
+        .iter()
+        .filter(|(name, _)| !shown.contains(name.as_str()))
+        .map(|(_, service)| service)
+        .collect();
+    if !hidden.is_empty() {
+        let requests: u64 = hidden.iter().map(|s| s.requests).sum();
+        let succeeded: u64 = hidden.iter().map(|s| s.succeeded).sum();
+        let busiest = hidden.iter().map(|s| s.utilization).fold(0.0, f64::max);
+        let _ = writeln!(
+            text,
+            "  {:<20} {:>10} {:>10} {:>8.1}%  (the most of them; --services all lists them)",
+            format!("{} more services", hidden.len()),
+            requests,
+            succeeded,
+            busiest * 100.0,
         );
     }
     text
@@ -99,6 +136,32 @@ pub fn render_root_causes(causes: &[super::summary::RootCause]) -> String {
         );
     }
     text
+}
+
+/// Failures of a service: tries its callers saw fail (refusals included, which never reached
+/// a replica) or, if more, tries it received that did not succeed.
+fn failures(service: &ServiceSummary) -> u64 {
+    let seen = &service.tries.failures;
+    let by_callers = seen.timeout + seen.refused + seen.error + seen.rejected + seen.circuit_open;
+    by_callers.max(service.requests.saturating_sub(service.succeeded))
+}
+
+/// The names of the services the table lists: all of them within `max`, else the `max` with
+/// the most failures, then the highest utilisation, then the most tries (ties by name).
+fn shown_services(summary: &Summary, max: Option<usize>) -> BTreeSet<&str> {
+    let mut ranked: Vec<(&String, &ServiceSummary)> = summary.services.iter().collect();
+    let max = max.unwrap_or(ranked.len());
+    if ranked.len() > max {
+        ranked.sort_by(|(a_name, a), (b_name, b)| {
+            failures(b)
+                .cmp(&failures(a))
+                .then(b.utilization.total_cmp(&a.utilization))
+                .then(b.requests.cmp(&a.requests))
+                .then(a_name.cmp(b_name))
+        });
+        ranked.truncate(max);
+    }
+    ranked.into_iter().map(|(name, _)| name.as_str()).collect()
 }
 
 /// The terminal lines: one for the targets, one per fault.

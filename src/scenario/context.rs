@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::error::{line_column, ScenarioError, ScenarioErrors};
+use super::overrides::LineOrigin;
 use super::raw::Node;
 
 /// Reading state; every reader reports into it and carries on, so that all problems are found.
@@ -15,6 +16,9 @@ pub(crate) struct Ctx<'t> {
     errors: Vec<ScenarioError>,
     /// Whether `[[change]]` tables are skipped (while the text with a change applied is read).
     pub skip_changes: bool,
+    /// When `text` was edited by `--set`: where each of its lines comes from, and how each
+    /// override is named in messages (`--set key=value`).
+    edits: Option<(&'t [LineOrigin], Vec<String>)>,
 }
 
 impl<'t> Ctx<'t> {
@@ -27,12 +31,21 @@ impl<'t> Ctx<'t> {
             base_dir,
             errors: Vec::new(),
             skip_changes: false,
+            edits: None,
         }
     }
 
     /// The scenario text being read.
     pub fn text(&self) -> &'t str {
         self.text
+    }
+
+    /// The same context for text edited by overrides: a problem on a line of the file is
+    /// reported at that line of the file, a problem on a line an override wrote names the
+    /// override (`labels[i]` for override `i`) instead of a position.
+    pub fn with_edits(mut self, origins: &'t [LineOrigin], labels: Vec<String>) -> Self {
+        self.edits = Some((origins, labels));
+        self
     }
 
     /// The folder relative paths start from.
@@ -43,12 +56,33 @@ impl<'t> Ctx<'t> {
     /// Records a problem at a byte offset of the text.
     pub fn error_at(&mut self, offset: usize, message: impl Into<String>) {
         let (line, column) = line_column(self.text, offset);
-        self.errors.push(ScenarioError {
-            file: self.file.clone(),
-            line,
-            column,
-            message: message.into(),
-        });
+        let error = match self.origin(line) {
+            Some(LineOrigin::Override(index)) => ScenarioError::without_position(
+                self.edits
+                    .as_ref()
+                    .map_or("--set", |(_, labels)| &labels[index]),
+                message,
+            ),
+            Some(LineOrigin::File(file_line)) => ScenarioError {
+                file: self.file.clone(),
+                line: file_line + 1,
+                column,
+                message: message.into(),
+            },
+            None => ScenarioError {
+                file: self.file.clone(),
+                line,
+                column,
+                message: message.into(),
+            },
+        };
+        self.errors.push(error);
+    }
+
+    /// Where line `line` (1-based) of the text comes from, when the text was edited.
+    fn origin(&self, line: usize) -> Option<LineOrigin> {
+        let (origins, _) = self.edits.as_ref()?;
+        origins.get(line.checked_sub(1)?).copied()
     }
 
     /// Records a problem at the start of a value.
@@ -58,7 +92,11 @@ impl<'t> Ctx<'t> {
 
     /// The line (1-based) of a byte offset, for messages like "first defined on line 4".
     pub fn line_of(&self, offset: usize) -> usize {
-        line_column(self.text, offset).0
+        let line = line_column(self.text, offset).0;
+        match self.origin(line) {
+            Some(LineOrigin::File(file_line)) => file_line + 1,
+            _ => line,
+        }
     }
 
     /// Number of problems recorded so far.

@@ -484,15 +484,16 @@ impl Parser<'_> {
                 )
             }
         };
-        let text = match String::from_utf8(bytes) {
-            Ok(text) if !text.contains('\0') => text,
-            _ => {
-                return fail(
-                    p_s,
-                    format!("empirical file \"{}\" is not a text file", full.display()),
-                )
-            }
-        };
+        if let Some(bad) = super::error::not_text_at(&bytes) {
+            return fail(
+                p_s,
+                format!(
+                    "empirical file \"{}\" is not a text file: {bad}",
+                    full.display()
+                ),
+            );
+        }
+        let text = String::from_utf8(bytes).unwrap_or_default();
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let mut samples = Vec::new();
         for (number, line) in text.lines().enumerate() {

@@ -91,6 +91,59 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The first byte of a file that keeps it from being text: a NUL, or a byte that is not UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NotText {
+    /// Offset of the byte, from 0.
+    pub offset: usize,
+    /// The byte.
+    pub byte: u8,
+    /// Line (1-based) and column (characters, 1-based) it is at, counted in the text before it.
+    pub line: usize,
+    /// See `line`.
+    pub column: usize,
+}
+
+impl fmt::Display for NotText {
+    /// `byte 4 (line 1, column 5) is a NUL byte` or `... is 0xFF, which is not UTF-8 ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "byte {} (line {}, column {}) is ",
+            self.offset, self.line, self.column
+        )?;
+        if self.byte == 0 {
+            write!(f, "a NUL byte")
+        } else {
+            write!(
+                f,
+                "0x{:02X}, which is not UTF-8 (save the file as UTF-8)",
+                self.byte
+            )
+        }
+    }
+}
+
+/// The first byte of `bytes` that is a NUL or not UTF-8, if there is one.
+pub(crate) fn not_text_at(bytes: &[u8]) -> Option<NotText> {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(error) => error.valid_up_to(),
+    };
+    let offset = bytes[..valid]
+        .iter()
+        .position(|&b| b == 0)
+        .or((valid < bytes.len()).then_some(valid))?;
+    let before = std::str::from_utf8(&bytes[..offset]).unwrap_or("");
+    let (line, column) = line_column(before, offset);
+    Some(NotText {
+        offset,
+        byte: bytes[offset],
+        line,
+        column,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +156,23 @@ mod tests {
         // "µ" is two bytes; the byte after it is column 2.
         assert_eq!(line_column(text, 8), (2, 2));
         assert_eq!(line_column(text, 1000), (3, 1));
+    }
+
+    #[test]
+    fn not_text_names_the_first_bad_byte_and_where_it_is() {
+        assert_eq!(not_text_at(b"a = 1\n"), None);
+        assert_eq!(not_text_at("µs = \"ÿ\"".as_bytes()), None);
+        let mut bytes = "a = 1\nµs = ".as_bytes().to_vec();
+        bytes.push(0xFF);
+        let bad = not_text_at(&bytes).expect("not UTF-8");
+        // "µs = " is 5 characters (6 bytes) after the newline: the bad byte is column 6.
+        assert_eq!((bad.offset, bad.line, bad.column), (12, 2, 6));
+        assert!(
+            bad.to_string().contains("0xFF, which is not UTF-8"),
+            "{bad}"
+        );
+        let bad = not_text_at(b"x\0\xFF").expect("NUL first");
+        assert_eq!((bad.offset, bad.byte, bad.line, bad.column), (1, 0, 1, 2));
     }
 
     #[test]

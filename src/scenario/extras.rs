@@ -69,6 +69,13 @@ pub(crate) fn read_compare(ctx: &mut Ctx<'_>, node: &Node) -> Option<CompareSpec
             );
             continue;
         }
+        if let Err(message) = super::check_key(&entry.key) {
+            ctx.error_at(
+                entry.key_span.start,
+                format!("compare \"{}\": {message}", entry.key),
+            );
+            continue;
+        }
         let Some(values) = ctx.array(&entry.node, &format!("compare \"{}\"", entry.key)) else {
             continue;
         };

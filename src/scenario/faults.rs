@@ -20,6 +20,33 @@ const KINDS: [&str; 7] = [
     "partition",
     "registry_outage",
 ];
+/// Fault kinds people write for a change of load, which is not a fault in meshsim but a
+/// workload's `schedule`.
+const LOAD_CHANGES: [&str; 10] = [
+    "spike",
+    "surge",
+    "burst",
+    "load",
+    "load_spike",
+    "traffic",
+    "traffic_spike",
+    "ramp",
+    "flood",
+    "overload",
+];
+
+/// Points a load change written as a fault to `schedule`; empty for other kinds.
+fn load_change_hint(kind: &str) -> &'static str {
+    let word = kind.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+    if LOAD_CHANGES.contains(&word.as_str()) {
+        ". A change of load is not a fault: give the workload a schedule, e.g. \
+         schedule = [{ at = \"60s\", rate = 500 }, { at = \"90s\", rate = 100 }] in its \
+         [[workload]] (docs/scenario.md, \"[[workload]]\")"
+    } else {
+        ""
+    }
+}
+
 /// Keys that only one kind takes.
 const KIND_KEYS: [(&str, &str); 4] = [
     ("factor", "slow"),
@@ -79,9 +106,10 @@ fn read_fault(ctx: &mut Ctx<'_>, node: &Node, targets: &Targets<'_>) -> Option<F
             ctx.error(
                 n,
                 format!(
-                    "unknown fault kind \"{kind}\": expected one of {}{}",
+                    "unknown fault kind \"{kind}\": expected one of {}{}{}",
                     KINDS.join(", "),
-                    did_you_mean(kind, KINDS)
+                    did_you_mean(kind, KINDS),
+                    load_change_hint(kind)
                 ),
             );
             None

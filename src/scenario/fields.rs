@@ -11,6 +11,84 @@ use crate::model::Dist;
 /// The suffix of every "not supported yet" message.
 pub(crate) const PLANNED: &str = "is not supported yet (planned: service governance)";
 
+/// An example of each table, by the name messages give it: shown when something else was
+/// written where a table is expected (as TOML inline tables: the form `--set` takes too).
+const TABLE_EXAMPLES: [(&str, &str); 20] = [
+    ("the top level", "[scenario] name = \"shop\" ..."),
+    (
+        "[scenario]",
+        "{ name = \"shop\", duration = \"60s\", warmup = \"5s\" }",
+    ),
+    (
+        "[network]",
+        "{ latency = \"exp(0.2ms)\", cross_zone_latency = \"const(1ms)\" }",
+    ),
+    (
+        "[registry]",
+        "{ model = \"eureka\", heartbeat = \"30s\", ttl = \"90s\" }",
+    ),
+    (
+        "[policy]",
+        "{ balancer = \"p2c\", timeout = \"1s\", retries = { max = 2 } }",
+    ),
+    (
+        "[service.policy]",
+        "{ balancer = \"p2c\", timeout = \"1s\", retries = { max = 2 } }",
+    ),
+    (
+        "retries",
+        "{ max = 2, per_try_timeout = \"100ms\", on = [\"timeout\", \"refused\"] }",
+    ),
+    (
+        "circuit_breaker",
+        "{ failure_rate = 0.5, window = 100, min_calls = 20, open_for = \"30s\" }",
+    ),
+    (
+        "outlier_detection",
+        "{ consecutive_errors = 5, interval = \"10s\", base_ejection = \"30s\" }",
+    ),
+    (
+        "health_check",
+        "{ interval = \"5s\", timeout = \"1s\", unhealthy = 3, healthy = 2 }",
+    ),
+    ("hedge", "{ after = \"50ms\", max = 1 }"),
+    ("rate_limit", "{ rate = 1000, burst = 50 }"),
+    (
+        "[service.autoscale]",
+        "{ min = 2, max = 10, target_utilization = 0.6 }",
+    ),
+    (
+        "[slo]",
+        "{ availability = 0.999, latency = { p99 = \"200ms\" } }",
+    ),
+    ("slo latency", "{ p99 = \"200ms\" }"),
+    (
+        "[[service]]",
+        "{ name = \"api\", replicas = 3, workers = 8, service_time = \"exp(2ms)\" }",
+    ),
+    (
+        "[[service.endpoint]]",
+        "{ name = \"get\", service_time = \"exp(1ms)\", calls = [\"db\"] }",
+    ),
+    ("[[workload]]", "{ target = \"api\", rate = 100 }"),
+    (
+        "[[fault]]",
+        "{ at = \"10s\", for = \"20s\", kind = \"crash\", target = \"api#0\" }",
+    ),
+    (
+        "a schedule entry",
+        "{ at = \"30s\", rate = 200, ramp = \"10s\" }",
+    ),
+];
+
+/// The example of the table messages call `what`, if there is one.
+pub(crate) fn table_example(what: &str) -> Option<&'static str> {
+    TABLE_EXAMPLES
+        .iter()
+        .find(|(name, _)| *name == what)
+        .map(|(_, example)| *example)
+}
+
 /// A table whose unknown keys have been reported.
 pub(crate) struct Fields<'n> {
     /// The table value.
@@ -68,9 +146,10 @@ impl Ctx<'_> {
         known: &'static [&'static str],
     ) -> Option<Fields<'n>> {
         let Value::Table(entries) = &node.value else {
+            let like = table_example(what).map_or(String::new(), |e| format!(", like {e}"));
             self.error(
                 node,
-                format!("{what} must be a table, found {}", node.kind()),
+                format!("{what} must be a table{like}; found {}", node.kind()),
             );
             return None;
         };
@@ -99,6 +178,38 @@ impl Ctx<'_> {
             what: what.to_string(),
             known,
         })
+    }
+
+    /// A mechanism's table, or `false` to switch the mechanism off (so that `compare` can vary
+    /// it against being off, and a `[service.policy]` can switch off what `[policy]` sets):
+    /// `Some(Some(table))`, `Some(None)` for `false`, `None` after reporting anything else.
+    /// `what` names it in messages (`retries`, `hedge`, ...).
+    pub fn table_or_off<'n>(&mut self, node: &'n Node, what: &str) -> Option<Option<&'n Node>> {
+        let like = table_example(what).map_or(String::new(), |e| format!(", like {e}"));
+        match node.value {
+            Value::Boolean(false) => Some(None),
+            Value::Table(_) => Some(Some(node)),
+            Value::Boolean(true) => {
+                self.error(
+                    node,
+                    format!(
+                        "{what} = true does not say how: write a table{like}, or false to \
+                         switch {what} off"
+                    ),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    node,
+                    format!(
+                        "{what} must be a table{like}, or false to switch it off; found {}",
+                        node.kind()
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// The value of a required key; reports it missing at the table's start.

@@ -77,6 +77,45 @@ impl JsonSchema for Distribution {
     }
 }
 
+/// A mechanism's table, or `false` to switch it off.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "{T}OrOff")]
+pub enum OrOff<T> {
+    /// `false`: switched off (to compare against it, or to switch off for one service what
+    /// `[policy]` sets).
+    Off(Off),
+    /// The mechanism's settings.
+    On(T),
+}
+
+/// The value `false`.
+#[derive(Debug, Clone, Copy)]
+pub struct Off;
+
+impl<'de> Deserialize<'de> for Off {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match bool::deserialize(deserializer)? {
+            false => Ok(Off),
+            true => Err(de::Error::custom("expected false or a table")),
+        }
+    }
+}
+
+impl JsonSchema for Off {
+    fn schema_name() -> Cow<'static, str> {
+        "Off".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "boolean",
+            "const": false,
+            "description": "false: switched off."
+        })
+    }
+}
+
 /// A whole scenario file.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -252,16 +291,16 @@ pub struct PolicyTable {
     pub max_pending: Option<u32>,
     /// Whole-call timeout, all tries included (default "15s").
     pub timeout: Option<Duration>,
-    /// Retries (none unless set).
-    pub retries: Option<RetriesTable>,
-    /// Circuit breaker (resilience4j semantics).
-    pub circuit_breaker: Option<CircuitBreakerTable>,
-    /// Outlier detection (Envoy semantics).
-    pub outlier_detection: Option<OutlierDetectionTable>,
-    /// Active health checking (Envoy semantics).
-    pub health_check: Option<HealthCheckTable>,
-    /// Hedged requests: another try after a delay, first good response wins.
-    pub hedge: Option<HedgeTable>,
+    /// Retries (none unless set; false: none).
+    pub retries: Option<OrOff<RetriesTable>>,
+    /// Circuit breaker (resilience4j semantics; false: none).
+    pub circuit_breaker: Option<OrOff<CircuitBreakerTable>>,
+    /// Outlier detection (Envoy semantics; false: none).
+    pub outlier_detection: Option<OrOff<OutlierDetectionTable>>,
+    /// Active health checking (Envoy semantics; false: none).
+    pub health_check: Option<OrOff<HealthCheckTable>>,
+    /// Hedged requests: another try after a delay, first good response wins (false: none).
+    pub hedge: Option<OrOff<HedgeTable>>,
     /// Requests carry their caller's deadline; servers drop expired work (default false).
     pub deadline_propagation: Option<bool>,
     /// Zone-aware routing (Envoy): true, or a table with min_cluster_size.
@@ -443,8 +482,8 @@ pub struct ServiceTable {
     /// their calls (a steady error rate; default 0).
     #[schemars(range(min = 0.0, max = 1.0))]
     pub error_rate: Option<f64>,
-    /// Local rate limit per replica (token bucket).
-    pub rate_limit: Option<RateLimitTable>,
+    /// Local rate limit per replica (token bucket; false: none).
+    pub rate_limit: Option<OrOff<RateLimitTable>>,
     /// Number of replicas (default 1).
     #[schemars(range(min = 1))]
     pub replicas: Option<u32>,
@@ -467,8 +506,8 @@ pub struct ServiceTable {
     pub endpoint: Option<Vec<EndpointTable>>,
     /// Policy of calls to this service (merged key by key over `[policy]`).
     pub policy: Option<PolicyTable>,
-    /// Horizontal autoscaling (Kubernetes HPA semantics).
-    pub autoscale: Option<AutoscaleTable>,
+    /// Horizontal autoscaling (Kubernetes HPA semantics; false: none).
+    pub autoscale: Option<OrOff<AutoscaleTable>>,
     /// Load shedding: a request that waited in a replica's queue longer than this is rejected
     /// when a worker would take it (default: never).
     pub max_queue_time: Option<Duration>,
@@ -876,7 +915,8 @@ pub fn json_schema() -> String {
     text
 }
 
-fn schema() -> serde_json::Value {
+/// The schema as a JSON value (also walked by `keys` to check `--set` keys).
+pub(crate) fn schema() -> serde_json::Value {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let mut value = generator.into_root_schema_for::<ScenarioFile>().to_value();
     drop_null(&mut value);

@@ -26,6 +26,7 @@ mod fields;
 mod file;
 mod governance;
 mod graph;
+mod keys;
 pub mod limits;
 mod operations;
 mod overrides;
@@ -113,7 +114,10 @@ pub fn read_text(path: &Path, label: &str, kind: &str) -> Result<String, Scenari
     }
     let bytes = limits::read_at_most(path, limits::MAX_SCENARIO_BYTES)
         .map_err(|error| ScenarioErrors::single(label, format!("cannot read {label}: {error}")))?;
-    String::from_utf8(bytes).map_err(|_| not_text(label, kind))
+    match error::not_text_at(&bytes) {
+        Some(bad) => Err(not_text(label, kind, &bad)),
+        None => String::from_utf8(bytes).map_err(|_| ScenarioErrors::single(label, "not UTF-8")),
+    }
 }
 
 /// The folder relative paths in the file at `path` start from (`.` for a bare file name).
@@ -125,33 +129,40 @@ pub fn base_dir(path: &Path) -> &Path {
 }
 
 /// Reads a scenario from `text`, labelled `file_label` in messages, with relative paths inside it
-/// starting from `base_dir`; applies `overrides` (in order) first, so positions in messages refer
-/// to the edited text. Returns the validated model, or every problem found.
+/// starting from `base_dir`; applies `overrides` (in order) first. A problem on a line of the
+/// file is reported at that line; a problem in a value an override wrote names the override
+/// (`--set key=value`) instead. Returns the validated model, or every problem found.
 pub fn load_str(
     text: &str,
     file_label: &str,
     base_dir: &Path,
     overrides: &[Override],
 ) -> Result<Model, ScenarioErrors> {
-    if text.contains('\0') {
-        return Err(not_text(file_label, TOML_KIND));
+    if let Some(bad) = error::not_text_at(text.as_bytes()) {
+        return Err(not_text(file_label, TOML_KIND, &bad));
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let edited;
-    let text = if overrides.is_empty() {
-        text
+    let edited = if overrides.is_empty() {
+        None
     } else {
-        edited = overrides::apply(text, overrides).map_err(|messages| {
+        Some(overrides::apply(text, overrides).map_err(|messages| {
             ScenarioErrors(
                 messages
                     .into_iter()
-                    .map(|m| ScenarioError::without_position(file_label, m))
+                    .map(|(label, m)| ScenarioError::without_position(label, m))
                     .collect(),
             )
-        })?;
-        edited.as_str()
+        })?)
     };
-    let mut ctx = Ctx::new(file_label, text, base_dir);
+    let (text, mut ctx) = match &edited {
+        None => (text, Ctx::new(file_label, text, base_dir)),
+        Some(edited) => {
+            let labels = overrides.iter().map(Override::label).collect();
+            let ctx =
+                Ctx::new(file_label, &edited.text, base_dir).with_edits(&edited.origins, labels);
+            (edited.text.as_str(), ctx)
+        }
+    };
     let root = match raw::parse(text) {
         Ok(root) => root,
         Err(error) => {
@@ -175,13 +186,13 @@ fn load_variant(
         ScenarioErrors(
             messages
                 .into_iter()
-                .map(|m| ScenarioError::without_position(label, m))
+                .map(|(override_label, m)| ScenarioError::without_position(override_label, m))
                 .collect(),
         )
     })?;
-    let mut ctx = Ctx::new(label, &edited, base_dir);
+    let mut ctx = Ctx::new(label, &edited.text, base_dir);
     ctx.skip_changes = true;
-    let root = match raw::parse(&edited) {
+    let root = match raw::parse(&edited.text) {
         Ok(root) => root,
         Err(error) => {
             ctx.error_at(error.offset, error.message);
@@ -192,9 +203,27 @@ fn load_variant(
     ctx.finish(model)
 }
 
+/// Checks that `key` (dotted, as `--set` and `--vary` take it) names a key of the scenario
+/// format; the error says which part is unknown and suggests the whole key when one is close
+/// ("did you mean policy.balancer?").
+pub fn check_key(key: &str) -> Result<(), String> {
+    let path: Vec<String> = toml_edit::Key::parse(key)
+        .map_err(|_| format!("\"{key}\" is not a dotted key like service.article.workers"))?
+        .iter()
+        .map(|k| k.get().to_string())
+        .collect();
+    keys::check(&path)
+}
+
 /// What a scenario file is, in "is it ...?" messages.
 const TOML_KIND: &str = "a TOML scenario";
 
-fn not_text(label: &str, kind: &str) -> ScenarioErrors {
-    ScenarioErrors::single(label, format!("{label} is not a text file (is it {kind}?)"))
+/// A file that is not text, at the first byte that is not.
+fn not_text(label: &str, kind: &str, bad: &error::NotText) -> ScenarioErrors {
+    ScenarioErrors(vec![ScenarioError {
+        file: label.to_string(),
+        line: bad.line,
+        column: bad.column,
+        message: format!("{label} is not a text file (is it {kind}?): {bad}"),
+    }])
 }

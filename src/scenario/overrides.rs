@@ -51,24 +51,101 @@ impl Override {
     }
 }
 
-/// Applies the overrides to `text` and returns the edited text, or one message per override
-/// that could not be applied. Text that is not valid TOML is returned unchanged (its syntax
-/// error is reported when it is read).
-pub(crate) fn apply(text: &str, overrides: &[Override]) -> Result<String, Vec<String>> {
-    let Ok(mut document) = text.parse::<DocumentMut>() else {
-        return Ok(text.to_string());
+/// Where a line of the edited text comes from: a line of the file, or an override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineOrigin {
+    /// Line of the file (0-based), unchanged.
+    File(usize),
+    /// Written (or rewritten) by the override at this index.
+    Override(usize),
+}
+
+/// Text edited by overrides, with the origin of each of its lines, so that a problem found in
+/// it is reported at the file's line or as the `--set` argument that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Edited {
+    /// The edited text.
+    pub text: String,
+    /// One origin per line of `text` (lines separated by `\n`).
+    pub origins: Vec<LineOrigin>,
+}
+
+/// Applies the overrides to `text` (in order) and returns the edited text with the origin of
+/// each line, or one (label, message) per override that could not be applied. Text that is not valid
+/// TOML is returned unchanged (its syntax error is reported when it is read).
+pub(crate) fn apply(text: &str, overrides: &[Override]) -> Result<Edited, Vec<(String, String)>> {
+    let unchanged = || Edited {
+        text: text.to_string(),
+        origins: (0..line_count(text)).map(LineOrigin::File).collect(),
     };
+    let Ok(mut document) = text.parse::<DocumentMut>() else {
+        return Ok(unchanged());
+    };
+    // toml_edit writes the untouched document as it was read, except for line ends (CRLF
+    // becomes LF): its lines are the file's, one for one.
+    let mut edited = Edited {
+        text: document.to_string(),
+        origins: (0..line_count(text)).map(LineOrigin::File).collect(),
+    };
+    edited.origins.resize(
+        line_count(&edited.text),
+        LineOrigin::File(line_count(text).saturating_sub(1)),
+    );
     let mut problems = Vec::new();
-    for o in overrides {
-        if let Err(message) = apply_one(&mut document, o) {
-            problems.push(format!("--set {}={}: {message}", o.key, o.value));
+    for (index, o) in overrides.iter().enumerate() {
+        match apply_one(&mut document, o) {
+            Ok(()) => {
+                let after = document.to_string();
+                edited.origins = trace_lines(&edited.text, &after, &edited.origins, index);
+                edited.text = after;
+            }
+            Err(message) => problems.push((o.label(), message)),
         }
     }
     if problems.is_empty() {
-        Ok(document.to_string())
+        Ok(edited)
     } else {
         Err(problems)
     }
+}
+
+impl Override {
+    /// How messages name it: `--set key=value`.
+    pub fn label(&self) -> String {
+        format!("--set {}={}", self.key, self.value)
+    }
+}
+
+/// Number of lines of `text` as [`super::error::line_column`] counts them (a final line
+/// without a newline counts; so does the empty line after a final newline).
+fn line_count(text: &str) -> usize {
+    text.split('\n').count()
+}
+
+/// The origins of the lines of `after`, the text `before` (whose lines come from `origins`)
+/// edited by override `index`: lines outside the changed middle keep their origin, the changed
+/// ones are the override's. An override changes one place of the document, so the middle is
+/// found by trimming the lines both texts start and end with.
+fn trace_lines(before: &str, after: &str, origins: &[LineOrigin], index: usize) -> Vec<LineOrigin> {
+    let old: Vec<&str> = before.split('\n').collect();
+    let new: Vec<&str> = after.split('\n').collect();
+    let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let room = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut traced = Vec::with_capacity(new.len());
+    traced.extend_from_slice(&origins[..prefix]);
+    traced.extend(std::iter::repeat_n(
+        LineOrigin::Override(index),
+        new.len() - prefix - suffix,
+    ));
+    traced.extend_from_slice(&origins[origins.len() - suffix..]);
+    traced
 }
 
 fn apply_one(document: &mut DocumentMut, o: &Override) -> Result<(), String> {
@@ -82,6 +159,7 @@ fn apply_one(document: &mut DocumentMut, o: &Override) -> Result<(), String> {
         .iter()
         .map(|k| k.get().to_string())
         .collect();
+    super::keys::check(&path)?;
     let value = parse_value(&o.value);
     set_in_table(document.as_table_mut(), &path, value, "")
 }
@@ -205,6 +283,8 @@ mod tests {
     fn set(text: &str, arg: &str) -> Result<String, Vec<String>> {
         let o = Override::parse(arg).map_err(|e| vec![e])?;
         apply(text, &[o])
+            .map(|edited| edited.text)
+            .map_err(|problems| problems.into_iter().map(|(_, m)| m).collect())
     }
 
     #[test]
@@ -241,6 +321,51 @@ mod tests {
         assert!(set(text, "fault.3.at=1s").is_err());
         assert!(set(text, "workload.x.rate=1").is_err());
         assert!(set(text, "service.a=1").is_err());
+    }
+
+    #[test]
+    fn lines_keep_their_file_line_and_written_ones_name_their_override() {
+        use LineOrigin::{File, Override as By};
+        let text = "[scenario]\r\nname = \"x\"\r\n\r\n[policy]\r\nbalancer = \"random\"\r\n\r\n[[service]]\r\nname = \"a\"\r\n";
+        let overrides: Vec<Override> = ["policy.balancer=p2c", "slo.availability=0.9"]
+            .iter()
+            .map(|a| Override::parse(a).expect("parses"))
+            .collect();
+        let edited = apply(text, &overrides).expect("applies");
+        let lines: Vec<&str> = edited.text.split('\n').collect();
+        assert_eq!(lines.len(), edited.origins.len());
+        for (line, origin) in lines.iter().zip(&edited.origins) {
+            match origin {
+                // An unchanged line is the file's line (toml_edit drops the CR of CRLF).
+                File(index) => assert_eq!(
+                    *line,
+                    text.split('\n')
+                        .nth(*index)
+                        .expect("a line")
+                        .trim_end_matches('\r')
+                ),
+                By(0) => assert!(line.contains("p2c"), "{line:?}"),
+                // The new [slo] table, and the blank line toml_edit puts before it.
+                By(1) => assert!(
+                    line.contains("slo") || line.contains("0.9") || line.is_empty(),
+                    "{line:?}"
+                ),
+                By(other) => panic!("no override {other}"),
+            }
+        }
+        let by = |i| edited.origins.iter().filter(|o| **o == By(i)).count();
+        assert_eq!(by(0), 1, "{:?}\n{}", edited.origins, edited.text);
+        assert!(
+            (2..=3).contains(&by(1)),
+            "{:?}\n{}",
+            edited.origins,
+            edited.text
+        );
+        assert_eq!(
+            edited.origins[7],
+            File(7),
+            "lines after the edit keep theirs"
+        );
     }
 
     #[test]

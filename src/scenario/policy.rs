@@ -58,19 +58,21 @@ type At<T> = Option<(T, usize)>;
 pub(crate) struct PolicyPatch {
     balancer: Option<BalancerKind>,
     timeout: Option<u64>,
-    retries: Option<RetriesPatch>,
-    circuit_breaker: Option<CircuitBreakerPolicy>,
-    outlier_detection: Option<OutlierPolicy>,
+    /// `retries` as written (`Some(None)`: `false`, switched off); likewise the other
+    /// mechanisms below, so that a service's `false` wins over `[policy]`'s table.
+    retries: Option<Option<RetriesPatch>>,
+    circuit_breaker: Option<Option<CircuitBreakerPolicy>>,
+    outlier_detection: Option<Option<OutlierPolicy>>,
     deadline_propagation: Option<bool>,
     max_requests: Option<u32>,
-    hedge: Option<HedgePolicy>,
+    hedge: Option<Option<HedgePolicy>>,
     max_connections: Option<u32>,
     max_pending: Option<u32>,
     /// `zone_aware` as written (`Some(None)`: `false`), with the offset of its value.
     zone_aware: At<Option<ZoneAwarePolicy>>,
     /// Offset of the `balancer` value, for messages about combinations.
     balancer_at: Option<usize>,
-    health_check: Option<HealthCheckPolicy>,
+    health_check: Option<Option<HealthCheckPolicy>>,
 }
 
 /// The keys one `retries` table sets.
@@ -87,10 +89,11 @@ struct RetriesPatch {
 }
 
 impl PolicyPatch {
-    /// `self` over `base`: every key `self` sets wins; `retries` are merged field by field.
+    /// `self` over `base`: every key `self` sets wins (`false` included); `retries` tables
+    /// are merged field by field.
     pub fn over(&self, base: &PolicyPatch) -> PolicyPatch {
         let retries = match (&self.retries, &base.retries) {
-            (Some(top), Some(bottom)) => Some(RetriesPatch {
+            (Some(Some(top)), Some(Some(bottom))) => Some(Some(RetriesPatch {
                 max: top.max.or(bottom.max),
                 per_try_timeout: top.per_try_timeout.or(bottom.per_try_timeout),
                 backoff: top.backoff.or(bottom.backoff),
@@ -98,7 +101,7 @@ impl PolicyPatch {
                 jitter: top.jitter.or(bottom.jitter),
                 on: top.on.or(bottom.on),
                 budget: top.budget.or(bottom.budget),
-            }),
+            })),
             (top, bottom) => top.clone().or_else(|| bottom.clone()),
         };
         PolicyPatch {
@@ -129,7 +132,7 @@ impl PolicyPatch {
     pub fn resolve(&self, ctx: &mut Ctx<'_>) -> CallPolicy {
         let defaults = CallPolicy::default();
         let mut retries = RetryPolicy::default();
-        if let Some(patch) = &self.retries {
+        if let Some(Some(patch)) = &self.retries {
             retries.max_retries = patch.max.unwrap_or(1);
             retries.per_try_timeout = patch.per_try_timeout;
             if let Some((backoff, _)) = patch.backoff {
@@ -189,15 +192,15 @@ impl PolicyPatch {
             balancer,
             timeout: self.timeout.unwrap_or(defaults.timeout),
             retries,
-            circuit_breaker: self.circuit_breaker.clone(),
-            outlier_detection: self.outlier_detection.clone(),
+            circuit_breaker: self.circuit_breaker.clone().flatten(),
+            outlier_detection: self.outlier_detection.clone().flatten(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
             max_requests: self.max_requests,
-            hedge: self.hedge,
+            hedge: self.hedge.flatten(),
             max_connections: self.max_connections,
             max_pending: self.max_pending,
             zone_aware,
-            health_check: self.health_check,
+            health_check: self.health_check.flatten(),
         }
     }
 }
@@ -227,16 +230,22 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
             .map(|v| v as u32);
     }
     if let Some(node) = fields.get("hedge") {
-        patch.hedge = read_hedge(ctx, node);
+        patch.hedge = read_or_off(ctx, node, "hedge", read_hedge);
     }
     if let Some(node) = fields.get("health_check") {
-        patch.health_check = super::governance::read_health_check(ctx, node);
+        patch.health_check = read_or_off(
+            ctx,
+            node,
+            "health_check",
+            super::governance::read_health_check,
+        );
     }
     if let Some(node) = fields.get("circuit_breaker") {
-        patch.circuit_breaker = read_circuit_breaker(ctx, node);
+        patch.circuit_breaker = read_or_off(ctx, node, "circuit_breaker", read_circuit_breaker);
     }
     if let Some(node) = fields.get("outlier_detection") {
-        patch.outlier_detection = read_outlier_detection(ctx, node);
+        patch.outlier_detection =
+            read_or_off(ctx, node, "outlier_detection", read_outlier_detection);
     }
     if let Some(node) = fields.get("balancer") {
         patch.balancer = ctx.choice(node, "balancer", &BALANCERS, &[]);
@@ -249,9 +258,23 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
         patch.timeout = ctx.positive_duration(node, "timeout");
     }
     if let Some(node) = fields.get("retries") {
-        patch.retries = read_retries(ctx, node);
+        patch.retries = read_or_off(ctx, node, "retries", read_retries);
     }
     patch
+}
+
+/// A mechanism written as its table (read by `read`) or as `false` (switched off):
+/// `Some(None)` for `false`, `None` when nothing usable was written (reported).
+pub(crate) fn read_or_off<T>(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    what: &str,
+    read: impl FnOnce(&mut Ctx<'_>, &Node) -> Option<T>,
+) -> Option<Option<T>> {
+    match ctx.table_or_off(node, what)? {
+        Some(table) => read(ctx, table).map(Some),
+        None => Some(None),
+    }
 }
 
 /// Reads `zone_aware = true | false | { min_cluster_size = N }` (Envoy's default 6).

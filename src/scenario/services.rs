@@ -162,7 +162,12 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         .unwrap_or(u64::MAX);
     let autoscale = fields
         .get("autoscale")
-        .and_then(|n| super::governance::read_autoscale(ctx, n, replicas));
+        .and_then(|n| {
+            super::policy::read_or_off(ctx, n, "[service.autoscale]", |ctx, n| {
+                super::governance::read_autoscale(ctx, n, replicas)
+            })
+        })
+        .flatten();
     let zones = match fields.get("zones") {
         Some(n) => read_zones(ctx, n),
         None => vec![DEFAULT_ZONE.to_string()],
@@ -185,7 +190,8 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         .map(|q| q as u32);
     let rate_limit = fields
         .get("rate_limit")
-        .and_then(|n| read_rate_limit(ctx, n));
+        .and_then(|n| super::policy::read_or_off(ctx, n, "rate_limit", read_rate_limit))
+        .flatten();
     let weights = match fields.get("weights") {
         Some(n) => read_weights(ctx, n, replicas),
         None => vec![1; replicas],

@@ -550,16 +550,18 @@ fn binary_file_is_not_a_scenario() {
     let errors = load_file(&path, &[]).expect_err("binary").0;
     let _ = std::fs::remove_file(&path);
     assert_eq!(errors.len(), 1);
+    // The first NUL (byte 4) comes before the first byte that is not UTF-8 (byte 6).
     assert_eq!(
         errors[0].message,
         format!(
-            "{} is not a text file (is it a TOML scenario?)",
+            "{} is not a text file (is it a TOML scenario?): byte 4 (line 1, column 5) is a NUL byte",
             path.display()
         )
     );
-    assert_eq!((errors[0].line, errors[0].column), (0, 0));
+    assert_eq!((errors[0].line, errors[0].column), (1, 5));
     let errors = load("a = 1\0").expect_err("NUL").0;
     assert!(errors[0].message.contains("is not a text file"));
+    assert!(errors[0].message.contains("byte 5 (line 1, column 6)"));
 }
 
 #[test]
@@ -778,7 +780,7 @@ fn overrides_take_effect() {
         errors[0].message
     );
 
-    // A value that breaks validation is reported against the edited text.
+    // A value that breaks validation is reported as the --set that wrote it.
     let errors = load_str(
         BASE,
         LABEL,
@@ -788,10 +790,56 @@ fn overrides_take_effect() {
     .expect_err("invalid")
     .0;
     assert_eq!(errors.len(), 1);
-    assert!(
-        errors[0].message.contains("replicas must be at least 1") && errors[0].line > 0,
-        "{:?}",
-        errors[0]
+    assert_eq!(
+        errors[0].to_string(),
+        "--set service.back.replicas=0: replicas must be at least 1, found 0"
+    );
+}
+
+#[test]
+fn problems_of_the_file_keep_its_lines_when_a_set_adds_lines_above_them() {
+    let set = |args: &[&str]| -> Vec<Override> {
+        args.iter()
+            .map(|a| Override::parse(a).expect("key=value"))
+            .collect()
+    };
+    // The --set adds a line to [scenario] (at the top) and a [policy] table (at the end); the
+    // misspelt key of the last service is still reported at its line of the file.
+    let text =
+        format!("{BASE}\n[[service]]\nname = \"extra\"\nservice_time = \"exp(1ms)\"\nwokers = 2\n");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("wokers"))
+        .expect("the line")
+        + 1;
+    let errors = load_str(
+        &text,
+        LABEL,
+        Path::new("."),
+        &set(&["scenario.window=2s", "policy.balancer=p2c"]),
+    )
+    .expect_err("unknown key")
+    .0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        (errors[0].file.as_str(), errors[0].line, errors[0].column),
+        (LABEL, line, 1)
+    );
+    // Two overrides, each reported as itself.
+    let errors = load_str(
+        BASE,
+        LABEL,
+        Path::new("."),
+        &set(&["scenario.window=2", "policy.timeout=-1s"]),
+    )
+    .expect_err("two bad values")
+    .0;
+    let mut files: Vec<&str> = errors.iter().map(|e| e.file.as_str()).collect();
+    files.sort_unstable();
+    assert_eq!(
+        files,
+        ["--set policy.timeout=-1s", "--set scenario.window=2"],
+        "{errors:?}"
     );
 }
 

@@ -401,7 +401,7 @@ fn an_invalid_variant_is_refused_before_running() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("variant policy.balancer=fastest"),
+        stderr.contains("--vary policy.balancer=fastest: "),
         "{stderr}"
     );
     assert!(!out.join("comparison.json").exists());

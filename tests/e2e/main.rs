@@ -20,6 +20,7 @@ mod import;
 mod istio;
 mod jaeger_ui;
 mod layers;
+mod messages;
 mod metastable;
 mod metrics;
 mod queueing;

@@ -563,6 +563,12 @@ struct PageVisit {
 /// Opens `page` in headless Chromium (a fresh profile in `profile`), takes a screenshot and
 /// lists what went wrong.
 fn visit(page: &Path, profile: &Path) -> PageVisit {
+    visit_measuring(page, profile, "null").0
+}
+
+/// [`visit`], also evaluating the JavaScript `expression` in the loaded page (1280 px wide)
+/// and returning its value.
+fn visit_measuring(page: &Path, profile: &Path, expression: &str) -> (PageVisit, Value) {
     let _ = std::fs::remove_dir_all(profile);
     let mut browser = Browser::launch(profile);
     let target = browser.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
@@ -586,7 +592,7 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
     browser.call(
         session,
         "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1200, "height": 2400, "deviceScaleFactor": 1, "mobile": false }),
+        json!({ "width": PAGE_WIDTH, "height": 2400, "deviceScaleFactor": 1, "mobile": false }),
     );
     let url = format!(
         "file://{}",
@@ -602,6 +608,12 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
         json!({ "format": "png" }),
     );
     let screenshot = base64_decode(shot["data"].as_str().expect("screenshot data"));
+    let measured = browser.call(
+        session,
+        "Runtime.evaluate",
+        json!({ "expression": expression, "returnByValue": true }),
+    )["result"]["value"]
+        .clone();
     browser.drain_for(Duration::from_millis(200));
     let _ = browser.call(None, "Browser.close", json!({}));
 
@@ -636,11 +648,117 @@ fn visit(page: &Path, profile: &Path) -> PageVisit {
             _ => {}
         }
     }
-    PageVisit {
-        problems,
-        page_requested,
-        screenshot,
+    (
+        PageVisit {
+            problems,
+            page_requested,
+            screenshot,
+        },
+        measured,
+    )
+}
+
+/// The window width the pages are checked at (a laptop's).
+const PAGE_WIDTH: u64 = 1280;
+
+/// Measures, in a page, the document's width and the box around every table: its right edge,
+/// its visible width, the width of what it holds, and whether it is the scrolling `.fit` box.
+const MEASURE_FIT: &str = r#"({
+    page: document.documentElement.scrollWidth,
+    tables: Array.from(document.querySelectorAll("table")).map(table => {
+        const box = table.parentElement;
+        return {
+            fit: box.classList.contains("fit"),
+            right: box.getBoundingClientRect().right,
+            visible: box.clientWidth,
+            content: box.scrollWidth,
+        };
+    }),
+})"#;
+
+/// Checks that `page` fits a window [`PAGE_WIDTH`] wide: the document is no wider, every table
+/// sits in a scrolling box whose right edge is inside the window. Returns how many tables are
+/// wider than their box (they scroll inside it).
+fn assert_fits(page: &Path, profile: &Path) -> usize {
+    let (visit, measured) = visit_measuring(page, profile, MEASURE_FIT);
+    let _ = std::fs::remove_dir_all(profile);
+    assert!(
+        visit.page_requested && visit.problems.is_empty(),
+        "{}",
+        visit.problems.join("\n")
+    );
+    let width = measured["page"].as_u64().expect("a width");
+    assert!(
+        width <= PAGE_WIDTH,
+        "{}: the page is {width} px wide, more than the window's {PAGE_WIDTH}",
+        page.display()
+    );
+    let tables = measured["tables"].as_array().expect("the tables");
+    assert!(!tables.is_empty(), "no table measured");
+    let mut scrolling = 0;
+    for (index, table) in tables.iter().enumerate() {
+        assert_eq!(table["fit"], true, "table {index} is not in a .fit box");
+        let right = table["right"].as_f64().expect("right edge");
+        assert!(
+            right <= PAGE_WIDTH as f64,
+            "table {index}'s box ends at {right} px: {table}"
+        );
+        if table["content"].as_u64() > table["visible"].as_u64() {
+            scrolling += 1;
+        }
     }
+    scrolling
+}
+
+#[test]
+fn wide_reports_fit_a_1280_px_window() {
+    if require_chromium("wide reports fit a 1280 px window").is_none() {
+        return;
+    }
+    let dir = temp_dir("fit");
+    // A run of the 1,000-service mesh: a long table of services.
+    let mesh = crate::common::scenario_path("systems/mesh-1000.toml");
+    let run = dir.join("mesh");
+    check_status(
+        &meshsim(&[
+            "run",
+            arg(&mesh),
+            "--set",
+            "scenario.duration=3s",
+            "--set",
+            "scenario.warmup=1s",
+            "--out",
+            arg(&run),
+            "--quiet",
+        ]),
+        "meshsim run mesh-1000",
+    );
+    assert_fits(&run.join("report.html"), &dir.join("profile-run"));
+    // A comparison of 6 variants with long names: a column per variant in the metric tables.
+    let file = write_file(&dir, "scenario.toml", SCENARIO.as_bytes());
+    let compare = dir.join("compare");
+    check_status(
+        &meshsim(&[
+            "compare",
+            arg(&file),
+            "--vary",
+            r#"policy.retries=false,{ max = 1 },{ max = 2, per_try_timeout = "50ms" },{ max = 3, backoff = "1ms", max_backoff = "20ms" },{ max = 4, jitter = "none", on = ["refused", "timeout"] },{ max = 5, budget = 0.2 }"#,
+            "-r",
+            "2",
+            "--out",
+            arg(&compare),
+            "--quiet",
+        ]),
+        "meshsim compare (6 variants)",
+    );
+    let scrolling = assert_fits(&compare.join("report.html"), &dir.join("profile-compare"));
+    // The check is not vacuous: some table of the comparison is wider than the page, and is
+    // scrolled inside its box instead of widening the page.
+    assert!(
+        scrolling > 0,
+        "no table of the 6-variant comparison is wider than its box"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

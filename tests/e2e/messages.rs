@@ -1,0 +1,515 @@
+//! Messages that teach, through the `meshsim` binary: every refusal below exits with status 2
+//! and says what was wrong where the user wrote it (the `--set`/`--vary` argument, or the file's
+//! line and column) and what to write instead. Also: what `run --help` and `compare --help` say
+//! is written is what is written, a comparison's folder holds only its own files, and the
+//! terminal table of a 1,000-service run fits a screen.
+
+use crate::common::{meshsim, scenario_path, temp_dir, write_file};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+/// Two services, retries in `[policy]`, a crashed replica that clients keep calling (a static
+/// registry), so that retries happen.
+const SCENARIO: &str = r#"[scenario]
+name = "messages"
+seed = 5
+duration = "4s"
+warmup = "1s"
+
+[registry]
+model = "static"
+
+[policy]
+balancer = "round_robin"
+retries = { max = 2, on = ["refused"] }
+
+[[service]]
+name = "front"
+replicas = 2
+workers = 8
+service_time = "exp(1ms)"
+calls = ["back"]
+
+[[service]]
+name = "back"
+replicas = 3
+workers = 8
+service_time = "exp(1ms)"
+
+[[workload]]
+name = "load"
+target = "front"
+rate = 200
+
+[[fault]]
+at = "1s"
+for = "2s"
+kind = "crash"
+target = "back#0"
+"#;
+
+fn arg(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Asserts exit status 2, no panic, and that standard error holds every one of `texts`.
+fn refused(output: &Output, texts: &[&str]) -> String {
+    let error = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(!error.contains("panicked"), "{error}");
+    for text in texts {
+        assert!(error.contains(text), "expected {text:?} in:\n{error}");
+    }
+    error
+}
+
+/// A fresh folder holding the scenario; returns (folder, scenario path).
+fn setup(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let file = write_file(&dir, "scenario.toml", SCENARIO.as_bytes());
+    (dir, file)
+}
+
+#[test]
+fn unknown_set_and_vary_keys_suggest_the_whole_key() {
+    let (dir, file) = setup("msg-keys");
+    let file = arg(&file);
+    let output = meshsim(&["validate", file, "--set", "polcy.balancer=p2c"]);
+    refused(
+        &output,
+        &[
+            "error: --set polcy.balancer=p2c: ",
+            "\"polcy\"",
+            "did you mean policy.balancer?",
+        ],
+    );
+    let output = meshsim(&["validate", file, "--set", "policy.balncer=p2c"]);
+    refused(&output, &["did you mean policy.balancer?"]);
+    // The right key at the wrong level.
+    let output = meshsim(&["validate", file, "--set", "service.back.balancer=p2c"]);
+    refused(&output, &["did you mean service.back.policy.balancer?"]);
+    let output = meshsim(&["run", file, "--set", "balancer=p2c", "--quiet"]);
+    refused(&output, &["did you mean policy.balancer?"]);
+    let output = meshsim(&["compare", file, "--vary", "polcy.balancer=round_robin,p2c"]);
+    refused(
+        &output,
+        &[
+            "--vary polcy.balancer=round_robin,p2c: ",
+            "did you mean policy.balancer?",
+        ],
+    );
+    // Nothing was run or written.
+    assert!(!dir.join("reports").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn errors_in_set_values_name_the_set_not_a_line_of_the_file() {
+    let (dir, file) = setup("msg-values");
+    let label = arg(&file);
+    for (set, message) in [
+        (
+            "scenario.duration=30",
+            "duration: expected a duration with a unit",
+        ),
+        ("service.back.workers=0", "workers must be at least 1"),
+        ("policy.balancer=fastest", "unknown balancer \"fastest\""),
+    ] {
+        let output = meshsim(&["validate", label, "--set", set]);
+        let error = refused(&output, &[&format!("error: --set {set}: {message}")]);
+        assert!(
+            !error.contains(label),
+            "the file is named for a value it does not hold:\n{error}"
+        );
+    }
+    // A problem of the file keeps its own line and column after a --set added lines above it.
+    let broken = SCENARIO.replace("rate = 200", "rate = -200");
+    let line = broken
+        .lines()
+        .position(|l| l == "rate = -200")
+        .expect("the line")
+        + 1;
+    let broken_file = write_file(&dir, "broken.toml", broken.as_bytes());
+    let output = meshsim(&[
+        "validate",
+        arg(&broken_file),
+        "--set",
+        "scenario.window=500ms",
+        "--set",
+        "service.front.queue=10",
+    ]);
+    refused(&output, &[&format!("{}:{line}:8: ", arg(&broken_file))]);
+    // A value given to --vary is named as the --vary.
+    let output = meshsim(&["compare", label, "--vary", "policy.balancer=p2c,fastest"]);
+    refused(
+        &output,
+        &["error: --vary policy.balancer=fastest: unknown balancer"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_key_that_takes_a_table_shows_an_example_of_it() {
+    let (dir, file) = setup("msg-tables");
+    let file = arg(&file);
+    for (set, example) in [
+        (
+            "policy.retries=3",
+            "retries must be a table, like { max = 2",
+        ),
+        (
+            "policy.circuit_breaker=0.5",
+            "circuit_breaker must be a table, like { failure_rate = 0.5",
+        ),
+        (
+            "policy.hedge=50ms",
+            "hedge must be a table, like { after = \"50ms\"",
+        ),
+        (
+            "service.back.autoscale=3",
+            "[service.autoscale] must be a table, like { min = 2, max = 10",
+        ),
+        (
+            "policy=p2c",
+            "[policy] must be a table, like { balancer = \"p2c\"",
+        ),
+    ] {
+        let output = meshsim(&["validate", file, "--set", set]);
+        refused(&output, &[&format!("--set {set}: {example}")]);
+    }
+    let output = meshsim(&["validate", file, "--set", "policy.retries=3"]);
+    refused(&output, &["or false to switch it off"]);
+    let output = meshsim(&["validate", file, "--set", "policy.retries=true"]);
+    refused(&output, &["retries = true does not say how", "or false"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The inline-table keys that switch a mechanism on, with where they live.
+const MECHANISMS: [&str; 9] = [
+    "policy.retries",
+    "policy.circuit_breaker",
+    "policy.outlier_detection",
+    "policy.health_check",
+    "policy.hedge",
+    "policy.zone_aware",
+    "service.back.policy.retries",
+    "service.back.rate_limit",
+    "service.back.autoscale",
+];
+
+#[test]
+fn every_mechanism_can_be_switched_off_with_false() {
+    let (dir, file) = setup("msg-false");
+    let file = arg(&file);
+    for key in MECHANISMS {
+        let output = meshsim(&["validate", file, "--set", &format!("{key}=false")]);
+        assert!(output.status.success(), "{key}=false: {}", stderr(&output));
+    }
+    // The schema lists false for every table-valued key of a policy and of a service that is a
+    // mechanism (all but the nested policy table and the endpoint list).
+    let schema: Value =
+        serde_json::from_slice(&meshsim(&["schema"]).stdout).expect("the schema is JSON");
+    let definitions = &schema["definitions"];
+    for (table, skip) in [("PolicyTable", &[][..]), ("ServiceTable", &["policy"][..])] {
+        for (key, property) in definitions[table]["properties"]
+            .as_object()
+            .expect("properties")
+        {
+            let Some(reference) = property["$ref"].as_str() else {
+                continue;
+            };
+            let name = reference.rsplit('/').next().expect("a name");
+            let target = &definitions[name];
+            let takes_a_table = target["type"] == "object"
+                || target["anyOf"].as_array().is_some_and(|alternatives| {
+                    alternatives.iter().any(|a| a.to_string().contains("Table"))
+                });
+            if !takes_a_table || skip.contains(&key.as_str()) {
+                continue;
+            }
+            let text = target.to_string();
+            assert!(
+                text.contains("#/definitions/Off") || text.contains("boolean"),
+                "{table}.{key} takes a table but not false: {text}"
+            );
+        }
+    }
+    // A service's `retries = false` wins over [policy]'s retries: no retry is sent to it.
+    let retries_to_back = |extra: &[&str]| -> u64 {
+        let out = dir.join(format!("run-{}", extra.len()));
+        let mut args = vec!["run", file, "--out", arg(&out), "--quiet"];
+        args.extend_from_slice(extra);
+        let output = meshsim(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let summary: Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
+                .expect("JSON");
+        summary["services"]["back"]["retries"]
+            .as_u64()
+            .expect("retries")
+    };
+    assert!(
+        retries_to_back(&[]) > 0,
+        "the crash should make [policy]'s retries retry"
+    );
+    assert_eq!(
+        retries_to_back(&["--set", "service.back.policy.retries=false"]),
+        0
+    );
+    // compare can vary a mechanism against it being off.
+    let output = meshsim(&[
+        "compare",
+        file,
+        "--vary",
+        "policy.outlier_detection=false,{ consecutive_errors = 3 }",
+        "-r",
+        "1",
+        "--out",
+        arg(&dir.join("compare")),
+        "--quiet",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_load_change_written_as_a_fault_points_to_schedule() {
+    let dir = temp_dir("msg-spike");
+    for kind in ["spike", "surge", "burst", "load"] {
+        let text = SCENARIO.replace("kind = \"crash\"", &format!("kind = \"{kind}\""));
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("kind = "))
+            .expect("the line")
+            + 1;
+        let file = write_file(&dir, "spike.toml", text.as_bytes());
+        let output = meshsim(&["validate", arg(&file)]);
+        refused(
+            &output,
+            &[
+                &format!("{}:{line}:8: unknown fault kind \"{kind}\"", arg(&file)),
+                "give the workload a schedule",
+                "schedule = [{ at = ",
+            ],
+        );
+    }
+    // A misspelt fault kind is not sent to schedule.
+    let text = SCENARIO.replace("kind = \"crash\"", "kind = \"crsh\"");
+    let file = write_file(&dir, "typo.toml", text.as_bytes());
+    let error = refused(
+        &meshsim(&["validate", arg(&file)]),
+        &["did you mean \"crash\"?"],
+    );
+    assert!(!error.contains("schedule"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_says_at_which_byte() {
+    let dir = temp_dir("msg-utf8");
+    // Latin-1 "é" (0xE9) in a comment on line 3, after "# caf" (5 characters).
+    let mut bytes = b"[scenario]\nname = \"x\"\n# caf".to_vec();
+    let offset = bytes.len();
+    bytes.push(0xE9);
+    bytes.extend_from_slice(b"\nduration = \"1s\"\n");
+    let file = write_file(&dir, "latin1.toml", &bytes);
+    let output = meshsim(&["validate", arg(&file)]);
+    refused(
+        &output,
+        &[
+            &format!("{}:3:6: ", arg(&file)),
+            &format!("byte {offset} (line 3, column 6) is 0xE9, which is not UTF-8"),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The file names a `--help` text lists under "Files written" (`x.svg, .png` gives both),
+/// without the optional ones named after "With".
+fn files_in_help(help: &str) -> BTreeSet<String> {
+    let section = help
+        .split("Files written into the output folder")
+        .nth(1)
+        .expect("a list of the files written");
+    let mut names = BTreeSet::new();
+    for line in section.lines().skip(1) {
+        if !line.starts_with("  ") {
+            break;
+        }
+        let Some(first) = line.split_whitespace().next() else {
+            continue;
+        };
+        let first = first.trim_end_matches(',');
+        if !first.contains('.') {
+            continue;
+        }
+        names.insert(first.to_string());
+        if line.contains(", .png") {
+            names.insert(first.replace(".svg", ".png"));
+        }
+    }
+    names
+}
+
+/// The names of the files in `dir` (no folders).
+fn files_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .expect("the folder")
+        .map(|entry| entry.expect("an entry"))
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".meshsim.lock")
+        .collect()
+}
+
+#[test]
+fn run_help_lists_every_file_written() {
+    let help = stdout(&meshsim(&["run", "--help"]));
+    let listed = files_in_help(&help);
+    assert!(help.contains("--traces FILE"), "{help}");
+    let (dir, file) = setup("msg-run-help");
+    let out = dir.join("out");
+    let output = meshsim(&["run", arg(&file), "--out", arg(&out), "--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(files_in(&out), listed, "run --help:\n{help}");
+    // The list of written files is that same list.
+    let list: BTreeSet<String> = std::fs::read_to_string(out.join(".meshsim-files"))
+        .expect("the list")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut expected = listed.clone();
+    expected.remove(".meshsim-files");
+    assert_eq!(list, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compare_help_lists_every_file_written_and_the_folder_keeps_only_them() {
+    let help = stdout(&meshsim(&["compare", "--help"]));
+    let listed = files_in_help(&help);
+    let (dir, file) = setup("msg-compare-help");
+    let out = dir.join("out");
+    let compare = |values: &str| {
+        let output = meshsim(&[
+            "compare",
+            arg(&file),
+            "--vary",
+            values,
+            "-r",
+            "1",
+            "--out",
+            arg(&out),
+            "--quiet",
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    // Every file is one the help lists (latency-<variant>.csv standing for each variant's).
+    let matches_help = |name: &str| {
+        listed.contains(name)
+            || (name.starts_with("latency-")
+                && name.ends_with(".csv")
+                && listed.contains("latency-<variant>.csv"))
+    };
+    compare("policy.balancer=round_robin,p2c,least_request");
+    let first = files_in(&out);
+    for name in &first {
+        assert!(matches_help(name), "{name} is not listed in:\n{help}");
+    }
+    for name in &listed {
+        assert!(
+            name == "latency-<variant>.csv" || first.contains(name),
+            "{name} is listed but not written"
+        );
+    }
+    // A user's files in the folder, one named like meshsim's.
+    write_file(&out, "notes.txt", b"mine");
+    write_file(&out, "latency-mine.csv", b"mine");
+    // A second comparison with two of the three variants, readable names for table values.
+    compare("policy.retries=false,{ max = 1, backoff = \"5ms\" }");
+    let second = files_in(&out);
+    let latency: Vec<&String> = second
+        .iter()
+        .filter(|n| n.starts_with("latency-"))
+        .collect();
+    assert_eq!(
+        latency,
+        [
+            "latency-false.csv",
+            "latency-max_1_backoff_5ms.csv",
+            "latency-mine.csv"
+        ],
+        "the first comparison's latency files are gone, the user's is kept"
+    );
+    assert!(second.contains("notes.txt"));
+    let comparison: Value = serde_json::from_slice(
+        &std::fs::read(out.join("comparison.json")).expect("comparison.json"),
+    )
+    .expect("JSON");
+    for variant in comparison["variants"].as_array().expect("variants") {
+        let name = variant["latency_file"].as_str().expect("a latency file");
+        assert!(second.contains(name), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_thousand_service_run_prints_a_screen_not_a_thousand_lines() {
+    let dir = temp_dir("msg-mesh");
+    let mesh = scenario_path("systems/mesh-1000.toml");
+    // The crash of svc-0-5#0 moved to 1 s, so that one service fails tries in a 3 s run.
+    let run = |extra: &[&str]| -> String {
+        let mut args = vec![
+            "run",
+            arg(&mesh),
+            "--set",
+            "scenario.duration=3s",
+            "--set",
+            "scenario.warmup=1s",
+            "--set",
+            "fault.0.at=1s",
+            "--out",
+        ];
+        let out = dir.join("out");
+        args.push(arg(&out));
+        args.extend_from_slice(extra);
+        let output = meshsim(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let table_rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|line| !line.trim_start().starts_with("service "))
+            .skip(1)
+            .take_while(|line| !line.trim_start().starts_with("engine "))
+            .map(str::to_string)
+            .collect()
+    };
+    let text = run(&[]);
+    let rows = table_rows(&text);
+    // 20 services and the line for the other 980 (of 1,000).
+    assert_eq!(rows.len(), 21, "{text}");
+    assert!(rows[20].contains("980 more services"), "{}", rows[20]);
+    assert!(
+        rows.iter()
+            .any(|row| row.trim_start().starts_with("svc-0-5 ")),
+        "the service with the crashed replica is listed first among failing ones:\n{text}"
+    );
+    let text = run(&["--services", "5"]);
+    assert_eq!(table_rows(&text).len(), 6, "{text}");
+    let text = run(&["--services", "all"]);
+    assert_eq!(table_rows(&text).len(), 1000, "{text}");
+    let output = meshsim(&["run", arg(&mesh), "--services", "0"]);
+    refused(&output, &["--services", "at least 1"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
