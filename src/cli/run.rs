@@ -18,9 +18,11 @@ Files written into the output folder (--out DIR, default reports/<scenario name>
   availability.svg, .png   availability and requests per second over time
   replicas.svg, .png       per-replica load heatmap
   cdf.svg, .png            the latency distribution and its tail
+  setup.json               what was simulated: registry, services, policies, calls, workloads, faults
   report.html              one self-contained page with all of the above
   .meshsim-files           the list of these files (a later run removes those it does not write)
 With --traces FILE: sampled requests as OTLP/JSON traces, in FILE.
+With --openmetrics FILE: the time series as OpenMetrics text under Istio's names, in FILE.
 Standard output: the summary (--quiet: nothing). Files: docs/reports.md.";
 
 /// The arguments of `meshsim run`.
