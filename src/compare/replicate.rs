@@ -231,7 +231,7 @@ fn chunk_items() -> usize {
 
 /// [`run_grid`], handing each model's replications to `consume(model index, runs)` in model
 /// order as soon as they are done, instead of keeping them all: models are run in chunks of
-/// whole models of about [`chunk_items`] items, so the runs held at once are those of one
+/// whole models of about `chunk_items` items, so the runs held at once are those of one
 /// chunk, whatever the size of the grid.
 pub fn run_grid_streamed(
     models: &[&Model],

@@ -8,7 +8,7 @@
 //!
 //! A run or a comparison writes the whole folder ([`OutputFiles::commit_whole`]): files an
 //! earlier one wrote there and this one does not (a variant's `latency-<slug>.csv` of another
-//! comparison) are removed, found in the folder's list of written files ([`WRITTEN_LIST`]), or
+//! comparison) are removed, found in the folder's list of written files (`WRITTEN_LIST`), or
 //! for a folder written before the list existed, in its old `comparison.json`. Files meshsim did
 //! not write are never touched.
 
@@ -146,7 +146,7 @@ impl OutputFiles {
 
     /// Renames every file into place as the folder's whole contents: the files an earlier run
     /// or comparison wrote there and this one did not are removed (only those: see
-    /// [`WRITTEN_LIST`]), and the list becomes the files written now.
+    /// `WRITTEN_LIST`), and the list becomes the files written now.
     pub fn commit_whole(mut self) -> io::Result<()> {
         let dir = self.dir.clone();
         let list = dir.join(WRITTEN_LIST);

@@ -10,7 +10,7 @@ use std::fmt::Write;
 pub const DEFAULT_SERVICES: usize = 20;
 
 /// A few lines: load, availability with failures by kind, latency, and the busiest services
-/// (at most [`DEFAULT_SERVICES`]).
+/// (at most `DEFAULT_SERVICES`).
 pub fn render(summary: &Summary) -> String {
     render_limited(summary, Some(DEFAULT_SERVICES))
 }

@@ -9,7 +9,7 @@ const HISTOGRAM_MAX_NANOS: u64 = 3_600_000_000_000;
 
 /// A latency distribution: exact count, mean and max, percentiles from an HDR histogram with three
 /// significant digits (relative error below 0.1%). The histogram's counters are allocated as
-/// values arrive, a page of neighbouring buckets at a time ([`super::histogram`]): an empty one
+/// values arrive, a page of neighbouring buckets at a time (`sim::histogram`): an empty one
 /// holds no heap memory, one service's latencies a few KiB.
 #[derive(Debug, Clone)]
 pub struct LatencyStats {

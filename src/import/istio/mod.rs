@@ -2,9 +2,9 @@
 //! HorizontalPodAutoscaler) written into an existing scenario: `meshsim import istio FILE...
 //! --into SCENARIO`.
 //!
-//! Reading is in two stages. [`objects`] reads every YAML file (several documents per file, `kind:
+//! Reading is in two stages. `objects` reads every YAML file (several documents per file, `kind:
 //! List` expanded) into the settings each object gives, per scenario service, with a warning for
-//! every field it does not model and every host that names no service. Then [`edit`] writes those
+//! every field it does not model and every host that names no service. Then `edit` writes those
 //! settings into the scenario's text with `toml_edit`, so the result is the user's file (its
 //! comments and layout) with the changed keys, each marked by a comment naming its object. The
 //! mapping, field by field, is in docs/istio.md.
