@@ -48,6 +48,17 @@ pub fn availability_objective(summary: &serde_json::Value) -> Option<f64> {
         .or_else(|| value.get("target").and_then(|v| v.as_f64()))
 }
 
+/// Whether availabilities (fractions) as low as `lowest` crowd against 100% on a percent axis:
+/// all at or above 99.9%.
+fn crowded_near_full(lowest: f64) -> bool {
+    lowest >= 0.999
+}
+
+/// Requests failed per million, from an availability (a fraction).
+fn failed_per_million(availability: f64) -> f64 {
+    (1.0 - availability).max(0.0) * 1e6
+}
+
 /// The lower end of the availability axis (percent): a round value below the lowest point.
 fn availability_floor(lowest_percent: f64) -> f64 {
     [99.9, 99.5, 99.0, 98.0, 95.0, 90.0, 80.0, 50.0, 0.0]
@@ -100,26 +111,50 @@ impl Figure for AvailabilityPlot {
                 style::warmup_fill(),
             ));
         }
-        let mut subtitle = format!(
-            "{} – seed {} – end-to-end requests per {} s window: availability = succeeded / ended",
-            self.scenario,
-            self.seed,
-            format_number(self.window_s)
-        );
-        subtitle.push_str(&style::bucket_note(self.per_bucket));
-        let area = style::header(root, &self.title(), &subtitle, &keys)?;
-        let (_, height) = area.dim_in_pixel();
-        let (top, bottom) = area.split_vertically(height * 47 / 100);
-
-        // Availability, percent.
+        // The lowest availability drawn (windows and objective), a fraction.
         let lowest = self
             .windows
             .iter()
             .filter_map(|w| w.availability)
             .chain(self.objective)
             .fold(1.0f64, f64::min);
-        let floor = availability_floor(lowest * 100.0);
-        let y = ValueAxis::exact(floor, 100.0 + (100.0 - floor) * 0.04);
+        let mut subtitle = format!(
+            "{} – seed {} – end-to-end requests per {} s window: availability = succeeded / ended",
+            self.scenario,
+            self.seed,
+            format_number(self.window_s)
+        );
+        if crowded_near_full(lowest) {
+            subtitle.push_str(", shown as failed per million (every window at or above 99.9%)");
+        }
+        subtitle.push_str(&style::bucket_note(self.per_bucket));
+        let area = style::header(root, &self.title(), &subtitle, &keys)?;
+        let (_, height) = area.dim_in_pixel();
+        let (top, bottom) = area.split_vertically(height * 47 / 100);
+
+        // Where every window is at or above 99.9%, percentages crowd against 100% and hide the
+        // difference between 99.99% and 99.9999%: the panel shows failures per million instead,
+        // on an axis from zero.
+        let per_million = crowded_near_full(lowest);
+        let (y, to_axis): (ValueAxis, Box<dyn Fn(f64) -> f64>) = if per_million {
+            let highest = self
+                .windows
+                .iter()
+                .filter_map(|w| w.availability)
+                .chain(self.objective)
+                .map(failed_per_million)
+                .fold(0.0f64, f64::max);
+            (
+                ValueAxis::from_zero(highest.max(1.0)),
+                Box::new(failed_per_million),
+            )
+        } else {
+            let floor = availability_floor(lowest * 100.0);
+            (
+                ValueAxis::exact(floor, 100.0 + (100.0 - floor) * 0.04),
+                Box::new(move |value: f64| (value * 100.0).max(floor)),
+            )
+        };
         let x = ValueAxis::exact(0.0, self.end_s);
         let percent = |v: &f64| format!("{}%", format_number(*v));
         let space = style::fault_label_space(root, &top, &self.faults, &x)?;
@@ -128,8 +163,12 @@ impl Figure for AvailabilityPlot {
             x.clone(),
             y,
             "",
-            "availability (%)",
-            Some(&percent),
+            if per_million {
+                "failed per million"
+            } else {
+                "availability (%)"
+            },
+            if per_million { None } else { Some(&percent) },
             space,
         )?;
         style::shade_warmup(&mut chart, self.warmup_s)?;
@@ -139,8 +178,8 @@ impl Figure for AvailabilityPlot {
             let x_range = chart.x_range();
             chart.draw_series(std::iter::once(Line::new(
                 vec![
-                    (x_range.start, target * 100.0),
-                    (x_range.end, target * 100.0),
+                    (x_range.start, to_axis(target)),
+                    (x_range.end, to_axis(target)),
                 ],
                 objective,
             )))?;
@@ -148,7 +187,7 @@ impl Figure for AvailabilityPlot {
         let mut run: Vec<(f64, f64)> = Vec::new();
         for window in &self.windows {
             match window.availability {
-                Some(value) => run.push((window.middle, (value * 100.0).max(floor))),
+                Some(value) => run.push((window.middle, to_axis(value))),
                 None => {
                     if !run.is_empty() {
                         chart.draw_series(std::iter::once(Line::new(
@@ -193,5 +232,16 @@ mod tests {
         assert_eq!(super::availability_floor(99.95), 99.9);
         assert_eq!(super::availability_floor(99.14), 99.0);
         assert_eq!(super::availability_floor(40.0), 0.0);
+    }
+
+    #[test]
+    fn availabilities_near_full_are_drawn_as_failures_per_million() {
+        assert!(super::crowded_near_full(0.999));
+        assert!(super::crowded_near_full(1.0));
+        assert!(!super::crowded_near_full(0.9989));
+        // 99.99% and 99.9999% differ by 99 per million: apart on this axis, equal at 0.1% steps.
+        let apart = super::failed_per_million(0.9999) - super::failed_per_million(0.999999);
+        assert!((apart - 99.0).abs() < 1e-6, "{apart}");
+        assert_eq!(super::failed_per_million(1.0), 0.0);
     }
 }
