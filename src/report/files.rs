@@ -16,7 +16,7 @@ use crate::engine::time::{nanos_to_millis, nanos_to_seconds};
 use crate::model::Outcome;
 use crate::sim::{EventRecord, Recorder, ReplicaRow, WindowRow};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The lock file of a report folder.
@@ -99,18 +99,12 @@ impl OutputFiles {
     /// Reads back `name`: the file written so far under its temporary name, else the folder's
     /// file of that name; `None` if there is neither.
     pub fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
-        let target = self.dir.join(name);
-        let path = self
-            .pending
-            .iter()
-            .rev()
-            .find(|(_, t)| *t == target)
-            .map_or(target.clone(), |(p, _)| p.clone());
-        match fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
+        let Some(mut file) = self.open(name)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
     }
 
     /// Opens `name` for reading, as [`OutputFiles::read`] finds it, without reading it whole;
