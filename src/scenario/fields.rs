@@ -212,6 +212,32 @@ impl Ctx<'_> {
         }
     }
 
+    /// A limit written as its value (read by `read`) or as `false` for no limit (so that
+    /// `compare` can vary a limit against none, and a `[service.policy]` can lift what
+    /// `[policy]` sets): `Some(Some(value))`, `Some(None)` for `false`, `None` after reporting
+    /// anything else. `what` names it in messages (`max_requests`, `queue`, ...).
+    pub fn limit_or_off<T>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        read: impl FnOnce(&mut Self, &Node) -> Option<T>,
+    ) -> Option<Option<T>> {
+        match node.value {
+            Value::Boolean(false) => Some(None),
+            Value::Boolean(true) => {
+                self.error(
+                    node,
+                    format!(
+                        "{what} = true does not say how much: write the limit, or false for no \
+                         limit"
+                    ),
+                );
+                None
+            }
+            _ => read(self, node).map(Some),
+        }
+    }
+
     /// The value of a required key; reports it missing at the table's start.
     pub fn required<'n>(&mut self, fields: &Fields<'n>, key: &str) -> Option<&'n Node> {
         let found = fields.get(key);

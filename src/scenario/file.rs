@@ -89,6 +89,42 @@ pub enum OrOff<T> {
     On(T),
 }
 
+/// A limit, or `false` for no limit.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "{T}OrNoLimit")]
+pub enum LimitOrOff<T> {
+    /// `false`: no limit (to compare against a limit, or to lift for one service a limit
+    /// `[policy]` sets).
+    Off(Off),
+    /// The limit.
+    Limit(T),
+}
+
+/// The schema of a count limit of at least 1, or `false` for none.
+fn count_from_1_or_no_limit(generator: &mut SchemaGenerator) -> Schema {
+    number_or_no_limit(generator, json_schema!({ "type": "integer", "minimum": 1 }))
+}
+
+/// The schema of a count limit of at least 0, or `false` for none.
+fn count_from_0_or_no_limit(generator: &mut SchemaGenerator) -> Schema {
+    number_or_no_limit(generator, json_schema!({ "type": "integer", "minimum": 0 }))
+}
+
+/// The schema of a fraction limit (0 to 1), or `false` for none.
+fn fraction_or_no_limit(generator: &mut SchemaGenerator) -> Schema {
+    number_or_no_limit(
+        generator,
+        json_schema!({ "type": "number", "minimum": 0.0, "maximum": 1.0 }),
+    )
+}
+
+/// `number`, or `false` (a reference to [`Off`]) for no limit.
+fn number_or_no_limit(generator: &mut SchemaGenerator, number: Schema) -> Schema {
+    let off = generator.subschema_for::<Off>();
+    json_schema!({ "anyOf": [off, number] })
+}
+
 /// The value `false`.
 #[derive(Debug, Clone, Copy)]
 pub struct Off;
@@ -277,18 +313,21 @@ pub enum Balancer {
 pub struct PolicyTable {
     /// The balancer (default round_robin).
     pub balancer: Option<Balancer>,
-    /// Bulkhead: most tries a client may have outstanding to the service; more are rejected
-    /// at once (default unlimited).
-    #[schemars(range(min = 1))]
-    pub max_requests: Option<u32>,
-    /// Connection pool: most tries a client may have on the wire to the service; more wait in
-    /// its pending queue (Envoy's max_connections; default unlimited).
-    #[schemars(range(min = 1))]
-    pub max_connections: Option<u32>,
+    /// Bulkhead: most tries a client may have outstanding to the service, at least 1; more
+    /// are rejected at once (default and false: unlimited).
+    #[serde(default)]
+    #[schemars(schema_with = "count_from_1_or_no_limit")]
+    pub max_requests: Option<LimitOrOff<u32>>,
+    /// Connection pool: most tries a client may have on the wire to the service, at least 1;
+    /// more wait in its pending queue (Envoy's max_connections; default and false: unlimited).
+    #[serde(default)]
+    #[schemars(schema_with = "count_from_1_or_no_limit")]
+    pub max_connections: Option<LimitOrOff<u32>>,
     /// Most tries a client may have waiting for a connection; more are rejected at once
-    /// (Envoy's max_pending_requests; default unlimited).
-    #[schemars(range(min = 0))]
-    pub max_pending: Option<u32>,
+    /// (Envoy's max_pending_requests; default and false: unlimited).
+    #[serde(default)]
+    #[schemars(schema_with = "count_from_0_or_no_limit")]
+    pub max_pending: Option<LimitOrOff<u32>>,
     /// Whole-call timeout, all tries included (default "15s").
     pub timeout: Option<Duration>,
     /// Retries (none unless set; false: none).
@@ -345,8 +384,8 @@ pub enum Jitter {
 pub struct RetriesTable {
     /// Most retries after the first try (default 1).
     pub max: Option<u32>,
-    /// Timeout of one try (default: none, only the whole-call timeout).
-    pub per_try_timeout: Option<Duration>,
+    /// Timeout of one try (default and false: none, only the whole-call timeout).
+    pub per_try_timeout: Option<LimitOrOff<Duration>>,
     /// Base backoff before a retry (default "25ms"); doubles per retry.
     pub backoff: Option<Duration>,
     /// Cap of the backoff (default "250ms").
@@ -355,9 +394,11 @@ pub struct RetriesTable {
     pub jitter: Option<Jitter>,
     /// Outcomes that are retried (default: every failure outcome).
     pub on: Option<Vec<RetryOn>>,
-    /// Retry budget (Finagle): retries stay under this fraction of calls plus 10 per second.
-    #[schemars(range(min = 0.0, max = 1.0))]
-    pub budget: Option<f64>,
+    /// Retry budget (Finagle): retries stay under this fraction (0 to 1) of calls plus 10 per
+    /// second (default and false: no budget).
+    #[serde(default)]
+    #[schemars(schema_with = "fraction_or_no_limit")]
+    pub budget: Option<LimitOrOff<f64>>,
 }
 
 /// A circuit breaker's window: a number of calls, or a duration.
@@ -494,8 +535,11 @@ pub struct ServiceTable {
     pub workers: Option<u32>,
     /// threads (default) | async.
     pub concurrency: Option<Concurrency>,
-    /// FIFO waiting room per replica; a full queue rejects at once (default unbounded).
-    pub queue: Option<u32>,
+    /// FIFO waiting room per replica; a full queue rejects at once (default and false:
+    /// unbounded).
+    #[serde(default)]
+    #[schemars(schema_with = "count_from_0_or_no_limit")]
+    pub queue: Option<LimitOrOff<u32>>,
     /// Compute time before the calls.
     pub service_time: Option<Distribution>,
     /// Steps run in order after the compute.
@@ -509,8 +553,8 @@ pub struct ServiceTable {
     /// Horizontal autoscaling (Kubernetes HPA semantics; false: none).
     pub autoscale: Option<OrOff<AutoscaleTable>>,
     /// Load shedding: a request that waited in a replica's queue longer than this is rejected
-    /// when a worker would take it (default: never).
-    pub max_queue_time: Option<Duration>,
+    /// when a worker would take it (default and false: never).
+    pub max_queue_time: Option<LimitOrOff<Duration>>,
     /// Versions (subsets) of the service, each with its own replicas; what a version does not
     /// set it takes from the service. Without any, the service has one unnamed version.
     pub version: Option<Vec<VersionTable>>,

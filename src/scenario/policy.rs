@@ -64,10 +64,12 @@ pub(crate) struct PolicyPatch {
     circuit_breaker: Option<Option<CircuitBreakerPolicy>>,
     outlier_detection: Option<Option<OutlierPolicy>>,
     deadline_propagation: Option<bool>,
-    max_requests: Option<u32>,
+    /// The limits as written (`Some(None)`: `false`, no limit), so that a service's `false`
+    /// wins over `[policy]`'s limit.
+    max_requests: Option<Option<u32>>,
     hedge: Option<Option<HedgePolicy>>,
-    max_connections: Option<u32>,
-    max_pending: Option<u32>,
+    max_connections: Option<Option<u32>>,
+    max_pending: Option<Option<u32>>,
     /// `zone_aware` as written (`Some(None)`: `false`), with the offset of its value.
     zone_aware: At<Option<ZoneAwarePolicy>>,
     /// Offset of the `balancer` value, for messages about combinations.
@@ -79,13 +81,14 @@ pub(crate) struct PolicyPatch {
 #[derive(Debug, Clone, Default)]
 struct RetriesPatch {
     max: Option<u32>,
-    per_try_timeout: Option<u64>,
+    /// `Some(None)`: `false`, no per-try timeout (likewise `budget`: no budget).
+    per_try_timeout: Option<Option<u64>>,
     backoff: At<u64>,
     max_backoff: At<u64>,
     jitter: Option<Jitter>,
     /// Retried outcomes, and whether requests lost in a crash are among them.
     on: Option<([bool; 6], bool)>,
-    budget: Option<f64>,
+    budget: Option<Option<f64>>,
 }
 
 impl PolicyPatch {
@@ -134,7 +137,7 @@ impl PolicyPatch {
         let mut retries = RetryPolicy::default();
         if let Some(Some(patch)) = &self.retries {
             retries.max_retries = patch.max.unwrap_or(1);
-            retries.per_try_timeout = patch.per_try_timeout;
+            retries.per_try_timeout = patch.per_try_timeout.flatten();
             if let Some((backoff, _)) = patch.backoff {
                 retries.backoff = backoff;
             }
@@ -148,7 +151,7 @@ impl PolicyPatch {
                 retries.retry_on = on;
                 retries.retry_lost_in_crash = lost_in_crash;
             }
-            retries.budget = patch.budget.map(|ratio| RetryBudget {
+            retries.budget = patch.budget.flatten().map(|ratio| RetryBudget {
                 ratio,
                 ttl: 10_000_000_000,
                 min_per_second: 10.0,
@@ -195,10 +198,10 @@ impl PolicyPatch {
             circuit_breaker: self.circuit_breaker.clone().flatten(),
             outlier_detection: self.outlier_detection.clone().flatten(),
             deadline_propagation: self.deadline_propagation.unwrap_or(false),
-            max_requests: self.max_requests,
+            max_requests: self.max_requests.flatten(),
             hedge: self.hedge.flatten(),
-            max_connections: self.max_connections,
-            max_pending: self.max_pending,
+            max_connections: self.max_connections.flatten(),
+            max_pending: self.max_pending.flatten(),
             zone_aware,
             health_check: self.health_check.flatten(),
         }
@@ -214,20 +217,17 @@ pub(crate) fn read_policy(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> PolicyP
     if let Some(node) = fields.get("deadline_propagation") {
         patch.deadline_propagation = ctx.boolean(node, "deadline_propagation");
     }
-    if let Some(node) = fields.get("max_requests") {
-        patch.max_requests = ctx
-            .integer(node, "max_requests", 1, i64::from(u32::MAX))
-            .map(|v| v as u32);
-    }
-    if let Some(node) = fields.get("max_connections") {
-        patch.max_connections = ctx
-            .integer(node, "max_connections", 1, i64::from(u32::MAX))
-            .map(|v| v as u32);
-    }
-    if let Some(node) = fields.get("max_pending") {
-        patch.max_pending = ctx
-            .integer(node, "max_pending", 0, i64::from(u32::MAX))
-            .map(|v| v as u32);
+    for (key, min, limit) in [
+        ("max_requests", 1, &mut patch.max_requests),
+        ("max_connections", 1, &mut patch.max_connections),
+        ("max_pending", 0, &mut patch.max_pending),
+    ] {
+        if let Some(node) = fields.get(key) {
+            *limit = ctx.limit_or_off(node, key, |ctx, node| {
+                ctx.integer(node, key, min, i64::from(u32::MAX))
+                    .map(|v| v as u32)
+            });
+        }
     }
     if let Some(node) = fields.get("hedge") {
         patch.hedge = read_or_off(ctx, node, "hedge", read_hedge);
@@ -310,7 +310,9 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
     let fields = ctx.table(node, "retries", keys_of::<RetriesTable>())?;
     let mut patch = RetriesPatch::default();
     if let Some(node) = fields.get("budget") {
-        patch.budget = ctx.fraction(node, "retries budget");
+        patch.budget = ctx.limit_or_off(node, "retries budget", |ctx, node| {
+            ctx.fraction(node, "retries budget")
+        });
     }
     if let Some(node) = fields.get("max") {
         patch.max = ctx
@@ -318,7 +320,9 @@ fn read_retries(ctx: &mut Ctx<'_>, node: &Node) -> Option<RetriesPatch> {
             .and_then(|v| u32::try_from(v).ok());
     }
     if let Some(node) = fields.get("per_try_timeout") {
-        patch.per_try_timeout = ctx.positive_duration(node, "per_try_timeout");
+        patch.per_try_timeout = ctx.limit_or_off(node, "per_try_timeout", |ctx, node| {
+            ctx.positive_duration(node, "per_try_timeout")
+        });
     }
     if let Some(node) = fields.get("backoff") {
         patch.backoff = ctx.duration(node, "backoff").map(|ns| (ns, node.pos()));

@@ -158,7 +158,12 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         .and_then(|n| read_traffic(ctx, n, &label, &versions));
     let max_queue_time = fields
         .get("max_queue_time")
-        .and_then(|n| ctx.duration(n, "max_queue_time"))
+        .and_then(|n| {
+            ctx.limit_or_off(n, "max_queue_time", |ctx, n| {
+                ctx.duration(n, "max_queue_time")
+            })
+        })
+        .flatten()
         .unwrap_or(u64::MAX);
     let autoscale = fields
         .get("autoscale")
@@ -186,8 +191,13 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     };
     let queue = fields
         .get("queue")
-        .and_then(|n| ctx.integer(n, "queue", 0, i64::from(u32::MAX)))
-        .map(|q| q as u32);
+        .and_then(|n| {
+            ctx.limit_or_off(n, "queue", |ctx, n| {
+                ctx.integer(n, "queue", 0, i64::from(u32::MAX))
+                    .map(|q| q as u32)
+            })
+        })
+        .flatten();
     let rate_limit = fields
         .get("rate_limit")
         .and_then(|n| super::policy::read_or_off(ctx, n, "rate_limit", read_rate_limit))

@@ -1097,3 +1097,47 @@ fn hedge_and_connection_pool_are_read_and_checked() {
 
 #[path = "limits_tests.rs"]
 mod limits_tests;
+
+#[test]
+fn every_limit_can_be_lifted_with_false_and_a_service_false_wins_over_policy() {
+    // [policy] sets every limit; back's policy lifts each with false, front keeps [policy]'s.
+    let text = format!(
+        "{BASE}[policy]\nmax_requests = 3\nmax_connections = 4\nmax_pending = 5\n\
+         retries = {{ max = 2, per_try_timeout = \"100ms\", budget = 0.2 }}\n"
+    )
+    .replace(
+        "service_time = \"const(1ms)\"\n",
+        "service_time = \"const(1ms)\"\nqueue = 7\nmax_queue_time = \"1s\"\n\
+         policy = { max_requests = false, max_connections = false, max_pending = false, \
+         retries = { per_try_timeout = false, budget = false } }\n",
+    );
+    let model = load(&text).expect("valid");
+    let (front, back) = (&model.services[0].policy, &model.services[1].policy);
+    assert_eq!(
+        (front.max_requests, front.max_connections, front.max_pending),
+        (Some(3), Some(4), Some(5))
+    );
+    assert_eq!(front.retries.per_try_timeout, Some(100_000_000));
+    assert!(front.retries.budget.is_some());
+    assert_eq!(
+        (back.max_requests, back.max_connections, back.max_pending),
+        (None, None, None)
+    );
+    // The retries table is still merged field by field: back keeps [policy]'s max.
+    assert_eq!(back.retries.max_retries, 2);
+    assert_eq!(back.retries.per_try_timeout, None);
+    assert!(back.retries.budget.is_none());
+    assert_eq!(model.services[1].queue_capacity, Some(7));
+    assert_eq!(model.services[1].max_queue_time, 1_000_000_000);
+    // A service's queue and max_queue_time lifted with false: unbounded, never shed.
+    let lifted = text
+        .replace("queue = 7", "queue = false")
+        .replace("max_queue_time = \"1s\"", "max_queue_time = false");
+    let model = load(&lifted).expect("valid");
+    assert_eq!(model.services[1].queue_capacity, None);
+    assert_eq!(model.services[1].max_queue_time, u64::MAX);
+    // true does not say how much.
+    let text = format!("{BASE}[policy]\nmax_requests = true\n");
+    let error = only_error(&text, "max_requests = true does not say how much");
+    assert!(error.message.contains("false for no limit"), "{error:?}");
+}

@@ -194,8 +194,9 @@ fn a_key_that_takes_a_table_shows_an_example_of_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The inline-table keys that switch a mechanism on, with where they live.
-const MECHANISMS: [&str; 9] = [
+/// The keys that switch a mechanism on (inline tables) or set a limit (numbers, durations),
+/// with where they live: each can be switched off, or the limit lifted, with `false`.
+const MECHANISMS: [&str; 18] = [
     "policy.retries",
     "policy.circuit_breaker",
     "policy.outlier_detection",
@@ -205,7 +206,20 @@ const MECHANISMS: [&str; 9] = [
     "service.back.policy.retries",
     "service.back.rate_limit",
     "service.back.autoscale",
+    "policy.max_requests",
+    "policy.max_connections",
+    "policy.max_pending",
+    "policy.retries.per_try_timeout",
+    "policy.retries.budget",
+    "service.back.policy.max_requests",
+    "service.back.policy.max_pending",
+    "service.back.queue",
+    "service.back.max_queue_time",
 ];
+
+/// Words with which the schema describes a key's default as "no limit": such a key must
+/// accept `false` too, so that `compare` can vary it against a limit.
+const NO_LIMIT_WORDS: [&str; 5] = ["unlimited", "unbounded", "never", ": none", "no budget"];
 
 #[test]
 fn every_mechanism_can_be_switched_off_with_false() {
@@ -215,21 +229,35 @@ fn every_mechanism_can_be_switched_off_with_false() {
         let output = meshsim(&["validate", file, "--set", &format!("{key}=false")]);
         assert!(output.status.success(), "{key}=false: {}", stderr(&output));
     }
-    // The schema lists false for every table-valued key of a policy and of a service that is a
-    // mechanism (all but the nested policy table, the endpoint list and the traffic split, which
-    // says how calls divide between versions rather than switching a mechanism on).
+    // The schema lists false for every table-valued key of a policy, its retries and a service
+    // that is a mechanism (all but the nested policy table, the endpoint list and the traffic
+    // split, which says how calls divide between versions rather than switching a mechanism
+    // on), and for every key whose default is no limit.
     let schema: Value =
         serde_json::from_slice(&meshsim(&["schema"]).stdout).expect("the schema is JSON");
     let definitions = &schema["definitions"];
     for (table, skip) in [
         ("PolicyTable", &[][..]),
+        ("RetriesTable", &[][..]),
         ("ServiceTable", &["policy", "traffic"][..]),
     ] {
         for (key, property) in definitions[table]["properties"]
             .as_object()
             .expect("properties")
         {
+            let description = property["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase();
             let Some(reference) = property["$ref"].as_str() else {
+                // A number (or a count) whose default is no limit.
+                let text = property.to_string();
+                if NO_LIMIT_WORDS.iter().any(|word| description.contains(word)) {
+                    assert!(
+                        text.contains("#/definitions/Off"),
+                        "{table}.{key} defaults to no limit but does not take false: {text}"
+                    );
+                }
                 continue;
             };
             let name = reference.rsplit('/').next().expect("a name");
@@ -238,7 +266,8 @@ fn every_mechanism_can_be_switched_off_with_false() {
                 || target["anyOf"].as_array().is_some_and(|alternatives| {
                     alternatives.iter().any(|a| a.to_string().contains("Table"))
                 });
-            if !takes_a_table || skip.contains(&key.as_str()) {
+            let no_limit = NO_LIMIT_WORDS.iter().any(|word| description.contains(word));
+            if !(takes_a_table || no_limit) || skip.contains(&key.as_str()) {
                 continue;
             }
             let text = target.to_string();
@@ -283,6 +312,133 @@ fn every_mechanism_can_be_switched_off_with_false() {
         "--quiet",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One front calling one back with four workers, 300 requests/s of 5 ms mean: the front's
+/// client often has two or more tries outstanding to back, and nothing else can fail (no
+/// fault, unbounded queues, a 15 s timeout in a 4 s run).
+const LIMITS: &str = r#"[scenario]
+name = "limits"
+seed = 5
+duration = "4s"
+warmup = "1s"
+
+[[service]]
+name = "front"
+workers = 64
+service_time = "exp(1ms)"
+calls = ["back"]
+
+[[service]]
+name = "back"
+workers = 4
+service_time = "exp(5ms)"
+
+[[workload]]
+name = "load"
+target = "front"
+rate = 300
+"#;
+
+#[test]
+fn compare_varies_a_limit_against_no_limit_and_a_service_false_lifts_the_global_one() {
+    let dir = temp_dir("msg-limits");
+    let file = write_file(&dir, "limits.toml", LIMITS.as_bytes());
+    let file = arg(&file);
+    let out = dir.join("compare");
+    let output = meshsim(&[
+        "compare",
+        file,
+        "--vary",
+        "policy.max_requests=false,2",
+        "-r",
+        "2",
+        "--out",
+        arg(&out),
+        "--quiet",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // replications.csv: variant, slug, replication, seed, offered, succeeded, ...
+    let table = std::fs::read_to_string(out.join("replications.csv")).expect("replications.csv");
+    let mut seen = BTreeSet::new();
+    for row in table.lines().skip(1) {
+        let cells: Vec<&str> = row.split(',').collect();
+        let (slug, offered, succeeded) = (cells[1], cells[4], cells[5]);
+        let offered: u64 = offered.parse().expect("offered");
+        let succeeded: u64 = succeeded.parse().expect("succeeded");
+        assert!(offered > 0, "{row}");
+        match slug {
+            // No limit: nothing can fail.
+            "false" => assert_eq!(succeeded, offered, "{row}"),
+            // Two outstanding tries at most: the bulkhead overflows.
+            "2" => assert!(
+                succeeded < offered,
+                "no overflow with max_requests = 2: {row}"
+            ),
+            other => panic!("unexpected variant {other}: {row}"),
+        }
+        seen.insert(slug.to_string());
+    }
+    assert_eq!(seen.len(), 2, "{table}");
+    // The failures of the limited variant are the overflow of the callers' pools, attributed
+    // to the service each pool calls; a service's false lifts [policy]'s limit for calls to it.
+    let pools_overflowed = |extra: &[&str]| -> BTreeSet<String> {
+        let out = dir.join(format!("run-{}", extra.len()));
+        let mut args = vec![
+            "run",
+            file,
+            "--set",
+            "policy.max_requests=2",
+            "--out",
+            arg(&out),
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let output = meshsim(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let summary: Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
+                .expect("JSON");
+        let causes = summary["requests"]["root_causes"]
+            .as_array()
+            .expect("root causes");
+        let failed: u64 = causes
+            .iter()
+            .map(|c| c["requests"].as_u64().expect("n"))
+            .sum();
+        assert_eq!(
+            failed,
+            summary["requests"]["failed"].as_u64().expect("failed")
+        );
+        causes
+            .iter()
+            .map(|cause| {
+                assert_eq!(cause["outcome"], "rejected", "{cause}");
+                assert!(
+                    cause["replica"].is_null(),
+                    "rejected by the caller: {cause}"
+                );
+                cause["service"].as_str().expect("service").to_string()
+            })
+            .collect()
+    };
+    // With [policy]'s limit on every call, only the workload's pool to front overflows: front
+    // then serves two requests at most, so its pool to back never holds more than two.
+    assert_eq!(pools_overflowed(&[]), ["front".to_string()].into());
+    assert_eq!(
+        pools_overflowed(&["--set", "service.front.policy.max_requests=false"]),
+        ["back".to_string()].into()
+    );
+    assert_eq!(
+        pools_overflowed(&[
+            "--set",
+            "service.front.policy.max_requests=false",
+            "--set",
+            "service.back.policy.max_requests=false",
+        ]),
+        BTreeSet::new()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
