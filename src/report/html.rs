@@ -295,7 +295,11 @@ fn simulated_section(
         setup,
         &summary.services,
     )));
-    out.push_str("</div><figcaption>Boxes: workloads (rounded) and services with their replicas, utilisation and the share of the tries sent to them that failed. Arrows: calls, with their probability (p), parallel steps (∥) and optional calls (opt); hover for each call.</figcaption></figure>\n");
+    let _ = writeln!(
+        out,
+        "</div><figcaption>Boxes: workloads (rounded) and services with their replicas, utilisation and the share of the tries sent to them that failed. Arrows: calls, with their probability (p), parallel steps (∥) and optional calls (opt); hover for each call. A mesh of more than {} services is drawn in part: the services the workloads call, then the failing, then the busiest.</figcaption></figure>",
+        super::topology::MAX_DRAWN_SERVICES
+    );
     let _ = writeln!(
         out,
         "<p><b>Registry</b>: {}{}</p>",

@@ -8,6 +8,8 @@
 //! it that failed) or a workload (its arrival process); each arrow is every call from one
 //! service to another, labelled with what is not plain (`p 0.5`, `∥` for a parallel step,
 //! `opt` for an optional call); its `<title>` names each call, `caller/endpoint → callee/endpoint`.
+//! A mesh of more than [`MAX_DRAWN_SERVICES`] services is drawn in part (see there), with a
+//! line that says which part.
 
 use super::html::escape;
 use super::rundata::ServiceData;
@@ -23,6 +25,11 @@ const COMPACT_ABOVE: usize = 60;
 const PER_ROW_COMPACT: usize = 10;
 /// Barycentre sweeps (each one down and one up).
 const SWEEPS: usize = 4;
+/// Most services drawn. A bigger mesh draws the services its workloads call, then the failing
+/// ones, then the busiest, up to this many, and says so: 200 compact boxes are about 20 rows
+/// (1,000 px) on a 1,280 px page, and the page and its memory stay bounded whatever the mesh
+/// (a 10,000-service diagram was 40,652 px tall and 7 MB).
+pub const MAX_DRAWN_SERVICES: usize = 200;
 
 /// Box and spacing sizes, pixels.
 struct Metrics {
@@ -115,15 +122,70 @@ fn truncate(name: &str, chars: usize) -> String {
     }
 }
 
-/// The boxes and arrows of `setup`, coloured by `services`' figures.
-fn graph(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> (Vec<Node>, Vec<Edge>) {
-    let mut nodes = Vec::new();
-    let mut edges = Vec::new();
-    let service_node: BTreeMap<&str, usize> = setup
+/// The indices (in `setup.services`, in file order) of the services drawn: every one when
+/// there are at most `max`; else the ones its workloads call, then those whose callers saw
+/// failed tries (most first), then the busiest (utilisation, then tries received), then file
+/// order, `max` in all.
+fn drawn_services(
+    setup: &Setup,
+    services: &BTreeMap<String, ServiceData>,
+    max: usize,
+) -> Vec<usize> {
+    if setup.services.len() <= max {
+        return (0..setup.services.len()).collect();
+    }
+    let entries: std::collections::BTreeSet<&str> =
+        setup.workloads.iter().map(|w| w.service.as_str()).collect();
+    let mut ranked: Vec<(bool, u64, f64, u64, usize)> = setup
         .services
         .iter()
         .enumerate()
-        .map(|(index, s)| (s.name.as_str(), setup.workloads.len() + index))
+        .map(|(index, service)| {
+            let figures = services.get(&service.name);
+            let failed = figures.map_or(0, |f| {
+                let sent: u64 = f.tries.values().sum();
+                sent - f.tries.get("succeeded").copied().unwrap_or(0).min(sent)
+            });
+            (
+                entries.contains(service.name.as_str()),
+                failed,
+                figures.map_or(0.0, |f| f.utilization),
+                figures.map_or(0, |f| f.requests),
+                index,
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.cmp(&a.1))
+            .then(b.2.total_cmp(&a.2))
+            .then(b.3.cmp(&a.3))
+            .then(a.4.cmp(&b.4))
+    });
+    let mut drawn: Vec<usize> = ranked.iter().take(max).map(|r| r.4).collect();
+    drawn.sort_unstable();
+    drawn
+}
+
+/// The boxes and arrows of `setup` (the services [`drawn_services`] picks), coloured by
+/// `services`' figures.
+fn graph(
+    setup: &Setup,
+    services: &BTreeMap<String, ServiceData>,
+    max_services: usize,
+) -> (Vec<Node>, Vec<Edge>) {
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    let drawn = drawn_services(setup, services, max_services);
+    let service_node: BTreeMap<&str, usize> = drawn
+        .iter()
+        .enumerate()
+        .map(|(node, &index)| {
+            (
+                setup.services[index].name.as_str(),
+                setup.workloads.len() + node,
+            )
+        })
         .collect();
     for workload in &setup.workloads {
         let mut title = format!("workload {}: {}", workload.name, workload.arrival);
@@ -151,7 +213,11 @@ fn graph(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> (Vec<Node>,
         }
     }
     let mut by_pair: BTreeMap<(usize, usize), (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for (index, service) in setup.services.iter().enumerate() {
+    for (node, service) in drawn
+        .iter()
+        .map(|&index| &setup.services[index])
+        .enumerate()
+    {
         let figures = services.get(&service.name);
         let utilisation = figures.map_or(0.0, |f| f.utilization);
         let failed = figures.map_or(0.0, failed_share);
@@ -185,7 +251,7 @@ fn graph(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> (Vec<Node>,
             },
             workload: false,
         });
-        let from = setup.workloads.len() + index;
+        let from = setup.workloads.len() + node;
         for endpoint in &service.endpoints {
             for step in &endpoint.steps {
                 for call in step {
@@ -333,7 +399,25 @@ fn arrowhead(from: (i64, i64), to: (i64, i64)) -> String {
 /// The topology of `setup` as an SVG document (with a `<title>`), coloured by the run's
 /// per-service figures.
 pub fn render(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> String {
-    let (nodes, edges) = graph(setup, services);
+    render_at_most(setup, services, MAX_DRAWN_SERVICES)
+}
+
+/// [`render`] drawing at most `max_services` services.
+fn render_at_most(
+    setup: &Setup,
+    services: &BTreeMap<String, ServiceData>,
+    max_services: usize,
+) -> String {
+    let (nodes, edges) = graph(setup, services, max_services);
+    let drawn = nodes.len() - setup.workloads.len();
+    let part = (drawn < setup.services.len()).then(|| {
+        format!(
+            "Drawn: {drawn} of the {} services (the ones the workloads call, then the failing, \
+             then the busiest) and the calls between them; every service is in the tables and \
+             setup.json.",
+            super::format::count(setup.services.len() as u64)
+        )
+    });
     let layer_of = layers(nodes.len(), setup.workloads.len(), &edges);
     let rows = order(&layer_of, &edges);
     let m = if nodes.len() > COMPACT_ABOVE {
@@ -348,7 +432,7 @@ pub fn render(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> String
         .unwrap_or(1);
     let width = (widest as i64) * (m.box_width + m.gap_x) + m.gap_x + 20;
     let mut at = vec![(0i64, 0i64); nodes.len()];
-    let top = 44;
+    let top = if part.is_some() { 62 } else { 44 };
     let mut y = top;
     for row in &rows {
         for chunk in row.chunks(m.per_row) {
@@ -373,6 +457,13 @@ pub fn render(setup: &Setup, services: &BTreeMap<String, ServiceData>) -> String
         svg,
         "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>\n<text x=\"12\" y=\"20\" font-size=\"12\" fill=\"#333\">Topology: fill = utilisation (white 0% → orange 100%); red outline = share of the tries sent to it that failed; arrows = calls (p = probability, ∥ = parallel step, opt = optional)</text>"
     );
+    if let Some(part) = &part {
+        let _ = writeln!(
+            svg,
+            "<text x=\"12\" y=\"38\" font-size=\"12\" fill=\"#333\" class=\"part\">{}</text>",
+            escape(part)
+        );
+    }
     for edge in &edges {
         let (fx, fy) = at[edge.from];
         let (tx, ty) = at[edge.to];
@@ -482,7 +573,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let (nodes, edges) = graph(&setup, &BTreeMap::new());
+        let (nodes, edges) = graph(&setup, &BTreeMap::new(), MAX_DRAWN_SERVICES);
         assert_eq!(nodes.len(), 4);
         assert_eq!(layers(nodes.len(), 1, &edges), vec![0, 1, 2, 3]);
         let first = render(&setup, &BTreeMap::new());
@@ -503,11 +594,66 @@ mod tests {
             ],
             ..Default::default()
         };
-        let (nodes, edges) = graph(&setup, &BTreeMap::new());
+        let (nodes, edges) = graph(&setup, &BTreeMap::new(), MAX_DRAWN_SERVICES);
         let layer_of = layers(nodes.len(), 0, &edges);
         let rows = order(&layer_of, &edges);
         assert_eq!(rows[1], vec![0, 1]);
         assert_eq!(rows[2], vec![3, 2], "q (3) under x, p (2) under y");
+    }
+
+    #[test]
+    fn a_big_mesh_draws_the_entry_then_the_failing_then_the_busiest_and_says_so() {
+        // The workload calls "entry" (idle); "failing" saw a failed try; "busy" is the busiest
+        // of the rest; "quiet" and "idle" are left out when three are drawn.
+        let setup = Setup {
+            services: vec![
+                service("idle", vec![]),
+                service("busy", vec![vec!["idle"]]),
+                service("quiet", vec![]),
+                service("failing", vec![]),
+                service("entry", vec![vec!["busy"], vec!["failing", "quiet"]]),
+            ],
+            workloads: vec![WorkloadSetup {
+                name: "w".into(),
+                service: "entry".into(),
+                endpoint: "default".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let figures = |utilization: f64, failed: u64| ServiceData {
+            utilization,
+            requests: 10,
+            tries: [
+                ("succeeded".to_string(), 10),
+                ("refused".to_string(), failed),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let services: BTreeMap<String, ServiceData> = [
+            ("idle", figures(0.0, 0)),
+            ("busy", figures(0.9, 0)),
+            ("quiet", figures(0.1, 0)),
+            ("failing", figures(0.05, 3)),
+            ("entry", figures(0.0, 0)),
+        ]
+        .into_iter()
+        .map(|(name, data)| (name.to_string(), data))
+        .collect();
+        assert_eq!(drawn_services(&setup, &services, 3), vec![1, 3, 4]);
+        assert_eq!(drawn_services(&setup, &services, 5), vec![0, 1, 2, 3, 4]);
+        let svg = render_at_most(&setup, &services, 3);
+        let boxes = svg.matches("<g class=\"node\">").count();
+        assert_eq!(boxes, 1 + 3, "the workload and three services");
+        assert!(svg.contains("Drawn: 3 of the 5 services"), "{svg}");
+        // Calls to services not drawn are not drawn either.
+        assert!(svg.contains("entry/default → busy/default"));
+        assert!(svg.contains("entry/default → failing/default"));
+        assert!(!svg.contains("→ quiet/default"));
+        assert!(!svg.contains("busy/default → idle/default"));
+        // Every service drawn when they fit: no such line.
+        assert!(!render_at_most(&setup, &services, 5).contains("Drawn:"));
     }
 
     #[test]

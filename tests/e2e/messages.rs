@@ -665,6 +665,21 @@ fn a_thousand_service_run_prints_a_screen_not_a_thousand_lines() {
             .any(|row| row.trim_start().starts_with("svc-0-5 ")),
         "the service with the crashed replica is listed first among failing ones:\n{text}"
     );
+    // The report's topology draws the 200 services the workload calls, the failing and the
+    // busiest (a bounded page; the 10,000-service mesh's was 40,652 px tall), and says so.
+    let html = std::fs::read_to_string(dir.join("out").join("report.html")).expect("report");
+    let start = html
+        .find("<figure id=\"topology\">")
+        .expect("the topology figure");
+    let svg = &html[start..start + html[start..].find("</svg>").expect("its end")];
+    let boxes = svg.matches("<g class=\"node\">").count();
+    let workloads = svg.matches("<g class=\"node\"><title>workload ").count();
+    assert_eq!(boxes - workloads, 200);
+    assert!(svg.contains("Drawn: 200 of the 1,000 services"));
+    assert!(
+        svg.contains("<title>svc-0-5: "),
+        "the failing service is drawn"
+    );
     let text = run(&["--services", "5"]);
     assert_eq!(table_rows(&text).len(), 6, "{text}");
     let text = run(&["--services", "all"]);
