@@ -893,7 +893,13 @@ impl RunData {
         let mut spans = self.fault_spans();
         if let Some(setup) = &self.setup {
             for workload in &setup.workloads {
-                for change in &workload.schedule {
+                // A change written for after the load ends never happens: marking it (at the
+                // axis' right edge) would say it did.
+                let during_the_load = workload
+                    .schedule
+                    .iter()
+                    .filter(|change| change.at_s < self.summary.duration_s);
+                for change in during_the_load {
                     spans.push(FaultSpan {
                         start_s: change.at_s,
                         end_s: Some(change.at_s + change.ramp_s),

@@ -327,3 +327,57 @@ fn verbose_prints_what_is_simulated() {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }
+
+/// Steady arrivals of 200 ms requests (about 20 in flight at any time, so some are still
+/// under way when the load ends at 4 s: the run drains), a load change at 2 s and one written
+/// for 9 s, after the load ends.
+const DRAINING: &str = r#"[scenario]
+name = "draining"
+seed = 3
+duration = "4s"
+warmup = "1s"
+
+[[service]]
+name = "slow"
+workers = 64
+service_time = "const(200ms)"
+
+[[workload]]
+name = "steady"
+target = "slow"
+rate = 100
+schedule = [{ at = "2s", rate = 150 }, { at = "9s", rate = 300 }]
+"#;
+
+#[test]
+fn the_drain_and_the_load_changes_are_marked_on_every_time_plot() {
+    let dir = temp_dir("drain-marks");
+    let scenario = dir.join("draining.toml");
+    std::fs::write(&scenario, DRAINING).expect("write the scenario");
+    let out = run(scenario.to_str().unwrap(), "drain-marks-run");
+    // The run drains (about 20 requests of 200 ms are under way when the load ends; none
+    // with probability e^-20), so the time plots run past 4 s.
+    let svg = |name: &str| std::fs::read_to_string(out.join(name)).expect("plot");
+    for plot in ["latency.svg", "availability.svg"] {
+        let text = svg(plot);
+        assert!(
+            text.contains("drain: no new load"),
+            "{plot} lacks the drain"
+        );
+        assert!(
+            text.contains("load → 150/s steady"),
+            "{plot} lacks the change at 2 s"
+        );
+        assert!(
+            !text.contains("300/s"),
+            "{plot} marks the change written for after the load ended"
+        );
+    }
+    // The per-replica heatmap leaves the drain out and says so; it marks the load change.
+    let replicas = svg("replicas.svg");
+    assert!(replicas.contains("the drain after 4 s is left out"));
+    assert!(replicas.contains("load → 150/s steady"));
+    assert!(!replicas.contains("300/s"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -51,7 +51,11 @@ pub struct ReplicaPlot {
     edges: Vec<f64>,
     groups: Vec<Group>,
     hidden_services: usize,
+    /// Faults and load changes of the load period (see [`RunData::marked_spans`]).
     faults: Vec<FaultSpan>,
+    /// When the load ended, seconds, if the run drained past it: the drain's windows are left
+    /// out (their few tries would make the last column's shares noise), and the subtitle says so.
+    drain_from_s: Option<f64>,
 }
 
 impl ReplicaPlot {
@@ -108,7 +112,13 @@ impl ReplicaPlot {
             edges,
             groups,
             hidden_services: load.hidden_services,
-            faults: data.fault_spans(),
+            faults: data
+                .marked_spans()
+                .into_iter()
+                .filter(|span| span.start_s < data.summary.duration_s)
+                .collect(),
+            drain_from_s: (data.end_s() > data.summary.duration_s)
+                .then_some(data.summary.duration_s),
         }
     }
 
@@ -148,6 +158,12 @@ impl Figure for ReplicaPlot {
             subtitle.push_str(&format!(
                 " – {} quieter {plural} not shown",
                 self.hidden_services
+            ));
+        }
+        if let Some(from) = self.drain_from_s {
+            subtitle.push_str(&format!(
+                " – load period only: the drain after {} s is left out",
+                format_number(from)
             ));
         }
         let area = style::header(root, &self.title(), &subtitle, &[])?;
