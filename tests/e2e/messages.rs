@@ -443,6 +443,48 @@ fn compare_varies_a_limit_against_no_limit_and_a_service_false_lifts_the_global_
 }
 
 #[test]
+fn a_change_lifts_a_limit_with_false() {
+    // The bulkhead of two overflows before the change at 2 s and never after it: from then on
+    // nothing can fail (see LIMITS).
+    let dir = temp_dir("msg-limit-change");
+    let text =
+        format!("{LIMITS}[[change]]\nat = \"2s\"\nset = {{ \"policy.max_requests\" = false }}\n")
+            .replacen(
+                "[[service]]",
+                "[policy]\nmax_requests = 2\n\n[[service]]",
+                1,
+            );
+    let file = write_file(&dir, "change.toml", text.as_bytes());
+    let out = dir.join("run");
+    let output = meshsim(&["run", arg(&file), "--out", arg(&out), "--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = std::fs::read_to_string(out.join("timeseries.csv")).expect("timeseries.csv");
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).expect(name);
+    let (time, service, rejected) = (column("time_s"), column("service"), column("rejected"));
+    let (mut before, mut after) = (0u64, 0u64);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[service] != "front" {
+            continue;
+        }
+        let count: u64 = cells[rejected].parse().expect("rejected");
+        if cells[time].parse::<f64>().expect("time") < 2.0 {
+            before += count;
+        } else {
+            after += count;
+        }
+    }
+    assert!(
+        before > 0,
+        "the bulkhead should overflow before the change:\n{table}"
+    );
+    assert_eq!(after, 0, "{table}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_load_change_written_as_a_fault_points_to_schedule() {
     let dir = temp_dir("msg-spike");
     for kind in ["spike", "surge", "burst", "load"] {
