@@ -65,10 +65,13 @@ pub fn render_limited(summary: &Summary, max_services: Option<usize>) -> String 
     if let Some(slo) = &summary.slo {
         text.push_str(&render_slo(slo));
     }
+    // Left: what reached its replicas; right: the tries its callers sent and how many of
+    // those failed as they saw them (refused by a crashed replica, timed out, ...), so that
+    // the tries that never reached a replica show beside the ones that did.
     let _ = writeln!(
         text,
-        "  {:<20} {:>10} {:>10} {:>9} {:>10} {:>10}",
-        "service", "requests", "succeeded", "util", "p50 ms", "p99 ms"
+        "  {:<20} {:>10} {:>10} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "service", "requests", "succeeded", "util", "p50 ms", "p99 ms", "sent", "sent fail"
     );
     let shown = shown_services(summary, max_services);
     for (name, service) in summary
@@ -76,15 +79,18 @@ pub fn render_limited(summary: &Summary, max_services: Option<usize>) -> String 
         .iter()
         .filter(|(name, _)| shown.contains(name.as_str()))
     {
+        let sent = sent_tries(service);
         let _ = writeln!(
             text,
-            "  {:<20} {:>10} {:>10} {:>8.1}% {:>10.3} {:>10.3}",
+            "  {:<20} {:>10} {:>10} {:>8.1}% {:>10.3} {:>10.3} {:>10} {:>10}",
             name,
             service.requests,
             service.succeeded,
             service.utilization * 100.0,
             service.latency_ms.p50,
-            service.latency_ms.p99
+            service.latency_ms.p99,
+            sent,
+            sent - service.tries.succeeded.min(sent)
         );
     }
     let hidden: Vec<&ServiceSummary> = summary
@@ -107,6 +113,17 @@ pub fn render_limited(summary: &Summary, max_services: Option<usize>) -> String 
         );
     }
     text
+}
+
+/// The tries sent to a service, as its callers saw them end (succeeded or failed).
+fn sent_tries(service: &ServiceSummary) -> u64 {
+    let failures = &service.tries.failures;
+    service.tries.succeeded
+        + failures.timeout
+        + failures.refused
+        + failures.error
+        + failures.rejected
+        + failures.circuit_open
 }
 
 /// Root causes listed in the terminal; the rest are summed on one line.
