@@ -624,6 +624,7 @@ fn read_change(
         );
     }
     let mut label = Vec::new();
+    let mut value_nodes = Vec::new();
     let mut valid = true;
     for (key, key_at, value_node) in &overrides {
         if let Err(message) = check_changeable(key) {
@@ -640,6 +641,7 @@ fn read_change(
             key: key.clone(),
             value,
         });
+        value_nodes.push(*value_node);
     }
     if !valid {
         return None;
@@ -648,9 +650,7 @@ fn read_change(
     let changed = match super::load_variant(ctx.text(), ctx.base_dir(), &cumulative) {
         Ok(changed) => changed,
         Err(errors) => {
-            for error in errors.0 {
-                ctx.error(set, format!("with this change: {}", error.message));
-            }
+            report_change_errors(ctx, set, errors, earlier, &label, &value_nodes);
             return None;
         }
     };
@@ -671,6 +671,45 @@ fn read_change(
         policies,
     };
     Some((change, label))
+}
+
+/// Reports why the scenario with a change applied is invalid: at the value of each key that is
+/// wrong on its own (applied alone over the earlier changes), else — a combination of keys
+/// is wrong — at `set`.
+fn report_change_errors(
+    ctx: &mut Ctx<'_>,
+    set: &Node,
+    errors: super::ScenarioErrors,
+    earlier: &[super::Override],
+    label: &[super::Override],
+    value_nodes: &[&Node],
+) {
+    let mut attributed = false;
+    if label.len() > 1 {
+        for (single, node) in label.iter().zip(value_nodes) {
+            let alone: Vec<super::Override> = earlier
+                .iter()
+                .chain(std::iter::once(single))
+                .cloned()
+                .collect();
+            if let Err(own) = super::load_variant(ctx.text(), ctx.base_dir(), &alone) {
+                for error in own.0 {
+                    ctx.error(node, format!("with this change: {}", error.message));
+                }
+                attributed = true;
+            }
+        }
+    } else if let Some(node) = value_nodes.first() {
+        for error in &errors.0 {
+            ctx.error(node, format!("with this change: {}", error.message));
+        }
+        return;
+    }
+    if !attributed {
+        for error in errors.0 {
+            ctx.error(set, format!("with this change: {}", error.message));
+        }
+    }
 }
 
 /// The mechanisms of a policy that are written as tables or `false`: a table given for one of
@@ -832,7 +871,7 @@ mod tests {
             ),
             (
                 "[[change]]\nat = \"1s\"\nset = { \"policy.max_requests\" = 0 }\n",
-                "ops.toml:13:7: with this change:",
+                "ops.toml:13:33: with this change:",
             ),
         ];
         for (extra, expected) in cases {
