@@ -98,6 +98,22 @@ impl BalancerState {
         }
     }
 
+    /// A new balancing algorithm takes over (a config change): what the old one kept for its
+    /// own picks — the round-robin position, weighted scores, `least_conn`'s tie order, peak
+    /// EWMA's costs, the hash table, the zone plan — starts afresh, as Envoy builds a new load
+    /// balancer with the updated cluster. The outstanding counts (tries on the wire) and the
+    /// exclusions (ejections, failed health checks) stay: they describe the replicas, not the
+    /// algorithm.
+    pub fn reset_algorithm(&mut self) {
+        self.round_robin_next = 0;
+        self.weighted_scores.iter_mut().for_each(|score| *score = 0);
+        self.changed_at = Vec::new();
+        self.changes = 0;
+        self.ewma = Vec::new();
+        self.hashing = None;
+        self.zones = None;
+    }
+
     /// The client's random stream.
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
         &mut self.rng

@@ -530,7 +530,7 @@ pub(crate) fn place_deployments(
 
 /// Reads every `[[change]]`: each `set` is applied to the scenario text as `--set` overrides
 /// would be, the result read again, and the services' call policies taken from it. Only the
-/// policy keys a client applies call by call may change.
+/// keys of call policies may change (see [`check_changeable`]).
 pub(crate) fn read_changes(
     ctx: &mut Ctx<'_>,
     node: Option<&Node>,
@@ -612,28 +612,26 @@ fn read_change(
         #[cfg(test)]
         super::fields::read_keys::record(entry.key_span.start);
         // `policy.timeout = "1s"` written without quotes is a nested table: flatten it.
-        flatten(&entry.key, &entry.node, &mut overrides);
+        flatten(
+            &entry.key,
+            &entry.node,
+            entry.key_span.start,
+            &mut overrides,
+        );
     }
     let mut label = Vec::new();
     let mut valid = true;
-    for (key, value_node) in &overrides {
+    for (key, key_at, value_node) in &overrides {
+        if let Err(message) = check_changeable(key) {
+            ctx.error_at(*key_at, message);
+            valid = false;
+            continue;
+        }
         let Some(value) = super::extras::override_text(value_node) else {
             ctx.error(value_node, "a date-time is not a value a scenario can hold");
             valid = false;
             continue;
         };
-        if !is_changeable(key) {
-            ctx.error(
-                value_node,
-                format!(
-                    "change of \"{key}\": a change may set only the policy keys a client applies \
-                     call by call (timeout, retries, retries.*, deadline_propagation, under policy \
-                     or service.NAME.policy); the rest is read when the run starts"
-                ),
-            );
-            valid = false;
-            continue;
-        }
         label.push(super::Override {
             key: key.clone(),
             value,
@@ -657,18 +655,6 @@ fn read_change(
         ctx.error(set, "a change may not add services");
         return None;
     }
-    // A retry budget's state is built when the run starts, as a breaker's is.
-    let budget_changed = policies
-        .iter()
-        .zip(&model.services)
-        .any(|(new, old)| new.retries.budget != old.policy.retries.budget);
-    if budget_changed {
-        ctx.error(
-            set,
-            "a change may not set retries.budget (the budget's state is built when the run starts)",
-        );
-        return None;
-    }
     let text = label
         .iter()
         .map(|o| format!("{}={}", o.key, o.value))
@@ -683,20 +669,37 @@ fn read_change(
     Some((change, label))
 }
 
-/// The dotted keys and values of a `set` entry (a nested table is flattened).
-fn flatten<'n>(key: &str, node: &'n Node, out: &mut Vec<(String, &'n Node)>) {
+/// The mechanisms of a policy that are written as tables or `false`: a table given for one of
+/// them replaces it whole (so that `"policy.hedge" = { after = "20ms" }` switches on a hedge
+/// that was `false`); to change one of its keys, quote the whole dotted key.
+const WHOLE_TABLES: [&str; 6] = [
+    "retries",
+    "circuit_breaker",
+    "outlier_detection",
+    "health_check",
+    "hedge",
+    "zone_aware",
+];
+
+/// The dotted keys, the offset of the key as written and the values of a `set` entry (a nested
+/// table is flattened, but for the mechanism tables of [`WHOLE_TABLES`]).
+fn flatten<'n>(key: &str, node: &'n Node, key_at: usize, out: &mut Vec<(String, usize, &'n Node)>) {
+    let last = toml_edit::Key::parse(key)
+        .ok()
+        .and_then(|parts| parts.last().map(|k| k.get().to_string()))
+        .unwrap_or_default();
     match &node.value {
-        Value::Table(entries) if !key.ends_with("retries") => {
+        Value::Table(entries) if !WHOLE_TABLES.contains(&last.as_str()) => {
             for entry in entries {
                 let inner = if needs_quotes(&entry.key) {
                     format!("{key}.\"{}\"", entry.key)
                 } else {
                     format!("{key}.{}", entry.key)
                 };
-                flatten(&inner, &entry.node, out);
+                flatten(&inner, &entry.node, key_at, out);
             }
         }
-        _ => out.push((key.to_string(), node)),
+        _ => out.push((key.to_string(), key_at, node)),
     }
 }
 
@@ -705,27 +708,44 @@ fn needs_quotes(key: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// The keys a change may set: `policy.K` or `service.NAME.policy.K` with K one of the per-call
-/// keys.
-fn is_changeable(key: &str) -> bool {
-    let Ok(parts) = toml_edit::Key::parse(key) else {
-        return false;
+/// The keys of a call policy, each of which a change may set (with the keys below it).
+pub(crate) const CHANGEABLE_POLICY_KEYS: &str =
+    "balancer, timeout, retries (max, per_try_timeout, \
+     backoff, max_backoff, jitter, on, budget), circuit_breaker, outlier_detection, \
+     health_check, hedge, max_requests, max_connections, max_pending, deadline_propagation, \
+     zone_aware";
+
+/// Whether a change may set `key`: a key of the scenario format (else the did-you-mean message
+/// of `--set`) under `policy` or `service.NAME.policy`. Every other key is refused with why.
+fn check_changeable(key: &str) -> Result<(), String> {
+    let Ok(parsed) = toml_edit::Key::parse(key) else {
+        return Err(format!(
+            "change of \"{key}\": not a dotted key like service.api.policy.timeout"
+        ));
     };
-    let parts: Vec<&str> = parts.iter().map(|k| k.get()).collect();
+    let path: Vec<String> = parsed.iter().map(|k| k.get().to_string()).collect();
+    super::keys::check(&path).map_err(|message| format!("change of \"{key}\": {message}"))?;
+    let parts: Vec<&str> = path.iter().map(String::as_str).collect();
     let rest = match parts.as_slice() {
         ["policy", rest @ ..] => rest,
         ["service", _, "policy", rest @ ..] => rest,
-        _ => return false,
+        _ => &[][..],
     };
-    matches!(
-        rest,
-        ["timeout"] | ["retries"] | ["retries", _] | ["deadline_propagation"]
-    )
+    if rest.is_empty() {
+        return Err(format!(
+            "change of \"{key}\": a change may set only the keys of a call policy, under policy \
+             or service.NAME.policy ({CHANGEABLE_POLICY_KEYS}, and the keys inside them): those \
+             are what each client applies on its own, so a push reaches clients one by one; \
+             replicas, work, workloads, faults and the registry belong to servers, the load \
+             and the control plane, which a config push to the clients does not change"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_changeable;
+    use super::check_changeable;
     use crate::scenario::load_str;
     use std::path::Path;
 
@@ -817,12 +837,18 @@ mod tests {
                 "ops.toml:14:6: service \"api\" declares no [[service.version]]",
             ),
             (
-                "[[change]]\nat = \"1s\"\nset = { \"policy.retries.budget\" = 0.2 }\n",
-                "ops.toml:13:7: a change may not set retries.budget",
+                "[[change]]\nat = \"1s\"\nset = { \"policy.balancr\" = \"maglev\" }\n",
+                "ops.toml:13:9: change of \"policy.balancr\": there is no key \"balancr\" in \
+                 policy; did you mean policy.balancer?",
             ),
             (
                 "[[change]]\nat = \"1s\"\nset = { \"service.api.workers\" = 2 }\n",
-                "ops.toml:13:33: change of \"service.api.workers\"",
+                "ops.toml:13:9: change of \"service.api.workers\": a change may set only the keys \
+                 of a call policy",
+            ),
+            (
+                "[[change]]\nat = \"1s\"\nset = { \"policy.max_requests\" = 0 }\n",
+                "ops.toml:13:7: with this change:",
             ),
         ];
         for (extra, expected) in cases {
@@ -855,24 +881,41 @@ mod tests {
     }
 
     #[test]
-    fn only_per_call_policy_keys_are_changeable() {
+    fn every_policy_key_is_changeable_and_nothing_else() {
         for key in [
             "policy.timeout",
             "policy.retries.max",
+            "policy.retries.budget",
             "service.api.policy.retries",
             "policy.deadline_propagation",
+            "policy.balancer",
+            "policy.circuit_breaker.failure_rate",
+            "policy.circuit_breaker",
+            "service.api.policy.outlier_detection.interval",
+            "policy.health_check.unhealthy",
+            "policy.hedge.after",
+            "policy.max_requests",
+            "policy.max_connections",
+            "policy.max_pending",
+            "policy.zone_aware.min_cluster_size",
         ] {
-            assert!(is_changeable(key), "{key}");
+            assert!(check_changeable(key).is_ok(), "{key}");
         }
         for key in [
-            "policy.balancer",
             "service.api.workers",
+            "service.api.replicas",
             "scenario.duration",
-            "policy.circuit_breaker.failure_rate",
             "service.api.policy",
-            "policy.hedge.after",
+            "registry.model",
+            "workload.0.rate",
         ] {
-            assert!(!is_changeable(key), "{key}");
+            let message = check_changeable(key).expect_err(key);
+            assert!(
+                message.contains("only the keys of a call policy"),
+                "{message}"
+            );
         }
+        let message = check_changeable("policy.hegde").expect_err("unknown");
+        assert!(message.contains("did you mean policy.hedge?"), "{message}");
     }
 }

@@ -389,7 +389,6 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.arm_deadline(lane, deadline, queue);
             }
         }
-        let policy = &self.model.services[service].policy;
         if let Some(hedge) = policy.hedge {
             if hedges < hedge.max && now.saturating_add(hedge.after) < deadline {
                 let deadline = Deadline {
@@ -399,7 +398,8 @@ impl<R: Recorder> Simulation<'_, R> {
                     try_number,
                     kind: DeadlineKind::Hedge,
                 };
-                self.arm_deadline(self.lanes.hedge[service], deadline, queue);
+                let lane = self.lanes.hedge[self.lane_index(client, service)];
+                self.arm_deadline(lane, deadline, queue);
             }
         }
         if self.clients.guards[client as usize].is_some()
@@ -415,7 +415,6 @@ impl<R: Recorder> Simulation<'_, R> {
             );
             return;
         }
-        let policy = &self.model.services[service].policy;
         if let Some(max) = policy.max_requests {
             if self.clients.balancers[client as usize].total_outstanding() >= max {
                 // Bulkhead full: Envoy's overflow, a local 503.
@@ -441,12 +440,13 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let call = self.flight.calls.at_mut(slot);
-        let (client, generation) = (call.client as usize, call.generation);
-        let limit = self.model.services[call.service as usize]
-            .policy
+        let call = self.flight.calls.at(slot);
+        let limit = self
+            .client_policy(call.client, call.service as usize)
             .max_pending
             .unwrap_or(u32::MAX);
+        let call = self.flight.calls.at_mut(slot);
+        let (client, generation) = (call.client as usize, call.generation);
         if self.flight.pending[client].live >= limit {
             answer_at_once(slot, generation, try_number, Outcome::Rejected, now, queue);
             return;
@@ -465,12 +465,14 @@ impl<R: Recorder> Simulation<'_, R> {
         pending.live += 1;
     }
 
-    /// A connection of `client`'s pool is free: sends the pending tries that fit, oldest first.
-    fn send_pending(&mut self, client: u32, now: u64, queue: &mut EventQueue<Event>) {
+    /// A connection of `client`'s pool is free: sends the pending tries that fit, oldest first
+    /// (all of them once a config change has removed the pool).
+    pub(super) fn send_pending(&mut self, client: u32, now: u64, queue: &mut EventQueue<Event>) {
         let service = self.clients.client_service[client as usize] as usize;
-        let Some(connections) = self.model.services[service].policy.max_connections else {
-            return;
-        };
+        let connections = self
+            .client_policy(client, service)
+            .max_connections
+            .unwrap_or(u32::MAX);
         while self.clients.balancers[client as usize].total_outstanding() < connections {
             let Some(entry) = self.flight.pending[client as usize].entries.pop_front() else {
                 return;
@@ -632,7 +634,7 @@ impl<R: Recorder> Simulation<'_, R> {
             )
         };
         let call = self.flight.calls.at(slot);
-        let policy = &spec.policy;
+        let policy = self.client_policy(call.client, service);
         let balancer = &mut self.clients.balancers[client];
         if policy.balancer.is_consistent_hash() {
             return balancer.pick_hashed(
@@ -892,8 +894,8 @@ impl<R: Recorder> Simulation<'_, R> {
             return; // still waiting for a connection: a hedge would only queue behind it
         }
         let (client, service, parent) = (call.client, call.service as usize, call.parent);
-        let max = self.model.services[service]
-            .policy
+        let max = self
+            .client_policy(client, service)
             .hedge
             .map_or(0, |hedge| hedge.max);
         if u32::from(call.hedges) >= max || !self.parent_alive(parent) {
@@ -1050,8 +1052,8 @@ impl<R: Recorder> Simulation<'_, R> {
         call.live_tries -= 1;
         if replica < PENDING {
             self.clients.balancers[client as usize].on_end(replica);
-            if self.model.services[service]
-                .policy
+            if self
+                .client_policy(client, service)
                 .max_connections
                 .is_some()
             {
@@ -1702,7 +1704,9 @@ impl<R: Recorder> Simulation<'_, R> {
             return cause;
         }
         let call = self.flight.calls.at(slot);
-        let retries = &self.model.services[call.service as usize].policy.retries;
+        let retries = &self
+            .client_policy(call.client, call.service as usize)
+            .retries;
         let retries_used = call.tries - 1 - u32::from(call.hedges);
         let gave_up = if retries.max_retries == 0
             || !retries.retry_on[outcome.index()]

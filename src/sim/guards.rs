@@ -33,14 +33,14 @@ fn is_failure(outcome: Outcome) -> bool {
 impl<R: Recorder> Simulation<'_, R> {
     /// The circuit breaker's verdict on sending a try now: false when it refuses.
     pub(super) fn breaker_admits(&mut self, client: u32, service: usize, now: u64) -> bool {
+        let policy = self.client_policy(client, service);
         let Some(guards) = self.clients.guards[client as usize].as_deref_mut() else {
             return true;
         };
         let Some(breaker) = guards.breaker.as_mut() else {
             return true;
         };
-        let policy = self.model.services[service]
-            .policy
+        let policy = policy
             .circuit_breaker
             .as_ref()
             .expect("breaker has a policy");
@@ -66,7 +66,7 @@ impl<R: Recorder> Simulation<'_, R> {
         rtt: u64,
         now: u64,
     ) {
-        let policy = &self.model.services[service].policy;
+        let policy = self.client_policy(client, service);
         if policy.balancer == BalancerKind::PeakEwma {
             self.clients.balancers[client as usize].observe_rtt(replica, rtt, now);
         }
@@ -85,7 +85,7 @@ impl<R: Recorder> Simulation<'_, R> {
         rtt: u64,
         now: u64,
     ) {
-        let policy = &self.model.services[service].policy;
+        let policy = self.client_policy(client, service);
         let failed = is_failure(outcome);
         let Some(guards) = self.clients.guards[client as usize].as_deref_mut() else {
             return;
@@ -175,11 +175,15 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let service = self.clients.client_service[client as usize] as usize;
-        let Some(policy) = self.model.services[service]
-            .policy
+        let Some(policy) = self
+            .client_policy(client, service)
             .outlier_detection
             .as_ref()
         else {
+            // Switched off by a config change: the chain of sweeps ends here.
+            if let Some(bits) = self.ops.timers_pending.get_mut(client as usize) {
+                *bits &= !super::ops::OUTLIER_SWEEP;
+            }
             return;
         };
         let interval = policy.interval;

@@ -65,7 +65,11 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let service = self.clients.client_service[client as usize] as usize;
-        let Some(policy) = self.model.services[service].policy.health_check else {
+        let Some(policy) = self.client_policy(client, service).health_check else {
+            // Switched off by a config change: the chain of rounds ends here.
+            if let Some(bits) = self.ops.timers_pending.get_mut(client as usize) {
+                *bits &= !super::ops::HEALTH_ROUND;
+            }
             return;
         };
         let view_id = self.discovery.client_view[client as usize] as usize;
@@ -98,7 +102,7 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let service = self.clients.client_service[client as usize] as usize;
-        let Some(policy) = self.model.services[service].policy.health_check else {
+        let Some(policy) = self.client_policy(client, service).health_check else {
             return;
         };
         if timed_out {
@@ -140,7 +144,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let Some(policy) = self.model.services[service].policy.health_check else {
+        let Some(policy) = self.client_policy(client, service).health_check else {
             return;
         };
         match self.check_answer(client, service, replica) {

@@ -140,7 +140,7 @@ struct Lanes {
     call_timeout: Vec<u32>,
     /// Per-try timeouts: indexed like `call_timeout`.
     per_try_timeout: Vec<u32>,
-    /// Hedge delays: deadline queue index per called service.
+    /// Hedge delays: indexed like `call_timeout`.
     hedge: Vec<u32>,
 }
 
@@ -387,7 +387,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 draws_user_keys: model
                     .services
                     .iter()
-                    .any(|s| s.policy.balancer.is_consistent_hash()),
+                    .map(|s| &s.policy)
+                    .chain(model.changes.iter().flat_map(|c| &c.policies))
+                    .any(|p| p.balancer.is_consistent_hash()),
                 edge_zone_counts: edge_zone_counts(model),
                 client_base,
                 edge_client,
@@ -506,7 +508,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         let longest_timeout = model
             .services
             .iter()
-            .map(|s| s.policy.timeout.min(crate::engine::time::LONGEST))
+            .map(|s| &s.policy)
+            .chain(model.changes.iter().flat_map(|c| &c.policies))
+            .map(|p| p.timeout.min(crate::engine::time::LONGEST))
             .max()
             .unwrap_or(0);
         let bound = model
@@ -813,6 +817,7 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
     // After the scenario's own, the queues of each change's policies (set k at k × services).
     for change in &model.changes {
         for policy in &change.policies {
+            hedge.push(index_for(policy.hedge.map_or(policy.timeout, |h| h.after)));
             call_timeout.push(index_for(policy.timeout));
             let per_try = policy.retries.per_try_timeout.unwrap_or(policy.timeout);
             per_try_timeout.push(index_for(per_try));

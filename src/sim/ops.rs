@@ -3,9 +3,11 @@
 //! its own instant. All of it is off (empty tables, one branch on the hot path) in a scenario
 //! without versions, deployments or changes.
 
+use super::health::ActiveHealth;
 use super::replica::{Health, Lifecycle};
 use super::{Event, EventRecord, LatencyStats, Recorder, Simulation};
 use crate::engine::{derive_key, EventQueue, StreamKind};
+use crate::model::balancer::{EXCLUDED_EJECTED, EXCLUDED_UNHEALTHY};
 use crate::model::{CallPolicy, Outcome, RegistryModel};
 use rand::RngExt;
 
@@ -50,7 +52,16 @@ pub struct Operations {
     /// Per client: the policy set in force (0: the scenario's; k: change k − 1's). Empty
     /// without changes.
     pub policy_set: Vec<u32>,
+    /// Per client: which of its periodic timers have an event pending ([`OUTLIER_SWEEP`],
+    /// [`HEALTH_ROUND`]), so that a mechanism switched off and on again does not run two
+    /// chains of them. Empty without changes.
+    pub timers_pending: Vec<u8>,
 }
+
+/// [`Operations::timers_pending`] bit: an outlier sweep is pending.
+pub const OUTLIER_SWEEP: u8 = 1;
+/// [`Operations::timers_pending`] bit: a health-check round is pending.
+pub const HEALTH_ROUND: u8 = 2;
 
 /// A service's traffic split in force and its analysis.
 pub struct TrafficRuntime {
@@ -180,6 +191,21 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         }
         if !model.changes.is_empty() {
             self.ops.policy_set = vec![0; clients];
+            // The scenario's own timers were primed with the run (`prime`, `prime_discovery`).
+            self.ops.timers_pending = (0..clients)
+                .map(|client| {
+                    let policy =
+                        &model.services[self.clients.client_service[client] as usize].policy;
+                    let mut bits = 0;
+                    if policy.outlier_detection.is_some() {
+                        bits |= OUTLIER_SWEEP;
+                    }
+                    if policy.health_check.is_some() {
+                        bits |= HEALTH_ROUND;
+                    }
+                    bits
+                })
+                .collect();
             for (change_index, change) in model.changes.iter().enumerate() {
                 for client in 0..clients {
                     let key =
@@ -239,12 +265,19 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             OperationKind::PreStopEnds => self.on_pre_stop_ends(index, arg as u32, now, queue),
             OperationKind::GraceEnds => self.on_grace_ends(index, arg as u32, now, queue),
             OperationKind::ConfigSwitch => {
+                let client = index as u32;
+                let service = self.clients.client_service[index] as usize;
+                let before = self.client_policy(client, service);
                 // Changes are cumulative: a client never goes back to an earlier one whose
                 // push reaches it late.
                 let set = &mut self.ops.policy_set[index];
                 *set = (*set).max(arg as u32 + 1);
                 let label = self.model.changes[arg].label.clone();
-                self.record_event(now, "config_switch", index as u32, None, label);
+                self.record_event(now, "config_switch", client, None, label);
+                let after = self.client_policy(client, service);
+                if !std::ptr::eq(before, after) {
+                    self.switch_policy(client, service, before, after, now, queue);
+                }
             }
         }
     }
@@ -269,6 +302,102 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             .get(client as usize)
             .map_or(0, |&s| s as usize);
         set * self.model.services.len() + service
+    }
+
+    /// Client `client` of `service` switches from policy `before` to `after` at `now`: each
+    /// mechanism's state is carried over, rebuilt or dropped as `docs/operations.md` (config
+    /// changes, "What a switch does") says. Whatever is read call by call (timeouts, retries,
+    /// hedges, limits) simply applies from now on.
+    #[cold]
+    #[inline(never)]
+    fn switch_policy(
+        &mut self,
+        client: u32,
+        service: usize,
+        before: &CallPolicy,
+        after: &CallPolicy,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let index = client as usize;
+        let spec = &self.model.services[service];
+        if before.balancer != after.balancer {
+            self.clients.balancers[index].reset_algorithm();
+        }
+        let mut guards = self.clients.guards[index].take().unwrap_or_default();
+        if before.circuit_breaker != after.circuit_breaker {
+            // resilience4j's breakers are immutable: a new configuration is a new breaker,
+            // closed with an empty window.
+            guards.breaker = after
+                .circuit_breaker
+                .as_ref()
+                .map(crate::model::CircuitBreaker::new);
+        }
+        if before.retries.budget != after.retries.budget {
+            guards.budget = after
+                .retries
+                .budget
+                .as_ref()
+                .map(crate::model::RetryBudgetState::new);
+        }
+        match (&before.outlier_detection, &after.outlier_detection) {
+            (None, Some(policy)) => {
+                guards.outlier = Some(crate::model::OutlierDetector::new(spec.slots()));
+                if self.ops.timers_pending[index] & OUTLIER_SWEEP == 0 {
+                    self.ops.timers_pending[index] |= OUTLIER_SWEEP;
+                    queue.push(
+                        now.saturating_add(policy.interval),
+                        Event::OutlierSweep { client },
+                    );
+                }
+            }
+            (Some(_), None) => {
+                // Ejections end with the detector that made them.
+                guards.outlier = None;
+                for replica in 0..spec.slots() as u32 {
+                    let balancer = &mut self.clients.balancers[index];
+                    if balancer.has_exclusion(replica, EXCLUDED_EJECTED) {
+                        balancer.set_exclusion(replica, EXCLUDED_EJECTED, false);
+                        let detail = "outlier detection switched off".to_string();
+                        self.record_event(now, "ejection_end", client, Some(replica), detail);
+                    }
+                }
+            }
+            // Settings changed: the ejections in force end when they were due; the new
+            // thresholds apply to the next failures, the new interval from the next sweep.
+            _ => {}
+        }
+        match (&before.health_check, &after.health_check) {
+            (None, Some(_)) => {
+                // The replicas in view start healthy, as those of the run's start do.
+                let mut health = ActiveHealth::new(spec.slots(), 0);
+                let view = self.discovery.client_view[index] as usize;
+                for &replica in &self.discovery.views[view] {
+                    health.known[replica as usize] = true;
+                }
+                guards.health = Some(health);
+                if self.ops.timers_pending[index] & HEALTH_ROUND == 0 {
+                    self.ops.timers_pending[index] |= HEALTH_ROUND;
+                    queue.push(now, Event::HealthCheckRound { client });
+                }
+            }
+            (Some(_), None) => {
+                guards.health = None;
+                for replica in 0..spec.slots() as u32 {
+                    self.clients.balancers[index].set_exclusion(replica, EXCLUDED_UNHEALTHY, false);
+                }
+            }
+            _ => {}
+        }
+        let configured = guards.breaker.is_some()
+            || guards.outlier.is_some()
+            || guards.budget.is_some()
+            || guards.health.is_some();
+        self.clients.guards[index] = configured.then_some(guards);
+        // A larger pool, or none: the tries waiting for a connection that now fit go out.
+        if self.flight.pending[index].live > 0 {
+            self.send_pending(client, now, queue);
+        }
     }
 
     fn record_service_event(

@@ -5,6 +5,7 @@ mod common;
 
 mod attribution;
 mod balancers;
+mod changes;
 mod cli;
 mod compare;
 mod determinism;
