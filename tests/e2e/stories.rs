@@ -174,3 +174,77 @@ fn hpa_spike_scales_by_its_formula_and_a_longer_startup_costs_availability() {
     let middle = availability("45s");
     assert!(fast > middle && middle > slow, "{fast} {middle} {slow}");
 }
+
+/// Erlang's loss formula B(servers, offered load), by its recursion.
+fn erlang_b(servers: u32, offered: f64) -> f64 {
+    (1..=servers).fold(1.0, |b, k| offered * b / (f64::from(k) + offered * b))
+}
+
+#[test]
+fn limit_push_a_bulkhead_sized_at_quiet_load_rejects_in_the_spike_as_erlang_s_formula_says() {
+    let model = load("limit_push.toml", &[]);
+    let (result, recorder) = run_recorded(&model);
+    let api = &model.services[1];
+    let limit = model.changes[0].policies[1].max_requests.expect("a limit");
+    assert_eq!(model.services[1].policy.max_requests, None);
+    // A try's mean time on the wire with no wait at the api: two hops and the service time.
+    let latency_s = (2.0 * model.network.latency.mean()
+        + model.endpoints[api.endpoints[0]].service_time.mean())
+        / SECOND as f64;
+    let clients = model.services[0].replicas as f64;
+    let quiet_rate = model.workloads[0].rate / clients;
+    let spike_rate = model.workloads[0].schedule[0].rate / clients;
+    // The api's tries ended in [from, to) s: (all, rejected at the caller).
+    let tries = |from: u64, to: u64| {
+        recorder
+            .windows
+            .iter()
+            .filter(|w| w.1 == "api" && w.0 >= from * SECOND && w.0 < to * SECOND)
+            .fold((0u64, 0u64), |(all, rejected), w| {
+                let outcomes = &w.4;
+                let total: u64 = Outcome::ALL.iter().map(|&o| outcomes.get(o)).sum();
+                (all + total, rejected + outcomes.get(Outcome::Rejected))
+            })
+    };
+    // Before the push reaches anyone, no limit: nothing rejected.
+    let first_switch = recorder
+        .events
+        .iter()
+        .find(|e| e.kind == "config_switch")
+        .expect("switches")
+        .time;
+    assert!(first_switch >= model.changes[0].at);
+    assert_eq!(tries(0, first_switch / SECOND).1, 0);
+    // Quiet load, every client switched (130-180 s): each client is an Erlang loss system
+    // (Poisson tries, a limit of `limit`): B(limit, rate x latency), insensitive to the latency's
+    // distribution. The api's queues at 34% busy lengthen tries by well under 1%, which raises B
+    // by under 10% (its elasticity in the load is about limit - load = 7). Binomial count: 4 sd.
+    let (all, rejected) = tries(130, 180);
+    let p = erlang_b(limit, quiet_rate * latency_s);
+    let expected = all as f64 * p;
+    let sd = expected.sqrt();
+    assert!(
+        (rejected as f64) > expected - 4.0 * sd && (rejected as f64) < 1.1 * expected + 4.0 * sd,
+        "quiet: {rejected} of {all} rejected, Erlang B expects {expected:.1}"
+    );
+    // The spike (70-120 s, all switched): B with the unloaded latency is a lower bound, since
+    // the api's queues only lengthen tries; and the share is tens of times the quiet one.
+    let (all, spike_rejected) = tries(70, 120);
+    let floor = erlang_b(limit, spike_rate * latency_s);
+    let share = spike_rejected as f64 / all as f64;
+    let sd = (floor * (1.0 - floor) / all as f64).sqrt();
+    assert!(
+        share > floor - 4.0 * sd,
+        "spike share {share:.4} < B {floor:.4}"
+    );
+    assert!(share > 30.0 * p, "spike share {share:.4} vs quiet {p:.5}");
+    // Every rejected try fails its request (no retries): availability falls by as much.
+    assert!(result.availability() < 0.99);
+    // Sized for the peak, the limit costs next to nothing.
+    let roomy = load(
+        "limit_push.toml",
+        &[r#"change.0.set={"service.api.policy.max_requests"=20}"#],
+    );
+    let roomy_result = crate::common::run(&roomy);
+    assert!(roomy_result.availability() > 0.9999);
+}
