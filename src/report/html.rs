@@ -898,11 +898,16 @@ pub fn comparison_report(
                             };
                             format!(" after {} s{interval}", number(s.mean, 2))
                         });
+                        let by = if f.detection_delay_s.is_some() {
+                            "before it"
+                        } else {
+                            "by the run's end"
+                        };
                         let budget = f
                             .budget_burned_before_firing
                             .as_ref()
                             .map_or(String::new(), |b| {
-                                format!(", {}% of the budget", number(b.mean * 100.0, 1))
+                                format!(", {}% of the budget {by}", number(b.mean * 100.0, 1))
                             });
                         format!(
                             "fault {}: {}/{}{}{budget}",
