@@ -27,6 +27,8 @@ struct Try {
     sent: u64,
     /// Replica slot it reached, if it reached one.
     replica: Option<u32>,
+    /// When it reached it.
+    started: Option<u64>,
     /// How and when it ended at its caller (`None` outcome: lost to another try).
     ended: Option<(Option<Outcome>, u64)>,
 }
@@ -62,14 +64,19 @@ impl Recorder for TryLog {
                     kind,
                     sent: at,
                     replica: None,
+                    started: None,
                     ended: None,
                 });
             }
             TraceEvent::JobStarts {
-                try_key, replica, ..
+                try_key,
+                replica,
+                at,
+                ..
             } => {
                 if let Some(&index) = self.by_key.get(&try_key) {
                     self.tries[index].replica = Some(replica);
+                    self.tries[index].started = Some(at);
                 }
             }
             TraceEvent::TryEnds {
@@ -169,6 +176,9 @@ fn smooth_weighted_sequence(weights: &[i64], picks: usize) -> Vec<u32> {
 
 const GATEWAYS: usize = 100;
 
+/// A try's send time and the api replica index it went to.
+type Pick = (u64, u32);
+
 /// 100 gateway replicas (one client of the api each) and an api of 4 replicas weighted
 /// 5:1:1:1; `extra` is appended (the change).
 fn balancer_model() -> Model {
@@ -232,7 +242,7 @@ fn a_balancer_change_takes_over_each_client_s_picks_at_its_own_instant() {
                 )
             })
             .collect();
-        let (before, after): (Vec<(u64, u32)>, Vec<(u64, u32)>) =
+        let (before, after): (Vec<Pick>, Vec<Pick>) =
             picks.iter().partition(|(sent, _)| *sent < switched[client]);
         // Before the switch, round robin: each pick is the next replica of the view.
         for pair in before.windows(2) {
@@ -312,7 +322,7 @@ fn a_bulkhead_lowered_under_load_rejects_exactly_the_tries_over_it_after_the_swi
         |t: &Try| t.replica.is_none() && t.ended.is_some_and(|(o, _)| o == Some(Outcome::Rejected));
     // Replay the trace in order: a try is admitted when its client has fewer than the limit
     // outstanding (sent to a replica and not yet ended) at the instant it is sent.
-    let mut outstanding = vec![0u32; 20];
+    let mut outstanding = [0u32; 20];
     let (mut predicted, mut before, mut after) = (0, 0, 0);
     for &(is_send, index) in &log.sequence {
         let attempt = &log.tries[index];
@@ -363,7 +373,7 @@ fn a_circuit_breaker_switched_on_opens_after_its_minimum_of_failures_and_not_bef
     );
     let log = run_logged(&model);
     let switched = switch_times(&log, 20);
-    let mut ended_after_switch = vec![0u32; 20];
+    let mut ended_after_switch = [0u32; 20];
     let mut opened_at: Vec<Option<u64>> = vec![None; 20];
     for &(is_send, index) in &log.sequence {
         let attempt = &log.tries[index];
@@ -609,4 +619,126 @@ fn a_bad_change_is_refused_with_its_position_and_exit_status_2() {
         validate_change("bad-value-text", r#"{ "policy.balancer" = "fastest" }"#);
     assert_eq!(status, 2);
     assert!(stderr.contains("fastest"), "{stderr}");
+}
+
+#[test]
+fn a_connection_pool_removed_sends_the_waiting_tries_at_the_switch() {
+    // A pool of 2 connections per client (2 outstanding on average: tries often wait), then
+    // none: every try waiting at a client's switch goes out at that instant, and no try waits
+    // after it. The network takes no time, so a try starts at its replica when it goes out.
+    let model = gateway_api_model(
+        "pool-change",
+        r#"{ "service.api.policy.max_connections" = 1000000 }"#,
+        r#"[service.policy]
+max_connections = 2"#,
+        2000,
+    );
+    let log = run_logged(&model);
+    let switched = switch_times(&log, 20);
+    let (mut waited, mut released) = (0, 0);
+    for &(is_send, index) in &log.sequence {
+        let attempt = &log.tries[index];
+        let client = attempt.caller as usize;
+        if client >= 20 {
+            continue;
+        }
+        let start = attempt.started.unwrap_or_else(|| {
+            panic!(
+                "every try reaches the api: {attempt:?} {}",
+                switched[client]
+            )
+        });
+        if !is_send {
+            continue;
+        }
+        if attempt.sent >= switched[client] {
+            assert_eq!(
+                start, attempt.sent,
+                "client {client}: no wait after the switch"
+            );
+        } else if start >= switched[client] {
+            assert_eq!(
+                start, switched[client],
+                "client {client}: released at the switch"
+            );
+            released += 1;
+        } else if start > attempt.sent {
+            waited += 1;
+        }
+    }
+    assert!(waited > 1000 && released > 0, "{waited} {released}");
+    // Before its switch, a client never has more than 2 tries started and not ended.
+    let mut started: Vec<(u64, i32, usize)> = Vec::new();
+    for attempt in log.tries.iter().filter(|t| (t.caller as usize) < 20) {
+        let client = attempt.caller as usize;
+        let (_, ended) = attempt.ended.expect("ended");
+        let start = attempt.started.expect("started");
+        if start < switched[client] {
+            started.push((start, 1, client));
+            started.push((ended, -1, client));
+        }
+    }
+    // Ends before starts at the same instant: a connection freed goes to the next try then.
+    started.sort_by_key(|&(time, delta, client)| (time, delta, client));
+    let mut busy = [0i32; 20];
+    for (_, delta, client) in started {
+        busy[client] += delta;
+        assert!(busy[client] <= 2, "client {client} above its pool");
+    }
+}
+
+#[test]
+fn a_retry_budget_switched_on_holds_retries_to_its_ratio_from_the_switch() {
+    // Every try fails and calls retry up to 3 times; a budget of 10% (plus Finagle's reserve
+    // of 10 retries a second, deposits kept 10 s) switched on at each client's instant.
+    let model = gateway_api_model(
+        "budget-change",
+        r#"{ "service.api.policy.retries.budget" = 0.1 }"#,
+        r#"error_rate = 1.0
+[service.policy]
+retries = { max = 3, backoff = "1ms", max_backoff = "1ms" }"#,
+        1000,
+    );
+    let log = run_logged(&model);
+    let switched = switch_times(&log, 20);
+    let horizon = 16 * SECOND;
+    for (client, tries) in tries_by_client(&log, 20).iter().enumerate() {
+        let count = |kind: TryKind, after: bool| {
+            tries
+                .iter()
+                .filter(|t| t.kind == kind && (t.sent >= switched[client]) == after)
+                .count() as f64
+        };
+        // Before: no budget, every call retried 3 times (calls still retrying at the switch
+        // may be cut short by it: at most the few in flight).
+        let (calls, retries) = (count(TryKind::First, false), count(TryKind::Retry, false));
+        assert!(
+            (retries - 3.0 * calls).abs() <= 12.0,
+            "client {client}: {retries} retries of {calls} calls before"
+        );
+        // After: withdrawals (10 deposits each) stay within the calls' deposits plus the
+        // reserve over the time since the switch (10/s for each second and the 10 s window).
+        let (calls, retries) = (count(TryKind::First, true), count(TryKind::Retry, true));
+        let seconds = (horizon - switched[client]) as f64 / SECOND as f64;
+        let most = 0.1 * calls + 10.0 * (seconds + 10.0);
+        assert!(
+            retries <= most,
+            "client {client}: {retries} retries > {most:.0}"
+        );
+        assert!(
+            retries < 0.5 * 3.0 * calls,
+            "client {client}: the budget binds"
+        );
+        let exhausted = log
+            .events
+            .iter()
+            .filter(|e| {
+                e.kind == "retry_budget_exhausted"
+                    && e.subject == format!("gateway#{client} -> api")
+            })
+            .map(|e| e.time)
+            .min()
+            .expect("the budget runs out");
+        assert!(exhausted >= switched[client]);
+    }
 }
