@@ -66,10 +66,24 @@ impl Service {
     /// when that is higher, plus the deployments' new replicas. Slots past `replicas` start
     /// stopped.
     pub fn slots(&self) -> usize {
-        self.autoscale
-            .as_ref()
-            .map_or(self.replicas, |a| self.replicas.max(a.max as usize))
-            + self.deployment_slots
+        starting_slots(
+            self.replicas,
+            self.versions.first().map_or(self.replicas, |v| v.replicas),
+            self.autoscale.as_ref(),
+        ) + self.deployment_slots
+    }
+
+    /// Whether replica slot `index` is the autoscaler's: the first version's starting slots
+    /// and those past them up to its maximum (a deployment's new slots are added at run time).
+    pub fn autoscaled_slot(&self, index: usize) -> bool {
+        self.autoscale.is_some()
+            && index
+                < starting_slots(
+                    self.replicas,
+                    self.versions.first().map_or(self.replicas, |v| v.replicas),
+                    self.autoscale.as_ref(),
+                )
+            && self.replica_versions.get(index) == Some(&0)
     }
 
     /// Whether the service declares versions of its own (else it has one unnamed version).
@@ -124,4 +138,17 @@ pub struct Call {
     pub probability: f64,
     /// Whether the caller tolerates this call's failure.
     pub optional: bool,
+}
+
+/// Replica slots of a service before those deployments add: its starting replicas, or, when
+/// autoscaled, room for the first version (the one the autoscaler scales) to reach the
+/// maximum besides the other versions' replicas.
+pub fn starting_slots(
+    replicas: usize,
+    first_version_replicas: usize,
+    autoscale: Option<&super::AutoscalePolicy>,
+) -> usize {
+    autoscale.map_or(replicas, |a| {
+        replicas.max(a.max as usize + replicas - first_version_replicas)
+    })
 }

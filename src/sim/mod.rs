@@ -358,7 +358,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             .map(|s| {
                 s.autoscale
                     .as_ref()
-                    .map(|_| autoscale::AutoscaleRuntime::new(s.slots()))
+                    .map(|_| autoscale::AutoscaleRuntime::new(s))
             })
             .collect();
         let (call_client_offset, step_first_call) = call_tables(model, &downstream);
@@ -737,6 +737,7 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
             }
             let version = service.replica_versions.get(index).copied().unwrap_or(0);
             replica.version = version;
+            replica.autoscaled = service.autoscaled_slot(index);
             replica.base_error_rate = service.error_rate;
             if let Some(spec) = service.versions.get(version as usize) {
                 replica.overrides_service_time = spec.service_time.is_some();

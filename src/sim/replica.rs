@@ -112,6 +112,9 @@ pub struct Replica {
     pub terminating: bool,
     /// Whether its version is under a traffic analysis (its ended tries are counted).
     pub analysed: bool,
+    /// Whether the autoscaler counts, measures and stops it (its service's main Deployment:
+    /// the first version's slots and those of a deployment of the service).
+    pub autoscaled: bool,
     /// Rate limit: tokens in the bucket, and when they were last counted (nanoseconds).
     tokens: f64,
     tokens_at: u64,
@@ -159,6 +162,7 @@ impl Replica {
             overrides_service_time: false,
             terminating: false,
             analysed: false,
+            autoscaled: false,
             tokens: f64::INFINITY,
             tokens_at: 0,
         }
