@@ -50,24 +50,11 @@ fn story_run() -> &'static StoryRun {
         let dir = common::temp_dir("metrics-story");
         let report = dir.join("report");
         let openmetrics = dir.join("late_alert.om");
-        let output = common::meshsim(&[
-            "run",
-            STORY,
-            "--quiet",
-            "--out",
-            report.to_str().expect("utf-8 path"),
-            "--openmetrics",
-            openmetrics.to_str().expect("utf-8 path"),
-        ]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let summary = common::run_summary(
+            Path::new(STORY),
+            &report,
+            &["--openmetrics", openmetrics.to_str().expect("utf-8 path")],
         );
-        let summary: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(report.join("summary.json")).expect("summary.json"),
-        )
-        .expect("summary.json is JSON");
         let (edge, api) = read_timeseries(&report.join("timeseries.csv"));
         StoryRun {
             dir,
@@ -877,24 +864,11 @@ fn a_latency_rule_with_for_fires_when_prometheus_fires_it() {
     let dir = common::temp_dir("metrics-latency-rule");
     let scenario = common::write_file(&dir, "slow.toml", SLOW_STORY.as_bytes());
     let openmetrics = dir.join("slow.om");
-    let output = common::meshsim(&[
-        "run",
-        scenario.to_str().expect("utf-8 path"),
-        "--quiet",
-        "--out",
-        dir.join("report").to_str().expect("utf-8 path"),
-        "--openmetrics",
-        openmetrics.to_str().expect("utf-8 path"),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let summary = common::run_summary(
+        &scenario,
+        &dir.join("report"),
+        &["--openmetrics", openmetrics.to_str().expect("utf-8 path")],
     );
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("report/summary.json")).expect("summary.json"),
-    )
-    .expect("JSON");
     let ours = summary_firings(&summary, "slow_api");
     let promql = summary_rule(&summary, "slow_api")["promql"]
         .as_str()
