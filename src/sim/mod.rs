@@ -267,12 +267,19 @@ struct Measurement {
     edge_in_flight: u64,
     /// Start of the current window, nanoseconds.
     window_start: u64,
+    /// End of the current window (`window_start` plus the window's width, saturating),
+    /// nanoseconds: the one comparison the event loop makes for windows.
+    window_end: u64,
     /// The simulated instant of the latest event, and the events handled at it so far.
     instant: (u64, u64),
     /// Events one instant may take ([`events_per_instant_limit`]).
     instant_limit: u64,
     /// Why the run must stop early, once it must (see [`RunResult::stopped`]).
     stopped: Option<String>,
+    /// Time from which the run may be finished, nanoseconds: the end of the load
+    /// (`duration`), or 0 once the run must stop. One comparison per event in
+    /// [`Process::finished`] before anything else is read.
+    finish_from: u64,
 }
 
 impl<'m, R: Recorder> Simulation<'m, R> {
@@ -426,9 +433,11 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 edge_window: WindowCounters::default(),
                 edge_in_flight: 0,
                 window_start: 0,
+                window_end: model.window,
                 instant: (0, 0),
                 instant_limit: events_per_instant_limit(model),
                 stopped: None,
+                finish_from: model.duration,
             },
             scratch_replicas: Vec::new(),
             workloads,
@@ -573,7 +582,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         } else {
             self.measure.instant = (now, 1);
         }
-        if now >= self.measure.window_start.saturating_add(self.model.window) {
+        if now >= self.measure.window_end {
             self.advance_windows(now, false);
         }
         match event {
@@ -621,9 +630,11 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         }
     }
 
+    #[inline]
     fn finished(&self, now: u64) -> bool {
-        (now >= self.model.duration && self.measure.measured_in_flight == 0)
-            || self.measure.stopped.is_some()
+        // `finish_from` is 0 once stopped: then the second test holds whatever `now` is.
+        now >= self.measure.finish_from
+            && (self.measure.measured_in_flight == 0 || self.measure.stopped.is_some())
     }
 }
 
@@ -632,6 +643,7 @@ impl<R: Recorder> Simulation<'_, R> {
     #[cold]
     fn stop_without_progress(&mut self, now: u64) {
         let limit = self.measure.instant_limit;
+        self.measure.finish_from = 0;
         self.measure.stopped.get_or_insert_with(|| {
             format!(
                 "the run stopped at simulated time {} s: a loop in zero time: {limit} events \
@@ -646,6 +658,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Stops the run: more than [`MAX_IN_FLIGHT`] end-to-end requests under way at `now`.
     #[cold]
     fn stop_runaway(&mut self, now: u64) {
+        self.measure.finish_from = 0;
         self.measure.stopped.get_or_insert_with(|| {
             format!(
                 "the run stopped at simulated time {} s: runaway load: more than \
