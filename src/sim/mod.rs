@@ -169,6 +169,8 @@ pub struct Simulation<'m, R: Recorder> {
     lanes: Lanes,
     /// Partition faults in force (fault indices).
     active_partitions: Vec<u32>,
+    /// Whether the scenario has a `latency` fault (else no replica ever adds latency to a hop).
+    has_latency_faults: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
 }
@@ -201,6 +203,9 @@ struct ClientTable {
     hash_tables: HashTables,
     /// Whether requests draw a user key (some call uses `ring_hash` or `maglev`).
     draws_user_keys: bool,
+    /// Per service: whether calls to it are balanced by plain `round_robin` (no traffic split,
+    /// no zone-aware routing), the pick `send_try` makes without the general path.
+    plain_round_robin: Vec<bool>,
     /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
     edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
@@ -395,6 +400,15 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                     .services
                     .iter()
                     .any(|s| s.policy.balancer.is_consistent_hash()),
+                plain_round_robin: model
+                    .services
+                    .iter()
+                    .map(|s| {
+                        s.policy.balancer == crate::model::BalancerKind::RoundRobin
+                            && s.policy.zone_aware.is_none()
+                            && s.traffic.is_none()
+                    })
+                    .collect(),
                 edge_zone_counts: edge_zone_counts(model),
                 client_base,
                 edge_client,
@@ -443,6 +457,10 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             workloads,
             lanes,
             active_partitions: Vec::new(),
+            has_latency_faults: model
+                .faults
+                .iter()
+                .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
             ops: ops::Operations::default(),
         }
     }
