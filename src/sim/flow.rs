@@ -375,6 +375,11 @@ impl<R: Recorder> Simulation<'_, R> {
             call.client,
             u32::from(call.hedges),
         );
+        if self.clients.plain_tries[service] && self.clients.guards[client as usize].is_none() {
+            // Nothing to arm or ask (the checks below would all pass).
+            self.send_try(slot, try_number, now, queue);
+            return;
+        }
         let policy = self.client_policy(client, service);
         if let Some(per_try) = policy.retries.per_try_timeout {
             if now.saturating_add(per_try) < deadline {

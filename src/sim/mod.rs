@@ -206,6 +206,10 @@ struct ClientTable {
     /// Per service: whether calls to it are balanced by plain `round_robin` (no traffic split,
     /// no zone-aware routing), the pick `send_try` makes without the general path.
     plain_round_robin: Vec<bool>,
+    /// Per service: whether a try of a call to it needs no check before it is sent: no
+    /// per-try timeout (under any config change's policies either), no hedging, no bulkhead,
+    /// no connection pool. (The client's guards are checked apart.)
+    plain_tries: Vec<bool>,
     /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
     edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
@@ -407,6 +411,21 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                         s.policy.balancer == crate::model::BalancerKind::RoundRobin
                             && s.policy.zone_aware.is_none()
                             && s.traffic.is_none()
+                    })
+                    .collect(),
+                plain_tries: model
+                    .services
+                    .iter()
+                    .enumerate()
+                    .map(|(index, s)| {
+                        let policy = &s.policy;
+                        policy.retries.per_try_timeout.is_none()
+                            && policy.hedge.is_none()
+                            && policy.max_requests.is_none()
+                            && policy.max_connections.is_none()
+                            && model.changes.iter().all(|change| {
+                                change.policies[index].retries.per_try_timeout.is_none()
+                            })
                     })
                     .collect(),
                 edge_zone_counts: edge_zone_counts(model),
