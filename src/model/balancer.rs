@@ -405,6 +405,32 @@ impl BalancerState {
         chosen
     }
 
+    /// [`BalancerState::pick`] for `round_robin` when this client excludes no replica (the
+    /// same pick, without the general path's dispatch); `None` when it does exclude some, and
+    /// the general path must pick.
+    #[inline(always)]
+    pub fn pick_round_robin(&mut self, view: &[u32]) -> Option<Option<u32>> {
+        if self.excluded_count != 0 {
+            return None;
+        }
+        Some(match view.len() {
+            0 => None,
+            1 => Some(view[0]),
+            _ => Some(self.next_round_robin(view)),
+        })
+    }
+
+    /// The next replica of `view` (two or more) in round-robin order.
+    #[inline(always)]
+    fn next_round_robin(&mut self, view: &[u32]) -> u32 {
+        if self.round_robin_next >= view.len() {
+            self.round_robin_next = 0; // the view shrank, or a cycle ended
+        }
+        let replica = view[self.round_robin_next];
+        self.round_robin_next += 1;
+        replica
+    }
+
     fn pick_from(
         &mut self,
         kind: BalancerKind,
@@ -419,14 +445,7 @@ impl BalancerState {
         }
         let chosen = match kind {
             BalancerKind::Random => view[self.rng.random_range(0..view.len())],
-            BalancerKind::RoundRobin => {
-                if self.round_robin_next >= view.len() {
-                    self.round_robin_next = 0; // the view shrank, or a cycle ended
-                }
-                let replica = view[self.round_robin_next];
-                self.round_robin_next += 1;
-                replica
-            }
+            BalancerKind::RoundRobin => self.next_round_robin(view),
             BalancerKind::WeightedRoundRobin => self.pick_weighted(view, weights),
             // Hashing balancers pick through `pick_hashed`; reached only without a key.
             BalancerKind::RingHash | BalancerKind::Maglev => view[0],

@@ -169,6 +169,8 @@ pub struct Simulation<'m, R: Recorder> {
     lanes: Lanes,
     /// Partition faults in force (fault indices).
     active_partitions: Vec<u32>,
+    /// Whether the scenario has a `latency` fault (else no replica ever adds latency to a hop).
+    has_latency_faults: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
 }
@@ -201,6 +203,13 @@ struct ClientTable {
     hash_tables: HashTables,
     /// Whether requests draw a user key (some call uses `ring_hash` or `maglev`).
     draws_user_keys: bool,
+    /// Per service: whether calls to it are balanced by plain `round_robin` (no traffic split,
+    /// no zone-aware routing), the pick `send_try` makes without the general path.
+    plain_round_robin: Vec<bool>,
+    /// Per service: whether a try of a call to it needs no check before it is sent: no
+    /// per-try timeout (under any config change's policies either), no hedging, no bulkhead,
+    /// no connection pool. (The client's guards are checked apart.)
+    plain_tries: Vec<bool>,
     /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
     edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
@@ -267,12 +276,19 @@ struct Measurement {
     edge_in_flight: u64,
     /// Start of the current window, nanoseconds.
     window_start: u64,
+    /// End of the current window (`window_start` plus the window's width, saturating),
+    /// nanoseconds: the one comparison the event loop makes for windows.
+    window_end: u64,
     /// The simulated instant of the latest event, and the events handled at it so far.
     instant: (u64, u64),
     /// Events one instant may take ([`events_per_instant_limit`]).
     instant_limit: u64,
     /// Why the run must stop early, once it must (see [`RunResult::stopped`]).
     stopped: Option<String>,
+    /// Time from which the run may be finished, nanoseconds: the end of the load
+    /// (`duration`), or 0 once the run must stop. One comparison per event in
+    /// [`Process::finished`] before anything else is read.
+    finish_from: u64,
 }
 
 impl<'m, R: Recorder> Simulation<'m, R> {
@@ -388,6 +404,30 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                     .services
                     .iter()
                     .any(|s| s.policy.balancer.is_consistent_hash()),
+                plain_round_robin: model
+                    .services
+                    .iter()
+                    .map(|s| {
+                        s.policy.balancer == crate::model::BalancerKind::RoundRobin
+                            && s.policy.zone_aware.is_none()
+                            && s.traffic.is_none()
+                    })
+                    .collect(),
+                plain_tries: model
+                    .services
+                    .iter()
+                    .enumerate()
+                    .map(|(index, s)| {
+                        let policy = &s.policy;
+                        policy.retries.per_try_timeout.is_none()
+                            && policy.hedge.is_none()
+                            && policy.max_requests.is_none()
+                            && policy.max_connections.is_none()
+                            && model.changes.iter().all(|change| {
+                                change.policies[index].retries.per_try_timeout.is_none()
+                            })
+                    })
+                    .collect(),
                 edge_zone_counts: edge_zone_counts(model),
                 client_base,
                 edge_client,
@@ -426,14 +466,20 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 edge_window: WindowCounters::default(),
                 edge_in_flight: 0,
                 window_start: 0,
+                window_end: model.window,
                 instant: (0, 0),
                 instant_limit: events_per_instant_limit(model),
                 stopped: None,
+                finish_from: model.duration,
             },
             scratch_replicas: Vec::new(),
             workloads,
             lanes,
             active_partitions: Vec::new(),
+            has_latency_faults: model
+                .faults
+                .iter()
+                .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
             ops: ops::Operations::default(),
         }
     }
@@ -573,7 +619,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         } else {
             self.measure.instant = (now, 1);
         }
-        if now >= self.measure.window_start.saturating_add(self.model.window) {
+        if now >= self.measure.window_end {
             self.advance_windows(now, false);
         }
         match event {
@@ -621,9 +667,11 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         }
     }
 
+    #[inline]
     fn finished(&self, now: u64) -> bool {
-        (now >= self.model.duration && self.measure.measured_in_flight == 0)
-            || self.measure.stopped.is_some()
+        // `finish_from` is 0 once stopped: then the second test holds whatever `now` is.
+        now >= self.measure.finish_from
+            && (self.measure.measured_in_flight == 0 || self.measure.stopped.is_some())
     }
 }
 
@@ -632,6 +680,7 @@ impl<R: Recorder> Simulation<'_, R> {
     #[cold]
     fn stop_without_progress(&mut self, now: u64) {
         let limit = self.measure.instant_limit;
+        self.measure.finish_from = 0;
         self.measure.stopped.get_or_insert_with(|| {
             format!(
                 "the run stopped at simulated time {} s: a loop in zero time: {limit} events \
@@ -646,6 +695,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Stops the run: more than [`MAX_IN_FLIGHT`] end-to-end requests under way at `now`.
     #[cold]
     fn stop_runaway(&mut self, now: u64) {
+        self.measure.finish_from = 0;
         self.measure.stopped.get_or_insert_with(|| {
             format!(
                 "the run stopped at simulated time {} s: runaway load: more than \
