@@ -8,29 +8,38 @@ use rand::RngExt;
 use std::sync::Arc;
 
 /// What one client (a calling replica, or a workload at the edge) remembers about one service.
+///
+/// Laid out by what a try touches (`repr(C)`, from a cache-line boundary): the first 64 bytes
+/// hold everything a pick by round robin, `p2c`, random or least request, and the try's send
+/// and end, read or write besides the random stream; the rest follows. A big mesh has
+/// thousands of clients, each used rarely, so each line a try touches here is a cache miss.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct BalancerState {
-    /// Next position in the view for round robin.
-    round_robin_next: usize,
-    /// Requests outstanding from this client, per replica index of the service.
-    outstanding_requests: Vec<u32>,
-    /// Their sum.
+    /// How many replicas this client excludes (see `excluded`).
+    excluded_count: u32,
+    /// The sum of `outstanding_requests`.
     total_outstanding: u32,
-    /// Smooth weighted round robin's running scores, per replica index.
-    weighted_scores: Vec<i64>,
+    /// Requests outstanding from this client, per replica index of the service.
+    outstanding_requests: ReplicaCounts,
     /// `least_conn`: per replica index, the value of `changes` when its outstanding count last
     /// changed (empty until the first `least_conn` pick).
     changed_at: Vec<u64>,
+    /// Next position in the view for round robin.
+    round_robin_next: usize,
+    // ---- the rest
     /// Count of outstanding-count changes so far (`least_conn`'s tie order).
     changes: u64,
     /// This client's own random stream (balancer draws, retry jitter).
     rng: ChaCha8Rng,
+    /// Smooth weighted round robin's running scores, per replica index (empty until the first
+    /// weighted pick).
+    weighted_scores: Vec<i64>,
     /// Peak EWMA: per replica index, the cost (nanoseconds) and when it was last updated.
     ewma: Vec<(f64, u64)>,
     /// Per replica index, why this client excludes it (a set of `EXCLUDED_*` bits; 0: it
     /// does not).
     excluded: Vec<u8>,
-    excluded_count: usize,
     /// The view less the excluded replicas, rebuilt when either changes.
     filtered: Vec<u32>,
     /// Version of the view `filtered` was built from (`u64::MAX`: stale).
@@ -42,6 +51,55 @@ pub struct BalancerState {
     hashing: Option<Box<HashState>>,
     /// Zone-aware routing state (`None` until the first zone-aware pick).
     zones: Option<Box<ZoneState>>,
+}
+
+/// Replicas a client keeps its per-replica counts for inline, without a heap allocation.
+const INLINE_REPLICAS: usize = 4;
+
+/// A count per replica slot of a service: inline for up to [`INLINE_REPLICAS`] slots (most
+/// services of a big mesh: no separate heap line for a try to miss, no allocation per client),
+/// on the heap beyond.
+#[derive(Debug, Clone)]
+enum ReplicaCounts {
+    Inline {
+        len: u8,
+        counts: [u32; INLINE_REPLICAS],
+    },
+    Heap(Box<[u32]>),
+}
+
+impl ReplicaCounts {
+    /// `len` zeros.
+    fn zeros(len: usize) -> Self {
+        if len <= INLINE_REPLICAS {
+            ReplicaCounts::Inline {
+                len: len as u8,
+                counts: [0; INLINE_REPLICAS],
+            }
+        } else {
+            ReplicaCounts::Heap(vec![0; len].into_boxed_slice())
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            ReplicaCounts::Inline { len, counts } => &counts[..usize::from(*len)],
+            ReplicaCounts::Heap(counts) => counts,
+        }
+    }
+
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [u32] {
+        match self {
+            ReplicaCounts::Inline { len, counts } => &mut counts[..usize::from(*len)],
+            ReplicaCounts::Heap(counts) => counts,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
 }
 
 /// The consistent-hash table a client uses, and the replicas it was built over.
@@ -80,16 +138,16 @@ impl BalancerState {
     /// A fresh state for a service of `replicas` replicas, drawing from `rng`.
     pub fn new(replicas: usize, rng: ChaCha8Rng) -> Self {
         BalancerState {
-            round_robin_next: 0,
-            outstanding_requests: vec![0; replicas],
+            excluded_count: 0,
             total_outstanding: 0,
-            weighted_scores: vec![0; replicas],
+            outstanding_requests: ReplicaCounts::zeros(replicas),
             changed_at: Vec::new(),
+            round_robin_next: 0,
             changes: 0,
             rng,
+            weighted_scores: Vec::new(),
             ewma: Vec::new(),
             excluded: Vec::new(),
-            excluded_count: 0,
             filtered: Vec::new(),
             filtered_from: u64::MAX,
             filtered_generation: 0,
@@ -105,12 +163,12 @@ impl BalancerState {
 
     /// Requests outstanding from this client at replica `replica`.
     pub fn outstanding(&self, replica: u32) -> u32 {
-        self.outstanding_requests[replica as usize]
+        self.outstanding_requests.as_slice()[replica as usize]
     }
 
     /// Notes a try sent to `replica`.
     pub fn on_send(&mut self, replica: u32) {
-        self.outstanding_requests[replica as usize] += 1;
+        self.outstanding_requests.as_mut_slice()[replica as usize] += 1;
         self.total_outstanding += 1;
         self.note_change(replica);
     }
@@ -131,7 +189,7 @@ impl BalancerState {
 
     /// Notes the end (response, timeout or abandonment) of a try sent to `replica`.
     pub fn on_end(&mut self, replica: u32) {
-        let count = &mut self.outstanding_requests[replica as usize];
+        let count = &mut self.outstanding_requests.as_mut_slice()[replica as usize];
         if *count > 0 {
             *count -= 1;
             self.total_outstanding -= 1;
@@ -451,6 +509,9 @@ impl BalancerState {
     /// pays back the total. Over `sum(weights)` picks each replica is chosen `weight` times,
     /// interleaved rather than in bursts.
     fn pick_weighted(&mut self, view: &[u32], weights: &[u32]) -> u32 {
+        if self.weighted_scores.is_empty() {
+            self.weighted_scores = vec![0; self.outstanding_requests.len()];
+        }
         let mut total = 0i64;
         let mut best = view[0];
         let mut best_score = i64::MIN;
@@ -476,6 +537,48 @@ mod tests {
 
     fn state(replicas: usize) -> BalancerState {
         BalancerState::new(replicas, ChaCha8Rng::seed_from_u64(9))
+    }
+
+    #[test]
+    fn what_a_try_touches_shares_one_cache_line() {
+        use std::mem::{align_of, offset_of, size_of};
+        assert_eq!(align_of::<BalancerState>(), 64);
+        assert!(offset_of!(BalancerState, round_robin_next) + size_of::<usize>() <= 64);
+        assert!(offset_of!(BalancerState, changed_at) + size_of::<Vec<u64>>() <= 64);
+        assert!(offset_of!(BalancerState, outstanding_requests) + size_of::<ReplicaCounts>() <= 64);
+    }
+
+    #[test]
+    fn outstanding_counts_inline_and_on_the_heap_agree() {
+        // Up to INLINE_REPLICAS slots the counts are inline, beyond on the heap: the same
+        // sends and ends must give the same counts either way (checked against a plain
+        // array kept here).
+        for replicas in [1, INLINE_REPLICAS, INLINE_REPLICAS + 1, 9] {
+            let mut balancer = state(replicas);
+            let mut expected = vec![0u32; replicas];
+            for step in 0..100usize {
+                let replica = (step * 7 + step / 3) % replicas;
+                if step % 3 == 2 {
+                    balancer.on_end(replica as u32);
+                    expected[replica] = expected[replica].saturating_sub(1);
+                } else {
+                    balancer.on_send(replica as u32);
+                    expected[replica] += 1;
+                }
+            }
+            for (replica, &count) in expected.iter().enumerate() {
+                assert_eq!(
+                    balancer.outstanding(replica as u32),
+                    count,
+                    "{replicas} slots"
+                );
+            }
+            assert_eq!(
+                balancer.total_outstanding(),
+                expected.iter().sum::<u32>(),
+                "{replicas} slots"
+            );
+        }
     }
 
     #[test]
