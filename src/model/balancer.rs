@@ -595,6 +595,50 @@ mod tests {
     }
 
     #[test]
+    fn the_inline_round_robin_pick_is_the_general_paths() {
+        // Views that grow, shrink below the position, hold one replica and none, with an
+        // exclusion part of the way: the inline pick (falling back to `pick` while a replica is
+        // excluded) and `pick` alone choose the same replica every time, from the same state.
+        let (mut inline, mut general) = (state(6), state(6));
+        let views: [&[u32]; 7] = [
+            &[0, 1, 2, 3, 4],
+            &[0, 1],
+            &[3],
+            &[],
+            &[5, 4, 3, 2, 1, 0],
+            &[2, 4, 5],
+            &[1, 3],
+        ];
+        for step in 0..200usize {
+            let view = views[(step / 7) % views.len()];
+            let excluded = (60..90).contains(&step);
+            for balancer in [&mut inline, &mut general] {
+                balancer.set_excluded(4, excluded);
+            }
+            let version = (step / 7) as u64 * 2 + u64::from(excluded);
+            let expected = general.pick(BalancerKind::RoundRobin, view, version, &[1; 6], 0);
+            let chosen = match inline.pick_round_robin(view) {
+                Some(pick) => {
+                    assert!(
+                        !excluded,
+                        "step {step}: the inline pick ignored an exclusion"
+                    );
+                    pick
+                }
+                None => inline.pick(BalancerKind::RoundRobin, view, version, &[1; 6], 0),
+            };
+            assert_eq!(chosen, expected, "step {step}, view {view:?}");
+            if excluded && view.len() > 1 {
+                assert_ne!(
+                    chosen,
+                    Some(4),
+                    "step {step}: an excluded replica was picked"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn weighted_round_robin_serves_in_proportion_and_interleaves() {
         let mut balancer = state(3);
         let picks: Vec<_> = (0..7)

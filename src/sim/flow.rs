@@ -766,9 +766,10 @@ impl<R: Recorder> Simulation<'_, R> {
             try_number,
             key,
             user_key: call.user_key,
-            deadline: if self
-                .client_policy(call.client, call.service as usize)
-                .deadline_propagation
+            deadline: if self.clients.may_propagate_deadlines[call.service as usize]
+                && self
+                    .client_policy(call.client, call.service as usize)
+                    .deadline_propagation
             {
                 let per_try = self
                     .client_policy(call.client, call.service as usize)

@@ -210,6 +210,9 @@ struct ClientTable {
     /// per-try timeout (under any config change's policies either), no hedging, no bulkhead,
     /// no connection pool. (The client's guards are checked apart.)
     plain_tries: Vec<bool>,
+    /// Per service: whether a call to it may propagate its deadline (under its own policy or
+    /// a config change's), else a job's deadline is none without looking the policy up.
+    may_propagate_deadlines: Vec<bool>,
     /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
     edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
@@ -426,6 +429,18 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                             && model.changes.iter().all(|change| {
                                 change.policies[index].retries.per_try_timeout.is_none()
                             })
+                    })
+                    .collect(),
+                may_propagate_deadlines: model
+                    .services
+                    .iter()
+                    .enumerate()
+                    .map(|(index, s)| {
+                        s.policy.deadline_propagation
+                            || model
+                                .changes
+                                .iter()
+                                .any(|change| change.policies[index].deadline_propagation)
                     })
                     .collect(),
                 edge_zone_counts: edge_zone_counts(model),
