@@ -582,7 +582,7 @@ fn push_fraction(text: &mut Vec<u8>, mut fraction: u64, mut digits: u32) {
     if fraction == 0 {
         return;
     }
-    while fraction % 10 == 0 {
+    while fraction.is_multiple_of(10) {
         fraction /= 10;
         digits -= 1;
     }
