@@ -194,6 +194,19 @@ pub struct FaultSummary {
 pub struct VariantAlert {
     /// The alert's name.
     pub name: String,
+    /// `burn_rate` or `latency`.
+    #[serde(default)]
+    pub kind: String,
+    /// When it first fired, seconds, over the replications in which it fired.
+    #[serde(default)]
+    pub first_fired_at_s: Option<Stat>,
+    /// When that first firing resolved, seconds, over the replications in which it resolved
+    /// within the run.
+    #[serde(default)]
+    pub first_resolved_at_s: Option<Stat>,
+    /// Per replication (in replication order), every firing, as in `summary.json`.
+    #[serde(default)]
+    pub firings: Vec<Vec<crate::analysis::alerts::Firing>>,
     /// Per fault, in file order: how the rule paged for it.
     pub faults: Vec<AlertFaultSummary>,
     /// False alarms (see `summary.json`'s `alerts`), mean per replication.
@@ -211,6 +224,10 @@ pub struct AlertFaultSummary {
     pub detection_delay_s: Option<Stat>,
     /// Failed requests before the firing (to the run's end when not detected), mean.
     pub failed_before_firing_mean: f64,
+    /// Those as a share of each replication's error budget, over the replications; `null`
+    /// without `[slo] availability`.
+    #[serde(default)]
+    pub budget_burned_before_firing: Option<Stat>,
 }
 
 /// One replication of one variant.

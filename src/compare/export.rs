@@ -296,7 +296,77 @@ pub fn render_terminal(comparison: &Comparison) -> String {
             );
         }
     }
+    for variant in &comparison.variants {
+        for alert in variant.alerts.iter().flatten() {
+            let _ = writeln!(
+                text,
+                "  alert {} {}: {}",
+                column_title(variant),
+                alert.name,
+                alert_text(alert, comparison.replications)
+            );
+        }
+    }
     text
+}
+
+/// One alert rule over a variant's replications, in words: when it first fired and resolved,
+/// per fault the detection delay and the budget burned before it, the false alarms. Means over
+/// the replications, with how many of them each figure comes from.
+pub fn alert_text(alert: &super::results::VariantAlert, replications: u32) -> String {
+    let mut parts = Vec::new();
+    parts.push(match &alert.first_fired_at_s {
+        None => format!("never fired ({replications} replication(s))"),
+        Some(fired) => {
+            let resolved = match &alert.first_resolved_at_s {
+                Some(r) if r.n == fired.n => format!(", resolved at {} s", short(r.mean)),
+                Some(r) => format!(
+                    ", resolved at {} s ({}/{} replications; still firing at the end in the \
+                     others)",
+                    short(r.mean),
+                    r.n,
+                    fired.n
+                ),
+                None => ", still firing at the end".to_string(),
+            };
+            format!(
+                "first fired at {} s ({}/{replications} replications){resolved}",
+                short(fired.mean),
+                fired.n
+            )
+        }
+    });
+    for fault in &alert.faults {
+        let detect = match &fault.detection_delay_s {
+            Some(delay) => format!(
+                "detected {}/{replications} after {} s",
+                fault.detected,
+                short(delay.mean)
+            ),
+            None => format!("not detected (0/{replications})"),
+        };
+        let budget = fault
+            .budget_burned_before_firing
+            .as_ref()
+            .map_or(String::new(), |b| {
+                format!(" ({:.1}% of the error budget)", b.mean * 100.0)
+            });
+        let before = if fault.detection_delay_s.is_some() {
+            "failed before"
+        } else {
+            "failed by the run's end"
+        };
+        parts.push(format!(
+            "fault {}: {detect}, {} {before}{budget}",
+            fault.fault,
+            short(fault.failed_before_firing_mean)
+        ));
+    }
+    parts.push(format!(
+        "false alarms {} per replication",
+        short(alert.false_alarms_mean)
+    ));
+    parts.join("; ")
 }
 
 fn slo_text(variant: &VariantResult, slo: &super::results::VariantSlo) -> String {
@@ -432,6 +502,21 @@ pub fn comparison_md(comparison: &Comparison) -> String {
                     "- {}: {}",
                     escape(&column_title(variant)),
                     slo_text(variant, slo)
+                );
+            }
+        }
+    }
+    if comparison.variants.iter().any(|v| v.alerts.is_some()) {
+        let _ = writeln!(text, "\nAlert rules (means over the replications):\n");
+        for variant in &comparison.variants {
+            for alert in variant.alerts.iter().flatten() {
+                let _ = writeln!(
+                    text,
+                    "- {}, `{}` ({}): {}",
+                    escape(&column_title(variant)),
+                    alert.name,
+                    alert.kind,
+                    alert_text(alert, comparison.replications)
                 );
             }
         }

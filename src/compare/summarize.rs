@@ -210,6 +210,10 @@ fn variant_alerts(runs: &[ReplicationRun]) -> Option<Vec<VariantAlert>> {
                         .iter()
                         .filter_map(|d| d.detection_delay_s)
                         .collect();
+                    let budgets: Vec<f64> = detections
+                        .iter()
+                        .filter_map(|d| d.budget_burned_before_firing)
+                        .collect();
                     AlertFaultSummary {
                         fault,
                         detected: delays.len() as u32,
@@ -219,11 +223,24 @@ fn variant_alerts(runs: &[ReplicationRun]) -> Option<Vec<VariantAlert>> {
                             .map(|d| d.failed_before_firing as f64)
                             .sum::<f64>()
                             / count,
+                        budget_burned_before_firing: stat(&budgets),
                     }
                 })
                 .collect();
+            let first_fired: Vec<f64> = rules
+                .iter()
+                .filter_map(|r| r.firings.first().map(|f| f.fired_at_s))
+                .collect();
+            let first_resolved: Vec<f64> = rules
+                .iter()
+                .filter_map(|r| r.firings.first().and_then(|f| f.resolved_at_s))
+                .collect();
             VariantAlert {
                 name: first_rule.name.clone(),
+                kind: first_rule.kind.clone(),
+                first_fired_at_s: stat(&first_fired),
+                first_resolved_at_s: stat(&first_resolved),
+                firings: rules.iter().map(|r| r.firings.clone()).collect(),
                 faults,
                 false_alarms_mean: rules.iter().map(|r| f64::from(r.false_alarms)).sum::<f64>()
                     / count,

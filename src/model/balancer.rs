@@ -8,29 +8,38 @@ use rand::RngExt;
 use std::sync::Arc;
 
 /// What one client (a calling replica, or a workload at the edge) remembers about one service.
+///
+/// Laid out by what a try touches (`repr(C)`, from a cache-line boundary): the first 64 bytes
+/// hold everything a pick by round robin, `p2c`, random or least request, and the try's send
+/// and end, read or write besides the random stream; the rest follows. A big mesh has
+/// thousands of clients, each used rarely, so each line a try touches here is a cache miss.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct BalancerState {
-    /// Next position in the view for round robin.
-    round_robin_next: usize,
-    /// Requests outstanding from this client, per replica index of the service.
-    outstanding_requests: Vec<u32>,
-    /// Their sum.
+    /// How many replicas this client excludes (see `excluded`).
+    excluded_count: u32,
+    /// The sum of `outstanding_requests`.
     total_outstanding: u32,
-    /// Smooth weighted round robin's running scores, per replica index.
-    weighted_scores: Vec<i64>,
+    /// Requests outstanding from this client, per replica index of the service.
+    outstanding_requests: ReplicaCounts,
     /// `least_conn`: per replica index, the value of `changes` when its outstanding count last
     /// changed (empty until the first `least_conn` pick).
     changed_at: Vec<u64>,
+    /// Next position in the view for round robin.
+    round_robin_next: usize,
+    // ---- the rest
     /// Count of outstanding-count changes so far (`least_conn`'s tie order).
     changes: u64,
     /// This client's own random stream (balancer draws, retry jitter).
     rng: ChaCha8Rng,
+    /// Smooth weighted round robin's running scores, per replica index (empty until the first
+    /// weighted pick).
+    weighted_scores: Vec<i64>,
     /// Peak EWMA: per replica index, the cost (nanoseconds) and when it was last updated.
     ewma: Vec<(f64, u64)>,
     /// Per replica index, why this client excludes it (a set of `EXCLUDED_*` bits; 0: it
     /// does not).
     excluded: Vec<u8>,
-    excluded_count: usize,
     /// The view less the excluded replicas, rebuilt when either changes.
     filtered: Vec<u32>,
     /// Version of the view `filtered` was built from (`u64::MAX`: stale).
@@ -42,6 +51,55 @@ pub struct BalancerState {
     hashing: Option<Box<HashState>>,
     /// Zone-aware routing state (`None` until the first zone-aware pick).
     zones: Option<Box<ZoneState>>,
+}
+
+/// Replicas a client keeps its per-replica counts for inline, without a heap allocation.
+const INLINE_REPLICAS: usize = 4;
+
+/// A count per replica slot of a service: inline for up to [`INLINE_REPLICAS`] slots (most
+/// services of a big mesh: no separate heap line for a try to miss, no allocation per client),
+/// on the heap beyond.
+#[derive(Debug, Clone)]
+enum ReplicaCounts {
+    Inline {
+        len: u8,
+        counts: [u32; INLINE_REPLICAS],
+    },
+    Heap(Box<[u32]>),
+}
+
+impl ReplicaCounts {
+    /// `len` zeros.
+    fn zeros(len: usize) -> Self {
+        if len <= INLINE_REPLICAS {
+            ReplicaCounts::Inline {
+                len: len as u8,
+                counts: [0; INLINE_REPLICAS],
+            }
+        } else {
+            ReplicaCounts::Heap(vec![0; len].into_boxed_slice())
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            ReplicaCounts::Inline { len, counts } => &counts[..usize::from(*len)],
+            ReplicaCounts::Heap(counts) => counts,
+        }
+    }
+
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [u32] {
+        match self {
+            ReplicaCounts::Inline { len, counts } => &mut counts[..usize::from(*len)],
+            ReplicaCounts::Heap(counts) => counts,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
 }
 
 /// The consistent-hash table a client uses, and the replicas it was built over.
@@ -80,16 +138,16 @@ impl BalancerState {
     /// A fresh state for a service of `replicas` replicas, drawing from `rng`.
     pub fn new(replicas: usize, rng: ChaCha8Rng) -> Self {
         BalancerState {
-            round_robin_next: 0,
-            outstanding_requests: vec![0; replicas],
+            excluded_count: 0,
             total_outstanding: 0,
-            weighted_scores: vec![0; replicas],
+            outstanding_requests: ReplicaCounts::zeros(replicas),
             changed_at: Vec::new(),
+            round_robin_next: 0,
             changes: 0,
             rng,
+            weighted_scores: Vec::new(),
             ewma: Vec::new(),
             excluded: Vec::new(),
-            excluded_count: 0,
             filtered: Vec::new(),
             filtered_from: u64::MAX,
             filtered_generation: 0,
@@ -121,12 +179,12 @@ impl BalancerState {
 
     /// Requests outstanding from this client at replica `replica`.
     pub fn outstanding(&self, replica: u32) -> u32 {
-        self.outstanding_requests[replica as usize]
+        self.outstanding_requests.as_slice()[replica as usize]
     }
 
     /// Notes a try sent to `replica`.
     pub fn on_send(&mut self, replica: u32) {
-        self.outstanding_requests[replica as usize] += 1;
+        self.outstanding_requests.as_mut_slice()[replica as usize] += 1;
         self.total_outstanding += 1;
         self.note_change(replica);
     }
@@ -147,7 +205,7 @@ impl BalancerState {
 
     /// Notes the end (response, timeout or abandonment) of a try sent to `replica`.
     pub fn on_end(&mut self, replica: u32) {
-        let count = &mut self.outstanding_requests[replica as usize];
+        let count = &mut self.outstanding_requests.as_mut_slice()[replica as usize];
         if *count > 0 {
             *count -= 1;
             self.total_outstanding -= 1;
@@ -363,6 +421,32 @@ impl BalancerState {
         chosen
     }
 
+    /// [`BalancerState::pick`] for `round_robin` when this client excludes no replica (the
+    /// same pick, without the general path's dispatch); `None` when it does exclude some, and
+    /// the general path must pick.
+    #[inline(always)]
+    pub fn pick_round_robin(&mut self, view: &[u32]) -> Option<Option<u32>> {
+        if self.excluded_count != 0 {
+            return None;
+        }
+        Some(match view.len() {
+            0 => None,
+            1 => Some(view[0]),
+            _ => Some(self.next_round_robin(view)),
+        })
+    }
+
+    /// The next replica of `view` (two or more) in round-robin order.
+    #[inline(always)]
+    fn next_round_robin(&mut self, view: &[u32]) -> u32 {
+        if self.round_robin_next >= view.len() {
+            self.round_robin_next = 0; // the view shrank, or a cycle ended
+        }
+        let replica = view[self.round_robin_next];
+        self.round_robin_next += 1;
+        replica
+    }
+
     fn pick_from(
         &mut self,
         kind: BalancerKind,
@@ -377,14 +461,7 @@ impl BalancerState {
         }
         let chosen = match kind {
             BalancerKind::Random => view[self.rng.random_range(0..view.len())],
-            BalancerKind::RoundRobin => {
-                if self.round_robin_next >= view.len() {
-                    self.round_robin_next = 0; // the view shrank, or a cycle ended
-                }
-                let replica = view[self.round_robin_next];
-                self.round_robin_next += 1;
-                replica
-            }
+            BalancerKind::RoundRobin => self.next_round_robin(view),
             BalancerKind::WeightedRoundRobin => self.pick_weighted(view, weights),
             // Hashing balancers pick through `pick_hashed`; reached only without a key.
             BalancerKind::RingHash | BalancerKind::Maglev => view[0],
@@ -448,6 +525,9 @@ impl BalancerState {
     /// pays back the total. Over `sum(weights)` picks each replica is chosen `weight` times,
     /// interleaved rather than in bursts.
     fn pick_weighted(&mut self, view: &[u32], weights: &[u32]) -> u32 {
+        if self.weighted_scores.is_empty() {
+            self.weighted_scores = vec![0; self.outstanding_requests.len()];
+        }
         let mut total = 0i64;
         let mut best = view[0];
         let mut best_score = i64::MIN;
@@ -476,6 +556,48 @@ mod tests {
     }
 
     #[test]
+    fn what_a_try_touches_shares_one_cache_line() {
+        use std::mem::{align_of, offset_of, size_of};
+        assert_eq!(align_of::<BalancerState>(), 64);
+        assert!(offset_of!(BalancerState, round_robin_next) + size_of::<usize>() <= 64);
+        assert!(offset_of!(BalancerState, changed_at) + size_of::<Vec<u64>>() <= 64);
+        assert!(offset_of!(BalancerState, outstanding_requests) + size_of::<ReplicaCounts>() <= 64);
+    }
+
+    #[test]
+    fn outstanding_counts_inline_and_on_the_heap_agree() {
+        // Up to INLINE_REPLICAS slots the counts are inline, beyond on the heap: the same
+        // sends and ends must give the same counts either way (checked against a plain
+        // array kept here).
+        for replicas in [1, INLINE_REPLICAS, INLINE_REPLICAS + 1, 9] {
+            let mut balancer = state(replicas);
+            let mut expected = vec![0u32; replicas];
+            for step in 0..100usize {
+                let replica = (step * 7 + step / 3) % replicas;
+                if step % 3 == 2 {
+                    balancer.on_end(replica as u32);
+                    expected[replica] = expected[replica].saturating_sub(1);
+                } else {
+                    balancer.on_send(replica as u32);
+                    expected[replica] += 1;
+                }
+            }
+            for (replica, &count) in expected.iter().enumerate() {
+                assert_eq!(
+                    balancer.outstanding(replica as u32),
+                    count,
+                    "{replicas} slots"
+                );
+            }
+            assert_eq!(
+                balancer.total_outstanding(),
+                expected.iter().sum::<u32>(),
+                "{replicas} slots"
+            );
+        }
+    }
+
+    #[test]
     fn round_robin_cycles_through_the_view() {
         let mut balancer = state(3);
         let picks: Vec<_> = (0..6)
@@ -486,6 +608,50 @@ mod tests {
             })
             .collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
+    fn the_inline_round_robin_pick_is_the_general_paths() {
+        // Views that grow, shrink below the position, hold one replica and none, with an
+        // exclusion part of the way: the inline pick (falling back to `pick` while a replica is
+        // excluded) and `pick` alone choose the same replica every time, from the same state.
+        let (mut inline, mut general) = (state(6), state(6));
+        let views: [&[u32]; 7] = [
+            &[0, 1, 2, 3, 4],
+            &[0, 1],
+            &[3],
+            &[],
+            &[5, 4, 3, 2, 1, 0],
+            &[2, 4, 5],
+            &[1, 3],
+        ];
+        for step in 0..200usize {
+            let view = views[(step / 7) % views.len()];
+            let excluded = (60..90).contains(&step);
+            for balancer in [&mut inline, &mut general] {
+                balancer.set_excluded(4, excluded);
+            }
+            let version = (step / 7) as u64 * 2 + u64::from(excluded);
+            let expected = general.pick(BalancerKind::RoundRobin, view, version, &[1; 6], 0);
+            let chosen = match inline.pick_round_robin(view) {
+                Some(pick) => {
+                    assert!(
+                        !excluded,
+                        "step {step}: the inline pick ignored an exclusion"
+                    );
+                    pick
+                }
+                None => inline.pick(BalancerKind::RoundRobin, view, version, &[1; 6], 0),
+            };
+            assert_eq!(chosen, expected, "step {step}, view {view:?}");
+            if excluded && view.len() > 1 {
+                assert_ne!(
+                    chosen,
+                    Some(4),
+                    "step {step}: an excluded replica was picked"
+                );
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
 pub use objectives::{AlertKind, AlertRule, CompareSpec, Slo};
-pub use operations::{Analysis, ConfigChange, Deployment, TrafficSplit, Version, WeightStep};
+pub use operations::{
+    Analysis, ConfigChange, Deployment, RollingBound, TrafficSplit, Version, WeightStep,
+};
 pub use policy::{
     BalancerKind, BreakerWindow, CallPolicy, CircuitBreakerPolicy, HealthCheckPolicy, Jitter,
     Outcome, OutlierPolicy, RetryBudget, RetryPolicy, ZoneAwarePolicy,

@@ -69,20 +69,69 @@ pub struct Deployment {
     pub at: u64,
     /// The version the new replicas run (index into the service's versions).
     pub to: usize,
-    /// Replica slots of the new replicas: `first_slot .. first_slot + desired`.
+    /// Replica slots of the new replicas: `first_slot .. first_slot + slots`.
     pub first_slot: usize,
-    /// Desired replicas (the service's replicas at the start of the run).
+    /// Replica slots the new replicas may take: `desired`, or the autoscaler's maximum when
+    /// the service is autoscaled (the HPA sets the desired count as the rollout goes).
+    pub slots: usize,
+    /// Desired replicas when the service is not autoscaled (the service's replicas at the
+    /// start of the run); for an autoscaled service the HPA's count in force is used instead.
     pub desired: usize,
-    /// Replicas allowed above `desired`, resolved (percent rounded up).
-    pub max_surge: usize,
-    /// Replicas allowed below `desired` among the available, resolved (percent rounded down).
-    pub max_unavailable: usize,
+    /// Replicas allowed above the desired count (`maxSurge`).
+    pub max_surge: RollingBound,
+    /// Replicas below the desired count that may be unavailable (`maxUnavailable`).
+    pub max_unavailable: RollingBound,
     /// Creation to readiness of a new replica, nanoseconds.
     pub readiness_delay: u64,
     /// Time a terminating replica keeps serving after it left the registry, nanoseconds.
     pub pre_stop: u64,
     /// From the start of termination to the kill of what it still holds, nanoseconds.
     pub termination_grace: u64,
+}
+
+/// `maxSurge` or `maxUnavailable` as written: a count, or a percent of the desired count,
+/// resolved against the desired count in force at each step of the rollout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RollingBound {
+    /// A number of replicas.
+    Count(usize),
+    /// A percent (0 to 100) of the desired count.
+    Percent(f64),
+}
+
+impl RollingBound {
+    /// The count for `desired` replicas; a percent is rounded up when `round_up` (surge) and
+    /// down otherwise (unavailable), as k8s.io/apimachinery's
+    /// `GetScaledValueFromIntOrPercent` does.
+    pub fn resolve(self, desired: usize, round_up: bool) -> usize {
+        match self {
+            RollingBound::Count(count) => count,
+            RollingBound::Percent(percent) => {
+                let exact = percent * desired as f64 / 100.0;
+                // A hair of tolerance so that 25% of 4 is exactly 1 either way.
+                if round_up {
+                    (exact - 1e-9).ceil().max(0.0) as usize
+                } else {
+                    (exact + 1e-9).floor().max(0.0) as usize
+                }
+            }
+        }
+    }
+}
+
+impl Deployment {
+    /// (max surge, max unavailable) for `desired` replicas, as Kubernetes' `ResolveFenceposts`
+    /// resolves them at every sync: surge rounded up, unavailable down, and unavailable 1 when
+    /// both come to 0 (so that the rollout can progress).
+    pub fn fenceposts(&self, desired: usize) -> (usize, usize) {
+        let surge = self.max_surge.resolve(desired, true);
+        let unavailable = self.max_unavailable.resolve(desired, false);
+        if surge == 0 && unavailable == 0 {
+            (0, 1)
+        } else {
+            (surge, unavailable)
+        }
+    }
 }
 
 /// A timed change of client policies, reaching each client at its own instant.
@@ -97,4 +146,21 @@ pub struct ConfigChange {
     /// The policy of calls to each service once the change has reached the caller (indexed
     /// like the model's services).
     pub policies: Vec<CallPolicy>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RollingBound;
+
+    #[test]
+    fn bounds_resolve_against_the_desired_count_as_kubernetes_rounds_them() {
+        // k8s: maxSurge 25% of 5 = ceil(1.25) = 2, maxUnavailable 25% of 5 = floor(1.25) = 1.
+        let quarter = RollingBound::Percent(25.0);
+        assert_eq!(quarter.resolve(5, true), 2);
+        assert_eq!(quarter.resolve(5, false), 1);
+        assert_eq!(quarter.resolve(8, true), 2);
+        assert_eq!(quarter.resolve(8, false), 2);
+        assert_eq!(quarter.resolve(3, false), 0);
+        assert_eq!(RollingBound::Count(3).resolve(100, false), 3);
+    }
 }

@@ -125,13 +125,15 @@ impl Outcome {
     }
 }
 
-/// Retry policy of a call.
+/// Retry policy of a call (the per-try timeout first: every try reads it).
 #[derive(Debug, Clone, PartialEq)]
+#[repr(C)]
 pub struct RetryPolicy {
-    /// Retries after the first try (0: no retries).
-    pub max_retries: u32,
     /// Timeout of each try, nanoseconds; `None`: only the whole-call timeout applies.
     pub per_try_timeout: Option<u64>,
+    // ---- the rest
+    /// Retries after the first try (0: no retries).
+    pub max_retries: u32,
     /// Base of the exponential backoff, nanoseconds: retry n waits up to `backoff * 2^(n-1)`.
     pub backoff: u64,
     /// Cap on the backoff, nanoseconds.
@@ -231,35 +233,41 @@ impl Default for RetryPolicy {
 }
 
 /// Everything a client applies to one call.
+///
+/// In declaration order (`repr(C)`): the first 64 bytes hold what every try reads (balancer,
+/// limits, timeout, hedge), then the retries, whose per-try timeout comes first (read on every
+/// try too); the rest only matters when configured. See [`super::Service`]'s layout.
 #[derive(Debug, Clone, PartialEq)]
+#[repr(C)]
 pub struct CallPolicy {
     /// How the replica is picked.
     pub balancer: BalancerKind,
-    /// Timeout of the whole call, all tries included, nanoseconds.
-    pub timeout: u64,
-    /// Retries.
-    pub retries: RetryPolicy,
-    /// Circuit breaker, if any.
-    pub circuit_breaker: Option<CircuitBreakerPolicy>,
-    /// Outlier detection, if any.
-    pub outlier_detection: Option<OutlierPolicy>,
     /// Whether the called server drops queued work whose caller has given up and starts no
     /// downstream call past the caller's deadline (which its own calls inherit).
     pub deadline_propagation: bool,
     /// Bulkhead: most tries one client may have outstanding to the service (Envoy's
     /// circuit-breaker `max_requests`); a try over it is rejected locally. `None`: unlimited.
     pub max_requests: Option<u32>,
-    /// Hedged requests, if any.
-    pub hedge: Option<HedgePolicy>,
     /// Connection pool: most tries one client may have on the wire to the service at once
     /// (Envoy's circuit-breaker `max_connections`, HTTP/1.1 style: one request per connection);
     /// further tries wait in the client's pending queue. `None`: unlimited.
     pub max_connections: Option<u32>,
+    /// Zone-aware routing, if enabled.
+    pub zone_aware: Option<ZoneAwarePolicy>,
+    /// Timeout of the whole call, all tries included, nanoseconds.
+    pub timeout: u64,
+    /// Hedged requests, if any.
+    pub hedge: Option<HedgePolicy>,
+    /// Retries.
+    pub retries: RetryPolicy,
+    // ---- the rest
+    /// Circuit breaker, if any.
+    pub circuit_breaker: Option<CircuitBreakerPolicy>,
+    /// Outlier detection, if any.
+    pub outlier_detection: Option<OutlierPolicy>,
     /// Longest the client's pending queue may grow (Envoy's `max_pending_requests`); a try that
     /// finds it full is rejected locally. `None`: unlimited. Only used with `max_connections`.
     pub max_pending: Option<u32>,
-    /// Zone-aware routing, if enabled.
-    pub zone_aware: Option<ZoneAwarePolicy>,
     /// Active health checking by every client, if any.
     pub health_check: Option<HealthCheckPolicy>,
 }

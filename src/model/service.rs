@@ -18,34 +18,43 @@ pub enum Concurrency {
 }
 
 /// A service: a pool of identical replicas.
+///
+/// Laid out by what the event loop reads on every try (`repr(C)`, from a cache-line
+/// boundary): the first 64 bytes hold the service's own per-try settings, the next two its
+/// policy's (see [`CallPolicy`]); the rest is read at set-up, on faults and on windows. A big
+/// mesh visits each service rarely, so each line a try reads here is a cache miss.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct Service {
+    /// How workers are held.
+    pub concurrency: Concurrency,
+    /// Load shedding: a request that waited in the queue longer than this, nanoseconds, is
+    /// rejected when a worker would take it (`u64::MAX`: never).
+    pub max_queue_time: u64,
+    /// Token-bucket rate limit of each replica (Envoy's local rate limit); `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Relative weight of each replica slot for `weighted_round_robin` (all 1 unless given).
+    pub replica_weights: Vec<u32>,
+    /// Policy of calls made TO this service (the scenario's `[policy]` merged with the service's own).
+    pub policy: CallPolicy,
+    /// How callers split calls across versions; `None`: over all replicas in view.
+    pub traffic: Option<super::operations::TrafficSplit>,
+    // ---- the rest
     /// Unique name, as written in the scenario.
     pub name: String,
     /// Number of replicas at the start of the run.
     pub replicas: usize,
     /// Zone index (into [`super::Model::zones`]) of each replica slot, spread round-robin.
     pub replica_zones: Vec<usize>,
-    /// Relative weight of each replica slot for `weighted_round_robin` (all 1 unless given).
-    pub replica_weights: Vec<u32>,
     /// Concurrent requests one replica serves.
     pub workers: u32,
-    /// How workers are held.
-    pub concurrency: Concurrency,
     /// FIFO waiting room per replica; `None` is unbounded.
     pub queue_capacity: Option<u32>,
     /// Endpoints of this service (indices into [`super::Model::endpoints`]); the first is the one a
     /// bare service name refers to.
     pub endpoints: Vec<EndpointId>,
-    /// Policy of calls made TO this service (the scenario's `[policy]` merged with the service's own).
-    pub policy: CallPolicy,
-    /// Token-bucket rate limit of each replica (Envoy's local rate limit); `None`: unlimited.
-    pub rate_limit: Option<RateLimit>,
     /// Horizontal autoscaling, if any.
     pub autoscale: Option<super::AutoscalePolicy>,
-    /// Load shedding: a request that waited in the queue longer than this, nanoseconds, is
-    /// rejected when a worker would take it (`u64::MAX`: never).
-    pub max_queue_time: u64,
     /// Steady fraction of requests, in [0, 1], that fail with `error` after their service time
     /// (no downstream call made), like an `errors` fault in force all the run (isotope's
     /// `errorRate`); 0 for none.
@@ -55,8 +64,6 @@ pub struct Service {
     /// Version (index into `versions`) of each replica slot: the starting replicas version by
     /// version, then each deployment's new replicas.
     pub replica_versions: Vec<u32>,
-    /// How callers split calls across versions; `None`: over all replicas in view.
-    pub traffic: Option<super::operations::TrafficSplit>,
     /// Replica slots past the starting ones (and the autoscaler's) that deployments bring in.
     pub deployment_slots: usize,
 }
@@ -66,10 +73,24 @@ impl Service {
     /// when that is higher, plus the deployments' new replicas. Slots past `replicas` start
     /// stopped.
     pub fn slots(&self) -> usize {
-        self.autoscale
-            .as_ref()
-            .map_or(self.replicas, |a| self.replicas.max(a.max as usize))
-            + self.deployment_slots
+        starting_slots(
+            self.replicas,
+            self.versions.first().map_or(self.replicas, |v| v.replicas),
+            self.autoscale.as_ref(),
+        ) + self.deployment_slots
+    }
+
+    /// Whether replica slot `index` is the autoscaler's: the first version's starting slots
+    /// and those past them up to its maximum (a deployment's new slots are added at run time).
+    pub fn autoscaled_slot(&self, index: usize) -> bool {
+        self.autoscale.is_some()
+            && index
+                < starting_slots(
+                    self.replicas,
+                    self.versions.first().map_or(self.replicas, |v| v.replicas),
+                    self.autoscale.as_ref(),
+                )
+            && self.replica_versions.get(index) == Some(&0)
     }
 
     /// Whether the service declares versions of its own (else it has one unnamed version).
@@ -124,4 +145,44 @@ pub struct Call {
     pub probability: f64,
     /// Whether the caller tolerates this call's failure.
     pub optional: bool,
+}
+
+/// Replica slots of a service before those deployments add: its starting replicas, or, when
+/// autoscaled, room for the first version (the one the autoscaler scales) to reach the
+/// maximum besides the other versions' replicas.
+pub fn starting_slots(
+    replicas: usize,
+    first_version_replicas: usize,
+    autoscale: Option<&super::AutoscalePolicy>,
+) -> usize {
+    autoscale.map_or(replicas, |a| {
+        replicas.max(a.max as usize + replicas - first_version_replicas)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{align_of, offset_of, size_of};
+
+    #[test]
+    fn what_every_try_reads_shares_three_cache_lines() {
+        // Service line 1: its own per-try settings; line 2: the policy's first 64 bytes; line
+        // 3: the retries, per-try timeout first.
+        assert_eq!(align_of::<Service>(), 64);
+        assert!(offset_of!(Service, replica_weights) + size_of::<Vec<u32>>() <= 64);
+        assert!(offset_of!(Service, rate_limit) + size_of::<Option<RateLimit>>() <= 64);
+        assert!(offset_of!(Service, concurrency) < 64 && offset_of!(Service, max_queue_time) < 64);
+        assert_eq!(offset_of!(Service, policy), 64);
+        assert!(
+            offset_of!(CallPolicy, hedge) + size_of::<Option<crate::model::policy::HedgePolicy>>()
+                <= 64
+        );
+        assert!(offset_of!(CallPolicy, timeout) < 64 && offset_of!(CallPolicy, zone_aware) < 64);
+        assert_eq!(offset_of!(CallPolicy, retries), 64);
+        assert_eq!(
+            offset_of!(crate::model::policy::RetryPolicy, per_try_timeout),
+            0
+        );
+    }
 }

@@ -325,6 +325,57 @@ pub struct FileRecorder {
     /// Leave out the rows of services and replicas with nothing in the window
     /// ([`FileRecorder::omit_idle_rows`]).
     omit_idle_rows: bool,
+    /// The row being formatted: its fields' text, one after the other, reused row after row
+    /// (a big mesh writes tens of thousands of rows a window: no allocation per row).
+    row: RowText,
+}
+
+/// The fields of one CSV row, formatted into one reused buffer.
+#[derive(Debug, Default)]
+struct RowText {
+    /// The fields' bytes, concatenated.
+    text: Vec<u8>,
+    /// Where each field ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl RowText {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    fn end_field(&mut self) {
+        self.ends.push(self.text.len());
+    }
+
+    fn push_str(&mut self, field: &str) {
+        self.text.extend_from_slice(field.as_bytes());
+        self.end_field();
+    }
+
+    fn push_u64(&mut self, value: u64) {
+        push_decimal(&mut self.text, value);
+        self.end_field();
+    }
+
+    fn push_seconds(&mut self, nanos: u64) {
+        push_seconds(&mut self.text, nanos);
+        self.end_field();
+    }
+
+    fn push_millis(&mut self, nanos: u64) {
+        push_millis_3(&mut self.text, nanos);
+        self.end_field();
+    }
+
+    /// The fields, in order.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.text[start..end])
+    }
 }
 
 impl FileRecorder {
@@ -364,6 +415,7 @@ impl FileRecorder {
             events,
             error: None,
             omit_idle_rows: false,
+            row: RowText::default(),
         })
     }
 
@@ -401,33 +453,28 @@ impl Recorder for FileRecorder {
         if self.omit_idle_rows && row.ready_replicas.is_some() && window_is_idle(row) {
             return;
         }
-        let mut fields: Vec<String> = vec![
-            format_seconds(row.start),
-            format_seconds(row.end - row.start),
-            row.service.to_string(),
-            counters.arrivals.to_string(),
-            counters.succeeded.to_string(),
-        ];
-        fields.extend(
-            Outcome::FAILURES
-                .iter()
-                .map(|&o| counters.try_outcomes.get(o).to_string()),
-        );
-        fields.push(format!(
-            "{:.3}",
-            nanos_to_millis(counters.latency.quantile_nanos(0.5) as f64)
-        ));
-        fields.push(format!(
-            "{:.3}",
-            nanos_to_millis(counters.latency.quantile_nanos(0.99) as f64)
-        ));
-        fields.push(row.in_flight.to_string());
-        fields.push(row.busy_workers.to_string());
-        fields.push(row.queue_length.to_string());
-        fields.push(counters.retries.to_string());
-        fields.push(counters.hedges.to_string());
-        fields.push(row.ready_replicas.map_or(String::new(), |n| n.to_string()));
-        let result = self.timeseries.write_record(&fields);
+        let row_text = &mut self.row;
+        row_text.clear();
+        row_text.push_seconds(row.start);
+        row_text.push_seconds(row.end - row.start);
+        row_text.push_str(row.service);
+        row_text.push_u64(counters.arrivals);
+        row_text.push_u64(counters.succeeded);
+        for &outcome in Outcome::FAILURES.iter() {
+            row_text.push_u64(counters.try_outcomes.get(outcome));
+        }
+        row_text.push_millis(counters.latency.quantile_nanos(0.5));
+        row_text.push_millis(counters.latency.quantile_nanos(0.99));
+        row_text.push_u64(row.in_flight);
+        row_text.push_u64(row.busy_workers);
+        row_text.push_u64(row.queue_length);
+        row_text.push_u64(counters.retries);
+        row_text.push_u64(counters.hedges);
+        match row.ready_replicas {
+            Some(ready) => row_text.push_u64(ready),
+            None => row_text.end_field(),
+        }
+        let result = self.timeseries.write_record(self.row.fields());
         self.keep_error(result);
     }
 
@@ -441,17 +488,18 @@ impl Recorder for FileRecorder {
         {
             return;
         }
-        let result = self.replicas.write_record([
-            format_seconds(row.start).as_str(),
-            row.service,
-            &row.replica.to_string(),
-            row.zone,
-            &row.arrivals.to_string(),
-            &row.busy_workers.to_string(),
-            &row.in_flight.to_string(),
-            &row.queue_length.to_string(),
-            row.health,
-        ]);
+        let row_text = &mut self.row;
+        row_text.clear();
+        row_text.push_seconds(row.start);
+        row_text.push_str(row.service);
+        row_text.push_u64(u64::from(row.replica));
+        row_text.push_str(row.zone);
+        row_text.push_u64(row.arrivals);
+        row_text.push_u64(u64::from(row.busy_workers));
+        row_text.push_u64(row.in_flight);
+        row_text.push_u64(row.queue_length);
+        row_text.push_str(row.health);
+        let result = self.replicas.write_record(self.row.fields());
         self.keep_error(result);
     }
 
@@ -503,6 +551,144 @@ pub fn latency_quantiles_csv(latency: &crate::sim::LatencyStats) -> String {
 
 /// Nanoseconds as seconds with nanosecond precision and no trailing zeros.
 fn format_seconds(nanos: u64) -> String {
-    let text = format!("{:.9}", nanos_to_seconds(nanos));
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
+    let mut text = Vec::new();
+    push_seconds(&mut text, nanos);
+    String::from_utf8(text).expect("digits and a point")
+}
+
+/// Below this many nanoseconds (2^23 s, 97 days) a double holds every nanosecond count's
+/// seconds to within half a nanosecond, so the float formatting of `nanos / 1e9` to nine
+/// decimals is exactly the integer split below; from there on the float path is kept.
+const EXACT_SECONDS_BELOW: u64 = (1 << 23) * 1_000_000_000;
+
+/// Appends `nanos` as seconds with nanosecond precision and no trailing zeros: the same text as
+/// `format!("{:.9}", nanos_to_seconds(nanos))` trimmed of trailing zeros (and of the point),
+/// made with integer arithmetic where that is exact (a row's time costs about 2,000
+/// instructions through the float formatting).
+fn push_seconds(text: &mut Vec<u8>, nanos: u64) {
+    if nanos >= EXACT_SECONDS_BELOW {
+        let formatted = format!("{:.9}", nanos_to_seconds(nanos));
+        let trimmed = formatted.trim_end_matches('0').trim_end_matches('.');
+        text.extend_from_slice(trimmed.as_bytes());
+        return;
+    }
+    push_decimal(text, nanos / 1_000_000_000);
+    push_fraction(text, nanos % 1_000_000_000, 9);
+}
+
+/// Appends `.` and `fraction` as `digits` decimals with the trailing zeros trimmed (nothing for
+/// a zero fraction).
+fn push_fraction(text: &mut Vec<u8>, mut fraction: u64, mut digits: u32) {
+    if fraction == 0 {
+        return;
+    }
+    while fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    text.push(b'.');
+    let mut buffer = [b'0'; 20];
+    for position in (0..digits as usize).rev() {
+        buffer[position] = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    text.extend_from_slice(&buffer[..digits as usize]);
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(text: &mut Vec<u8>, mut value: u64) {
+    let mut buffer = [0u8; 20];
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    text.extend_from_slice(&buffer[start..]);
+}
+
+/// Appends `nanos` as milliseconds with three decimals: the same text as
+/// `format!("{:.3}", nanos_to_millis(nanos as f64))`. Rounding to the nearest microsecond in
+/// integers gives the float formatting's answer whenever the value is not half-way between two
+/// microseconds (then the double's own rounding decides: the float path is kept) and the
+/// double is within a nanosecond of the value (below 2^52 ns).
+fn push_millis_3(text: &mut Vec<u8>, nanos: u64) {
+    if nanos % 1_000 == 500 || nanos >= 1 << 52 {
+        let formatted = format!("{:.3}", nanos_to_millis(nanos as f64));
+        text.extend_from_slice(formatted.as_bytes());
+        return;
+    }
+    let micros = (nanos + 500) / 1_000;
+    push_decimal(text, micros / 1_000);
+    text.push(b'.');
+    let fraction = micros % 1_000;
+    text.extend_from_slice(&[
+        b'0' + (fraction / 100) as u8,
+        b'0' + (fraction / 10 % 10) as u8,
+        b'0' + (fraction % 10) as u8,
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nanosecond counts to check the integer formatting on: round numbers, every digit
+    /// count, the limits of the exact path, and a pseudo-random spread.
+    fn sample_nanos() -> Vec<u64> {
+        let mut values = vec![
+            0, 1, 5, 9, 10, 499, 500, 501, 999, 1_000, 1_499, 1_500, 1_501,
+        ];
+        for power in 0..19 {
+            let base = 10_u64.pow(power);
+            values.extend([base - 1, base, base + 1, 3 * base, 5 * base / 2]);
+        }
+        for limit in [EXACT_SECONDS_BELOW, 1 << 52] {
+            values.extend([limit - 1, limit, limit + 1, limit - 500, limit + 500]);
+        }
+        let mut state = 12_345_u64;
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            // Spread over the magnitudes: shift a random word right by a random amount.
+            values.push((state >> 11) >> (state % 53));
+        }
+        values
+    }
+
+    #[test]
+    fn seconds_are_the_float_formatting_trimmed() {
+        for nanos in sample_nanos() {
+            let reference = format!("{:.9}", nanos_to_seconds(nanos));
+            let reference = reference.trim_end_matches('0').trim_end_matches('.');
+            assert_eq!(format_seconds(nanos), reference, "{nanos} ns");
+        }
+    }
+
+    #[test]
+    fn milliseconds_are_the_float_formatting() {
+        for nanos in sample_nanos() {
+            let reference = format!("{:.3}", nanos_to_millis(nanos as f64));
+            let mut text = Vec::new();
+            push_millis_3(&mut text, nanos);
+            assert_eq!(String::from_utf8(text).unwrap(), reference, "{nanos} ns");
+        }
+    }
+
+    #[test]
+    fn row_fields_keep_their_boundaries() {
+        let mut row = RowText::default();
+        row.push_str("svc,a");
+        row.end_field();
+        row.push_u64(42);
+        let fields: Vec<&[u8]> = row.fields().collect();
+        assert_eq!(fields, [&b"svc,a"[..], b"", b"42"]);
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(row.fields()).unwrap();
+        assert_eq!(writer.into_inner().unwrap(), b"\"svc,a\",,42\n");
+    }
 }

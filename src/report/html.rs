@@ -885,8 +885,8 @@ pub fn comparison_report(
 
     if comparison.variants.iter().any(|v| v.alerts.is_some()) {
         out.push_str("<h2 id=\"alerts\">Alerts</h2>\n");
-        out.push_str("<p class=\"note\">Per variant and alert rule: for each fault, the replications in which the rule fired for it and the mean detection delay (with its 95% interval over those replications); mean false alarms per replication.</p>\n");
-        out.push_str("<table><thead><tr><th class=\"text\">variant</th><th class=\"text\">alert</th><th class=\"text\">per fault: detected, delay</th><th>false alarms (mean)</th></tr></thead><tbody>\n");
+        out.push_str("<p class=\"note\">Per variant and alert rule: when it first fired and when that firing resolved (means over the replications in which it did); for each fault, the replications in which the rule fired for it, the mean detection delay (with its 95% interval over those replications) and the error budget burned before it; mean false alarms per replication.</p>\n");
+        out.push_str("<table><thead><tr><th class=\"text\">variant</th><th class=\"text\">alert</th><th class=\"text\">first fired → resolved (s)</th><th class=\"text\">per fault: detected, delay, budget burned before</th><th>false alarms (mean)</th></tr></thead><tbody>\n");
         for (index, variant) in comparison.variants.iter().enumerate() {
             for alert in variant.alerts.iter().flatten() {
                 let faults: Vec<String> = alert
@@ -902,18 +902,47 @@ pub fn comparison_report(
                             };
                             format!(" after {} s{interval}", number(s.mean, 2))
                         });
+                        let by = if f.detection_delay_s.is_some() {
+                            "before it"
+                        } else {
+                            "by the run's end"
+                        };
+                        let budget = f
+                            .budget_burned_before_firing
+                            .as_ref()
+                            .map_or(String::new(), |b| {
+                                format!(", {}% of the budget {by}", number(b.mean * 100.0, 1))
+                            });
                         format!(
-                            "fault {}: {}/{}{}",
+                            "fault {}: {}/{}{}{budget}",
                             f.fault, f.detected, comparison.replications, delay
                         )
                     })
                     .collect();
+                let span = match (&alert.first_fired_at_s, &alert.first_resolved_at_s) {
+                    (None, _) => "never fired".to_string(),
+                    (Some(fired), resolved) => format!(
+                        "{} ({}/{}) → {}",
+                        number(fired.mean, 2),
+                        fired.n,
+                        comparison.replications,
+                        resolved
+                            .as_ref()
+                            .map_or("still firing".to_string(), |r| format!(
+                                "{} ({}/{})",
+                                number(r.mean, 2),
+                                r.n,
+                                fired.n
+                            ))
+                    ),
+                };
                 let _ = writeln!(
                     out,
-                    "<tr><td class=\"text\">{} {}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td></tr>",
+                    "<tr><td class=\"text\">{} {}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td></tr>",
                     index + 1,
                     escape(&variant_label(comparison, index)),
                     escape(&alert.name),
+                    span,
                     if faults.is_empty() { "–".to_string() } else { faults.join("<br>") },
                     number(alert.false_alarms_mean, 2)
                 );

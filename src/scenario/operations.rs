@@ -10,7 +10,8 @@ use super::raw::{Node, Value};
 use super::services::ServiceDraft;
 use super::suggest::did_you_mean;
 use crate::model::{
-    Analysis, CallPolicy, ConfigChange, Deployment, Dist, Model, TrafficSplit, Version, WeightStep,
+    Analysis, CallPolicy, ConfigChange, Deployment, Dist, Model, RollingBound, TrafficSplit,
+    Version, WeightStep,
 };
 
 /// Default analysis interval: 30 s.
@@ -404,32 +405,39 @@ fn read_deployment(
         }
         _ => Some(0),
     };
-    if let (Some(draft), Some(n)) = (draft, service_node) {
-        if draft.autoscale.is_some() {
+    // An autoscaled service's desired count is the HPA's, read at every step of the rollout;
+    // the bounds are checked here against the count it starts with.
+    // (The HPA scales the first version's replicas: the service's main Deployment.)
+    let (desired, slots) = match draft {
+        Some(d) => match &d.autoscale {
+            Some(a) => (
+                d.versions.first().map_or(d.replicas, |v| v.replicas),
+                a.max as usize,
+            ),
+            None => (d.replicas, d.replicas),
+        },
+        None => (1, 1),
+    };
+    let max_surge = read_count(ctx, fields.get("max_surge"), "max_surge");
+    let max_unavailable = read_count(ctx, fields.get("max_unavailable"), "max_unavailable");
+    let autoscaled = draft.is_some_and(|d| d.autoscale.is_some());
+    if let (Some(surge), Some(unavailable)) = (max_surge, max_unavailable) {
+        let both_zero = |desired: usize| {
+            surge.resolve(desired, true) == 0 && unavailable.resolve(desired, false) == 0
+        };
+        // An autoscaled service's count changes: only bounds that are 0 whatever it is
+        // are refused (Kubernetes then allows 1 unavailable, as meshsim does at run time).
+        let refused = if autoscaled {
+            surge == RollingBound::Count(0) && unavailable == RollingBound::Count(0)
+        } else {
+            both_zero(desired)
+        };
+        if refused {
             ctx.error(
-                n,
-                format!(
-                    "service \"{}\" is autoscaled: a deployment of an autoscaled service is not \
-                     modelled (remove [service.autoscale] or the deployment)",
-                    draft.name
-                ),
+                fields.get("max_unavailable").unwrap_or(node),
+                "max_surge and max_unavailable are both 0: the rollout could never progress",
             );
         }
-    }
-    let desired = draft.map_or(1, |d| d.replicas);
-    let max_surge = read_count(ctx, fields.get("max_surge"), "max_surge", desired, true);
-    let max_unavailable = read_count(
-        ctx,
-        fields.get("max_unavailable"),
-        "max_unavailable",
-        desired,
-        false,
-    );
-    if max_surge == Some(0) && max_unavailable == Some(0) {
-        ctx.error(
-            fields.get("max_unavailable").unwrap_or(node),
-            "max_surge and max_unavailable are both 0: the rollout could never progress",
-        );
     }
     let duration = |ctx: &mut Ctx<'_>, key: &str, default: u64| match fields.get(key) {
         Some(n) => ctx.duration(n, key),
@@ -446,6 +454,7 @@ fn read_deployment(
         at: at?,
         to: to?,
         first_slot: 0,
+        slots,
         desired,
         max_surge: max_surge?,
         max_unavailable: max_unavailable?,
@@ -455,62 +464,44 @@ fn read_deployment(
     })
 }
 
-/// An integer count, or a percent of `desired` (rounded up for surge, down for unavailable,
-/// as Kubernetes does); 25 % when absent.
-fn read_count(
-    ctx: &mut Ctx<'_>,
-    node: Option<&Node>,
-    what: &str,
-    desired: usize,
-    round_up: bool,
-) -> Option<usize> {
-    let percent = match node {
-        None => DEFAULT_ROLLING_PERCENT,
-        Some(n) => match &n.value {
-            Value::Integer(_) => {
-                return ctx
-                    .integer(n, what, 0, super::limits::MAX_REPLICAS_PER_SERVICE as i64)
-                    .map(|c| c as usize)
-            }
-            Value::String { text, .. } => {
-                let parsed = text
-                    .trim()
-                    .strip_suffix('%')
-                    .and_then(|p| p.trim().parse::<f64>().ok())
-                    .filter(|p| p.is_finite() && (0.0..=100.0).contains(p));
-                match parsed {
-                    Some(p) => p,
-                    None => {
-                        ctx.error(
-                            n,
-                            format!(
-                                "{what} must be a count or a percent from 0% to 100% like \
-                                 \"25%\", found \"{text}\""
-                            ),
-                        );
-                        return None;
-                    }
-                }
-            }
-            _ => {
+/// An integer count, or a percent of the desired count (resolved at each step of the
+/// rollout); 25 % when absent.
+fn read_count(ctx: &mut Ctx<'_>, node: Option<&Node>, what: &str) -> Option<RollingBound> {
+    let Some(n) = node else {
+        return Some(RollingBound::Percent(DEFAULT_ROLLING_PERCENT));
+    };
+    match &n.value {
+        Value::Integer(_) => ctx
+            .integer(n, what, 0, super::limits::MAX_REPLICAS_PER_SERVICE as i64)
+            .map(|c| RollingBound::Count(c as usize)),
+        Value::String { text, .. } => {
+            let parsed = text
+                .trim()
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<f64>().ok())
+                .filter(|p| p.is_finite() && (0.0..=100.0).contains(p));
+            if parsed.is_none() {
                 ctx.error(
                     n,
                     format!(
-                        "{what} must be an integer or a percent like \"25%\", found {}",
-                        n.kind()
+                        "{what} must be a count or a percent from 0% to 100% like \"25%\", \
+                         found \"{text}\""
                     ),
                 );
-                return None;
             }
-        },
-    };
-    let exact = percent * desired as f64 / 100.0;
-    // A hair of tolerance so that 25% of 4 is exactly 1 either way.
-    Some(if round_up {
-        (exact - 1e-9).ceil().max(0.0) as usize
-    } else {
-        (exact + 1e-9).floor() as usize
-    })
+            parsed.map(RollingBound::Percent)
+        }
+        _ => {
+            ctx.error(
+                n,
+                format!(
+                    "{what} must be an integer or a percent like \"25%\", found {}",
+                    n.kind()
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// Gives each deployment its replica slots: after the service's starting slots, in file order.
@@ -523,11 +514,16 @@ pub(crate) fn place_deployments(
     for deployment in deployments.iter_mut() {
         let draft = &drafts[deployment.service];
         let list = &mut added[deployment.service];
-        deployment.first_slot = draft.replicas + list.len();
-        list.extend(std::iter::repeat_n(
-            deployment.to as u32,
-            deployment.desired,
-        ));
+        let starting = crate::model::service::starting_slots(
+            draft.replicas,
+            draft
+                .versions
+                .first()
+                .map_or(draft.replicas, |v| v.replicas),
+            draft.autoscale.as_ref(),
+        );
+        deployment.first_slot = starting + list.len();
+        list.extend(std::iter::repeat_n(deployment.to as u32, deployment.slots));
     }
     added
 }
@@ -624,6 +620,7 @@ fn read_change(
         );
     }
     let mut label = Vec::new();
+    let mut value_nodes = Vec::new();
     let mut valid = true;
     for (key, key_at, value_node) in &overrides {
         if let Err(message) = check_changeable(key) {
@@ -640,6 +637,7 @@ fn read_change(
             key: key.clone(),
             value,
         });
+        value_nodes.push(*value_node);
     }
     if !valid {
         return None;
@@ -648,9 +646,7 @@ fn read_change(
     let changed = match super::load_variant(ctx.text(), ctx.base_dir(), &cumulative) {
         Ok(changed) => changed,
         Err(errors) => {
-            for error in errors.0 {
-                ctx.error(set, format!("with this change: {}", error.message));
-            }
+            report_change_errors(ctx, set, errors, earlier, &label, &value_nodes);
             return None;
         }
     };
@@ -671,6 +667,45 @@ fn read_change(
         policies,
     };
     Some((change, label))
+}
+
+/// Reports why the scenario with a change applied is invalid: at the value of each key that is
+/// wrong on its own (applied alone over the earlier changes), else — a combination of keys
+/// is wrong — at `set`.
+fn report_change_errors(
+    ctx: &mut Ctx<'_>,
+    set: &Node,
+    errors: super::ScenarioErrors,
+    earlier: &[super::Override],
+    label: &[super::Override],
+    value_nodes: &[&Node],
+) {
+    let mut attributed = false;
+    if label.len() > 1 {
+        for (single, node) in label.iter().zip(value_nodes) {
+            let alone: Vec<super::Override> = earlier
+                .iter()
+                .chain(std::iter::once(single))
+                .cloned()
+                .collect();
+            if let Err(own) = super::load_variant(ctx.text(), ctx.base_dir(), &alone) {
+                for error in own.0 {
+                    ctx.error(node, format!("with this change: {}", error.message));
+                }
+                attributed = true;
+            }
+        }
+    } else if let Some(node) = value_nodes.first() {
+        for error in &errors.0 {
+            ctx.error(node, format!("with this change: {}", error.message));
+        }
+        return;
+    }
+    if !attributed {
+        for error in errors.0 {
+            ctx.error(set, format!("with this change: {}", error.message));
+        }
+    }
 }
 
 /// The mechanisms of a policy that are written as tables or `false`: a table given for one of
@@ -771,13 +806,33 @@ mod tests {
                 load(replicas, "[[deployment]]\nservice = \"api\"\nat = \"1s\"\n").expect("valid");
             let deployment = &model.deployments[0];
             assert_eq!(
-                (deployment.max_surge, deployment.max_unavailable),
+                deployment.fenceposts(deployment.desired),
                 (surge, unavailable),
                 "{replicas} replicas"
             );
             assert_eq!(deployment.first_slot, replicas);
             assert_eq!(model.services[0].slots(), 2 * replicas);
         }
+    }
+
+    #[test]
+    fn an_autoscaled_service_s_deployment_has_room_for_the_maximum() {
+        let model = load(
+            4,
+            "[service.autoscale]\nmin = 2\nmax = 10\ntarget_utilization = 0.5\n\
+             [[deployment]]\nservice = \"api\"\nat = \"1s\"\nmax_surge = \"50%\"\n",
+        )
+        .expect("valid");
+        let deployment = &model.deployments[0];
+        // After the autoscaler's 10 slots, 10 more: the new replicas may reach the maximum.
+        assert_eq!((deployment.first_slot, deployment.slots), (10, 10));
+        assert_eq!(model.services[0].slots(), 20);
+        // The bounds are resolved against the count in force: 50% of 7 rounds up to 4.
+        assert_eq!(deployment.fenceposts(7), (4, 1));
+        // Both bounds 0 for some count: Kubernetes' fencepost allows 1 unavailable.
+        assert_eq!(load(4, "[service.autoscale]\nmin = 2\nmax = 10\ntarget_utilization = 0.5\n\
+             [[deployment]]\nservice = \"api\"\nat = \"1s\"\nmax_surge = 0\nmax_unavailable = \"10%\"\n")
+            .expect("valid").deployments[0].fenceposts(9), (0, 1));
     }
 
     #[test]
@@ -832,7 +887,7 @@ mod tests {
             ),
             (
                 "[[change]]\nat = \"1s\"\nset = { \"policy.max_requests\" = 0 }\n",
-                "ops.toml:13:7: with this change:",
+                "ops.toml:13:33: with this change:",
             ),
         ];
         for (extra, expected) in cases {

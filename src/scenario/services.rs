@@ -169,7 +169,9 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         .get("autoscale")
         .and_then(|n| {
             super::policy::read_or_off(ctx, n, "[service.autoscale]", |ctx, n| {
-                super::governance::read_autoscale(ctx, n, replicas)
+                // The HPA scales the first version's replicas (the main Deployment; a
+                // canary's own replicas are another Deployment's).
+                super::governance::read_autoscale(ctx, n, versions[0].replicas)
             })
         })
         .flatten();
@@ -215,15 +217,6 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
         .get("policy")
         .map(|n| read_policy(ctx, n, "[service.policy]"));
 
-    if let (Some(n), true) = (fields.get("autoscale"), versions.len() > 1) {
-        ctx.error(
-            n,
-            format!(
-                "service \"{label}\" has versions: autoscaling a service with versions is not \
-                 modelled"
-            ),
-        );
-    }
     let mut endpoints = Vec::new();
     let declared = fields.get("endpoint");
     let endpoint_items = match declared {
@@ -408,11 +401,11 @@ pub(crate) fn build_services(
         let added = deployment_versions
             .get(service_id)
             .map_or(&[][..], Vec::as_slice);
-        let slots = draft
-            .autoscale
-            .as_ref()
-            .map_or(draft.replicas, |a| draft.replicas.max(a.max as usize))
-            + added.len();
+        let slots = crate::model::service::starting_slots(
+            draft.replicas,
+            draft.versions[0].replicas,
+            draft.autoscale.as_ref(),
+        ) + added.len();
         // The starting replicas version by version, then what deployments add.
         let mut replica_versions: Vec<u32> = draft
             .versions

@@ -18,15 +18,27 @@ pub struct AutoscaleRuntime {
     last_sync: u64,
     /// Per replica index: lifetime busy worker-nanoseconds at the last sync.
     busy_at_last_sync: Vec<f64>,
+    /// The desired count (the Deployment's `spec.replicas`): the last decision, or the first
+    /// version's starting replicas. A rolling deployment of the service reads it.
+    pub desired: u32,
+    /// The replica indices new replicas are created in: the starting slots, then those of the
+    /// last deployment of the service (its pod template).
+    pub create_in: std::ops::Range<usize>,
 }
 
 impl AutoscaleRuntime {
-    /// State for a service of `slots` replica slots.
-    pub fn new(slots: usize) -> Self {
+    /// State for an autoscaled service.
+    pub fn new(service: &crate::model::Service) -> Self {
+        let first_version = service
+            .versions
+            .first()
+            .map_or(service.replicas, |v| v.replicas);
         AutoscaleRuntime {
             stabilizer: Stabilizer::default(),
             last_sync: 0,
-            busy_at_last_sync: vec![0.0; slots],
+            busy_at_last_sync: vec![0.0; service.slots()],
+            desired: first_version as u32,
+            create_in: 0..service.slots() - service.deployment_slots,
         }
     }
 }
@@ -68,6 +80,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let desired = runtime
             .stabilizer
             .decide(policy, input.current, recommendation, now);
+        runtime.desired = desired;
         if desired != input.current {
             let mean = if input.ready == 0 {
                 0.0
@@ -83,7 +96,11 @@ impl<R: Recorder> Simulation<'_, R> {
                     input.current, policy.target_utilization
                 ),
             });
-            if desired > input.current {
+            if self.deployment_under_way(service) {
+                // The HPA scales the Deployment; its rolling update creates and removes
+                // replicas towards the new count.
+                self.on_desired_count_change(service, now, queue);
+            } else if desired > input.current {
                 self.start_replicas(service, desired - input.current, now, queue);
             } else {
                 self.stop_replicas(service, input.current - desired, now, queue);
@@ -99,8 +116,12 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    /// The utilisation figures of `service`'s replicas since the last sync.
+    /// The utilisation figures of `service`'s replicas since the last sync: those of its main
+    /// Deployment, not terminating (Kubernetes' HPA ignores deleted pods). During a rolling
+    /// deployment the current count is the desired one (the HPA reads `spec.replicas`, while
+    /// the surge makes more replicas exist).
     fn scale_input(&mut self, service: usize, now: u64) -> ScaleInput {
+        let rolling = self.deployment_under_way(service);
         let first = self.first_replica[service] as usize;
         let slots = self.model.services[service].slots();
         let measured = self.measure.measured;
@@ -118,6 +139,9 @@ impl<R: Recorder> Simulation<'_, R> {
             replica.integrate_busy(now, measured);
             let busy = replica.lifetime_busy_nanos - runtime.busy_at_last_sync[index];
             runtime.busy_at_last_sync[index] = replica.lifetime_busy_nanos;
+            if !replica.autoscaled || replica.terminating {
+                continue;
+            }
             match replica.lifecycle {
                 Lifecycle::Off => continue,
                 Lifecycle::Starting => input.unready += 1,
@@ -136,10 +160,14 @@ impl<R: Recorder> Simulation<'_, R> {
             input.current += 1;
         }
         runtime.last_sync = now;
+        if rolling {
+            input.current = runtime.desired;
+        }
         input
     }
 
-    /// Creates `count` replicas in the lowest free slots; each is ready `startup` later.
+    /// Creates `count` replicas in the lowest free slots of the pod template in force; each is
+    /// ready `startup` later.
     fn start_replicas(
         &mut self,
         service: usize,
@@ -148,25 +176,32 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let first = self.first_replica[service] as usize;
-        let slots = self.model.services[service].slots();
-        let startup = self.model.services[service]
-            .autoscale
+        let spec = &self.model.services[service];
+        let startup = spec.autoscale.as_ref().map_or(0, |a| a.startup);
+        let range = self.discovery.autoscalers[service]
             .as_ref()
-            .map_or(0, |a| a.startup);
+            .map_or(0..0, |r| r.create_in.clone());
         let mut started = 0;
-        for index in 0..slots {
+        for index in range {
             if started == count {
                 break;
             }
             let replica = &mut self.replicas[first + index];
-            if replica.lifecycle != Lifecycle::Off {
+            if replica.lifecycle != Lifecycle::Off || !replica.autoscaled {
                 continue;
             }
             replica.lifecycle = Lifecycle::Starting;
+            replica.terminating = false;
             replica.starts += 1;
             let start = replica.starts;
+            let version = replica.version as usize;
             started += 1;
-            self.record_replica_event(now, "replica_starting", first + index, String::new());
+            let detail = if spec.has_versions() {
+                spec.versions[version].name.clone()
+            } else {
+                String::new()
+            };
+            self.record_replica_event(now, "replica_starting", first + index, detail);
             queue.push(
                 now.saturating_add(startup),
                 Event::ReplicaReady {
@@ -177,7 +212,8 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    /// Removes `count` replicas: those still starting first, then the newest (highest index).
+    /// Removes `count` of the autoscaler's replicas: those still starting first, then the
+    /// newest (highest index).
     fn stop_replicas(
         &mut self,
         service: usize,
@@ -193,7 +229,8 @@ impl<R: Recorder> Simulation<'_, R> {
                 if stopped == count {
                     return;
                 }
-                if self.replicas[first + index].lifecycle != wanted {
+                let replica = &self.replicas[first + index];
+                if replica.lifecycle != wanted || !replica.autoscaled || replica.terminating {
                     continue;
                 }
                 stopped += 1;

@@ -66,6 +66,7 @@ impl Default for DeadlineQueue {
 
 impl DeadlineQueue {
     /// Arms a timeout. Returns true when a sweep must be scheduled at `deadline.at`.
+    #[inline]
     pub fn arm(&mut self, deadline: Deadline) -> bool {
         if self
             .entries

@@ -169,6 +169,8 @@ pub struct Simulation<'m, R: Recorder> {
     lanes: Lanes,
     /// Partition faults in force (fault indices).
     active_partitions: Vec<u32>,
+    /// Whether the scenario has a `latency` fault (else no replica ever adds latency to a hop).
+    has_latency_faults: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
 }
@@ -201,6 +203,17 @@ struct ClientTable {
     hash_tables: HashTables,
     /// Whether requests draw a user key (some call uses `ring_hash` or `maglev`).
     draws_user_keys: bool,
+    /// Per service: whether calls to it are balanced by plain `round_robin` (no traffic split,
+    /// no zone-aware routing) under its own policy and every config change's, the pick
+    /// `send_try` makes without the general path.
+    plain_round_robin: Vec<bool>,
+    /// Per service: whether a try of a call to it needs no check before it is sent: no
+    /// per-try timeout, no hedging, no bulkhead, no connection pool, under its own policy and
+    /// every config change's. (The client's guards are checked apart.)
+    plain_tries: Vec<bool>,
+    /// Per service: whether a call to it may propagate its deadline (under its own policy or
+    /// a config change's), else a job's deadline is none without looking the policy up.
+    may_propagate_deadlines: Vec<bool>,
     /// Per service: zoned workloads calling it, per zone (zone-aware routing at the edge).
     edge_zone_counts: Vec<Vec<u32>>,
     /// Per replica slot: index of its first client in `balancers`.
@@ -267,12 +280,19 @@ struct Measurement {
     edge_in_flight: u64,
     /// Start of the current window, nanoseconds.
     window_start: u64,
+    /// End of the current window (`window_start` plus the window's width, saturating),
+    /// nanoseconds: the one comparison the event loop makes for windows.
+    window_end: u64,
     /// The simulated instant of the latest event, and the events handled at it so far.
     instant: (u64, u64),
     /// Events one instant may take ([`events_per_instant_limit`]).
     instant_limit: u64,
     /// Why the run must stop early, once it must (see [`RunResult::stopped`]).
     stopped: Option<String>,
+    /// Time from which the run may be finished, nanoseconds: the end of the load
+    /// (`duration`), or 0 once the run must stop. One comparison per event in
+    /// [`Process::finished`] before anything else is read.
+    finish_from: u64,
 }
 
 impl<'m, R: Recorder> Simulation<'m, R> {
@@ -358,7 +378,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             .map(|s| {
                 s.autoscale
                     .as_ref()
-                    .map(|_| autoscale::AutoscaleRuntime::new(s.slots()))
+                    .map(|_| autoscale::AutoscaleRuntime::new(s))
             })
             .collect();
         let (call_client_offset, step_first_call) = call_tables(model, &downstream);
@@ -390,6 +410,31 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                     .map(|s| &s.policy)
                     .chain(model.changes.iter().flat_map(|c| &c.policies))
                     .any(|p| p.balancer.is_consistent_hash()),
+                // The fast paths hold only where every policy a client may switch to (the
+                // scenario's and every `[[change]]`'s) qualifies.
+                plain_round_robin: (0..model.services.len())
+                    .map(|index| {
+                        policies_of(model, index).all(|policy| {
+                            policy.balancer == crate::model::BalancerKind::RoundRobin
+                                && policy.zone_aware.is_none()
+                        }) && model.services[index].traffic.is_none()
+                    })
+                    .collect(),
+                plain_tries: (0..model.services.len())
+                    .map(|index| {
+                        policies_of(model, index).all(|policy| {
+                            policy.retries.per_try_timeout.is_none()
+                                && policy.hedge.is_none()
+                                && policy.max_requests.is_none()
+                                && policy.max_connections.is_none()
+                        })
+                    })
+                    .collect(),
+                may_propagate_deadlines: (0..model.services.len())
+                    .map(|index| {
+                        policies_of(model, index).any(|policy| policy.deadline_propagation)
+                    })
+                    .collect(),
                 edge_zone_counts: edge_zone_counts(model),
                 client_base,
                 edge_client,
@@ -428,14 +473,20 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 edge_window: WindowCounters::default(),
                 edge_in_flight: 0,
                 window_start: 0,
+                window_end: model.window,
                 instant: (0, 0),
                 instant_limit: events_per_instant_limit(model),
                 stopped: None,
+                finish_from: model.duration,
             },
             scratch_replicas: Vec::new(),
             workloads,
             lanes,
             active_partitions: Vec::new(),
+            has_latency_faults: model
+                .faults
+                .iter()
+                .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
             ops: ops::Operations::default(),
         }
     }
@@ -577,7 +628,7 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         } else {
             self.measure.instant = (now, 1);
         }
-        if now >= self.measure.window_start.saturating_add(self.model.window) {
+        if now >= self.measure.window_end {
             self.advance_windows(now, false);
         }
         match event {
@@ -625,9 +676,11 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         }
     }
 
+    #[inline]
     fn finished(&self, now: u64) -> bool {
-        (now >= self.model.duration && self.measure.measured_in_flight == 0)
-            || self.measure.stopped.is_some()
+        // `finish_from` is 0 once stopped: then the second test holds whatever `now` is.
+        now >= self.measure.finish_from
+            && (self.measure.measured_in_flight == 0 || self.measure.stopped.is_some())
     }
 }
 
@@ -636,6 +689,7 @@ impl<R: Recorder> Simulation<'_, R> {
     #[cold]
     fn stop_without_progress(&mut self, now: u64) {
         let limit = self.measure.instant_limit;
+        self.measure.finish_from = 0;
         self.measure.stopped.get_or_insert_with(|| {
             format!(
                 "the run stopped at simulated time {} s: a loop in zero time: {limit} events \
@@ -650,6 +704,7 @@ impl<R: Recorder> Simulation<'_, R> {
     /// Stops the run: more than [`MAX_IN_FLIGHT`] end-to-end requests under way at `now`.
     #[cold]
     fn stop_runaway(&mut self, now: u64) {
+        self.measure.finish_from = 0;
         self.measure.stopped.get_or_insert_with(|| {
             format!(
                 "the run stopped at simulated time {} s: runaway load: more than \
@@ -737,6 +792,7 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
             }
             let version = service.replica_versions.get(index).copied().unwrap_or(0);
             replica.version = version;
+            replica.autoscaled = service.autoscaled_slot(index);
             replica.base_error_rate = service.error_rate;
             if let Some(spec) = service.versions.get(version as usize) {
                 replica.overrides_service_time = spec.service_time.is_some();
@@ -861,4 +917,15 @@ fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntim
             }
         })
         .collect()
+}
+
+/// The call policies calls to service `index` may run under: the scenario's, then each
+/// `[[change]]`'s.
+fn policies_of(model: &Model, index: usize) -> impl Iterator<Item = &crate::model::CallPolicy> {
+    std::iter::once(&model.services[index].policy).chain(
+        model
+            .changes
+            .iter()
+            .map(move |change| &change.policies[index]),
+    )
 }

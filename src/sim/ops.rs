@@ -244,12 +244,20 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 self.ops.deployments_running[index] = true;
                 let spec = &self.model.deployments[index];
                 let service = &self.model.services[spec.service];
+                let first = self.first_replica[spec.service] as usize;
+                let new_slots = spec.first_slot..spec.first_slot + spec.slots;
+                if let Some(runtime) = self.discovery.autoscalers[spec.service].as_mut() {
+                    // The new pod template: the HPA's replicas from now on are these.
+                    runtime.create_in = new_slots.clone();
+                    for local in new_slots {
+                        self.replicas[first + local].autoscaled = true;
+                    }
+                }
+                let desired = self.desired_count(index);
+                let (surge, unavailable) = spec.fenceposts(desired);
                 let detail = format!(
-                    "to {} ({} replicas, max surge {}, max unavailable {})",
+                    "to {} ({desired} replicas, max surge {surge}, max unavailable {unavailable})",
                     version_label(service, spec.to),
-                    spec.desired,
-                    spec.max_surge,
-                    spec.max_unavailable
                 );
                 self.record_service_event(now, "deployment_start", spec.service, detail);
                 self.reconcile_deployments(spec.service, now, queue);
@@ -560,13 +568,50 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         }
     }
 
+    /// Whether a deployment of `service` is under way.
+    pub(super) fn deployment_under_way(&self, service: usize) -> bool {
+        self.ops
+            .deployments_running
+            .iter()
+            .zip(&self.model.deployments)
+            .any(|(&running, d)| running && d.service == service)
+    }
+
+    /// The HPA changed the desired count of `service` during its rollout: the rollout goes on
+    /// towards the new count.
+    pub(super) fn on_desired_count_change(
+        &mut self,
+        service: usize,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        self.reconcile_deployments(service, now, queue);
+    }
+
+    /// The desired count of deployment `index` now: the HPA's when its service is autoscaled
+    /// (Kubernetes' `spec.replicas`, which the HPA writes), else the service's starting count.
+    fn desired_count(&self, index: usize) -> usize {
+        let spec = &self.model.deployments[index];
+        self.discovery.autoscalers[spec.service]
+            .as_ref()
+            .map_or(spec.desired, |runtime| runtime.desired as usize)
+    }
+
     /// One pass of Kubernetes' rolling-update logic for deployment `index`; true when it acted.
+    /// The surge and unavailability bounds are resolved against the desired count in force
+    /// (it changes under an autoscaler), as the deployment controller does at every sync.
     fn reconcile(&mut self, index: usize, now: u64, queue: &mut EventQueue<Event>) -> bool {
         let spec = &self.model.deployments[index];
         let service = spec.service;
         let first = self.first_replica[service] as usize;
         let slots = self.model.services[service].slots();
-        let new_range = spec.first_slot..spec.first_slot + spec.desired;
+        let new_range = spec.first_slot..spec.first_slot + spec.slots;
+        let desired = self.desired_count(index);
+        let (max_surge, max_unavailable) = spec.fenceposts(desired);
+        // Under an autoscaler the Deployment is the autoscaler's replicas; the replicas of
+        // other versions (a canary's own Deployment) are not replaced.
+        let autoscaled = self.model.services[service].autoscale.is_some();
+        let replaced = |replica: &super::replica::Replica| !autoscaled || replica.autoscaled;
         let (mut old, mut new_created, mut new_ready) = (0, 0, 0);
         for local in 0..slots {
             let replica = &self.replicas[first + local];
@@ -577,23 +622,22 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             if new_range.contains(&local) {
                 new_created += 1;
                 new_ready += usize::from(ready);
-            } else {
+            } else if replaced(replica) {
                 old += 1;
             }
         }
-        if old == 0 && new_ready == spec.desired {
+        if old == 0 && new_ready == desired && new_created == desired {
             self.ops.deployments_running[index] = false;
             let detail = format!(
-                "{} replicas of {}",
-                spec.desired,
+                "{desired} replicas of {}",
                 version_label(&self.model.services[service], spec.to)
             );
             self.record_service_event(now, "deployment_done", service, detail);
             return false;
         }
         // Scale up: within desired + surge, never more new ones than desired.
-        let room = (spec.desired + spec.max_surge).saturating_sub(old + new_created);
-        let create = room.min(spec.desired - new_created);
+        let room = (desired + max_surge).saturating_sub(old + new_created);
+        let create = room.min(desired.saturating_sub(new_created));
         if create > 0 {
             let readiness = spec.readiness_delay;
             let mut started = 0;
@@ -626,7 +670,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             }
         }
         // Scale down: Kubernetes' maxScaledDown = all − minAvailable − new unavailable.
-        let min_available = spec.desired.saturating_sub(spec.max_unavailable);
+        let min_available = desired.saturating_sub(max_unavailable);
         let removable = (old + new_created)
             .saturating_sub(min_available)
             .saturating_sub(new_created - new_ready)
@@ -640,6 +684,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             if new_range.contains(&local)
                 || replica.lifecycle == Lifecycle::Off
                 || replica.terminating
+                || !replaced(replica)
             {
                 continue;
             }
@@ -656,6 +701,25 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         }
         for &slot in ready_old.iter().take(removable) {
             self.terminate(slot, index, now, queue);
+            acted = true;
+        }
+        // The desired count fell below the new replicas (the autoscaler scaled down) and no old
+        // replica went in this pass: the excess new ones go, the unready first, then the newest.
+        if !acted && new_created > desired {
+            let mut excess: Vec<usize> = new_range
+                .clone()
+                .rev()
+                .map(|local| first + local)
+                .filter(|&slot| {
+                    let replica = &self.replicas[slot];
+                    replica.lifecycle != Lifecycle::Off && !replica.terminating
+                })
+                .collect();
+            // Stable: the unready keep their newest-first order ahead of the ready.
+            excess.sort_by_key(|&slot| self.replicas[slot].lifecycle == Lifecycle::Running);
+            for &slot in excess.iter().take(new_created - desired) {
+                self.terminate(slot, index, now, queue);
+            }
             acted = true;
         }
         acted

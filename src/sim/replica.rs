@@ -40,16 +40,55 @@ impl Health {
 }
 
 /// One replica of a service.
+///
+/// Laid out by what the event loop touches together, in declaration order (`repr(C)`) from a
+/// cache-line boundary: the first 64 bytes hold what every try reads or writes at its replica
+/// (arrival, compute start and end), the next 64 its jobs and queue and the error rate, the
+/// rest is read on faults, windows and autoscaling. A big mesh visits each replica rarely, so
+/// every line a try touches there is a cache miss (measured in docs/performance.md).
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct Replica {
     /// Service index.
     pub service: u32,
     /// Zone index.
     pub zone: u32,
+    /// Workers in use.
+    pub busy_workers: u32,
+    /// Workers it has.
+    pub workers: u32,
     /// Whether it answers.
     pub health: Health,
     /// Whether its pod exists and is ready.
     pub lifecycle: Lifecycle,
+    /// Whether its version has a service time of its own (read from the version then).
+    pub overrides_service_time: bool,
+    /// Whether its version is under a traffic analysis (its ended tries are counted).
+    pub analysed: bool,
+    /// Tries that reached it in the current window.
+    pub window_arrivals: u64,
+    /// Time of the last change of `busy_workers`, nanoseconds.
+    busy_since: u64,
+    /// Worker-nanoseconds busy since the start of the run (not clipped to the measured
+    /// interval), for the autoscaler.
+    pub lifetime_busy_nanos: f64,
+    /// Worker-nanoseconds busy within the measured interval.
+    pub busy_worker_nanos: f64,
+    /// Multiplier of service times (1 unless a `slow` fault is on).
+    pub slow_factor: f64,
+    // ---- second cache line
+    /// Fraction of requests failing with `error`: the service's steady `error_rate` combined with
+    /// the `errors` faults in force.
+    pub error_rate: f64,
+    /// Every job present (queued, computing or waiting on calls), for crash and hang.
+    pub jobs: Vec<u32>,
+    /// Jobs waiting for a worker, first come first served.
+    pub queue: VecDeque<u32>,
+    // ---- the rest: the extra latency and the queue capacity first (read on some tries)
+    /// Extra one-way latency on messages to and from it, nanoseconds.
+    pub extra_latency: u64,
+    /// Waiting room size (`None`: unbounded).
+    pub queue_capacity: Option<u32>,
     /// Times it was started by the autoscaler (tells a stale readiness event apart).
     pub starts: u32,
     /// When it last became ready, nanoseconds.
@@ -59,24 +98,6 @@ pub struct Replica {
     /// Nanoseconds it was running (ready) within the measured interval, up to `ready_since`
     /// when it is running now.
     pub running_measured_nanos: f64,
-    /// Worker-nanoseconds busy since the start of the run (not clipped to the measured
-    /// interval), for the autoscaler.
-    pub lifetime_busy_nanos: f64,
-    /// Workers in use.
-    pub busy_workers: u32,
-    /// Workers it has.
-    pub workers: u32,
-    /// Jobs waiting for a worker, first come first served.
-    pub queue: VecDeque<u32>,
-    /// Waiting room size (`None`: unbounded).
-    pub queue_capacity: Option<u32>,
-    /// Every job present (queued, computing or waiting on calls), for crash and hang.
-    pub jobs: Vec<u32>,
-    /// Multiplier of service times (1 unless a `slow` fault is on).
-    pub slow_factor: f64,
-    /// Fraction of requests failing with `error`: the service's steady `error_rate` combined with
-    /// the `errors` faults in force.
-    pub error_rate: f64,
     /// The service's steady `error_rate` (0 unless the scenario gives one).
     pub base_error_rate: f64,
     /// Crash faults in force on it (overlapping faults nest: it is up again when all have ended).
@@ -93,25 +114,16 @@ pub struct Replica {
     pub faults_in_force: Vec<u32>,
     /// Requests accepted while hung (never answered), since the hang began.
     pub hung_accepted: u64,
-    /// Extra one-way latency on messages to and from it, nanoseconds.
-    pub extra_latency: u64,
-    /// Time of the last change of `busy_workers`, nanoseconds.
-    busy_since: u64,
-    /// Worker-nanoseconds busy within the measured interval.
-    pub busy_worker_nanos: f64,
-    /// Tries that reached it in the current window.
-    pub window_arrivals: u64,
     /// Index within its service.
     pub index: u32,
     /// Version (index into the service's versions).
     pub version: u32,
-    /// Whether its version has a service time of its own (read from the version then).
-    pub overrides_service_time: bool,
     /// Whether it is terminating (a deployment's): it has left the registry and serves until
     /// its pre-stop delay ends.
     pub terminating: bool,
-    /// Whether its version is under a traffic analysis (its ended tries are counted).
-    pub analysed: bool,
+    /// Whether the autoscaler counts, measures and stops it (its service's main Deployment:
+    /// the first version's slots and those of a deployment of the service).
+    pub autoscaled: bool,
     /// Rate limit: tokens in the bucket, and when they were last counted (nanoseconds).
     tokens: f64,
     tokens_at: u64,
@@ -159,6 +171,7 @@ impl Replica {
             overrides_service_time: false,
             terminating: false,
             analysed: false,
+            autoscaled: false,
             tokens: f64::INFINITY,
             tokens_at: 0,
         }
@@ -250,5 +263,24 @@ impl Replica {
             self.busy_worker_nanos += busy * (end - start) as f64;
         }
         self.busy_since = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn what_every_try_touches_shares_two_cache_lines() {
+        // The struct starts on a line boundary; the per-try fields end within the first line,
+        // the jobs, the queue and the error rate within the second.
+        assert_eq!(std::mem::align_of::<Replica>(), 64);
+        assert!(offset_of!(Replica, slow_factor) + size_of::<f64>() <= 64);
+        assert!(offset_of!(Replica, window_arrivals) + size_of::<u64>() <= 64);
+        assert!(offset_of!(Replica, health) < 64 && offset_of!(Replica, analysed) < 64);
+        assert_eq!(offset_of!(Replica, error_rate), 64);
+        assert!(offset_of!(Replica, queue) + size_of::<VecDeque<u32>>() <= 128);
+        assert!(offset_of!(Replica, jobs) + size_of::<Vec<u32>>() <= 128);
     }
 }

@@ -44,35 +44,33 @@ pub const LOCAL: u32 = u32::MAX - 1;
 pub const PENDING: u32 = u32::MAX - 2;
 
 /// A client-side call: one logical request from a caller to a service, with its tries.
+/// (Aligned to a cache line: 128 bytes, two lines, never three. Calls in flight outnumber what
+/// the L1 cache holds, so a call's first touch after a while is a miss per line it touched.
+/// Laid out in declaration order: the first line holds what a job's response and a try's
+/// liveness test read (generation, tries, lanes, client, service, zones), so those touch one
+/// line of the caller's call, not two.)
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct CallState {
     /// Slot generation (set by the arena).
     pub generation: u32,
-    /// Who waits for the result.
-    pub parent: Parent,
-    /// Whether the parent tolerates this call's failure.
-    pub optional: bool,
+    /// Tries started so far (first try, retries and hedges); the latest is number `tries - 1`.
+    pub tries: u32,
+    /// Per lane (try number % [`TRY_LANES`]): the replica index of the try in flight there, or
+    /// [`IDLE`], [`LOCAL`], [`PENDING`].
+    pub lanes: [u32; TRY_LANES],
     /// Balancer state slot of the (caller, service) client.
     pub client: u32,
+    /// Service called.
+    pub service: u32,
     /// Zone of the caller (`u32::MAX`: a workload with no zone, same zone as everything).
     pub caller_zone: u32,
     /// Replica slot of the caller (`u32::MAX`: a workload).
     pub caller_replica: u32,
     /// Endpoint called.
     pub endpoint: u32,
-    /// Service called.
-    pub service: u32,
-    /// Identity of the call, from which each try's work stream is derived.
-    pub key: u64,
-    /// The end-to-end request's user key (what consistent hashing hashes; 0 when unused).
-    pub user_key: u64,
-    /// Tries started so far (first try, retries and hedges); the latest is number `tries - 1`.
-    pub tries: u32,
-    /// Per lane (try number % [`TRY_LANES`]): the replica index of the try in flight there, or
-    /// [`IDLE`], [`LOCAL`], [`PENDING`].
-    pub lanes: [u32; TRY_LANES],
-    /// Per lane: when its try was put on the wire, nanoseconds.
-    pub sent: [u64; TRY_LANES],
+    /// Who waits for the result.
+    pub parent: Parent,
     /// Tries in flight (lanes not idle).
     pub live_tries: u8,
     /// Hedges sent so far.
@@ -82,15 +80,23 @@ pub struct CallState {
     pub lost_in_crash: u8,
     /// Where the call stands.
     pub phase: CallPhase,
-    /// When the call started, nanoseconds.
-    pub started: u64,
-    /// When the whole call times out, nanoseconds.
-    pub deadline: u64,
+    /// Whether the parent tolerates this call's failure.
+    pub optional: bool,
     /// Whether the end-to-end request this call belongs to is measured.
     pub measured: bool,
     /// Whether this is the first call (call index 0) of a parent job: its first try starts
     /// with words its parent's try handed on (see `crate::engine::chacha`).
     pub first_child: bool,
+    /// Identity of the call, from which each try's work stream is derived.
+    pub key: u64,
+    /// The end-to-end request's user key (what consistent hashing hashes; 0 when unused).
+    pub user_key: u64,
+    /// When the call started, nanoseconds.
+    pub started: u64,
+    /// When the whole call times out, nanoseconds.
+    pub deadline: u64,
+    /// Per lane: when its try was put on the wire, nanoseconds.
+    pub sent: [u64; TRY_LANES],
 }
 
 impl CallState {
@@ -131,6 +137,12 @@ pub struct PendingQueue {
     pub live: u32,
 }
 
+// Two cache lines each (see their layouts).
+const _: () = assert!(std::mem::size_of::<CallState>() == 128);
+const _: () = assert!(std::mem::offset_of!(CallState, key) == 64);
+const _: () = assert!(std::mem::size_of::<Job>() == 128);
+const _: () = assert!(std::mem::offset_of!(Job, error_draw) == 64);
+
 impl Generational for CallState {
     fn generation(&self) -> u32 {
         self.generation
@@ -141,12 +153,18 @@ impl Generational for CallState {
 }
 
 /// A server-side job: one try being served by one replica.
+/// (Aligned to a cache line, as [`CallState`]: 128 bytes, two lines, never three. Laid out in
+/// declaration order: the first line holds what a try's arrival reads and writes, so an
+/// arrival touches one line of its job.)
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct Job {
     /// Slot generation (set by the arena).
     pub generation: u32,
     /// Replica slot serving it.
     pub replica: u32,
+    /// Zone of the caller (for partitions at delivery).
+    pub caller_zone: u32,
     /// Endpoint served.
     pub endpoint: u32,
     /// The calling call's slot, generation and try number, to route the response.
@@ -155,40 +173,40 @@ pub struct Job {
     pub call_generation: u32,
     /// Try number within the call.
     pub try_number: u32,
-    /// Identity of this try: the key of its child calls derives from it.
-    pub key: u64,
-    /// The end-to-end request's user key, passed on to its child calls.
-    pub user_key: u64,
-    /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
-    pub deadline: u64,
-    /// Zone of the caller (for partitions at delivery).
-    pub caller_zone: u32,
+    /// Index of the step under way.
+    pub step: u32,
     /// Arrival at the replica, nanoseconds.
     pub arrived: u64,
     /// Drawn compute time before any slow-down, nanoseconds.
     pub service_time: u64,
-    /// Uniform draw in [0, 1) compared with an `errors` fault's rate.
-    pub error_draw: f64,
-    /// Bit i set: call i of the endpoint (in step order) is made (at most 128 calls).
-    pub call_mask: u128,
-    /// Drawn one-way latency of the response hop, nanoseconds.
-    pub response_hop: u64,
-    /// Index of the step under way.
-    pub step: u32,
-    /// Calls of the current step not yet ended.
-    pub pending_calls: u32,
-    /// Whether a required call failed.
-    pub failed_required: bool,
+    /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
+    pub deadline: u64,
     /// Whether the job holds a worker now.
     pub holds_worker: bool,
     /// Whether it arrived in the measured interval.
     pub measured: bool,
+    /// Whether a required call failed.
+    pub failed_required: bool,
+    /// Uniform draw in [0, 1) compared with an `errors` fault's rate.
+    pub error_draw: f64,
+    /// Calls of the current step not yet ended.
+    pub pending_calls: u32,
+    /// Identity of this try: the key of its child calls derives from it.
+    pub key: u64,
+    /// The end-to-end request's user key, passed on to its child calls.
+    pub user_key: u64,
+    /// Drawn one-way latency of the response hop, nanoseconds.
+    pub response_hop: u64,
+    /// Bit i set: call i of the endpoint (in step order) is made (at most 128 calls).
+    pub call_mask: u128,
 }
 
 /// Random words a job's try hands on to the first try of the job's first call (see
 /// `crate::engine::chacha`). Kept beside the jobs, by job slot, not in [`Job`]: read once, by
 /// that first call, they would otherwise widen every job by a cache line.
+/// (Aligned to a cache line: one line per job slot, never two.)
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
 pub struct Lineage {
     /// The words; the first `len` are valid.
     pub words: [u32; LINEAGE_WORDS],

@@ -61,8 +61,9 @@ impl LatencyStats {
         }
     }
 
-    /// Records one latency, nanoseconds.
-    #[inline]
+    /// Records one latency, nanoseconds. (Always inlined: four calls per request on the tier
+    /// chain, and the call's own cost was a quarter of the record's.)
+    #[inline(always)]
     pub fn record(&mut self, nanos: u64) {
         if self.count == self.widen_at {
             self.widen();

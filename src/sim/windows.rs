@@ -61,5 +61,6 @@ impl<R: Recorder> Simulation<'_, R> {
             self.measure.edge_window.reset();
             self.measure.window_start = end;
         }
+        self.measure.window_end = self.measure.window_start.saturating_add(width);
     }
 }

@@ -589,7 +589,7 @@ fn validate_change(name: &str, set: &str) -> (i32, String) {
 
 #[test]
 fn a_bad_change_is_refused_with_its_position_and_exit_status_2() {
-    // Line 16 is `set = ...`; its table opens at column 7, its first key at column 9.
+    // Line 16 is `set = ...`: its first key at column 9, the value of "policy.balancer" at 29.
     let cases = [
         (
             "unknown",
@@ -606,7 +606,7 @@ fn a_bad_change_is_refused_with_its_position_and_exit_status_2() {
         (
             "bad-value",
             r#"{ "policy.balancer" = "fastest" }"#,
-            "change.toml:16:7: with this change: ",
+            "change.toml:16:29: with this change: unknown balancer \"fastest\"",
         ),
     ];
     for (name, set, expected) in cases {
@@ -615,10 +615,16 @@ fn a_bad_change_is_refused_with_its_position_and_exit_status_2() {
         assert!(stderr.contains(expected), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    let (status, stderr) =
-        validate_change("bad-value-text", r#"{ "policy.balancer" = "fastest" }"#);
-    assert_eq!(status, 2);
-    assert!(stderr.contains("fastest"), "{stderr}");
+    // Two keys, one wrong: the error points at its value, not at the table.
+    let (status, stderr) = validate_change(
+        "bad-value-of-two",
+        r#"{ "policy.timeout" = "1s", "policy.max_requests" = 0 }"#,
+    );
+    assert_eq!(status, 2, "{stderr}");
+    assert!(
+        stderr.contains("change.toml:16:58: with this change: max_requests must be at least 1"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -48,6 +48,26 @@ pub fn meshsim(args: &[&str]) -> Output {
         .expect("the meshsim binary runs")
 }
 
+/// `meshsim run SCENARIO --quiet --out OUT EXTRA...`, which must succeed; its `summary.json`.
+pub fn run_summary(scenario: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "run",
+        scenario.to_str().expect("utf-8 path"),
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let output = meshsim(&args);
+    assert!(
+        output.status.success(),
+        "meshsim {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read(out.join("summary.json")).expect("summary.json written");
+    serde_json::from_slice(&text).expect("summary.json is JSON")
+}
+
 /// [`meshsim`] with extra environment variables.
 pub fn meshsim_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_meshsim"))

@@ -25,7 +25,7 @@
 //! - slow validation: the unit test
 //!   `scenario::limits_tests::a_chain_of_twenty_thousand_services_validates_in_linear_time`.
 
-use super::common::{meshsim, meshsim_with_env, temp_dir, write_file};
+use super::common::{meshsim, meshsim_with_env, run_summary, temp_dir, write_file};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -303,17 +303,7 @@ fn constant_service_times_give_percentiles_no_higher_than_the_maximum() {
     let text = scenario("c", "const(0.3ms)", "workers = 1000");
     let path = write_file(&dir, "c.toml", text.as_bytes());
     let out = dir.join("out");
-    let output = meshsim(&[
-        "run",
-        path.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--quiet",
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
-            .expect("JSON");
+    let summary = run_summary(&path, &out, &[]);
     let latency = &summary["latency_ms"];
     // No network latency: every request takes exactly its 0.3 ms of service time.
     for key in ["p50", "p90", "p99", "p999", "max"] {
@@ -332,17 +322,7 @@ fn pareto_with_a_vanishing_shape_times_out_instead_of_answering_in_no_time() {
     );
     let path = write_file(&dir, "p.toml", text.as_bytes());
     let out = dir.join("out");
-    let output = meshsim(&[
-        "run",
-        path.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--quiet",
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
-            .expect("JSON");
+    let summary = run_summary(&path, &out, &[]);
     let requests = &summary["requests"];
     let offered = requests["offered"].as_u64().expect("offered");
     assert!(offered > 100);
@@ -452,17 +432,7 @@ fn the_longest_timeout_accepted_drops_no_request() {
         .replace("duration = \"2s\"", "duration = \"2s\"\nwindow = \"60s\"");
     let path = write_file(&dir, "t.toml", text.as_bytes());
     let out = dir.join("out");
-    let output = meshsim(&[
-        "run",
-        path.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--quiet",
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
-            .expect("JSON");
+    let summary = run_summary(&path, &out, &[]);
     let requests = &summary["requests"];
     let offered = requests["offered"].as_u64().expect("offered");
     // Poisson arrivals at 100/s for 2 s: 200 expected (standard deviation 14).

@@ -17,6 +17,11 @@ fn rollout_model(pre_stop: &str) -> Model {
 }
 
 fn rollout_model_under(pre_stop: &str, registry: &str) -> Model {
+    rollout_model_with(pre_stop, &format!("model = \"{registry}\""))
+}
+
+/// The rollout with `registry` as the body of `[registry]`.
+fn rollout_model_with(pre_stop: &str, registry: &str) -> Model {
     let text = format!(
         r#"
 [scenario]
@@ -28,7 +33,7 @@ duration = "240s"
 latency = "const(0.25ms)"
 
 [registry]
-model = "{registry}"
+{registry}
 
 [policy]
 balancer = "round_robin"
@@ -217,6 +222,112 @@ fn the_registry_in_force_decides_who_keeps_sending_to_a_terminating_replica() {
     assert!(
         (refused - expected).abs() <= tolerance,
         "static: refused {refused}, predicted {expected:.1} ± {tolerance}"
+    );
+}
+
+/// Consul with its clients polling every 10 s (`client_refresh`), checks every 2 s.
+const CONSUL_POLLING: &str =
+    "model = \"consul\"\ncheck_interval = \"2s\"\nclient_refresh = \"10s\"";
+
+/// Replays the event log under Consul: the agent deregisters a terminating replica at once;
+/// a new replica is registered at its agent's next check, critical, and published (registered
+/// and passing) at its first passing check; the workload's client copies what is published at
+/// each `view_refresh`. Returns the expected tries sent to stopped replicas and the tolerance,
+/// as [`predicted_refusals`] does for Eureka.
+fn predicted_consul_refusals(events: &[EventRecord], rate: f64, end: u64) -> (f64, f64) {
+    let mut registered: BTreeSet<String> = (0..4).map(|i| format!("article#{i}")).collect();
+    let mut passing = registered.clone();
+    let mut view = registered.clone();
+    let mut stopped: BTreeSet<String> = BTreeSet::new();
+    let (mut expected, mut tolerance, mut since) = (0.0, 0.0, 0u64);
+    let mut account = |view: &BTreeSet<String>, stopped: &BTreeSet<String>, from: u64, to: u64| {
+        let dead = view.intersection(stopped).count();
+        if to > from {
+            assert!(!view.is_empty(), "an empty view from {from} to {to}");
+        }
+        if dead > 0 && to > from {
+            expected += rate * (to - from) as f64 / 1e9 * dead as f64 / view.len() as f64;
+            tolerance += dead as f64;
+        }
+    };
+    for event in events {
+        let subject = event.subject.clone();
+        match event.kind {
+            "registered" => {
+                registered.insert(subject);
+            }
+            "deregistered" => {
+                registered.remove(&subject);
+                passing.remove(&event.subject);
+            }
+            "check_passing" => {
+                passing.insert(subject);
+            }
+            "check_critical" => {
+                passing.remove(&subject);
+            }
+            "view_refresh" if event.subject == "workload:readers -> article" => {
+                account(&view, &stopped, since, event.time);
+                since = event.time;
+                view = registered.intersection(&passing).cloned().collect();
+                assert_eq!(event.detail, format!("{} replicas", view.len()));
+            }
+            "replica_stopped" => {
+                account(&view, &stopped, since, event.time);
+                since = event.time;
+                stopped.insert(subject);
+            }
+            _ => {}
+        }
+    }
+    account(&view, &stopped, since, end);
+    (expected, tolerance + 2.0)
+}
+
+#[test]
+fn rolling_update_under_consul_fails_the_tries_sent_before_the_next_poll_and_none_with_pre_stop() {
+    let failures = |r: &meshsim::sim::RunResult| -> u64 {
+        Outcome::FAILURES.iter().map(|&o| r.outcomes.get(o)).sum()
+    };
+    // Without a pre-stop delay: the deregistration is published at once, but each stopped
+    // replica stays in the polling client's view until its next fetch (up to 10 s later).
+    let model = rollout_model_with("0s", CONSUL_POLLING);
+    let (result, recorder) = run_recorded(&model);
+    let events = &recorder.events;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "deployment_done")
+            .count(),
+        1
+    );
+    let refused = result.outcomes.get(Outcome::Refused);
+    assert_eq!(failures(&result), refused, "{:?}", result.outcomes);
+    let (expected, tolerance) = predicted_consul_refusals(events, 200.0, model.duration);
+    // 4 stops, each in view for a uniform share of the 10 s period: about 4 × 5 s × 50/s.
+    assert!(expected > 100.0, "{expected}");
+    assert!(
+        (refused as f64 - expected).abs() <= tolerance,
+        "refused {refused}, predicted {expected:.1} ± {tolerance}"
+    );
+    // A pre-stop delay longer than the poll period: every client has dropped a replica before
+    // it stops accepting.
+    let model = rollout_model_with("11s", CONSUL_POLLING);
+    let (result, recorder) = run_recorded(&model);
+    assert_eq!(failures(&result), 0, "{:?}", result.outcomes);
+    let (expected, _) = predicted_consul_refusals(&recorder.events, 200.0, model.duration);
+    assert_eq!(expected, 0.0);
+    // Blocking queries (Consul's default, client_refresh = 0): clients learn the
+    // deregistration at that instant, before the replica stops; as under the oracle only a
+    // try on the wire then can be refused (0.25 ms of 200/s per stop).
+    let result = run(&rollout_model_with(
+        "0s",
+        "model = \"consul\"\ncheck_interval = \"2s\"",
+    ));
+    assert!(
+        failures(&result) <= 2,
+        "blocking queries: {:?}",
+        result.outcomes
     );
 }
 
@@ -487,4 +598,283 @@ impl WindowLookup for MemoryRecorder {
             .find(|w| w.0 == start && w.1 == service)
             .map(|w| (w.2, w.4.get(Outcome::Timeout)))
     }
+}
+
+/// An autoscaled service (HPA on worker utilisation, target 50 %: 8 replicas of 4 workers at
+/// 10 ms serve 1,600/s at 50 %) rolled to v2 while its load rises to 2,600/s: the HPA raises
+/// the desired count during the rollout.
+fn autoscaled_rollout_model() -> Model {
+    let text = r#"
+[scenario]
+name = "hpa-rollout-test"
+seed = 5
+duration = "240s"
+
+[policy]
+timeout = "5s"
+
+[[service]]
+name = "api"
+replicas = 8
+workers = 4
+service_time = "const(10ms)"
+  [[service.version]]
+  name = "v1"
+  [[service.version]]
+  name = "v2"
+  replicas = 0
+  [service.autoscale]
+  min = 2
+  max = 16
+  target_utilization = 0.5
+  sync = "15s"
+  startup = "10s"
+
+[[deployment]]
+service = "api"
+at = "50s"
+to = "v2"
+readiness_delay = "20s"
+max_surge = "25%"
+max_unavailable = "25%"
+
+[[workload]]
+name = "load"
+target = "api"
+arrival = "constant"
+rate = 1600
+schedule = [{ at = "55s", rate = 2600 }]
+"#;
+    meshsim::scenario::load_str(
+        text,
+        "hpa-rollout-test.toml",
+        std::path::Path::new("."),
+        &[],
+    )
+    .unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+/// What the event log says of one replica of the autoscaled rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PodState {
+    Starting,
+    Ready,
+    Terminating,
+    Gone,
+}
+
+#[test]
+fn a_rolling_update_of_an_autoscaled_service_bounds_surge_and_unavailability_by_the_hpa_s_count() {
+    let model = autoscaled_rollout_model();
+    let (_, recorder) = run_recorded(&model);
+    let events = &recorder.events;
+    // Kubernetes resolves maxSurge (rounded up) and maxUnavailable (rounded down) against
+    // spec.replicas at every sync, and the HPA writes spec.replicas: computed here from the
+    // percents and each scale decision.
+    let surge = |d: usize| (d * 25).div_ceil(100);
+    let unavailable = |d: usize| d * 25 / 100;
+    let mut desired = 8usize;
+    let mut desired_seen = BTreeSet::new();
+    // Replica -> (state, new version?).
+    let mut pods: std::collections::BTreeMap<String, (PodState, bool)> = (0..8)
+        .map(|i| (format!("api#{i}"), (PodState::Ready, false)))
+        .collect();
+    let (mut rolling, mut done_at, mut checked) = (false, None, 0);
+    let counts = |pods: &std::collections::BTreeMap<String, (PodState, bool)>| {
+        let (mut old, mut new, mut new_ready, mut old_unready) = (0, 0, 0, 0);
+        for &(state, is_new) in pods.values() {
+            match (state, is_new) {
+                (PodState::Starting, true) => new += 1,
+                (PodState::Ready, true) => {
+                    new += 1;
+                    new_ready += 1;
+                }
+                (PodState::Starting, false) => {
+                    old += 1;
+                    old_unready += 1;
+                }
+                (PodState::Ready, false) => old += 1,
+                _ => {}
+            }
+        }
+        (old, new, new_ready, old_unready)
+    };
+    // At the end of every instant of the rollout the state is a fixed point of the rule: no
+    // new replica may be created (new = desired, or old + new = desired + surge) and no old
+    // one removed (old unready none; ready ones only down to desired − unavailable, counting
+    // new unready ones as unavailable).
+    let check_fixed_point =
+        |pods: &std::collections::BTreeMap<String, (PodState, bool)>, desired: usize, time: u64| {
+            let (old, new, new_ready, old_unready) = counts(pods);
+            let may_create = desired
+                .saturating_sub(new)
+                .min((desired + surge(desired)).saturating_sub(old + new));
+            assert_eq!(
+                may_create, 0,
+                "at {time}: old {old} new {new} desired {desired}"
+            );
+            let min_available = desired - unavailable(desired);
+            let may_remove = (old + new)
+                .saturating_sub(min_available)
+                .saturating_sub(new - new_ready)
+                .min(old);
+            assert_eq!(
+                (may_remove, old_unready),
+                (0, 0),
+                "at {time}: old {old} new {new} ({new_ready} ready) desired {desired}"
+            );
+            assert!(old + new <= desired + surge(desired) || new - new_ready > 0 || old == 0);
+        };
+    for (position, event) in events.iter().enumerate() {
+        let pod = event.subject.clone();
+        match event.kind {
+            "scale_decision" if event.subject == "api" => {
+                let to = event
+                    .detail
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("{}", event.detail));
+                desired = to;
+                if rolling {
+                    desired_seen.insert(desired);
+                }
+            }
+            "deployment_start" => {
+                rolling = true;
+                desired_seen.insert(desired);
+                assert_eq!(
+                    event.detail,
+                    format!(
+                        "to v2 ({desired} replicas, max surge {}, max unavailable {})",
+                        surge(desired),
+                        unavailable(desired)
+                    )
+                );
+            }
+            "deployment_done" => {
+                let (old, new, new_ready, _) = counts(&pods);
+                assert_eq!((old, new, new_ready), (0, desired, desired), "at done");
+                assert_eq!(event.detail, format!("{desired} replicas of v2"));
+                rolling = false;
+                done_at = Some(event.time);
+            }
+            "replica_starting" => {
+                let is_new = event.detail == "v2";
+                if done_at.is_some() {
+                    assert!(is_new, "after the rollout the HPA creates v2: {event:?}");
+                }
+                pods.insert(pod, (PodState::Starting, is_new));
+                if rolling {
+                    // Every creation keeps old + new within desired + surge.
+                    let (old, new, _, _) = counts(&pods);
+                    assert!(
+                        old + new <= desired + surge(desired),
+                        "at {}: {old} + {new} above {desired} + {}",
+                        event.time,
+                        surge(desired)
+                    );
+                }
+            }
+            "replica_ready" => {
+                pods.get_mut(&pod).expect("known").0 = PodState::Ready;
+            }
+            "replica_terminating" => {
+                let entry = pods.get_mut(&pod).expect("known");
+                assert_eq!(entry.0, PodState::Ready);
+                entry.0 = PodState::Terminating;
+                if rolling {
+                    // Every removal of a ready replica keeps the available ones (ready, not
+                    // terminating) at desired − unavailable at least.
+                    let ready = pods
+                        .values()
+                        .filter(|(state, _)| *state == PodState::Ready)
+                        .count();
+                    assert!(
+                        ready >= desired - unavailable(desired),
+                        "at {}: {ready} ready below {desired} - {}",
+                        event.time,
+                        unavailable(desired)
+                    );
+                }
+            }
+            "replica_stopped" => {
+                pods.get_mut(&pod).expect("known").0 = PodState::Gone;
+            }
+            _ => {}
+        }
+        let instant_ends = events.get(position + 1).is_none_or(|e| e.time > event.time);
+        if rolling && instant_ends {
+            check_fixed_point(&pods, desired, event.time);
+            checked += 1;
+        }
+    }
+    assert!(done_at.is_some(), "the rollout ended: {events:#?}");
+    // The load rose during the rollout: the HPA raised the count while it ran, so the bounds
+    // were resolved against more than one count (8: surge 2; 12: surge 3).
+    assert!(desired_seen.len() >= 2, "{desired_seen:?}");
+    assert!(desired_seen.iter().any(|&d| surge(d) != surge(8)));
+    assert!(checked >= 4, "{checked} instants checked");
+    // Every old replica went; what runs at the end is v2 and what the HPA wants.
+    let (old, new, new_ready, _) = counts(&pods);
+    assert_eq!((old, new, new_ready), (0, desired, desired));
+}
+
+#[test]
+fn an_autoscaled_first_version_leaves_a_canary_s_replicas_alone() {
+    // v1 is the HPA's; v2 (one replica) is a canary's own Deployment: the HPA scales v1 from
+    // 4 down to its minimum of 2 on a light load and never touches v2's replica (#4).
+    let text = r#"
+[scenario]
+name = "hpa-canary-test"
+duration = "120s"
+
+[[service]]
+name = "api"
+replicas = 4
+service_time = "const(1ms)"
+  [[service.version]]
+  name = "v1"
+  [[service.version]]
+  name = "v2"
+  replicas = 1
+  [service.traffic]
+  weights = { v1 = 9, v2 = 1 }
+  [service.autoscale]
+  min = 2
+  max = 8
+  target_utilization = 0.5
+  sync = "15s"
+  scale_down_stabilization = "0s"
+
+[[workload]]
+target = "api"
+rate = 20
+"#;
+    let model =
+        meshsim::scenario::load_str(text, "hpa-canary-test.toml", std::path::Path::new("."), &[])
+            .unwrap_or_else(|errors| panic!("{errors}"));
+    // Room for v1 to reach 8 besides v2's replica.
+    assert_eq!(model.services[0].slots(), 9);
+    let (result, recorder) = run_recorded(&model);
+    let events = &recorder.events;
+    let stopped: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "replica_stopped")
+        .map(|e| e.subject.as_str())
+        .collect();
+    // The newest v1 replicas go (#3, #2), never the canary's #4.
+    assert_eq!(stopped, ["api#3", "api#2"], "{events:#?}");
+    let decision = events
+        .iter()
+        .find(|e| e.kind == "scale_decision")
+        .expect("a scale-down");
+    assert!(decision.detail.starts_with("4 -> 2"), "{}", decision.detail);
+    assert_eq!(
+        Outcome::FAILURES
+            .iter()
+            .map(|&o| result.outcomes.get(o))
+            .sum::<u64>(),
+        0
+    );
 }
