@@ -31,6 +31,8 @@ struct Try {
     started: Option<u64>,
     /// How and when it ended at its caller (`None` outcome: lost to another try).
     ended: Option<(Option<Outcome>, u64)>,
+    /// How and when its job ended at the replica.
+    job_ended: Option<(Outcome, u64)>,
 }
 
 /// Keeps the tries (in the order they were sent) and the events.
@@ -66,6 +68,7 @@ impl Recorder for TryLog {
                     replica: None,
                     started: None,
                     ended: None,
+                    job_ended: None,
                 });
             }
             TraceEvent::JobStarts {
@@ -87,6 +90,15 @@ impl Recorder for TryLog {
                 if let Some(&index) = self.by_key.get(&try_key) {
                     self.tries[index].ended = Some((outcome, at));
                     self.sequence.push((false, index));
+                }
+            }
+            TraceEvent::JobEnds {
+                try_key,
+                outcome,
+                at,
+            } => {
+                if let Some(&index) = self.by_key.get(&try_key) {
+                    self.tries[index].job_ended = Some((outcome, at));
                 }
             }
             _ => {}
@@ -747,4 +759,76 @@ retries = { max = 3, backoff = "1ms", max_backoff = "1ms" }"#,
             .expect("the budget runs out");
         assert!(exhausted >= switched[client]);
     }
+}
+
+#[test]
+fn deadline_propagation_switched_on_drops_the_expired_queued_tries_of_switched_clients_only() {
+    // One api worker of 10 ms behind 150 calls/s: the queue grows without bound, and most
+    // tries wait past their caller's 100 ms timeout. Without deadline propagation the api still
+    // works on them; once a client's change has reached it, its tries carry their deadline and
+    // none is worked on after it (the server drops it from the queue instead).
+    let model = load_text(
+        r#"
+[scenario]
+name = "deadline-change"
+seed = 3
+duration = "16s"
+
+[policy]
+timeout = "100ms"
+
+[[service]]
+name = "gateway"
+replicas = 20
+workers = 256
+concurrency = "async"
+service_time = "const(0.1ms)"
+calls = ["api"]
+
+[[service]]
+name = "api"
+replicas = 1
+workers = 1
+service_time = "const(10ms)"
+
+[[change]]
+at = "8s"
+set = { "service.api.policy.deadline_propagation" = true }
+propagation = "4s"
+
+[[workload]]
+target = "gateway"
+arrival = "constant"
+rate = 150
+"#,
+    );
+    let log = run_logged(&model);
+    let switched = switch_times(&log, 20);
+    let (timeout, work) = (100_000_000, 10_000_000);
+    let (mut late_before, mut worked_after, mut dropped_after) = (0, 0, 0);
+    for attempt in log.tries.iter().filter(|t| (t.caller as usize) < 20) {
+        let deadline = attempt.sent + timeout;
+        let carries_deadline = attempt.sent > switched[attempt.caller as usize];
+        match attempt.job_ended {
+            // A job that succeeded was worked on for its last 10 ms.
+            Some((Outcome::Succeeded, ended)) if carries_deadline => {
+                assert!(
+                    ended - work <= deadline,
+                    "a try sent at {} with its deadline was worked on from {}",
+                    attempt.sent,
+                    ended - work
+                );
+                worked_after += 1;
+            }
+            Some((Outcome::Succeeded, ended)) if ended - work > deadline => late_before += 1,
+            Some(_) if carries_deadline => dropped_after += 1,
+            _ => {}
+        }
+    }
+    // Before the switches the queue holds seconds of work: thousands start late. After, the api
+    // still works on tries that reach a worker in time and drops the rest.
+    assert!(
+        late_before > 500 && worked_after > 100 && dropped_after > 100,
+        "{late_before} {worked_after} {dropped_after}"
+    );
 }
