@@ -4,7 +4,7 @@
 use super::context::Ctx;
 use super::duration::format_ns;
 use super::file::{keys_of, AlertTable};
-use super::raw::{Node, Value};
+use super::raw::Node;
 use super::suggest::did_you_mean;
 use crate::model::{AlertKind, AlertRule, Slo};
 
@@ -29,14 +29,7 @@ pub(crate) fn read_alerts(
     slo: Option<&Slo>,
 ) -> Vec<AlertRule> {
     let Some(node) = node else { return Vec::new() };
-    let Value::Array(items) = &node.value else {
-        ctx.error(
-            node,
-            format!(
-                "alert must be written as [[alert]] tables, found {}",
-                node.kind()
-            ),
-        );
+    let Some(items) = ctx.tables(node, "[[alert]]") else {
         return Vec::new();
     };
     let mut rules: Vec<AlertRule> = Vec::new();

@@ -72,14 +72,7 @@ pub(crate) fn read_faults(
     targets: &Targets<'_>,
 ) -> Vec<Fault> {
     let Some(node) = node else { return Vec::new() };
-    let Value::Array(items) = &node.value else {
-        ctx.error(
-            node,
-            format!(
-                "fault must be written as [[fault]] tables, found {}",
-                node.kind()
-            ),
-        );
+    let Some(items) = ctx.tables(node, "[[fault]]") else {
         return Vec::new();
     };
     items

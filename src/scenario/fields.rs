@@ -379,6 +379,29 @@ impl Ctx<'_> {
         }
     }
 
+    /// The tables of an array of tables written `header` (`"[[service.endpoint]]"`); an
+    /// error naming the header's last key otherwise.
+    pub fn tables<'n>(&mut self, node: &'n Node, header: &str) -> Option<&'n [Node]> {
+        match &node.value {
+            Value::Array(items) => Some(items),
+            _ => {
+                let name = header
+                    .trim_matches(['[', ']'])
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(header);
+                self.error(
+                    node,
+                    format!(
+                        "{name} must be written as {header} tables, found {}",
+                        node.kind()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// An array.
     pub fn array<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
         match &node.value {

@@ -35,14 +35,7 @@ pub(crate) struct VersionDraft {
 
 /// Reads `[[service.version]]` tables (none is fine).
 pub(crate) fn read_versions(ctx: &mut Ctx<'_>, node: &Node, service: &str) -> Vec<VersionDraft> {
-    let Value::Array(items) = &node.value else {
-        ctx.error(
-            node,
-            format!(
-                "version must be written as [[service.version]] tables, found {}",
-                node.kind()
-            ),
-        );
+    let Some(items) = ctx.tables(node, "[[service.version]]") else {
         return Vec::new();
     };
     if items.len() > MAX_VERSIONS {
@@ -337,14 +330,7 @@ pub(crate) fn read_deployments(
     let Some(node) = node else {
         return Vec::new();
     };
-    let Value::Array(items) = &node.value else {
-        ctx.error(
-            node,
-            format!(
-                "deployment must be written as [[deployment]] tables, found {}",
-                node.kind()
-            ),
-        );
+    let Some(items) = ctx.tables(node, "[[deployment]]") else {
         return Vec::new();
     };
     items
@@ -539,14 +525,7 @@ pub(crate) fn read_changes(
     let Some(node) = node else {
         return Vec::new();
     };
-    let Value::Array(items) = &node.value else {
-        ctx.error(
-            node,
-            format!(
-                "change must be written as [[change]] tables, found {}",
-                node.kind()
-            ),
-        );
+    let Some(items) = ctx.tables(node, "[[change]]") else {
         return Vec::new();
     };
     // In time order, each change on top of the earlier ones (what a client has once it has

@@ -8,7 +8,7 @@ use super::context::Ctx;
 use super::file::{keys_of, EndpointTable, RateLimitTable, ServiceTable};
 use super::operations::{read_traffic, read_versions, resolve_versions};
 use super::policy::{read_policy, PolicyPatch};
-use super::raw::{Node, Value};
+use super::raw::Node;
 use crate::model::{
     AutoscalePolicy, Call, Concurrency, Dist, Endpoint, EndpointId, RateLimit, Service, Step,
     TrafficSplit, Version,
@@ -80,14 +80,7 @@ pub(crate) fn read_services(ctx: &mut Ctx<'_>, node: Option<&Node>) -> Vec<Servi
         ctx.error_at(0, "no [[service]]: a scenario needs at least one service");
         return Vec::new();
     };
-    let Value::Array(items) = &node.value else {
-        ctx.error(
-            node,
-            format!(
-                "service must be written as [[service]] tables, found {}",
-                node.kind()
-            ),
-        );
+    let Some(items) = ctx.tables(node, "[[service]]") else {
         return Vec::new();
     };
     if items.is_empty() {
@@ -220,19 +213,7 @@ fn read_service(ctx: &mut Ctx<'_>, node: &Node) -> Option<(ServiceDraft, usize)>
     let mut endpoints = Vec::new();
     let declared = fields.get("endpoint");
     let endpoint_items = match declared {
-        Some(n) => match &n.value {
-            Value::Array(items) => items.as_slice(),
-            _ => {
-                ctx.error(
-                    n,
-                    format!(
-                        "endpoint must be written as [[service.endpoint]] tables, found {}",
-                        n.kind()
-                    ),
-                );
-                &[]
-            }
-        },
+        Some(n) => ctx.tables(n, "[[service.endpoint]]").unwrap_or(&[]),
         None => &[],
     };
     if endpoint_items.is_empty() {

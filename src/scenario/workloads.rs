@@ -12,7 +12,7 @@ use super::context::Ctx;
 use super::fields::Fields;
 use super::file::{keys_of, ScheduleEntry, WorkloadTable};
 use super::limits;
-use super::raw::{Node, Value};
+use super::raw::Node;
 use super::suggest::did_you_mean;
 use super::trace::read_trace;
 use crate::model::{Arrival, Dist, RateChange, Workload, DEFAULT_KEY_SPACE};
@@ -57,14 +57,7 @@ pub(crate) fn read_workloads(
         );
         return Vec::new();
     };
-    let Value::Array(items) = &node.value else {
-        ctx.error(
-            node,
-            format!(
-                "workload must be written as [[workload]] tables, found {}",
-                node.kind()
-            ),
-        );
+    let Some(items) = ctx.tables(node, "[[workload]]") else {
         return Vec::new();
     };
     if items.is_empty() {

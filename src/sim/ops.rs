@@ -787,13 +787,26 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
+        self.stop_if_terminating(slot, termination, now, queue);
+    }
+
+    /// Whether termination `termination` of the replica is still the one in progress (a
+    /// replica restarted since has a later one); if so, it stops accepting work, once.
+    fn stop_if_terminating(
+        &mut self,
+        slot: usize,
+        termination: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) -> bool {
         let replica = &self.replicas[slot];
         if !replica.terminating || replica.starts != termination {
-            return;
+            return false;
         }
         if replica.lifecycle == Lifecycle::Running {
             self.stop_accepting(slot, now, queue);
         }
+        true
     }
 
     fn stop_accepting(&mut self, slot: usize, now: u64, queue: &mut EventQueue<Event>) {
@@ -815,12 +828,8 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        let replica = &self.replicas[slot];
-        if !replica.terminating || replica.starts != termination {
+        if !self.stop_if_terminating(slot, termination, now, queue) {
             return;
-        }
-        if replica.lifecycle == Lifecycle::Running {
-            self.stop_accepting(slot, now, queue);
         }
         let held = self.replicas[slot].jobs.len();
         if held > 0 {
