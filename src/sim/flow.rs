@@ -1483,15 +1483,22 @@ impl<R: Recorder> Simulation<'_, R> {
             self.record_analysed(replica_slot, outcome, now - arrived);
         }
         if outcome == Outcome::Succeeded {
-            let service = self.replicas[replica_slot].service as usize;
+            let service = self.replicas[replica_slot].service;
             let latency = now - arrived;
-            let window = &mut self.measure.windows[service];
-            window.succeeded += 1;
-            window.latency.record(latency);
-            if measured {
-                let totals = &mut self.measure.service_totals[service];
-                totals.succeeded += 1;
-                totals.latency.record(latency);
+            if self.measure.latency_log.is_on() {
+                // Big topologies: counted later, a service at a time (`latency_log`).
+                if self.measure.latency_log.push(service, latency, measured) {
+                    self.measure.apply_latency_log();
+                }
+            } else {
+                let window = &mut self.measure.windows[service as usize];
+                window.succeeded += 1;
+                window.latency.record(latency);
+                if measured {
+                    let totals = &mut self.measure.service_totals[service as usize];
+                    totals.succeeded += 1;
+                    totals.latency.record(latency);
+                }
             }
         }
         self.respond(slot, outcome, now, queue);

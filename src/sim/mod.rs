@@ -19,6 +19,7 @@ mod flow;
 mod guards;
 mod health;
 mod histogram;
+mod latency_log;
 mod ops;
 mod replica;
 mod request;
@@ -274,6 +275,9 @@ struct Measurement {
     latency: LatencyStats,
     service_totals: Vec<ServiceTotals>,
     windows: Vec<WindowCounters>,
+    /// Succeeded jobs' latencies not yet counted in `windows` and `service_totals` (big
+    /// topologies only): applied before either is read.
+    latency_log: latency_log::LatencyLog,
     /// End-to-end counters of the current window (requests entering and ending at the edge).
     edge_window: WindowCounters,
     /// End-to-end requests under way (measured or not).
@@ -293,6 +297,14 @@ struct Measurement {
     /// (`duration`), or 0 once the run must stop. One comparison per event in
     /// [`Process::finished`] before anything else is read.
     finish_from: u64,
+}
+
+impl Measurement {
+    /// Counts the logged latencies at their services (see [`latency_log`]).
+    fn apply_latency_log(&mut self) {
+        self.latency_log
+            .apply(&mut self.windows, &mut self.service_totals);
+    }
 }
 
 impl<'m, R: Recorder> Simulation<'m, R> {
@@ -470,6 +482,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 latency: LatencyStats::default(),
                 service_totals: vec![ServiceTotals::default(); model.services.len()],
                 windows: vec![WindowCounters::default(); model.services.len()],
+                latency_log: latency_log::LatencyLog::for_services(model.services.len()),
                 edge_window: WindowCounters::default(),
                 edge_in_flight: 0,
                 window_start: 0,

@@ -80,6 +80,24 @@ impl LatencyStats {
         self.min_nanos = self.min_nanos.min(nanos);
     }
 
+    /// The same, with 32-bit counts widening to 64 bits after `limit` records (for tests of
+    /// the widening: the real limit is 2^32 − 1).
+    #[cfg(test)]
+    pub(crate) fn with_limit_32(mut self, limit: u64) -> Self {
+        self.limit_32 = limit;
+        self
+    }
+
+    /// Width of the bucket counters, bits (for tests).
+    #[cfg(test)]
+    pub(crate) fn counts_width(&self) -> u32 {
+        match self.counts {
+            BucketCounts::Small(_) => 16,
+            BucketCounts::Narrow(_) => 32,
+            BucketCounts::Wide(_) => 64,
+        }
+    }
+
     /// Moves the counts to the next wider counters (bucket by bucket: the same percentiles).
     #[cold]
     #[inline(never)]
@@ -219,16 +237,24 @@ impl OutcomeCounts {
 }
 
 /// Totals of one service over the measured interval.
+///
+/// Laid out (`repr(C)`, from a cache-line boundary) so that what every try counts (its arrival,
+/// its call, its outcome at the caller) is in the first cache line: on big meshes each try
+/// counts at a service whose counters other services' tries have evicted, and each line is a
+/// miss. (The succeeded count and the latency are counted in batches on big meshes.)
 #[derive(Debug, Clone, Default)]
+#[repr(C, align(64))]
 pub struct ServiceTotals {
+    // ---- counted by every try: the first cache line
     /// Tries that reached a replica and arrived in the measured interval.
     pub requests: u64,
-    /// Of those, the ones answered without error.
-    pub succeeded: u64,
-    /// Outcomes of the tries sent to this service, as their callers saw them.
-    pub try_outcomes: OutcomeCounts,
     /// Calls made to this service (each sends a first try, then maybe retries and hedges).
     pub calls: u64,
+    /// Outcomes of the tries sent to this service, as their callers saw them.
+    pub try_outcomes: OutcomeCounts,
+    // ---- the rest
+    /// Of the tries that arrived, the ones answered without error.
+    pub succeeded: u64,
     /// Retries sent to this service.
     pub retries: u64,
     /// Hedges sent to this service (extra tries while another is in flight).
@@ -262,14 +288,20 @@ pub struct ServiceTotals {
 /// read every simulated window, and a smaller one reads eight times faster. For the
 /// end-to-end row: requests entering the system, and those ending in the window by outcome (all
 /// failures are counted in `try_outcomes`; `succeeded` and `latency` count successes).
+///
+/// Laid out (`repr(C)`, from a cache-line boundary) so that the counts every try makes (its
+/// arrival, its success, its outcome at the caller) share the first cache line.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct WindowCounters {
+    // ---- counted by every try: the first cache line
     /// Tries that reached a replica.
     pub arrivals: u64,
     /// Tries answered without error.
     pub succeeded: u64,
     /// Outcomes of tries sent to this service, as their callers saw them.
     pub try_outcomes: OutcomeCounts,
+    // ---- the rest
     /// Retries sent to this service.
     pub retries: u64,
     /// Hedges sent to this service.
@@ -619,6 +651,34 @@ mod tests {
         assert_eq!(stats.count(), 150_000);
         stats.reset();
         assert_eq!(stats.quantile_nanos(0.5), 0);
+    }
+
+    #[test]
+    fn what_every_try_counts_shares_one_cache_line() {
+        use std::mem::{align_of, offset_of, size_of};
+        let line = |offset: usize, size: usize| (offset / 64, (offset + size - 1) / 64);
+        assert_eq!(align_of::<ServiceTotals>(), 64);
+        for (offset, size) in [
+            (offset_of!(ServiceTotals, requests), size_of::<u64>()),
+            (offset_of!(ServiceTotals, calls), size_of::<u64>()),
+            (
+                offset_of!(ServiceTotals, try_outcomes),
+                size_of::<OutcomeCounts>(),
+            ),
+        ] {
+            assert_eq!(line(offset, size), (0, 0), "ServiceTotals at {offset}");
+        }
+        assert_eq!(align_of::<WindowCounters>(), 64);
+        for (offset, size) in [
+            (offset_of!(WindowCounters, arrivals), size_of::<u64>()),
+            (offset_of!(WindowCounters, succeeded), size_of::<u64>()),
+            (
+                offset_of!(WindowCounters, try_outcomes),
+                size_of::<OutcomeCounts>(),
+            ),
+        ] {
+            assert_eq!(line(offset, size), (0, 0), "WindowCounters at {offset}");
+        }
     }
 
     #[test]

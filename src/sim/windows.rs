@@ -7,6 +7,8 @@ impl<R: Recorder> Simulation<'_, R> {
     /// under way (at the end of the run).
     #[inline(never)] // rare: kept out of the event loop's hot code
     pub(super) fn advance_windows(&mut self, now: u64, flush_partial: bool) {
+        // Every logged latency was recorded in the window under way (the first one emitted).
+        self.measure.apply_latency_log();
         let width = self.model.window;
         while self.measure.window_start.saturating_add(width) <= now
             || (flush_partial && self.measure.window_start < now)
