@@ -188,15 +188,13 @@ mod tests {
     /// log applied when full and at "window" closes; every window and summary must be the same.
     fn compare_direct_and_deferred(capacity: usize, limit_32: u64) {
         const SERVICES: usize = 40;
-        let new_totals = || {
-            let mut totals = ServiceTotals::default();
-            totals.latency = LatencyStats::default().with_limit_32(limit_32);
-            totals
+        let new_totals = || ServiceTotals {
+            latency: LatencyStats::default().with_limit_32(limit_32),
+            ..ServiceTotals::default()
         };
-        let new_window = || {
-            let mut window = WindowCounters::default();
-            window.latency = LatencyStats::with_digits(2).with_limit_32(limit_32);
-            window
+        let new_window = || WindowCounters {
+            latency: LatencyStats::with_digits(2).with_limit_32(limit_32),
+            ..WindowCounters::default()
         };
         let mut direct_windows: Vec<WindowCounters> = (0..SERVICES).map(|_| new_window()).collect();
         let mut direct_totals: Vec<ServiceTotals> = (0..SERVICES).map(|_| new_totals()).collect();
@@ -210,12 +208,12 @@ mod tests {
         for (window_index, records) in [(0, 90_000), (1, 3), (2, 120_000)] {
             for _ in 0..records {
                 let x = stream.next().unwrap();
-                let (service, latency) = if x % 3 != 0 {
+                let (service, latency) = if !x.is_multiple_of(3) {
                     (7, 1_000_000 + (x >> 40) % 2_000)
                 } else {
                     ((x >> 8) as usize % SERVICES, (x >> 14) >> ((x >> 2) % 50))
                 };
-                let measured = (x >> 20) % 4 != 0;
+                let measured = !(x >> 20).is_multiple_of(4);
                 direct_windows[service].succeeded += 1;
                 direct_windows[service].latency.record(latency);
                 if measured {
@@ -227,6 +225,10 @@ mod tests {
                 }
             }
             log.apply(&mut windows, &mut totals);
+            if window_index == 2 {
+                // The window's counters widened too (its count starts again every window).
+                assert_eq!(windows[7].latency.counts_width(), 32);
+            }
             for service in 0..SERVICES {
                 let what = format!("window {window_index}, service {service}");
                 assert_eq!(
