@@ -66,8 +66,9 @@ impl<R: Recorder> Simulation<'_, R> {
         rtt: u64,
         now: u64,
     ) {
-        let policy = self.client_policy(client, service);
-        if policy.balancer == BalancerKind::PeakEwma {
+        if self.clients.observes_rtt[service]
+            && self.client_policy(client, service).balancer == BalancerKind::PeakEwma
+        {
             self.clients.balancers[client as usize].observe_rtt(replica, rtt, now);
         }
         if self.clients.guards[client as usize].is_some() {
