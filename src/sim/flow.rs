@@ -529,6 +529,10 @@ impl<R: Recorder> Simulation<'_, R> {
         let arrival = now
             .saturating_add(request_hop)
             .saturating_add(self.extra_latency(caller_replica, replica_slot));
+        // Only the job's call 0 (its first child, see `key_work_stream`) reads the words its
+        // try hands on: a job that does not make that call (a leaf service's) leaves its
+        // lineage line untouched.
+        let hands_on = job.call_mask & 1 != 0;
         let (job_slot, job_generation) = self.flight.jobs.insert(job);
         if self.flight.job_lineage.len() <= job_slot as usize {
             self.flight
@@ -536,7 +540,9 @@ impl<R: Recorder> Simulation<'_, R> {
                 .resize(job_slot as usize + 1, Lineage::default());
             self.flight.job_positions.resize(job_slot as usize + 1, 0);
         }
-        self.flight.job_lineage[job_slot as usize] = lineage;
+        if hands_on {
+            self.flight.job_lineage[job_slot as usize] = lineage;
+        }
         queue.push_in_lane(
             self.lanes.hops,
             arrival,
