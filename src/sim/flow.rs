@@ -527,7 +527,10 @@ impl<R: Recorder> Simulation<'_, R> {
         let arrival = now
             .saturating_add(request_hop)
             .saturating_add(self.extra_latency(caller_replica, replica_slot));
-        let call_mask_has_first_call = job.call_mask & 1 != 0;
+        // Only the job's call 0 (its first child, see `key_work_stream`) reads the words its
+        // try hands on: a job that does not make that call (a leaf service's) leaves its
+        // lineage line untouched.
+        let hands_on = job.call_mask & 1 != 0;
         let (job_slot, job_generation) = self.flight.jobs.insert(job);
         if self.flight.job_lineage.len() <= job_slot as usize {
             self.flight
@@ -535,9 +538,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 .resize(job_slot as usize + 1, Lineage::default());
             self.flight.job_positions.resize(job_slot as usize + 1, 0);
         }
-        // Only a job whose first call is made reads what its try hands on (`key_work_stream`):
-        // a leaf's lineage would be a write to a line of its own, missed, for nothing.
-        if call_mask_has_first_call {
+        if hands_on {
             self.flight.job_lineage[job_slot as usize] = lineage;
         }
         queue.push_in_lane(
@@ -1050,7 +1051,6 @@ impl<R: Recorder> Simulation<'_, R> {
     ) {
         let call = self.flight.calls.at(slot);
         let (client, service, measured) = (call.client, call.service as usize, call.measured);
-        let sent = call.sent[try_number as usize % TRY_LANES];
         if R::TRACES {
             let try_key = derive_key(call.key, u64::from(try_number));
             let outcome = Some(outcome);
@@ -1060,9 +1060,11 @@ impl<R: Recorder> Simulation<'_, R> {
                 at: now,
             });
         }
+        // Releasing the try leaves its send time in place (only its lane is freed): the
+        // balancer and guards read it from the call, if they use it.
         let replica = self.release_try(slot, try_number, now, queue);
         if replica < PENDING {
-            self.observe_try_end(client, service, replica, outcome, now - sent, now);
+            self.observe_try_end(client, service, replica, outcome, slot, try_number, now);
         }
         if measured {
             self.measure.service_totals[service]
@@ -1190,8 +1192,7 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let call = self.flight.calls.at(slot);
-        let (parent, optional, measured, started) =
-            (call.parent, call.optional, call.measured, call.started);
+        let (parent, optional, measured) = (call.parent, call.optional, call.measured);
         if R::TRACES && matches!(parent, Parent::Edge { .. }) {
             let request = call.key;
             self.recorder.trace(&TraceEvent::RequestEnds {
@@ -1202,9 +1203,15 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.flight.calls.remove(slot);
         match parent {
-            Parent::Edge { workload, user } => self.end_request(
-                workload, user, measured, started, outcome, cause, now, queue,
-            ),
+            Parent::Edge { workload, user } => {
+                // Read here, not with the fields above: the start lies in the call's second
+                // cache line, which a call with a job for parent then does not touch. (Removal
+                // only freed the slot: its values stay until the next call takes it.)
+                let started = self.flight.calls.at(slot).started;
+                self.end_request(
+                    workload, user, measured, started, outcome, cause, now, queue,
+                )
+            }
             Parent::Job { job, generation } => {
                 let Some(parent) = self.flight.jobs.get_mut(job, generation) else {
                     return;
@@ -1240,7 +1247,10 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         };
         let replica_slot = job.replica as usize;
-        if self.partitioned(job.caller_zone, self.replicas[replica_slot].zone) {
+        // The caller's zone (the job's second line) is read only while a partition is in force.
+        if !self.active_partitions.is_empty()
+            && self.partition_separates(job.caller_zone, self.replicas[replica_slot].zone)
+        {
             self.flight.jobs.remove(slot); // a partition began while the request was on the wire
             return;
         }
@@ -1449,7 +1459,8 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.flight.jobs.at_mut(slot).step += 1;
                 continue;
             }
-            self.flight.jobs.at_mut(slot).pending_calls = enabled;
+            // At most 128 calls per endpoint (the call mask's bits).
+            self.flight.jobs.at_mut(slot).pending_calls = enabled as u8;
             self.issue_step_calls(slot, now, queue);
             return;
         }
