@@ -272,10 +272,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let service = self.model.endpoints[start.endpoint as usize].service;
         // Past LONGEST (10,000 h, the scenario limit), a timeout is as good as none; capped, every
         // deadline stays below u64::MAX, the "no sweep pending" mark, and so fires.
-        let timeout = self
-            .client_policy(start.client, service)
-            .timeout
-            .min(crate::engine::time::LONGEST);
+        let (timeout, timeout_queue) =
+            self.lanes.call_timeout[self.lane_index(start.client, service)];
+        let timeout = timeout.min(crate::engine::time::LONGEST);
         let call = CallState {
             generation: 0,
             parent: start.parent,
@@ -323,8 +322,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 },
             );
         } else {
-            let lane = self.lanes.call_timeout[self.lane_index(start.client, service)];
-            self.arm_deadline(lane, deadline, queue);
+            self.arm_deadline(timeout_queue, deadline, queue);
         }
         if R::TRACES {
             self.trace_try_sent(slot, TryKind::First, now);
@@ -529,10 +527,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let arrival = now
             .saturating_add(request_hop)
             .saturating_add(self.extra_latency(caller_replica, replica_slot));
-        // Only the job's call 0 (its first child, see `key_work_stream`) reads the words its
-        // try hands on: a job that does not make that call (a leaf service's) leaves its
-        // lineage line untouched.
-        let hands_on = job.call_mask & 1 != 0;
+        let call_mask_has_first_call = job.call_mask & 1 != 0;
         let (job_slot, job_generation) = self.flight.jobs.insert(job);
         if self.flight.job_lineage.len() <= job_slot as usize {
             self.flight
@@ -540,7 +535,9 @@ impl<R: Recorder> Simulation<'_, R> {
                 .resize(job_slot as usize + 1, Lineage::default());
             self.flight.job_positions.resize(job_slot as usize + 1, 0);
         }
-        if hands_on {
+        // Only a job whose first call is made reads what its try hands on (`key_work_stream`):
+        // a leaf's lineage would be a write to a line of its own, missed, for nothing.
+        if call_mask_has_first_call {
             self.flight.job_lineage[job_slot as usize] = lineage;
         }
         queue.push_in_lane(
@@ -622,7 +619,9 @@ impl<R: Recorder> Simulation<'_, R> {
     /// The caller's balancer picks a replica index for the call's next try (`None`: none in view).
     /// Consistent hashing hashes the request's user key; zone-aware routing applies to callers
     /// with a zone; anything else is the plain balancer. (Plain round robin, the commonest, is
-    /// picked inline: the general path's calls and dispatch were a tenth of a try's sending.)
+    /// picked inline: the general path's calls and dispatch were a tenth of a try's sending;
+    /// the balancers that read no weights, `p2c` first, skip the general path's reads of the
+    /// service's settings.)
     #[inline(always)]
     fn pick_replica(&mut self, slot: u32, try_key: u64, now: u64) -> Option<u32> {
         let call = self.flight.calls.at(slot);
@@ -631,6 +630,12 @@ impl<R: Recorder> Simulation<'_, R> {
             let view_id = self.discovery.client_view[client] as usize;
             let view = self.discovery.views[view_id].as_slice();
             if let Some(pick) = self.clients.balancers[client].pick_round_robin(view) {
+                return pick;
+            }
+        } else if let Some(kind) = self.clients.plain_unweighted[service] {
+            let view_id = self.discovery.client_view[client] as usize;
+            let view = self.discovery.views[view_id].as_slice();
+            if let Some(pick) = self.clients.balancers[client].pick_unweighted(kind, view, now) {
                 return pick;
             }
         }
@@ -1086,10 +1091,12 @@ impl<R: Recorder> Simulation<'_, R> {
         call.live_tries -= 1;
         if replica < PENDING {
             self.clients.balancers[client as usize].on_end(replica);
-            if self
-                .client_policy(client, service)
-                .max_connections
-                .is_some()
+            // A plain service's calls have no connection pool under any policy.
+            if !self.clients.plain_tries[service]
+                && self
+                    .client_policy(client, service)
+                    .max_connections
+                    .is_some()
             {
                 self.send_pending(client, now, queue);
             }
@@ -1270,7 +1277,11 @@ impl<R: Recorder> Simulation<'_, R> {
         if measured {
             self.measure.service_totals[service].requests += 1;
         }
-        if let Some(limit) = &self.model.services[service].rate_limit {
+        if self.replicas[replica_slot].rate_limited {
+            let limit = self.model.services[service]
+                .rate_limit
+                .as_ref()
+                .expect("a rate-limited replica's service has a rate limit");
             if !self.replicas[replica_slot].take_token(limit, now) {
                 self.respond(slot, Outcome::Rejected, now, queue); // over the rate limit: 429
                 self.flight.jobs.remove(slot);
@@ -1376,14 +1387,16 @@ impl<R: Recorder> Simulation<'_, R> {
         job.holds_worker = false;
         let replica_slot = job.replica as usize;
         self.replicas[replica_slot].change_busy(now, -1, measured);
-        let service = self.replicas[replica_slot].service as usize;
-        let max_queue_time = self.model.services[service].max_queue_time;
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
             let waiting = self.flight.jobs.at(next);
             if waiting.deadline <= now {
                 self.drop_expired(next, now);
                 continue;
             }
+            // Read only with a job waiting: the service's settings are a cache miss on a big
+            // mesh, and most releases find the queue empty.
+            let service = self.replicas[replica_slot].service as usize;
+            let max_queue_time = self.model.services[service].max_queue_time;
             if now - waiting.arrived > max_queue_time {
                 self.shed(next, now, queue);
                 continue;
@@ -1413,7 +1426,7 @@ impl<R: Recorder> Simulation<'_, R> {
             self.finish_job(slot, Outcome::Error, now, queue);
             return;
         }
-        if self.model.services[service].concurrency == crate::model::Concurrency::Async {
+        if replica.async_concurrency {
             self.release_worker(slot, now, queue);
         }
         self.advance_steps(slot, now, queue);

@@ -74,8 +74,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let round_trip = |sim: &Self| {
             now - sim.flight.calls.at(call).sent[try_number as usize % super::request::TRY_LANES]
         };
-        let policy = self.client_policy(client, service);
-        if policy.balancer == BalancerKind::PeakEwma {
+        if self.clients.observes_rtt[service]
+            && self.client_policy(client, service).balancer == BalancerKind::PeakEwma
+        {
             let rtt = round_trip(self);
             self.clients.balancers[client as usize].observe_rtt(replica, rtt, now);
         }
