@@ -213,6 +213,9 @@ pub struct EventQueue<E> {
     wheel: Wheel<E>,
     /// Events beyond the wheel's window.
     heap: Heap<E>,
+    /// Order of the heap's first event (`u128::MAX`: the heap is empty), kept beside it so that
+    /// a pop compares a plain number (the heap is rarely used: its first item is not read).
+    heap_front: u128,
     lanes: Vec<Fifo<E>>,
     /// Order of each lane's first event (`u128::MAX`: the lane is empty), kept beside the lanes
     /// so that a pop compares plain numbers.
@@ -232,6 +235,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             wheel: Wheel::default(),
             heap: Heap::with_capacity(1024),
+            heap_front: u128::MAX,
             lanes: Vec::new(),
             lane_fronts: Vec::new(),
             next_sequence: 0,
@@ -264,6 +268,7 @@ impl<E: Copy> EventQueue<E> {
     #[inline(never)]
     fn push_far(&mut self, scheduled: Scheduled<E>) {
         self.heap.push(scheduled);
+        self.heap_front = self.heap_front.min(scheduled.order());
     }
 
     /// Schedules `event` at `time` in `lane` if that keeps the lane in time order, else as
@@ -308,11 +313,9 @@ impl<E: Copy> EventQueue<E> {
     fn pop_earliest(&mut self) -> Option<Scheduled<E>> {
         let mut source = Source::Wheel;
         let mut best = self.wheel.front();
-        if let Some(heap_first) = self.heap.first_order() {
-            if heap_first < best {
-                best = heap_first;
-                source = Source::Heap;
-            }
+        if self.heap_front < best {
+            best = self.heap_front;
+            source = Source::Heap;
         }
         for (index, &front) in self.lane_fronts.iter().enumerate() {
             if front < best {
@@ -327,7 +330,11 @@ impl<E: Copy> EventQueue<E> {
                 self.lane_fronts[index] = fifo.front().map_or(u128::MAX, Scheduled::order);
                 first
             }
-            Source::Heap => self.heap.pop(),
+            Source::Heap => {
+                let first = self.heap.pop();
+                self.heap_front = self.heap.first_order().unwrap_or(u128::MAX);
+                first
+            }
             Source::Wheel if best != u128::MAX => Some(self.wheel.pop_front()),
             Source::Wheel => None,
         }
