@@ -527,10 +527,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let arrival = now
             .saturating_add(request_hop)
             .saturating_add(self.extra_latency(caller_replica, replica_slot));
-        // Only the job's call 0 (its first child, see `key_work_stream`) reads the words its
-        // try hands on: a job that does not make that call (a leaf service's) leaves its
-        // lineage line untouched.
-        let hands_on = job.call_mask & 1 != 0;
+        let call_mask_has_first_call = job.call_mask & 1 != 0;
         let (job_slot, job_generation) = self.flight.jobs.insert(job);
         if self.flight.job_lineage.len() <= job_slot as usize {
             self.flight
@@ -538,7 +535,9 @@ impl<R: Recorder> Simulation<'_, R> {
                 .resize(job_slot as usize + 1, Lineage::default());
             self.flight.job_positions.resize(job_slot as usize + 1, 0);
         }
-        if hands_on {
+        // Only a job whose first call is made reads what its try hands on (`key_work_stream`):
+        // a leaf's lineage would be a write to a line of its own, missed, for nothing.
+        if call_mask_has_first_call {
             self.flight.job_lineage[job_slot as usize] = lineage;
         }
         queue.push_in_lane(
