@@ -59,21 +59,30 @@ pub fn chacha8_block(first: u64, tail: &[u64; 3], counter: u64) -> [u32; BLOCK_W
 
 /// A ChaCha8 random stream computed block by block; re-keyed in place by [`ChaCha8Block::rekey`].
 /// Its words are those of `rand::rngs::ChaCha8Rng::from_seed` with the same 32-byte key.
+///
+/// 120 bytes, laid out (`repr(C)`) for a draw: the position first, then the block's words, then
+/// the key (read only to compute the next block). Placed at a cache-line boundary, a draw of
+/// any of the first 14 words reads one line. (`rand`'s generator keeps four blocks, 300-odd
+/// bytes: a big mesh's thousands of clients each hold one.)
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct ChaCha8Block {
+    /// Next unused word of `buffer`.
+    index: u32,
+    /// End of the words of `buffer` this stream may use (`BLOCK_WORDS` but after
+    /// [`ChaCha8Block::rekey_try`]); the next block is computed when `index` reaches it.
+    limit: u32,
+    buffer: [u32; BLOCK_WORDS],
     /// The key's first eight bytes, as a little-endian word.
     first: u64,
     /// Number of the next block to compute.
     counter: u64,
     /// The key's other 24 bytes, as three little-endian words.
     tail: [u64; 3],
-    buffer: [u32; BLOCK_WORDS],
-    /// Next unused word of `buffer`.
-    index: usize,
-    /// End of the words of `buffer` this stream may use (`BLOCK_WORDS` but after
-    /// [`ChaCha8Block::rekey_try`]); the next block is computed when `index` reaches it.
-    limit: usize,
 }
+
+/// [`BLOCK_WORDS`] as the type of [`ChaCha8Block`]'s positions.
+const BLOCK_END: u32 = BLOCK_WORDS as u32;
 
 impl ChaCha8Block {
     /// The stream of the 32-byte `key`, from its start.
@@ -84,8 +93,8 @@ impl ChaCha8Block {
             tail: [word(8), word(16), word(24)],
             counter: 0,
             buffer: [0; BLOCK_WORDS],
-            index: BLOCK_WORDS,
-            limit: BLOCK_WORDS,
+            index: BLOCK_END,
+            limit: BLOCK_END,
         }
     }
 
@@ -98,7 +107,7 @@ impl ChaCha8Block {
         self.buffer = chacha8_block(first, &self.tail, 0);
         self.counter = 1;
         self.index = 0;
-        self.limit = BLOCK_WORDS;
+        self.limit = BLOCK_END;
     }
 
     /// As [`ChaCha8Block::rekey`], for a try that hands words on: the stream is words
@@ -107,7 +116,7 @@ impl ChaCha8Block {
     #[inline]
     pub fn rekey_try(&mut self, first: u64) -> [u32; LINEAGE_WORDS] {
         self.rekey(first);
-        self.limit = OWN_WORDS;
+        self.limit = OWN_WORDS as u32;
         let mut lineage = [0u32; LINEAGE_WORDS];
         lineage.copy_from_slice(&self.buffer[OWN_WORDS..]);
         lineage
@@ -121,8 +130,8 @@ impl ChaCha8Block {
         self.first = first;
         self.counter = 0;
         self.buffer[BLOCK_WORDS - OWN_WORDS..].copy_from_slice(&inherited);
-        self.index = BLOCK_WORDS - OWN_WORDS;
-        self.limit = BLOCK_WORDS;
+        self.index = (BLOCK_WORDS - OWN_WORDS) as u32;
+        self.limit = BLOCK_END;
     }
 
     /// Bytes 8..32 of the key, as three little-endian 64-bit words.
@@ -135,7 +144,7 @@ impl ChaCha8Block {
         self.buffer = chacha8_block(self.first, &self.tail, self.counter);
         self.counter = self.counter.wrapping_add(1);
         self.index = 0;
-        self.limit = BLOCK_WORDS;
+        self.limit = BLOCK_END;
     }
 }
 
@@ -148,6 +157,16 @@ impl ChaCha8Block {
     }
 }
 
+/// The stream of a 32-byte key, as [`ChaCha8Block::from_key`] (so `seed_from_u64` gives the
+/// words of `rand`'s `ChaCha8Rng::seed_from_u64`).
+impl rand::SeedableRng for ChaCha8Block {
+    type Seed = [u8; 32];
+
+    fn from_seed(seed: [u8; 32]) -> Self {
+        ChaCha8Block::from_key(&seed)
+    }
+}
+
 /// Never fails: [`rand::Rng`] (`next_u32`, `next_u64`, `fill_bytes`) comes with it.
 impl TryRng for ChaCha8Block {
     type Error = Infallible;
@@ -157,7 +176,7 @@ impl TryRng for ChaCha8Block {
         if self.index >= self.limit {
             self.refill();
         }
-        let value = self.buffer[self.index];
+        let value = self.buffer[self.index as usize];
         self.index += 1;
         Ok(value)
     }
@@ -168,6 +187,7 @@ impl TryRng for ChaCha8Block {
         let index = self.index;
         if index + 1 < self.limit {
             self.index = index + 2;
+            let index = index as usize;
             Ok(u64::from(self.buffer[index]) | (u64::from(self.buffer[index + 1]) << 32))
         } else {
             Ok(self.next_u64_across())
@@ -244,6 +264,26 @@ mod tests {
                 assert_eq!(ours.next_u32(), reference.next_u32());
             }
         }
+    }
+
+    #[test]
+    fn seeded_from_a_number_it_draws_the_words_of_rand_chacha8rng() {
+        // Clients' streams replaced `ChaCha8Rng`: the same seed must give the same words.
+        for seed in [0u64, 9, u64::MAX] {
+            let mut ours = ChaCha8Block::seed_from_u64(seed);
+            let mut reference = ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..(BLOCK_WORDS * 3) {
+                assert_eq!(ours.next_u32(), reference.next_u32());
+            }
+        }
+    }
+
+    #[test]
+    fn a_draw_reads_the_position_and_the_first_words_in_one_line() {
+        use std::mem::offset_of;
+        assert_eq!(offset_of!(ChaCha8Block, index), 0);
+        assert_eq!(offset_of!(ChaCha8Block, buffer), 8);
+        assert!(offset_of!(ChaCha8Block, first) >= 8 + 4 * BLOCK_WORDS);
     }
 
     #[test]

@@ -21,11 +21,89 @@
 
 use super::scheduled::Scheduled;
 use super::wheel::Wheel;
-use std::collections::VecDeque;
 
 /// Identifies a FIFO lane of an [`EventQueue`], created by [`EventQueue::add_lane`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lane(usize);
+
+/// A FIFO lane's events: a ring whose capacity is a power of two (an index wraps with a mask,
+/// not a comparison), which keeps the time of its last event beside its ends (a push compares
+/// with it without reading the last event back).
+#[derive(Debug)]
+struct Fifo<E> {
+    /// The ring; empty until the first push, then full of copies (its length is the capacity).
+    ring: Vec<Scheduled<E>>,
+    /// Index of the first event.
+    head: usize,
+    /// Number of events held.
+    len: usize,
+    /// Time of the last event pushed, nanoseconds (meaningless while empty).
+    back_time: u64,
+}
+
+impl<E: Copy> Fifo<E> {
+    fn new() -> Self {
+        Fifo {
+            ring: Vec::new(),
+            head: 0,
+            len: 0,
+            back_time: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        self.ring.len().wrapping_sub(1)
+    }
+
+    #[inline(always)]
+    fn push_back(&mut self, item: Scheduled<E>) {
+        if self.len == self.ring.len() {
+            self.grow(item);
+        }
+        let at = (self.head + self.len) & self.mask();
+        self.ring[at] = item;
+        self.len += 1;
+        self.back_time = item.time;
+    }
+
+    /// Doubles the ring (at least [`FIFO_CAPACITY`]), its events moved to the front in order.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, filler: Scheduled<E>) {
+        let capacity = (2 * self.ring.len()).max(FIFO_CAPACITY);
+        let mut ring = vec![filler; capacity];
+        for (offset, item) in ring.iter_mut().take(self.len).enumerate() {
+            *item = self.ring[(self.head + offset) & self.mask()];
+        }
+        self.ring = ring;
+        self.head = 0;
+    }
+
+    #[inline(always)]
+    fn pop_front(&mut self) -> Option<Scheduled<E>> {
+        if self.len == 0 {
+            return None;
+        }
+        let first = self.ring[self.head];
+        self.head = (self.head + 1) & self.mask();
+        self.len -= 1;
+        Some(first)
+    }
+
+    #[inline(always)]
+    fn front(&self) -> Option<&Scheduled<E>> {
+        (self.len > 0).then(|| &self.ring[self.head])
+    }
+}
+
+/// A lane's first capacity (a power of two, as every capacity of its ring).
+const FIFO_CAPACITY: usize = 1024;
 
 /// Children per node of the heap.
 const ARITY: usize = 4;
@@ -135,7 +213,10 @@ pub struct EventQueue<E> {
     wheel: Wheel<E>,
     /// Events beyond the wheel's window.
     heap: Heap<E>,
-    lanes: Vec<VecDeque<Scheduled<E>>>,
+    /// Order of the heap's first event (`u128::MAX`: the heap is empty), kept beside it so that
+    /// a pop compares a plain number (the heap is rarely used: its first item is not read).
+    heap_front: u128,
+    lanes: Vec<Fifo<E>>,
     /// Order of each lane's first event (`u128::MAX`: the lane is empty), kept beside the lanes
     /// so that a pop compares plain numbers.
     lane_fronts: Vec<u128>,
@@ -154,6 +235,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             wheel: Wheel::default(),
             heap: Heap::with_capacity(1024),
+            heap_front: u128::MAX,
             lanes: Vec::new(),
             lane_fronts: Vec::new(),
             next_sequence: 0,
@@ -162,7 +244,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Adds a FIFO lane for events that are usually pushed in time order.
     pub fn add_lane(&mut self) -> Lane {
-        self.lanes.push(VecDeque::with_capacity(1024));
+        self.lanes.push(Fifo::new());
         self.lane_fronts.push(u128::MAX);
         Lane(self.lanes.len() - 1)
     }
@@ -186,6 +268,7 @@ impl<E: Copy> EventQueue<E> {
     #[inline(never)]
     fn push_far(&mut self, scheduled: Scheduled<E>) {
         self.heap.push(scheduled);
+        self.heap_front = self.heap_front.min(scheduled.order());
     }
 
     /// Schedules `event` at `time` in `lane` if that keeps the lane in time order, else as
@@ -197,7 +280,7 @@ impl<E: Copy> EventQueue<E> {
         if fifo.is_empty() {
             self.lane_fronts[lane.0] = scheduled.order();
             fifo.push_back(scheduled);
-        } else if fifo.back().is_some_and(|last| last.time <= time) {
+        } else if fifo.back_time <= time {
             fifo.push_back(scheduled);
         } else {
             self.push_scheduled(scheduled);
@@ -230,11 +313,9 @@ impl<E: Copy> EventQueue<E> {
     fn pop_earliest(&mut self) -> Option<Scheduled<E>> {
         let mut source = Source::Wheel;
         let mut best = self.wheel.front();
-        if let Some(heap_first) = self.heap.first_order() {
-            if heap_first < best {
-                best = heap_first;
-                source = Source::Heap;
-            }
+        if self.heap_front < best {
+            best = self.heap_front;
+            source = Source::Heap;
         }
         for (index, &front) in self.lane_fronts.iter().enumerate() {
             if front < best {
@@ -249,7 +330,11 @@ impl<E: Copy> EventQueue<E> {
                 self.lane_fronts[index] = fifo.front().map_or(u128::MAX, Scheduled::order);
                 first
             }
-            Source::Heap => self.heap.pop(),
+            Source::Heap => {
+                let first = self.heap.pop();
+                self.heap_front = self.heap.first_order().unwrap_or(u128::MAX);
+                first
+            }
             Source::Wheel if best != u128::MAX => Some(self.wheel.pop_front()),
             Source::Wheel => None,
         }
@@ -268,7 +353,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.wheel.len() + self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
+        self.wheel.len() + self.heap.len() + self.lanes.iter().map(|fifo| fifo.len).sum::<usize>()
     }
 
     /// Whether no event is pending.
@@ -311,6 +396,42 @@ mod tests {
                 "lane-7"
             ]
         );
+    }
+
+    #[test]
+    fn a_lane_ring_keeps_its_order_across_wraps_and_growth() {
+        // Pushes and pops interleaved so that the ring's head goes round it several times, then
+        // the ring grows while wrapped (twice), then it drains: first in, first out throughout.
+        let mut fifo = Fifo::new();
+        let item = |n: u64| Scheduled {
+            time: n,
+            sequence: n,
+            event: n,
+        };
+        let mut next_in = 0u64;
+        let mut next_out = 0u64;
+        for _ in 0..3 * FIFO_CAPACITY {
+            fifo.push_back(item(next_in));
+            next_in += 1;
+            if fifo.len > FIFO_CAPACITY / 2 {
+                assert_eq!(fifo.pop_front().map(|s| s.event), Some(next_out));
+                next_out += 1;
+            }
+        }
+        assert_eq!(fifo.ring.len(), FIFO_CAPACITY, "no growth while half full");
+        assert_ne!(fifo.head, 0, "the head has moved round");
+        for _ in 0..3 * FIFO_CAPACITY {
+            fifo.push_back(item(next_in));
+            next_in += 1;
+        }
+        assert_eq!(fifo.ring.len(), 4 * FIFO_CAPACITY);
+        assert_eq!(fifo.back_time, next_in - 1);
+        while let Some(first) = fifo.pop_front() {
+            assert_eq!(first.event, next_out);
+            next_out += 1;
+        }
+        assert_eq!(next_out, next_in);
+        assert!(fifo.is_empty() && fifo.front().is_none());
     }
 
     #[test]

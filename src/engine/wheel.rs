@@ -27,8 +27,16 @@ const WORDS: usize = SLOTS / 64;
 /// (many thousands pending within a few milliseconds) the rest go to the heap instead: a push
 /// then costs at most this many steps before the heap's O(log n).
 const MAX_SLOT_EVENTS: u8 = 8;
-/// No node (end of a list, empty slot, empty free list).
+/// No node (end of a list, empty free list).
 const NIL: u32 = u32::MAX;
+/// A slot's entry in [`Wheel::slots`]: its first node in the low [`HEAD_BITS`] bits, its number
+/// of events above them (0: the slot is empty, and the head bits mean nothing).
+const HEAD_BITS: u32 = 24;
+/// The head bits of a slot's entry.
+const HEAD_MASK: u32 = (1 << HEAD_BITS) - 1;
+/// Nodes the slab may hold: a node's index must fit in a slot entry's head bits (an event that
+/// would need a node beyond them goes to the heap, like one beyond the window).
+const MAX_NODES: usize = HEAD_MASK as usize;
 
 /// A pending event and the next node of its slot's list (or of the free list).
 #[derive(Debug, Clone, Copy)]
@@ -40,10 +48,10 @@ struct Node<E> {
 /// Events of the next [`SLOTS`] slots, each slot's in (time, sequence) order.
 #[derive(Debug)]
 pub struct Wheel<E> {
-    /// First node of each slot's list.
-    heads: Vec<u32>,
-    /// Number of events in each slot's list.
-    lengths: Vec<u8>,
+    /// Per slot: its first node and its number of events in one word (see [`HEAD_BITS`]), so
+    /// that a push or pop touches one cache line of this table, not one of heads and one of
+    /// lengths.
+    slots: Vec<u32>,
     /// Bit `s % 64` of word `s / 64` is set when slot `s` holds an event.
     occupied: Vec<u64>,
     /// Bit `w` is set when `occupied[w]` is not zero.
@@ -62,8 +70,7 @@ pub struct Wheel<E> {
 impl<E: Copy> Default for Wheel<E> {
     fn default() -> Self {
         Wheel {
-            heads: vec![NIL; SLOTS],
-            lengths: vec![0; SLOTS],
+            slots: vec![0; SLOTS],
             occupied: vec![0; WORDS],
             occupied_words: 0,
             nodes: Vec::new(),
@@ -108,26 +115,31 @@ impl<E: Copy> Wheel<E> {
             return Err(scheduled);
         }
         let slot = absolute_slot as usize % SLOTS;
-        if self.lengths[slot] >= MAX_SLOT_EVENTS {
+        let entry = self.slots[slot];
+        let length = entry >> HEAD_BITS;
+        if length >= u32::from(MAX_SLOT_EVENTS)
+            || (self.free == NIL && self.nodes.len() >= MAX_NODES)
+        {
             return Err(scheduled);
         }
-        self.lengths[slot] += 1;
         let order = scheduled.order();
         let node = self.allocate(scheduled);
         // Walk past the slot's events that come first (equal times: the new one has the larger
         // sequence, so it goes after them).
         let mut previous = NIL;
-        let mut current = self.heads[slot];
+        let mut current = if length == 0 { NIL } else { entry & HEAD_MASK };
         while current != NIL && self.nodes[current as usize].scheduled.order() < order {
             previous = current;
             current = self.nodes[current as usize].next;
         }
         self.nodes[node as usize].next = current;
-        if previous == NIL {
-            self.heads[slot] = node;
+        let head = if previous == NIL {
+            node
         } else {
             self.nodes[previous as usize].next = node;
-        }
+            entry & HEAD_MASK
+        };
+        self.slots[slot] = ((length + 1) << HEAD_BITS) | head;
         self.occupied[slot / 64] |= 1 << (slot % 64);
         self.occupied_words |= 1 << (slot / 64);
         self.front = self.front.min(order);
@@ -141,10 +153,11 @@ impl<E: Copy> Wheel<E> {
         debug_assert!(self.len > 0, "pop from an empty wheel");
         let time = (self.front >> 64) as u64;
         let slot = (time / SLOT_NANOS) as usize % SLOTS;
-        let head = self.heads[slot];
+        let entry = self.slots[slot];
+        let head = entry & HEAD_MASK;
         let Node { scheduled, next } = self.nodes[head as usize];
-        self.heads[slot] = next;
-        self.lengths[slot] -= 1;
+        // One event fewer; the next node (if any) becomes the head.
+        self.slots[slot] = (entry - (1 << HEAD_BITS)) & !HEAD_MASK | (next & HEAD_MASK);
         self.nodes[head as usize].next = self.free;
         self.free = head;
         self.len -= 1;
@@ -157,7 +170,7 @@ impl<E: Copy> Wheel<E> {
             }
             match self.next_occupied(slot) {
                 Some(next_slot) => {
-                    let first = self.heads[next_slot];
+                    let first = self.slots[next_slot] & HEAD_MASK;
                     self.nodes[first as usize].scheduled.order()
                 }
                 None => u128::MAX,

@@ -3,7 +3,7 @@
 use super::hashing::{HashTable, HashTables};
 use super::policy::BalancerKind;
 use super::zones::{ZoneRequest, ZoneState};
-use rand::rngs::ChaCha8Rng;
+use crate::engine::RekeyableStream;
 use rand::RngExt;
 use std::sync::Arc;
 
@@ -27,11 +27,13 @@ pub struct BalancerState {
     changed_at: Vec<u64>,
     /// Next position in the view for round robin.
     round_robin_next: usize,
+    // ---- second line: the random stream's position and its block's first 14 words
+    /// This client's own random stream (balancer draws, retry jitter), computed a block at a
+    /// time: the words of `rand`'s `ChaCha8Rng` for the same key, in 120 bytes, not 300-odd.
+    rng: RekeyableStream,
     // ---- the rest
     /// Count of outstanding-count changes so far (`least_conn`'s tie order).
     changes: u64,
-    /// This client's own random stream (balancer draws, retry jitter).
-    rng: ChaCha8Rng,
     /// Smooth weighted round robin's running scores, per replica index (empty until the first
     /// weighted pick).
     weighted_scores: Vec<i64>,
@@ -136,7 +138,7 @@ pub const PANIC_THRESHOLD: f64 = 0.5;
 
 impl BalancerState {
     /// A fresh state for a service of `replicas` replicas, drawing from `rng`.
-    pub fn new(replicas: usize, rng: ChaCha8Rng) -> Self {
+    pub fn new(replicas: usize, rng: RekeyableStream) -> Self {
         BalancerState {
             excluded_count: 0,
             total_outstanding: 0,
@@ -173,7 +175,7 @@ impl BalancerState {
     }
 
     /// The client's random stream.
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+    pub fn rng(&mut self) -> &mut RekeyableStream {
         &mut self.rng
     }
 
@@ -436,6 +438,27 @@ impl BalancerState {
         })
     }
 
+    /// [`BalancerState::pick`] for a balancer `kind` that reads no weights (`p2c`, `random`,
+    /// `random2`, `least_request`, `least_conn`, `peak_ewma`) when this client excludes no
+    /// replica: the same pick and the same draws, without looking at the weights or the
+    /// exclusions; `None` when it does exclude some, and the general path must pick.
+    #[inline(always)]
+    pub fn pick_unweighted(
+        &mut self,
+        kind: BalancerKind,
+        view: &[u32],
+        now: u64,
+    ) -> Option<Option<u32>> {
+        debug_assert!(!matches!(
+            kind,
+            BalancerKind::WeightedRoundRobin | BalancerKind::RingHash | BalancerKind::Maglev
+        ));
+        if self.excluded_count != 0 {
+            return None;
+        }
+        Some(self.pick_from(kind, view, &[], now))
+    }
+
     /// The next replica of `view` (two or more) in round-robin order.
     #[inline(always)]
     fn next_round_robin(&mut self, view: &[u32]) -> u32 {
@@ -552,7 +575,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn state(replicas: usize) -> BalancerState {
-        BalancerState::new(replicas, ChaCha8Rng::seed_from_u64(9))
+        BalancerState::new(replicas, RekeyableStream::seed_from_u64(9))
     }
 
     #[test]
@@ -652,6 +675,66 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_unweighted_pick_is_the_general_paths_with_the_same_draws() {
+        // Each balancer that reads no weights, over views that change, with an exclusion part
+        // of the way and outstanding counts that move: the plain pick (falling back to `pick`
+        // while a replica is excluded) and `pick` alone choose the same replica every time,
+        // and their random streams stay in step (compared word for word at the end).
+        use rand::Rng;
+        for kind in [
+            BalancerKind::PowerOfTwoChoices,
+            BalancerKind::Random,
+            BalancerKind::Random2,
+            BalancerKind::LeastRequest,
+            BalancerKind::LeastConn,
+            BalancerKind::PeakEwma,
+        ] {
+            let (mut plain, mut general) = (state(6), state(6));
+            let views: [&[u32]; 5] = [&[0, 1, 2, 3, 4], &[0, 1], &[3], &[], &[5, 4, 3, 2, 1, 0]];
+            for step in 0..300usize {
+                let view = views[(step / 7) % views.len()];
+                let excluded = (60..90).contains(&step);
+                for balancer in [&mut plain, &mut general] {
+                    balancer.set_excluded(4, excluded);
+                }
+                let version = (step / 7) as u64 * 2 + u64::from(excluded);
+                let now = step as u64 * 1_000;
+                let expected = general.pick(kind, view, version, &[1; 6], now);
+                let chosen = match plain.pick_unweighted(kind, view, now) {
+                    Some(pick) => {
+                        assert!(!excluded, "{kind:?} step {step}: an exclusion was ignored");
+                        pick
+                    }
+                    None => plain.pick(kind, view, version, &[1; 6], now),
+                };
+                assert_eq!(chosen, expected, "{kind:?} step {step}, view {view:?}");
+                if let Some(replica) = chosen {
+                    for balancer in [&mut plain, &mut general] {
+                        balancer.on_send(replica);
+                        if step % 3 == 0 {
+                            balancer.on_end(replica);
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                plain.rng().next_u64(),
+                general.rng().next_u64(),
+                "{kind:?}: the streams drew different numbers of words"
+            );
+        }
+    }
+
+    #[test]
+    fn the_random_stream_starts_on_the_line_after_the_counts() {
+        // A pick reads line 0 (exclusions, outstanding counts) and the stream's position with
+        // its block's first words: those must be the next line, from its start.
+        use std::mem::offset_of;
+        assert_eq!(offset_of!(BalancerState, rng), 64);
+        assert!(std::mem::size_of::<RekeyableStream>() <= 128);
     }
 
     #[test]
@@ -790,7 +873,7 @@ mod governance_tests {
 
     #[test]
     fn ejected_replicas_are_skipped_until_the_panic_threshold() {
-        let mut balancer = BalancerState::new(4, ChaCha8Rng::seed_from_u64(1));
+        let mut balancer = BalancerState::new(4, RekeyableStream::seed_from_u64(1));
         balancer.set_excluded(1, true);
         for _ in 0..100 {
             let pick = balancer.pick(BalancerKind::Random, &[0, 1, 2, 3], 0, &[1; 4], 0);
@@ -807,7 +890,7 @@ mod governance_tests {
 
     #[test]
     fn peak_ewma_avoids_a_replica_after_one_slow_round_trip_and_forgives_it_slowly() {
-        let mut balancer = BalancerState::new(2, ChaCha8Rng::seed_from_u64(2));
+        let mut balancer = BalancerState::new(2, RekeyableStream::seed_from_u64(2));
         balancer.observe_rtt(0, 1_000_000, 1_000_000_000);
         balancer.observe_rtt(1, 500_000_000, 1_000_000_000); // one 500 ms answer: cost jumps
         for _ in 0..50 {
@@ -833,7 +916,7 @@ mod routing_tests {
     use rand::SeedableRng;
 
     fn state(replicas: usize) -> BalancerState {
-        BalancerState::new(replicas, ChaCha8Rng::seed_from_u64(4))
+        BalancerState::new(replicas, RekeyableStream::seed_from_u64(4))
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl<R: Recorder> Simulation<'_, R> {
         !self.active_partitions.is_empty() && self.partition_separates(zone_a, zone_b)
     }
 
-    fn partition_separates(&self, zone_a: u32, zone_b: u32) -> bool {
+    pub(super) fn partition_separates(&self, zone_a: u32, zone_b: u32) -> bool {
         if zone_a == NONE || zone_a == zone_b {
             return false;
         }

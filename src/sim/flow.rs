@@ -272,10 +272,9 @@ impl<R: Recorder> Simulation<'_, R> {
         let service = self.model.endpoints[start.endpoint as usize].service;
         // Past LONGEST (10,000 h, the scenario limit), a timeout is as good as none; capped, every
         // deadline stays below u64::MAX, the "no sweep pending" mark, and so fires.
-        let timeout = self
-            .client_policy(start.client, service)
-            .timeout
-            .min(crate::engine::time::LONGEST);
+        let (timeout, timeout_queue) =
+            self.lanes.call_timeout[self.lane_index(start.client, service)];
+        let timeout = timeout.min(crate::engine::time::LONGEST);
         let call = CallState {
             generation: 0,
             parent: start.parent,
@@ -323,8 +322,7 @@ impl<R: Recorder> Simulation<'_, R> {
                 },
             );
         } else {
-            let lane = self.lanes.call_timeout[self.lane_index(start.client, service)];
-            self.arm_deadline(lane, deadline, queue);
+            self.arm_deadline(timeout_queue, deadline, queue);
         }
         if R::TRACES {
             self.trace_try_sent(slot, TryKind::First, now);
@@ -529,6 +527,7 @@ impl<R: Recorder> Simulation<'_, R> {
         let arrival = now
             .saturating_add(request_hop)
             .saturating_add(self.extra_latency(caller_replica, replica_slot));
+        let call_mask_has_first_call = job.call_mask & 1 != 0;
         let (job_slot, job_generation) = self.flight.jobs.insert(job);
         if self.flight.job_lineage.len() <= job_slot as usize {
             self.flight
@@ -536,7 +535,11 @@ impl<R: Recorder> Simulation<'_, R> {
                 .resize(job_slot as usize + 1, Lineage::default());
             self.flight.job_positions.resize(job_slot as usize + 1, 0);
         }
-        self.flight.job_lineage[job_slot as usize] = lineage;
+        // Only a job whose first call is made reads what its try hands on (`key_work_stream`):
+        // a leaf's lineage would be a write to a line of its own, missed, for nothing.
+        if call_mask_has_first_call {
+            self.flight.job_lineage[job_slot as usize] = lineage;
+        }
         queue.push_in_lane(
             self.lanes.hops,
             arrival,
@@ -616,7 +619,9 @@ impl<R: Recorder> Simulation<'_, R> {
     /// The caller's balancer picks a replica index for the call's next try (`None`: none in view).
     /// Consistent hashing hashes the request's user key; zone-aware routing applies to callers
     /// with a zone; anything else is the plain balancer. (Plain round robin, the commonest, is
-    /// picked inline: the general path's calls and dispatch were a tenth of a try's sending.)
+    /// picked inline: the general path's calls and dispatch were a tenth of a try's sending;
+    /// the balancers that read no weights, `p2c` first, skip the general path's reads of the
+    /// service's settings.)
     #[inline(always)]
     fn pick_replica(&mut self, slot: u32, try_key: u64, now: u64) -> Option<u32> {
         let call = self.flight.calls.at(slot);
@@ -625,6 +630,12 @@ impl<R: Recorder> Simulation<'_, R> {
             let view_id = self.discovery.client_view[client] as usize;
             let view = self.discovery.views[view_id].as_slice();
             if let Some(pick) = self.clients.balancers[client].pick_round_robin(view) {
+                return pick;
+            }
+        } else if let Some(kind) = self.clients.plain_unweighted[service] {
+            let view_id = self.discovery.client_view[client] as usize;
+            let view = self.discovery.views[view_id].as_slice();
+            if let Some(pick) = self.clients.balancers[client].pick_unweighted(kind, view, now) {
                 return pick;
             }
         }
@@ -1039,7 +1050,6 @@ impl<R: Recorder> Simulation<'_, R> {
     ) {
         let call = self.flight.calls.at(slot);
         let (client, service, measured) = (call.client, call.service as usize, call.measured);
-        let sent = call.sent[try_number as usize % TRY_LANES];
         if R::TRACES {
             let try_key = derive_key(call.key, u64::from(try_number));
             let outcome = Some(outcome);
@@ -1049,9 +1059,11 @@ impl<R: Recorder> Simulation<'_, R> {
                 at: now,
             });
         }
+        // Releasing the try leaves its send time in place (only its lane is freed): the
+        // balancer and guards read it from the call, if they use it.
         let replica = self.release_try(slot, try_number, now, queue);
         if replica < PENDING {
-            self.observe_try_end(client, service, replica, outcome, now - sent, now);
+            self.observe_try_end(client, service, replica, outcome, slot, try_number, now);
         }
         if measured {
             self.measure.service_totals[service]
@@ -1079,10 +1091,12 @@ impl<R: Recorder> Simulation<'_, R> {
         call.live_tries -= 1;
         if replica < PENDING {
             self.clients.balancers[client as usize].on_end(replica);
-            if self
-                .client_policy(client, service)
-                .max_connections
-                .is_some()
+            // A plain service's calls have no connection pool under any policy.
+            if !self.clients.plain_tries[service]
+                && self
+                    .client_policy(client, service)
+                    .max_connections
+                    .is_some()
             {
                 self.send_pending(client, now, queue);
             }
@@ -1177,8 +1191,7 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let call = self.flight.calls.at(slot);
-        let (parent, optional, measured, started) =
-            (call.parent, call.optional, call.measured, call.started);
+        let (parent, optional, measured) = (call.parent, call.optional, call.measured);
         if R::TRACES && matches!(parent, Parent::Edge { .. }) {
             let request = call.key;
             self.recorder.trace(&TraceEvent::RequestEnds {
@@ -1189,9 +1202,15 @@ impl<R: Recorder> Simulation<'_, R> {
         }
         self.flight.calls.remove(slot);
         match parent {
-            Parent::Edge { workload, user } => self.end_request(
-                workload, user, measured, started, outcome, cause, now, queue,
-            ),
+            Parent::Edge { workload, user } => {
+                // Read here, not with the fields above: the start lies in the call's second
+                // cache line, which a call with a job for parent then does not touch. (Removal
+                // only freed the slot: its values stay until the next call takes it.)
+                let started = self.flight.calls.at(slot).started;
+                self.end_request(
+                    workload, user, measured, started, outcome, cause, now, queue,
+                )
+            }
             Parent::Job { job, generation } => {
                 let Some(parent) = self.flight.jobs.get_mut(job, generation) else {
                     return;
@@ -1227,7 +1246,10 @@ impl<R: Recorder> Simulation<'_, R> {
             return;
         };
         let replica_slot = job.replica as usize;
-        if self.partitioned(job.caller_zone, self.replicas[replica_slot].zone) {
+        // The caller's zone (the job's second line) is read only while a partition is in force.
+        if !self.active_partitions.is_empty()
+            && self.partition_separates(job.caller_zone, self.replicas[replica_slot].zone)
+        {
             self.flight.jobs.remove(slot); // a partition began while the request was on the wire
             return;
         }
@@ -1255,7 +1277,11 @@ impl<R: Recorder> Simulation<'_, R> {
         if measured {
             self.measure.service_totals[service].requests += 1;
         }
-        if let Some(limit) = &self.model.services[service].rate_limit {
+        if self.replicas[replica_slot].rate_limited {
+            let limit = self.model.services[service]
+                .rate_limit
+                .as_ref()
+                .expect("a rate-limited replica's service has a rate limit");
             if !self.replicas[replica_slot].take_token(limit, now) {
                 self.respond(slot, Outcome::Rejected, now, queue); // over the rate limit: 429
                 self.flight.jobs.remove(slot);
@@ -1361,14 +1387,16 @@ impl<R: Recorder> Simulation<'_, R> {
         job.holds_worker = false;
         let replica_slot = job.replica as usize;
         self.replicas[replica_slot].change_busy(now, -1, measured);
-        let service = self.replicas[replica_slot].service as usize;
-        let max_queue_time = self.model.services[service].max_queue_time;
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
             let waiting = self.flight.jobs.at(next);
             if waiting.deadline <= now {
                 self.drop_expired(next, now);
                 continue;
             }
+            // Read only with a job waiting: the service's settings are a cache miss on a big
+            // mesh, and most releases find the queue empty.
+            let service = self.replicas[replica_slot].service as usize;
+            let max_queue_time = self.model.services[service].max_queue_time;
             if now - waiting.arrived > max_queue_time {
                 self.shed(next, now, queue);
                 continue;
@@ -1398,7 +1426,7 @@ impl<R: Recorder> Simulation<'_, R> {
             self.finish_job(slot, Outcome::Error, now, queue);
             return;
         }
-        if self.model.services[service].concurrency == crate::model::Concurrency::Async {
+        if replica.async_concurrency {
             self.release_worker(slot, now, queue);
         }
         self.advance_steps(slot, now, queue);
@@ -1430,7 +1458,8 @@ impl<R: Recorder> Simulation<'_, R> {
                 self.flight.jobs.at_mut(slot).step += 1;
                 continue;
             }
-            self.flight.jobs.at_mut(slot).pending_calls = enabled;
+            // At most 128 calls per endpoint (the call mask's bits).
+            self.flight.jobs.at_mut(slot).pending_calls = enabled as u8;
             self.issue_step_calls(slot, now, queue);
             return;
         }

@@ -55,22 +55,33 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    /// Feeds a try's end to the client's balancer (peak EWMA), breaker and outlier detector.
+    /// Feeds the end of try `try_number` of call `call` to the client's balancer (peak EWMA),
+    /// breaker and outlier detector. The try's round trip is read only where one of them uses
+    /// it (its send time lies in the call's second cache line, which a plain client's
+    /// response then does not touch).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn observe_try_end(
         &mut self,
         client: u32,
         service: usize,
         replica: u32,
         outcome: Outcome,
-        rtt: u64,
+        call: u32,
+        try_number: u32,
         now: u64,
     ) {
-        let policy = self.client_policy(client, service);
-        if policy.balancer == BalancerKind::PeakEwma {
+        let round_trip = |sim: &Self| {
+            now - sim.flight.calls.at(call).sent[try_number as usize % super::request::TRY_LANES]
+        };
+        if self.clients.observes_rtt[service]
+            && self.client_policy(client, service).balancer == BalancerKind::PeakEwma
+        {
+            let rtt = round_trip(self);
             self.clients.balancers[client as usize].observe_rtt(replica, rtt, now);
         }
         if self.clients.guards[client as usize].is_some() {
+            let rtt = round_trip(self);
             self.guard_try_end(client, service, replica, outcome, rtt, now);
         }
     }

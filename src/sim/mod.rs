@@ -136,9 +136,11 @@ struct WorkloadRuntime {
 struct Lanes {
     /// Network hops.
     hops: Lane,
-    /// Whole-call timeouts: deadline queue index per called service, then per policy set of
-    /// each config change and called service (see [`Simulation::lane_index`]).
-    call_timeout: Vec<u32>,
+    /// Whole-call timeouts: the timeout (nanoseconds) and its deadline queue index per called
+    /// service, then per policy set of each config change and called service (see
+    /// [`Simulation::lane_index`]). The timeout is kept here, 16 bytes a service, so that
+    /// starting a call does not read the policy's line for it (a cache miss on a big mesh).
+    call_timeout: Vec<(u64, u32)>,
     /// Per-try timeouts: indexed like `call_timeout`.
     per_try_timeout: Vec<u32>,
     /// Hedge delays: indexed like `call_timeout`.
@@ -208,10 +210,21 @@ struct ClientTable {
     /// no zone-aware routing) under its own policy and every config change's, the pick
     /// `send_try` makes without the general path.
     plain_round_robin: Vec<bool>,
+    /// Per service: the balancer that picks every try of a call to it when that is one kind
+    /// that reads no weights and no key (`p2c`, `random`, `random2`, `least_request`,
+    /// `least_conn`, `peak_ewma`) under its own policy and every config change's, with no
+    /// traffic split and no zone-aware routing: `send_try` then picks without the general
+    /// path, which reads three more lines of the service's settings (the split, the weights,
+    /// the policy), each a cache miss on a big mesh.
+    plain_unweighted: Vec<Option<crate::model::BalancerKind>>,
     /// Per service: whether a try of a call to it needs no check before it is sent: no
     /// per-try timeout, no hedging, no bulkhead, no connection pool, under its own policy and
     /// every config change's. (The client's guards are checked apart.)
     plain_tries: Vec<bool>,
+    /// Per service: whether a client calling it may balance by `peak_ewma` (under its own
+    /// policy or a config change's), the one balancer that observes each try's round trip;
+    /// else a try's end does not read the policy.
+    observes_rtt: Vec<bool>,
     /// Per service: whether a call to it may propagate its deadline (under its own policy or
     /// a config change's), else a job's deadline is none without looking the policy up.
     may_propagate_deadlines: Vec<bool>,
@@ -325,7 +338,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
             client_base.push(balancers.len() as u32);
             for &target in &downstream[replica.service as usize] {
                 let identity = derive_key(slot as u64, target as u64);
-                let rng = streams.stream(StreamKind::Client, identity);
+                let rng = streams.rekeyable(StreamKind::Client, identity);
                 balancers.push(BalancerState::new(model.services[target].slots(), rng));
                 let name = format!(
                     "{}#{}",
@@ -339,7 +352,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         for (index, workload) in model.workloads.iter().enumerate() {
             edge_client.push(balancers.len() as u32);
             let service = model.endpoints[workload.target].service;
-            let rng = streams.stream(StreamKind::Client, derive_key(u64::MAX, index as u64));
+            let rng = streams.rekeyable(StreamKind::Client, derive_key(u64::MAX, index as u64));
             balancers.push(BalancerState::new(model.services[service].slots(), rng));
             let zone = workload.zone.map_or(NONE, |z| z as u32);
             clients.add(model, service, format!("workload:{}", workload.name), zone);
@@ -353,7 +366,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                         Some(&(_, client)) => client,
                         None => {
                             let key = derive_key(derive_key(u64::MAX, index as u64), entry as u64);
-                            let rng = streams.stream(StreamKind::Client, key);
+                            let rng = streams.rekeyable(StreamKind::Client, key);
                             balancers.push(BalancerState::new(model.services[entry].slots(), rng));
                             let name = format!("workload:{}", workload.name);
                             clients.add(model, entry, name, zone);
@@ -432,6 +445,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                         }) && model.services[index].traffic.is_none()
                     })
                     .collect(),
+                plain_unweighted: (0..model.services.len())
+                    .map(|index| plain_unweighted_balancer(model, index))
+                    .collect(),
                 plain_tries: (0..model.services.len())
                     .map(|index| {
                         policies_of(model, index).all(|policy| {
@@ -440,6 +456,12 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                                 && policy.max_requests.is_none()
                                 && policy.max_connections.is_none()
                         })
+                    })
+                    .collect(),
+                observes_rtt: (0..model.services.len())
+                    .map(|index| {
+                        policies_of(model, index)
+                            .any(|policy| policy.balancer == crate::model::BalancerKind::PeakEwma)
                     })
                     .collect(),
                 may_propagate_deadlines: (0..model.services.len())
@@ -807,6 +829,8 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
             replica.version = version;
             replica.autoscaled = service.autoscaled_slot(index);
             replica.base_error_rate = service.error_rate;
+            replica.rate_limited = service.rate_limit.is_some();
+            replica.async_concurrency = service.concurrency == crate::model::Concurrency::Async;
             if let Some(spec) = service.versions.get(version as usize) {
                 replica.overrides_service_time = spec.service_time.is_some();
                 if service.has_versions() {
@@ -874,7 +898,7 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
             .hedge
             .map_or(service.policy.timeout, |h| h.after);
         hedge.push(index_for(hedge_after));
-        call_timeout.push(index_for(service.policy.timeout));
+        call_timeout.push((service.policy.timeout, index_for(service.policy.timeout)));
         let per_try = service
             .policy
             .retries
@@ -886,7 +910,7 @@ fn build_lanes(model: &Model, queue: &mut EventQueue<Event>) -> (Lanes, usize) {
     for change in &model.changes {
         for policy in &change.policies {
             hedge.push(index_for(policy.hedge.map_or(policy.timeout, |h| h.after)));
-            call_timeout.push(index_for(policy.timeout));
+            call_timeout.push((policy.timeout, index_for(policy.timeout)));
             let per_try = policy.retries.per_try_timeout.unwrap_or(policy.timeout);
             per_try_timeout.push(index_for(per_try));
         }
@@ -934,6 +958,26 @@ fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntim
 
 /// The call policies calls to service `index` may run under: the scenario's, then each
 /// `[[change]]`'s.
+/// The balancer kind for [`ClientTable::plain_unweighted`] (`None`: the pick needs the
+/// general path, or plain round robin's).
+fn plain_unweighted_balancer(model: &Model, index: usize) -> Option<crate::model::BalancerKind> {
+    use crate::model::BalancerKind;
+    let kind = model.services[index].policy.balancer;
+    let unweighted = matches!(
+        kind,
+        BalancerKind::PowerOfTwoChoices
+            | BalancerKind::Random
+            | BalancerKind::Random2
+            | BalancerKind::LeastRequest
+            | BalancerKind::LeastConn
+            | BalancerKind::PeakEwma
+    );
+    let plain = policies_of(model, index)
+        .all(|policy| policy.balancer == kind && policy.zone_aware.is_none())
+        && model.services[index].traffic.is_none();
+    (unweighted && plain).then_some(kind)
+}
+
 fn policies_of(model: &Model, index: usize) -> impl Iterator<Item = &crate::model::CallPolicy> {
     std::iter::once(&model.services[index].policy).chain(
         model

@@ -65,6 +65,12 @@ pub struct Replica {
     pub overrides_service_time: bool,
     /// Whether its version is under a traffic analysis (its ended tries are counted).
     pub analysed: bool,
+    /// Whether its service has a rate limit (else an arrival does not read the service's
+    /// settings for it: a cache miss on a big mesh).
+    pub rate_limited: bool,
+    /// Whether its service's concurrency is `async` (a job gives its worker back when its
+    /// compute ends), kept here for the same reason.
+    pub async_concurrency: bool,
     /// Tries that reached it in the current window.
     pub window_arrivals: u64,
     /// Time of the last change of `busy_workers`, nanoseconds.
@@ -169,6 +175,8 @@ impl Replica {
             index,
             version: 0,
             overrides_service_time: false,
+            rate_limited: false,
+            async_concurrency: false,
             terminating: false,
             analysed: false,
             autoscaled: false,
@@ -279,6 +287,8 @@ mod tests {
         assert!(offset_of!(Replica, slow_factor) + size_of::<f64>() <= 64);
         assert!(offset_of!(Replica, window_arrivals) + size_of::<u64>() <= 64);
         assert!(offset_of!(Replica, health) < 64 && offset_of!(Replica, analysed) < 64);
+        assert!(offset_of!(Replica, rate_limited) < 64);
+        assert!(offset_of!(Replica, async_concurrency) < 64);
         assert_eq!(offset_of!(Replica, error_rate), 64);
         assert!(offset_of!(Replica, queue) + size_of::<VecDeque<u32>>() <= 128);
         assert!(offset_of!(Replica, jobs) + size_of::<Vec<u32>>() <= 128);

@@ -142,6 +142,7 @@ const _: () = assert!(std::mem::size_of::<CallState>() == 128);
 const _: () = assert!(std::mem::offset_of!(CallState, key) == 64);
 const _: () = assert!(std::mem::size_of::<Job>() == 128);
 const _: () = assert!(std::mem::offset_of!(Job, error_draw) == 64);
+const _: () = assert!(std::mem::offset_of!(Job, response_hop) == 56);
 
 impl Generational for CallState {
     fn generation(&self) -> u32 {
@@ -154,8 +155,10 @@ impl Generational for CallState {
 
 /// A server-side job: one try being served by one replica.
 /// (Aligned to a cache line, as [`CallState`]: 128 bytes, two lines, never three. Laid out in
-/// declaration order: the first line holds what a try's arrival reads and writes, so an
-/// arrival touches one line of its job.)
+/// declaration order: the first line holds what a try's arrival reads and writes, and all that
+/// a job waiting on its calls reads when the last one ends, finishes and responds (the pending
+/// count, the response hop), so those touch one line of their job; the second line is read
+/// when the job's compute ends, to issue its calls.)
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct Job {
@@ -163,8 +166,6 @@ pub struct Job {
     pub generation: u32,
     /// Replica slot serving it.
     pub replica: u32,
-    /// Zone of the caller (for partitions at delivery).
-    pub caller_zone: u32,
     /// Endpoint served.
     pub endpoint: u32,
     /// The calling call's slot, generation and try number, to route the response.
@@ -175,28 +176,31 @@ pub struct Job {
     pub try_number: u32,
     /// Index of the step under way.
     pub step: u32,
-    /// Arrival at the replica, nanoseconds.
-    pub arrived: u64,
-    /// Drawn compute time before any slow-down, nanoseconds.
-    pub service_time: u64,
-    /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
-    pub deadline: u64,
     /// Whether the job holds a worker now.
     pub holds_worker: bool,
     /// Whether it arrived in the measured interval.
     pub measured: bool,
     /// Whether a required call failed.
     pub failed_required: bool,
+    /// Calls of the current step not yet ended (a step has at most 128 calls: see
+    /// `call_mask`).
+    pub pending_calls: u8,
+    /// Arrival at the replica, nanoseconds.
+    pub arrived: u64,
+    /// Drawn compute time before any slow-down, nanoseconds.
+    pub service_time: u64,
+    /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
+    pub deadline: u64,
+    /// Drawn one-way latency of the response hop, nanoseconds.
+    pub response_hop: u64,
     /// Uniform draw in [0, 1) compared with an `errors` fault's rate.
     pub error_draw: f64,
-    /// Calls of the current step not yet ended.
-    pub pending_calls: u32,
+    /// Zone of the caller (for partitions at delivery, and failure attribution).
+    pub caller_zone: u32,
     /// Identity of this try: the key of its child calls derives from it.
     pub key: u64,
     /// The end-to-end request's user key, passed on to its child calls.
     pub user_key: u64,
-    /// Drawn one-way latency of the response hop, nanoseconds.
-    pub response_hop: u64,
     /// Bit i set: call i of the endpoint (in step order) is made (at most 128 calls).
     pub call_mask: u128,
 }
