@@ -14,6 +14,9 @@
 //! records (memory is bounded); it is applied when full, and before anything reads the
 //! histograms or the succeeded counts: at every window's close (`Simulation::advance_windows`,
 //! which also runs at the end of the run, before the summary is taken).
+//! A test runs a 40-service model with the log and with every record direct and compares
+//! every window row and summary (`sim::tests::a_big_topology_s_logged_latencies_give_the_same_run_as_direct_records`):
+//! a reader added mid-run without applying the log first makes it fail.
 //!
 //! On small topologies (the tier chain: 3 services) the histograms stay in the L1 and L2
 //! caches, and the log is off: [`LatencyLog::for_services`] decides.
@@ -32,6 +35,30 @@ const RECORDS_PER_SERVICE: usize = 64;
 /// Bounds of the log's capacity, records (16 bytes each, log and sorted copy: at most 8 MiB).
 const MIN_CAPACITY: usize = 4_096;
 const MAX_CAPACITY: usize = 1 << 19;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests only: records direct on every topology (see [`force_direct_records`]).
+    static FORCED_DIRECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Tests only: while `direct` is true, simulations built on this thread record latencies at
+/// once whatever their size, so that a test can compare a run with the log and without it.
+#[cfg(test)]
+pub(super) fn force_direct_records(direct: bool) {
+    FORCED_DIRECT.with(|forced| forced.set(direct));
+}
+
+#[cfg(test)]
+fn forced_direct() -> bool {
+    FORCED_DIRECT.with(std::cell::Cell::get)
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn forced_direct() -> bool {
+    false
+}
 
 /// Succeeded jobs' latencies waiting to be counted at their services.
 #[derive(Debug, Default)]
@@ -56,7 +83,7 @@ pub(super) struct LatencyLog {
 impl LatencyLog {
     /// The log for a topology of `services` services: off below [`DEFER_FROM_SERVICES`].
     pub(super) fn for_services(services: usize) -> LatencyLog {
-        if services < DEFER_FROM_SERVICES {
+        if services < DEFER_FROM_SERVICES || forced_direct() {
             LatencyLog::default()
         } else {
             let capacity = (services * RECORDS_PER_SERVICE).clamp(MIN_CAPACITY, MAX_CAPACITY);

@@ -330,3 +330,102 @@ fn pareto_with_a_vanishing_shape_saturates_rather_than_answering_in_zero_time() 
     assert_eq!(result.outcomes.get(Outcome::Succeeded), 0);
     assert!(result.outcomes.get(Outcome::Timeout) > 0);
 }
+
+/// A window row as a test compares it: start, service, succeeded, and the window histogram's
+/// count, mean bits, minimum, maximum and percentiles.
+type WindowLatencies = (u64, String, u64, u64, u64, u64, u64, Vec<u64>);
+
+/// Keeps every window row's latency figures.
+#[derive(Default)]
+struct LatencyRecorder {
+    windows: Vec<WindowLatencies>,
+}
+
+impl super::Recorder for LatencyRecorder {
+    fn window(&mut self, row: &super::WindowRow<'_>) {
+        let latency = &row.counters.latency;
+        self.windows.push((
+            row.start,
+            row.service.to_string(),
+            row.counters.succeeded,
+            latency.count(),
+            latency.mean_nanos().to_bits(),
+            latency.min_nanos(),
+            latency.max_nanos(),
+            [0.5, 0.9, 0.99, 0.999, 1.0]
+                .map(|q| latency.quantile_nanos(q))
+                .to_vec(),
+        ));
+    }
+    fn event(&mut self, _record: &super::EventRecord) {}
+}
+
+#[test]
+fn a_big_topology_s_logged_latencies_give_the_same_run_as_direct_records() {
+    // 40 services (the latency log is on from 32) with a workload each, at loads and service
+    // times that differ by service, over 12 windows: the run with the log and the run with
+    // every record counted at once must agree on every window row and every service's summary.
+    // Guards the log's invariant: nothing may read a service's histogram or succeeded count
+    // during a run before the log is applied.
+    const SERVICES: usize = 40;
+    let mut model = single_service(100.0, 2, 4, Dist::Exp { mean: 1e6 });
+    model.duration = 12 * SECOND;
+    model.warmup = 2 * SECOND;
+    let (service, endpoint, workload) = (
+        model.services[0].clone(),
+        model.endpoints[0].clone(),
+        model.workloads[0].clone(),
+    );
+    for index in 1..SERVICES {
+        let mut service = service.clone();
+        service.name = format!("server-{index}");
+        service.endpoints = vec![index];
+        model.services.push(service);
+        let mut endpoint = endpoint.clone();
+        endpoint.service = index;
+        endpoint.service_time = Dist::Exp {
+            mean: (1 + index % 7) as f64 * 1e5,
+        };
+        model.endpoints.push(endpoint);
+        let mut workload = workload.clone();
+        workload.name = format!("load-{index}");
+        workload.target = index;
+        workload.rate = 20.0 * (1 + index % 5) as f64;
+        model.workloads.push(workload);
+    }
+    let (logged, logged_rows) = Simulation::run(&model, LatencyRecorder::default());
+    super::latency_log::force_direct_records(true);
+    let (direct, direct_rows) = Simulation::run(&model, LatencyRecorder::default());
+    super::latency_log::force_direct_records(false);
+    assert!(logged.events_handled > 10_000, "{}", logged.events_handled);
+    assert_eq!(logged.events_handled, direct.events_handled);
+    assert_eq!(logged_rows.windows.len(), direct_rows.windows.len());
+    for (logged, direct) in logged_rows.windows.iter().zip(&direct_rows.windows) {
+        assert_eq!(logged, direct);
+    }
+    assert!(logged_rows.windows.iter().filter(|row| row.3 > 0).count() > SERVICES * 10);
+    for (index, (logged, direct)) in logged.services.iter().zip(&direct.services).enumerate() {
+        assert!(
+            logged.latency.count() > 0,
+            "service {index} recorded nothing"
+        );
+        assert_eq!(logged.succeeded, direct.succeeded, "service {index}");
+        assert_eq!(
+            logged.latency.count(),
+            direct.latency.count(),
+            "service {index}"
+        );
+        assert_eq!(
+            logged.latency.mean_nanos().to_bits(),
+            direct.latency.mean_nanos().to_bits(),
+            "service {index}"
+        );
+        for quantile in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(
+                logged.latency.quantile_nanos(quantile),
+                direct.latency.quantile_nanos(quantile),
+                "service {index}, quantile {quantile}"
+            );
+        }
+    }
+}
