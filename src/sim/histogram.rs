@@ -336,15 +336,16 @@ pub(crate) fn value_at_quantile<T: Count>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use hdrhistogram::Histogram;
 
     /// The largest value of the simulator's histograms (one hour), nanoseconds.
     const HOUR: u64 = 3_600_000_000_000;
 
-    /// A deterministic stream of 64-bit values (PCG-style LCG, top bits).
-    fn values(seed: u64) -> impl Iterator<Item = u64> {
+    /// A deterministic stream of 64-bit values (PCG-style LCG, top bits); also the spread
+    /// values of `sim::latency_log`'s tests.
+    pub(in crate::sim) fn values(seed: u64) -> impl Iterator<Item = u64> {
         let mut state = seed;
         std::iter::repeat_with(move || {
             state = state

@@ -170,18 +170,8 @@ impl LatencyLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::histogram::tests::values;
     use crate::sim::stats::LatencyStats;
-
-    /// A deterministic stream of 64-bit values (PCG-style LCG).
-    fn values(seed: u64) -> impl Iterator<Item = u64> {
-        let mut state = seed;
-        std::iter::repeat_with(move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state
-        })
-    }
 
     /// Everything a reader can ask of two histograms is the same.
     fn assert_same_stats(direct: &LatencyStats, deferred: &LatencyStats, what: &str) {
