@@ -177,6 +177,11 @@ pub struct Simulation<'m, R: Recorder> {
     active_partitions: Vec<u32>,
     /// Whether the scenario has a `latency` fault (else no replica ever adds latency to a hop).
     has_latency_faults: bool,
+    /// Whether a replica's jobs may be dropped all at once (a `crash` or `hang` fault, a
+    /// deployment's termination: [`tracks_held_jobs`]), which reads which jobs it holds. Else
+    /// only their number is read (gauges), and a job leaving its replica's list takes its last
+    /// entry off instead of its own (no position to keep per job).
+    tracks_held_jobs: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
 }
@@ -530,6 +535,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 .faults
                 .iter()
                 .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
+            tracks_held_jobs: tracks_held_jobs(model),
             ops: ops::Operations::default(),
         }
     }
@@ -758,6 +764,18 @@ impl<R: Recorder> Simulation<'_, R> {
             )
         });
     }
+}
+
+/// Whether a run of `model` may drop every job a replica holds at once (`drop_all_jobs`: a
+/// `crash` or `hang` fault, or a deployment's replica killed at the end of its grace period),
+/// the one reader of which jobs a replica holds.
+fn tracks_held_jobs(model: &Model) -> bool {
+    use crate::model::FaultKind;
+    !model.deployments.is_empty()
+        || model
+            .faults
+            .iter()
+            .any(|fault| matches!(fault.kind, FaultKind::Crash | FaultKind::Hang))
 }
 
 /// Per-client tables built alongside the balancers.
