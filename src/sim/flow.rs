@@ -369,7 +369,10 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Starts the call's next try (first try, retry or hedge): numbers it, arms its timers, asks
-    /// the local guards (breaker, bulkhead, connection pool), then sends it.
+    /// the local guards (breaker, bulkhead, connection pool), then sends it. (Always inlined:
+    /// a plain try, with nothing to arm or ask, then costs no call of its own; the checks are
+    /// out of line in [`Simulation::begin_guarded_try`].)
+    #[inline(always)]
     fn begin_try(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let call = self.flight.calls.at_mut(slot);
         let try_number = call.tries;
@@ -378,6 +381,26 @@ impl<R: Recorder> Simulation<'_, R> {
         call.lanes[try_number as usize % TRY_LANES] = LOCAL;
         call.lost_in_crash &= !(1 << (try_number as usize % TRY_LANES));
         call.live_tries += 1;
+        let (service, client) = (call.service as usize, call.client);
+        if self.clients.plain_tries[service] && self.clients.guards[client as usize].is_none() {
+            // Nothing to arm or ask (the checks below would all pass).
+            self.send_try(slot, try_number, now, queue);
+        } else {
+            self.begin_guarded_try(slot, try_number, now, queue);
+        }
+    }
+
+    /// [`Simulation::begin_try`] for a try with timers to arm or guards to ask: try
+    /// `try_number`, already numbered.
+    #[inline(never)]
+    fn begin_guarded_try(
+        &mut self,
+        slot: u32,
+        try_number: u32,
+        now: u64,
+        queue: &mut EventQueue<Event>,
+    ) {
+        let call = self.flight.calls.at(slot);
         let (generation, service, deadline, client, hedges) = (
             call.generation,
             call.service as usize,
@@ -385,11 +408,6 @@ impl<R: Recorder> Simulation<'_, R> {
             call.client,
             u32::from(call.hedges),
         );
-        if self.clients.plain_tries[service] && self.clients.guards[client as usize].is_none() {
-            // Nothing to arm or ask (the checks below would all pass).
-            self.send_try(slot, try_number, now, queue);
-            return;
-        }
         let policy = self.client_policy(client, service);
         if let Some(per_try) = policy.retries.per_try_timeout {
             if now.saturating_add(per_try) < deadline {
@@ -1402,23 +1420,30 @@ impl<R: Recorder> Simulation<'_, R> {
         );
     }
 
-    /// The job gives its worker back, if it holds one; the next queued job takes it. (The
-    /// test is inlined: an async job's finish, which holds none, then costs no call, whose
-    /// register saves and restores outweighed the test itself.)
+    /// The job gives its worker back, if it holds one; the next queued job takes it. (Inlined
+    /// up to the queue: an async job's finish, which holds no worker, and a release that finds
+    /// the queue empty, most of them, then cost no call, whose register saves and restores
+    /// outweighed the work.)
     #[inline(always)]
     fn release_worker(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
-        if self.flight.jobs.at(slot).holds_worker {
-            self.release_held_worker(slot, now, queue);
+        let job = self.flight.jobs.at_mut(slot);
+        if !job.holds_worker {
+            return;
+        }
+        job.holds_worker = false;
+        let replica_slot = job.replica as usize;
+        let replica = &mut self.replicas[replica_slot];
+        replica.change_busy(now, -1, self.measure.measured);
+        if !replica.queue.is_empty() {
+            self.start_next_queued(replica_slot, now, queue);
         }
     }
 
-    /// [`Simulation::release_worker`] for a job that holds a worker.
-    fn release_held_worker(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
-        let measured = self.measure.measured;
-        let job = self.flight.jobs.at_mut(slot);
-        job.holds_worker = false;
-        let replica_slot = job.replica as usize;
-        self.replicas[replica_slot].change_busy(now, -1, measured);
+    /// A worker of `replica_slot` is free and jobs wait: the first that may still start takes
+    /// it (those whose caller's deadline has passed are dropped, those that waited too long
+    /// shed).
+    #[inline(never)]
+    fn start_next_queued(&mut self, replica_slot: usize, now: u64, queue: &mut EventQueue<Event>) {
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
             let waiting = self.flight.jobs.at(next);
             if waiting.deadline <= now {
