@@ -134,7 +134,8 @@ impl<R: Recorder> Simulation<'_, R> {
         queue: &mut EventQueue<Event>,
     ) {
         let measured = self.measure.measured;
-        let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
+        let mut jobs = std::mem::take(&mut self.scratch_jobs);
+        self.replicas[replica_slot].take_jobs(&mut jobs);
         for &job in &jobs {
             if let Some(outcome) = answer {
                 self.mark_lost_in_crash(job);
@@ -142,9 +143,8 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             self.flight.jobs.remove(job);
         }
+        self.scratch_jobs = jobs;
         let replica = &mut self.replicas[replica_slot];
-        replica.jobs = jobs;
-        replica.jobs.clear();
         replica.queue.clear();
         let busy = replica.busy_workers as i32;
         replica.change_busy(now, -busy, measured);
