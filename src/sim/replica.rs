@@ -323,11 +323,15 @@ impl Replica {
         if position == last_position {
             return None;
         }
-        let last = self.job_at(last_position);
-        match position.checked_sub(INLINE_JOBS as u32) {
-            None => self.inline_jobs[position as usize] = last,
-            Some(spilled) => self.more_jobs[spilled as usize] = last,
+        if let Some(spilled) = position.checked_sub(INLINE_JOBS as u32) {
+            // Both spilled (the last lies past `position`): one slice, as `Vec` would.
+            let more = &mut self.more_jobs[spilled as usize..];
+            let last = more[(last_position - position) as usize];
+            more[0] = last;
+            return Some(last);
         }
+        let last = self.job_at(last_position);
+        self.inline_jobs[position as usize] = last;
         Some(last)
     }
 
