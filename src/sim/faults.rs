@@ -135,7 +135,8 @@ impl<R: Recorder> Simulation<'_, R> {
     ) {
         debug_assert!(self.tracks_held_jobs, "which jobs a replica holds is not kept");
         let measured = self.measure.measured;
-        let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
+        let mut jobs = std::mem::take(&mut self.scratch_jobs);
+        self.replicas[replica_slot].take_jobs(&mut jobs);
         for &job in &jobs {
             if let Some(outcome) = answer {
                 self.mark_lost_in_crash(job);
@@ -143,9 +144,8 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             self.flight.jobs.remove(job);
         }
+        self.scratch_jobs = jobs;
         let replica = &mut self.replicas[replica_slot];
-        replica.jobs = jobs;
-        replica.jobs.clear();
         replica.queue.clear();
         let busy = replica.busy_workers as i32;
         replica.change_busy(now, -busy, measured);

@@ -1338,13 +1338,13 @@ impl<R: Recorder> Simulation<'_, R> {
         let job = self.flight.jobs.at_mut(slot);
         job.arrived = now;
         job.measured = measured;
+        let position = replica.hold_job(slot);
         if self.tracks_held_jobs {
-            self.flight.job_positions[slot as usize] = replica.jobs.len() as u32;
+            self.flight.job_positions[slot as usize] = position;
         }
-        replica.jobs.push(slot);
         if !replica.has_free_worker() {
             replica.queue.push_back(slot);
-        } else if self.flight.jobs.at(slot).deadline <= now {
+        } else if replica.deadlines_arrive && self.flight.jobs.at(slot).deadline <= now {
             self.drop_expired(slot, now);
         } else {
             self.start_compute(slot, now, queue);
@@ -1390,14 +1390,14 @@ impl<R: Recorder> Simulation<'_, R> {
     #[inline(always)]
     fn remove_from_replica(&mut self, replica_slot: usize, slot: u32) {
         if !self.tracks_held_jobs {
-            self.replicas[replica_slot].jobs.pop();
+            // Which jobs are held is not read: the last entry goes, and no other moves.
+            let replica = &mut self.replicas[replica_slot];
+            replica.drop_job(replica.held_jobs() - 1);
             return;
         }
-        let position = self.flight.job_positions[slot as usize] as usize;
-        let replica = &mut self.replicas[replica_slot];
-        replica.jobs.swap_remove(position);
-        if let Some(&moved) = replica.jobs.get(position) {
-            self.flight.job_positions[moved as usize] = position as u32;
+        let position = self.flight.job_positions[slot as usize];
+        if let Some(moved) = self.replicas[replica_slot].drop_job(position) {
+            self.flight.job_positions[moved as usize] = position;
         }
     }
 
@@ -1408,8 +1408,8 @@ impl<R: Recorder> Simulation<'_, R> {
         let replica = &mut self.replicas[job.replica as usize];
         replica.change_busy(now, 1, measured);
         job.holds_worker = true;
-        if replica.slow_factor != 1.0 {
-            job.service_time = (job.service_time as f64 * replica.slow_factor).round() as u64;
+        if let Some(slow_factor) = replica.slow_down() {
+            job.service_time = (job.service_time as f64 * slow_factor).round() as u64;
         }
         queue.push(
             now.saturating_add(job.service_time),
@@ -1446,7 +1446,7 @@ impl<R: Recorder> Simulation<'_, R> {
     fn start_next_queued(&mut self, replica_slot: usize, now: u64, queue: &mut EventQueue<Event>) {
         while let Some(next) = self.replicas[replica_slot].queue.pop_front() {
             let waiting = self.flight.jobs.at(next);
-            if waiting.deadline <= now {
+            if self.replicas[replica_slot].deadlines_arrive && waiting.deadline <= now {
                 self.drop_expired(next, now);
                 continue;
             }

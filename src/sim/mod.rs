@@ -169,6 +169,8 @@ pub struct Simulation<'m, R: Recorder> {
     measure: Measurement,
     /// Scratch list reused by sweeps.
     scratch_replicas: Vec<u32>,
+    /// Scratch list of a replica's jobs, reused when a crash or a kill drops them all.
+    scratch_jobs: Vec<u32>,
     /// Scratch stream, re-keyed for every try's work.
     work_rng: RekeyableStream,
     workloads: Vec<WorkloadRuntime>,
@@ -528,6 +530,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 finish_from: model.duration,
             },
             scratch_replicas: Vec::new(),
+            scratch_jobs: Vec::new(),
             workloads,
             lanes,
             active_partitions: Vec::new(),
@@ -857,6 +860,8 @@ fn build_replicas(model: &Model) -> (Vec<Replica>, Vec<u32>) {
             replica.base_error_rate = service.error_rate;
             replica.rate_limited = service.rate_limit.is_some();
             replica.async_concurrency = service.concurrency == crate::model::Concurrency::Async;
+            replica.deadlines_arrive =
+                policies_of(model, service_index).any(|policy| policy.deadline_propagation);
             if let Some(spec) = service.versions.get(version as usize) {
                 replica.overrides_service_time = spec.service_time.is_some();
                 if service.has_versions() {

@@ -815,7 +815,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         replica.add_running_time(now, measured);
         replica.lifecycle = Lifecycle::Off;
         let service = replica.service as usize;
-        let held = replica.jobs.len();
+        let held = replica.held_jobs();
         self.record_replica_event(now, "replica_stopped", slot, format!("{held} held"));
         self.apply_health(slot, now, queue);
         self.reconcile_deployments(service, now, queue);
@@ -831,7 +831,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
         if !self.stop_if_terminating(slot, termination, now, queue) {
             return;
         }
-        let held = self.replicas[slot].jobs.len();
+        let held = self.replicas[slot].held_jobs();
         if held > 0 {
             self.record_replica_event(now, "replica_killed", slot, format!("{held} dropped"));
             self.drop_all_jobs(slot, Some(Outcome::Refused), now, queue);

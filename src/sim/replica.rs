@@ -39,12 +39,16 @@ impl Health {
     }
 }
 
+/// Jobs a replica holds in its own second cache line; more go to a list on the heap.
+pub const INLINE_JOBS: usize = 3;
+
 /// One replica of a service.
 ///
 /// Laid out by what the event loop touches together, in declaration order (`repr(C)`) from a
 /// cache-line boundary: the first 64 bytes hold what every try reads or writes at its replica
-/// (arrival, compute start and end), the next 64 its jobs and queue and the error rate, the
-/// rest is read on faults, windows and autoscaling. A big mesh visits each replica rarely, so
+/// (arrival, compute start and end, the error rate), the next 64 its queue and the jobs it
+/// holds (the first few inline, so that a replica holding few touches no heap line for them),
+/// the rest is read on faults, windows and autoscaling. A big mesh visits each replica rarely, so
 /// every line a try touches there is a cache miss (measured in docs/performance.md).
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
@@ -71,6 +75,13 @@ pub struct Replica {
     /// Whether its service's concurrency is `async` (a job gives its worker back when its
     /// compute ends), kept here for the same reason.
     pub async_concurrency: bool,
+    /// Whether a call to its service may propagate its deadline (under the service's policy
+    /// or a config change's): else every job it serves has none, and an arrival and a
+    /// worker's release do not read the job's deadline (in the job's second cache line).
+    pub deadlines_arrive: bool,
+    /// Whether `slow_factor` is not 1 (a `slow` fault is on): the factor itself lies in the
+    /// cold part, read only then.
+    slowed: bool,
     /// Tries that reached it in the current window.
     pub window_arrivals: u64,
     /// Time of the last change of `busy_workers`, nanoseconds.
@@ -80,19 +91,27 @@ pub struct Replica {
     pub lifetime_busy_nanos: f64,
     /// Worker-nanoseconds busy within the measured interval.
     pub busy_worker_nanos: f64,
-    /// Multiplier of service times (1 unless a `slow` fault is on).
-    pub slow_factor: f64,
-    // ---- second cache line
     /// Fraction of requests failing with `error`: the service's steady `error_rate` combined with
     /// the `errors` faults in force.
     pub error_rate: f64,
-    /// Every job present (queued, computing or waiting on calls), for crash and hang. In a run
-    /// that never drops a replica's jobs at once (`Simulation::tracks_held_jobs` false), only
-    /// its length is kept right: which slots it lists is not.
-    pub jobs: Vec<u32>,
+    // ---- second cache line: its queue and the jobs it holds
     /// Jobs waiting for a worker, first come first served.
     pub queue: VecDeque<u32>,
+    /// Number of jobs present (queued, computing or waiting on calls): see [`Replica::job_at`].
+    /// (In a run that never drops a replica's jobs at once, `Simulation::tracks_held_jobs`
+    /// false, only this number is kept right, not which jobs the list names.)
+    held_jobs: u32,
+    /// The first [`INLINE_JOBS`] jobs present, in this line: a big mesh's replica holds a few
+    /// jobs at a time, and a list of its own on the heap was one more line (a cache miss) for
+    /// every try's arrival and end.
+    inline_jobs: [u32; INLINE_JOBS],
+    /// Room for the jobs present past the first [`INLINE_JOBS`], in order (its length is its
+    /// capacity: doubled when full, never shrunk, so a steady state allocates nothing). A boxed
+    /// slice, 16 bytes, so that it fits in this line beside the inline jobs.
+    more_jobs: Box<[u32]>,
     // ---- the rest: the extra latency and the queue capacity first (read on some tries)
+    /// Multiplier of service times (1 unless a `slow` fault is on; see `slowed`).
+    slow_factor: f64,
     /// Extra one-way latency on messages to and from it, nanoseconds.
     pub extra_latency: u64,
     /// Waiting room size (`None`: unbounded).
@@ -160,8 +179,11 @@ impl Replica {
             workers,
             queue: VecDeque::new(),
             queue_capacity,
-            jobs: Vec::new(),
+            held_jobs: 0,
+            inline_jobs: [0; INLINE_JOBS],
+            more_jobs: Box::default(),
             slow_factor: 1.0,
+            slowed: false,
             error_rate: 0.0,
             base_error_rate: 0.0,
             crash_faults: 0,
@@ -179,6 +201,7 @@ impl Replica {
             overrides_service_time: false,
             rate_limited: false,
             async_concurrency: false,
+            deadlines_arrive: false,
             terminating: false,
             analysed: false,
             autoscaled: false,
@@ -216,6 +239,13 @@ impl Replica {
     /// Recomputes `slow_factor` from the `slow` faults in force.
     pub fn combine_slow_factors(&mut self) {
         self.slow_factor = self.slow_fault_factors.iter().product();
+        self.slowed = self.slow_factor != 1.0;
+    }
+
+    /// The multiplier of service times when a `slow` fault is on, `None` otherwise (1).
+    #[inline]
+    pub fn slow_down(&self) -> Option<f64> {
+        self.slowed.then_some(self.slow_factor)
     }
 
     /// Takes a token from the rate-limit bucket at `now` (refilled at `limit.rate` per second up
@@ -243,7 +273,75 @@ impl Replica {
 
     /// Requests present, for gauges: jobs held, plus what a hung replica swallowed.
     pub fn present(&self) -> u64 {
-        self.jobs.len() as u64 + self.hung_accepted
+        u64::from(self.held_jobs) + self.hung_accepted
+    }
+
+    /// Number of jobs present (queued, computing or waiting on calls).
+    pub fn held_jobs(&self) -> u32 {
+        self.held_jobs
+    }
+
+    /// The job at `position` (below [`Replica::held_jobs`]) of the list of jobs present. The
+    /// list keeps the order a `Vec` would under [`Replica::hold_job`]'s push and
+    /// [`Replica::drop_job`]'s swap-remove (a crash answers the jobs in that order).
+    pub fn job_at(&self, position: u32) -> u32 {
+        match position.checked_sub(INLINE_JOBS as u32) {
+            None => self.inline_jobs[position as usize],
+            Some(spilled) => self.more_jobs[spilled as usize],
+        }
+    }
+
+    /// Adds `job` at the end of the list of jobs present; returns its position.
+    #[inline]
+    pub fn hold_job(&mut self, job: u32) -> u32 {
+        let position = self.held_jobs;
+        match position.checked_sub(INLINE_JOBS as u32) {
+            None => self.inline_jobs[position as usize] = job,
+            Some(spilled) => {
+                if spilled as usize == self.more_jobs.len() {
+                    self.grow_more_jobs();
+                }
+                self.more_jobs[spilled as usize] = job;
+            }
+        }
+        self.held_jobs += 1;
+        position
+    }
+
+    /// Doubles the room for spilled jobs (at least 4), keeping those held.
+    #[cold]
+    fn grow_more_jobs(&mut self) {
+        let mut grown = vec![0; (2 * self.more_jobs.len()).max(4)];
+        grown[..self.more_jobs.len()].copy_from_slice(&self.more_jobs);
+        self.more_jobs = grown.into_boxed_slice();
+    }
+
+    /// Removes the job at `position` as `Vec::swap_remove` does: the last job takes its
+    /// place. Returns that moved job (now at `position`), if one moved.
+    #[inline]
+    pub fn drop_job(&mut self, position: u32) -> Option<u32> {
+        self.held_jobs -= 1;
+        let last_position = self.held_jobs;
+        if position == last_position {
+            return None;
+        }
+        if let Some(spilled) = position.checked_sub(INLINE_JOBS as u32) {
+            // Both spilled (the last lies past `position`): one slice, as `Vec` would.
+            let more = &mut self.more_jobs[spilled as usize..];
+            let last = more[(last_position - position) as usize];
+            more[0] = last;
+            return Some(last);
+        }
+        let last = self.job_at(last_position);
+        self.inline_jobs[position as usize] = last;
+        Some(last)
+    }
+
+    /// Empties the list of jobs present into `jobs` (cleared first), in order.
+    pub fn take_jobs(&mut self, jobs: &mut Vec<u32>) {
+        jobs.clear();
+        jobs.extend((0..self.held_jobs).map(|position| self.job_at(position)));
+        self.held_jobs = 0;
     }
 
     /// Whether a worker is free.
@@ -311,16 +409,59 @@ mod tests {
 
     #[test]
     fn what_every_try_touches_shares_two_cache_lines() {
-        // The struct starts on a line boundary; the per-try fields end within the first line,
-        // the jobs, the queue and the error rate within the second.
+        // The struct starts on a line boundary; the per-try fields (the error rate too) end
+        // within the first line, the queue and the jobs held within the second.
         assert_eq!(std::mem::align_of::<Replica>(), 64);
-        assert!(offset_of!(Replica, slow_factor) + size_of::<f64>() <= 64);
+        assert!(offset_of!(Replica, error_rate) + size_of::<f64>() <= 64);
+        assert!(offset_of!(Replica, busy_worker_nanos) + size_of::<f64>() <= 64);
+        assert!(offset_of!(Replica, slowed) < 64);
         assert!(offset_of!(Replica, window_arrivals) + size_of::<u64>() <= 64);
         assert!(offset_of!(Replica, health) < 64 && offset_of!(Replica, analysed) < 64);
         assert!(offset_of!(Replica, rate_limited) < 64);
         assert!(offset_of!(Replica, async_concurrency) < 64);
-        assert_eq!(offset_of!(Replica, error_rate), 64);
-        assert!(offset_of!(Replica, queue) + size_of::<VecDeque<u32>>() <= 128);
-        assert!(offset_of!(Replica, jobs) + size_of::<Vec<u32>>() <= 128);
+        assert!(offset_of!(Replica, deadlines_arrive) < 64);
+        assert_eq!(offset_of!(Replica, queue), 64);
+        assert!(offset_of!(Replica, held_jobs) >= 64);
+        assert_eq!(
+            offset_of!(Replica, more_jobs) + size_of::<Box<[u32]>>(),
+            128
+        );
+    }
+
+    #[test]
+    fn the_jobs_present_keep_a_vecs_order_under_push_and_swap_remove() {
+        // An independent model: a plain Vec under the same operations, from a fixed LCG that
+        // pushes and removes at spread positions, across the inline/heap boundary both ways.
+        let mut replica = Replica::new(0, 0, 0, 1, None);
+        let mut model: Vec<u32> = Vec::new();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for step in 0..20_000u32 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let draw = (state >> 33) as u32;
+            // Waves of 500 steps: growing (6 pushes in 10, to about 100 jobs), then shrinking to
+            // none and hovering there, across the inline/heap boundary both ways.
+            let grow = if (step / 500) % 2 == 0 { 6 } else { 3 };
+            if model.is_empty() || draw % 10 < grow {
+                assert_eq!(replica.hold_job(step), model.len() as u32);
+                model.push(step);
+            } else {
+                let position = draw % model.len() as u32;
+                model.swap_remove(position as usize);
+                let moved = model.get(position as usize).copied();
+                assert_eq!(replica.drop_job(position), moved);
+            }
+            assert_eq!(replica.held_jobs(), model.len() as u32);
+            let held: Vec<u32> = (0..replica.held_jobs())
+                .map(|p| replica.job_at(p))
+                .collect();
+            assert_eq!(held, model);
+        }
+        assert!(replica.more_jobs.len() >= 8, "the list spilled and grew");
+        let mut taken = Vec::new();
+        replica.take_jobs(&mut taken);
+        assert_eq!(taken, model);
+        assert_eq!(replica.held_jobs(), 0);
     }
 }

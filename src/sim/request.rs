@@ -141,8 +141,9 @@ pub struct PendingQueue {
 const _: () = assert!(std::mem::size_of::<CallState>() == 128);
 const _: () = assert!(std::mem::offset_of!(CallState, key) == 64);
 const _: () = assert!(std::mem::size_of::<Job>() == 128);
-const _: () = assert!(std::mem::offset_of!(Job, error_draw) == 64);
-const _: () = assert!(std::mem::offset_of!(Job, response_hop) == 56);
+const _: () = assert!(std::mem::offset_of!(Job, deadline) == 64);
+const _: () = assert!(std::mem::offset_of!(Job, error_draw) == 56);
+const _: () = assert!(std::mem::offset_of!(Job, response_hop) == 48);
 
 impl Generational for CallState {
     fn generation(&self) -> u32 {
@@ -155,10 +156,12 @@ impl Generational for CallState {
 
 /// A server-side job: one try being served by one replica.
 /// (Aligned to a cache line, as [`CallState`]: 128 bytes, two lines, never three. Laid out in
-/// declaration order: the first line holds what a try's arrival reads and writes, and all that
-/// a job waiting on its calls reads when the last one ends, finishes and responds (the pending
-/// count, the response hop), so those touch one line of their job; the second line is read
-/// when the job's compute ends, to issue its calls.)
+/// declaration order: the first line holds what a try's arrival reads and writes, what its
+/// compute's end reads (the error draw), and all that a job waiting on its calls reads when
+/// the last one ends, finishes and responds (the pending count, the response hop), so a leaf
+/// job (no calls: most jobs of a big tree) touches one line of its slot after its try is sent;
+/// the second line is read when the job's compute ends, to issue its calls, and for the
+/// deadline where deadlines propagate.)
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct Job {
@@ -189,12 +192,14 @@ pub struct Job {
     pub arrived: u64,
     /// Drawn compute time before any slow-down, nanoseconds.
     pub service_time: u64,
-    /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds.
-    pub deadline: u64,
     /// Drawn one-way latency of the response hop, nanoseconds.
     pub response_hop: u64,
     /// Uniform draw in [0, 1) compared with an `errors` fault's rate.
     pub error_draw: f64,
+    // ---- second cache line
+    /// The caller's deadline under deadline propagation (`u64::MAX`: none), nanoseconds. Read
+    /// only where some policy propagates deadlines (`ClientTable::propagates_deadlines`).
+    pub deadline: u64,
     /// Zone of the caller (for partitions at delivery, and failure attribution).
     pub caller_zone: u32,
     /// Identity of this try: the key of its child calls derives from it.
