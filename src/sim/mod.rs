@@ -21,6 +21,7 @@ mod health;
 mod histogram;
 mod latency_log;
 mod ops;
+mod prefetch;
 mod replica;
 mod request;
 pub mod stats;
@@ -186,6 +187,8 @@ pub struct Simulation<'m, R: Recorder> {
     tracks_held_jobs: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
+    /// Whether the event loop prefetches each event's state (big topologies: see `prefetch.rs`).
+    prefetches: bool,
 }
 
 /// Discovery: which replicas each client balances over, and what keeps that up to date.
@@ -540,6 +543,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
             tracks_held_jobs: tracks_held_jobs(model),
             ops: ops::Operations::default(),
+            prefetches: prefetch::prefetches(model.services.len()),
         }
     }
 
@@ -733,6 +737,15 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         // `finish_from` is 0 once stopped: then the second test holds whatever `now` is.
         now >= self.measure.finish_from
             && (self.measure.measured_in_flight == 0 || self.measure.stopped.is_some())
+    }
+
+    fn prefetches(&self) -> bool {
+        self.prefetches
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, current: &Event, following: Option<&Event>) {
+        self.prefetch_for(current, following);
     }
 }
 
