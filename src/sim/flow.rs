@@ -845,7 +845,8 @@ impl<R: Recorder> Simulation<'_, R> {
         (job, request_hop)
     }
 
-    #[inline]
+    // Always inlined into the event loop's dispatch (see `Process::handle`).
+    #[inline(always)]
     pub(super) fn on_try_response(
         &mut self,
         slot: u32,
@@ -1270,7 +1271,8 @@ impl<R: Recorder> Simulation<'_, R> {
 
     // ----- jobs (the server side) -----------------------------------------------------------
 
-    #[inline]
+    // Always inlined into the event loop's dispatch (see `Process::handle`).
+    #[inline(always)]
     pub(super) fn on_try_arrives(
         &mut self,
         slot: u32,
@@ -1463,7 +1465,8 @@ impl<R: Recorder> Simulation<'_, R> {
         }
     }
 
-    #[inline]
+    // Always inlined into the event loop's dispatch (see `Process::handle`).
+    #[inline(always)]
     pub(super) fn on_compute_done(
         &mut self,
         slot: u32,

@@ -674,7 +674,11 @@ impl<'m, R: Recorder> Simulation<'m, R> {
 impl<R: Recorder> Process for Simulation<'_, R> {
     type Event = Event;
 
-    #[inline]
+    // Always inlined, with the handlers of the commonest events: the engine's loop has two
+    // copies (with and without prefetching), and with two callers the inliner left the
+    // dispatch, then those handlers, out of line in both (2.8% more instructions on the tier
+    // chain: a call or two per event).
+    #[inline(always)]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
         if now == self.measure.instant.0 {
             self.measure.instant.1 += 1;

@@ -356,12 +356,14 @@ impl Replica {
     }
 
     /// Changes the busy-worker count at `now`, integrating busy time over `[from, to)`.
+    #[inline]
     pub fn change_busy(&mut self, now: u64, delta: i32, measured: (u64, u64)) {
         self.integrate_busy(now, measured);
         self.busy_workers = self.busy_workers.saturating_add_signed(delta);
     }
 
     /// Adds the busy worker-time since the last change, clipped to `measured`, and restarts there.
+    #[inline]
     pub fn integrate_busy(&mut self, now: u64, (from, to): (u64, u64)) {
         let busy = f64::from(self.busy_workers);
         self.lifetime_busy_nanos += busy * nanos_as_f64(now.saturating_sub(self.busy_since));
@@ -392,8 +394,21 @@ mod tests {
     #[test]
     fn nanos_convert_as_the_unsigned_conversion_does() {
         // Around the points where rounding starts (2^53) and where the signed range ends.
-        let edges = [0u64, 1, (1 << 53) - 1, 1 << 53, (1 << 53) + 1, (1 << 53) + 3];
-        let top = [i64::MAX as u64 - 1, i64::MAX as u64, 1 << 63, (1 << 63) + 1, u64::MAX];
+        let edges = [
+            0u64,
+            1,
+            (1 << 53) - 1,
+            1 << 53,
+            (1 << 53) + 1,
+            (1 << 53) + 3,
+        ];
+        let top = [
+            i64::MAX as u64 - 1,
+            i64::MAX as u64,
+            1 << 63,
+            (1 << 63) + 1,
+            u64::MAX,
+        ];
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let spread = (0..10_000).map(|_| {
             state ^= state << 13;
@@ -402,7 +417,11 @@ mod tests {
             state >> (state % 64) // every magnitude
         });
         for nanos in edges.into_iter().chain(top).chain(spread) {
-            assert_eq!(nanos_as_f64(nanos).to_bits(), (nanos as f64).to_bits(), "{nanos}");
+            assert_eq!(
+                nanos_as_f64(nanos).to_bits(),
+                (nanos as f64).to_bits(),
+                "{nanos}"
+            );
         }
     }
     use std::mem::{offset_of, size_of};
