@@ -177,8 +177,6 @@ pub struct Simulation<'m, R: Recorder> {
     has_latency_faults: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
-    /// Whether the event loop prefetches each event's state (big topologies: see `prefetch.rs`).
-    prefetches: bool,
 }
 
 /// Discovery: which replicas each client balances over, and what keeps that up to date.
@@ -526,7 +524,6 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 .iter()
                 .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
             ops: ops::Operations::default(),
-            prefetches: prefetch::prefetches(model.services.len()),
         }
     }
 
@@ -723,7 +720,9 @@ impl<R: Recorder> Process for Simulation<'_, R> {
     }
 
     fn prefetches(&self) -> bool {
-        self.prefetches
+        // Asked once per run: computed, not kept (a field here moved the tier chain's hot
+        // fields and cost it L1 misses under callgrind).
+        prefetch::prefetches(self.model.services.len())
     }
 
     #[inline(always)]
