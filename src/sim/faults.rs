@@ -133,6 +133,7 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
+        debug_assert!(self.tracks_held_jobs, "which jobs a replica holds is not kept");
         let measured = self.measure.measured;
         let jobs = std::mem::take(&mut self.replicas[replica_slot].jobs);
         for &job in &jobs {

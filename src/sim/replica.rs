@@ -86,7 +86,9 @@ pub struct Replica {
     /// Fraction of requests failing with `error`: the service's steady `error_rate` combined with
     /// the `errors` faults in force.
     pub error_rate: f64,
-    /// Every job present (queued, computing or waiting on calls), for crash and hang.
+    /// Every job present (queued, computing or waiting on calls), for crash and hang. In a run
+    /// that never drops a replica's jobs at once (`Simulation::tracks_held_jobs` false), only
+    /// its length is kept right: which slots it lists is not.
     pub jobs: Vec<u32>,
     /// Jobs waiting for a worker, first come first served.
     pub queue: VecDeque<u32>,
@@ -264,19 +266,47 @@ impl Replica {
     /// Adds the busy worker-time since the last change, clipped to `measured`, and restarts there.
     pub fn integrate_busy(&mut self, now: u64, (from, to): (u64, u64)) {
         let busy = f64::from(self.busy_workers);
-        self.lifetime_busy_nanos += busy * now.saturating_sub(self.busy_since) as f64;
+        self.lifetime_busy_nanos += busy * nanos_as_f64(now.saturating_sub(self.busy_since));
         let start = self.busy_since.max(from);
         let end = now.min(to);
         if end > start {
-            self.busy_worker_nanos += busy * (end - start) as f64;
+            self.busy_worker_nanos += busy * nanos_as_f64(end - start);
         }
         self.busy_since = now;
+    }
+}
+
+/// `nanos as f64`, the same value: through the signed conversion while it fits (one
+/// instruction on x86-64, and every duration of a run fits), the unsigned one past it (a
+/// six-instruction sequence there). Both round the same integer to the nearest `f64`.
+#[inline(always)]
+fn nanos_as_f64(nanos: u64) -> f64 {
+    match i64::try_from(nanos) {
+        Ok(signed) => signed as f64,
+        Err(_) => nanos as f64,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanos_convert_as_the_unsigned_conversion_does() {
+        // Around the points where rounding starts (2^53) and where the signed range ends.
+        let edges = [0u64, 1, (1 << 53) - 1, 1 << 53, (1 << 53) + 1, (1 << 53) + 3];
+        let top = [i64::MAX as u64 - 1, i64::MAX as u64, 1 << 63, (1 << 63) + 1, u64::MAX];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let spread = (0..10_000).map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state >> (state % 64) // every magnitude
+        });
+        for nanos in edges.into_iter().chain(top).chain(spread) {
+            assert_eq!(nanos_as_f64(nanos).to_bits(), (nanos as f64).to_bits(), "{nanos}");
+        }
+    }
     use std::mem::{offset_of, size_of};
 
     #[test]
