@@ -70,7 +70,7 @@ pub fn run<P: Process>(
     time_bound: u64,
 ) -> RunStats {
     // One loop with a test per event, not two copies of it chosen once: with two copies the
-    // handlers have two callers each and the inliner stops inlining them (measured: 2.9% more
+    // handlers have two callers each and the inliner stops inlining them (measured: 2.4% more
     // instructions on the tier chain, which never prefetches), while the test is one predicted
     // branch on a value held in a register.
     let prefetches = process.prefetches();
