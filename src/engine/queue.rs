@@ -340,6 +340,32 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// The earliest pending event, without removing it (ties: the one scheduled first): what
+    /// the next [`EventQueue::pop`] returns unless an earlier event is pushed before it. Cheap
+    /// after a pop: the lines it reads (the wheel's next node, the heap's root, the lanes'
+    /// fronts) are the ones that pop has just read.
+    #[inline(always)]
+    pub fn peek_next(&self) -> Option<&E> {
+        let mut source = Source::Wheel;
+        let mut best = self.wheel.front();
+        if self.heap_front < best {
+            best = self.heap_front;
+            source = Source::Heap;
+        }
+        for (index, &front) in self.lane_fronts.iter().enumerate() {
+            if front < best {
+                best = front;
+                source = Source::Lane(index);
+            }
+        }
+        match source {
+            Source::Lane(index) => self.lanes[index].front().map(|first| &first.event),
+            Source::Heap => self.heap.items.first().map(|first| &first.event),
+            Source::Wheel if best != u128::MAX => Some(self.wheel.front_event()),
+            Source::Wheel => None,
+        }
+    }
+
     /// The time of the earliest event, nanoseconds.
     pub fn peek_time(&self) -> Option<u64> {
         let heap_time = self.heap.items.first().map(|s| s.time);
@@ -432,6 +458,47 @@ mod tests {
         }
         assert_eq!(next_out, next_in);
         assert!(fifo.is_empty() && fifo.front().is_none());
+    }
+
+    #[test]
+    fn peek_next_names_what_pop_returns() {
+        // Pushes over the wheel, the heap (beyond the window, and a crowded slot) and a lane,
+        // with ties: before every pop, the peeked event is the one popped, and peeking twice
+        // changes nothing.
+        let mut queue = EventQueue::new();
+        let lane = queue.add_lane();
+        assert_eq!(queue.peek_next(), None);
+        let mut state = 4242u64;
+        let mut now = 0u64;
+        let mut popped = 0;
+        for sequence in 0..50_000u64 {
+            state = next_state(state);
+            let delay = match (state >> 33) % 4 {
+                0 => 0,
+                1 => (state >> 40) % 4_096, // one slot: crowded past its 8 events
+                2 => (state >> 30) % 40_000_000, // either side of the window's edge
+                _ => (state >> 40) % 1_000_000,
+            };
+            if (state >> 12).is_multiple_of(5) {
+                queue.push_in_lane(lane, now + delay, sequence);
+            } else {
+                queue.push(now + delay, sequence);
+            }
+            if sequence % 3 != 0 {
+                let peeked = queue.peek_next().copied();
+                assert_eq!(queue.peek_next().copied(), peeked);
+                let first = queue.pop().unwrap();
+                assert_eq!(peeked, Some(first.event));
+                now = first.time;
+                popped += 1;
+            }
+        }
+        while let Some(peeked) = queue.peek_next().copied() {
+            assert_eq!(queue.pop().map(|first| first.event), Some(peeked));
+            popped += 1;
+        }
+        assert_eq!(popped, 50_000);
+        assert!(queue.is_empty());
     }
 
     #[test]

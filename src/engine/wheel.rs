@@ -147,6 +147,16 @@ impl<E: Copy> Wheel<E> {
         Ok(())
     }
 
+    /// The earliest event held. The wheel must not be empty.
+    #[inline(always)]
+    pub fn front_event(&self) -> &E {
+        debug_assert!(self.len > 0, "peek into an empty wheel");
+        let time = (self.front >> 64) as u64;
+        let slot = (time / SLOT_NANOS) as usize % SLOTS;
+        let head = self.slots[slot] & HEAD_MASK;
+        &self.nodes[head as usize].scheduled.event
+    }
+
     /// Removes and returns the earliest event. The wheel must not be empty.
     #[inline(always)]
     pub fn pop_front(&mut self) -> Scheduled<E> {

@@ -68,6 +68,12 @@ impl<T: Generational> Arena<T> {
         &self.slots[index as usize]
     }
 
+    /// Every slot, live or free (for prefetch hints, which may name any slot).
+    #[inline(always)]
+    pub fn slots(&self) -> &[T] {
+        &self.slots
+    }
+
     /// Mutable access to the live value in `index`.
     #[inline]
     pub fn at_mut(&mut self, index: u32) -> &mut T {

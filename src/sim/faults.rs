@@ -133,6 +133,10 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
+        debug_assert!(
+            self.tracks_held_jobs,
+            "which jobs a replica holds is not kept"
+        );
         let measured = self.measure.measured;
         let mut jobs = std::mem::take(&mut self.scratch_jobs);
         self.replicas[replica_slot].take_jobs(&mut jobs);

@@ -17,6 +17,15 @@ use rand_distr::{Distribution, Exp1};
 /// Identity root of end-to-end requests (keeps their keys apart from other derived keys).
 const REQUEST_ROOT: u64 = 0x6d65_7368_7369_6d00;
 
+/// The identity root of the requests of `workload`'s `user` (0 for open loop): a request's key
+/// derives from it and the request's number.
+pub(super) fn user_request_root(workload: u32, user: u32) -> u64 {
+    derive_key(
+        derive_key(REQUEST_ROOT, u64::from(workload)),
+        u64::from(user),
+    )
+}
+
 /// What a call needs to start.
 struct CallStart {
     parent: Parent,
@@ -172,13 +181,12 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             _ => (spec.target, self.clients.edge_client[workload as usize]),
         };
-        let key = derive_key(
-            derive_key(
-                derive_key(REQUEST_ROOT, u64::from(workload)),
-                u64::from(user),
-            ),
-            number,
-        );
+        let user_root = if user == 0 {
+            self.workloads[workload as usize].user0_request_root
+        } else {
+            user_request_root(workload, user)
+        };
+        let key = derive_key(user_root, number);
         let user_key = if self.clients.draws_user_keys {
             self.draw_user_key(key, spec.key_space)
         } else {
@@ -268,6 +276,10 @@ impl<R: Recorder> Simulation<'_, R> {
 
     // ----- calls and tries (the client side) ------------------------------------------------
 
+    /// Starts a call: its state, its timeout, its first try. (Always inlined into its two
+    /// callers: `CallStart` then stays in registers instead of going through the stack, and the
+    /// call's register saves go.)
+    #[inline(always)]
     fn start_call(&mut self, start: CallStart, now: u64, queue: &mut EventQueue<Event>) {
         let service = self.model.endpoints[start.endpoint as usize].service;
         // Past LONGEST (10,000 h, the scenario limit), a timeout is as good as none; capped, every
@@ -743,19 +755,25 @@ impl<R: Recorder> Simulation<'_, R> {
         };
         let service_time = compute.sample(&mut self.work_rng);
         let error_draw: f64 = self.work_rng.random();
-        let mut call_mask = 0u128;
-        for (index, downstream) in endpoint
-            .steps
-            .iter()
-            .flat_map(|step| &step.calls)
-            .enumerate()
-        {
-            if downstream.probability >= 1.0
-                || self.work_rng.random::<f64>() < downstream.probability
-            {
-                call_mask |= 1u128 << index;
+        let call_mask = match self.clients.certain_call_mask[call.endpoint as usize] {
+            Some(mask) => mask, // every call certain: the walk below would draw nothing
+            None => {
+                let mut call_mask = 0u128;
+                for (index, downstream) in endpoint
+                    .steps
+                    .iter()
+                    .flat_map(|step| &step.calls)
+                    .enumerate()
+                {
+                    if downstream.probability >= 1.0
+                        || self.work_rng.random::<f64>() < downstream.probability
+                    {
+                        call_mask |= 1u128 << index;
+                    }
+                }
+                call_mask
             }
-        }
+        };
         let replica_zone = self.replicas[replica_slot as usize].zone;
         let network = &self.model.network;
         let dist = if call.caller_zone == NONE {
@@ -1131,24 +1149,24 @@ impl<R: Recorder> Simulation<'_, R> {
             }
             self.end_tries_in_flight(slot, None, now, queue); // lost the race: not counted
         }
+        if outcome == Outcome::Succeeded {
+            // Nothing to retry: the retry policy is not read (the test below would fail first).
+            self.complete_call(slot, outcome, cause, now, queue);
+            return;
+        }
         let call = self.flight.calls.at(slot);
         let (client, service) = (call.client, call.service as usize);
         let retries = &self.client_policy(client, service).retries;
         let retries_used = call.tries - 1 - u32::from(call.hedges);
         let lost_in_crash = call.lost_in_crash & (1 << (try_number as usize % TRY_LANES)) != 0;
-        let retry = outcome != Outcome::Succeeded
-            && retries_used < retries.max_retries
+        let retry = retries_used < retries.max_retries
             && retries.retry_on[outcome.index()]
             && (retries.retry_lost_in_crash || !lost_in_crash)
             && now < call.deadline
             && self.parent_alive(call.parent)
             && self.budget_allows_retry(client, now);
         if !retry {
-            let cause = if outcome == Outcome::Succeeded {
-                cause
-            } else {
-                self.with_gave_up(slot, cause, outcome, lost_in_crash, now)
-            };
+            let cause = self.with_gave_up(slot, cause, outcome, lost_in_crash, now);
             self.complete_call(slot, outcome, cause, now, queue);
             return;
         }
@@ -1302,7 +1320,11 @@ impl<R: Recorder> Simulation<'_, R> {
         let job = self.flight.jobs.at_mut(slot);
         job.arrived = now;
         job.measured = measured;
-        self.flight.job_positions[slot as usize] = replica.hold_job(slot);
+        if self.tracks_held_jobs {
+            self.flight.job_positions[slot as usize] = replica.hold_job(slot);
+        } else {
+            replica.count_job();
+        }
         if !replica.has_free_worker() {
             replica.queue.push_back(slot);
         } else if replica.deadlines_arrive && self.flight.jobs.at(slot).deadline <= now {
@@ -1346,9 +1368,15 @@ impl<R: Recorder> Simulation<'_, R> {
         self.flight.jobs.remove(slot);
     }
 
-    /// Takes job `slot` off its replica's list of jobs present.
+    /// Takes job `slot` off its replica's list of jobs present (or, where nothing reads which
+    /// jobs those are, off their number: see `Simulation::tracks_held_jobs`).
     #[inline(always)]
     fn remove_from_replica(&mut self, replica_slot: usize, slot: u32) {
+        if !self.tracks_held_jobs {
+            // Which jobs are held is not read: only their number is kept.
+            self.replicas[replica_slot].uncount_job();
+            return;
+        }
         let position = self.flight.job_positions[slot as usize];
         if let Some(moved) = self.replicas[replica_slot].drop_job(position) {
             self.flight.job_positions[moved as usize] = position;
@@ -1374,13 +1402,20 @@ impl<R: Recorder> Simulation<'_, R> {
         );
     }
 
-    /// The job gives its worker back; the next queued job takes it.
+    /// The job gives its worker back, if it holds one; the next queued job takes it. (The
+    /// test is inlined: an async job's finish, which holds none, then costs no call, whose
+    /// register saves and restores outweighed the test itself.)
+    #[inline(always)]
     fn release_worker(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
+        if self.flight.jobs.at(slot).holds_worker {
+            self.release_held_worker(slot, now, queue);
+        }
+    }
+
+    /// [`Simulation::release_worker`] for a job that holds a worker.
+    fn release_held_worker(&mut self, slot: u32, now: u64, queue: &mut EventQueue<Event>) {
         let measured = self.measure.measured;
         let job = self.flight.jobs.at_mut(slot);
-        if !job.holds_worker {
-            return;
-        }
         job.holds_worker = false;
         let replica_slot = job.replica as usize;
         self.replicas[replica_slot].change_busy(now, -1, measured);

@@ -21,6 +21,7 @@ mod health;
 mod histogram;
 mod latency_log;
 mod ops;
+mod prefetch;
 mod replica;
 mod request;
 pub mod stats;
@@ -129,6 +130,9 @@ struct WorkloadRuntime {
     requests_sent: u64,
     /// Closed loop: each user's think-time stream and request count.
     users: Vec<(ChaCha8Rng, u64)>,
+    /// The identity root of user 0's requests, every open-loop request's
+    /// ([`flow::user_request_root`]): derived once, not for every request.
+    user0_request_root: u64,
 }
 
 /// FIFO lanes and deadline queues, by the fixed delay their events follow.
@@ -176,8 +180,15 @@ pub struct Simulation<'m, R: Recorder> {
     active_partitions: Vec<u32>,
     /// Whether the scenario has a `latency` fault (else no replica ever adds latency to a hop).
     has_latency_faults: bool,
+    /// Whether a replica's jobs may be dropped all at once (a `crash` or `hang` fault, a
+    /// deployment's termination: [`tracks_held_jobs`]), which reads which jobs it holds. Else
+    /// only their number is read (gauges), and a job leaving its replica's list takes its last
+    /// entry off instead of its own (no position to keep per job).
+    tracks_held_jobs: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
+    /// Whether the event loop prefetches each event's state (big topologies: see `prefetch.rs`).
+    prefetches: bool,
 }
 
 /// Discovery: which replicas each client balances over, and what keeps that up to date.
@@ -252,6 +263,10 @@ struct ClientTable {
     call_client_offset: Vec<Vec<u32>>,
     /// Per endpoint, per step: index of the step's first call.
     step_first_call: Vec<Vec<u32>>,
+    /// Per endpoint: the call mask of every try when each of its calls is certain (probability
+    /// at least 1, so that no try draws a coin for it): a try then takes the mask as it is
+    /// instead of walking its steps' calls. `None` where some call is left to chance.
+    certain_call_mask: Vec<Option<u128>>,
 }
 
 /// What is under way: calls and their tries, jobs on replicas, and their timeouts.
@@ -481,6 +496,7 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 client_zone: clients.zone,
                 call_client_offset,
                 step_first_call,
+                certain_call_mask: model.endpoints.iter().map(certain_call_mask).collect(),
             },
             flight: InFlight {
                 calls: Arena::default(),
@@ -525,7 +541,9 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 .faults
                 .iter()
                 .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
+            tracks_held_jobs: tracks_held_jobs(model),
             ops: ops::Operations::default(),
+            prefetches: prefetch::prefetches(model.services.len()),
         }
     }
 
@@ -720,6 +738,15 @@ impl<R: Recorder> Process for Simulation<'_, R> {
         now >= self.measure.finish_from
             && (self.measure.measured_in_flight == 0 || self.measure.stopped.is_some())
     }
+
+    fn prefetches(&self) -> bool {
+        self.prefetches
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, current: &Event, following: Option<&Event>) {
+        self.prefetch_for(current, following);
+    }
 }
 
 impl<R: Recorder> Simulation<'_, R> {
@@ -753,6 +780,18 @@ impl<R: Recorder> Simulation<'_, R> {
             )
         });
     }
+}
+
+/// Whether a run of `model` may drop every job a replica holds at once (`drop_all_jobs`: a
+/// `crash` or `hang` fault, or a deployment's replica killed at the end of its grace period),
+/// the one reader of which jobs a replica holds.
+fn tracks_held_jobs(model: &Model) -> bool {
+    use crate::model::FaultKind;
+    !model.deployments.is_empty()
+        || model
+            .faults
+            .iter()
+            .any(|fault| matches!(fault.kind, FaultKind::Crash | FaultKind::Hang))
 }
 
 /// Per-client tables built alongside the balancers.
@@ -864,6 +903,16 @@ fn downstream_services(model: &Model) -> Vec<Vec<usize>> {
     downstream
 }
 
+/// The call mask every try of `endpoint` gets when all its calls are certain (see
+/// [`ClientTable::certain_call_mask`]): bits `0..calls` set, as the draw would set them.
+fn certain_call_mask(endpoint: &crate::model::Endpoint) -> Option<u128> {
+    let mut calls = endpoint.steps.iter().flat_map(|step| &step.calls);
+    let count = calls.clone().count();
+    // At most 128 calls per endpoint (the mask's bits; the scenario checks say so).
+    (count <= 128 && calls.all(|call| call.probability >= 1.0))
+        .then(|| u128::MAX.checked_shr(128 - count as u32).unwrap_or(0))
+}
+
 /// Per endpoint: each call's client offset, and each step's first call index.
 fn call_tables(model: &Model, downstream: &[Vec<usize>]) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
     let mut offsets = Vec::with_capacity(model.endpoints.len());
@@ -956,6 +1005,7 @@ fn build_workloads(model: &Model, streams: &StreamFactory) -> Vec<WorkloadRuntim
                 rng: streams.stream(StreamKind::Arrivals, identity),
                 requests_sent: 0,
                 users,
+                user0_request_root: flow::user_request_root(index as u32, 0),
             }
         })
         .collect()

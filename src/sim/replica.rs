@@ -98,6 +98,8 @@ pub struct Replica {
     /// Jobs waiting for a worker, first come first served.
     pub queue: VecDeque<u32>,
     /// Number of jobs present (queued, computing or waiting on calls): see [`Replica::job_at`].
+    /// (In a run that never drops a replica's jobs at once, `Simulation::tracks_held_jobs`
+    /// false, only this number is kept, through [`Replica::count_job`], not which jobs.)
     held_jobs: u32,
     /// The first [`INLINE_JOBS`] jobs present, in this line: a big mesh's replica holds a few
     /// jobs at a time, and a list of its own on the heap was one more line (a cache miss) for
@@ -314,6 +316,19 @@ impl Replica {
         self.more_jobs = grown.into_boxed_slice();
     }
 
+    /// Counts one more job present without naming it (a run that never reads which jobs a
+    /// replica holds: nothing written but the number).
+    #[inline]
+    pub fn count_job(&mut self) {
+        self.held_jobs += 1;
+    }
+
+    /// Counts one job fewer present (the counterpart of [`Replica::count_job`]).
+    #[inline]
+    pub fn uncount_job(&mut self) {
+        self.held_jobs -= 1;
+    }
+
     /// Removes the job at `position` as `Vec::swap_remove` does: the last job takes its
     /// place. Returns that moved job (now at `position`), if one moved.
     #[inline]
@@ -362,19 +377,64 @@ impl Replica {
     /// Adds the busy worker-time since the last change, clipped to `measured`, and restarts there.
     pub fn integrate_busy(&mut self, now: u64, (from, to): (u64, u64)) {
         let busy = f64::from(self.busy_workers);
-        self.lifetime_busy_nanos += busy * now.saturating_sub(self.busy_since) as f64;
+        self.lifetime_busy_nanos += busy * nanos_as_f64(now.saturating_sub(self.busy_since));
         let start = self.busy_since.max(from);
         let end = now.min(to);
         if end > start {
-            self.busy_worker_nanos += busy * (end - start) as f64;
+            self.busy_worker_nanos += busy * nanos_as_f64(end - start);
         }
         self.busy_since = now;
+    }
+}
+
+/// `nanos as f64`, the same value: through the signed conversion while it fits (one
+/// instruction on x86-64, and every duration of a run fits), the unsigned one past it (a
+/// six-instruction sequence there). Both round the same integer to the nearest `f64`.
+#[inline(always)]
+fn nanos_as_f64(nanos: u64) -> f64 {
+    match i64::try_from(nanos) {
+        Ok(signed) => signed as f64,
+        Err(_) => nanos as f64,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanos_convert_as_the_unsigned_conversion_does() {
+        // Around the points where rounding starts (2^53) and where the signed range ends.
+        let edges = [
+            0u64,
+            1,
+            (1 << 53) - 1,
+            1 << 53,
+            (1 << 53) + 1,
+            (1 << 53) + 3,
+        ];
+        let top = [
+            i64::MAX as u64 - 1,
+            i64::MAX as u64,
+            1 << 63,
+            (1 << 63) + 1,
+            u64::MAX,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let spread = (0..10_000).map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state >> (state % 64) // every magnitude
+        });
+        for nanos in edges.into_iter().chain(top).chain(spread) {
+            assert_eq!(
+                nanos_as_f64(nanos).to_bits(),
+                (nanos as f64).to_bits(),
+                "{nanos}"
+            );
+        }
+    }
     use std::mem::{offset_of, size_of};
 
     #[test]

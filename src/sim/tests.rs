@@ -429,3 +429,68 @@ fn a_big_topology_s_logged_latencies_give_the_same_run_as_direct_records() {
         }
     }
 }
+
+#[test]
+fn prefetch_hints_change_no_result() {
+    // 240 services (hints on from 200), each with a workload of its own, some under a timeout
+    // shorter than their tail (so that stale slots, freed and reused, get named by events): the
+    // runs with the hints, without them, and on the small model with them forced on, must agree
+    // on every window row and every total.
+    const SERVICES: usize = 240;
+    let mut model = single_service(100.0, 2, 4, Dist::Exp { mean: 1e6 });
+    model.duration = 4 * SECOND;
+    model.warmup = SECOND;
+    let policy = &mut model.services[0].policy;
+    policy.timeout = 3 * MILLISECOND;
+    policy.retries.max_retries = 1;
+    policy.hedge = Some(crate::model::policy::HedgePolicy {
+        after: MILLISECOND,
+        max: 1,
+    });
+    let (service, endpoint, workload) = (
+        model.services[0].clone(),
+        model.endpoints[0].clone(),
+        model.workloads[0].clone(),
+    );
+    for index in 1..SERVICES {
+        let mut service = service.clone();
+        service.name = format!("server-{index}");
+        service.endpoints = vec![index];
+        model.services.push(service);
+        let mut endpoint = endpoint.clone();
+        endpoint.service = index;
+        endpoint.service_time = Dist::Exp {
+            mean: (1 + index % 7) as f64 * 1e5,
+        };
+        model.endpoints.push(endpoint);
+        let mut workload = workload.clone();
+        workload.name = format!("load-{index}");
+        workload.target = index;
+        workload.rate = 10.0 * (1 + index % 5) as f64;
+        model.workloads.push(workload);
+    }
+    let compare = |model: &crate::model::Model, hints: Option<bool>| {
+        super::prefetch::force(hints);
+        let with = Simulation::run(model, LatencyRecorder::default());
+        super::prefetch::force(Some(false));
+        let without = Simulation::run(model, LatencyRecorder::default());
+        super::prefetch::force(None);
+        assert_eq!(with.0.events_handled, without.0.events_handled);
+        assert_eq!(with.0.end_time, without.0.end_time);
+        assert_eq!(with.0.outcomes, without.0.outcomes);
+        assert_eq!(with.1.windows, without.1.windows);
+        for (index, (with, without)) in with.0.services.iter().zip(&without.0.services).enumerate()
+        {
+            assert_eq!(with.succeeded, without.succeeded, "service {index}");
+            assert_eq!(
+                with.latency.quantile_nanos(0.99),
+                without.latency.quantile_nanos(0.99),
+                "service {index}"
+            );
+        }
+        with.0.events_handled
+    };
+    assert!(compare(&model, None) > 50_000);
+    let small = single_service(500.0, 2, 4, Dist::Exp { mean: 1e6 });
+    assert!(compare(&small, Some(true)) > 1_000);
+}

@@ -832,3 +832,93 @@ rate = 150
         "{late_before} {worked_after} {dropped_after}"
     );
 }
+
+#[test]
+fn zone_aware_routing_switched_on_keeps_each_client_s_tries_in_its_zone_from_its_switch() {
+    // 30 gateway replicas and 6 api replicas, spread evenly over zones a, b, c: with equal
+    // shares Envoy's zone-aware routing sends every try to the caller's zone. Before a client's
+    // switch, round robin over the api's replicas (zones a, b, c, a, b, c) crosses zones in
+    // four picks of six; after it, never.
+    let model = load_text(
+        r#"
+[scenario]
+name = "zone-aware-change"
+seed = 5
+duration = "16s"
+
+[network]
+latency = "const(0.25ms)"
+cross_zone_latency = "const(2ms)"
+
+[policy]
+balancer = "round_robin"
+
+[[service]]
+name = "gateway"
+replicas = 30
+zones = ["a", "b", "c"]
+workers = 64
+concurrency = "async"
+service_time = "exp(0.1ms)"
+calls = ["api"]
+
+[[service]]
+name = "api"
+replicas = 6
+zones = ["a", "b", "c"]
+workers = 64
+concurrency = "async"
+service_time = "exp(1ms)"
+
+[[change]]
+at = "8s"
+set = { "service.api.policy.zone_aware" = true }
+propagation = "4s"
+
+[[workload]]
+target = "gateway"
+arrival = "poisson"
+rate = 3000
+"#,
+    );
+    let gateway_zones = &model.services[0].replica_zones;
+    let api_zones = &model.services[1].replica_zones;
+    for zone in 0..3 {
+        assert_eq!(gateway_zones.iter().filter(|&&z| z == zone).count(), 10);
+        assert_eq!(api_zones.iter().filter(|&&z| z == zone).count(), 2);
+    }
+    let log = run_logged(&model);
+    let switched = switch_times(&log, 30);
+    for (client, tries) in tries_by_client(&log, 30).iter().enumerate() {
+        assert!((8 * SECOND..=12 * SECOND).contains(&switched[client]));
+        let crosses = |attempt: &Try| {
+            let replica = attempt.replica.expect("every try reaches a replica") as usize - 30;
+            api_zones[replica] != gateway_zones[client]
+        };
+        let before: Vec<&Try> = tries
+            .iter()
+            .copied()
+            .filter(|t| t.sent < switched[client])
+            .collect();
+        let after: Vec<&Try> = tries
+            .iter()
+            .copied()
+            .filter(|t| t.sent > switched[client])
+            .collect();
+        // Round robin: each run of six consecutive picks crosses exactly four times, so n
+        // picks cross 2n/3 times give or take the 2 of an unfinished run.
+        let crossing = before.iter().filter(|t| crosses(t)).count() as f64;
+        let expected = 2.0 * before.len() as f64 / 3.0;
+        assert!(
+            before.len() > 500 && (crossing - expected).abs() <= 2.0,
+            "gateway#{client}: {crossing} of {} crossed before the switch",
+            before.len()
+        );
+        assert!(after.len() > 200, "gateway#{client}: {}", after.len());
+        assert_eq!(
+            after.iter().filter(|t| crosses(t)).count(),
+            0,
+            "gateway#{client} after its switch"
+        );
+    }
+}
