@@ -1340,9 +1340,10 @@ impl<R: Recorder> Simulation<'_, R> {
         let job = self.flight.jobs.at_mut(slot);
         job.arrived = now;
         job.measured = measured;
-        let position = replica.hold_job(slot);
         if self.tracks_held_jobs {
-            self.flight.job_positions[slot as usize] = position;
+            self.flight.job_positions[slot as usize] = replica.hold_job(slot);
+        } else {
+            replica.count_job();
         }
         if !replica.has_free_worker() {
             replica.queue.push_back(slot);
@@ -1388,13 +1389,12 @@ impl<R: Recorder> Simulation<'_, R> {
     }
 
     /// Takes job `slot` off its replica's list of jobs present (or, where nothing reads which
-    /// jobs those are, one entry: see `Simulation::tracks_held_jobs`).
+    /// jobs those are, off their number: see `Simulation::tracks_held_jobs`).
     #[inline(always)]
     fn remove_from_replica(&mut self, replica_slot: usize, slot: u32) {
         if !self.tracks_held_jobs {
-            // Which jobs are held is not read: the last entry goes, and no other moves.
-            let replica = &mut self.replicas[replica_slot];
-            replica.drop_job(replica.held_jobs() - 1);
+            // Which jobs are held is not read: only their number is kept.
+            self.replicas[replica_slot].uncount_job();
             return;
         }
         let position = self.flight.job_positions[slot as usize];

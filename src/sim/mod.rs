@@ -671,10 +671,10 @@ impl<'m, R: Recorder> Simulation<'m, R> {
 impl<R: Recorder> Process for Simulation<'_, R> {
     type Event = Event;
 
-    // Always inlined, with the handlers of the commonest events: the engine's loop has two
-    // copies (with and without prefetching), and with two callers the inliner left the
-    // dispatch, then those handlers, out of line in both (2.8% more instructions on the tier
-    // chain: a call or two per event).
+    // Always inlined, with the handlers of the commonest events (a try's arrival, a compute's
+    // end, a response): when the engine's loop had two copies (with and without prefetching),
+    // the inliner left the dispatch, then those handlers, out of line in both (2.8% more
+    // instructions on the tier chain: a call or two per event). Its choice, not a given.
     #[inline(always)]
     fn handle(&mut self, now: u64, event: Event, queue: &mut EventQueue<Event>) {
         if now == self.measure.instant.0 {

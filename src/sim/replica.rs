@@ -99,7 +99,7 @@ pub struct Replica {
     pub queue: VecDeque<u32>,
     /// Number of jobs present (queued, computing or waiting on calls): see [`Replica::job_at`].
     /// (In a run that never drops a replica's jobs at once, `Simulation::tracks_held_jobs`
-    /// false, only this number is kept right, not which jobs the list names.)
+    /// false, only this number is kept, through [`Replica::count_job`], not which jobs.)
     held_jobs: u32,
     /// The first [`INLINE_JOBS`] jobs present, in this line: a big mesh's replica holds a few
     /// jobs at a time, and a list of its own on the heap was one more line (a cache miss) for
@@ -314,6 +314,19 @@ impl Replica {
         let mut grown = vec![0; (2 * self.more_jobs.len()).max(4)];
         grown[..self.more_jobs.len()].copy_from_slice(&self.more_jobs);
         self.more_jobs = grown.into_boxed_slice();
+    }
+
+    /// Counts one more job present without naming it (a run that never reads which jobs a
+    /// replica holds: nothing written but the number).
+    #[inline]
+    pub fn count_job(&mut self) {
+        self.held_jobs += 1;
+    }
+
+    /// Counts one job fewer present (the counterpart of [`Replica::count_job`]).
+    #[inline]
+    pub fn uncount_job(&mut self) {
+        self.held_jobs -= 1;
     }
 
     /// Removes the job at `position` as `Vec::swap_remove` does: the last job takes its
