@@ -69,22 +69,11 @@ pub fn run<P: Process>(
     queue: &mut EventQueue<P::Event>,
     time_bound: u64,
 ) -> RunStats {
-    // Two copies of the loop, chosen once: without prefetching, the loop is exactly the one
-    // it was before prefetching existed (not a test per event).
-    if process.prefetches() {
-        run_events::<P, true>(process, queue, time_bound)
-    } else {
-        run_events::<P, false>(process, queue, time_bound)
-    }
-}
-
-/// The loop of [`run`], with or without [`Process::prefetch`] before each event.
-#[inline(always)]
-fn run_events<P: Process, const PREFETCH: bool>(
-    process: &mut P,
-    queue: &mut EventQueue<P::Event>,
-    time_bound: u64,
-) -> RunStats {
+    // One loop with a test per event, not two copies of it chosen once: with two copies the
+    // handlers have two callers each and the inliner stops inlining them (measured: 2.4% more
+    // instructions on the tier chain, which never prefetches), while the test is one predicted
+    // branch on a value held in a register.
+    let prefetches = process.prefetches();
     let mut events = 0u64;
     let mut now = 0u64;
     loop {
@@ -104,7 +93,7 @@ fn run_events<P: Process, const PREFETCH: bool>(
         }
         debug_assert!(next.time >= now, "time went backwards");
         now = next.time;
-        if PREFETCH {
+        if prefetches {
             process.prefetch(&next.event, queue.peek_next());
         }
         process.handle(now, next.event, queue);

@@ -187,8 +187,6 @@ pub struct Simulation<'m, R: Recorder> {
     tracks_held_jobs: bool,
     /// Traffic splits, deployments and config changes under way.
     ops: ops::Operations,
-    /// Whether the event loop prefetches each event's state (big topologies: see `prefetch.rs`).
-    prefetches: bool,
 }
 
 /// Discovery: which replicas each client balances over, and what keeps that up to date.
@@ -543,7 +541,6 @@ impl<'m, R: Recorder> Simulation<'m, R> {
                 .any(|fault| matches!(fault.kind, crate::model::FaultKind::Latency { .. })),
             tracks_held_jobs: tracks_held_jobs(model),
             ops: ops::Operations::default(),
-            prefetches: prefetch::prefetches(model.services.len()),
         }
     }
 
@@ -740,7 +737,9 @@ impl<R: Recorder> Process for Simulation<'_, R> {
     }
 
     fn prefetches(&self) -> bool {
-        self.prefetches
+        // Asked once per run: computed, not kept (a field here moved the tier chain's hot
+        // fields and cost it L1 misses under callgrind).
+        prefetch::prefetches(self.model.services.len())
     }
 
     #[inline(always)]
