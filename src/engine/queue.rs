@@ -311,18 +311,7 @@ impl<E: Copy> EventQueue<E> {
     /// Takes the earliest event of the wheel, the heap and the lanes.
     #[inline(always)]
     fn pop_earliest(&mut self) -> Option<Scheduled<E>> {
-        let mut source = Source::Wheel;
-        let mut best = self.wheel.front();
-        if self.heap_front < best {
-            best = self.heap_front;
-            source = Source::Heap;
-        }
-        for (index, &front) in self.lane_fronts.iter().enumerate() {
-            if front < best {
-                best = front;
-                source = Source::Lane(index);
-            }
-        }
+        let (source, best) = self.earliest_source();
         match source {
             Source::Lane(index) => {
                 let fifo = &mut self.lanes[index];
@@ -340,12 +329,11 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
-    /// The earliest pending event, without removing it (ties: the one scheduled first): what
-    /// the next [`EventQueue::pop`] returns unless an earlier event is pushed before it. Cheap
-    /// after a pop: the lines it reads (the wheel's next node, the heap's root, the lanes'
-    /// fronts) are the ones that pop has just read.
+    /// Which structure holds the earliest pending event, and its order: the smallest of the
+    /// wheel's, the heap's and the lanes' first orders (`u128::MAX` with `Source::Wheel`: the
+    /// queue is empty).
     #[inline(always)]
-    pub fn peek_next(&self) -> Option<&E> {
+    fn earliest_source(&self) -> (Source, u128) {
         let mut source = Source::Wheel;
         let mut best = self.wheel.front();
         if self.heap_front < best {
@@ -358,6 +346,16 @@ impl<E: Copy> EventQueue<E> {
                 source = Source::Lane(index);
             }
         }
+        (source, best)
+    }
+
+    /// The earliest pending event, without removing it (ties: the one scheduled first): what
+    /// the next [`EventQueue::pop`] returns unless an earlier event is pushed before it. Cheap
+    /// after a pop: the lines it reads (the wheel's next node, the heap's root, the lanes'
+    /// fronts) are the ones that pop has just read.
+    #[inline(always)]
+    pub fn peek_next(&self) -> Option<&E> {
+        let (source, best) = self.earliest_source();
         match source {
             Source::Lane(index) => self.lanes[index].front().map(|first| &first.event),
             Source::Heap => self.heap.items.first().map(|first| &first.event),

@@ -360,23 +360,16 @@ impl super::Recorder for LatencyRecorder {
     fn event(&mut self, _record: &super::EventRecord) {}
 }
 
-#[test]
-fn a_big_topology_s_logged_latencies_give_the_same_run_as_direct_records() {
-    // 40 services (the latency log is on from 32) with a workload each, at loads and service
-    // times that differ by service, over 12 windows: the run with the log and the run with
-    // every record counted at once must agree on every window row and every service's summary.
-    // Guards the log's invariant: nothing may read a service's histogram or succeeded count
-    // during a run before the log is applied.
-    const SERVICES: usize = 40;
-    let mut model = single_service(100.0, 2, 4, Dist::Exp { mean: 1e6 });
-    model.duration = 12 * SECOND;
-    model.warmup = 2 * SECOND;
+/// Grows a one-service `model` to `services` services, each a copy of the first (its policy
+/// included) with an endpoint and a workload of its own: service times exp(0.1 to 0.7 ms) and
+/// rates of 1 to 5 times `rate_step` per second, varying with the service's index.
+fn copy_first_service(model: &mut crate::model::Model, services: usize, rate_step: f64) {
     let (service, endpoint, workload) = (
         model.services[0].clone(),
         model.endpoints[0].clone(),
         model.workloads[0].clone(),
     );
-    for index in 1..SERVICES {
+    for index in 1..services {
         let mut service = service.clone();
         service.name = format!("server-{index}");
         service.endpoints = vec![index];
@@ -390,9 +383,23 @@ fn a_big_topology_s_logged_latencies_give_the_same_run_as_direct_records() {
         let mut workload = workload.clone();
         workload.name = format!("load-{index}");
         workload.target = index;
-        workload.rate = 20.0 * (1 + index % 5) as f64;
+        workload.rate = rate_step * (1 + index % 5) as f64;
         model.workloads.push(workload);
     }
+}
+
+#[test]
+fn a_big_topology_s_logged_latencies_give_the_same_run_as_direct_records() {
+    // 40 services (the latency log is on from 32) with a workload each, at loads and service
+    // times that differ by service, over 12 windows: the run with the log and the run with
+    // every record counted at once must agree on every window row and every service's summary.
+    // Guards the log's invariant: nothing may read a service's histogram or succeeded count
+    // during a run before the log is applied.
+    const SERVICES: usize = 40;
+    let mut model = single_service(100.0, 2, 4, Dist::Exp { mean: 1e6 });
+    model.duration = 12 * SECOND;
+    model.warmup = 2 * SECOND;
+    copy_first_service(&mut model, SERVICES, 20.0);
     let (logged, logged_rows) = Simulation::run(&model, LatencyRecorder::default());
     super::latency_log::force_direct_records(true);
     let (direct, direct_rows) = Simulation::run(&model, LatencyRecorder::default());
@@ -447,28 +454,7 @@ fn prefetch_hints_change_no_result() {
         after: MILLISECOND,
         max: 1,
     });
-    let (service, endpoint, workload) = (
-        model.services[0].clone(),
-        model.endpoints[0].clone(),
-        model.workloads[0].clone(),
-    );
-    for index in 1..SERVICES {
-        let mut service = service.clone();
-        service.name = format!("server-{index}");
-        service.endpoints = vec![index];
-        model.services.push(service);
-        let mut endpoint = endpoint.clone();
-        endpoint.service = index;
-        endpoint.service_time = Dist::Exp {
-            mean: (1 + index % 7) as f64 * 1e5,
-        };
-        model.endpoints.push(endpoint);
-        let mut workload = workload.clone();
-        workload.name = format!("load-{index}");
-        workload.target = index;
-        workload.rate = 10.0 * (1 + index % 5) as f64;
-        model.workloads.push(workload);
-    }
+    copy_first_service(&mut model, SERVICES, 10.0);
     let compare = |model: &crate::model::Model, hints: Option<bool>| {
         super::prefetch::force(hints);
         let with = Simulation::run(model, LatencyRecorder::default());
