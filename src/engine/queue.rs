@@ -569,4 +569,71 @@ mod tests {
         assert!(queue.is_empty());
         assert_eq!(queue.peek_time(), None);
     }
+
+    #[test]
+    fn crowded_slots_pop_exactly_as_a_binary_heap_does() {
+        // The wheel keeps crowded slots unsorted until they become its front: the queue must
+        // pop exactly what a plain binary heap of (time, sequence) pops, and peek_next must name
+        // it first. Bursts of pushes (as a request fanning out to thousands of calls) crowd a
+        // few 4.096 µs slots far past their cap; others tie with now, land in the front slot,
+        // before it, at the window's edge or beyond it, or go through a lane; pops come a few
+        // at a time, over many turns of the 16.8 ms wheel.
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        const SLOT: u64 = 4_096;
+        const WINDOW: u64 = 4_096 * SLOT;
+        let mut queue = EventQueue::new();
+        let lane = queue.add_lane();
+        let mut reference = BinaryHeap::new();
+        let mut state = 2026_12_07u64;
+        let mut now = 0u64;
+        let mut sequence = 0u64;
+        let mut popped = 0u64;
+        while sequence < 400_000 {
+            state = next_state(state);
+            let burst = 1 + (state >> 40) % 300;
+            let crowded_slot = now / SLOT + 1 + (state >> 20) % 8;
+            for _ in 0..burst {
+                state = next_state(state);
+                let random = state >> 24;
+                let time = match (state >> 33) % 8 {
+                    0 => now,                                              // ties with now
+                    1 => now + random % 3,                                 // near-ties
+                    2 | 3 => crowded_slot * SLOT + random % SLOT,          // one crowded slot
+                    4 => (crowded_slot + random % 3) * SLOT + random % 50, // three, near-ties
+                    5 => now + random % WINDOW,                            // anywhere in the window
+                    6 => now + WINDOW - 2 + random % 4, // either side of its edge
+                    _ => now + WINDOW + random % (4 * WINDOW), // beyond it
+                };
+                if random.is_multiple_of(11) {
+                    queue.push_in_lane(lane, time, sequence);
+                } else {
+                    queue.push(time, sequence);
+                }
+                reference.push(Reverse((time, sequence)));
+                sequence += 1;
+            }
+            state = next_state(state);
+            for _ in 0..(state >> 40) % 400 {
+                let Some(Reverse(want)) = reference.pop() else {
+                    break;
+                };
+                assert_eq!(queue.peek_next().copied(), Some(want.1));
+                let first = queue.pop().unwrap();
+                assert_eq!((first.time, first.sequence), want);
+                assert_eq!(first.event, want.1);
+                now = first.time;
+                popped += 1;
+            }
+        }
+        while let Some(Reverse(want)) = reference.pop() {
+            assert_eq!(queue.peek_next().copied(), Some(want.1));
+            let first = queue.pop().unwrap();
+            assert_eq!((first.time, first.sequence), want);
+            popped += 1;
+        }
+        assert_eq!(popped, sequence);
+        assert!(queue.is_empty() && queue.peek_next().is_none());
+        assert!(now > 20 * WINDOW, "many turns of the wheel: {now}");
+    }
 }
