@@ -68,6 +68,9 @@ const MAX_SLOT_EVENTS: u32 = 64;
 /// Most nodes a push into the front slot walks past to find its place (the front slot is kept
 /// sorted by walking it); an event that belongs deeper goes to the heap.
 const MAX_FRONT_WALK: u32 = 8;
+/// Bits of a sort key for the sequence less the slot's smallest (see [`Wheel::sort_slot`]): what
+/// the key's 64 bits leave beside the time within the slot and the node.
+const SEQUENCE_SPAN_BITS: u32 = 64 - SLOT_WIDTH_BITS - HEAD_BITS;
 /// Nodes the slab may hold: a node's index must fit in a slot entry's head bits (an event that
 /// would need a node beyond them goes to the heap, like one beyond the window).
 const MAX_NODES: usize = HEAD_MASK as usize;
@@ -98,9 +101,12 @@ pub struct Wheel<E> {
     /// Order of the earliest event held (`u128::MAX`: none).
     front: u128,
     len: usize,
-    /// Scratch for sorting a slot as it becomes the front: (order, node) of each of its events.
-    /// Kept between sorts, so that it allocates only while growing to the largest slot.
-    sort_scratch: Vec<(u128, u32)>,
+    /// Scratch for sorting a slot as it becomes the front: each event's sequence, and its time
+    /// within the slot above its node (see [`Wheel::sort_slot`]). Kept between sorts, like
+    /// [`Wheel::sort_keys`], so that neither allocates once grown to the largest slot.
+    sort_scratch: Vec<(u64, u64)>,
+    /// Scratch for sorting a slot: each event's sort key (see [`Wheel::sort_slot`]).
+    sort_keys: Vec<u64>,
 }
 
 impl<E: Copy> Default for Wheel<E> {
@@ -115,6 +121,7 @@ impl<E: Copy> Default for Wheel<E> {
             front: u128::MAX,
             len: 0,
             sort_scratch: Vec::with_capacity(MAX_SLOT_EVENTS as usize),
+            sort_keys: Vec::with_capacity(MAX_SLOT_EVENTS as usize),
         }
     }
 }
@@ -250,25 +257,59 @@ impl<E: Copy> Wheel<E> {
     }
 
     /// Puts the list of `slot` (occupied, marked unsorted) in (time, sequence) order and clears
-    /// its mark: its nodes' orders gathered into the scratch buffer, sorted, relinked.
+    /// its mark: its nodes gathered into the scratch buffer, sorted, relinked.
+    ///
+    /// Sorted as one `u64` per node when the slot's sequences span less than
+    /// 2^[`SEQUENCE_SPAN_BITS`] (always, unless some 268 million events were pushed while the
+    /// slot filled): the time within the slot (12 bits), then the sequence less the slot's
+    /// smallest, then the node (24 bits) to relink by. That orders exactly as (time, sequence)
+    /// does, and a sort of plain integers takes a third of the instructions of one of
+    /// (`u128`, node) pairs.
     #[inline(never)]
     fn sort_slot(&mut self, slot: usize) {
         let entry = self.slots[slot];
         let scratch = &mut self.sort_scratch;
         scratch.clear();
+        let mut lowest_sequence = u64::MAX;
+        let mut highest_sequence = 0;
         let mut current = entry & HEAD_MASK;
         while current != NIL {
             let node = &self.nodes[current as usize];
-            scratch.push((node.scheduled.order(), current));
+            let sequence = node.scheduled.sequence;
+            lowest_sequence = lowest_sequence.min(sequence);
+            highest_sequence = highest_sequence.max(sequence);
+            let offset = node.scheduled.time % SLOT_NANOS;
+            scratch.push((sequence, offset << HEAD_BITS | u64::from(current)));
             current = node.next;
         }
         debug_assert_eq!(scratch.len() as u32, entry >> COUNT_SHIFT);
-        // Orders are unique (sequences are), so an unstable sort is exact.
-        scratch.sort_unstable_by_key(|&(order, _)| order);
         let mut next = NIL;
-        for &(_, node) in scratch.iter().rev() {
-            self.nodes[node as usize].next = next;
-            next = node;
+        if highest_sequence - lowest_sequence < 1 << SEQUENCE_SPAN_BITS {
+            let keys = &mut self.sort_keys;
+            keys.clear();
+            keys.extend(scratch.iter().map(|&(sequence, offset_and_node)| {
+                let offset = offset_and_node >> HEAD_BITS;
+                let node = offset_and_node & u64::from(HEAD_MASK);
+                offset << (SEQUENCE_SPAN_BITS + HEAD_BITS)
+                    | (sequence - lowest_sequence) << HEAD_BITS
+                    | node
+            }));
+            keys.sort_unstable();
+            for &key in keys.iter().rev() {
+                let node = (key & u64::from(HEAD_MASK)) as u32;
+                self.nodes[node as usize].next = next;
+                next = node;
+            }
+        } else {
+            // (time within the slot, sequence): unique, as sequences are.
+            scratch.sort_unstable_by_key(|&(sequence, offset_and_node)| {
+                (offset_and_node >> HEAD_BITS, sequence)
+            });
+            for &(_, offset_and_node) in scratch.iter().rev() {
+                let node = (offset_and_node & u64::from(HEAD_MASK)) as u32;
+                self.nodes[node as usize].next = next;
+                next = node;
+            }
         }
         self.slots[slot] = entry & !(HEAD_MASK | UNSORTED_BIT) | next;
     }
@@ -568,7 +609,9 @@ mod tests {
     fn sorting_a_slot_allocates_nothing_once_the_scratch_has_grown() {
         let mut wheel = Wheel::default();
         let capacity = wheel.sort_scratch.capacity();
+        let key_capacity = wheel.sort_keys.capacity();
         assert!(capacity >= MAX_SLOT_EVENTS as usize);
+        assert!(key_capacity >= MAX_SLOT_EVENTS as usize);
         for round in 0..10u64 {
             let base = round * 4 * SLOT_NANOS;
             wheel.advance_to(base);
@@ -583,6 +626,44 @@ mod tests {
             }
         }
         assert_eq!(wheel.sort_scratch.capacity(), capacity, "no reallocation");
+        assert_eq!(wheel.sort_keys.capacity(), key_capacity, "no reallocation");
+    }
+
+    #[test]
+    fn slots_sort_by_time_then_sequence_whatever_the_span_of_their_sequences() {
+        // A slot's sort packs each sequence, less the slot's smallest, into 28 bits of a key;
+        // spans that do not fit take the (time, sequence) sort instead. Both, at the boundary:
+        // ties on time broken by sequence, times out of sequence order, pushed in an order that
+        // neither sorts.
+        let limit = 1u64 << SEQUENCE_SPAN_BITS;
+        for span in [1, 40, limit - 1, limit, limit + 1, u64::MAX - 1000] {
+            let base = if span > u64::MAX / 2 { 500 } else { 1_000_000 };
+            let mut wheel = Wheel::default();
+            wheel.insert(scheduled(0, base)).unwrap(); // slot 0: the front
+            let sequences = [
+                base + span,
+                base + 1,
+                base + span / 2,
+                base + 2,
+                base + span - 1,
+                base + 3,
+            ];
+            let times = [7, 7, 3, SLOT_NANOS - 1, 3, 7];
+            for (&sequence, &time) in sequences.iter().zip(&times) {
+                wheel
+                    .insert(scheduled(SLOT_NANOS + time, sequence))
+                    .unwrap();
+            }
+            assert_ne!(wheel.slots[1] & UNSORTED_BIT, 0);
+            assert_eq!(wheel.pop_front().sequence, base);
+            let popped: Vec<(u64, u64)> = (0..6)
+                .map(|_| wheel.pop_front())
+                .map(|event| (event.time - SLOT_NANOS, event.sequence))
+                .collect();
+            let mut expected: Vec<(u64, u64)> = times.into_iter().zip(sequences).collect();
+            expected.sort_unstable();
+            assert_eq!(popped, expected, "span {span}");
+        }
     }
 
     #[test]
