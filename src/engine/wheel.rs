@@ -268,6 +268,22 @@ impl<E: Copy> Wheel<E> {
     #[inline(never)]
     fn sort_slot(&mut self, slot: usize) {
         let entry = self.slots[slot];
+        if entry >> COUNT_SHIFT == 2 {
+            // The common case where events do not crowd (a slot that took a second event
+            // while not the front): one comparison, no scratch.
+            let first = entry & HEAD_MASK;
+            let second = self.nodes[first as usize].next;
+            let mut head = first;
+            if self.nodes[second as usize].scheduled.order()
+                < self.nodes[first as usize].scheduled.order()
+            {
+                self.nodes[second as usize].next = first;
+                self.nodes[first as usize].next = NIL;
+                head = second;
+            }
+            self.slots[slot] = entry & !(HEAD_MASK | UNSORTED_BIT) | head;
+            return;
+        }
         let scratch = &mut self.sort_scratch;
         scratch.clear();
         let mut lowest_sequence = u64::MAX;
