@@ -473,7 +473,7 @@ mod tests {
             state = next_state(state);
             let delay = match (state >> 33) % 4 {
                 0 => 0,
-                1 => (state >> 40) % 4_096, // one slot: crowded past its 8 events
+                1 => (state >> 40) % 4_096, // one slot: the front slot, crowded past its walk
                 2 => (state >> 30) % 40_000_000, // either side of the window's edge
                 _ => (state >> 40) % 1_000_000,
             };

@@ -68,6 +68,9 @@ const MAX_SLOT_EVENTS: u32 = 64;
 /// Most nodes a push into the front slot walks past to find its place (the front slot is kept
 /// sorted by walking it); an event that belongs deeper goes to the heap.
 const MAX_FRONT_WALK: u32 = 8;
+/// Most events of a slot sorted by an insertion sort of its list ([`Wheel::sort_short_slot`]);
+/// a longer slot is sorted as packed keys ([`Wheel::sort_slot`]).
+const MAX_LIST_SORT: u32 = 8;
 /// Bits of a sort key for the sequence less the slot's smallest (see [`Wheel::sort_slot`]): what
 /// the key's 64 bits leave beside the time within the slot and the node.
 const SEQUENCE_SPAN_BITS: u32 = 64 - SLOT_WIDTH_BITS - HEAD_BITS;
@@ -268,20 +271,8 @@ impl<E: Copy> Wheel<E> {
     #[inline(never)]
     fn sort_slot(&mut self, slot: usize) {
         let entry = self.slots[slot];
-        if entry >> COUNT_SHIFT == 2 {
-            // The common case where events do not crowd (a slot that took a second event
-            // while not the front): one comparison, no scratch.
-            let first = entry & HEAD_MASK;
-            let second = self.nodes[first as usize].next;
-            let mut head = first;
-            if self.nodes[second as usize].scheduled.order()
-                < self.nodes[first as usize].scheduled.order()
-            {
-                self.nodes[second as usize].next = first;
-                self.nodes[first as usize].next = NIL;
-                head = second;
-            }
-            self.slots[slot] = entry & !(HEAD_MASK | UNSORTED_BIT) | head;
+        if entry >> COUNT_SHIFT <= MAX_LIST_SORT {
+            self.sort_short_slot(slot);
             return;
         }
         let scratch = &mut self.sort_scratch;
@@ -328,6 +319,38 @@ impl<E: Copy> Wheel<E> {
             }
         }
         self.slots[slot] = entry & !(HEAD_MASK | UNSORTED_BIT) | next;
+    }
+
+    /// [`Wheel::sort_slot`] for a slot of at most [`MAX_LIST_SORT`] events: an insertion sort
+    /// of its list in place, no scratch. Nodes are taken from the head, the latest pushed: when
+    /// events were pushed in time order (the usual case) each goes to the front of the sorted
+    /// list after one comparison.
+    fn sort_short_slot(&mut self, slot: usize) {
+        let entry = self.slots[slot];
+        let mut sorted = NIL;
+        let mut current = entry & HEAD_MASK;
+        while current != NIL {
+            let next = self.nodes[current as usize].next;
+            let order = self.nodes[current as usize].scheduled.order();
+            if sorted == NIL || order < self.nodes[sorted as usize].scheduled.order() {
+                self.nodes[current as usize].next = sorted;
+                sorted = current;
+            } else {
+                let mut previous = sorted;
+                loop {
+                    let following = self.nodes[previous as usize].next;
+                    if following == NIL || order < self.nodes[following as usize].scheduled.order()
+                    {
+                        break;
+                    }
+                    previous = following;
+                }
+                self.nodes[current as usize].next = self.nodes[previous as usize].next;
+                self.nodes[previous as usize].next = current;
+            }
+            current = next;
+        }
+        self.slots[slot] = entry & !(HEAD_MASK | UNSORTED_BIT) | sorted;
     }
 
     /// The first occupied slot at or after `from`, going round the wheel (every event held lies
@@ -656,6 +679,7 @@ mod tests {
             let base = if span > u64::MAX / 2 { 500 } else { 1_000_000 };
             let mut wheel = Wheel::default();
             wheel.insert(scheduled(0, base)).unwrap(); // slot 0: the front
+                                                       // More events than `MAX_LIST_SORT`, so that the slot is sorted by its keys.
             let sequences = [
                 base + span,
                 base + 1,
@@ -663,8 +687,15 @@ mod tests {
                 base + 2,
                 base + span - 1,
                 base + 3,
+                base + span / 3,
+                base + 4,
+                base + span - 2,
+                base + 5,
+                base + span / 4,
+                base + 6,
             ];
-            let times = [7, 7, 3, SLOT_NANOS - 1, 3, 7];
+            let times = [7, 7, 3, SLOT_NANOS - 1, 3, 7, 0, 0, SLOT_NANOS - 1, 5, 7, 3];
+            assert!(sequences.len() > MAX_LIST_SORT as usize);
             for (&sequence, &time) in sequences.iter().zip(&times) {
                 wheel
                     .insert(scheduled(SLOT_NANOS + time, sequence))
@@ -672,7 +703,7 @@ mod tests {
             }
             assert_ne!(wheel.slots[1] & UNSORTED_BIT, 0);
             assert_eq!(wheel.pop_front().sequence, base);
-            let popped: Vec<(u64, u64)> = (0..6)
+            let popped: Vec<(u64, u64)> = (0..sequences.len())
                 .map(|_| wheel.pop_front())
                 .map(|event| (event.time - SLOT_NANOS, event.sequence))
                 .collect();
