@@ -133,9 +133,11 @@ impl<R: Recorder> Simulation<'_, R> {
         now: u64,
         queue: &mut EventQueue<Event>,
     ) {
-        debug_assert!(
+        // A real assertion (this path is rare: a crash, a hang, a killed replica): a model that
+        // reaches it without keeping which jobs each replica holds would drop the wrong jobs.
+        assert!(
             self.tracks_held_jobs,
-            "which jobs a replica holds is not kept"
+            "which jobs a replica holds is not kept (see `tracks_held_jobs`)"
         );
         let measured = self.measure.measured;
         let mut jobs = std::mem::take(&mut self.scratch_jobs);

@@ -134,6 +134,31 @@ fn crash_refuses_only_while_it_lasts_under_a_static_registry() {
 }
 
 #[test]
+fn only_models_that_drop_a_replica_s_jobs_at_once_keep_which_jobs_it_holds() {
+    // `drop_all_jobs` asserts `tracks_held_jobs`: every model that can reach it must keep the
+    // list, and the others save its upkeep.
+    let plain = single_service(100.0, 2, 4, Dist::Const(MILLISECOND as f64));
+    assert!(!super::tracks_held_jobs(&plain));
+    for kind in [FaultKind::Crash, FaultKind::Hang] {
+        let mut model = plain.clone();
+        model.faults.push(Fault {
+            at: SECOND,
+            until: None,
+            kind,
+            target_label: "server#0".into(),
+            replicas: vec![ReplicaRef {
+                service: 0,
+                index: 0,
+            }],
+        });
+        assert!(super::tracks_held_jobs(&model));
+        // And the run through the fault passes the assertion.
+        let (result, _) = Simulation::run(&model, NullRecorder);
+        assert!(result.outcomes.get(Outcome::Succeeded) > 0);
+    }
+}
+
+#[test]
 fn end_to_end_window_rows_account_for_every_request() {
     // With no warm-up every request is measured: the window rows' arrivals add up to the offered
     // requests, and their endings (succeeded plus failures) to the same number.
