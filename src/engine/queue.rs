@@ -585,7 +585,7 @@ mod tests {
         let mut queue = EventQueue::new();
         let lane = queue.add_lane();
         let mut reference = BinaryHeap::new();
-        let mut state = 2026_12_07u64;
+        let mut state = 20_261_207_u64;
         let mut now = 0u64;
         let mut sequence = 0u64;
         let mut popped = 0u64;

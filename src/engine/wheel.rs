@@ -203,13 +203,13 @@ impl<E: Copy> Wheel<E> {
                 self.nodes[previous as usize].next = node;
                 entry & HEAD_MASK
             };
-            self.slots[slot] = (entry & !HEAD_MASK) + ONE_EVENT | head;
+            self.slots[slot] = ((entry & !HEAD_MASK) + ONE_EVENT) | head;
             self.front = self.front.min(order);
         } else {
             // An occupied slot after the front slot (the slots before it are empty): the event
             // is later than the front. Prepend it; the slot is sorted when it becomes the front.
             let node = self.allocate(scheduled, entry & HEAD_MASK);
-            self.slots[slot] = (entry & !HEAD_MASK) + ONE_EVENT | UNSORTED_BIT | node;
+            self.slots[slot] = ((entry & !HEAD_MASK) + ONE_EVENT) | UNSORTED_BIT | node;
         }
         self.len += 1;
         Ok(())
