@@ -80,7 +80,6 @@ impl<T: Generational> Arena<T> {
         &mut self.slots[index as usize]
     }
 
-    /// Frees slot `index`; every handle to it becomes stale. Freeing twice is a logic error.
     /// The values in use (not freed), in slot order. Allocates a mark per slot: for the end of
     /// a run, not for the event loop.
     pub fn live(&self) -> impl Iterator<Item = &T> {
@@ -95,6 +94,7 @@ impl<T: Generational> Arena<T> {
             .map(|(value, _)| value)
     }
 
+    /// Frees slot `index`; every handle to it becomes stale. Freeing twice is a logic error.
     pub fn remove(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
         slot.set_generation(slot.generation().wrapping_add(1));
