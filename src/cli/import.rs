@@ -174,15 +174,37 @@ fn traces(args: &TracesArgs) -> Result<(), AppError> {
         "{}.toml",
         traces::infer::clean_name(&imported.name)
     ));
-    let written = std::fs::create_dir_all(dir).and_then(|()| {
-        for (name, text) in &imported.side_files {
-            std::fs::write(dir.join(name), text)?;
+    // The scenario is checked as it would be printed, against its arrivals file (named by a
+    // path relative to the scenario's folder), before it is written; if anything fails, what
+    // was written is removed again: an import that fails leaves nothing behind.
+    let dir_existed = dir.is_dir();
+    let mut written_files = Vec::new();
+    let result = std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            for (name, text) in &imported.side_files {
+                let side = dir.join(name);
+                written_files.push(side.clone());
+                std::fs::write(side, text)?;
+            }
+            Ok(())
+        })
+        .map_err(|error| AppError::Failed(format!("cannot write {}: {error}", dir.display())))
+        .and_then(|()| {
+            crate::scenario::load_str(&imported.text, "(imported traces)", dir, &[])?;
+            written_files.push(path.clone());
+            std::fs::write(&path, &imported.text).map_err(|error| {
+                AppError::Failed(format!("cannot write {}: {error}", path.display()))
+            })
+        });
+    if let Err(error) = result {
+        for file in &written_files {
+            let _ = std::fs::remove_file(file);
         }
-        std::fs::write(&path, &imported.text)
-    });
-    written
-        .map_err(|error| AppError::Failed(format!("cannot write {}: {error}", path.display())))?;
-    crate::scenario::load_file(&path, &[])?;
+        if !dir_existed {
+            let _ = std::fs::remove_dir(dir); // only if empty: nothing else is touched
+        }
+        return Err(error);
+    }
     eprintln!("wrote {}", path.display());
     Ok(())
 }

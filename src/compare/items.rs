@@ -385,7 +385,28 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
             dir.display()
         )
     })?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let manifest: Manifest =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Each variant's slug names its `latency-<slug>.csv` in the merged folder: a slug that is
+    // not a plain file name part, or that two variants share, is a damaged or forged plan.
+    let mut slugs = std::collections::BTreeSet::new();
+    for variant in &manifest.variants {
+        let slug = &variant.slug;
+        if slug.is_empty() || slug == "." || slug == ".." || slug.contains(['/', '\\', '\0']) {
+            return Err(format!(
+                "{}: variant {:?} has the slug {slug:?}, which is not a plain file name part",
+                path.display(),
+                variant.name
+            ));
+        }
+        if !slugs.insert(slug.as_str()) {
+            return Err(format!(
+                "{}: two variants have the slug {slug:?} (each variant's must be its own)",
+                path.display()
+            ));
+        }
+    }
+    Ok(manifest)
 }
 
 /// Writes `bytes` to `path` whole or not at all: into a temporary file unique to this process

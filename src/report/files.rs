@@ -83,6 +83,18 @@ impl OutputFiles {
             ));
         }
         let temporary = self.dir.join(format!(".{name}{PARTIAL_SUFFIX}"));
+        if self
+            .pending
+            .iter()
+            .any(|(pending, _)| *pending == temporary)
+        {
+            // Refused before anything is committed: a second file of the same name would
+            // replace the first's text and fail the commit half-way.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is written twice"),
+            ));
+        }
         signals::register(&temporary);
         let file = File::create(&temporary)?;
         self.pending.push((temporary, self.dir.join(name)));

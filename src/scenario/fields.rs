@@ -9,6 +9,12 @@ use super::suggest::{closest, did_you_mean};
 use crate::model::Dist;
 
 /// The suffix of every "not supported yet" message.
+/// The shortest timer period accepted, nanoseconds (1 ms): far below any real setting
+/// (Eureka's heartbeat is 30 s, Envoy's outlier sweep 10 s, the HPA's sync 15 s), and long
+/// enough that a period's timers cannot swamp a run (a 1 ns heartbeat would fire a billion
+/// times per simulated second per replica: a run that never ends).
+pub(crate) const MIN_PERIOD_NANOS: u64 = 1_000_000;
+
 pub(crate) const PLANNED: &str = "is not supported yet (planned: service governance)";
 
 /// An example of each table, by the name messages give it: shown when something else was
@@ -444,6 +450,34 @@ impl Ctx<'_> {
                 None
             }
         }
+    }
+
+    /// A timer's period (a heartbeat, a check or sweep interval, a sync): at least
+    /// [`MIN_PERIOD_NANOS`], nanoseconds. With `zero_allowed`, 0 is accepted too (a setting
+    /// where 0 means "no timer").
+    pub fn period(&mut self, node: &Node, what: &str, zero_allowed: bool) -> Option<u64> {
+        let ns = self.duration(node, what)?;
+        if ns < MIN_PERIOD_NANOS && !(zero_allowed && ns == 0) {
+            let text = match &node.value {
+                Value::String { text, .. } => text.as_str(),
+                _ => "",
+            };
+            self.error(
+                node,
+                format!(
+                    "{what} must be at least \"1ms\"{}, found \"{text}\": it is a period (a \
+                     timer that fires once a period for every replica or client it concerns), \
+                     and a shorter one only multiplies the run's events",
+                    if zero_allowed {
+                        " (or \"0s\": none)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            return None;
+        }
+        Some(ns)
     }
 
     /// A duration that must be greater than zero, nanoseconds.

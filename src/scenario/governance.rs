@@ -81,11 +81,16 @@ fn read_eureka(ctx: &mut Ctx<'_>, fields: &super::fields::Fields<'_>) -> EurekaC
             *slot = ns;
         }
     };
-    positive(ctx, "heartbeat", &mut config.heartbeat);
+    let period = |ctx: &mut Ctx<'_>, key: &str, slot: &mut u64| {
+        if let Some(ns) = fields.get(key).and_then(|n| ctx.period(n, key, false)) {
+            *slot = ns;
+        }
+    };
+    period(ctx, "heartbeat", &mut config.heartbeat);
     positive(ctx, "ttl", &mut config.ttl);
-    positive(ctx, "eviction_interval", &mut config.eviction_interval);
-    positive(ctx, "client_refresh", &mut config.client_refresh);
-    positive(ctx, "response_cache", &mut config.response_cache);
+    period(ctx, "eviction_interval", &mut config.eviction_interval);
+    period(ctx, "client_refresh", &mut config.client_refresh);
+    period(ctx, "response_cache", &mut config.response_cache);
     if let Some(node) = fields.get("self_preservation") {
         match &node.value {
             Value::Boolean(on) => {
@@ -113,7 +118,7 @@ fn read_consul(ctx: &mut Ctx<'_>, fields: &super::fields::Fields<'_>) -> ConsulC
     let mut config = ConsulConfig::default();
     if let Some(ns) = fields
         .get("check_interval")
-        .and_then(|n| ctx.positive_duration(n, "check_interval"))
+        .and_then(|n| ctx.period(n, "check_interval", false))
     {
         config.check_interval = ns;
     }
@@ -137,7 +142,7 @@ fn read_consul(ctx: &mut Ctx<'_>, fields: &super::fields::Fields<'_>) -> ConsulC
     }
     if let Some(ns) = fields
         .get("client_refresh")
-        .and_then(|n| ctx.duration(n, "client_refresh"))
+        .and_then(|n| ctx.period(n, "client_refresh", true))
     {
         config.client_refresh = ns;
     }
@@ -149,7 +154,7 @@ pub(crate) fn read_health_check(ctx: &mut Ctx<'_>, node: &Node) -> Option<Health
     let fields = ctx.table(node, "health_check", keys_of::<HealthCheckTable>())?;
     let interval = ctx
         .required(&fields, "interval")
-        .and_then(|n| ctx.positive_duration(n, "health_check interval"));
+        .and_then(|n| ctx.period(n, "health_check interval", false));
     let timeout = ctx
         .required(&fields, "timeout")
         .and_then(|n| ctx.positive_duration(n, "health_check timeout"));
@@ -226,7 +231,7 @@ pub(crate) fn read_autoscale(
     for (key, slot) in durations {
         if let Some(node) = fields.get(key) {
             let value = if key == "sync" {
-                ctx.positive_duration(node, key)
+                ctx.period(node, "autoscale sync", false)
             } else {
                 ctx.duration(node, key)
             };

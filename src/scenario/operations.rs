@@ -269,7 +269,7 @@ fn read_analysis(
         return None;
     }
     let interval = match fields.get("interval") {
-        Some(n) => ctx.positive_duration(n, "analysis interval")?,
+        Some(n) => ctx.period(n, "analysis interval", false)?,
         None => DEFAULT_ANALYSIS_INTERVAL,
     };
     let max_error_rate = fields

@@ -463,7 +463,7 @@ fn read_outlier_detection(ctx: &mut Ctx<'_>, node: &Node) -> Option<OutlierPolic
     }
     if let Some(node) = fields.get("interval") {
         policy.interval = ctx
-            .positive_duration(node, "interval")
+            .period(node, "outlier_detection interval", false)
             .unwrap_or(policy.interval);
     }
     if let Some(node) = fields.get("base_ejection") {

@@ -22,6 +22,13 @@
 //!   runs into one `--out`:
 //!   [`a_second_run_into_a_folder_being_written_is_refused_and_the_first_is_whole`]; partial
 //!   files of killed runs: [`partial_files_a_killed_run_left_are_removed_by_the_next_run`];
+//! - found by a later sweep (2026-12-07, evening): a comparison with a variant that never
+//!   succeeds panicked, [`a_comparison_with_a_variant_that_never_succeeds_is_written_whole`];
+//!   a forged sweep plan half-wrote a merge,
+//!   [`merge_refuses_a_plan_with_shared_or_unsafe_slugs_and_writes_nothing`]; a failed trace
+//!   import left its files, [`a_trace_import_that_fails_its_check_leaves_nothing_behind`];
+//!   1 ns timer periods made runs that never end,
+//!   [`timer_periods_under_a_millisecond_are_refused_at_their_line`];
 //! - slow validation: the unit test
 //!   `scenario::limits_tests::a_chain_of_twenty_thousand_services_validates_in_linear_time`.
 
@@ -541,5 +548,242 @@ fn a_report_of_a_million_windows_is_streamed_in_bounded_memory() {
     );
     // At most 2,000 points per line (two per bucket), whatever the run's length.
     assert!(svg.len() < 8 << 20, "latency.svg is {} bytes", svg.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- found by a later sweep of hostile inputs (2026-12-07, evening) ---------------------------
+
+/// A comparison in which one variant never succeeds (`error_rate = 1`) has no latency curve
+/// for it: it used to panic while placing that curve's markers (exit 101, an empty folder).
+/// Now it is written whole, with the availabilities theory gives: 1 and 0.
+#[test]
+fn a_comparison_with_a_variant_that_never_succeeds_is_written_whole() {
+    let dir = temp_dir("hostile-never-succeeds");
+    let text = scenario("never", "exp(1ms)", "")
+        + "\n[compare]\n\"service.api.error_rate\" = [0, 1]\nreplications = 2\n";
+    let path = write_file(&dir, "never.toml", text.as_bytes());
+    let out = dir.join("out");
+    let output = meshsim(&[
+        "compare",
+        path.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("comparison.json")).expect("comparison.json"),
+    )
+    .expect("json");
+    let availability: Vec<f64> = json["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|variant| {
+            variant["metrics"]["availability"]["mean"]
+                .as_f64()
+                .expect("mean")
+        })
+        .collect();
+    // 100 requests/s for 2 s on a service with 1,000 workers' worth of room: none fails at
+    // error rate 0; every one fails at error rate 1.
+    assert_eq!(availability, vec![1.0, 0.0]);
+    for file in ["cdf.svg", "comparison.svg", "report.html", "latency-1.csv"] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+    // The same folder re-rendered, and a run folder whose time series lost its rows.
+    let plot = meshsim(&["plot", out.to_str().expect("utf-8")]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let run_out = dir.join("run");
+    run_summary(&path, &run_out, &[]);
+    let series = std::fs::read_to_string(run_out.join("timeseries.csv")).expect("timeseries");
+    let header = series.lines().next().expect("header");
+    std::fs::write(run_out.join("timeseries.csv"), format!("{header}\n")).expect("write");
+    let plot = meshsim(&["plot", run_out.to_str().expect("utf-8")]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A sweep's `plan.json` whose variants share a slug (or have one that is not a plain file
+/// name part) is refused by `merge` with exit 2, naming the file, before anything is written:
+/// a shared slug used to fail half-way through the commit of the comparison, exit 1, leaving
+/// a half-written folder.
+#[test]
+fn merge_refuses_a_plan_with_shared_or_unsafe_slugs_and_writes_nothing() {
+    let dir = temp_dir("hostile-merge-slugs");
+    let text = scenario("slugs", "exp(1ms)", "")
+        + "\n[compare]\n\"policy.balancer\" = [\"p2c\", \"random\"]\nreplications = 1\n";
+    let path = write_file(&dir, "slugs.toml", text.as_bytes());
+    let shard = dir.join("shard");
+    let output = meshsim(&[
+        "compare",
+        path.to_str().expect("utf-8"),
+        "--shard",
+        "1/1",
+        "--out",
+        shard.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan_path = shard.join("items").join("plan.json");
+    let plan = std::fs::read_to_string(&plan_path).expect("plan.json");
+    assert!(plan.contains("\"slug\": \"random\"") || plan.contains("\"slug\":\"random\""));
+    for (case, slug) in [("shared", "p2c"), ("unsafe", "../../evil")] {
+        let forged = plan
+            .replace("\"slug\": \"random\"", &format!("\"slug\": \"{slug}\""))
+            .replace("\"slug\":\"random\"", &format!("\"slug\":\"{slug}\""));
+        std::fs::write(&plan_path, forged).expect("write plan");
+        let out = dir.join(format!("merged-{case}"));
+        let output = meshsim(&[
+            "merge",
+            shard.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{case}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("plan.json"),
+            "{case}: {}",
+            stderr(&output)
+        );
+        assert!(!out.exists(), "{case}: nothing written");
+    }
+    assert!(!dir.join("evil").exists() && !dir.parent().expect("parent").join("evil").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `import traces -o DIR` whose scenario fails its check (here a Zipkin span of 1e308 µs,
+/// past the 10,000 h limit) exits 2 and leaves nothing behind: the scenario and its arrivals
+/// file used to stay in DIR.
+#[test]
+fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
+    let dir = temp_dir("hostile-import-leftovers");
+    let spans = r#"[{"traceId": "a1", "id": "01", "name": "get", "timestamp": 1000000, "duration": 1e+308, "kind": "SERVER", "localEndpoint": {"serviceName": "front"}},
+ {"traceId": "a1", "id": "02", "parentId": "01", "name": "q", "timestamp": 1000100, "duration": 500, "kind": "SERVER", "localEndpoint": {"serviceName": "db"}}]"#;
+    let path = write_file(&dir, "spans.json", spans.as_bytes());
+    let out = dir.join("imported");
+    let output = meshsim(&[
+        "import",
+        "traces",
+        path.to_str().expect("utf-8"),
+        "--replay",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("too long"), "{}", stderr(&output));
+    assert!(!out.exists(), "the folder it created is removed");
+    // Into a folder that exists: it stays, empty.
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let output = meshsim(&[
+        "import",
+        "traces",
+        path.to_str().expect("utf-8"),
+        "--replay",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(std::fs::read_dir(&out).expect("read_dir").count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every timer period is at least 1 ms: a 1 ns one (a heartbeat, a sweep, a sync) made a
+/// 2-second run take minutes. Each is refused at its line and column with exit 2; 1 ms passes.
+#[test]
+fn timer_periods_under_a_millisecond_are_refused_at_their_line() {
+    let dir = temp_dir("hostile-periods");
+    let eureka =
+        |key: &str, value: &str| format!("[registry]\nmodel = \"eureka\"\n{key} = \"{value}\"\n");
+    let consul =
+        |key: &str, value: &str| format!("[registry]\nmodel = \"consul\"\n{key} = \"{value}\"\n");
+    let policy = |value: &str| {
+        format!(
+            "[policy]\nhealth_check = {{ interval = \"{value}\", timeout = \"1ms\", unhealthy = 2, healthy = 1 }}\n"
+        )
+    };
+    let outlier =
+        |value: &str| format!("[policy]\noutlier_detection = {{ interval = \"{value}\" }}\n");
+    /// A scenario's first lines, setting one period to the value given.
+    type Section = Box<dyn Fn(&str) -> String>;
+    let cases: Vec<(&str, Section)> = vec![
+        ("heartbeat", Box::new(move |v| eureka("heartbeat", v))),
+        (
+            "eviction_interval",
+            Box::new(move |v| eureka("eviction_interval", v)),
+        ),
+        (
+            "client_refresh",
+            Box::new(move |v| eureka("client_refresh", v)),
+        ),
+        (
+            "response_cache",
+            Box::new(move |v| eureka("response_cache", v)),
+        ),
+        (
+            "check_interval",
+            Box::new(move |v| consul("check_interval", v)),
+        ),
+        (
+            "client_refresh",
+            Box::new(move |v| consul("client_refresh", v)),
+        ),
+        ("health_check interval", Box::new(policy)),
+        ("outlier_detection interval", Box::new(outlier)),
+    ];
+    for (index, (what, section)) in cases.iter().enumerate() {
+        for (value, accepted) in [("1ns", false), ("999us", false), ("1ms", true)] {
+            // The section first: its key is on line 3 (`[registry]`) or 2 (`[policy]`).
+            let text = section(value) + &scenario(&format!("p{index}"), "exp(1ms)", "");
+            let path = write_file(&dir, &format!("p{index}.toml"), text.as_bytes());
+            let output = meshsim(&["validate", path.to_str().expect("utf-8")]);
+            if accepted {
+                assert!(
+                    output.status.success(),
+                    "{what} = {value}: {}",
+                    stderr(&output)
+                );
+                continue;
+            }
+            assert_eq!(output.status.code(), Some(2), "{what} = {value}");
+            let message = stderr(&output);
+            let line = text
+                .lines()
+                .position(|line| line.contains(value))
+                .expect("the value's line")
+                + 1;
+            assert!(
+                message.contains(&format!("p{index}.toml:{line}:"))
+                    && message.contains(&format!("{what} must be at least \"1ms\"")),
+                "{what} = {value}: {message}"
+            );
+        }
+    }
+    // The autoscaler's sync, in the service's own table.
+    for (value, accepted) in [("1ns", false), ("1ms", true)] {
+        let extra = format!(
+            "replicas = 1\n[service.autoscale]\nmin = 1\nmax = 2\ntarget_utilization = 0.6\nsync = \"{value}\""
+        );
+        let text = scenario("sync", "exp(1ms)", &extra);
+        let path = write_file(&dir, "sync.toml", text.as_bytes());
+        let output = meshsim(&["validate", path.to_str().expect("utf-8")]);
+        if accepted {
+            assert!(
+                output.status.success(),
+                "sync = {value}: {}",
+                stderr(&output)
+            );
+        } else {
+            assert_eq!(output.status.code(), Some(2));
+            assert!(
+                stderr(&output).contains("sync.toml:13:8: autoscale sync must be at least"),
+                "{}",
+                stderr(&output)
+            );
+        }
+    }
+    // Consul's client_refresh may be 0 (blocking queries: no timer).
+    let text = consul("client_refresh", "0s") + &scenario("zero", "exp(1ms)", "");
+    let path = write_file(&dir, "zero.toml", text.as_bytes());
+    let output = meshsim(&["validate", path.to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", stderr(&output));
     let _ = std::fs::remove_dir_all(&dir);
 }

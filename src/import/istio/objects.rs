@@ -1581,7 +1581,10 @@ impl<'a> Reader<'a> {
                 .filter(|(_, placed)| !**placed)
                 .map(|(d, _)| d)
                 .collect();
-            if versions.is_empty() && unplaced.len() > 1 {
+            // Without subsets, the Deployments' version labels name the versions; several
+            // Deployments of one version add up (in the order first seen).
+            let mut labelled: Vec<(String, u32, String)> = Vec::new();
+            if versions.is_empty() {
                 for deployment in &unplaced {
                     let name = deployment
                         .labels
@@ -1589,13 +1592,19 @@ impl<'a> Reader<'a> {
                         .or_else(|| deployment.labels.get("app.kubernetes.io/version"))
                         .cloned()
                         .unwrap_or_else(|| deployment.name.clone());
-                    versions.push((
-                        name,
-                        Some(deployment.replicas),
-                        Vec::new(),
-                        deployment.origin.clone(),
-                        String::new(),
-                    ));
+                    match labelled.iter_mut().find(|(known, _, _)| *known == name) {
+                        Some((_, replicas, _)) => {
+                            *replicas = replicas.saturating_add(deployment.replicas)
+                        }
+                        None => {
+                            labelled.push((name, deployment.replicas, deployment.origin.clone()))
+                        }
+                    }
+                }
+            }
+            if labelled.len() > 1 {
+                for (name, replicas, origin) in labelled {
+                    versions.push((name, Some(replicas), Vec::new(), origin, String::new()));
                 }
             } else if !unplaced.is_empty() {
                 let total: u32 = unplaced.iter().map(|d| d.replicas).sum();

@@ -425,6 +425,41 @@ fn deployment(name: &str, app: &str, version: &str, replicas: Option<u32>) -> St
     )
 }
 
+/// Without a DestinationRule's subsets the version labels name the versions, and several
+/// Deployments of one version add up: two of `v1` (2 and 3 pods) are one version of 5, hence
+/// the service's replicas, not a `[[service.version]]` (the second used to replace the first:
+/// 3); with a `v2` beside them, two versions of 5 and 4.
+#[test]
+fn deployments_of_one_version_add_up() {
+    let two_of_v1 = format!(
+        "{}---\n{}",
+        deployment("reviews-v1", "reviews", "v1", Some(2)),
+        deployment("reviews-v1b", "reviews", "v1", Some(3))
+    );
+    let out = run(&two_of_v1);
+    let table = valid(&out);
+    let reviews = service(&table, "reviews");
+    assert_eq!(reviews["replicas"].as_integer(), Some(5), "{}", out.text);
+    assert!(reviews.get("version").is_none(), "{}", out.text);
+    let out = run(&format!(
+        "{two_of_v1}---\n{}",
+        deployment("reviews-v2", "reviews", "v2", Some(4))
+    ));
+    let table = valid(&out);
+    let versions: Vec<(String, i64)> = service(&table, "reviews")["version"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().expect("name").to_string(),
+                v["replicas"].as_integer().expect("replicas"),
+            )
+        })
+        .collect();
+    assert_eq!(versions, vec![("v1".to_string(), 5), ("v2".to_string(), 4)]);
+}
+
 #[test]
 fn one_deployment_sets_the_services_replicas() {
     let out = run(&deployment("ratings-v1", "ratings", "v1", Some(5)));

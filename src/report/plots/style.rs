@@ -244,8 +244,12 @@ fn dash_runs(points: &[(f64, f64)], pattern: &[f64]) -> Vec<Vec<BackendCoord>> {
 
 /// Points every `spacing` pixels along a polyline, from `offset`.
 fn marker_positions(points: &[(f64, f64)], offset: f64, spacing: f64) -> Vec<BackendCoord> {
-    if points.len() == 1 {
-        return vec![round(points[0])];
+    match points {
+        // A series with no point (a variant with no succeeded request has no latency curve)
+        // has no marker.
+        [] => return Vec::new(),
+        [only] => return vec![round(*only)],
+        _ => {}
     }
     let mut positions = Vec::new();
     let mut next = offset;
