@@ -126,6 +126,12 @@ pub fn run(args: &RunArgs) -> Result<(), AppError> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("reports").join(&model.name));
+    if let Some(path) = &args.openmetrics {
+        check_side_file("--openmetrics", path, &dir)?;
+    }
+    if let Some(traces) = &traces {
+        check_side_file("--traces", &traces.path, &dir)?;
+    }
     let progress = report::Progress::simulation(
         model.duration as f64 / 1e9,
         report::progress::wanted(args.quiet),
@@ -200,4 +206,42 @@ fn engine_line(summary: &Summary, wall: std::time::Duration) -> String {
         summary.events as f64 / seconds / 1e6,
         summary.requests.offered as f64 / seconds
     )
+}
+
+/// Checks, before anything runs or is written, that a file asked for beside the report
+/// (`--openmetrics FILE`, `--traces FILE`) can be written and will not be replaced by the
+/// report itself: its folder exists, it is not a folder, and it is not one of the report's own
+/// files in the report folder `out`.
+fn check_side_file(flag: &str, path: &Path, out: &Path) -> Result<(), AppError> {
+    if path.is_dir() {
+        return Err(AppError::invalid(format!(
+            "{flag} {}: is a folder (give the name of the file to write)",
+            path.display()
+        )));
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(AppError::invalid(format!(
+            "{flag} {}: folder {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    let name = path.file_name().map(|name| name.to_string_lossy());
+    let same_folder = match (parent.canonicalize(), out.canonicalize()) {
+        (Ok(parent), Ok(out)) => parent == out,
+        _ => false, // the report folder does not exist yet: nothing in it to collide with
+    };
+    if same_folder && name.as_deref().is_some_and(report::is_report_file_name) {
+        return Err(AppError::invalid(format!(
+            "{flag} {}: the report in {} writes a file of that name (give another name or \
+             folder)",
+            path.display(),
+            out.display()
+        )));
+    }
+    Ok(())
 }

@@ -27,6 +27,26 @@ pub const LOCK_FILE: &str = ".meshsim.lock";
 /// the folder never mixes two runs' files; nothing else is ever removed.
 pub const WRITTEN_LIST: &str = ".meshsim-files";
 
+/// Whether a run's report may write a file of this name into its folder (its data files,
+/// plots and page, and meshsim's own hidden files): a file of another kind asked to be written
+/// there (`--openmetrics`, `--traces`) would be replaced by it. Errs on the safe side: every
+/// `.svg` and `.png` counts.
+pub fn is_report_file_name(name: &str) -> bool {
+    matches!(
+        name,
+        "summary.json"
+            | "setup.json"
+            | "latency.csv"
+            | "timeseries.csv"
+            | "replicas.csv"
+            | "events.csv"
+            | "report.html"
+    ) || name.ends_with(".svg")
+        || name.ends_with(".png")
+        || name.starts_with(".meshsim")
+        || name.ends_with(PARTIAL_SUFFIX)
+}
+
 /// Suffix of the temporary name of a file being written.
 const PARTIAL_SUFFIX: &str = ".partial";
 

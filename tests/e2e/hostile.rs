@@ -787,3 +787,92 @@ fn timer_periods_under_a_millisecond_are_refused_at_their_line() {
     assert!(output.status.success(), "{}", stderr(&output));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--openmetrics FILE` and `--traces FILE` are checked before the run: a folder that does not
+/// exist, a folder given as the file, or a file the report itself writes (which used to replace
+/// the metrics silently, exit 0; the others failed after the run with exit 1, naming the report
+/// folder, and left it behind) are refused with exit 2, naming the flag, and nothing is written.
+#[test]
+fn side_files_that_cannot_be_written_or_would_be_replaced_are_refused_before_the_run() {
+    let dir = temp_dir("hostile-side-files");
+    let path = write_file(
+        &dir,
+        "side.toml",
+        scenario("side", "exp(1ms)", "").as_bytes(),
+    );
+    let path = path.to_str().expect("utf-8");
+    let out = dir.join("out");
+    let out_text = out.to_str().expect("utf-8");
+    let missing = dir.join("missing").join("x.om");
+    for flag in ["--openmetrics", "--traces"] {
+        let output = meshsim(&[
+            "run",
+            path,
+            "--out",
+            out_text,
+            "--quiet",
+            flag,
+            missing.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&format!("{flag} "))
+                && stderr(&output).contains("does not exist"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!out.exists(), "{flag}: no report folder");
+    }
+    // A whole report first; then the report's own files and its folder refused as side files.
+    let output = meshsim(&["run", path, "--out", out_text, "--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = std::fs::read(out.join("summary.json")).expect("summary.json");
+    for (flag, target, expected) in [
+        (
+            "--openmetrics",
+            out.join("summary.json"),
+            "writes a file of that name",
+        ),
+        (
+            "--traces",
+            out.join("latency.svg"),
+            "writes a file of that name",
+        ),
+        ("--openmetrics", out.clone(), "is a folder"),
+    ] {
+        let output = meshsim(&[
+            "run",
+            path,
+            "--out",
+            out_text,
+            "--quiet",
+            flag,
+            target.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    }
+    assert_eq!(
+        std::fs::read(out.join("summary.json")).expect("summary.json"),
+        summary
+    );
+    // A file of another name in the report folder is fine, and stays beside the report.
+    let metrics = out.join("metrics.om");
+    let output = meshsim(&[
+        "run",
+        path,
+        "--out",
+        out_text,
+        "--quiet",
+        "--openmetrics",
+        metrics.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&metrics).expect("metrics.om");
+    assert!(
+        text.starts_with("# TYPE ") && text.trim_end().ends_with("# EOF"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
