@@ -876,3 +876,28 @@ fn side_files_that_cannot_be_written_or_would_be_replaced_are_refused_before_the
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Zipkin or Jaeger span whose start or end does not fit in 64-bit nanoseconds (a timestamp
+/// near `i64::MAX` microseconds) is refused as broken, naming the span: it used to be clamped,
+/// and a 1 ms span imported as a service time of 0 ms.
+#[test]
+fn spans_past_64_bit_nanoseconds_are_refused_not_clamped() {
+    let dir = temp_dir("hostile-span-overflow");
+    let zipkin = r#"[{"traceId": "a1", "id": "01", "name": "get", "timestamp": 9223372036854775000, "duration": 1000, "kind": "SERVER", "localEndpoint": {"serviceName": "front"}}]"#;
+    let path = write_file(&dir, "zipkin.json", zipkin.as_bytes());
+    let output = meshsim(&["import", "traces", path.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("span \"get\": its start (9223372036854775000 µs)"),
+        "{}",
+        stderr(&output)
+    );
+    // The same span a million times earlier imports, with its 1 ms.
+    let earlier = zipkin.replace("9223372036854775000", "9223372036854");
+    let path = write_file(&dir, "earlier.json", earlier.as_bytes());
+    let output = meshsim(&["import", "traces", path.to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("1ms"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

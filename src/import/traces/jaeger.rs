@@ -192,8 +192,17 @@ fn add_span(set: &mut SpanSet, span: &JaegerSpan<'_>, processes: &BTreeMap<Strin
     } else {
         None
     };
+    let Some((start, end)) = super::micros_to_nanos_span(span.start_time, span.duration) else {
+        set.mark_broken(trace, || {
+            format!(
+                "span \"{}\": its start ({} µs) or duration ({} µs) is past what 64-bit \
+                 nanoseconds hold",
+                span.operation_name, span.start_time, span.duration
+            )
+        });
+        return;
+    };
     let name = set.names.intern(&span.operation_name);
-    let start = span.start_time.saturating_mul(1_000);
     set.spans.push(super::Span {
         trace,
         id: span_id(id),
@@ -205,7 +214,7 @@ fn add_span(set: &mut SpanSet, span: &JaegerSpan<'_>, processes: &BTreeMap<Strin
         kind,
         error,
         start,
-        end: start.saturating_add(span.duration.saturating_mul(1_000)),
+        end,
         try_mark,
         outcome,
         cancelled: flag("meshsim.cancelled"),

@@ -262,6 +262,15 @@ impl SpanSet {
     }
 }
 
+/// A span's start and end in nanoseconds from a start and a duration in microseconds (Zipkin's
+/// and Jaeger's unit), or `None` when either does not fit in 64-bit nanoseconds (past the
+/// year 2262): such a span is refused, not clamped into a wrong duration.
+pub fn micros_to_nanos_span(start_micros: i64, duration_micros: i64) -> Option<(i64, i64)> {
+    let start = start_micros.checked_mul(1_000)?;
+    let end = start.checked_add(duration_micros.checked_mul(1_000)?)?;
+    Some((start, end))
+}
+
 /// A hex id (trace or span) as a number: up to 32 hex digits. Ids that are not hex are hashed
 /// (FNV-1a, top bit set so they never meet a hex id's small values); empty or all-zero ids are
 /// `None` (invalid in every format read).

@@ -153,8 +153,17 @@ fn add_span(set: &mut SpanSet, span: &ZipkinSpan<'_>) {
         None
     };
     let cancelled = flag("meshsim.cancelled");
+    let Some((start, end)) = super::micros_to_nanos_span(timestamp, duration) else {
+        set.mark_broken(trace, || {
+            format!(
+                "span \"{name}\": its start ({} µs) or duration ({} µs) is past what 64-bit \
+                 nanoseconds hold",
+                timestamp, duration
+            )
+        });
+        return;
+    };
     let name = set.names.intern(name);
-    let start = timestamp.saturating_mul(1_000);
     set.spans.push(super::Span {
         trace,
         id: span_id(id),
@@ -170,7 +179,7 @@ fn add_span(set: &mut SpanSet, span: &ZipkinSpan<'_>) {
         kind,
         error,
         start,
-        end: start.saturating_add(duration.saturating_mul(1_000)),
+        end,
         try_mark,
         outcome,
         cancelled,
