@@ -554,10 +554,22 @@ impl Ctx<'_> {
     }
 }
 
-/// ` (write it without quotes)` when a string holds a number.
+/// ` (write it without quotes)` when a string holds a number; for a whole number too large for
+/// 64 bits (which TOML, and `--set`, then read as text), that it is too large.
 fn quoted_number_hint(node: &Node) -> &'static str {
-    match node.as_str() {
-        Some(text) if text.trim().parse::<f64>().is_ok() => " (write the number without quotes)",
+    match node.as_str().map(str::trim) {
+        Some(text)
+            if text
+                .strip_prefix('-')
+                .unwrap_or(text)
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                && !text.is_empty()
+                && text.parse::<i64>().is_err() =>
+        {
+            " (a whole number this large does not fit in 64 bits)"
+        }
+        Some(text) if text.parse::<f64>().is_ok() => " (write the number without quotes)",
         _ => "",
     }
 }

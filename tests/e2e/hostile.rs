@@ -650,14 +650,15 @@ fn merge_refuses_a_plan_with_shared_or_unsafe_slugs_and_writes_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `import traces -o DIR` whose scenario fails its check (here a Zipkin span of 1e308 µs,
-/// past the 10,000 h limit) exits 2 and leaves nothing behind: the scenario and its arrivals
+/// `import traces -o DIR` whose scenario fails its check (here a service name of 300 bytes,
+/// past the 255 of a name) exits 2 and leaves nothing behind: the scenario and its arrivals
 /// file used to stay in DIR.
 #[test]
 fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
     let dir = temp_dir("hostile-import-leftovers");
-    let spans = r#"[{"traceId": "a1", "id": "01", "name": "get", "timestamp": 1000000, "duration": 1e+308, "kind": "SERVER", "localEndpoint": {"serviceName": "front"}},
- {"traceId": "a1", "id": "02", "parentId": "01", "name": "q", "timestamp": 1000100, "duration": 500, "kind": "SERVER", "localEndpoint": {"serviceName": "db"}}]"#;
+    let spans = r#"[{"traceId": "a1", "id": "01", "name": "get", "timestamp": 1000000, "duration": 2000, "kind": "SERVER", "localEndpoint": {"serviceName": "front"}},
+ {"traceId": "a1", "id": "02", "parentId": "01", "name": "q", "timestamp": 1000100, "duration": 500, "kind": "SERVER", "localEndpoint": {"serviceName": "DB"}}]"#
+        .replace("DB", &"d".repeat(300));
     let path = write_file(&dir, "spans.json", spans.as_bytes());
     let out = dir.join("imported");
     let output = meshsim(&[
@@ -669,7 +670,11 @@ fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
         out.to_str().expect("utf-8"),
     ]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("too long"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bytes long"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!out.exists(), "the folder it created is removed");
     // Into a folder that exists: it stays, empty.
     std::fs::create_dir_all(&out).expect("mkdir");

@@ -124,6 +124,13 @@ fn errors_in_set_values_name_the_set_not_a_line_of_the_file() {
         ),
         ("service.back.workers=0", "workers must be at least 1"),
         ("policy.balancer=fastest", "unknown balancer \"fastest\""),
+        // Past 64 bits, TOML reads the digits as text: say the number is too large, not that
+        // it is quoted.
+        (
+            "scenario.seed=18446744073709551616",
+            "seed must be an integer, found a string (a whole number this large does not fit \
+             in 64 bits)",
+        ),
     ] {
         let output = meshsim(&["validate", label, "--set", set]);
         let error = refused(&output, &[&format!("error: --set {set}: {message}")]);
