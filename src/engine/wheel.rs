@@ -34,15 +34,9 @@
 //! - another occupied slot: that slot lies after the front slot, so the event is later than the
 //!   front, the front stays, and the slot may go unsorted until it becomes the front.
 //!
-//! Sorting follows a crowded slot's list node by node, each load waiting for the one before; so
-//! while the front slot is consumed, each pop also takes one step along the *next* crowded
-//! slot's list and asks for that node's line ([`Wheel::walk_ahead`]): by the time that slot is
-//! sorted, its nodes are in the cache.
-//!
 //! Nodes live in one slab with a free list: once the slab has grown to the most events ever
 //! pending at once, pushing and popping allocate nothing.
 
-use super::prefetch::prefetch;
 use super::scheduled::Scheduled;
 
 /// log2 of a slot's width in nanoseconds.
@@ -116,11 +110,6 @@ pub struct Wheel<E> {
     sort_scratch: Vec<(u64, u64)>,
     /// Scratch for sorting a slot: each event's sort key (see [`Wheel::sort_slot`]).
     sort_keys: Vec<u64>,
-    /// The lookahead walk (see [`Wheel::walk_ahead`]): the node of the next occupied slot whose
-    /// line was last asked for ([`NIL`]: none, or the walk reached its list's end).
-    walk: u32,
-    /// Whether the walk has started since the front slot last changed.
-    walk_started: bool,
 }
 
 impl<E: Copy> Default for Wheel<E> {
@@ -136,8 +125,6 @@ impl<E: Copy> Default for Wheel<E> {
             len: 0,
             sort_scratch: Vec::with_capacity(MAX_SLOT_EVENTS as usize),
             sort_keys: Vec::with_capacity(MAX_SLOT_EVENTS as usize),
-            walk: NIL,
-            walk_started: false,
         }
     }
 }
@@ -252,10 +239,8 @@ impl<E: Copy> Wheel<E> {
         self.free = head;
         self.len -= 1;
         self.front = if next != NIL {
-            self.walk_ahead(slot);
             self.nodes[next as usize].scheduled.order()
         } else {
-            (self.walk, self.walk_started) = (NIL, false);
             self.occupied[slot / 64] &= !(1 << (slot % 64));
             if self.occupied[slot / 64] == 0 {
                 self.occupied_words &= !(1 << (slot / 64));
@@ -272,44 +257,6 @@ impl<E: Copy> Wheel<E> {
             }
         };
         scheduled
-    }
-
-    /// One step of the lookahead walk, on a pop that leaves the front slot `front_slot` with
-    /// events: asks for the line of the next node of the *next* occupied slot's list, so that
-    /// when that slot becomes the front and is sorted ([`Wheel::sort_slot`] follows its list
-    /// node by node, each load waiting for the one before), its nodes are already in the cache.
-    /// A crowded slot's list of scattered nodes is then walked at a pop's pace, each miss
-    /// hidden behind the handling of one event, instead of all at once.
-    ///
-    /// A hint only: it reads `next` links and prefetches, and changes nothing. A slot pushed
-    /// meanwhile before the walked one, or nodes prepended to it, only make the walk useless
-    /// for them; the walk restarts whenever the front slot changes. It starts only once the
-    /// front slot has shown a second event, so a sparse wheel (one event a slot: the tier
-    /// chain) pays one branch a pop.
-    #[inline(always)]
-    fn walk_ahead(&mut self, front_slot: usize) {
-        let node = if self.walk != NIL {
-            self.nodes
-                .get(self.walk as usize)
-                .map_or(NIL, |node| node.next)
-        } else if !self.walk_started {
-            self.walk_started = true;
-            match self.next_occupied((front_slot + 1) % SLOTS) {
-                Some(next_slot)
-                    if next_slot != front_slot && self.slots[next_slot] & UNSORTED_BIT != 0 =>
-                {
-                    self.slots[next_slot] & HEAD_MASK
-                }
-                _ => NIL,
-            }
-        } else {
-            return;
-        };
-        self.walk = node;
-        if let Some(node) = self.nodes.get(node as usize) {
-            prefetch(node);
-            prefetch(&node.next);
-        }
     }
 
     /// Puts the list of `slot` (occupied, marked unsorted) in (time, sequence) order and clears
@@ -508,65 +455,6 @@ mod tests {
             time,
             sequence,
             event: sequence,
-        }
-    }
-
-    /// The lookahead walk covers the next crowded slot's whole list while the front slot is
-    /// consumed (one node a pop), restarts when the front slot changes, leaves the pops'
-    /// order alone, and never starts on a wheel of lone events.
-    #[test]
-    fn the_lookahead_walk_covers_the_next_crowded_slot_before_it_becomes_the_front() {
-        let mut wheel = Wheel::default();
-        // Front slot 1: 6 events; slot 3: 4 events pushed latest first (so marked unsorted).
-        for sequence in 0..6 {
-            wheel
-                .insert(scheduled(SLOT_NANOS + sequence, sequence))
-                .unwrap();
-        }
-        for k in 0..4_u64 {
-            wheel
-                .insert(scheduled(3 * SLOT_NANOS + 100 - k, 10 + k))
-                .unwrap();
-        }
-        let next_slot_nodes: Vec<u32> = {
-            let mut nodes = Vec::new();
-            let mut current = wheel.slots[3] & HEAD_MASK;
-            while current != NIL {
-                nodes.push(current);
-                current = wheel.nodes[current as usize].next;
-            }
-            nodes
-        };
-        assert_ne!(wheel.slots[3] & UNSORTED_BIT, 0);
-        // Pops 1..=4 leave the front slot with events: each walks one node of slot 3.
-        let mut walked = Vec::new();
-        for _ in 0..4 {
-            wheel.pop_front();
-            walked.push(wheel.walk);
-        }
-        assert_eq!(
-            walked, next_slot_nodes,
-            "one node of the next slot per pop, in list order"
-        );
-        wheel.pop_front();
-        assert_eq!(wheel.walk, NIL, "the walk ends with the list");
-        // The last pop of slot 1 makes slot 3 the front: the walk starts afresh.
-        wheel.pop_front();
-        assert_eq!((wheel.walk, wheel.walk_started), (NIL, false));
-        let rest: Vec<u64> =
-            std::iter::from_fn(|| (wheel.len() > 0).then(|| wheel.pop_front().sequence)).collect();
-        assert_eq!(rest, vec![13, 12, 11, 10], "slot 3 popped in time order");
-
-        // Lone events, one a slot: no pop leaves its slot with events, so no walk.
-        let mut sparse = Wheel::default();
-        for sequence in 0..8 {
-            sparse
-                .insert(scheduled(sequence * SLOT_NANOS, sequence))
-                .unwrap();
-        }
-        while sparse.len() > 0 {
-            sparse.pop_front();
-            assert!(!sparse.walk_started);
         }
     }
 
