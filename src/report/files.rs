@@ -58,12 +58,18 @@ pub struct OutputFiles {
     pending: Vec<(PathBuf, PathBuf)>,
     /// Holds the folder's lock while open.
     _lock: File,
+    /// Whether [`OutputFiles::new`] created the folder: a run that fails before committing
+    /// anything then removes it again (with its lock file), leaving no empty report folder.
+    created: bool,
+    /// Whether a commit began (from then on the folder holds what it renamed into place).
+    committing: bool,
 }
 
 impl OutputFiles {
     /// Prepares `dir` (created if missing): takes its lock, and removes the temporary files a
     /// killed run left there. Fails if another run is writing into `dir`.
     pub fn new(dir: &Path) -> io::Result<Self> {
+        let created = !dir.exists();
         fs::create_dir_all(dir)?;
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -90,13 +96,15 @@ impl OutputFiles {
             dir: dir.to_path_buf(),
             pending: Vec::new(),
             _lock: lock,
+            created,
+            committing: false,
         })
     }
 
     /// Creates `name` under a temporary name; it appears under `name` at [`OutputFiles::commit`].
     /// `name` must be a plain file name (no separator, not `.` or `..`).
     pub fn create(&mut self, name: &str) -> io::Result<BufWriter<File>> {
-        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        if !is_plain_name(name) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{name:?} is not a plain file name"),
@@ -203,6 +211,7 @@ impl OutputFiles {
 
     /// Renames every file into place.
     fn rename_all(&mut self) -> io::Result<()> {
+        self.committing = true;
         let pending = std::mem::take(&mut self.pending);
         for (index, (temporary, target)) in pending.iter().enumerate() {
             if let Err(error) = fs::rename(temporary, target) {
@@ -222,11 +231,16 @@ impl OutputFiles {
 }
 
 impl Drop for OutputFiles {
-    /// Files not committed are removed: a failed run leaves no partial report.
+    /// Files not committed are removed: a failed run leaves no partial report, and a folder
+    /// it created for nothing is removed too (only if nothing else is in it).
     fn drop(&mut self) {
         for (temporary, _) in &self.pending {
             let _ = fs::remove_file(temporary);
             signals::unregister(temporary);
+        }
+        if self.created && !self.committing {
+            let _ = fs::remove_file(self.dir.join(LOCK_FILE));
+            let _ = fs::remove_dir(&self.dir); // fails, harmlessly, unless it is empty
         }
     }
 }

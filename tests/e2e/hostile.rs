@@ -294,13 +294,29 @@ at = "1s"
         error.contains(&format!("no report was written to {}", out.display())),
         "{error}"
     );
-    // No report, and no partial file left.
+    // No report, and no partial file left: the folder the run created is removed again.
+    assert!(
+        !out.exists(),
+        "{:?}",
+        std::fs::read_dir(&out).map(|d| d.count())
+    );
+    // Into a folder that existed, the same run leaves it as it was (but for its lock file).
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::write(out.join("notes.txt"), "mine").expect("write");
+    let output = meshsim(&[
+        "run",
+        path.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let left: Vec<String> = std::fs::read_dir(&out)
         .expect("out folder")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .filter(|name| name != ".meshsim.lock")
         .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(left, vec!["notes.txt".to_string()]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
