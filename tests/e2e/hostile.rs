@@ -93,6 +93,26 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Asserts exit status 2, no panic, and that standard error holds `text`.
+fn refused_with(output: &std::process::Output, text: &str) {
+    let error = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(!error.contains("panicked"), "{error}");
+    assert!(error.contains(text), "expected {text:?} in:\n{error}");
+}
+
+/// `meshsim import traces FILE --replay -o DIR`.
+fn import_traces_into(file: &Path, dir: &Path) -> std::process::Output {
+    meshsim(&[
+        "import",
+        "traces",
+        file.to_str().expect("utf-8"),
+        "--replay",
+        "-o",
+        dir.to_str().expect("utf-8"),
+    ])
+}
+
 /// `file:line:column: message` for the first error line.
 fn assert_positioned(error: &str, file: &Path) {
     let prefix = format!("error: {}:", file.display());
@@ -654,12 +674,7 @@ fn merge_refuses_a_plan_with_shared_or_unsafe_slugs_and_writes_nothing() {
             "--out",
             out.to_str().expect("utf-8"),
         ]);
-        assert_eq!(output.status.code(), Some(2), "{case}: {}", stderr(&output));
-        assert!(
-            stderr(&output).contains("plan.json"),
-            "{case}: {}",
-            stderr(&output)
-        );
+        refused_with(&output, "plan.json");
         assert!(!out.exists(), "{case}: nothing written");
     }
     assert!(!dir.join("evil").exists() && !dir.parent().expect("parent").join("evil").exists());
@@ -677,32 +692,11 @@ fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
         .replace("DB", &"d".repeat(300));
     let path = write_file(&dir, "spans.json", spans.as_bytes());
     let out = dir.join("imported");
-    let output = meshsim(&[
-        "import",
-        "traces",
-        path.to_str().expect("utf-8"),
-        "--replay",
-        "-o",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("bytes long"),
-        "{}",
-        stderr(&output)
-    );
+    refused_with(&import_traces_into(&path, &out), "bytes long");
     assert!(!out.exists(), "the folder it created is removed");
     // Into a folder that exists: it stays, empty.
     std::fs::create_dir_all(&out).expect("mkdir");
-    let output = meshsim(&[
-        "import",
-        "traces",
-        path.to_str().expect("utf-8"),
-        "--replay",
-        "-o",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    refused_with(&import_traces_into(&path, &out), "bytes long");
     assert_eq!(std::fs::read_dir(&out).expect("read_dir").count(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -825,69 +819,37 @@ fn side_files_that_cannot_be_written_or_would_be_replaced_are_refused_before_the
     let out = dir.join("out");
     let out_text = out.to_str().expect("utf-8");
     let missing = dir.join("missing").join("x.om");
+    // `meshsim run` into `out`, with `flag FILE` when given.
+    let run_with = |side: Option<(&str, &Path)>| {
+        let mut args = vec!["run", path, "--out", out_text, "--quiet"];
+        if let Some((flag, file)) = side {
+            args.extend([flag, file.to_str().expect("utf-8")]);
+        }
+        meshsim(&args)
+    };
     for flag in ["--openmetrics", "--traces"] {
-        let output = meshsim(&[
-            "run",
-            path,
-            "--out",
-            out_text,
-            "--quiet",
-            flag,
-            missing.to_str().expect("utf-8"),
-        ]);
-        assert_eq!(output.status.code(), Some(2), "{flag}: {}", stderr(&output));
-        assert!(
-            stderr(&output).contains(&format!("{flag} "))
-                && stderr(&output).contains("does not exist"),
-            "{}",
-            stderr(&output)
-        );
+        let output = run_with(Some((flag, &missing)));
+        refused_with(&output, &format!("{flag} "));
+        refused_with(&output, "does not exist");
         assert!(!out.exists(), "{flag}: no report folder");
     }
     // A whole report first; then the report's own files and its folder refused as side files.
-    let output = meshsim(&["run", path, "--out", out_text, "--quiet"]);
+    let output = run_with(None);
     assert!(output.status.success(), "{}", stderr(&output));
     let summary = std::fs::read(out.join("summary.json")).expect("summary.json");
+    let same_name = "writes a file of that name";
     for (flag, target, expected) in [
-        (
-            "--openmetrics",
-            out.join("summary.json"),
-            "writes a file of that name",
-        ),
-        (
-            "--traces",
-            out.join("latency.svg"),
-            "writes a file of that name",
-        ),
+        ("--openmetrics", out.join("summary.json"), same_name),
+        ("--traces", out.join("latency.svg"), same_name),
         ("--openmetrics", out.clone(), "is a folder"),
     ] {
-        let output = meshsim(&[
-            "run",
-            path,
-            "--out",
-            out_text,
-            "--quiet",
-            flag,
-            target.to_str().expect("utf-8"),
-        ]);
-        assert_eq!(output.status.code(), Some(2), "{flag}: {}", stderr(&output));
-        assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+        refused_with(&run_with(Some((flag, &target))), expected);
     }
-    assert_eq!(
-        std::fs::read(out.join("summary.json")).expect("summary.json"),
-        summary
-    );
+    let again = std::fs::read(out.join("summary.json")).expect("summary.json");
+    assert_eq!(again, summary);
     // A file of another name in the report folder is fine, and stays beside the report.
     let metrics = out.join("metrics.om");
-    let output = meshsim(&[
-        "run",
-        path,
-        "--out",
-        out_text,
-        "--quiet",
-        "--openmetrics",
-        metrics.to_str().expect("utf-8"),
-    ]);
+    let output = run_with(Some(("--openmetrics", &metrics)));
     assert!(output.status.success(), "{}", stderr(&output));
     let text = std::fs::read_to_string(&metrics).expect("metrics.om");
     assert!(
