@@ -56,6 +56,9 @@ pub struct OutputFiles {
     dir: PathBuf,
     /// (temporary path, final path) of every file written so far.
     pending: Vec<(PathBuf, PathBuf)>,
+    /// The names of `pending`'s files, to refuse a second file of one name (a comparison of a
+    /// million variants writes a million files: no scan of `pending` per file).
+    pending_names: std::collections::BTreeSet<String>,
     /// Holds the folder's lock while open.
     _lock: File,
     /// Whether [`OutputFiles::new`] created the folder: a run that fails before committing
@@ -95,6 +98,7 @@ impl OutputFiles {
         Ok(OutputFiles {
             dir: dir.to_path_buf(),
             pending: Vec::new(),
+            pending_names: std::collections::BTreeSet::new(),
             _lock: lock,
             created,
             committing: false,
@@ -110,12 +114,7 @@ impl OutputFiles {
                 format!("{name:?} is not a plain file name"),
             ));
         }
-        let temporary = self.dir.join(format!(".{name}{PARTIAL_SUFFIX}"));
-        if self
-            .pending
-            .iter()
-            .any(|(pending, _)| *pending == temporary)
-        {
+        if !self.pending_names.insert(name.to_string()) {
             // Refused before anything is committed: a second file of the same name would
             // replace the first's text and fail the commit half-way.
             return Err(io::Error::new(
@@ -123,6 +122,7 @@ impl OutputFiles {
                 format!("{name:?} is written twice"),
             ));
         }
+        let temporary = self.dir.join(format!(".{name}{PARTIAL_SUFFIX}"));
         signals::register(&temporary);
         let file = File::create(&temporary)?;
         self.pending.push((temporary, self.dir.join(name)));
