@@ -392,7 +392,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     let mut slugs = std::collections::BTreeSet::new();
     for variant in &manifest.variants {
         let slug = &variant.slug;
-        if slug.is_empty() || slug == "." || slug == ".." || slug.contains(['/', '\\', '\0']) {
+        if !crate::report::is_plain_name(slug) {
             return Err(format!(
                 "{}: variant {:?} has the slug {slug:?}, which is not a plain file name part",
                 path.display(),

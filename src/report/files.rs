@@ -246,7 +246,7 @@ impl Drop for OutputFiles {
 }
 
 /// Whether `name` is a plain file name (no separator, not `.` or `..`, not empty).
-fn is_plain_name(name: &str) -> bool {
+pub fn is_plain_name(name: &str) -> bool {
     !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']))
 }
 

@@ -17,7 +17,9 @@ mod terminal;
 pub mod topology;
 pub mod traces;
 
-pub use files::{is_report_file_name, latency_quantiles_csv, FileRecorder, OutputFiles};
+pub use files::{
+    is_plain_name, is_report_file_name, latency_quantiles_csv, FileRecorder, OutputFiles,
+};
 pub use progress::{Progress, ProgressRecorder};
 pub use render::{
     render_comparison, render_comparison_files, render_folder, render_run, FolderKind, RenderError,

@@ -8,13 +8,13 @@ use super::raw::{Entry, Node, Value};
 use super::suggest::{closest, did_you_mean};
 use crate::model::Dist;
 
-/// The suffix of every "not supported yet" message.
 /// The shortest timer period accepted, nanoseconds (1 ms): far below any real setting
 /// (Eureka's heartbeat is 30 s, Envoy's outlier sweep 10 s, the HPA's sync 15 s), and long
 /// enough that a period's timers cannot swamp a run (a 1 ns heartbeat would fire a billion
 /// times per simulated second per replica: a run that never ends).
 pub(crate) const MIN_PERIOD_NANOS: u64 = 1_000_000;
 
+/// The suffix of every "not supported yet" message.
 pub(crate) const PLANNED: &str = "is not supported yet (planned: service governance)";
 
 /// An example of each table, by the name messages give it: shown when something else was
@@ -458,10 +458,7 @@ impl Ctx<'_> {
     pub fn period(&mut self, node: &Node, what: &str, zero_allowed: bool) -> Option<u64> {
         let ns = self.duration(node, what)?;
         if ns < MIN_PERIOD_NANOS && !(zero_allowed && ns == 0) {
-            let text = match &node.value {
-                Value::String { text, .. } => text.as_str(),
-                _ => "",
-            };
+            let text = node.as_str().unwrap_or("");
             self.error(
                 node,
                 format!(
