@@ -27,12 +27,15 @@ pub fn is_isotope_path(path: &Path) -> bool {
 }
 
 /// The scenario text of the isotope topology `text` (labelled `label` in messages and in the
-/// header comment), or every problem of the YAML with its line and column.
+/// header comment), or every problem of the YAML with its line and column (or of the options,
+/// by name). Values past the scenario's limits are found here, where the user's positions are
+/// known; the scenario reader checks them again in the generated text.
 pub fn isotope_scenario(
     text: &str,
     label: &str,
     options: &ImportOptions,
 ) -> Result<String, ScenarioErrors> {
+    options.check()?;
     let topology = Topology::parse(text).map_err(|problems| {
         ScenarioErrors(
             problems
@@ -46,7 +49,50 @@ pub fn isotope_scenario(
                 .collect(),
         )
     })?;
+    check_replica_slots(&topology, label, options)?;
     Ok(emit::scenario_text(&topology, label, options))
+}
+
+/// Refuses more replicas over all services than the scenario's limit, at the service whose
+/// replicas pass it (or naming `--replicas` when that option gives every service its count).
+fn check_replica_slots(
+    topology: &Topology,
+    label: &str,
+    options: &ImportOptions,
+) -> Result<(), ScenarioErrors> {
+    let limit = scenario::limits::MAX_REPLICAS_TOTAL;
+    if let Some(replicas) = options.replicas {
+        let services = topology.services.len() as u64;
+        let total = u64::from(replicas) * services;
+        if total > limit {
+            return Err(ScenarioErrors::single(
+                "--replicas",
+                format!(
+                    "{replicas} replicas for each of {services} services make {total}, more than \
+                     meshsim's limit of {limit} over all services"
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let mut total = 0u64;
+    for service in &topology.services {
+        total += service.replicas;
+        if total > limit {
+            let (line, column) = service.replicas_at;
+            return Err(ScenarioErrors(vec![ScenarioError {
+                file: label.to_string(),
+                line,
+                column,
+                message: format!(
+                    "the services up to \"{}\" have {total} replicas together, more than \
+                     meshsim's limit of {limit} over all services",
+                    service.name
+                ),
+            }]));
+        }
+    }
+    Ok(())
 }
 
 /// The scenario source of the isotope topology at `path`, imported with `options`: problems of

@@ -97,6 +97,19 @@ pub fn file_name_problem(name: &str) -> Option<String> {
     None
 }
 
+/// Why `name` cannot be a scenario's `name`, as the scenario reader says it, if it cannot: the
+/// rules of every name (no '/', '#' or surrounding spaces) and of a file name (it names the
+/// report folder). Importers check a `--name` option with it before writing it into a scenario.
+pub fn scenario_name_problem(name: &str) -> Option<String> {
+    if !name.is_empty() && (name.trim() != name || name.contains('#')) {
+        return Some(format!(
+            "scenario name \"{name}\" must not contain '/', '#' or surrounding spaces"
+        ));
+    }
+    file_name_problem(name)
+        .map(|problem| format!("scenario name {problem} (it names the report folder)"))
+}
+
 /// Whether the file at `path` is a regular file no larger than `max_bytes`; else why not, the
 /// file called `what` ("trace file") in the message.
 pub fn check_input_file(path: &std::path::Path, max_bytes: u64, what: &str) -> Result<(), String> {
