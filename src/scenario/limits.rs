@@ -9,8 +9,11 @@
 /// Longest duration a scenario may write (any key), nanoseconds: 10,000 hours (417 days).
 pub const MAX_DURATION: u64 = crate::engine::time::LONGEST;
 
-/// Most replicas of one service (`replicas`, and `autoscale.max`).
+/// Most replicas of one service (`replicas`, a version's `replicas`, and the versions' together).
 pub const MAX_REPLICAS_PER_SERVICE: u64 = 100_000;
+
+/// Most replicas an autoscaled service may reach (`autoscale.min` and `autoscale.max`).
+pub const MAX_AUTOSCALE_REPLICAS: u64 = 10_000;
 
 /// Most replica slots over all services (starting replicas, or the autoscaler's maximum when
 /// higher): each slot holds its state, its balancer clients and a row per window.
