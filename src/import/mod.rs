@@ -19,6 +19,44 @@ use std::path::Path;
 use crate::scenario::{self, ScenarioError, ScenarioErrors, Source};
 use isotope::{ImportOptions, Topology};
 
+/// Windows of the time series tried, shortest first, when the default 1 s would make more
+/// windows or rows than the scenario allows: round figures up to a day.
+const WINDOWS: [u64; 14] = [
+    2_000_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    30_000_000_000,
+    60_000_000_000,
+    120_000_000_000,
+    300_000_000_000,
+    600_000_000_000,
+    1_800_000_000_000,
+    3_600_000_000_000,
+    7_200_000_000_000,
+    21_600_000_000_000,
+    43_200_000_000_000,
+    86_400_000_000_000,
+];
+
+/// The `window` to write for a scenario lasting `duration` nanoseconds with `rows_per_window`
+/// rows per window (services, replicas and the end-to-end row): `None` while the default 1 s
+/// keeps within the scenario's limits of windows and rows (counted as the reader counts them,
+/// with the drain of the default 15 s timeout), else the shortest of [`WINDOWS`] that does.
+pub(crate) fn time_series_window(duration: u64, rows_per_window: u64) -> Option<u64> {
+    let end = duration
+        .saturating_add(crate::model::CallPolicy::default().timeout)
+        .saturating_add(1);
+    let fits = |window: u64| {
+        let windows = end.div_ceil(window);
+        windows <= scenario::limits::MAX_WINDOWS
+            && windows.saturating_mul(rows_per_window) <= scenario::limits::MAX_WINDOW_ROWS
+    };
+    if fits(1_000_000_000) {
+        return None;
+    }
+    WINDOWS.into_iter().find(|&window| fits(window))
+}
+
 /// Whether `path` names an isotope topology (a `.yaml` or `.yml` file) rather than a scenario.
 pub fn is_isotope_path(path: &Path) -> bool {
     path.extension()

@@ -405,7 +405,7 @@ fn values_past_the_scenario_limits_are_reported_at_the_yaml_line() {
 }
 
 /// The import's options past the scenario's limits are refused naming the option, not a line
-/// of the generated scenario.
+/// of the generated scenario; a long `--duration` gets windows long enough for the limits.
 #[test]
 fn options_past_the_scenario_limits_name_the_option() {
     let topology = "scenarios/topologies/isotope/canonical.yaml";
@@ -450,6 +450,12 @@ fn options_past_the_scenario_limits_name_the_option() {
             "{option}: {wanted}\nnot in:\n{stderr}"
         );
     }
+    // A --duration of more than a million 1 s windows gets longer windows (the scenario was
+    // refused at a line of the generated text).
+    let output = meshsim(&["import", "isotope", topology, "--duration", "300h"]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("\nwindow = \"2s\""), "{text}");
     // Every service of the topology at --replicas: checked over all of them.
     let dir = temp_dir("isotope-replicas-option");
     let many: String = (0..11).map(|i| format!("- name: s{i}\n")).collect();
