@@ -209,14 +209,9 @@ fn traces(args: &TracesArgs) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Prints the imported scenario once it has been checked as any scenario is.
+/// Prints the imported scenario once it has been checked as any scenario is (the options are
+/// checked by the import, each problem naming its option).
 fn isotope(args: &IsotopeArgs) -> Result<(), AppError> {
-    if !(args.rate.is_finite() && args.rate > 0.0) {
-        return Err(AppError::invalid(format!(
-            "--rate: must be a positive number of requests per second, found {}",
-            args.rate
-        )));
-    }
     let source: Source = import::isotope_source(&args.file, &args.into())?;
     source.load(&[])?;
     say(&source.text);

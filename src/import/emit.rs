@@ -68,6 +68,23 @@ fn header(out: &mut String, topology: &Topology, source: &str, options: &ImportO
         toml_string(&options.duration),
         toml_string(&options.warmup),
     );
+    // A long --duration in 1 s windows would pass the limits of windows and rows.
+    let slots: u64 = match options.replicas {
+        Some(replicas) => u64::from(replicas) * topology.services.len() as u64,
+        None => replicas,
+    };
+    let window = crate::scenario::duration::parse_duration(&options.duration)
+        .ok()
+        .and_then(|duration| {
+            super::time_series_window(duration, topology.services.len() as u64 + slots + 1)
+        });
+    if let Some(window) = window {
+        let _ = writeln!(
+            out,
+            "window = {}          # 1s windows over --duration would pass the limits of windows and rows",
+            toml_string(&crate::scenario::format_ns(window))
+        );
+    }
     let _ = write!(
         out,
         "\n[network]                # assumed: a pod-to-pod hop through two sidecars\nlatency = {}\n",

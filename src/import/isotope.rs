@@ -17,6 +17,9 @@
 //! [`ImportOptions::rate`]; clusters become zones.
 
 use super::yaml::{self, Node, Value};
+use crate::scenario::duration::{parse_duration_unbounded, too_long};
+use crate::scenario::limits;
+use crate::scenario::{ScenarioError, ScenarioErrors};
 
 /// Settings the YAML does not give, each with a documented default (see [`Default`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +60,65 @@ impl Default for ImportOptions {
     }
 }
 
+impl ImportOptions {
+    /// Checks the options against the scenario's limits, each problem naming its option
+    /// (`--workers: ...`), so that none is found later at a line of the generated text.
+    /// `--service-time` is a distribution, checked where the scenario is read.
+    pub fn check(&self) -> Result<(), ScenarioErrors> {
+        let mut problems = Vec::new();
+        let mut problem = |option: &str, message: String| {
+            problems.push(ScenarioError::without_position(option, message));
+        };
+        if !(self.rate.is_finite() && self.rate > 0.0) {
+            problem(
+                "--rate",
+                format!(
+                    "must be a positive number of requests per second, found {}",
+                    self.rate
+                ),
+            );
+        } else if self.rate > limits::MAX_RATE {
+            problem(
+                "--rate",
+                format!(
+                    "{} is more than the limit of {} requests per second per workload",
+                    self.rate,
+                    limits::MAX_RATE
+                ),
+            );
+        }
+        if u64::from(self.workers) > limits::MAX_WORKERS {
+            problem(
+                "--workers",
+                format!(
+                    "must be at most {} per replica, found {}",
+                    limits::MAX_WORKERS,
+                    self.workers
+                ),
+            );
+        }
+        if let Some(replicas) = self.replicas.filter(|&r| u64::from(r) > MAX_REPLICAS) {
+            problem(
+                "--replicas",
+                format!("must be at most {MAX_REPLICAS} (meshsim's limit per service), found {replicas}"),
+            );
+        }
+        for (option, text) in [("--duration", &self.duration), ("--warmup", &self.warmup)] {
+            if let Err(error) = crate::scenario::duration::parse_duration(text) {
+                problem(option, error.message);
+            }
+        }
+        if let Some(why) = self.name.as_deref().and_then(limits::scenario_name_problem) {
+            problem("--name", why);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioErrors(problems))
+        }
+    }
+}
+
 /// Default requests per second per entrypoint.
 pub const DEFAULT_RATE: f64 = 100.0;
 /// Default service time of a service without sleeps.
@@ -67,8 +129,9 @@ pub const DEFAULT_WORKERS: u32 = 64;
 pub const NETWORK_LATENCY: &str = "lognormal(median=0.2ms, p99=1ms)";
 /// One-way latency between clusters (assumed: nearby zones).
 pub const CROSS_CLUSTER_LATENCY: &str = "lognormal(median=1ms, p99=4ms)";
-/// Most replicas one service may have in an imported file.
-const MAX_REPLICAS: u64 = 1_000_000;
+/// Most replicas one service may have: the scenario's limit, checked here so that the message
+/// points at the YAML.
+const MAX_REPLICAS: u64 = limits::MAX_REPLICAS_PER_SERVICE;
 
 /// An isotope service graph, defaults applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +147,9 @@ pub struct IsoService {
     pub name: String,
     /// `numReplicas`.
     pub replicas: u64,
+    /// Where its replicas are written (line, column): its `numReplicas`, else its `name` (the
+    /// count came from `defaults`, or is the default 1).
+    pub replicas_at: (usize, usize),
     /// `isEntrypoint`.
     pub entrypoint: bool,
     /// `errorRate`, a fraction in [0, 1].
@@ -214,6 +280,9 @@ impl Reader {
             topology.services.push(service);
         }
         self.check_calls(&topology, &names);
+        if !self.check_cycles(&topology) {
+            self.check_calls_per_request(&topology);
+        }
         if !topology.services.is_empty() && !topology.services.iter().any(|s| s.entrypoint) {
             self.problem(
                 services_key,
@@ -242,6 +311,78 @@ impl Reader {
         }
     }
 
+    /// Reports each call cycle (a request that would never end) at the call that starts it,
+    /// as the scenario reader would at a line of the generated text; returns whether there was
+    /// any.
+    fn check_cycles(&mut self, topology: &Topology) -> bool {
+        let graph = call_graph(topology);
+        let cycles = crate::scenario::cycles(&graph);
+        for (cycle, at) in &cycles {
+            let names: Vec<&str> = cycle
+                .iter()
+                .map(|&s| topology.services[s].name.as_str())
+                .collect();
+            let (line, column) = at.copied().unwrap_or((1, 1));
+            self.problems.push((
+                line,
+                column,
+                format!(
+                    "call cycle: {} (a request would never end)",
+                    names.join(" -> ")
+                ),
+            ));
+        }
+        !cycles.is_empty()
+    }
+
+    /// Reports a service one request to which makes more calls, through the call graph, than
+    /// the scenario's limit of tries per request: T(s) = 1 + the sum of T over its calls (no
+    /// retries or hedges in isotope), callees first, without recursion. Reported at the first
+    /// call of each service over the limit whose callees are all within it. The graph must be
+    /// free of cycles.
+    fn check_calls_per_request(&mut self, topology: &Topology) {
+        let graph = call_graph(topology);
+        let count = graph.len();
+        let mut pending: Vec<usize> = graph.iter().map(Vec::len).collect();
+        let mut callers: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for (from, calls) in graph.iter().enumerate() {
+            for &(to, _) in calls {
+                callers[to].push(from);
+            }
+        }
+        let mut ready: Vec<usize> = (0..count).filter(|&s| pending[s] == 0).collect();
+        let mut tries = vec![0.0f64; count];
+        while let Some(service) = ready.pop() {
+            let mut callee_over = false;
+            let mut total = 1.0;
+            for &(to, _) in &graph[service] {
+                total += tries[to];
+                callee_over |= tries[to] > limits::MAX_TRIES_PER_REQUEST;
+            }
+            tries[service] = total;
+            if total > limits::MAX_TRIES_PER_REQUEST && !callee_over {
+                let (line, column) = graph[service].first().map_or((1, 1), |&(_, at)| at);
+                self.problems.push((
+                    line,
+                    column,
+                    format!(
+                        "one request to service \"{}\" makes {total:.3e} requests through the \
+                         call graph (its calls, times the calls of the services they call), more \
+                         than meshsim's limit of {:.0e} tries per request: fewer calls",
+                        topology.services[service].name,
+                        limits::MAX_TRIES_PER_REQUEST
+                    ),
+                ));
+            }
+            for &caller in &callers[service] {
+                pending[caller] -= 1;
+                if pending[caller] == 0 {
+                    ready.push(caller);
+                }
+            }
+        }
+    }
+
     fn defaults(&mut self, node: &Node) -> Defaults {
         let mut defaults = Defaults::default();
         if !matches!(node.value, Value::Mapping(_)) {
@@ -264,8 +405,8 @@ impl Reader {
         if let Some(n) = node.get("requestSize") {
             defaults.request_size = self.size(n, "requestSize").unwrap_or(0);
         }
-        if let Some(n) = node.get("script") {
-            defaults.script = self.script(n, defaults.request_size);
+        if let Some((key, n)) = node.entry("script") {
+            defaults.script = self.script(key, n, defaults.request_size);
         }
         defaults
     }
@@ -295,6 +436,10 @@ impl Reader {
             Some(n) => self.replicas(n),
             None => defaults.replicas,
         };
+        let replicas_at = node
+            .get("numReplicas")
+            .or_else(|| node.get("name"))
+            .map_or((node.line, node.column), |n| (n.line, n.column));
         let entrypoint = node
             .get("isEntrypoint")
             .and_then(|n| self.boolean(n, "isEntrypoint"))
@@ -311,13 +456,14 @@ impl Reader {
             .get("namespace")
             .and_then(|n| self.text(n, "namespace"));
         let cluster = node.get("cluster").and_then(|n| self.cluster(n));
-        let script = match node.get("script") {
-            Some(n) => self.script(n, defaults.request_size),
+        let script = match node.entry("script") {
+            Some((key, n)) => self.script(key, n, defaults.request_size),
             None => defaults.script.clone(),
         };
         Some(IsoService {
             name: name?,
             replicas: replicas.unwrap_or(1),
+            replicas_at,
             entrypoint,
             error_rate,
             response_size,
@@ -337,6 +483,17 @@ impl Reader {
             self.problem(
                 node,
                 format!("service name \"{name}\" must not contain '/', '#', control characters or surrounding spaces"),
+            );
+            return None;
+        }
+        if name.len() > limits::MAX_NAME_BYTES {
+            self.problem(
+                node,
+                format!(
+                    "service name is {} bytes long, at most {}",
+                    name.len(),
+                    limits::MAX_NAME_BYTES
+                ),
             );
             return None;
         }
@@ -385,7 +542,10 @@ impl Reader {
         if value == 0 || value > MAX_REPLICAS {
             self.problem(
                 node,
-                format!("numReplicas must be between 1 and {MAX_REPLICAS} (meshsim needs a replica to call), found {value}"),
+                format!(
+                    "numReplicas must be between 1 and {MAX_REPLICAS} (meshsim needs a replica to \
+                     call, and keeps at most {MAX_REPLICAS} per service), found {value}"
+                ),
             );
             return None;
         }
@@ -471,7 +631,9 @@ impl Reader {
         bytes
     }
 
-    fn script(&mut self, node: &Node, request_size: u64) -> Vec<Step> {
+    /// The script under the key `key`; its sleeps together (the service's time) must be a
+    /// scenario duration, and are reported at the key when they are not.
+    fn script(&mut self, key: &Node, node: &Node, request_size: u64) -> Vec<Step> {
         if node.is_null() {
             return Vec::new();
         }
@@ -505,6 +667,16 @@ impl Reader {
                     }
                 }
             }
+        }
+        let sleeps = sleep_total(&steps);
+        if sleeps > limits::MAX_DURATION {
+            self.problem(
+                key,
+                too_long(&format!(
+                    "the service's time, its script's sleeps together ({}),",
+                    crate::scenario::format_ns(sleeps)
+                )),
+            );
         }
         steps
     }
@@ -586,7 +758,12 @@ impl Reader {
     }
 
     fn sleep(&mut self, node: &Node) -> Option<u64> {
-        let nanos = node.scalar().and_then(parse_go_duration);
+        let nanos = node.scalar().map(parse_go_duration);
+        if let Some(Err(GoDurationError::TooLong)) = nanos {
+            self.problem(node, too_long(&format!("`sleep` {}", describe(node))));
+            return None;
+        }
+        let nanos = nanos.and_then(Result::ok);
         if nanos.is_none() {
             self.problem(
                 node,
@@ -612,6 +789,26 @@ pub fn calls_of(script: &[Step]) -> impl Iterator<Item = &IsoCall> {
             Command::Sleep(_) => None,
         })
     })
+}
+
+/// The call graph of a topology: per service (in order), the services its script calls (defined
+/// ones), each with where the call is written.
+fn call_graph(topology: &Topology) -> Vec<Vec<(usize, (usize, usize))>> {
+    let index: std::collections::HashMap<&str, usize> = topology
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    topology
+        .services
+        .iter()
+        .map(|service| {
+            calls_of(&service.script)
+                .filter_map(|call| Some((*index.get(call.service.as_str())?, call.at)))
+                .collect()
+        })
+        .collect()
 }
 
 /// The time a script sleeps, nanoseconds: its sequential sleeps plus, per concurrent block, the
@@ -691,45 +888,34 @@ pub fn parse_size(text: &str) -> Option<u64> {
     (bytes.is_finite() && bytes < 1.8e19).then_some(bytes as u64)
 }
 
+/// Why a Go duration was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoDurationError {
+    /// Not a Go duration (or a negative one).
+    Invalid,
+    /// Longer than a scenario duration may be ([`limits::MAX_DURATION`], 10,000 hours), which
+    /// includes everything past Go's own longest duration (`2562047h47m16.854775807s`).
+    TooLong,
+}
+
 /// Parses a Go duration (`time.ParseDuration`): a sequence of decimal numbers with units ns, us
-/// (or µs, μs), ms, s, m, h, like `1h2m` or `1.5ms`; `0` alone is zero. Negative durations are
-/// refused. Returns nanoseconds.
-pub fn parse_go_duration(text: &str) -> Option<u64> {
+/// (or µs, μs), ms, s, m, h, like `1h2m` or `1.5ms`, without spaces; `0` alone is zero.
+/// Negative durations are refused. Returns nanoseconds (rounded to the nearest), at most
+/// [`limits::MAX_DURATION`].
+pub fn parse_go_duration(text: &str) -> Result<u64, GoDurationError> {
     let text = text.trim();
     if text == "0" || text == "+0" {
-        return Some(0);
+        return Ok(0);
     }
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    if rest.is_empty() {
-        return None;
+    let rest = text.strip_prefix('+').unwrap_or(text);
+    if rest.is_empty() || rest.contains(|c: char| c.is_whitespace() || c == '-') {
+        return Err(GoDurationError::Invalid);
     }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_end);
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        let unit_end = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_end);
-        let factor = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += value * factor;
-        rest = next;
-    }
-    (total < 9.2e18).then(|| total.round() as u64)
+    let nanos = parse_duration_unbounded(rest).map_err(|_| GoDurationError::Invalid)?;
+    u64::try_from(nanos)
+        .ok()
+        .filter(|&n| n <= limits::MAX_DURATION)
+        .ok_or(GoDurationError::TooLong)
 }
 
 #[cfg(test)]
@@ -821,13 +1007,145 @@ mod tests {
 
     #[test]
     fn go_durations_parse_to_nanoseconds() {
-        assert_eq!(parse_go_duration("10ms"), Some(10_000_000));
-        assert_eq!(parse_go_duration("1.5s"), Some(1_500_000_000));
-        assert_eq!(parse_go_duration("1h2m"), Some(3_720_000_000_000));
-        assert_eq!(parse_go_duration("250µs"), Some(250_000));
-        assert_eq!(parse_go_duration("0"), Some(0));
-        assert_eq!(parse_go_duration("10"), None);
-        assert_eq!(parse_go_duration("-1s"), None);
-        assert_eq!(parse_go_duration("1d"), None);
+        assert_eq!(parse_go_duration("10ms"), Ok(10_000_000));
+        assert_eq!(parse_go_duration("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_go_duration("1h2m"), Ok(3_720_000_000_000));
+        assert_eq!(parse_go_duration("250µs"), Ok(250_000));
+        assert_eq!(parse_go_duration("0"), Ok(0));
+        assert_eq!(parse_go_duration("+1s"), Ok(1_000_000_000));
+        let invalid = Err(GoDurationError::Invalid);
+        for text in ["10", "-1s", "1d", "1 s", "", "+", "1e3ms"] {
+            assert_eq!(parse_go_duration(text), invalid, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn go_durations_stop_at_the_scenario_limit() {
+        assert_eq!(parse_go_duration("10000h"), Ok(limits::MAX_DURATION));
+        let too_long = Err(GoDurationError::TooLong);
+        assert_eq!(parse_go_duration("10000h1ns"), too_long);
+        // Go's longest duration, one past it, and past any integer.
+        assert_eq!(parse_go_duration("2562047h47m16.854775807s"), too_long);
+        assert_eq!(parse_go_duration("2562047h47m16.854775808s"), too_long);
+        assert_eq!(parse_go_duration(&format!("{}h", "9".repeat(60))), too_long);
+        let found = problems(
+            "services:\n- name: a\n  isEntrypoint: true\n  script:\n  - sleep: 2562047h47m16.854775807s\n",
+        );
+        assert_eq!((found[0].0, found[0].1), (5, 12), "{found:?}");
+        assert!(
+            found[0]
+                .2
+                .contains("`sleep` \"2562047h47m16.854775807s\" is too long: at most 10000h"),
+            "{found:?}"
+        );
+        // Sleeps each within the limit, together past it: at the script.
+        let found = problems(
+            "services:\n- name: a\n  isEntrypoint: true\n  script:\n  - sleep: 6000h\n  - sleep: 6000h\n",
+        );
+        assert_eq!((found[0].0, found[0].1), (4, 3), "{found:?}");
+        assert!(
+            found[0]
+                .2
+                .contains("sleeps together (12000h), is too long: at most 10000h"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn call_cycles_are_reported_at_the_call_that_starts_them() {
+        let found =
+            problems("services:\n- name: a\n  isEntrypoint: true\n  script:\n  - call: a\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (5, 11), "{found:?}");
+        assert_eq!(found[0].2, "call cycle: a -> a (a request would never end)");
+        let found = problems(
+            "services:\n- name: a\n  isEntrypoint: true\n  script:\n  - call: b\n- name: b\n  script:\n  - call: {service: c, probability: 10}\n- name: c\n  script:\n  - - call: a\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (5, 11), "{found:?}");
+        assert_eq!(
+            found[0].2,
+            "call cycle: a -> b -> c -> a (a request would never end)"
+        );
+    }
+
+    #[test]
+    fn limits_of_the_scenario_are_checked_in_the_yaml() {
+        let found = problems("services:\n- name: a\n  isEntrypoint: true\n  numReplicas: 100001\n");
+        assert_eq!((found[0].0, found[0].1), (4, 16), "{found:?}");
+        assert!(found[0].2.contains("between 1 and 100000"), "{found:?}");
+        assert!(Topology::parse(
+            "services:\n- name: a\n  isEntrypoint: true\n  numReplicas: 100000\n"
+        )
+        .is_ok());
+        let long = "n".repeat(256);
+        let found = problems(&format!(
+            "services:\n- name: {long}\n  isEntrypoint: true\n"
+        ));
+        assert_eq!((found[0].0, found[0].1), (2, 9), "{found:?}");
+        assert_eq!(found[0].2, "service name is 256 bytes long, at most 255");
+        // 101 calls from a to b, 101 from b to c, 101 from c to d: 1 + 101 + 101^2 + 101^3 tries.
+        let calls = |to: &str| format!("  script:\n{}", format!("  - call: {to}\n").repeat(101));
+        let text = format!(
+            "services:\n- name: a\n  isEntrypoint: true\n{}- name: b\n{}- name: c\n{}- name: d\n",
+            calls("b"),
+            calls("c"),
+            calls("d")
+        );
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (5, 11), "{found:?}");
+        assert!(
+            found[0]
+                .2
+                .contains("one request to service \"a\" makes 1.041e6 requests"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn options_are_checked_against_the_limits_by_name() {
+        assert!(ImportOptions::default().check().is_ok());
+        let problems = |options: ImportOptions| options.check().expect_err("refused").to_string();
+        let text = problems(ImportOptions {
+            workers: 2_000_000,
+            ..ImportOptions::default()
+        });
+        assert!(
+            text.starts_with("--workers: must be at most 1000000"),
+            "{text}"
+        );
+        let text = problems(ImportOptions {
+            replicas: Some(100_001),
+            ..ImportOptions::default()
+        });
+        assert!(
+            text.starts_with("--replicas: must be at most 100000"),
+            "{text}"
+        );
+        let text = problems(ImportOptions {
+            rate: 1e9,
+            ..ImportOptions::default()
+        });
+        assert!(
+            text.starts_with("--rate: 1000000000 is more than the limit"),
+            "{text}"
+        );
+        let text = problems(ImportOptions {
+            duration: "20000h".into(),
+            ..ImportOptions::default()
+        });
+        assert!(
+            text.starts_with("--duration: duration \"20000h\" is too long"),
+            "{text}"
+        );
+        let text = problems(ImportOptions {
+            name: Some("..".into()),
+            ..ImportOptions::default()
+        });
+        assert!(
+            text.starts_with("--name: scenario name \"..\" is not a file name"),
+            "{text}"
+        );
     }
 }

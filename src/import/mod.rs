@@ -19,6 +19,44 @@ use std::path::Path;
 use crate::scenario::{self, ScenarioError, ScenarioErrors, Source};
 use isotope::{ImportOptions, Topology};
 
+/// Windows of the time series tried, shortest first, when the default 1 s would make more
+/// windows or rows than the scenario allows: round figures up to a day.
+const WINDOWS: [u64; 14] = [
+    2_000_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    30_000_000_000,
+    60_000_000_000,
+    120_000_000_000,
+    300_000_000_000,
+    600_000_000_000,
+    1_800_000_000_000,
+    3_600_000_000_000,
+    7_200_000_000_000,
+    21_600_000_000_000,
+    43_200_000_000_000,
+    86_400_000_000_000,
+];
+
+/// The `window` to write for a scenario lasting `duration` nanoseconds with `rows_per_window`
+/// rows per window (services, replicas and the end-to-end row): `None` while the default 1 s
+/// keeps within the scenario's limits of windows and rows (counted as the reader counts them,
+/// with the drain of the default 15 s timeout), else the shortest of [`WINDOWS`] that does.
+pub(crate) fn time_series_window(duration: u64, rows_per_window: u64) -> Option<u64> {
+    let end = duration
+        .saturating_add(crate::model::CallPolicy::default().timeout)
+        .saturating_add(1);
+    let fits = |window: u64| {
+        let windows = end.div_ceil(window);
+        windows <= scenario::limits::MAX_WINDOWS
+            && windows.saturating_mul(rows_per_window) <= scenario::limits::MAX_WINDOW_ROWS
+    };
+    if fits(1_000_000_000) {
+        return None;
+    }
+    WINDOWS.into_iter().find(|&window| fits(window))
+}
+
 /// Whether `path` names an isotope topology (a `.yaml` or `.yml` file) rather than a scenario.
 pub fn is_isotope_path(path: &Path) -> bool {
     path.extension()
@@ -27,12 +65,15 @@ pub fn is_isotope_path(path: &Path) -> bool {
 }
 
 /// The scenario text of the isotope topology `text` (labelled `label` in messages and in the
-/// header comment), or every problem of the YAML with its line and column.
+/// header comment), or every problem of the YAML with its line and column (or of the options,
+/// by name). Values past the scenario's limits are found here, where the user's positions are
+/// known; the scenario reader checks them again in the generated text.
 pub fn isotope_scenario(
     text: &str,
     label: &str,
     options: &ImportOptions,
 ) -> Result<String, ScenarioErrors> {
+    options.check()?;
     let topology = Topology::parse(text).map_err(|problems| {
         ScenarioErrors(
             problems
@@ -46,7 +87,50 @@ pub fn isotope_scenario(
                 .collect(),
         )
     })?;
+    check_replica_slots(&topology, label, options)?;
     Ok(emit::scenario_text(&topology, label, options))
+}
+
+/// Refuses more replicas over all services than the scenario's limit, at the service whose
+/// replicas pass it (or naming `--replicas` when that option gives every service its count).
+fn check_replica_slots(
+    topology: &Topology,
+    label: &str,
+    options: &ImportOptions,
+) -> Result<(), ScenarioErrors> {
+    let limit = scenario::limits::MAX_REPLICAS_TOTAL;
+    if let Some(replicas) = options.replicas {
+        let services = topology.services.len() as u64;
+        let total = u64::from(replicas) * services;
+        if total > limit {
+            return Err(ScenarioErrors::single(
+                "--replicas",
+                format!(
+                    "{replicas} replicas for each of {services} services make {total}, more than \
+                     meshsim's limit of {limit} over all services"
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let mut total = 0u64;
+    for service in &topology.services {
+        total += service.replicas;
+        if total > limit {
+            let (line, column) = service.replicas_at;
+            return Err(ScenarioErrors(vec![ScenarioError {
+                file: label.to_string(),
+                line,
+                column,
+                message: format!(
+                    "the services up to \"{}\" have {total} replicas together, more than \
+                     meshsim's limit of {limit} over all services",
+                    service.name
+                ),
+            }]));
+        }
+    }
+    Ok(())
 }
 
 /// The scenario source of the isotope topology at `path`, imported with `options`: problems of

@@ -39,8 +39,28 @@ fn fail<T>(offset: usize, message: String) -> Result<T, DurationError> {
 }
 
 /// Parses a duration string into nanoseconds: one or more `NUMBER UNIT` terms (decimals allowed,
-/// spaces between terms and between a number and its unit allowed), summed.
+/// spaces between terms and between a number and its unit allowed), summed; at most
+/// [`LONGEST`].
 pub(crate) fn parse_duration(text: &str) -> Result<u64, DurationError> {
+    let total = parse_duration_unbounded(text)?;
+    match u64::try_from(total) {
+        Ok(ns) if ns <= LONGEST => Ok(ns),
+        _ => fail(0, too_long(&format!("duration \"{text}\""))),
+    }
+}
+
+/// "`what` is too long: at most 10000h (...)", the message of a duration past [`LONGEST`].
+pub(crate) fn too_long(what: &str) -> String {
+    format!(
+        "{what} is too long: at most {} (a limit that keeps time arithmetic far from overflow)",
+        format_ns(LONGEST)
+    )
+}
+
+/// [`parse_duration`] without its upper limit: the nanoseconds, saturating at `u128::MAX` (a
+/// number too long for any integer is simply too long), for readers of other formats that name
+/// the limit in their own words.
+pub(crate) fn parse_duration_unbounded(text: &str) -> Result<u128, DurationError> {
     let mut i = skip_spaces(text, 0);
     if i == text.len() {
         return fail(0, format!("{BARE_NUMBER}, found an empty string"));
@@ -88,27 +108,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, DurationError> {
             );
         };
         let divisor = 10u128.pow(scale);
-        let term = mantissa
-            .checked_mul(factor)
-            .and_then(|scaled| scaled.checked_add(divisor / 2))
-            .map(|scaled| scaled / divisor);
-        total = match term.and_then(|term| total.checked_add(term)) {
-            Some(total) => total,
-            None => return fail(term_start, format!("duration \"{text}\" is too large")),
-        };
+        let term = mantissa.saturating_mul(factor).saturating_add(divisor / 2) / divisor;
+        total = total.saturating_add(term);
         i = skip_spaces(text, i);
     }
-    match u64::try_from(total) {
-        Ok(ns) if ns <= LONGEST => Ok(ns),
-        _ => fail(
-            0,
-            format!(
-                "duration \"{text}\" is too long: at most {} (a limit that keeps time arithmetic \
-                 far from overflow)",
-                format_ns(LONGEST)
-            ),
-        ),
-    }
+    Ok(total)
 }
 
 fn skip_spaces(text: &str, from: usize) -> usize {
@@ -119,8 +123,8 @@ fn skip_spaces(text: &str, from: usize) -> usize {
 }
 
 /// Digits with an optional decimal point at byte `from`: (all digits as an integer, number of
-/// digits after the point, byte offset after the number). `None` without any digit or when the
-/// integer part does not fit.
+/// digits after the point, byte offset after the number). `None` without any digit. The integer
+/// saturates at `u128::MAX`: divided by any scale it is still far past [`LONGEST`].
 fn parse_decimal(text: &str, from: usize) -> Option<(u128, u32, usize)> {
     let bytes = text.as_bytes();
     let mut i = from;
@@ -134,8 +138,8 @@ fn parse_decimal(text: &str, from: usize) -> Option<(u128, u32, usize)> {
             digits += 1;
             if !seen_point || scale < MAX_FRACTION_DIGITS {
                 mantissa = mantissa
-                    .checked_mul(10)?
-                    .checked_add(u128::from(b - b'0'))?;
+                    .saturating_mul(10)
+                    .saturating_add(u128::from(b - b'0'));
                 if seen_point {
                     scale += 1;
                 }
@@ -220,6 +224,18 @@ mod tests {
         assert!(
             parse_duration("18446744073709551615ns").is_err(),
             "u64::MAX ns"
+        );
+        // Past any integer, a duration is too long, not "not a number".
+        let huge =
+            parse_duration("99999999999999999999999999999999999999999999h").expect_err("huge");
+        assert!(
+            huge.message.contains("too long: at most 10000h"),
+            "{}",
+            huge.message
+        );
+        assert_eq!(
+            parse_duration_unbounded("2562047h47m16.854775807s"),
+            Ok(u128::from(i64::MAX as u64))
         );
     }
 

@@ -21,8 +21,7 @@ const CONSUL_KEYS: [&str; 4] = [
     "client_refresh",
 ];
 const MODELS: [&str; 4] = ["oracle", "static", "eureka", "consul"];
-/// Most replicas an autoscaled service may reach.
-const MAX_AUTOSCALE: i64 = 10_000;
+const MAX_AUTOSCALE: i64 = super::limits::MAX_AUTOSCALE_REPLICAS as i64;
 
 /// Reads `[registry]`; settings of the other model are errors.
 pub(crate) fn read_registry(ctx: &mut Ctx<'_>, node: &Node) -> RegistryModel {

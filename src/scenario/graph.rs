@@ -18,13 +18,29 @@ pub(crate) fn report_cycles(
     call_sites: &[Vec<(EndpointId, usize)>],
     labels: &[String],
 ) {
+    for (cycle, offset) in cycles(call_sites) {
+        let name = |e: &EndpointId| labels.get(*e).cloned().unwrap_or_else(|| format!("#{e}"));
+        let names: Vec<String> = cycle.iter().map(name).collect();
+        ctx.error_at(
+            offset.copied().unwrap_or(0),
+            format!("call cycle: {}", names.join(" -> ")),
+        );
+    }
+}
+
+/// One cycle per strongly connected component of a call graph (and every node that calls
+/// itself), in a deterministic order: each a shortest path from the component's smallest node
+/// back to it, with the site of its first call. `call_sites[n]` lists the targets of node `n`'s
+/// calls, each with where it is written (the first site of an edge is the one given). Importers
+/// use it too, to name a cycle where their user wrote it.
+pub(crate) fn cycles<S>(call_sites: &[Vec<(usize, S)>]) -> Vec<(Vec<usize>, Option<&S>)> {
     let mut graph: DiGraphMap<EndpointId, ()> = DiGraphMap::new();
-    let mut site_of: HashMap<(EndpointId, EndpointId), usize> = HashMap::new();
+    let mut site_of: HashMap<(EndpointId, EndpointId), &S> = HashMap::new();
     for (from, sites) in call_sites.iter().enumerate() {
         graph.add_node(from);
-        for &(to, offset) in sites {
-            graph.add_edge(from, to, ());
-            site_of.entry((from, to)).or_insert(offset);
+        for (to, site) in sites {
+            graph.add_edge(from, *to, ());
+            site_of.entry((from, *to)).or_insert(site);
         }
     }
     // Kosaraju's algorithm, not Tarjan's: petgraph's Tarjan recurses once per endpoint of a
@@ -37,16 +53,17 @@ pub(crate) fn report_cycles(
         component.sort_unstable();
     }
     components.sort();
-    for component in components {
-        let cycle = cycle_through(&graph, &component);
-        let name = |e: &EndpointId| labels.get(*e).cloned().unwrap_or_else(|| format!("#{e}"));
-        let names: Vec<String> = cycle.iter().map(name).collect();
-        let offset = match cycle.as_slice() {
-            [first, second, ..] => site_of.get(&(*first, *second)).copied().unwrap_or(0),
-            _ => 0,
-        };
-        ctx.error_at(offset, format!("call cycle: {}", names.join(" -> ")));
-    }
+    components
+        .into_iter()
+        .map(|component| {
+            let cycle = cycle_through(&graph, &component);
+            let site = match cycle.as_slice() {
+                [first, second, ..] => site_of.get(&(*first, *second)).copied(),
+                _ => None,
+            };
+            (cycle, site)
+        })
+        .collect()
 }
 
 /// A shortest cycle through the smallest endpoint of a strongly connected component, as a path

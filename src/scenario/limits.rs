@@ -9,8 +9,11 @@
 /// Longest duration a scenario may write (any key), nanoseconds: 10,000 hours (417 days).
 pub const MAX_DURATION: u64 = crate::engine::time::LONGEST;
 
-/// Most replicas of one service (`replicas`, and `autoscale.max`).
+/// Most replicas of one service (`replicas`, a version's `replicas`, and the versions' together).
 pub const MAX_REPLICAS_PER_SERVICE: u64 = 100_000;
+
+/// Most replicas an autoscaled service may reach (`autoscale.min` and `autoscale.max`).
+pub const MAX_AUTOSCALE_REPLICAS: u64 = 10_000;
 
 /// Most replica slots over all services (starting replicas, or the autoscaler's maximum when
 /// higher): each slot holds its state, its balancer clients and a row per window.
@@ -95,6 +98,19 @@ pub fn file_name_problem(name: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// Why `name` cannot be a scenario's `name`, as the scenario reader says it, if it cannot: the
+/// rules of every name (no '/', '#' or surrounding spaces) and of a file name (it names the
+/// report folder). Importers check a `--name` option with it before writing it into a scenario.
+pub fn scenario_name_problem(name: &str) -> Option<String> {
+    if !name.is_empty() && (name.trim() != name || name.contains('#')) {
+        return Some(format!(
+            "scenario name \"{name}\" must not contain '/', '#' or surrounding spaces"
+        ));
+    }
+    file_name_problem(name)
+        .map(|problem| format!("scenario name {problem} (it names the report folder)"))
 }
 
 /// Whether the file at `path` is a regular file no larger than `max_bytes`; else why not, the

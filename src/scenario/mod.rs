@@ -53,6 +53,7 @@ pub const STARTER: &str = include_str!("starter.toml");
 pub(crate) use duration::format_ns;
 #[cfg(test)]
 pub(crate) use duration::parse_duration;
+pub(crate) use graph::cycles;
 pub use overrides::Override;
 
 /// A scenario's text with what it needs to be read: the label its messages name (the file's path,

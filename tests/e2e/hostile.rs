@@ -682,8 +682,8 @@ fn merge_refuses_a_plan_with_shared_or_unsafe_slugs_and_writes_nothing() {
 }
 
 /// `import traces -o DIR` whose scenario fails its check (here a service name of 300 bytes,
-/// past the 255 of a name) exits 2 and leaves nothing behind: the scenario and its arrivals
-/// file used to stay in DIR.
+/// past the 255 of a name: since the import checks names itself, before anything is written)
+/// exits 2 and leaves nothing behind: the scenario and its arrivals file used to stay in DIR.
 #[test]
 fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
     let dir = temp_dir("hostile-import-leftovers");

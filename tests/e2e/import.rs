@@ -313,6 +313,173 @@ fn yaml_problems_are_reported_with_file_line_and_column_and_exit_2() {
     assert!(import.stdout.is_empty());
 }
 
+/// Values the scenario refuses (a call cycle, replicas, sleeps and names past its limits) are
+/// reported at the YAML's line and column, in the YAML's words: they used to be reported at a
+/// line of the generated scenario (`FILE.yaml (imported):34:10: call cycle: a/default ->
+/// a/default`), which the user never sees.
+#[test]
+fn values_past_the_scenario_limits_are_reported_at_the_yaml_line() {
+    let dir = temp_dir("isotope-limits");
+    let entry = "services:\n- name: a\n  isEntrypoint: true\n";
+    let calls = |to: &str| format!("  script:\n{}", format!("  - call: {to}\n").repeat(101));
+    let many: String = (0..11)
+        .map(|i| format!("- name: s{i}\n  numReplicas: 100000\n"))
+        .collect();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "self.yaml",
+            format!("{entry}  script:\n  - call: a\n"),
+            "self.yaml:5:11: call cycle: a -> a (a request would never end)",
+        ),
+        (
+            "cycle.yaml",
+            format!(
+                "{entry}  script:\n  - call: b\n- name: b\n  script:\n  - call: c\n- name: c\n  \
+                 script:\n  - call: a\n"
+            ),
+            "cycle.yaml:5:11: call cycle: a -> b -> c -> a",
+        ),
+        (
+            "big.yaml",
+            format!("{entry}  numReplicas: 500000\n"),
+            "big.yaml:4:16: numReplicas must be between 1 and 100000 (meshsim needs a replica to \
+             call, and keeps at most 100000 per service), found 500000",
+        ),
+        (
+            "slots.yaml",
+            format!("{entry}{many}"),
+            "slots.yaml:23:16: the services up to \"s9\" have 1000001 replicas together, more \
+             than meshsim's limit of 1000000 over all services",
+        ),
+        (
+            "go.yaml",
+            format!("{entry}  script:\n  - sleep: 2562047h47m16.854775807s\n"),
+            "go.yaml:5:12: `sleep` \"2562047h47m16.854775807s\" is too long: at most 10000h",
+        ),
+        (
+            "sleep.yaml",
+            format!("{entry}  script:\n  - sleep: 20000h\n"),
+            "sleep.yaml:5:12: `sleep` \"20000h\" is too long: at most 10000h",
+        ),
+        (
+            "sleeps.yaml",
+            format!("{entry}  script:\n  - sleep: 6000h\n  - sleep: 6000h\n"),
+            "sleeps.yaml:4:3: the service's time, its script's sleeps together (12000h), is too \
+             long: at most 10000h",
+        ),
+        (
+            "name.yaml",
+            format!("{entry}- name: {}\n", "n".repeat(300)),
+            "name.yaml:4:9: service name is 300 bytes long, at most 255",
+        ),
+        (
+            "fanout.yaml",
+            format!(
+                "{entry}{}- name: b\n{}- name: c\n{}- name: d\n",
+                calls("b"),
+                calls("c"),
+                calls("d")
+            ),
+            "fanout.yaml:5:11: one request to service \"a\" makes 1.041e6 requests through the \
+             call graph",
+        ),
+    ];
+    for (name, text, wanted) in &cases {
+        let path = write_file(&dir, name, text.as_bytes());
+        for command in [&["import", "isotope"][..], &["validate"][..]] {
+            let mut args = command.to_vec();
+            args.push(path.to_str().expect("path"));
+            let output = meshsim(&args);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+            assert!(output.stdout.is_empty(), "{name}");
+            assert!(!stderr.contains("(imported)"), "{name}: {stderr}");
+            let wanted = format!("error: {}", dir.join(wanted).display());
+            assert!(
+                stderr.contains(&wanted),
+                "{name}: {wanted}\nnot in:\n{stderr}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The import's options past the scenario's limits are refused naming the option, not a line
+/// of the generated scenario; a long `--duration` gets windows long enough for the limits.
+#[test]
+fn options_past_the_scenario_limits_name_the_option() {
+    let topology = "scenarios/topologies/isotope/canonical.yaml";
+    for (option, value, wanted) in [
+        (
+            "--replicas",
+            "200000",
+            "error: --replicas: must be at most 100000",
+        ),
+        (
+            "--workers",
+            "2000000",
+            "error: --workers: must be at most 1000000",
+        ),
+        (
+            "--rate",
+            "1e9",
+            "error: --rate: 1000000000 is more than the limit of 10000000",
+        ),
+        (
+            "--duration",
+            "20000h",
+            "error: --duration: duration \"20000h\" is too long",
+        ),
+        (
+            "--warmup",
+            "soon",
+            "error: --warmup: expected a number at \"soon\"",
+        ),
+        (
+            "--name",
+            "..",
+            "error: --name: scenario name \"..\" is not a file name",
+        ),
+    ] {
+        let output = meshsim(&["import", "isotope", topology, option, value]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{option}: {stderr}");
+        assert!(output.stdout.is_empty(), "{option}");
+        assert!(
+            stderr.contains(wanted),
+            "{option}: {wanted}\nnot in:\n{stderr}"
+        );
+    }
+    // A --duration of more than a million 1 s windows gets longer windows (the scenario was
+    // refused at a line of the generated text).
+    let output = meshsim(&["import", "isotope", topology, "--duration", "300h"]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("\nwindow = \"2s\""), "{text}");
+    // Every service of the topology at --replicas: checked over all of them.
+    let dir = temp_dir("isotope-replicas-option");
+    let many: String = (0..11).map(|i| format!("- name: s{i}\n")).collect();
+    let path = write_file(
+        &dir,
+        "many.yaml",
+        format!("services:\n- name: a\n  isEntrypoint: true\n{many}").as_bytes(),
+    );
+    let output = meshsim(&[
+        "import",
+        "isotope",
+        path.to_str().expect("path"),
+        "--replicas",
+        "100000",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: --replicas: 100000 replicas for each of 12 services make 1200000"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn run_takes_an_isotope_file_directly() {
     let dir = temp_dir("isotope-run");

@@ -317,6 +317,116 @@ fn bad_yaml_and_wrong_types_exit_2_with_file_line_and_column() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Values the scenario refuses are reported at the object's field in the user's YAML: replicas
+/// of a Deployment, or of a service's Deployments together, past 100,000; retries past 100;
+/// timeouts past 10,000 h; a sweep under 1 ms; an autoscaler past 10,000 replicas, upside down,
+/// or leaving out the replicas its service starts with. They used to be reported at a line of
+/// the generated scenario (`blog.toml (imported):96:12: replicas must be at most 100000`).
+#[test]
+fn values_past_the_scenario_limits_are_reported_at_the_yaml_line() {
+    let dir = temp_dir("istio-limits");
+    let deployment = |name: &str, replicas: u64| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  \
+             replicas: {replicas}\n  template:\n    metadata:\n      labels:\n        app: \
+             article\n        version: v1\n"
+        )
+    };
+    let route = |route: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: \
+             article\nspec:\n  hosts:\n  - article\n  http:\n{route}    route:\n    - \
+             destination:\n        host: article\n"
+        )
+    };
+    let outlier = |field: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: \
+             article\nspec:\n  host: article\n  trafficPolicy:\n    outlierDetection:\n      \
+             {field}\n"
+        )
+    };
+    let hpa = |min: u64, max: u64| {
+        format!(
+            "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: \
+             article\nspec:\n  scaleTargetRef:\n    name: article\n  minReplicas: {min}\n  \
+             maxReplicas: {max}\n  metrics:\n  - type: Resource\n    resource:\n      name: \
+             cpu\n      target:\n        type: Utilization\n        averageUtilization: 70\n"
+        )
+    };
+    let cases = [
+        (
+            "one.yaml",
+            deployment("a1", 200_000),
+            "one.yaml:6:13: Deployment a1: spec.replicas: 200000 is more than meshsim's limit of \
+             100000 replicas per service",
+        ),
+        (
+            "sum.yaml",
+            format!(
+                "{}---\n{}",
+                deployment("a1", 60_000),
+                deployment("a2", 60_000)
+            ),
+            "sum.yaml:18:13: Deployment a2: the Deployments of service \"article\" have 120000 \
+             replicas together up to this one, more than meshsim's limit of 100000",
+        ),
+        (
+            "attempts.yaml",
+            route("  - retries:\n      attempts: 101\n"),
+            "attempts.yaml:10:17: VirtualService article: spec.http[0].retries.attempts: 101 is \
+             more than meshsim's limit of 100 retries per call",
+        ),
+        (
+            "timeout.yaml",
+            route("  - timeout: 20000h\n"),
+            "timeout.yaml:9:14: VirtualService article: spec.http[0].timeout: \"20000h\" is too \
+             long: at most 10000h",
+        ),
+        (
+            "interval.yaml",
+            outlier("interval: 1us"),
+            "interval.yaml:9:17: DestinationRule article: \
+             spec.trafficPolicy.outlierDetection.interval: at least 1ms, found 1us",
+        ),
+        (
+            "errors.yaml",
+            outlier("consecutive5xxErrors: 2000000"),
+            "errors.yaml:9:29: DestinationRule article: \
+             spec.trafficPolicy.outlierDetection.consecutive5xxErrors: 2000000 is more than \
+             meshsim's limit of 1000000",
+        ),
+        (
+            "max.yaml",
+            hpa(4, 200_000),
+            "max.yaml:9:16: HorizontalPodAutoscaler article: spec.maxReplicas: 200000 is more \
+             than meshsim's limit of 10000 replicas of an autoscaler",
+        ),
+        (
+            "upside.yaml",
+            hpa(10, 5),
+            "upside.yaml:9:16: HorizontalPodAutoscaler article: spec.maxReplicas (5) is below \
+             spec.minReplicas (10)",
+        ),
+        (
+            "range.yaml",
+            hpa(10, 20),
+            "range.yaml:8:16: HorizontalPodAutoscaler article: spec.minReplicas: 10 is above the \
+             4 replicas service \"article\" starts with (the scenario's replicas)",
+        ),
+    ];
+    for (name, text, wanted) in &cases {
+        let path = write_file(&dir, name, text.as_bytes());
+        let (status, out, err) = import(&[path.to_str().expect("utf-8")], "scenarios/blog.toml");
+        assert_eq!(status, 2, "{name}: {err}");
+        assert!(out.is_empty(), "{name}");
+        assert!(!err.contains("(imported)"), "{name}: {err}");
+        let wanted = format!("error: {}", dir.join(wanted).display());
+        assert!(err.contains(&wanted), "{name}: {wanted}\nnot in:\n{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn the_blog_story_file_is_the_imports_output() {
     let (status, out, err) = import(&["scenarios/blog_istio/mesh.yaml"], "scenarios/blog.toml");

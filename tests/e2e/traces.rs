@@ -1385,6 +1385,195 @@ fn broken_traces_are_skipped_with_a_warning_and_bad_files_refused() {
     assert!(stderr.contains("--replay"), "{stderr}");
 }
 
+/// Values a trace file holds that the scenario cannot take are refused naming the file and the
+/// span (or the CSV row), in the trace's words: a time past what 64-bit nanoseconds hold (an
+/// OTLP `endTimeUnixNano` of 2^64 - 1 read as "expected an integer", an Alibaba timestamp or rt
+/// of 2^64 - 1 as a span that "ends before it starts", a Jaeger `startTime` of 2^64 - 1 as bad
+/// JSON), a service or endpoint name past 255 bytes, a load past 10 million requests per second
+/// and traces spanning more than 10,000 h (reported at a line of the generated scenario), bad
+/// `--name` and `--workers`. Traces spanning 12 days take 2 s windows instead of being refused
+/// for a million windows of 1 s.
+#[test]
+fn values_the_scenario_cannot_take_name_the_file_and_the_span_or_row() {
+    let dir = temp_dir("traces-limits");
+    let max = u64::MAX.to_string();
+    let otlp = |service: &str, name: &str, end: &str| {
+        serde_json::json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+            "scopeSpans": [{"spans": [{"traceId": "01", "spanId": "01", "name": name, "kind": 2, "startTimeUnixNano": "1000", "endTimeUnixNano": end}]}]}]})
+        .to_string()
+    };
+    let jaeger = |start: &str| {
+        format!(
+            "{{\"data\":[{{\"traceID\":\"abc\",\"spans\":[{{\"traceID\":\"abc\",\"spanID\":\"01\",\
+             \"operationName\":\"GET /\",\"startTime\":{start},\"duration\":50,\"tags\":[{{\"key\":\
+             \"span.kind\",\"type\":\"string\",\"value\":\"server\"}}],\"processID\":\"p1\"}}],\
+             \"processes\":{{\"p1\":{{\"serviceName\":\"web\"}}}}}}]}}"
+        )
+    };
+    let alibaba = |timestamp: &str, rt: &str| {
+        format!(
+            "timestamp,traceid,rpcid,um,rpctype,interface,dm,rt\n{timestamp},T1,0.1,USER,http,home,\
+             web,{rt}\n100,T1,0.1,USER,http,home,web,-10\n"
+        )
+    };
+    let dense: Vec<Value> = (0..30)
+        .map(|i| serde_json::json!({"traceId": format!("{:032x}", i + 1), "spanId": format!("{:016x}", i + 1),
+            "name": "GET /", "kind": 2, "startTimeUnixNano": (1000 + i).to_string(), "endTimeUnixNano": "2000000"}))
+        .collect();
+    let dense = serde_json::json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "web"}}]},
+        "scopeSpans": [{"spans": dense}]}]})
+    .to_string();
+    let long = "s".repeat(300);
+    // Two traces 12 days apart (the scenario then takes 2 s windows), or 500 days apart.
+    let apart = |days: u64| {
+        let spans: Vec<Value> = [1_000, days * 86_400_000_000_000]
+            .iter()
+            .enumerate()
+            .map(|(i, start)| serde_json::json!({"traceId": format!("{:032x}", i + 1), "spanId": format!("{:016x}", i + 1),
+                "name": "GET /", "kind": 2, "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 2_000_000).to_string()}))
+            .collect();
+        serde_json::json!({"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "web"}}]},
+            "scopeSpans": [{"spans": spans}]}]})
+        .to_string()
+    };
+    let cases = [
+        (
+            "end.json",
+            otlp("web", "GET /", &max),
+            format!(
+                "end.json: no usable trace: 1 broken, e.g. span \"GET /\": its end \
+                 (endTimeUnixNano {max}) is out of range: past what 64-bit nanoseconds hold"
+            ),
+        ),
+        (
+            "start.json",
+            jaeger(&max),
+            format!(
+                "start.json: no usable trace: 1 broken, e.g. span \"GET /\": its start ({max} µs) \
+                 or duration (50 µs) is past what 64-bit nanoseconds hold"
+            ),
+        ),
+        (
+            "timestamp.csv",
+            alibaba(&max, "12"),
+            "timestamp.csv: no usable trace: 1 broken, e.g. line 2, column 1 (rpcid 0.1, USER -> \
+             web): its timestamp is past what 64-bit nanoseconds hold"
+                .to_string(),
+        ),
+        (
+            "rt.csv",
+            alibaba("100", &max),
+            "rt.csv: no usable trace: 1 broken, e.g. line 2, column 8 (rpcid 0.1, USER -> web): \
+             its rt is past what 64-bit nanoseconds hold"
+                .to_string(),
+        ),
+        (
+            "service.json",
+            otlp(&long, "GET /", "2000000"),
+            format!(
+                "service.json: span 0000000000000001 (\"GET /\") gives service name \"{}...\", \
+                 which is 300 bytes long: a scenario's names are at most 255 bytes",
+                &long[..40]
+            ),
+        ),
+        (
+            "endpoint.json",
+            otlp("web", &long, "2000000"),
+            format!(
+                "endpoint.json: span 0000000000000001 (\"{0}...\") gives endpoint name \
+                 \"{0}...\", which is 300 bytes long",
+                &long[..40]
+            ),
+        ),
+        (
+            "dense.json",
+            dense,
+            "dense.json: 30 traces enter web/GET _ within 29ns: 1000000000 requests per second, \
+             more than meshsim's limit of 10000000 per workload"
+                .to_string(),
+        ),
+        (
+            "year.json",
+            apart(500),
+            "year.json: the traces span 12000.0 h (their first arrival to their last): a \
+             scenario's duration is too long: at most 10000h"
+                .to_string(),
+        ),
+    ];
+    for (name, text, wanted) in &cases {
+        let path = write_file(&dir, name, text.as_bytes());
+        let (code, stdout, stderr) = import_cli(&[path.to_str().expect("path")]);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(stdout.is_empty(), "{name}");
+        assert!(!stderr.contains("(imported traces)"), "{name}: {stderr}");
+        let wanted = format!("error: {}", dir.join(wanted).display());
+        assert!(
+            stderr.contains(&wanted),
+            "{name}: {wanted}\nnot in:\n{stderr}"
+        );
+    }
+    // Twelve days of traces in 1 s windows would be more windows than a run may have: the
+    // scenario gets longer ones (it was refused at a line of the generated text).
+    let days = write_file(&dir, "days.json", apart(12).as_bytes());
+    let (code, stdout, stderr) = import_cli(&[days.to_str().expect("path")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("\nwindow = \"2s\""), "{stdout}");
+    let good = write_file(
+        &dir,
+        "good.json",
+        otlp("web", "GET /", "2000000").as_bytes(),
+    );
+    let good = good.to_str().expect("path");
+    for (args, wanted) in [
+        (
+            ["--name", "a#b"],
+            "error: --name: scenario name \"a#b\" must not contain",
+        ),
+        (
+            ["--workers", "2000000"],
+            "error: --workers: must be at most 1000000 per replica",
+        ),
+    ] {
+        let (code, stdout, stderr) = import_cli(&[args[0], args[1], good]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains(wanted), "{wanted}\nnot in:\n{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A trace file that starts with a UTF-8 byte-order mark (as some Windows tools write them)
+/// imports exactly as the same file without one, in every format; JSON files with one were
+/// refused (`bom.json:1:1: not OTLP/JSON: expected value`).
+#[test]
+fn a_trace_file_with_a_byte_order_mark_imports_as_without_one() {
+    let dir = temp_dir("traces-bom");
+    let (traces, _) = generate(1.0, 20, 8);
+    for (extension, text) in [
+        ("json", write_otlp(&traces, 0)),
+        ("json", write_jaeger(&traces)),
+        ("json", write_zipkin(&traces)),
+        ("csv", write_alibaba(&traces)),
+    ] {
+        let mut printed = Vec::new();
+        for (folder, bom) in [("plain", &b""[..]), ("bom", &b"\xEF\xBB\xBF"[..])] {
+            let folder = dir.join(folder);
+            std::fs::create_dir_all(&folder).expect("folder");
+            let path = write_file(
+                &folder,
+                &format!("t.{extension}"),
+                &[bom, text.as_bytes()].concat(),
+            );
+            let (code, stdout, stderr) = import_cli(&[path.to_str().expect("path")]);
+            assert_eq!(code, Some(0), "{extension} {bom:?}: {stderr}");
+            printed.push(stdout.replace(&folder.display().to_string(), "DIR"));
+        }
+        assert_eq!(printed[0], printed[1], "{extension}");
+        assert!(printed[0].contains("[[service]]"), "{}", printed[0]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn replay_writes_the_arrivals_beside_the_scenario() {
     let dir = temp_dir("traces-replay");

@@ -1,6 +1,8 @@
 //! Writing the settings into the scenario with `toml_edit`: the user's text, comments and layout
 //! stay; each key set gets a trailing comment naming the object it came from.
 
+use std::collections::BTreeMap;
+
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, TableLike, Value};
 
 use super::objects::Setting;
@@ -17,6 +19,27 @@ pub(super) fn service_names(document: &DocumentMut) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The replicas each service without versions starts with: its `replicas`, else 1. (A
+/// service with `[[service.version]]` tables has its versions' replicas, which the scenario
+/// reader resolves.)
+pub(super) fn starting_replicas(document: &DocumentMut) -> BTreeMap<String, u64> {
+    let Some(services) = document.get("service").and_then(Item::as_array_of_tables) else {
+        return BTreeMap::new();
+    };
+    services
+        .iter()
+        .filter(|s| s.get("version").is_none())
+        .filter_map(|s| {
+            let name = s.get("name").and_then(Item::as_str)?;
+            let replicas = match s.get("replicas") {
+                None => 1,
+                Some(item) => u64::try_from(item.as_integer()?).ok()?,
+            };
+            Some((name.to_string(), replicas))
+        })
+        .collect()
 }
 
 /// Writes every setting in order (a later one for the same key wins); returns how many keys

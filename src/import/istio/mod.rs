@@ -47,7 +47,8 @@ pub fn import(
         ScenarioErrors::single(scenario_label, format!("not a TOML scenario: {error}"))
     })?;
     let services = edit::service_names(&document);
-    let read = objects::read(files, &services)?;
+    let starting = edit::starting_replicas(&document);
+    let read = objects::read(files, &services, &starting)?;
     let changes = edit::apply(&mut document, &read.settings).map_err(|message| {
         ScenarioErrors(vec![ScenarioError::without_position(
             scenario_label,

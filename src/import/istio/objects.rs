@@ -12,13 +12,18 @@ use toml_edit::{Array, InlineTable, Value as TomlValue};
 
 use super::MeshFile;
 use crate::import::yaml::{self, Node, Value};
-use crate::scenario::duration::{format_ns, parse_duration};
+use crate::scenario::duration::{format_ns, parse_duration_unbounded, too_long};
+use crate::scenario::limits;
 use crate::scenario::{ScenarioError, ScenarioErrors};
 
 /// Envoy's ring size for `ring_hash`, the only one meshsim builds.
 const RING_SIZE: u64 = 1024;
 /// Envoy's Maglev table size, the only one meshsim builds.
 const MAGLEV_TABLE_SIZE: u64 = 65537;
+/// Most failures in a row before an ejection (`outlier_detection.consecutive_errors`).
+const MAX_CONSECUTIVE_ERRORS: u64 = 1_000_000;
+/// Shortest outlier-detection sweep (`outlier_detection.interval`): a timer's period, 1 ms.
+const MIN_INTERVAL: u64 = 1_000_000;
 
 /// One scenario key an object sets.
 #[derive(Debug, Clone)]
@@ -71,6 +76,9 @@ struct Subset {
 struct Deployment {
     name: String,
     replicas: u32,
+    /// Where its replicas are written (its `spec.replicas`, else the object): (file, line,
+    /// column).
+    replicas_at: (usize, usize, usize),
     /// The pod template's labels.
     labels: BTreeMap<String, String>,
     origin: String,
@@ -108,8 +116,14 @@ struct ServiceMesh {
     autoscale: Option<(Vec<(&'static str, TomlValue)>, String)>,
 }
 
-/// Reads every file; errors (bad YAML, a field of the wrong type) are returned all at once.
-pub(super) fn read(files: &[MeshFile], services: &[String]) -> Result<Read, ScenarioErrors> {
+/// Reads every file; errors (bad YAML, a field of the wrong type, a value past the scenario's
+/// limits) are returned all at once. `services` are the scenario's service names; `starting`
+/// the replicas each service without versions starts with in the scenario.
+pub(super) fn read(
+    files: &[MeshFile],
+    services: &[String],
+    starting: &BTreeMap<String, u64>,
+) -> Result<Read, ScenarioErrors> {
     let mut documents = Vec::new();
     let mut errors = Vec::new();
     for (index, file) in files.iter().enumerate() {
@@ -129,6 +143,7 @@ pub(super) fn read(files: &[MeshFile], services: &[String]) -> Result<Read, Scen
     let mut reader = Reader {
         files,
         services,
+        starting,
         mesh: BTreeMap::new(),
         settings: Vec::new(),
         warnings: Vec::new(),
@@ -173,6 +188,8 @@ struct Reader<'a> {
     files: &'a [MeshFile],
     /// The scenario's service names.
     services: &'a [String],
+    /// The replicas of the scenario's services without versions.
+    starting: &'a BTreeMap<String, u64>,
     mesh: BTreeMap<String, ServiceMesh>,
     settings: Vec<Setting>,
     /// Warnings with (file, line, column) to sort them by.
@@ -324,6 +341,31 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A non-negative integer at most `max`, a limit of the scenario's (`what` it limits, for
+    /// the message), or an error at the node.
+    fn limited(
+        &mut self,
+        object: &Object<'_>,
+        node: &Node,
+        path: &str,
+        max: u64,
+        what: &str,
+    ) -> Option<u64> {
+        let value = self.integer(object, node, path, u64::MAX)?;
+        if value > max {
+            self.error(
+                object.file,
+                node,
+                format!(
+                    "{} {}: {path}: {value} is more than meshsim's limit of {max} {what}",
+                    object.kind, object.name
+                ),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
     /// A number (a percentage may be fractional), or an error at the node.
     fn number(&mut self, object: &Object<'_>, node: &Node, path: &str) -> Option<f64> {
         let parsed = node
@@ -349,8 +391,19 @@ impl<'a> Reader<'a> {
     /// A duration (`"10s"`, `"1.5s"`, `"100ms"`, `"1m"`, Go's units) in nanoseconds, or an error.
     fn duration(&mut self, object: &Object<'_>, node: &Node, path: &str) -> Option<u64> {
         let text = node.scalar().map(|t| t.trim().replace('µ', "u"));
-        match text.as_deref().map(parse_duration) {
-            Some(Ok(ns)) => Some(ns),
+        match text.as_deref().map(parse_duration_unbounded) {
+            Some(Ok(ns)) => match u64::try_from(ns) {
+                Ok(ns) if ns <= limits::MAX_DURATION => Some(ns),
+                _ => {
+                    let message = too_long(&format!("\"{}\"", text.unwrap_or_default()));
+                    self.error(
+                        object.file,
+                        node,
+                        format!("{} {}: {path}: {message}", object.kind, object.name),
+                    );
+                    None
+                }
+            },
             _ => {
                 let found = node.scalar().unwrap_or(node.kind()).to_string();
                 self.error(
@@ -913,19 +966,35 @@ impl<'a> Reader<'a> {
         let mut base_ejection = 30_000_000_000;
         let mut max_percent = 10.0;
         if let Some(node) = od.get("consecutive5xxErrors") {
-            if let Some(n) = self.integer(
+            if let Some(n) = self.limited(
                 object,
                 node,
                 &join(path, "consecutive5xxErrors"),
-                u64::from(u32::MAX),
+                MAX_CONSECUTIVE_ERRORS,
+                "failures in a row",
             ) {
                 consecutive = n;
             }
         }
         if let Some(node) = od.get("interval") {
-            interval = self
-                .duration(object, node, &join(path, "interval"))
-                .unwrap_or(interval);
+            let field = join(path, "interval");
+            match self.duration(object, node, &field) {
+                // Istio refuses an interval under 1 ms as well.
+                Some(ns) if ns < MIN_INTERVAL => self.error(
+                    object.file,
+                    node,
+                    format!(
+                        "{} {}: {field}: at least 1ms, found {}: it is a period (a timer that \
+                         fires once a period for every caller), and a shorter one only \
+                         multiplies the run's events",
+                        object.kind,
+                        object.name,
+                        node.scalar().unwrap_or_default()
+                    ),
+                ),
+                Some(ns) => interval = ns,
+                None => {}
+            }
         }
         if let Some(node) = od.get("baseEjectionTime") {
             base_ejection = self
@@ -1031,13 +1100,21 @@ impl<'a> Reader<'a> {
         let Some(service) = service else { return };
         let replicas = match spec.get("replicas") {
             Some(node) => self
-                .integer(object, node, "spec.replicas", u64::from(u32::MAX))
+                .limited(
+                    object,
+                    node,
+                    "spec.replicas",
+                    limits::MAX_REPLICAS_PER_SERVICE,
+                    "replicas per service",
+                )
                 .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             None => 1, // Kubernetes' default
         };
+        let replicas_node = spec.get("replicas").unwrap_or(object.node);
         let deployment = Deployment {
             name: object.name.to_string(),
             replicas,
+            replicas_at: (object.file, replicas_node.line, replicas_node.column),
             labels,
             origin: format!("Deployment {}", object.name),
             at: (object.file, object.node.line, object.node.column),
@@ -1272,7 +1349,13 @@ impl<'a> Reader<'a> {
             );
             if let Some(n) = node.get("attempts") {
                 attempts = self
-                    .integer(object, n, &join(path, "attempts"), u64::from(u32::MAX))
+                    .limited(
+                        object,
+                        n,
+                        &join(path, "attempts"),
+                        limits::MAX_RETRIES,
+                        "retries per call",
+                    )
                     .unwrap_or(attempts);
             }
             if let Some(n) = node.get("perTryTimeout") {
@@ -1400,26 +1483,44 @@ impl<'a> Reader<'a> {
             }
         };
         let mut keys: Vec<(&'static str, TomlValue)> = Vec::new();
-        let min = match spec.get("minReplicas") {
-            Some(node) => self
-                .integer(object, node, "spec.minReplicas", u64::from(u32::MAX))
-                .unwrap_or(1),
-            None => 1, // Kubernetes' default
+        let bound = |reader: &mut Self, node: &Node, path: &str| {
+            reader.limited(
+                object,
+                node,
+                path,
+                limits::MAX_AUTOSCALE_REPLICAS,
+                "replicas of an autoscaler",
+            )
         };
-        keys.push(("min", i64::try_from(min.max(1)).unwrap_or(1).into()));
-        match spec.get("maxReplicas") {
-            Some(node) => {
-                if let Some(max) =
-                    self.integer(object, node, "spec.maxReplicas", u64::from(u32::MAX))
-                {
-                    keys.push(("max", i64::try_from(max).unwrap_or(i64::MAX).into()));
-                }
+        let min_node = spec.get("minReplicas");
+        let min = match min_node {
+            Some(node) => bound(self, node, "spec.minReplicas").map(|m| m.max(1)),
+            None => Some(1), // Kubernetes' default
+        };
+        keys.push(("min", i64::try_from(min.unwrap_or(1)).unwrap_or(1).into()));
+        let max_node = spec.get("maxReplicas");
+        let max = match max_node {
+            Some(node) => bound(self, node, "spec.maxReplicas"),
+            None => {
+                self.error(
+                    object.file,
+                    spec,
+                    format!("{origin}: spec.maxReplicas is required"),
+                );
+                None
             }
-            None => self.error(
-                object.file,
-                spec,
-                format!("{origin}: spec.maxReplicas is required"),
-            ),
+        };
+        if let (Some(min), Some(max), Some(max_node)) = (min, max, max_node) {
+            if max < min {
+                // Kubernetes refuses such an object too.
+                self.error(
+                    object.file,
+                    max_node,
+                    format!("{origin}: spec.maxReplicas ({max}) is below spec.minReplicas ({min})"),
+                );
+            } else {
+                keys.push(("max", i64::try_from(max).unwrap_or(i64::MAX).into()));
+            }
         }
         let mut target_percent = None;
         if let Some(node) = spec.get("targetCPUUtilizationPercentage") {
@@ -1459,15 +1560,18 @@ impl<'a> Reader<'a> {
             Some(percent) if percent > 0.0 && percent <= 100.0 => {
                 keys.push(("target_utilization", (percent / 100.0).into()));
             }
-            Some(percent) => self.warn(
-                object,
-                spec,
-                "spec.metrics",
-                &format!(
-                    "a CPU target of {percent}%: meshsim's target is a worker utilisation in \
-                     (0, 100%]; the autoscaler is not written"
-                ),
-            ),
+            Some(percent) => {
+                self.warn(
+                    object,
+                    spec,
+                    "spec.metrics",
+                    &format!(
+                        "a CPU target of {percent}%: meshsim's target is a worker utilisation in \
+                         (0, 100%]; the autoscaler is not written"
+                    ),
+                );
+                return;
+            }
             None => {
                 self.warn(
                     object,
@@ -1515,8 +1619,80 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        if keys.iter().any(|(key, _)| *key == "max") {
-            self.mesh(&service).autoscale = Some((keys, origin));
+        if let (Some(min), Some(max), Some(max_node)) = (min, max, max_node) {
+            if min <= max {
+                self.check_starting_replicas(object, &service, (min, min_node), (max, max_node));
+                self.mesh(&service).autoscale = Some((keys, origin));
+            }
+        }
+    }
+
+    /// Refuses an autoscaler whose range leaves out the replicas its service starts with (its
+    /// Deployments', else the scenario's), at the bound it passes: meshsim starts a service
+    /// within its autoscaler's range (Kubernetes would scale it into the range at once).
+    fn check_starting_replicas(
+        &mut self,
+        object: &Object<'_>,
+        service: &str,
+        (min, min_node): (u64, Option<&Node>),
+        (max, max_node): (u64, &Node),
+    ) {
+        let deployments = self
+            .mesh
+            .get(service)
+            .map_or(&[][..], |m| &m.deployments[..]);
+        let (replicas, whose) = if deployments.is_empty() {
+            match self.starting.get(service) {
+                Some(&replicas) => (replicas, "the scenario's replicas"),
+                None => return, // versions: the scenario reader checks their sum
+            }
+        } else {
+            let sum = deployments.iter().map(|d| u64::from(d.replicas)).sum();
+            (sum, "its Deployments' spec.replicas")
+        };
+        let (node, path, relation) = if replicas < min {
+            (min_node.unwrap_or(object.node), "spec.minReplicas", "above")
+        } else if replicas > max {
+            (max_node, "spec.maxReplicas", "below")
+        } else {
+            return;
+        };
+        let bound = if replicas < min { min } else { max };
+        self.error(
+            object.file,
+            node,
+            format!(
+                "{} {}: {path}: {bound} is {relation} the {replicas} replicas service \"{service}\" \
+                 starts with ({whose}): meshsim starts a service within its autoscaler's range \
+                 [{min}, {max}] (Kubernetes would scale it there at once): change the replicas or \
+                 the range",
+                object.kind, object.name
+            ),
+        );
+    }
+
+    /// Refuses Deployments of one service whose replicas together pass the scenario's limit per
+    /// service, at the Deployment that passes it.
+    fn check_replica_total(&mut self, service: &str, deployments: &[Deployment]) {
+        let limit = limits::MAX_REPLICAS_PER_SERVICE;
+        let mut total = 0u64;
+        for deployment in deployments {
+            total += u64::from(deployment.replicas);
+            if total > limit {
+                let (file, line, column) = deployment.replicas_at;
+                self.errors.push(ScenarioError {
+                    file: self.files[file].label.clone(),
+                    line,
+                    column,
+                    message: format!(
+                        "{}: the Deployments of service \"{service}\" have {total} replicas \
+                         together up to this one, more than meshsim's limit of {limit} replicas \
+                         per service",
+                        deployment.origin
+                    ),
+                });
+                return;
+            }
         }
     }
 
@@ -1533,6 +1709,7 @@ impl<'a> Reader<'a> {
     fn versions(&mut self) {
         let mesh = std::mem::take(&mut self.mesh);
         for (service, mesh) in &mesh {
+            self.check_replica_total(service, &mesh.deployments);
             let mut versions: Vec<Version> = Vec::new();
             let routed = |name: &str| {
                 mesh.routes
@@ -1551,7 +1728,8 @@ impl<'a> Reader<'a> {
                             .all(|(k, v)| deployment.labels.get(k) == Some(v));
                     if selected {
                         placed[index] = true;
-                        replicas = Some(replicas.unwrap_or(0) + deployment.replicas);
+                        replicas =
+                            Some(replicas.unwrap_or(0u32).saturating_add(deployment.replicas));
                         replicas_origin = deployment.origin.clone();
                     }
                 }
@@ -1607,7 +1785,9 @@ impl<'a> Reader<'a> {
                     versions.push((name, Some(replicas), Vec::new(), origin, String::new()));
                 }
             } else if !unplaced.is_empty() {
-                let total: u32 = unplaced.iter().map(|d| d.replicas).sum();
+                let total = unplaced
+                    .iter()
+                    .fold(0u32, |sum, d| sum.saturating_add(d.replicas));
                 if versions.is_empty() {
                     self.set(
                         service,

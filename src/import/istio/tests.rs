@@ -1028,3 +1028,112 @@ fn the_mappings_not_modelled_rows_are_all_tested() {
     // fewer would mean the parse above lost them.
     assert!(rows >= 15, "{rows} rows found");
 }
+
+/// Values past the scenario's limits are errors at the object's field, in the YAML's words
+/// (they used to be found in the generated scenario, at a line the user never sees).
+#[test]
+fn values_past_the_scenarios_limits_are_errors_at_their_field() {
+    let cpu = "  metrics:\n  - type: Resource\n    resource:\n      name: cpu\n      target:\n        type: Utilization\n        averageUtilization: 60\n";
+    let route = |body: &str| vs(&format!("  - timeout: 1s\n{body}"));
+    // Aimed at the scenario's ratings (1 replica), not at a Deployment.
+    let hpa = |spec: &str| hpa(spec).replace("name: ratings-v1", "name: ratings");
+    for (yaml, position, message) in [
+        (
+            deployment("reviews-v1", "reviews", "v1", Some(100_001)),
+            "mesh.yaml:6:13:",
+            "Deployment reviews-v1: spec.replicas: 100001 is more than meshsim's limit of 100000 \
+             replicas per service",
+        ),
+        (
+            format!(
+                "{}---\n{}",
+                deployment("reviews-v1", "reviews", "v1", Some(60_000)),
+                deployment("reviews-v2", "reviews", "v1", Some(60_000))
+            ),
+            "mesh.yaml:25:13:",
+            "Deployment reviews-v2: the Deployments of service \"reviews\" have 120000 replicas \
+             together up to this one",
+        ),
+        (
+            route("    retries:\n      attempts: 101\n"),
+            "mesh.yaml:11:17:",
+            "spec.http[0].retries.attempts: 101 is more than meshsim's limit of 100 retries",
+        ),
+        (
+            vs("  - timeout: 20000h\n"),
+            "mesh.yaml:9:14:",
+            "spec.http[0].timeout: \"20000h\" is too long: at most 10000h",
+        ),
+        (
+            route("    retries:\n      perTryTimeout: 2562047h47m16.854775807s\n"),
+            "mesh.yaml:11:22:",
+            "spec.http[0].retries.perTryTimeout: \"2562047h47m16.854775807s\" is too long",
+        ),
+        (
+            dr("  trafficPolicy:\n    outlierDetection:\n      interval: 1us\n"),
+            "mesh.yaml:9:17:",
+            "outlierDetection.interval: at least 1ms, found 1us",
+        ),
+        (
+            dr("  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1000001\n"),
+            "mesh.yaml:9:29:",
+            "consecutive5xxErrors: 1000001 is more than meshsim's limit of 1000000",
+        ),
+        (
+            hpa(&format!("  maxReplicas: 10001\n{cpu}")),
+            "mesh.yaml:10:16:",
+            "HorizontalPodAutoscaler h: spec.maxReplicas: 10001 is more than meshsim's limit of \
+             10000 replicas of an autoscaler",
+        ),
+        (
+            hpa(&format!("  minReplicas: 5\n  maxReplicas: 3\n{cpu}")),
+            "mesh.yaml:11:16:",
+            "HorizontalPodAutoscaler h: spec.maxReplicas (3) is below spec.minReplicas (5)",
+        ),
+        (
+            hpa(&format!("  minReplicas: 3\n  maxReplicas: 6\n{cpu}"))
+                .replace("ratings-v1", "ratings"),
+            "mesh.yaml:10:16:",
+            "HorizontalPodAutoscaler h: spec.minReplicas: 3 is above the 1 replicas service \
+             \"ratings\" starts with (the scenario's replicas)",
+        ),
+    ] {
+        let files = [MeshFile {
+            label: "mesh.yaml".into(),
+            text: yaml,
+        }];
+        let errors = import(&files, SCENARIO, "t.toml")
+            .expect_err("past a limit")
+            .to_string();
+        assert!(
+            errors.starts_with(position),
+            "{position} {message}\n{errors}"
+        );
+        assert!(errors.contains(message), "{message}\n{errors}");
+    }
+    // Within the limits, and Deployments' replicas within the autoscaler's range, all import.
+    let yaml = format!(
+        "{}---\n{}",
+        deployment("ratings", "ratings", "v1", Some(3)),
+        hpa(&format!("  minReplicas: 3\n  maxReplicas: 10000\n{cpu}"))
+    );
+    valid(&run(&yaml));
+}
+
+/// A CPU target the autoscaler cannot take is warned about and the autoscaler is not written,
+/// as the warning says (its other keys used to be written without a target, and the scenario
+/// was refused at a line of the generated text).
+#[test]
+fn an_autoscaler_with_a_target_out_of_range_is_not_written() {
+    let out = run(&format!(
+        "{}---\n{}",
+        deployment("ratings-v1", "ratings", "v1", Some(2)),
+        hpa("  minReplicas: 2\n  maxReplicas: 4\n  targetCPUUtilizationPercentage: 150\n")
+    ));
+    assert!(
+        service(&valid(&out), "ratings").get("autoscale").is_none(),
+        "{}",
+        out.text
+    );
+    assert!(warned(&out, "a CPU target of 150%"), "{:?}", out.warnings);
+}

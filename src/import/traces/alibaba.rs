@@ -90,6 +90,21 @@ fn parent_rpcid(rpcid: &str) -> Option<&str> {
     rpcid.rfind('.').map(|dot| &rpcid[..dot])
 }
 
+/// Milliseconds as whole nanoseconds, if they fit in 64 bits.
+fn nanos(milliseconds: f64) -> Option<i64> {
+    let nanos = (milliseconds * 1e6).round();
+    // 2^63 is exactly representable; every f64 below it converts without saturating.
+    (nanos.abs() < 9_223_372_036_854_775_808.0).then_some(nanos as i64)
+}
+
+/// A record's start and end in nanoseconds: from its `timestamp` for `|rt|`, both in
+/// milliseconds; `None` when either does not fit in 64-bit nanoseconds (such a record is
+/// refused, not saturated into a span that ends before it starts).
+fn record_span(timestamp: f64, rt: f64) -> Option<(i64, i64)> {
+    let start = nanos(timestamp)?;
+    Some((start, start.checked_add(nanos(rt.abs())?)?))
+}
+
 /// Reads an `MS_CallGraph` CSV file.
 pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioError> {
     let mut reader = csv::ReaderBuilder::new()
@@ -207,11 +222,29 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
                 columns.dm_instance,
             )
         };
+        let Some((start, end)) = record_span(timestamp, rt) else {
+            let (column, what) = if nanos(timestamp).is_none() {
+                (columns.timestamp, "its timestamp")
+            } else if nanos(rt.abs()).is_none() {
+                (columns.rt, "its rt")
+            } else {
+                (columns.rt, "its end (timestamp + |rt|)")
+            };
+            set.mark_broken(trace, || {
+                format!(
+                    "line {line}, column {} (rpcid {rpcid}, {um} -> {dm}): {what} is past what \
+                     64-bit nanoseconds hold (timestamp {} ms, rt {} ms; the year 2262 at most)",
+                    column + 1,
+                    cell(columns.timestamp),
+                    cell(columns.rt)
+                )
+            });
+            continue;
+        };
         let instance = instance_column
             .map(cell)
             .filter(|id| !id.is_empty() && *id != "NAN")
             .map_or(NO_NAME, |id| set.names.intern(id));
-        let start = (timestamp * 1e6).round() as i64;
         let service = set.names.intern(service);
         let peer = if client {
             set.names.intern(dm)
@@ -232,7 +265,7 @@ pub fn read(bytes: &[u8], file: &str, set: &mut SpanSet) -> Result<(), ScenarioE
             kind,
             error: false,
             start,
-            end: start + (rt.abs() * 1e6).round() as i64,
+            end,
             // The call graph says nothing of tries.
             try_mark: super::TryMark::Unmarked,
             outcome: None,
@@ -293,5 +326,38 @@ mod tests {
         assert_eq!(set.names.get(s[3].service), "db");
         let error = read(b"1,T,0.1,a,rpc,x,b,fast\n", "a.csv", &mut set).expect_err("rt");
         assert_eq!((error.line, error.column), (1, 8));
+    }
+
+    /// A timestamp or rt past 64-bit nanoseconds breaks its trace for that reason, naming the
+    /// row: it used to saturate into a span that ended before it started.
+    #[test]
+    fn times_past_64_bit_nanoseconds_break_their_trace_naming_the_row() {
+        assert_eq!(record_span(100.0, -10.0), Some((100_000_000, 110_000_000)));
+        assert_eq!(record_span(18446744073709551615.0, 1.0), None);
+        assert_eq!(record_span(1.0, 18446744073709551615.0), None);
+        assert_eq!(record_span(9_223_372_036_854.0, 12.0), None);
+        for (row, reason) in [
+            (
+                "18446744073709551615,T,0.1,a,rpc,x,b,12",
+                "line 1, column 1 (rpcid 0.1, a -> b): its timestamp is past",
+            ),
+            (
+                "100,T,0.1,a,rpc,x,b,18446744073709551615",
+                "line 1, column 8 (rpcid 0.1, a -> b): its rt is past",
+            ),
+            (
+                "9223372036854,T,0.1,a,rpc,x,b,12",
+                "line 1, column 8 (rpcid 0.1, a -> b): its end (timestamp + |rt|) is past",
+            ),
+        ] {
+            let mut set = SpanSet::new(Format::Alibaba);
+            read(format!("{row}\n").as_bytes(), "a.csv", &mut set).expect("reads");
+            assert!(set.spans.is_empty(), "{row}");
+            assert!(
+                set.broken[&0].starts_with(reason),
+                "{row}: {:?}",
+                set.broken
+            );
+        }
     }
 }

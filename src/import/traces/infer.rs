@@ -7,7 +7,10 @@ use std::fmt::Write;
 use super::{ImportOptions, Imported, SpanKind, SpanSet, TryMark, NO_NAME};
 use crate::import::emit::toml_string;
 use crate::model::Outcome;
-use crate::scenario::ScenarioErrors;
+use crate::scenario::limits::{
+    MAX_DURATION, MAX_NAME_BYTES, MAX_RATE, MAX_REPLICAS_PER_SERVICE, MAX_REPLICAS_TOTAL,
+};
+use crate::scenario::{ScenarioError, ScenarioErrors};
 
 const NONE: u32 = u32::MAX;
 
@@ -55,6 +58,8 @@ struct Slot {
 struct EndpointStats {
     service: u32,
     name: u32,
+    /// The first span that showed it (for messages about its names).
+    span: u32,
     /// Called but never seen serving (an uninstrumented store): work from client durations.
     leaf: bool,
     jobs: u64,
@@ -216,7 +221,8 @@ pub fn scenario(
         };
         return Err(ScenarioErrors::single(files, why));
     }
-    Ok(inference.emit(name, options))
+    inference.check_names()?;
+    inference.emit(name, options)
 }
 
 fn hex(id: u64) -> String {
@@ -229,6 +235,41 @@ impl Inference<'_> {
         entry.0 += 1;
     }
 
+    /// Refuses a service or endpoint name the scenario cannot hold (longer than
+    /// [`MAX_NAME_BYTES`] once cleaned), naming the file and the span that gives it: the
+    /// scenario reader would refuse it at a line of the generated text.
+    fn check_names(&self) -> Result<(), ScenarioErrors> {
+        let set = self.set;
+        let mut errors = Vec::new();
+        let mut seen = BTreeSet::new();
+        for e in &self.endpoints {
+            for (what, raw) in [("service", e.service), ("endpoint", e.name)] {
+                let name = clean_name(set.names.get(raw));
+                if name.len() <= MAX_NAME_BYTES || !seen.insert((what, raw)) {
+                    continue;
+                }
+                let span = &set.spans[e.span as usize];
+                errors.push(ScenarioError::without_position(
+                    set.file_of(e.span as usize),
+                    format!(
+                        "span {} (\"{}\") gives {what} name \"{}\", which is {} bytes long: \
+                         a scenario's names are at most {MAX_NAME_BYTES} bytes (they name rows \
+                         and files of its report)",
+                        hex(span.id),
+                        shortened(set.names.get(span.name)),
+                        shortened(&name),
+                        name.len()
+                    ),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioErrors(errors))
+        }
+    }
+
     fn describe(&self, span: u32) -> String {
         let s = &self.set.spans[span as usize];
         format!(
@@ -239,7 +280,8 @@ impl Inference<'_> {
         )
     }
 
-    fn endpoint(&mut self, service: u32, name: u32, leaf: bool) -> u32 {
+    /// The endpoint `name` of `service`, added if new; `span` shows it.
+    fn endpoint(&mut self, service: u32, name: u32, leaf: bool, span: u32) -> u32 {
         if let Some(&index) = self.endpoint_index.get(&(service, name)) {
             if !leaf {
                 self.endpoints[index as usize].leaf = false;
@@ -250,6 +292,7 @@ impl Inference<'_> {
         self.endpoints.push(EndpointStats {
             service,
             name,
+            span,
             leaf,
             ..EndpointStats::default()
         });
@@ -430,7 +473,7 @@ impl Inference<'_> {
                 continue;
             }
             let s = &spans[node.span as usize];
-            let endpoint = self.endpoint(s.service, s.name, false);
+            let endpoint = self.endpoint(s.service, s.name, false, node.span);
             let service = self.services.entry(s.service).or_default();
             service.jobs += 1;
             if s.instance != NO_NAME {
@@ -463,7 +506,7 @@ impl Inference<'_> {
                 let cs = &spans[c.span as usize];
                 match c.role {
                     Role::Server => {
-                        let target = self.endpoint(cs.service, cs.name, false);
+                        let target = self.endpoint(cs.service, cs.name, false, c.span);
                         calls.push(Made::new(target, cs));
                     }
                     Role::Client => {
@@ -476,11 +519,11 @@ impl Inference<'_> {
                                 if difference >= 0 && !cs.cancelled {
                                     self.network.push((difference / 2) as u64);
                                 }
-                                self.endpoint(gs.service, gs.name, false)
+                                self.endpoint(gs.service, gs.name, false, nodes[g as usize].span)
                             }
                             None => {
                                 let service = if cs.peer != NO_NAME { cs.peer } else { cs.name };
-                                let target = self.endpoint(service, cs.name, true);
+                                let target = self.endpoint(service, cs.name, true, c.span);
                                 let e = &mut self.endpoints[target as usize];
                                 e.client_durations.push((cs.end - cs.start).max(0) as u64);
                                 target
@@ -652,7 +695,10 @@ impl Inference<'_> {
 
     // ----- writing the scenario -------------------------------------------------------------
 
-    fn emit(mut self, name: &str, options: &ImportOptions) -> Imported {
+    /// The scenario; an error naming the files when what they show is past the scenario's
+    /// limits: a span of time longer than a scenario may last, more instance ids (replicas)
+    /// than it may have, a workload's rate.
+    fn emit(mut self, name: &str, options: &ImportOptions) -> Result<Imported, ScenarioErrors> {
         let set = self.set;
         let mut warnings = Vec::new();
         let broken_total: u64 = self.broken.values().map(|(c, _)| c).sum();
@@ -742,6 +788,47 @@ impl Inference<'_> {
             (window as u64).max(1_000_000_000)
         };
         let duration_ms = duration_ns.div_ceil(1_000_000);
+        let files = set.files.join(", ");
+        if duration_ms.saturating_mul(1_000_000) > MAX_DURATION {
+            return Err(ScenarioErrors::single(
+                files,
+                format!(
+                    "the traces span {:.1} h (their first arrival to their last): {}",
+                    window / 3.6e12,
+                    crate::scenario::duration::too_long("a scenario's duration")
+                ),
+            ));
+        }
+        // Replicas: distinct instance ids, within the scenario's limits.
+        let mut slots = 0u64;
+        for (service_name, list) in &by_service {
+            let raw = self.endpoints[list[0] as usize].service;
+            let instances = self.services.get(&raw).map_or(0, |s| s.instances.len()) as u64;
+            if instances > MAX_REPLICAS_PER_SERVICE {
+                return Err(ScenarioErrors::single(
+                    files,
+                    format!(
+                        "service \"{service_name}\" shows {instances} distinct instance ids, \
+                         more than meshsim's limit of {MAX_REPLICAS_PER_SERVICE} replicas per \
+                         service"
+                    ),
+                ));
+            }
+            slots += instances.max(1);
+        }
+        if slots > MAX_REPLICAS_TOTAL {
+            return Err(ScenarioErrors::single(
+                files,
+                format!(
+                    "the services show {slots} distinct instance ids together, more than \
+                     meshsim's limit of {MAX_REPLICAS_TOTAL} replicas over all services"
+                ),
+            ));
+        }
+        let window_ns = crate::import::time_series_window(
+            duration_ms * 1_000_000,
+            by_service.len() as u64 + slots + 1,
+        );
         let warmup_ms = if options.replay {
             0
         } else {
@@ -817,6 +904,13 @@ impl Inference<'_> {
             toml_string(&format!("{duration_ms}ms")),
             toml_string(&format!("{warmup_ms}ms")),
         );
+        if let Some(window) = window_ns {
+            let _ = writeln!(
+                out,
+                "window = {}          # 1s windows over the traces' span would pass the limits of windows and rows",
+                toml_string(&crate::scenario::format_ns(window))
+            );
+        }
         let latency = if self.network.is_empty() {
             "const(0ms)".to_string()
         } else {
@@ -928,6 +1022,19 @@ impl Inference<'_> {
             for e in entries {
                 let count = self.endpoints[e as usize].entries;
                 let rate = rate_total * count as f64 / traces as f64;
+                if rate > MAX_RATE {
+                    return Err(ScenarioErrors::single(
+                        files,
+                        format!(
+                            "{count} traces enter {} within {}: {} requests per second, more \
+                             than meshsim's limit of {MAX_RATE} per workload (--replay replays \
+                             their arrival times instead)",
+                            target_text(e),
+                            duration_text(window),
+                            number(round_to(rate, 6))
+                        ),
+                    ));
+                }
                 let workload = unique(target_text(e).replace('/', "-"), &mut used);
                 let _ = write!(
                     out,
@@ -938,12 +1045,12 @@ impl Inference<'_> {
                 );
             }
         }
-        Imported {
+        Ok(Imported {
             text: out,
             name: name.to_string(),
             side_files,
             warnings,
-        }
+        })
     }
 
     fn most_common_entry(&self) -> Option<u32> {
@@ -1281,14 +1388,39 @@ pub fn clean_name(raw: &str) -> String {
     }
 }
 
+/// `name`, or `name-2`, `name-3`... the first not in `used` (then added to it), shortened as
+/// needed to stay within [`MAX_NAME_BYTES`] (a workload's name joins its service's and its
+/// endpoint's).
 fn unique(name: String, used: &mut BTreeSet<String>) -> String {
-    let mut candidate = name.clone();
+    let mut candidate = truncated(&name, MAX_NAME_BYTES).to_string();
     let mut n = 2;
     while !used.insert(candidate.clone()) {
-        candidate = format!("{name}-{n}");
+        let suffix = format!("-{n}");
+        candidate = format!(
+            "{}{suffix}",
+            truncated(&name, MAX_NAME_BYTES - suffix.len())
+        );
         n += 1;
     }
     candidate
+}
+
+/// The longest start of `text` of at most `bytes` bytes that ends at a character boundary,
+/// without trailing spaces (a name may not end with one).
+fn truncated(text: &str, bytes: usize) -> &str {
+    let mut end = bytes.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].trim_end()
+}
+
+/// `text` for a message: its first 40 characters, and "..." when it is longer.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -1395,5 +1527,15 @@ mod tests {
         let mut used = BTreeSet::new();
         assert_eq!(unique("a".into(), &mut used), "a");
         assert_eq!(unique("a".into(), &mut used), "a-2");
+        // Made names (a workload's joins its service's and its endpoint's) fit the scenario's
+        // limit, suffix included, cut at a character boundary and without a trailing space.
+        let long = format!("{}é {}", "a".repeat(252), "b".repeat(100));
+        let first = unique(long.clone(), &mut used);
+        assert_eq!(first, format!("{}é", "a".repeat(252)));
+        let second = unique(long, &mut used);
+        assert_eq!(second, format!("{}-2", "a".repeat(252)));
+        assert!(first.len() <= MAX_NAME_BYTES && second.len() <= MAX_NAME_BYTES);
+        assert_eq!(shortened("short"), "short");
+        assert_eq!(shortened(&"x".repeat(41)), format!("{}...", "x".repeat(40)));
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::otlp::flex_i64;
+use super::otlp::flex_time;
 use super::{
     file_error, json_error, outcome_named, parse_id, span_id, SpanKind, SpanSet, TryMark, NO_NAME,
 };
@@ -70,10 +70,10 @@ struct JaegerSpan<'a> {
     operation_name: Cow<'a, str>,
     #[serde(borrow, default)]
     references: Vec<Reference<'a>>,
-    #[serde(rename = "startTime", deserialize_with = "flex_i64", default)]
-    start_time: i64,
-    #[serde(deserialize_with = "flex_i64", default)]
-    duration: i64,
+    #[serde(rename = "startTime", deserialize_with = "flex_time", default)]
+    start_time: i128,
+    #[serde(deserialize_with = "flex_time", default)]
+    duration: i128,
     #[serde(borrow, default)]
     tags: Vec<Tag<'a>>,
     #[serde(rename = "processID", borrow, default)]

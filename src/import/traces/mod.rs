@@ -227,6 +227,9 @@ pub struct SpanSet {
     pub format: Format,
     /// The files read, as named.
     pub files: Vec<String>,
+    /// Per file read, the number of spans read once it was: the spans of file `i` are those
+    /// from `file_ends[i - 1]` (0 for the first) to `file_ends[i]`.
+    pub file_ends: Vec<usize>,
     /// The sampling probability the traces declare (OTLP `tracestate` `ot=th:`), if any.
     pub sampling: Option<f64>,
 }
@@ -241,6 +244,7 @@ impl SpanSet {
             broken: BTreeMap::new(),
             format,
             files: Vec::new(),
+            file_ends: Vec::new(),
             sampling: None,
         }
     }
@@ -256,6 +260,15 @@ impl SpanSet {
         self.trace_ids.len() as u32
     }
 
+    /// The file span `span` was read from, as named.
+    pub fn file_of(&self, span: usize) -> &str {
+        let index = self.file_ends.partition_point(|&end| end <= span);
+        self.files
+            .get(index)
+            .or(self.files.last())
+            .map_or("", String::as_str)
+    }
+
     /// Marks trace `trace` broken for `reason` (the first reason is kept).
     pub fn mark_broken(&mut self, trace: u32, reason: impl FnOnce() -> String) {
         self.broken.entry(trace).or_insert_with(reason);
@@ -265,10 +278,10 @@ impl SpanSet {
 /// A span's start and end in nanoseconds from a start and a duration in microseconds (Zipkin's
 /// and Jaeger's unit), or `None` when either does not fit in 64-bit nanoseconds (past the
 /// year 2262): such a span is refused, not clamped into a wrong duration.
-pub fn micros_to_nanos_span(start_micros: i64, duration_micros: i64) -> Option<(i64, i64)> {
+pub fn micros_to_nanos_span(start_micros: i128, duration_micros: i128) -> Option<(i64, i64)> {
     let start = start_micros.checked_mul(1_000)?;
     let end = start.checked_add(duration_micros.checked_mul(1_000)?)?;
-    Some((start, end))
+    Some((i64::try_from(start).ok()?, i64::try_from(end).ok()?))
 }
 
 /// A hex id (trace or span) as a number: up to 32 hex digits. Ids that are not hex are hashed
@@ -343,6 +356,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     None
 }
 
+/// The UTF-8 byte-order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// How to import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -361,6 +377,36 @@ pub struct ImportOptions {
 /// Default workers per replica: many, so that the imported system adds no queueing of its own
 /// (the traces' own work already includes the queueing they saw).
 pub const DEFAULT_WORKERS: u32 = 1024;
+
+impl ImportOptions {
+    /// Checks the options against the scenario's limits, each problem naming its option, so
+    /// that none is found later at a line of the generated text.
+    pub fn check(&self) -> Result<(), ScenarioErrors> {
+        let mut problems = Vec::new();
+        let max_workers = crate::scenario::limits::MAX_WORKERS;
+        if u64::from(self.workers) > max_workers {
+            problems.push(ScenarioError::without_position(
+                "--workers",
+                format!(
+                    "must be at most {max_workers} per replica, found {}",
+                    self.workers
+                ),
+            ));
+        }
+        if let Some(why) = self
+            .name
+            .as_deref()
+            .and_then(crate::scenario::limits::scenario_name_problem)
+        {
+            problems.push(ScenarioError::without_position("--name", why));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioErrors(problems))
+        }
+    }
+}
 
 impl Default for ImportOptions {
     fn default() -> Self {
@@ -388,6 +434,9 @@ pub fn read_files(paths: &[PathBuf], format: Option<Format>) -> Result<SpanSet, 
         let bytes = std::fs::read(path).map_err(|error| {
             ScenarioErrors::single(&label, format!("cannot read {label}: {error}"))
         })?;
+        // A UTF-8 byte-order mark, which some tools write before JSON or CSV, is not content:
+        // JSON forbids it, and the CSV reader would take it into the first field.
+        let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
         let detected = detect(&bytes[..bytes.len().min(64 * 1024)]);
         let file_format =
             match (format, detected) {
@@ -424,12 +473,13 @@ pub fn read_files(paths: &[PathBuf], format: Option<Format>) -> Result<SpanSet, 
         }
         set.files.push(label.clone());
         let result = match file_format {
-            Format::Otlp => otlp::read(&bytes, &label, set),
-            Format::Jaeger => jaeger::read(&bytes, &label, set),
-            Format::Zipkin => zipkin::read(&bytes, &label, set),
-            Format::Alibaba => alibaba::read(&bytes, &label, set),
+            Format::Otlp => otlp::read(bytes, &label, set),
+            Format::Jaeger => jaeger::read(bytes, &label, set),
+            Format::Zipkin => zipkin::read(bytes, &label, set),
+            Format::Alibaba => alibaba::read(bytes, &label, set),
         };
         result.map_err(|error| ScenarioErrors(vec![error]))?;
+        set.file_ends.push(set.spans.len());
     }
     Ok(set.unwrap_or_else(|| SpanSet::new(Format::Otlp)))
 }
@@ -460,13 +510,16 @@ pub struct Imported {
 
 /// Reads `paths` and infers the scenario. Errors name the file and what was wrong.
 pub fn import(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported, ScenarioErrors> {
+    options.check()?;
     let set = read_files(paths, options.format)?;
+    // The first file's name, made a scenario name ("traces" if it cannot be one).
     let name = options.name.clone().unwrap_or_else(|| {
         paths[0]
             .file_stem()
             .and_then(|s| s.to_str())
-            .unwrap_or("traces")
-            .to_string()
+            .map(infer::clean_name)
+            .filter(|stem| crate::scenario::limits::scenario_name_problem(stem).is_none())
+            .unwrap_or_else(|| "traces".to_string())
     });
     infer::scenario(&set, &name, options)
 }
@@ -476,5 +529,29 @@ pub fn base_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_is_traced_back_to_its_file() {
+        let mut set = SpanSet::new(Format::Otlp);
+        set.files = vec!["a.json".into(), "empty.json".into(), "c.json".into()];
+        set.file_ends = vec![2, 2, 5];
+        let files: Vec<&str> = (0..5).map(|span| set.file_of(span)).collect();
+        assert_eq!(files, ["a.json", "a.json", "c.json", "c.json", "c.json"]);
+    }
+
+    #[test]
+    fn micros_past_64_bit_nanoseconds_make_no_span() {
+        assert_eq!(micros_to_nanos_span(1, 2), Some((1_000, 3_000)));
+        let max = i128::from(u64::MAX);
+        assert_eq!(micros_to_nanos_span(max, 1), None);
+        assert_eq!(micros_to_nanos_span(1, max), None);
+        assert_eq!(micros_to_nanos_span(i128::MAX, 1), None);
+        assert_eq!(micros_to_nanos_span(9_223_372_036_854_775, 1), None);
     }
 }

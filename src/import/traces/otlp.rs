@@ -87,10 +87,10 @@ struct OtlpSpan<'a> {
     name: Cow<'a, str>,
     #[serde(default, deserialize_with = "flex_kind")]
     kind: u8,
-    #[serde(rename = "startTimeUnixNano", deserialize_with = "flex_i64", default)]
-    start: i64,
-    #[serde(rename = "endTimeUnixNano", deserialize_with = "flex_i64", default)]
-    end: i64,
+    #[serde(rename = "startTimeUnixNano", deserialize_with = "flex_time", default)]
+    start: i128,
+    #[serde(rename = "endTimeUnixNano", deserialize_with = "flex_time", default)]
+    end: i128,
     #[serde(borrow, default)]
     attributes: Vec<KeyValue<'a>>,
     #[serde(default)]
@@ -245,6 +245,25 @@ fn add_span(set: &mut SpanSet, span: OtlpSpan<'_>, service: u32, instance: u32) 
     } else {
         None
     };
+    // fixed64 in the proto: up to 2^64 - 1, past what 64-bit signed nanoseconds hold.
+    let (start, end) = match (i64::try_from(span.start), i64::try_from(span.end)) {
+        (Ok(start), Ok(end)) => (start, end),
+        (start, _) => {
+            let (which, field, value) = if start.is_err() {
+                ("start", "startTimeUnixNano", span.start)
+            } else {
+                ("end", "endTimeUnixNano", span.end)
+            };
+            set.mark_broken(trace, || {
+                format!(
+                    "span \"{}\": its {which} ({field} {value}) is out of range: past what \
+                     64-bit nanoseconds hold (the year 2262)",
+                    span.name
+                )
+            });
+            return;
+        }
+    };
     let name = set.names.intern(&span.name);
     set.spans.push(super::Span {
         trace,
@@ -256,8 +275,8 @@ fn add_span(set: &mut SpanSet, span: OtlpSpan<'_>, service: u32, instance: u32) 
         peer,
         kind,
         error,
-        start: span.start,
-        end: span.end,
+        start,
+        end,
         try_mark,
         outcome,
         cancelled: attribute_true(&span.attributes, "meshsim.cancelled"),
@@ -296,6 +315,51 @@ impl Visitor<'_> for FlexI64 {
 /// An integer written as a number or a decimal string (OTLP's 64-bit integers).
 pub(crate) fn flex_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     d.deserialize_any(FlexI64)
+}
+
+struct FlexTime;
+
+impl Visitor<'_> for FlexTime {
+    type Value = i128;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer, or an integer in a string")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i128, E> {
+        Ok(i128::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i128, E> {
+        Ok(i128::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i128, E> {
+        if v.is_finite() {
+            // Saturates: past 64 bits, the value is out of range whatever it is.
+            Ok(v.round() as i128)
+        } else {
+            Err(E::custom("not a finite number"))
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<i128, E> {
+        let text = v.trim();
+        if let Ok(value) = text.parse::<i128>() {
+            return Ok(value);
+        }
+        let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(if text.starts_with('-') {
+                i128::MIN
+            } else {
+                i128::MAX
+            });
+        }
+        Err(E::custom(format!("expected an integer, found \"{v}\"")))
+    }
+}
+
+/// A time or a duration written as a number or a decimal string, kept wider than 64 bits (and
+/// saturated past 128) so that a value past what 64-bit nanoseconds hold is refused naming its
+/// span, not as a JSON error.
+pub(crate) fn flex_time<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+    d.deserialize_any(FlexTime)
 }
 
 struct FlexI64Option;
@@ -379,6 +443,51 @@ mod tests {
     use super::*;
     use crate::import::traces::Format;
     use crate::model::Outcome;
+
+    /// A time past 64-bit signed nanoseconds (OTLP's fixed64 goes to 2^64 - 1), as a string, a
+    /// number or past any integer, breaks its trace with a reason naming the span; the last
+    /// nanosecond that fits is read.
+    #[test]
+    fn times_past_64_bit_nanoseconds_break_their_trace_naming_the_span() {
+        let file = |end: &str| {
+            format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"01","spanId":"01","name":"GET /","startTimeUnixNano":"1","endTimeUnixNano":{end}}}]}}]}}]}}"#
+            )
+        };
+        for end in [
+            "\"18446744073709551615\"",
+            "18446744073709551615",
+            "1.8446744073709552e19",
+            "\"99999999999999999999999999999999999999999999\"",
+            "\"9223372036854775808\"",
+        ] {
+            let mut set = SpanSet::new(Format::Otlp);
+            read(file(end).as_bytes(), "o.json", &mut set).expect("reads");
+            assert!(set.spans.is_empty(), "{end}");
+            assert!(
+                set.broken[&0].starts_with("span \"GET /\": its end (endTimeUnixNano ")
+                    && set.broken[&0].contains("is out of range"),
+                "{end}: {:?}",
+                set.broken
+            );
+        }
+        let mut set = SpanSet::new(Format::Otlp);
+        read(
+            file("\"9223372036854775807\"").as_bytes(),
+            "o.json",
+            &mut set,
+        )
+        .expect("reads");
+        assert_eq!(set.spans[0].end, i64::MAX);
+        let mut set = SpanSet::new(Format::Otlp);
+        let error = read(file("\"soon\"").as_bytes(), "o.json", &mut set).expect_err("not a time");
+        assert!(
+            error
+                .message
+                .contains("expected an integer, found \"soon\""),
+            "{error}"
+        );
+    }
 
     #[test]
     fn sampling_threshold_round_trips() {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::otlp::flex_i64;
+use super::otlp::flex_time;
 use super::{
     file_error, json_error, outcome_named, parse_id, span_id, SpanKind, SpanSet, TryMark, NO_NAME,
 };
@@ -29,9 +29,9 @@ struct ZipkinSpan<'a> {
     #[serde(borrow, default)]
     kind: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "opt_flex")]
-    timestamp: Option<i64>,
+    timestamp: Option<i128>,
     #[serde(default, deserialize_with = "opt_flex")]
-    duration: Option<i64>,
+    duration: Option<i128>,
     #[serde(rename = "localEndpoint", borrow, default)]
     local_endpoint: Option<Endpoint<'a>>,
     #[serde(rename = "remoteEndpoint", borrow, default)]
@@ -52,8 +52,8 @@ struct Endpoint<'a> {
     port: Option<u32>,
 }
 
-fn opt_flex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    flex_i64(d).map(Some)
+fn opt_flex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i128>, D::Error> {
+    flex_time(d).map(Some)
 }
 
 /// Reads a Zipkin v2 JSON file.
