@@ -64,13 +64,29 @@ pub fn parse_vary(arg: &str) -> Result<Axis, String> {
             "--vary {arg}: \"{key}\" is not a dotted key like policy.balancer"
         ));
     }
-    crate::scenario::check_key(key).map_err(|message| format!("--vary {arg}: {message}"))?;
+    crate::scenario::check_axis_key(key).map_err(|message| format!("--vary {arg}: {message}"))?;
     let mut values = split_values(values);
     if let Some(position) = values.iter().position(String::is_empty) {
         return Err(format!("--vary {arg}: value {} is empty", position + 1));
     }
     if values.len() == 1 && is_range(&values[0]) {
         values = expand_range(&values[0]).map_err(|message| format!("--vary {arg}: {message}"))?;
+    }
+    // Two values that set the same thing make two variants of one run.
+    let mut seen = std::collections::HashMap::new();
+    for (index, value) in values.iter().enumerate() {
+        let canonical = crate::scenario::canonical_value(value);
+        if let Some(&first) = seen.get(&canonical) {
+            return Err(format!(
+                "--vary {arg}: values {} and {} ({} and {}) are the same value: the two variants \
+                 would be the same run",
+                first + 1,
+                index + 1,
+                values[first],
+                values[index]
+            ));
+        }
+        seen.insert(canonical, index);
     }
     Ok(Axis {
         key: key.to_string(),
@@ -238,33 +254,70 @@ fn split_values(text: &str) -> Vec<String> {
 }
 
 /// The axes to vary: the `--vary` arguments when there are any, else the `[compare]` table's
-/// (none at all gives a single variant: the scenario as written). A key may be varied once.
+/// (none at all gives a single variant: the scenario as written). A setting may be varied
+/// once, and not inside another varied one (`policy.retries` and `policy.retries.max`: a
+/// variant would set one over the other); the `[compare]` table was checked for both when it
+/// was read.
 pub fn axes(vary: &[String], spec: Option<&CompareSpec>) -> Result<Vec<Axis>, String> {
-    let axes: Vec<Axis> = if vary.is_empty() {
-        spec.map(|spec| {
-            spec.axes
-                .iter()
-                .map(|(key, values)| Axis {
-                    key: key.clone(),
-                    values: values.clone(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-    } else {
-        vary.iter()
-            .map(|arg| parse_vary(arg))
-            .collect::<Result<_, _>>()?
-    };
-    for (index, axis) in axes.iter().enumerate() {
-        if axes[..index].iter().any(|other| other.key == axis.key) {
+    if vary.is_empty() {
+        return Ok(spec
+            .map(|spec| {
+                spec.axes
+                    .iter()
+                    .map(|axis| Axis {
+                        key: axis.key.clone(),
+                        values: axis.values.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default());
+    }
+    let axes: Vec<Axis> = vary
+        .iter()
+        .map(|arg| parse_vary(arg))
+        .collect::<Result<_, _>>()?;
+    let paths: Vec<Vec<String>> = axes
+        .iter()
+        .map(|axis| crate::scenario::key_path(&axis.key).unwrap_or_default())
+        .collect();
+    for (index, path) in paths.iter().enumerate() {
+        let Some(first) = paths[..index]
+            .iter()
+            .position(|other| other.starts_with(path) || path.starts_with(other))
+        else {
+            continue;
+        };
+        let (this, other) = (&vary[index], &vary[first]);
+        if paths[first] == *path {
             return Err(format!(
-                "{} is varied twice; give all its values in one --vary",
-                axis.key
+                "--vary {this}: {} is varied twice (also by --vary {other}); give all its \
+                 values in one --vary",
+                axes[index].key
             ));
         }
+        let (inner, outer) = if path.len() > paths[first].len() {
+            (&axes[index].key, &axes[first].key)
+        } else {
+            (&axes[first].key, &axes[index].key)
+        };
+        return Err(format!(
+            "--vary {this}: overlaps --vary {other}: {inner} is part of {outer}, and a variant \
+             would set one over the other; vary {outer} with whole values, or {inner} alone"
+        ));
     }
     Ok(axes)
+}
+
+/// For the variant at `index` of [`variants`]`(axes)`, the index of its value on each axis.
+pub fn value_indices(axes: &[Axis], index: usize) -> Vec<usize> {
+    let mut rest = index;
+    let mut indices = vec![0; axes.len()];
+    for (slot, axis) in indices.iter_mut().zip(axes).rev() {
+        let count = axis.values.len().max(1);
+        *slot = rest % count;
+        rest /= count;
+    }
+    indices
 }
 
 /// The cross product of `axes`, the first axis varying slowest; the first variant (every axis
@@ -384,9 +437,12 @@ mod tests {
         );
         assert_eq!(grid[3].slug, "p2c-8");
         assert_eq!(grid[3].values_label(), "p2c, 8");
-        let same = variants(&[parse_vary("policy.balancer=p2c,p2c,\"p2c\"").expect("parses")]);
+        let same = variants(&[parse_vary("policy.balancer=a_b,\"a b\",a-b").expect("parses")]);
         let slugs: Vec<&str> = same.iter().map(|v| v.slug.as_str()).collect();
-        assert_eq!(slugs, ["p2c", "p2c-2", "p2c-3"]);
+        assert_eq!(slugs, ["a_b", "a_b-2", "a_b-3"]);
+        assert_eq!(value_indices(&axes, 0), [0, 0]);
+        assert_eq!(value_indices(&axes, 2), [1, 0]);
+        assert_eq!(value_indices(&axes, 3), [1, 1]);
     }
 
     #[test]
@@ -418,7 +474,9 @@ mod tests {
         }
         // A quoted string with dots is a value, not a range.
         assert_eq!(
-            parse_vary("scenario.name=\"x..y\"").expect("parses").values,
+            parse_vary("policy.balancer=\"x..y\"")
+                .expect("parses")
+                .values,
             ["\"x..y\""]
         );
     }
@@ -437,10 +495,11 @@ mod tests {
     #[test]
     fn compare_table_when_no_vary_and_no_twice() {
         let spec = CompareSpec {
-            axes: vec![(
-                "policy.balancer".into(),
-                vec!["random".into(), "p2c".into()],
-            )],
+            axes: vec![crate::model::CompareAxis {
+                key: "policy.balancer".into(),
+                values: vec!["random".into(), "p2c".into()],
+                ..Default::default()
+            }],
             replications: Some(3),
         };
         let from_file = axes(&[], Some(&spec)).expect("valid");
@@ -457,5 +516,20 @@ mod tests {
             None,
         );
         assert!(twice.expect_err("twice").contains("varied twice"));
+        let inside = axes(
+            &[
+                "policy.retries={ max = 1 }".into(),
+                "policy.retries.max=1,2".into(),
+            ],
+            None,
+        );
+        assert!(inside
+            .expect_err("overlap")
+            .contains("policy.retries.max is part of policy.retries"));
+        let same = parse_vary("policy.balancer=p2c,random,\"p2c\"").expect_err("twice");
+        assert!(same.contains("values 1 and 3"), "{same}");
+        for refused in ["compare.replications=1,2", "scenario.seed=1,2"] {
+            assert!(parse_vary(refused).is_err(), "{refused}");
+        }
     }
 }

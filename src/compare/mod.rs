@@ -22,7 +22,7 @@ pub mod stats;
 pub use crate::analysis::comparison as results;
 pub mod summarize;
 
-use crate::model::Model;
+use crate::model::{CompareAxis, Model};
 use crate::report::{latency_quantiles_csv, OutputFiles};
 use crate::scenario::{limits, Override, ScenarioError, Source};
 use grid::{Axis, Variant};
@@ -62,7 +62,7 @@ pub struct Outcome {
 /// Loads the scenario `source` with the user's `overrides`, works out the axes (from `vary`, or
 /// the file's `[compare]`) and the replications (`replications`, else `[compare]`, else 5), and
 /// loads every variant (the file with the user's overrides, then the variant's). Every problem
-/// is returned as a message line; nothing has run.
+/// is returned as a message line, once, however many variants share it; nothing has run.
 pub fn plan(
     source: &Source,
     vary: &[String],
@@ -73,6 +73,14 @@ pub fn plan(
         .load(overrides)
         .map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let axes = grid::axes(vary, base.compare.as_ref()).map_err(|message| vec![message])?;
+    let names: Vec<Naming> = if vary.is_empty() {
+        base.compare
+            .iter()
+            .flat_map(|spec| spec.axes.iter().cloned().map(Naming::Compare))
+            .collect()
+    } else {
+        vary.iter().cloned().map(Naming::Vary).collect()
+    };
     let replications = replications
         .or_else(|| base.compare.as_ref().and_then(|c| c.replications))
         .unwrap_or(DEFAULT_REPLICATIONS);
@@ -96,20 +104,66 @@ pub fn plan(
             limits::MAX_COMPARE_RUNS
         )]);
     }
-    let mut problems = Vec::new();
+    let mut problems = overridden(overrides, &axes, &names);
+    // Each problem once, however many variants it recurs in (a value's, in every variant
+    // holding it), ranked: a problem of an axis by the axis and by its key (0) or value
+    // (1 + index), which is the order they are written in; any other problem of a variant
+    // after those, in variant order.
+    let mut found: Vec<Found> = Vec::new();
+    let mut known: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut variants = Vec::new();
-    for variant in grid::variants(&axes) {
+    for (index, variant) in grid::variants(&axes).into_iter().enumerate() {
         let mut all = overrides.to_vec();
         all.extend(variant.overrides());
         match source.load(&all) {
             Ok(model) => variants.push((variant, model)),
             Err(errors) => {
+                let unapplied = source.unapplied(&all);
+                let at = grid::value_indices(&axes, index);
                 for error in &errors.0 {
-                    problems.push(as_varied(error, &variant, !vary.is_empty()));
+                    let (rank, message) = variant_problem(
+                        error,
+                        &variant,
+                        index,
+                        &at,
+                        &names,
+                        &unapplied,
+                        overrides.len(),
+                    );
+                    match known.get(&message) {
+                        Some(&seen) => found[seen].count += 1,
+                        None => {
+                            known.insert(message.clone(), found.len());
+                            found.push(Found {
+                                rank,
+                                message,
+                                first: variant.name.clone(),
+                                count: 1,
+                            });
+                        }
+                    }
                 }
             }
         }
     }
+    found.sort_by_key(|problem| problem.rank);
+    problems.extend(found.into_iter().map(|problem| {
+        // A key is in every variant, a value in those of its axis's other values; a problem
+        // that only some of them have comes of a combination, which the first one names.
+        let holders = match problem.rank {
+            (0, _, 0) => variant_count,
+            (0, axis, _) => variant_count / axes[axis].values.len().max(1) as u64,
+            _ => 1,
+        };
+        if problem.count < holders {
+            format!(
+                "{} (in {} of the {holders} variants holding it, the first: {})",
+                problem.message, problem.count, problem.first
+            )
+        } else {
+            problem.message
+        }
+    }));
     if problems.is_empty() {
         Ok(Plan {
             base,
@@ -122,23 +176,149 @@ pub fn plan(
     }
 }
 
-/// A problem of a variant, as the user wrote what caused it: a problem reported as the `--set`
-/// of one of the variant's settings names the `--vary` (or the `[compare]` table) it came from;
-/// any other is prefixed with the variant's name.
-fn as_varied(error: &ScenarioError, variant: &Variant, from_vary: bool) -> String {
-    let setting = variant.settings.iter().find(|(key, value)| {
-        error.line == 0
-            && error.file
-                == Override {
-                    key: key.clone(),
-                    value: value.clone(),
-                }
-                .label()
-    });
-    match setting {
-        Some((key, value)) if from_vary => format!("--vary {key}={value}: {}", error.message),
-        Some((key, value)) => format!("[compare] {key} = {value}: {}", error.message),
-        None => format!("variant {}: {error}", variant.name),
+/// A problem of the variants, while they are loaded.
+struct Found {
+    /// Where it ranks (see [`plan`]).
+    rank: (usize, usize, usize),
+    /// What it says.
+    message: String,
+    /// The first variant that has it.
+    first: String,
+    /// How many variants have it.
+    count: u64,
+}
+
+/// Where an axis was written, to name it in messages.
+#[derive(Debug, Clone)]
+enum Naming {
+    /// The `--vary` argument.
+    Vary(String),
+    /// The key of `[compare]`, with where it and its values are.
+    Compare(CompareAxis),
+}
+
+impl Naming {
+    /// A problem of the axis's key, whatever its value.
+    fn key_problem(&self, key: &str, message: &str) -> String {
+        match self {
+            Naming::Vary(arg) => format!("--vary {arg}: {message}"),
+            Naming::Compare(axis) => {
+                format!(
+                    "{}: [compare] {}: {message}",
+                    axis.key_at,
+                    crate::scenario::quoted_key(key)
+                )
+            }
+        }
+    }
+
+    /// A problem of the axis's value `index` (`value` as `--set` takes it).
+    fn value_problem(&self, key: &str, index: usize, value: &str, message: &str) -> String {
+        match self {
+            Naming::Vary(_) => format!("--vary {key}={value}: {message}"),
+            Naming::Compare(axis) => format!(
+                "{}: [compare] {} = {}: {message}",
+                axis.values_at
+                    .get(index)
+                    .map_or_else(String::new, ToString::to_string),
+                crate::scenario::quoted_key(key),
+                axis.written.get(index).map_or(value, String::as_str)
+            ),
+        }
+    }
+
+    /// What varies the axis: `--vary ARG`, or `[compare] "KEY" at FILE:LINE:COLUMN`.
+    fn by(&self) -> String {
+        match self {
+            Naming::Vary(arg) => format!("--vary {arg}"),
+            Naming::Compare(axis) => {
+                format!(
+                    "[compare] {} at {}",
+                    crate::scenario::quoted_key(&axis.key),
+                    axis.key_at
+                )
+            }
+        }
+    }
+}
+
+/// The user's `--set` that no variant would see: one of a varied key, or of a part of one
+/// (every variant sets the varied key, whole, after the `--set`).
+fn overridden(overrides: &[Override], axes: &[Axis], names: &[Naming]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for o in overrides {
+        let Ok(set) = crate::scenario::key_path(&o.key) else {
+            continue;
+        };
+        for (axis, naming) in axes.iter().zip(names) {
+            let Ok(varied) = crate::scenario::key_path(&axis.key) else {
+                continue;
+            };
+            if !set.starts_with(&varied) {
+                continue;
+            }
+            let whole = if set.len() > varied.len() {
+                " whole"
+            } else {
+                ""
+            };
+            problems.push(format!(
+                "{}: {} is varied ({}), and every variant sets it{whole} after the --set, which \
+                 would change nothing: drop the --set, or put its value among the varied ones",
+                o.label(),
+                axis.key,
+                naming.by()
+            ));
+            break;
+        }
+    }
+    problems
+}
+
+/// A problem of the variant at `index` (whose value on each axis is at `at`), as the user wrote
+/// what caused it, with its rank (see [`plan`]): a problem reported as the `--set` of one of the
+/// variant's settings names that setting's key (when the key names no place in the scenario:
+/// `unapplied` holds the overrides that could not be applied, the user's `user` first) or its
+/// value, where the `--vary` or `[compare]` gave it; any other is prefixed with the variant's
+/// name.
+fn variant_problem(
+    error: &ScenarioError,
+    variant: &Variant,
+    index: usize,
+    at: &[usize],
+    names: &[Naming],
+    unapplied: &[(usize, String)],
+    user: usize,
+) -> ((usize, usize, usize), String) {
+    let setting = variant
+        .settings
+        .iter()
+        .enumerate()
+        .find(|(_, (key, value))| {
+            error.line == 0
+                && error.file
+                    == Override {
+                        key: key.clone(),
+                        value: value.clone(),
+                    }
+                    .label()
+        });
+    let (Some((axis, (key, value))), Some(naming)) =
+        (setting, setting.and_then(|(axis, _)| names.get(axis)))
+    else {
+        return ((1, index, 0), format!("variant {}: {error}", variant.name));
+    };
+    let of_key = unapplied
+        .iter()
+        .any(|(o, message)| *o == user + axis && *message == error.message);
+    if of_key {
+        ((0, axis, 0), naming.key_problem(key, &error.message))
+    } else {
+        let value_index = at.get(axis).copied().unwrap_or(0);
+        (
+            (0, axis, 1 + value_index),
+            naming.value_problem(key, value_index, value, &error.message),
+        )
     }
 }
 

@@ -21,7 +21,7 @@ pub use balancer::BalancerState;
 pub use distribution::Dist;
 pub use fault::{Fault, FaultKind, ReplicaRef};
 pub use network::Network;
-pub use objectives::{AlertKind, AlertRule, CompareSpec, Slo};
+pub use objectives::{AlertKind, AlertRule, CompareAxis, CompareSpec, Place, Slo};
 pub use operations::{
     Analysis, ConfigChange, Deployment, RollingBound, TrafficSplit, Version, WeightStep,
 };

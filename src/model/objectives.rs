@@ -96,12 +96,52 @@ impl AlertRule {
 /// What `meshsim compare` varies when no `--vary` is given (`[compare]`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CompareSpec {
-    /// Axes in file order: a dotted key (as `--set` takes it) and the values to try, each kept
-    /// as the text to write after `key=` in a `--set` (a string that reads back as itself is
-    /// kept bare, `p2c`; other values as TOML, `64`, `"true"`, `[1, 2]`).
-    pub axes: Vec<(String, Vec<String>)>,
+    /// Axes in file order.
+    pub axes: Vec<CompareAxis>,
     /// Replications per variant, when given.
     pub replications: Option<u32>,
+}
+
+/// One key of `[compare]`, with where it and each of its values were written: a variant that
+/// cannot be loaded is reported at the value (or the key) that made it, as the file's other
+/// problems are.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CompareAxis {
+    /// A dotted key, as `--set` takes it.
+    pub key: String,
+    /// The values to try, each kept as the text to write after `key=` in a `--set` (a string
+    /// that reads back as itself is kept bare, `p2c`; other values as TOML, `64`, `"true"`,
+    /// `[1, 2]`).
+    pub values: Vec<String>,
+    /// Where the key was written.
+    pub key_at: Place,
+    /// Each value as written in the file (`"p2c"`, `64`), for messages.
+    pub written: Vec<String>,
+    /// Where each value was written.
+    pub values_at: Vec<Place>,
+}
+
+/// Where something was written: a line and column of a file, or (`line` 0) the `--set` that
+/// wrote it, named in `file`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Place {
+    /// The file as the user named it, or the `--set key=value` that wrote the line.
+    pub file: String,
+    /// Line, 1-based; 0 when the place is a `--set`.
+    pub line: usize,
+    /// Column in characters, 1-based; 0 when the place is a `--set`.
+    pub column: usize,
+}
+
+impl std::fmt::Display for Place {
+    /// `FILE:LINE:COLUMN`, or the `--set` alone.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.file)
+        } else {
+            write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        }
+    }
 }
 
 #[cfg(test)]

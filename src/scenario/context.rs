@@ -1,12 +1,14 @@
 //! The state shared while a scenario is read: the text (to turn byte offsets into lines and
 //! columns), the folder relative paths start from, and the problems found so far.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::error::{line_column, ScenarioError, ScenarioErrors};
+use super::error::{line_column, Cursor, ScenarioError, ScenarioErrors};
 use super::overrides::LineOrigin;
 use super::raw::Node;
+use crate::model::Place;
 
 /// Reading state; every reader reports into it and carries on, so that all problems are found.
 pub(crate) struct Ctx<'t> {
@@ -19,6 +21,8 @@ pub(crate) struct Ctx<'t> {
     /// When `text` was edited by `--set`: where each of its lines comes from, and how each
     /// override is named in messages (`--set key=value`).
     edits: Option<(&'t [LineOrigin], Vec<String>)>,
+    /// The last place asked for: the next one, usually further on, is read on from there.
+    cursor: Cell<Cursor>,
 }
 
 impl<'t> Ctx<'t> {
@@ -32,6 +36,7 @@ impl<'t> Ctx<'t> {
             errors: Vec::new(),
             skip_changes: false,
             edits: None,
+            cursor: Cell::new(Cursor::START),
         }
     }
 
@@ -55,28 +60,42 @@ impl<'t> Ctx<'t> {
 
     /// Records a problem at a byte offset of the text.
     pub fn error_at(&mut self, offset: usize, message: impl Into<String>) {
-        let (line, column) = line_column(self.text, offset);
-        let error = match self.origin(line) {
-            Some(LineOrigin::Override(index)) => ScenarioError::without_position(
-                self.edits
+        let place = self.place(offset);
+        self.errors.push(ScenarioError {
+            file: place.file,
+            line: place.line,
+            column: place.column,
+            message: message.into(),
+        });
+    }
+
+    /// Where a byte offset of the text was written: the file's line and column, or the
+    /// override that wrote its line (`--set key=value`, line and column 0).
+    pub fn place(&self, offset: usize) -> Place {
+        let cursor = self.cursor.get().to(self.text, offset);
+        self.cursor.set(cursor);
+        let (line, column) = (cursor.line, cursor.column);
+        match self.origin(line) {
+            Some(LineOrigin::Override(index)) => Place {
+                file: self
+                    .edits
                     .as_ref()
-                    .map_or("--set", |(_, labels)| &labels[index]),
-                message,
-            ),
-            Some(LineOrigin::File(file_line)) => ScenarioError {
+                    .map_or("--set", |(_, labels)| &labels[index])
+                    .to_string(),
+                line: 0,
+                column: 0,
+            },
+            Some(LineOrigin::File(file_line)) => Place {
                 file: self.file.clone(),
                 line: file_line + 1,
                 column,
-                message: message.into(),
             },
-            None => ScenarioError {
+            None => Place {
                 file: self.file.clone(),
                 line,
                 column,
-                message: message.into(),
             },
-        };
-        self.errors.push(error);
+        }
     }
 
     /// Where line `line` (1-based) of the text comes from, when the text was edited.

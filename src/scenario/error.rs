@@ -91,6 +91,48 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Where a reader is in a text: a byte offset and its 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    /// Byte offset.
+    pub offset: usize,
+    /// Line of `offset`, 1-based.
+    pub line: usize,
+    /// Column of `offset` in characters, 1-based.
+    pub column: usize,
+}
+
+impl Cursor {
+    /// The start of a text.
+    pub const START: Cursor = Cursor {
+        offset: 0,
+        line: 1,
+        column: 1,
+    };
+
+    /// The cursor at `offset` of `text`, as [`line_column`] places it, reading on from `self`
+    /// when it is not past `offset` (from the start otherwise): positions asked for in text
+    /// order cost one pass over the text in all, where each [`line_column`] reads from the start.
+    pub fn to(self, text: &str, offset: usize) -> Cursor {
+        let offset = offset.min(text.len());
+        let mut cursor = if self.offset <= offset {
+            self
+        } else {
+            Cursor::START
+        };
+        for &byte in &text.as_bytes()[cursor.offset..offset] {
+            if byte == b'\n' {
+                cursor.line += 1;
+                cursor.column = 1;
+            } else if (byte & 0xC0) != 0x80 {
+                cursor.column += 1;
+            }
+        }
+        cursor.offset = offset;
+        cursor
+    }
+}
+
 /// The first byte of a file that keeps it from being text: a NUL, or a byte that is not UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NotText {
@@ -156,6 +198,20 @@ mod tests {
         // "µ" is two bytes; the byte after it is column 2.
         assert_eq!(line_column(text, 8), (2, 2));
         assert_eq!(line_column(text, 1000), (3, 1));
+    }
+
+    #[test]
+    fn a_cursor_places_offsets_as_line_column_does_in_any_order() {
+        let text = "a = 1\nµs = \"x\"\r\n\nlast";
+        let mut cursor = Cursor::START;
+        for offset in (0..text.len() + 3).chain([4, 0, 9, 1000, 2]) {
+            cursor = cursor.to(text, offset);
+            assert_eq!(
+                (cursor.line, cursor.column),
+                line_column(text, offset),
+                "offset {offset}"
+            );
+        }
     }
 
     #[test]

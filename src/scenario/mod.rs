@@ -84,6 +84,14 @@ impl Source {
     pub fn load(&self, overrides: &[Override]) -> Result<Model, ScenarioErrors> {
         load_str(&self.text, &self.label, &self.base_dir, overrides)
     }
+
+    /// The overrides that cannot be applied to the text at all (their key names no place in
+    /// it: `service.nosuch.workers`, `fault.7.at`), each as (index in `overrides`, message):
+    /// the problems [`Source::load`] reports as the `--set` whatever its value.
+    pub fn unapplied(&self, overrides: &[Override]) -> Vec<(usize, String)> {
+        let text = self.text.strip_prefix('\u{feff}').unwrap_or(&self.text);
+        overrides::apply(text, overrides).err().unwrap_or_default()
+    }
 }
 
 /// Reads the TOML scenario file at `path`, applies `overrides` (in order) and returns the
@@ -150,7 +158,7 @@ pub fn load_str(
             ScenarioErrors(
                 messages
                     .into_iter()
-                    .map(|(label, m)| ScenarioError::without_position(label, m))
+                    .map(|(index, m)| ScenarioError::without_position(overrides[index].label(), m))
                     .collect(),
             )
         })?)
@@ -187,7 +195,7 @@ fn load_variant(
         ScenarioErrors(
             messages
                 .into_iter()
-                .map(|(override_label, m)| ScenarioError::without_position(override_label, m))
+                .map(|(index, m)| ScenarioError::without_position(overrides[index].label(), m))
                 .collect(),
         )
     })?;
@@ -208,12 +216,64 @@ fn load_variant(
 /// format; the error says which part is unknown and suggests the whole key when one is close
 /// ("did you mean policy.balancer?").
 pub fn check_key(key: &str) -> Result<(), String> {
-    let path: Vec<String> = toml_edit::Key::parse(key)
+    keys::check(&key_path(key)?)
+}
+
+/// The segments of the dotted key `key` (`service."a.b".workers` has three).
+pub fn key_path(key: &str) -> Result<Vec<String>, String> {
+    Ok(toml_edit::Key::parse(key)
         .map_err(|_| format!("\"{key}\" is not a dotted key like service.article.workers"))?
         .iter()
         .map(|k| k.get().to_string())
-        .collect();
-    keys::check(&path)
+        .collect())
+}
+
+/// Checks that `key` may be an axis of `meshsim compare` (`--vary`, a key of `[compare]`): a key
+/// of the format ([`check_key`]) whose value can differ between variants and change what they
+/// measure. Returns its segments.
+pub fn check_axis_key(key: &str) -> Result<Vec<String>, String> {
+    check_key(key)?;
+    let path = key_path(key)?;
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    let refusal = match segments.as_slice() {
+        ["compare", "replications"] => {
+            "the replications are not a setting of a variant (every variant runs the same \
+             replications): give their number with `replications = N` in [compare] or `-r N`"
+        }
+        ["compare", ..] => {
+            "[compare] says what a comparison varies; it is not a setting of a variant"
+        }
+        ["scenario", "seed"] => {
+            "the seed cannot be varied: every variant runs with the same seeds, so that its \
+             differences with the baseline are paired (common random numbers); the replications \
+             already run with different seeds (`-r N` for more), and `--seed N` sets the root seed"
+        }
+        ["scenario", "name"] => {
+            "the name changes nothing in a run: every variant would be the same"
+        }
+        ["scenario"] => {
+            "[scenario] cannot be varied whole (its seed must be the same for every variant): \
+             vary one of its keys, like scenario.duration"
+        }
+        _ => return Ok(path),
+    };
+    Err(refusal.to_string())
+}
+
+/// A key of `[compare]` as it is written there, in double quotes (`"policy.balancer"`), for
+/// messages.
+pub fn quoted_key(key: &str) -> String {
+    if key.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        toml_edit::Key::new(key).display_repr().into_owned()
+    } else {
+        format!("\"{key}\"")
+    }
+}
+
+/// A text equal for two values of a `--set` (or `--vary`, or `[compare]`) exactly when they
+/// set the same value: `p2c` and `"p2c"`, `8` and `0x8` are one value.
+pub fn canonical_value(text: &str) -> String {
+    overrides::canonical_value(text)
 }
 
 /// What a scenario file is, in "is it ...?" messages.

@@ -71,9 +71,10 @@ pub(crate) struct Edited {
 }
 
 /// Applies the overrides to `text` (in order) and returns the edited text with the origin of
-/// each line, or one (label, message) per override that could not be applied. Text that is not valid
-/// TOML is returned unchanged (its syntax error is reported when it is read).
-pub(crate) fn apply(text: &str, overrides: &[Override]) -> Result<Edited, Vec<(String, String)>> {
+/// each line, or one (index of the override, message) per override that could not be applied.
+/// Text that is not valid TOML is returned unchanged (its syntax error is reported when it is
+/// read).
+pub(crate) fn apply(text: &str, overrides: &[Override]) -> Result<Edited, Vec<(usize, String)>> {
     let unchanged = || Edited {
         text: text.to_string(),
         origins: (0..line_count(text)).map(LineOrigin::File).collect(),
@@ -99,7 +100,7 @@ pub(crate) fn apply(text: &str, overrides: &[Override]) -> Result<Edited, Vec<(S
                 edited.origins = trace_lines(&edited.text, &after, &edited.origins, index);
                 edited.text = after;
             }
-            Err(message) => problems.push((o.label(), message)),
+            Err(message) => problems.push((index, message)),
         }
     }
     if problems.is_empty() {
@@ -162,6 +163,34 @@ fn apply_one(document: &mut DocumentMut, o: &Override) -> Result<(), String> {
     super::keys::check(&path)?;
     let value = parse_value(&o.value);
     set_in_table(document.as_table_mut(), &path, value, "")
+}
+
+/// A text equal for two override values exactly when they set the same value: `p2c` and
+/// `"p2c"`, `8` and `0x8`, `{ a = 1, b = 2 }` and `{b=2,a=1}` are each one value.
+pub(crate) fn canonical_value(text: &str) -> String {
+    canonical(&parse_value(text))
+}
+
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{:?}", s.value()),
+        Value::Integer(i) => i.value().to_string(),
+        Value::Float(f) => format!("{:?}", f.value()),
+        Value::Boolean(b) => b.value().to_string(),
+        Value::Datetime(d) => d.value().to_string(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        Value::InlineTable(table) => {
+            let mut entries: Vec<String> = table
+                .iter()
+                .map(|(key, value)| format!("{key:?}={}", canonical(value)))
+                .collect();
+            entries.sort();
+            format!("{{{}}}", entries.join(","))
+        }
+    }
 }
 
 /// The value as TOML if it parses as a TOML value, else as a string.
@@ -285,6 +314,26 @@ mod tests {
         apply(text, &[o])
             .map(|edited| edited.text)
             .map_err(|problems| problems.into_iter().map(|(_, m)| m).collect())
+    }
+
+    #[test]
+    fn values_that_set_the_same_value_have_one_canonical_text() {
+        for (a, b) in [
+            ("p2c", "\"p2c\""),
+            ("8", "0x8"),
+            ("{ a = 1, b = \"x\" }", "{b='x',a=1}"),
+            ("[1, 2]", "[1,2]"),
+        ] {
+            assert_eq!(canonical_value(a), canonical_value(b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("8", "\"8\""),
+            ("8", "8.0"),
+            ("[1, 2]", "[2, 1]"),
+            ("true", "\"true\""),
+        ] {
+            assert_ne!(canonical_value(a), canonical_value(b), "{a} {b}");
+        }
     }
 
     #[test]

@@ -189,21 +189,26 @@ fn one_and_two_threads_write_the_same_bytes() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
-/// Two variants that are the same scenario: every paired difference is exactly 0 with a
-/// zero-width interval, and not significant; the means are the same bits.
+/// Two variants that are the same run (they differ only in an SLO target, which judges a run
+/// and does not change it; a value listed twice is refused): every paired difference is
+/// exactly 0 with a zero-width interval, and not significant; the means are the same bits.
 #[test]
 fn identical_variants_differ_by_exactly_zero() {
     let outcome = compare(
         "validation/crn_balancers.toml",
-        &["policy.balancer=p2c,p2c"],
+        &["slo.availability=0.9,0.99"],
         4,
-        &["scenario.duration=3s", "service.server.workers=2"],
+        &[
+            "scenario.duration=3s",
+            "service.server.workers=2",
+            "policy.balancer=p2c",
+        ],
     );
     let variants = &outcome.comparison.variants;
     assert_eq!(variants.len(), 2);
     assert_eq!(
         (variants[0].slug.as_str(), variants[1].slug.as_str()),
-        ("p2c", "p2c-2")
+        ("0.9", "0.99")
     );
     for metric in METRICS {
         let base = &variants[0].metrics[metric.name];
@@ -455,4 +460,273 @@ fn long_variant_labels_are_numbered_with_a_legend() {
         .find(|line| line.contains("availability (%)"))
         .expect("an availability row");
     assert!(row.chars().count() < 80, "{row}");
+}
+
+/// A small scenario for the refusals below: `[compare]` starts on line 11, its first key on 12.
+const SMALL: &str = "[scenario]\nname = \"c\"\nduration = \"2s\"\n[[service]]\nname = \"api\"\n\
+    replicas = 1\nservice_time = \"exp(1ms)\"\n[[workload]]\ntarget = \"api\"\nrate = 10\n";
+
+/// The balancers, as an unknown one's message lists them.
+const BALANCERS: &str = "random, round_robin, weighted_round_robin, least_request, p2c, \
+    least_conn, random2, peak_ewma, ring_hash, maglev";
+
+/// `meshsim compare FILE --out OUT ARGS...` where FILE is [`SMALL`] followed by `[compare]` and
+/// `table` (nothing when `table` is empty): it must be refused with status 2 and exactly the
+/// `expected` lines on standard error (`FILE` in them standing for the file's path), so each
+/// problem once and nothing else, and no output folder may be written.
+fn compare_input_refused(name: &str, table: &str, args: &[&str], expected: &[&str]) {
+    let dir = temp_dir(name);
+    let text = if table.is_empty() {
+        SMALL.to_string()
+    } else {
+        format!("{SMALL}[compare]\n{table}\n")
+    };
+    let file = common::write_file(&dir, "c.toml", text.as_bytes());
+    let file = file.to_str().expect("utf-8 path");
+    let out = dir.join("out");
+    let mut all = vec!["compare", file, "--out", out.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    let output = meshsim(&all);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{all:?}:\n{stderr}");
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|line| format!("error: {}", line.replace("FILE", file)))
+        .collect();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines, expected, "{all:?}");
+    assert!(!out.exists(), "{all:?} wrote {}", out.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A bad value of `[compare]` is reported at its line and column in the file, as the file's
+/// other problems are, and once, however many variants hold it (each value is in half of the
+/// four variants here); the same for `--vary`, named as the `--vary`.
+#[test]
+fn compare_input_bad_values_are_placed_and_reported_once() {
+    compare_input_refused(
+        "compare-input-values",
+        "\"policy.balancer\" = [\"round_robin\", \"bogus\"]\n\
+         \"service.api.workers\" = [8, -1]\nreplications = 2",
+        &[],
+        &[
+            &format!(
+                "FILE:12:37: [compare] \"policy.balancer\" = \"bogus\": unknown balancer \
+                 \"bogus\": expected one of {BALANCERS}"
+            ),
+            "FILE:13:29: [compare] \"service.api.workers\" = -1: workers must be at least 1, \
+             found -1",
+        ],
+    );
+    compare_input_refused(
+        "compare-input-vary-values",
+        "",
+        &[
+            "--vary",
+            "policy.balancer=round_robin,bogus",
+            "--vary",
+            "service.api.workers=8,-1",
+        ],
+        &[
+            &format!(
+                "--vary policy.balancer=bogus: unknown balancer \"bogus\": expected one of \
+                 {BALANCERS}"
+            ),
+            "--vary service.api.workers=-1: workers must be at least 1, found -1",
+        ],
+    );
+    // A value invalid only with some values of another axis names the first variant that has
+    // the problem.
+    compare_input_refused(
+        "compare-input-combination",
+        "\"service.api.replicas\" = [1, 2]\n\"fault.0.target\" = [\"api#0\", \"api#1\"]\n\
+         [[fault]]\nat = \"0.5s\"\nfor = \"0.1s\"\nkind = \"crash\"\ntarget = \"api#0\"",
+        &["-r", "1"],
+        &[
+            "FILE:13:30: [compare] \"fault.0.target\" = \"api#1\": replica 1 is out of range: \
+           service \"api\" has 1 replica (indices 0..0) (in 1 of the 2 variants holding it, the \
+           first: service.api.replicas=1, fault.0.target=api#1)",
+        ],
+    );
+}
+
+/// What cannot be an axis is refused where it is written, saying why and what to use: the
+/// replications (they are not a setting of a variant), anything else of `[compare]`, the seed
+/// (common random numbers need it shared) and the name (it changes nothing).
+#[test]
+fn compare_input_refuses_what_cannot_be_an_axis() {
+    let replications = "the replications are not a setting of a variant (every variant runs the \
+        same replications): give their number with `replications = N` in [compare] or `-r N`";
+    let seed = "the seed cannot be varied: every variant runs with the same seeds, so that its \
+        differences with the baseline are paired (common random numbers); the replications \
+        already run with different seeds (`-r N` for more), and `--seed N` sets the root seed";
+    compare_input_refused(
+        "compare-input-replications",
+        "\"policy.balancer\" = [\"round_robin\", \"bogus\"]\n\
+         \"service.api.workers\" = [8, -1]\n\"compare.replications\" = [1, 2]\nreplications = 2",
+        &[],
+        &[&format!(
+            "FILE:14:1: [compare] \"compare.replications\": {replications}"
+        )],
+    );
+    compare_input_refused(
+        "compare-input-seed",
+        "replications = 1\n\"scenario.seed\" = [1, 2]",
+        &[],
+        &[&format!("FILE:13:1: [compare] \"scenario.seed\": {seed}")],
+    );
+    compare_input_refused(
+        "compare-input-name",
+        "\"scenario.name\" = [\"a\", \"b\"]",
+        &["-r", "1"],
+        &[
+            "FILE:12:1: [compare] \"scenario.name\": the name changes nothing in a run: every \
+           variant would be the same",
+        ],
+    );
+    compare_input_refused(
+        "compare-input-vary-replications",
+        "",
+        &["--vary", "compare.replications=1,2", "-r", "1"],
+        &[&format!("--vary compare.replications=1,2: {replications}")],
+    );
+    compare_input_refused(
+        "compare-input-vary-seed",
+        "",
+        &["--vary", "scenario . seed=1,2", "-r", "1"],
+        &[&format!("--vary scenario . seed=1,2: {seed}")],
+    );
+}
+
+/// A key that names no place in the scenario (what `--set` refuses) is one problem of the key,
+/// reported at the key, not one per value and variant.
+#[test]
+fn compare_input_a_key_set_cannot_apply_is_reported_at_the_key_once() {
+    compare_input_refused(
+        "compare-input-key",
+        "\"service.nosuch.workers\" = [1, 2]\n\"service.api\" = [1, 2]",
+        &[],
+        &[
+            "FILE:12:1: [compare] \"service.nosuch.workers\": no [[service]] named \"nosuch\"",
+            "FILE:13:1: [compare] \"service.api\": cannot replace a whole [[service]]; set one \
+             of its keys, like service.api.name",
+        ],
+    );
+    compare_input_refused(
+        "compare-input-vary-key",
+        "",
+        &["--vary", "service.nosuch.workers=1,2,3"],
+        &["--vary service.nosuch.workers=1,2,3: no [[service]] named \"nosuch\""],
+    );
+}
+
+/// A value listed twice would make two variants of one run (`p2c` and `"p2c"` are one value).
+#[test]
+fn compare_input_refuses_a_value_listed_twice() {
+    compare_input_refused(
+        "compare-input-twice",
+        "\"policy.balancer\" = [\"p2c\", \"random\", 'p2c']",
+        &["-r", "1"],
+        &[
+            "FILE:12:39: [compare] \"policy.balancer\": 'p2c' is listed twice (first at 12:22): \
+           the two variants would be the same run",
+        ],
+    );
+    compare_input_refused(
+        "compare-input-vary-twice",
+        "",
+        &["--vary", "policy.balancer=p2c,random,\"p2c\"", "-r", "1"],
+        &[
+            "--vary policy.balancer=p2c,random,\"p2c\": values 1 and 3 (p2c and \"p2c\") are \
+           the same value: the two variants would be the same run",
+        ],
+    );
+}
+
+/// One setting varied by two keys (written two ways, or one inside the other) is refused: a
+/// variant would set one over the other.
+#[test]
+fn compare_input_refuses_a_setting_varied_twice() {
+    compare_input_refused(
+        "compare-input-overlap",
+        "\"policy.retries\" = [false, { max = 2 }]\n\"policy.retries.max\" = [1, 3]",
+        &["-r", "1"],
+        &[
+            "FILE:13:1: [compare] \"policy.retries.max\" overlaps \"policy.retries\" on line 12: \
+           policy.retries.max is part of policy.retries, and a variant would set one over the \
+           other; vary policy.retries with whole values, or policy.retries.max alone",
+        ],
+    );
+    compare_input_refused(
+        "compare-input-same",
+        "\"policy.balancer\" = [\"p2c\"]\n\"policy . balancer\" = [\"random\"]",
+        &["-r", "1"],
+        &[
+            "FILE:13:1: [compare] \"policy . balancer\" varies the same setting as \
+           \"policy.balancer\" on line 12: give all its values in one key",
+        ],
+    );
+    compare_input_refused(
+        "compare-input-vary-same",
+        "",
+        &[
+            "--vary",
+            "policy.balancer=p2c",
+            "--vary",
+            "policy . balancer=random",
+            "-r",
+            "1",
+        ],
+        &[
+            "--vary policy . balancer=random: policy . balancer is varied twice (also by --vary \
+           policy.balancer=p2c); give all its values in one --vary",
+        ],
+    );
+}
+
+/// A `--set` of a varied key (or of a part of one) would be overwritten by every variant: it
+/// is refused instead of silently ignored.
+#[test]
+fn compare_input_refuses_a_set_every_variant_overwrites() {
+    compare_input_refused(
+        "compare-input-set",
+        "\"policy.balancer\" = [\"p2c\", \"random\"]",
+        &["-r", "1", "--set", "policy.balancer=least_request"],
+        &[
+            "--set policy.balancer=least_request: policy.balancer is varied ([compare] \
+           \"policy.balancer\" at FILE:12:1), and every variant sets it after the --set, which \
+           would change nothing: drop the --set, or put its value among the varied ones",
+        ],
+    );
+    compare_input_refused(
+        "compare-input-vary-set",
+        "",
+        &[
+            "-r",
+            "1",
+            "--set",
+            "policy.retries.max=3",
+            "--vary",
+            "policy.retries=false,{ max = 1 }",
+        ],
+        &[
+            "--set policy.retries.max=3: policy.retries is varied (--vary policy.retries=false,\
+           { max = 1 }), and every variant sets it whole after the --set, which would change \
+           nothing: drop the --set, or put its value among the varied ones",
+        ],
+    );
+}
+
+/// `policy.balancer = [...]` unquoted in `[compare]` is a table `policy` to TOML: say to quote it.
+#[test]
+fn compare_input_an_unquoted_dotted_key_is_told_to_be_quoted() {
+    compare_input_refused(
+        "compare-input-unquoted",
+        "policy.balancer = [\"p2c\", \"random\"]",
+        &["-r", "1"],
+        &[
+            "FILE:12:1: [compare] policy.balancer: a dotted key must be quoted in [compare], like \
+           \"policy.balancer\" = [...] (unquoted, TOML reads policy as a table)",
+        ],
+    );
 }
