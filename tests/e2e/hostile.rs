@@ -684,6 +684,7 @@ fn merge_refuses_a_plan_with_shared_or_unsafe_slugs_and_writes_nothing() {
 /// `import traces -o DIR` whose scenario fails its check (here a service name of 300 bytes,
 /// past the 255 of a name: since the import checks names itself, before anything is written)
 /// exits 2 and leaves nothing behind: the scenario and its arrivals file used to stay in DIR.
+/// One that fails after writing its arrivals file (its scenario's path is a folder) removes it.
 #[test]
 fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
     let dir = temp_dir("hostile-import-leftovers");
@@ -698,6 +699,68 @@ fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
     std::fs::create_dir_all(&out).expect("mkdir");
     refused_with(&import_traces_into(&path, &out), "bytes long");
     assert_eq!(std::fs::read_dir(&out).expect("read_dir").count(), 0);
+    // A failure after the arrivals file is written (the scenario's own path is a folder
+    // already): the arrivals file goes again, and the folder in the way is left as it was.
+    let good = write_file(
+        &dir,
+        "good.json",
+        spans.replace(&"d".repeat(300), "db").as_bytes(),
+    );
+    let imported = meshsim(&[
+        "import",
+        "traces",
+        good.to_str().expect("utf-8"),
+        "--replay",
+        "--name",
+        "imp",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(
+        written.len(),
+        2,
+        "the scenario and its arrivals file: {written:?}"
+    );
+    let scenario = out.join("imp.toml");
+    for file in &written {
+        std::fs::remove_file(file).expect("rm");
+    }
+    std::fs::create_dir(&scenario).expect("mkdir");
+    let failed = meshsim(&[
+        "import",
+        "traces",
+        good.to_str().expect("utf-8"),
+        "--replay",
+        "--name",
+        "imp",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(!failed.status.success());
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("cannot write"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(
+        left,
+        vec![scenario.clone()],
+        "only the folder in the way is left"
+    );
+    assert_eq!(std::fs::read_dir(&scenario).expect("read_dir").count(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
