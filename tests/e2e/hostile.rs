@@ -33,7 +33,7 @@
 //!   `scenario::limits_tests::a_chain_of_twenty_thousand_services_validates_in_linear_time`.
 
 use super::common::{meshsim, meshsim_with_env, run_summary, temp_dir, write_file};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -701,66 +701,51 @@ fn a_trace_import_that_fails_its_check_leaves_nothing_behind() {
     assert_eq!(std::fs::read_dir(&out).expect("read_dir").count(), 0);
     // A failure after the arrivals file is written (the scenario's own path is a folder
     // already): the arrivals file goes again, and the folder in the way is left as it was.
+    let entries = |folder: &Path| -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
+            .expect("read_dir")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        paths.sort();
+        paths
+    };
     let good = write_file(
         &dir,
         "good.json",
         spans.replace(&"d".repeat(300), "db").as_bytes(),
     );
-    let imported = meshsim(&[
-        "import",
-        "traces",
-        good.to_str().expect("utf-8"),
-        "--replay",
-        "--name",
-        "imp",
-        "-o",
-        out.to_str().expect("utf-8"),
-    ]);
+    let imported = import_traces_into(&good, &out);
     assert!(
         imported.status.success(),
         "{}",
         String::from_utf8_lossy(&imported.stderr)
     );
-    let written: Vec<_> = std::fs::read_dir(&out)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let written = entries(&out);
+    let scenario = written
+        .iter()
+        .find(|path| path.extension().is_some_and(|e| e == "toml"));
+    let scenario = scenario.expect("a scenario").clone();
     assert_eq!(
         written.len(),
         2,
         "the scenario and its arrivals file: {written:?}"
     );
-    let scenario = out.join("imp.toml");
     for file in &written {
         std::fs::remove_file(file).expect("rm");
     }
     std::fs::create_dir(&scenario).expect("mkdir");
-    let failed = meshsim(&[
-        "import",
-        "traces",
-        good.to_str().expect("utf-8"),
-        "--replay",
-        "--name",
-        "imp",
-        "-o",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert!(!failed.status.success());
+    let failed = import_traces_into(&good, &out);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(
-        String::from_utf8_lossy(&failed.stderr).contains("cannot write"),
-        "{}",
-        String::from_utf8_lossy(&failed.stderr)
+        !failed.status.success() && stderr.contains("cannot write"),
+        "{stderr}"
     );
-    let left: Vec<_> = std::fs::read_dir(&out)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
     assert_eq!(
-        left,
+        entries(&out),
         vec![scenario.clone()],
         "only the folder in the way is left"
     );
-    assert_eq!(std::fs::read_dir(&scenario).expect("read_dir").count(), 0);
+    assert!(entries(&scenario).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
